@@ -1,0 +1,97 @@
+use std::path::PathBuf;
+
+/// A hyperparameter that breaks a rule. One variant per rule, each checked
+/// up front by a `validate` method before any work is done.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("n_visible must be at least 1")]
+    ZeroVisible,
+    #[error("n_hidden must be at least 1")]
+    ZeroHidden,
+    #[error("init_std must be positive and finite, found {0}")]
+    InvalidInitStd(f64),
+    #[error("k (Gibbs steps per update) must be at least 1")]
+    ZeroGibbsSteps,
+    #[error("batch_size must be at least 1")]
+    ZeroBatchSize,
+    #[error("epochs must be at least 1")]
+    ZeroEpochs,
+    #[error("learning_rate must be positive and finite, found {0}")]
+    InvalidLearningRate(f64),
+    #[error("final_learning_rate must be in [0, learning_rate], found {0}")]
+    InvalidFinalLearningRate(f64),
+    #[error("{name} must be in [0, 1), found {value}")]
+    MomentumOutOfRange { name: &'static str, value: f64 },
+    #[error("weight_decay must be non-negative and finite, found {0}")]
+    InvalidWeightDecay(f64),
+    #[error("sparsity target must be in (0, 1), found {0}")]
+    SparsityTargetOutOfRange(f64),
+    #[error("sparsity cost must be non-negative and finite, found {0}")]
+    InvalidSparsityCost(f64),
+    #[error("sparsity decay must be in [0, 1), found {0}")]
+    SparsityDecayOutOfRange(f64),
+    #[error("AIS needs at least 1 run, found 0")]
+    ZeroAisRuns,
+    #[error(
+        "AIS inverse temperatures must increase strictly from 0 to 1 \
+         ({problem})"
+    )]
+    InvalidAisSchedule { problem: String },
+}
+
+/// Errors from the RBM crate's operations: bad data, bad files, or a
+/// configuration that fails validation.
+#[derive(Debug, thiserror::Error)]
+pub enum RbmError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    #[error("{what}: expected {expected} columns (visible units), found {found}")]
+    DataWidth {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
+
+    #[error("{what}: the data set is empty")]
+    EmptyData { what: &'static str },
+
+    #[error("{what}: {count} value(s) outside [0, 1] for binary visible units, e.g. {example}")]
+    DataOutOfRange {
+        what: &'static str,
+        count: usize,
+        example: f32,
+    },
+
+    #[error("{what}: {count} value(s) are NaN or infinite")]
+    NonFiniteData { what: &'static str, count: usize },
+
+    #[error(
+        "exact enumeration needs the smaller layer to have at most {max} units, \
+         but it has {found}"
+    )]
+    TooLargeToEnumerate { max: usize, found: usize },
+
+    #[error("not supported: {what}")]
+    Unsupported { what: &'static str },
+
+    #[error("training diverged at epoch {epoch}: {quantity} became {value}")]
+    Diverged {
+        epoch: usize,
+        quantity: &'static str,
+        value: f64,
+    },
+
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path}: invalid configuration JSON: {message}")]
+    BadConfigFile { path: PathBuf, message: String },
+
+    #[error("{path}: {message}")]
+    BadWeightsFile { path: PathBuf, message: String },
+}

@@ -1,0 +1,63 @@
+//! Restricted Boltzmann machines, written once for every Burn backend.
+//!
+//! Tensors carry no backend type in Burn 0.22: the [`burn::prelude::Device`]
+//! that a model is created on decides where it runs (Flex on the CPU, wgpu,
+//! CUDA, ...). This crate depends on Burn without any backend; the program
+//! that uses it compiles in the backends it wants.
+//!
+//! # Example: train, measure, save
+//! ```
+//! use burn::prelude::*;
+//! use rbm::{CdTrainer, RbmConfig, TrainConfig, exact_log_likelihood, tensor_from_rows};
+//!
+//! let device = Device::flex();
+//! // 1. Data: the 14 bars-and-stripes patterns of a 3x3 grid.
+//! let patterns: Vec<f32> = datasets_like_patterns();
+//! let data = tensor_from_rows(&patterns, 9, &device);
+//! // 2. Model and trainer, both validated up front.
+//! let rbm = RbmConfig::new(9, 8).init(&device, 1);
+//! let config = TrainConfig::new().with_epochs(50).with_batch_size(14).with_learning_rate(0.1);
+//! let mut trainer = CdTrainer::new(rbm, config)?;
+//! // 3. Train; the callback sees every batch and every epoch.
+//! let metrics = trainer.fit(&data, None, |_progress| {})?;
+//! assert_eq!(metrics.len(), 50);
+//! // 4. Measure: exact log-likelihood (8 hidden units can be enumerated).
+//! let log_likelihood = exact_log_likelihood(trainer.rbm(), &data)?;
+//! assert!(log_likelihood < 0.0);
+//! # fn datasets_like_patterns() -> Vec<f32> {
+//! #     let mut out = Vec::new();
+//! #     for mask in 0u32..8 { for i in 0..9 { out.push(((mask >> (i / 3)) & 1) as f32); } }
+//! #     for mask in 1u32..7 { for i in 0..9 { out.push(((mask >> (i % 3)) & 1) as f32); } }
+//! #     out
+//! # }
+//! # Ok::<(), rbm::RbmError>(())
+//! ```
+
+mod ais;
+mod data;
+mod error;
+mod exact;
+mod gradient;
+pub mod math;
+mod model;
+mod sampler;
+mod store;
+mod train;
+mod units;
+
+pub use ais::{AisConfig, AisEstimate, ais_log_partition, base_rate_biases, mean_log_likelihood};
+pub use data::{check_data, tensor_from_rows};
+pub use error::{ConfigError, RbmError};
+pub use exact::{
+    MAX_ENUMERATED_UNITS, data_statistics, exact_log_likelihood, exact_log_likelihood_gradient,
+    exact_log_partition, exact_model_statistics,
+};
+pub use gradient::{Gradient, contrastive_statistics, statistics};
+pub use model::{GibbsState, Rbm, RbmConfig};
+pub use sampler::Sampler;
+pub use store::{CONFIG_METADATA_KEY, load_rbm, load_rbm_config, save_rbm};
+pub use train::{CdEstimate, CdTrainer, contrastive_divergence, EpochMetrics, Progress, SparsityConfig, TrainConfig};
+pub use units::UnitKind;
+
+#[cfg(test)]
+mod tests;

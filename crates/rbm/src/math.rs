@@ -1,0 +1,30 @@
+//! Numerically stable scalar functions on tensors, and host-side log-sum-exp.
+
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+/// `log(1 + exp(x))` without overflow: `max(x, 0) + log1p(exp(-|x|))`.
+pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let tail = x.clone().abs().neg().exp().log1p();
+    relu(x) + tail
+}
+
+/// `log(sum(exp(values)))` in f64, stable for any magnitudes.
+/// Returns negative infinity for an empty slice.
+pub fn log_sum_exp(values: &[f64]) -> f64 {
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        return max;
+    }
+    max + values.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+/// Reads a rank-1 tensor back to the host as f64.
+pub fn to_host_f64(x: Tensor<1>) -> Vec<f64> {
+    x.into_data()
+        .try_into_vec_as::<f32>()
+        .expect("float tensor data converts to f32")
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}

@@ -1,0 +1,317 @@
+//! Unit tests on Flex: one test per validation rule, data checks, the
+//! store, and seeding. Statistical tests that run on every backend are in
+//! the workspace's `tests/rbm_core.rs`.
+
+use burn::prelude::*;
+
+use crate::*;
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn invalid(config: TrainConfig) -> ConfigError {
+    config.validate().expect_err("config should be rejected")
+}
+
+#[test]
+fn default_configs_are_valid() {
+    TrainConfig::new().validate().unwrap();
+    RbmConfig::new(784, 500).validate().unwrap();
+    AisConfig::paper(100, 0).validate().unwrap();
+    AisConfig::linear(10, 100, 0).validate().unwrap();
+}
+
+#[test]
+fn rule_zero_visible() {
+    assert_eq!(RbmConfig::new(0, 5).validate(), Err(ConfigError::ZeroVisible));
+}
+
+#[test]
+fn rule_zero_hidden() {
+    assert_eq!(RbmConfig::new(5, 0).validate(), Err(ConfigError::ZeroHidden));
+}
+
+#[test]
+fn rule_init_std() {
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            RbmConfig::new(5, 5).with_init_std(bad).validate(),
+            Err(ConfigError::InvalidInitStd(_))
+        ));
+    }
+}
+
+#[test]
+fn rule_zero_gibbs_steps() {
+    assert_eq!(invalid(TrainConfig::new().with_k(0)), ConfigError::ZeroGibbsSteps);
+}
+
+#[test]
+fn rule_zero_batch_size() {
+    assert_eq!(invalid(TrainConfig::new().with_batch_size(0)), ConfigError::ZeroBatchSize);
+}
+
+#[test]
+fn rule_zero_epochs() {
+    assert_eq!(invalid(TrainConfig::new().with_epochs(0)), ConfigError::ZeroEpochs);
+}
+
+#[test]
+fn rule_learning_rate() {
+    for bad in [0.0, -0.1, f64::NAN] {
+        assert!(matches!(
+            invalid(TrainConfig::new().with_learning_rate(bad)),
+            ConfigError::InvalidLearningRate(_)
+        ));
+    }
+}
+
+#[test]
+fn rule_final_learning_rate() {
+    for bad in [-0.01, 0.5, f64::NAN] {
+        let config = TrainConfig::new()
+            .with_learning_rate(0.1)
+            .with_final_learning_rate(Some(bad));
+        assert!(matches!(invalid(config), ConfigError::InvalidFinalLearningRate(_)));
+    }
+    let ok = TrainConfig::new().with_learning_rate(0.1).with_final_learning_rate(Some(0.0));
+    ok.validate().unwrap();
+}
+
+#[test]
+fn rule_momentum_range() {
+    assert_eq!(
+        invalid(TrainConfig::new().with_initial_momentum(1.0)),
+        ConfigError::MomentumOutOfRange {
+            name: "initial_momentum",
+            value: 1.0
+        }
+    );
+    assert_eq!(
+        invalid(TrainConfig::new().with_final_momentum(-0.1)),
+        ConfigError::MomentumOutOfRange {
+            name: "final_momentum",
+            value: -0.1
+        }
+    );
+}
+
+#[test]
+fn rule_weight_decay() {
+    assert!(matches!(
+        invalid(TrainConfig::new().with_weight_decay(-1e-4)),
+        ConfigError::InvalidWeightDecay(_)
+    ));
+}
+
+fn sparsity(target: f64, cost: f64, decay: f64) -> TrainConfig {
+    TrainConfig::new().with_sparsity(Some(SparsityConfig { target, cost, decay }))
+}
+
+#[test]
+fn rule_sparsity_target() {
+    for bad in [0.0, 1.0, -0.5] {
+        assert!(matches!(invalid(sparsity(bad, 0.1, 0.9)), ConfigError::SparsityTargetOutOfRange(_)));
+    }
+}
+
+#[test]
+fn rule_sparsity_cost() {
+    assert!(matches!(invalid(sparsity(0.1, -1.0, 0.9)), ConfigError::InvalidSparsityCost(_)));
+}
+
+#[test]
+fn rule_sparsity_decay() {
+    assert!(matches!(invalid(sparsity(0.1, 0.1, 1.0)), ConfigError::SparsityDecayOutOfRange(_)));
+}
+
+#[test]
+fn rule_ais_runs() {
+    let config = AisConfig::linear(0, 10, 0);
+    assert_eq!(config.validate(), Err(ConfigError::ZeroAisRuns));
+}
+
+#[test]
+fn rule_ais_schedule() {
+    for betas in [vec![0.0], vec![0.1, 1.0], vec![0.0, 0.9], vec![0.0, 0.5, 0.5, 1.0]] {
+        let config = AisConfig { runs: 2, betas, seed: 0 };
+        assert!(matches!(config.validate(), Err(ConfigError::InvalidAisSchedule { .. })));
+    }
+}
+
+#[test]
+fn trainer_rejects_invalid_config_up_front() {
+    let rbm = RbmConfig::new(4, 3).init(&device(), 0);
+    let err = CdTrainer::new(rbm, TrainConfig::new().with_k(0)).unwrap_err();
+    assert!(matches!(err, RbmError::Config(ConfigError::ZeroGibbsSteps)));
+}
+
+fn trainer(n_visible: usize) -> CdTrainer {
+    let rbm = RbmConfig::new(n_visible, 3).init(&device(), 0);
+    CdTrainer::new(rbm, TrainConfig::new().with_epochs(1).with_batch_size(2)).unwrap()
+}
+
+#[test]
+fn data_of_wrong_width_is_rejected() {
+    let data = tensor_from_rows(&[0.0; 10], 5, &device());
+    let err = trainer(4).train_epoch(&data, None, |_| {}).unwrap_err();
+    assert!(matches!(err, RbmError::DataWidth { expected: 4, found: 5, .. }), "{err}");
+}
+
+#[test]
+fn empty_data_is_rejected() {
+    let data = Tensor::<2>::zeros([0, 4], &device());
+    let err = trainer(4).train_epoch(&data, None, |_| {}).unwrap_err();
+    assert!(matches!(err, RbmError::EmptyData { .. }), "{err}");
+}
+
+#[test]
+fn non_finite_data_is_rejected() {
+    let data = tensor_from_rows(&[0.0, f32::NAN, 1.0, f32::INFINITY], 4, &device());
+    let err = trainer(4).train_epoch(&data, None, |_| {}).unwrap_err();
+    assert!(matches!(err, RbmError::NonFiniteData { count: 2, .. }), "{err}");
+}
+
+#[test]
+fn out_of_range_binary_data_is_rejected() {
+    let data = tensor_from_rows(&[0.0, 1.0, 255.0, 0.5], 4, &device());
+    let err = trainer(4).train_epoch(&data, None, |_| {}).unwrap_err();
+    match err {
+        RbmError::DataOutOfRange { count, example, .. } => assert_eq!((count, example), (1, 255.0)),
+        other => panic!("expected DataOutOfRange, got {other}"),
+    }
+}
+
+#[test]
+fn held_out_data_is_checked_too() {
+    let data = tensor_from_rows(&[0.0, 1.0, 1.0, 0.5], 4, &device());
+    let held_out = tensor_from_rows(&[0.0, 1.0, 1.0], 3, &device());
+    let err = trainer(4).train_epoch(&data, Some(&held_out), |_| {}).unwrap_err();
+    assert!(matches!(err, RbmError::DataWidth { what: "held-out data", .. }), "{err}");
+}
+
+fn train_small(seed: u64) -> Rbm {
+    let data: Vec<f32> = (0..40).map(|i| ((i * 7) % 3 == 0) as u8 as f32).collect();
+    let data = tensor_from_rows(&data, 8, &device());
+    let rbm = RbmConfig::new(8, 5).init(&device(), seed);
+    let config = TrainConfig::new()
+        .with_epochs(3)
+        .with_batch_size(2)
+        .with_seed(seed)
+        .with_persistent(true);
+    let mut trainer = CdTrainer::new(rbm, config).unwrap();
+    trainer.fit(&data, None, |_| {}).unwrap();
+    trainer.into_rbm()
+}
+
+fn host(x: Tensor<2>) -> Vec<f32> {
+    x.into_data().try_into_vec_as::<f32>().unwrap()
+}
+
+#[test]
+fn same_seed_gives_the_same_weights() {
+    let a = host(train_small(3).weight.val());
+    let b = host(train_small(3).weight.val());
+    let c = host(train_small(4).weight.val());
+    assert_eq!(a, b, "same seed, same backend: identical weights");
+    assert_ne!(a, c, "a different seed changes the model");
+}
+
+#[test]
+fn callback_sees_every_batch_and_epoch() {
+    let data = tensor_from_rows(&[0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0], 4, &device());
+    let mut trainer = trainer(4);
+    let (mut batches, mut epochs) = (0, 0);
+    trainer
+        .fit(&data, None, |p| match p {
+            Progress::Batch { batches: total, .. } => {
+                assert_eq!(total, 2);
+                batches += 1
+            }
+            Progress::Epoch(m) => {
+                assert!(m.reconstruction_error.is_finite());
+                epochs += 1
+            }
+        })
+        .unwrap();
+    assert_eq!((batches, epochs), (2, 1));
+}
+
+#[test]
+fn save_and_load_round_trip_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let rbm = train_small(5);
+    let config = RbmConfig::new(8, 5);
+    save_rbm(&rbm, &config, &path).unwrap();
+    let (loaded, loaded_config) = load_rbm(&path, &device()).unwrap();
+    assert_eq!(loaded_config, config);
+    assert_eq!(host(loaded.weight.val()), host(rbm.weight.val()));
+    assert_eq!(
+        host(loaded.visible_bias.val().unsqueeze()),
+        host(rbm.visible_bias.val().unsqueeze())
+    );
+    assert_eq!(
+        host(loaded.hidden_bias.val().unsqueeze()),
+        host(rbm.hidden_bias.val().unsqueeze())
+    );
+}
+
+#[test]
+fn saved_file_is_plain_safetensors_with_documented_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let config = RbmConfig::new(6, 4);
+    save_rbm(&config.init(&device(), 1), &config, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    assert_eq!(header["weight"]["shape"], serde_json::json!([6, 4]));
+    assert_eq!(header["weight"]["dtype"], "F32");
+    assert_eq!(header["visible_bias"]["shape"], serde_json::json!([6]));
+    assert_eq!(header["hidden_bias"]["shape"], serde_json::json!([4]));
+}
+
+#[test]
+fn loading_bad_files_gives_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.safetensors");
+    assert!(matches!(load_rbm(&missing, &device()), Err(RbmError::Io { .. })));
+    let garbage = dir.path().join("garbage.safetensors");
+    std::fs::write(&garbage, b"abc").unwrap();
+    assert!(matches!(load_rbm(&garbage, &device()), Err(RbmError::BadWeightsFile { .. })));
+    // A file whose stored config disagrees with its tensors.
+    let path = dir.path().join("model.safetensors");
+    save_rbm(&RbmConfig::new(6, 4).init(&device(), 1), &RbmConfig::new(6, 5), &path).unwrap();
+    let err = load_rbm(&path, &device()).unwrap_err();
+    assert!(matches!(err, RbmError::BadWeightsFile { .. }), "{err}");
+}
+
+#[test]
+fn visible_bias_from_means_is_the_logit() {
+    let rbm = RbmConfig::new(3, 2).init(&device(), 0);
+    let means = Tensor::<1>::from_floats([0.5, 0.9, 0.0], &device());
+    let rbm = rbm.with_visible_bias_from_means(means);
+    let bias = host(rbm.visible_bias.val().unsqueeze());
+    assert!((bias[0] - 0.0).abs() < 1e-6);
+    assert!((bias[1] - (0.9f32 / 0.1).ln()).abs() < 1e-4);
+    assert!((bias[2] - (0.001f32 / 0.999).ln()).abs() < 1e-3, "clamped, finite: {}", bias[2]);
+}
+
+#[test]
+fn sampler_is_deterministic_and_uniform() {
+    let mut a = Sampler::new(9);
+    let mut b = Sampler::new(9);
+    let x = a.uniform_vec(100_000);
+    assert_eq!(x, b.uniform_vec(100_000));
+    assert!(x.iter().all(|&u| (0.0..1.0).contains(&u)));
+    // Mean of 1e5 U(0,1): sd = sqrt(1/12/1e5) = 0.000913; allow 5 sd.
+    let mean = x.iter().map(|&u| u as f64).sum::<f64>() / x.len() as f64;
+    assert!((mean - 0.5).abs() < 5.0 * 0.000913, "mean {mean}");
+    let z = a.normal_vec(100_000);
+    let m = z.iter().map(|&v| v as f64).sum::<f64>() / z.len() as f64;
+    let var = z.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / z.len() as f64;
+    // sd of the mean 0.00316, of the variance sqrt(2/1e5) = 0.00447; 5 sd each.
+    assert!(m.abs() < 5.0 * 0.00316 && (var - 1.0).abs() < 5.0 * 0.00447, "{m} {var}");
+}

@@ -1,0 +1,526 @@
+//! Contrastive-divergence training: CD-k and persistent CD, with momentum,
+//! L2 weight decay and an optional sparsity target (Hinton 2010, "A
+//! practical guide to training restricted Boltzmann machines").
+
+use std::time::Instant;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::check_data;
+use crate::gradient::contrastive_statistics;
+use crate::{ConfigError, GibbsState, Gradient, Rbm, RbmError, Sampler};
+
+/// A target for the mean activation of each hidden unit (guide, section 11).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SparsityConfig {
+    /// Desired probability of a hidden unit being on, e.g. 0.05.
+    pub target: f64,
+    /// Weight of the penalty, e.g. 0.1 (multiplied by the learning rate).
+    pub cost: f64,
+    /// Decay of the running estimate of each unit's activation, e.g. 0.95.
+    pub decay: f64,
+}
+
+/// Hyperparameters of contrastive-divergence training.
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Gibbs steps per update (the k of CD-k / PCD-k).
+    #[config(default = 1)]
+    pub k: usize,
+    /// Persistent CD (Tieleman 2008): the negative chains carry over from
+    /// one update to the next instead of restarting at the data.
+    #[config(default = false)]
+    pub persistent: bool,
+    /// Mini-batch size (also the number of persistent chains).
+    #[config(default = 100)]
+    pub batch_size: usize,
+    /// Passes over the training data.
+    #[config(default = 10)]
+    pub epochs: usize,
+    /// Learning rate for weights and biases.
+    #[config(default = 0.1)]
+    pub learning_rate: f64,
+    /// If set, the learning rate falls linearly from `learning_rate` in the
+    /// first epoch to this value in the last (helps PCD settle).
+    #[config(default = "None")]
+    pub final_learning_rate: Option<f64>,
+    /// Momentum before `momentum_switch_epoch`.
+    #[config(default = 0.5)]
+    pub initial_momentum: f64,
+    /// Momentum from `momentum_switch_epoch` on.
+    #[config(default = 0.9)]
+    pub final_momentum: f64,
+    /// First epoch (0-based) that uses `final_momentum`.
+    #[config(default = 5)]
+    pub momentum_switch_epoch: usize,
+    /// L2 weight cost on the weights (not the biases), times the learning rate.
+    #[config(default = 0.0002)]
+    pub weight_decay: f64,
+    /// Optional sparsity target for the hidden units.
+    #[config(default = "None")]
+    pub sparsity: Option<SparsityConfig>,
+    /// Start the visible biases at log(p / (1 - p)) of the training data.
+    #[config(default = true)]
+    pub init_visible_bias_from_data: bool,
+    /// Shuffle the training data every epoch.
+    #[config(default = true)]
+    pub shuffle: bool,
+    /// Rows of training and held-out data used for the per-epoch metrics.
+    #[config(default = 2000)]
+    pub monitor_rows: usize,
+    /// Seed for shuffling and sampling.
+    #[config(default = 42)]
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    /// Checks every rule on the hyperparameters.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.k == 0 {
+            return Err(ConfigError::ZeroGibbsSteps);
+        }
+        if self.batch_size == 0 {
+            return Err(ConfigError::ZeroBatchSize);
+        }
+        if self.epochs == 0 {
+            return Err(ConfigError::ZeroEpochs);
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(ConfigError::InvalidLearningRate(self.learning_rate));
+        }
+        if let Some(last) = self.final_learning_rate
+            && !(last.is_finite() && (0.0..=self.learning_rate).contains(&last))
+        {
+            return Err(ConfigError::InvalidFinalLearningRate(last));
+        }
+        for (name, value) in [
+            ("initial_momentum", self.initial_momentum),
+            ("final_momentum", self.final_momentum),
+        ] {
+            if !(0.0..1.0).contains(&value) {
+                return Err(ConfigError::MomentumOutOfRange { name, value });
+            }
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(ConfigError::InvalidWeightDecay(self.weight_decay));
+        }
+        if let Some(s) = self.sparsity {
+            if !(s.target > 0.0 && s.target < 1.0) {
+                return Err(ConfigError::SparsityTargetOutOfRange(s.target));
+            }
+            if !(s.cost.is_finite() && s.cost >= 0.0) {
+                return Err(ConfigError::InvalidSparsityCost(s.cost));
+            }
+            if !(0.0..1.0).contains(&s.decay) {
+                return Err(ConfigError::SparsityDecayOutOfRange(s.decay));
+            }
+        }
+        Ok(())
+    }
+
+    /// Learning rate in `epoch` (0-based).
+    pub fn learning_rate_at(&self, epoch: usize) -> f64 {
+        match self.final_learning_rate {
+            Some(last) if self.epochs > 1 => {
+                let t = epoch.min(self.epochs - 1) as f64 / (self.epochs - 1) as f64;
+                self.learning_rate + (last - self.learning_rate) * t
+            }
+            _ => self.learning_rate,
+        }
+    }
+
+    /// Momentum in `epoch` (0-based).
+    pub fn momentum_at(&self, epoch: usize) -> f64 {
+        if epoch < self.momentum_switch_epoch {
+            self.initial_momentum
+        } else {
+            self.final_momentum
+        }
+    }
+}
+
+/// What one epoch measured. Reconstruction errors are mean squared errors
+/// per unit of the mean-field reconstruction `E[v | h = E[h | v]]`; free
+/// energies are means over up to `monitor_rows` rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    pub learning_rate: f64,
+    pub momentum: f64,
+    pub reconstruction_error: f64,
+    pub held_out_reconstruction_error: Option<f64>,
+    pub free_energy_train: f64,
+    pub free_energy_held_out: Option<f64>,
+    /// Held-out minus training mean free energy: it grows when the model
+    /// starts to overfit (guide, section 6).
+    pub free_energy_gap: Option<f64>,
+    /// Mean hidden activation on the training monitor rows.
+    pub mean_hidden_activation: f64,
+    /// Seconds spent on parameter updates in this epoch.
+    pub train_seconds: f64,
+    /// Training rows processed per second of `train_seconds`.
+    pub samples_per_second: f64,
+    /// Seconds for the whole epoch, metrics included.
+    pub wall_seconds: f64,
+}
+
+/// Progress reports passed to the training callback.
+#[derive(Debug, Clone)]
+pub enum Progress<'a> {
+    /// After each mini-batch update (`batch` is 1-based).
+    Batch {
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+    },
+    /// After each epoch, with its metrics.
+    Epoch(&'a EpochMetrics),
+}
+
+/// A contrastive-divergence estimate of the log-likelihood gradient.
+#[derive(Debug, Clone)]
+pub struct CdEstimate {
+    /// `scale` times (data statistics minus negative-phase statistics), each
+    /// averaged over its rows.
+    pub gradient: Gradient,
+    /// E[h | v] on the batch, `[batch, n_hidden]`.
+    pub positive_hidden: Tensor<2>,
+    /// The negative phase's final states.
+    pub negative: GibbsState,
+}
+
+/// The CD-k estimate of the gradient on `batch`, times `scale`: with
+/// `chains = None` the negative chains start at h ~ p(h | batch) and the
+/// last visible layer is its mean (CD-k); with `Some(hidden states)` they
+/// continue from those states and all visible layers are sampled (PCD-k).
+/// The trainer and the tests both estimate gradients through this function.
+///
+/// # Shapes
+/// - batch: `[batch, n_visible]`; chains: `[chains, n_hidden]`
+pub fn contrastive_divergence(
+    rbm: &Rbm,
+    batch: Tensor<2>,
+    chains: Option<Tensor<2>>,
+    k: usize,
+    scale: f64,
+    sampler: &mut Sampler,
+) -> CdEstimate {
+    let batch_rows = batch.dims()[0];
+    let positive_hidden = rbm.hidden_given_visible(batch.clone()); // [batch, n_hidden]
+    let persistent = chains.is_some();
+    let start = match chains {
+        Some(chains) => chains,
+        None => rbm.hidden_units.sample(positive_hidden.clone(), sampler),
+    };
+    let negative = rbm.gibbs_from_hidden(start, k, !persistent, sampler);
+    let chain_rows = negative.visible.dims()[0];
+    let gradient = contrastive_statistics(
+        batch,
+        positive_hidden.clone(),
+        negative.visible.clone(),
+        negative.hidden_mean.clone(),
+        scale / batch_rows as f64,
+        scale / chain_rows as f64,
+    );
+    CdEstimate {
+        gradient,
+        positive_hidden,
+        negative,
+    }
+}
+
+/// Trains one RBM with CD-k or PCD-k. Holds the model, the momentum
+/// velocities, the persistent chains and the random stream, so training can
+/// go on epoch by epoch.
+#[derive(Debug)]
+pub struct CdTrainer {
+    config: TrainConfig,
+    rbm: Option<Rbm>,
+    velocity: Option<Gradient>,
+    /// Hidden states of the persistent chains, `[batch_size, n_hidden]`.
+    chains: Option<Tensor<2>>,
+    /// Running mean activation of each hidden unit, `[n_hidden]`.
+    hidden_activity: Option<Tensor<1>>,
+    sampler: Sampler,
+    epochs_done: usize,
+}
+
+impl CdTrainer {
+    /// Validates `config` and prepares to train `rbm`.
+    pub fn new(rbm: Rbm, config: TrainConfig) -> Result<Self, RbmError> {
+        config.validate()?;
+        let sampler = Sampler::new(config.seed);
+        Ok(Self {
+            config,
+            rbm: Some(rbm),
+            velocity: None,
+            chains: None,
+            hidden_activity: None,
+            sampler,
+            epochs_done: 0,
+        })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The model as trained so far.
+    pub fn rbm(&self) -> &Rbm {
+        self.rbm.as_ref().expect("the model is only taken during an update")
+    }
+
+    pub fn into_rbm(self) -> Rbm {
+        self.rbm.expect("the model is only taken during an update")
+    }
+
+    /// Epochs completed so far.
+    pub fn epochs_done(&self) -> usize {
+        self.epochs_done
+    }
+
+    /// Runs all remaining epochs of `config.epochs`.
+    ///
+    /// # Shapes
+    /// - data: `[n, n_visible]`; held_out: `[m, n_visible]`
+    pub fn fit(
+        &mut self,
+        data: &Tensor<2>,
+        held_out: Option<&Tensor<2>>,
+        mut on_progress: impl FnMut(Progress<'_>),
+    ) -> Result<Vec<EpochMetrics>, RbmError> {
+        let mut all = Vec::new();
+        while self.epochs_done < self.config.epochs {
+            all.push(self.train_epoch(data, held_out, &mut on_progress)?);
+        }
+        Ok(all)
+    }
+
+    /// One pass over `data` in shuffled mini-batches, then the metrics.
+    ///
+    /// # Shapes
+    /// - data: `[n, n_visible]`; held_out: `[m, n_visible]`
+    pub fn train_epoch(
+        &mut self,
+        data: &Tensor<2>,
+        held_out: Option<&Tensor<2>>,
+        mut on_progress: impl FnMut(Progress<'_>),
+    ) -> Result<EpochMetrics, RbmError> {
+        let units = self.rbm().visible_units;
+        let n_visible = self.rbm().n_visible();
+        check_data(units, data, n_visible, "training data")?;
+        if let Some(h) = held_out {
+            check_data(units, h, n_visible, "held-out data")?;
+        }
+        if self.epochs_done == 0 && self.config.init_visible_bias_from_data {
+            let means = data.clone().mean_dim(0).squeeze_dim::<1>(0);
+            let rbm = self.rbm.take().expect("model present");
+            self.rbm = Some(rbm.with_visible_bias_from_means(means));
+        }
+        let started = Instant::now();
+        let epoch = self.epochs_done;
+        let learning_rate = self.config.learning_rate_at(epoch);
+        let momentum = self.config.momentum_at(epoch);
+        let rows = data.dims()[0];
+        let order = self.epoch_order(rows);
+        let batches = rows.div_ceil(self.config.batch_size);
+        let device = data.device();
+        for (index, chunk) in order.chunks(self.config.batch_size).enumerate() {
+            let indices = Tensor::<1, Int>::from_data(TensorData::new(chunk.to_vec(), [chunk.len()]), &device);
+            let batch = data.clone().select(0, indices);
+            self.step(batch, learning_rate, momentum);
+            on_progress(Progress::Batch {
+                epoch: epoch + 1,
+                batch: index + 1,
+                batches,
+            });
+        }
+        // Reading a metric synchronises the device, so the time is honest.
+        let metrics_started = Instant::now();
+        let mut metrics = self.measure(data, held_out, epoch + 1, learning_rate, momentum);
+        let train_seconds = (metrics_started - started).as_secs_f64();
+        metrics.train_seconds = train_seconds;
+        metrics.samples_per_second = rows as f64 / train_seconds.max(1e-12);
+        metrics.wall_seconds = started.elapsed().as_secs_f64();
+        if !metrics.reconstruction_error.is_finite() {
+            return Err(RbmError::Diverged {
+                epoch: epoch + 1,
+                quantity: "reconstruction error",
+                value: metrics.reconstruction_error,
+            });
+        }
+        if !metrics.free_energy_train.is_finite() {
+            return Err(RbmError::Diverged {
+                epoch: epoch + 1,
+                quantity: "free energy",
+                value: metrics.free_energy_train,
+            });
+        }
+        self.epochs_done += 1;
+        on_progress(Progress::Epoch(&metrics));
+        Ok(metrics)
+    }
+
+    fn epoch_order(&mut self, rows: usize) -> Vec<i64> {
+        let mut order: Vec<i64> = (0..rows as i64).collect();
+        if self.config.shuffle {
+            // Fisher-Yates with the trainer's own stream.
+            let uniforms = self.sampler.uniform_vec(rows);
+            for i in (1..rows).rev() {
+                let j = ((uniforms[i] as f64) * (i + 1) as f64) as usize;
+                order.swap(i, j.min(i));
+            }
+        }
+        order
+    }
+
+    /// One CD-k / PCD-k update on a mini-batch.
+    ///
+    /// # Shapes
+    /// - batch: `[batch, n_visible]`
+    pub fn step(&mut self, batch: Tensor<2>, learning_rate: f64, momentum: f64) {
+        let rbm = self.rbm.take().expect("model present");
+        let chains = if self.config.persistent {
+            self.chains.take()
+        } else {
+            None
+        };
+        let estimate = contrastive_divergence(
+            &rbm,
+            batch.clone(),
+            chains,
+            self.config.k,
+            learning_rate,
+            &mut self.sampler,
+        );
+        let mut update = estimate.gradient;
+        if self.config.persistent {
+            self.chains = Some(
+                rbm.hidden_units
+                    .sample(estimate.negative.hidden_mean, &mut self.sampler),
+            );
+        }
+        if let Some(sparsity) = self.config.sparsity {
+            self.add_sparsity_penalty(
+                &mut update,
+                sparsity,
+                batch,
+                estimate.positive_hidden,
+                learning_rate,
+            );
+        }
+        self.rbm = Some(self.apply_update(rbm, update, learning_rate, momentum));
+    }
+
+    /// Adds `-lr * cost * (q - target)` to the hidden biases and its outer
+    /// product with the mean visible vector to the weights, where `q` is the
+    /// running mean activation of each hidden unit (guide, section 11).
+    fn add_sparsity_penalty(
+        &mut self,
+        update: &mut Gradient,
+        sparsity: SparsityConfig,
+        batch: Tensor<2>,
+        positive_hidden: Tensor<2>,
+        learning_rate: f64,
+    ) {
+        let batch_activity = positive_hidden.mean_dim(0).squeeze_dim::<1>(0);
+        let activity = match self.hidden_activity.take() {
+            Some(q) => q * sparsity.decay + batch_activity * (1.0 - sparsity.decay),
+            None => batch_activity,
+        };
+        let penalty = (activity.clone() - sparsity.target) * (learning_rate * sparsity.cost);
+        let mean_visible = batch.mean_dim(0); // [1, n_visible]
+        update.weight = update.weight.clone()
+            - mean_visible.transpose().matmul(penalty.clone().unsqueeze::<2>());
+        update.hidden_bias = update.hidden_bias.clone() - penalty;
+        self.hidden_activity = Some(activity);
+    }
+
+    /// velocity = momentum * velocity + update - lr * weight_decay * W;
+    /// parameters += velocity.
+    fn apply_update(&mut self, rbm: Rbm, update: Gradient, learning_rate: f64, momentum: f64) -> Rbm {
+        let decay = learning_rate * self.config.weight_decay;
+        let velocity = match self.velocity.take() {
+            Some(v) => Gradient {
+                weight: v.weight * momentum + update.weight,
+                visible_bias: v.visible_bias * momentum + update.visible_bias,
+                hidden_bias: v.hidden_bias * momentum + update.hidden_bias,
+            },
+            None => update,
+        };
+        let velocity = if decay > 0.0 {
+            Gradient {
+                weight: velocity.weight - rbm.weight.val() * decay,
+                ..velocity
+            }
+        } else {
+            velocity
+        };
+        let Rbm {
+            weight,
+            visible_bias,
+            hidden_bias,
+            visible_units,
+            hidden_units,
+        } = rbm;
+        let rbm = Rbm {
+            weight: weight.map(|w| w + velocity.weight.clone()),
+            visible_bias: visible_bias.map(|b| b + velocity.visible_bias.clone()),
+            hidden_bias: hidden_bias.map(|b| b + velocity.hidden_bias.clone()),
+            visible_units,
+            hidden_units,
+        };
+        self.velocity = Some(velocity);
+        rbm
+    }
+
+    fn measure(
+        &self,
+        data: &Tensor<2>,
+        held_out: Option<&Tensor<2>>,
+        epoch: usize,
+        learning_rate: f64,
+        momentum: f64,
+    ) -> EpochMetrics {
+        let rbm = self.rbm();
+        let rows = self.config.monitor_rows.max(1);
+        let head = |x: &Tensor<2>| {
+            let n = x.dims()[0].min(rows);
+            x.clone().slice(0..n)
+        };
+        let train = head(data);
+        let hidden = rbm.hidden_given_visible(train.clone());
+        let reconstruction = rbm.visible_given_hidden(hidden.clone());
+        let recon = (train.clone() - reconstruction).square().mean().into_scalar::<f32>() as f64;
+        let activity = hidden.mean().into_scalar::<f32>() as f64;
+        let free_train = rbm.free_energy(train).mean().into_scalar::<f32>() as f64;
+        let (held_recon, held_free) = match held_out {
+            Some(h) => {
+                let h = head(h);
+                let recon = (h.clone() - rbm.reconstruct(h.clone())).square().mean();
+                let free = rbm.free_energy(h).mean();
+                (
+                    Some(recon.into_scalar::<f32>() as f64),
+                    Some(free.into_scalar::<f32>() as f64),
+                )
+            }
+            None => (None, None),
+        };
+        EpochMetrics {
+            epoch,
+            learning_rate,
+            momentum,
+            reconstruction_error: recon,
+            held_out_reconstruction_error: held_recon,
+            free_energy_train: free_train,
+            free_energy_held_out: held_free,
+            free_energy_gap: held_free.map(|f| f - free_train),
+            mean_hidden_activation: activity,
+            train_seconds: 0.0,
+            samples_per_second: 0.0,
+            wall_seconds: 0.0,
+        }
+    }
+}

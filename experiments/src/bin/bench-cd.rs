@@ -1,0 +1,92 @@
+//! CD-1 throughput at 784 x 500, batch 100, on MNIST: the trainer's own
+//! update step, timed over whole epochs after a warm-up.
+//!
+//! cargo run --release -p experiments --bin bench-cd -- --device flex
+use std::time::Instant;
+
+use clap::Parser;
+use datasets::Binarization;
+use experiments::mnist::{MnistArgs, images_tensor};
+use rbm::{CdTrainer, RbmConfig, TrainConfig};
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmark contrastive-divergence updates per second")]
+struct Args {
+    #[arg(long, default_value_t = 500)]
+    hidden: usize,
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    #[arg(long, default_value_t = 1)]
+    k: usize,
+    /// Persistent CD instead of CD.
+    #[arg(long)]
+    pcd: bool,
+    /// Timed mini-batches (600 = one epoch of MNIST at batch 100).
+    #[arg(long, default_value_t = 600)]
+    batches: usize,
+    /// Untimed mini-batches first.
+    #[arg(long, default_value_t = 30)]
+    warmup: usize,
+    /// Repetitions of the timed part; the best and the median are reported.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Compute device: flex, ndarray, wgpu, vulkan, cuda[:N].
+    #[arg(long, default_value = "flex")]
+    device: String,
+    #[command(flatten)]
+    mnist: MnistArgs,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let device = experiments::select_device(&args.device)?;
+    let (mnist, line) = args.mnist.load()?;
+    println!("{line}");
+    let data = images_tensor(&mnist.train, Binarization::None, &device);
+    let rows = data.dims()[0];
+    let config = TrainConfig::new()
+        .with_k(args.k)
+        .with_persistent(args.pcd)
+        .with_batch_size(args.batch);
+    config.validate()?;
+    let mut trainer = CdTrainer::new(RbmConfig::new(784, args.hidden).init(&device, 1), config)?;
+    let batches_per_epoch = rows / args.batch;
+    let batch_at = |i: usize| {
+        let start = (i % batches_per_epoch) * args.batch;
+        data.clone().slice(start..start + args.batch)
+    };
+    for i in 0..args.warmup {
+        trainer.step(batch_at(i), 0.01, 0.5);
+    }
+    sync(&trainer);
+    let mut rates = Vec::new();
+    for repeat in 0..args.repeats {
+        let started = Instant::now();
+        for i in 0..args.batches {
+            trainer.step(batch_at(i), 0.01, 0.9);
+        }
+        sync(&trainer);
+        let seconds = started.elapsed().as_secs_f64();
+        let rate = (args.batches * args.batch) as f64 / seconds;
+        println!("repeat {}: {} updates in {seconds:.3} s, {rate:.0} samples/s", repeat + 1, args.batches);
+        rates.push(rate);
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    let best = rates[rates.len() - 1];
+    println!(
+        "{}-{} 784x{} batch {} on {}: median {median:.0}, best {best:.0} samples/s",
+        if args.pcd { "PCD" } else { "CD" },
+        args.k,
+        args.hidden,
+        args.batch,
+        args.device
+    );
+    println!("samples_per_sec={median:.0}");
+    Ok(())
+}
+
+/// Waits for the device by reading one value of the model back.
+fn sync(trainer: &CdTrainer) {
+    let _ = trainer.rbm().hidden_bias.val().slice(0..1).into_scalar::<f32>();
+}

@@ -1,0 +1,121 @@
+//! Choosing the compute device by name, among the backends compiled in.
+//!
+//! `Device::default()` would prefer a GPU backend whenever one is compiled
+//! in (and wgpu falls back to a ~100x slower software Vulkan), so every
+//! binary names its device explicitly with `--device`.
+
+use burn::prelude::*;
+
+/// The backend names this build can run on, in the order they are listed.
+pub fn available_backends() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if cfg!(feature = "flex") {
+        names.push("flex");
+    }
+    if cfg!(feature = "ndarray") {
+        names.push("ndarray");
+    }
+    if cfg!(feature = "wgpu") {
+        names.push("wgpu");
+    }
+    if cfg!(feature = "vulkan") {
+        names.push("vulkan");
+    }
+    if cfg!(feature = "cuda") {
+        names.push("cuda");
+    }
+    names
+}
+
+/// A device name that this build cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    #[error(
+        "backend `{requested}` is not compiled in (available: {available}); \
+         rebuild with `--features {requested}`"
+    )]
+    NotCompiled { requested: String, available: String },
+    #[error("unknown backend `{requested}`; known backends: flex, ndarray, wgpu, vulkan, cuda")]
+    Unknown { requested: String },
+}
+
+/// The device for `name` (`flex`, `ndarray`, `wgpu`, `vulkan`, `cuda`, or
+/// `cuda:N` for the N-th GPU). Never falls back to another backend.
+pub fn select_device(name: &str) -> Result<Device, DeviceError> {
+    let (backend, index) = match name.split_once(':') {
+        Some((b, i)) => (b, i.parse::<usize>().ok()),
+        None => (name, None),
+    };
+    let not_compiled = || DeviceError::NotCompiled {
+        requested: backend.to_string(),
+        available: available_backends().join(", "),
+    };
+    match backend {
+        "flex" => {
+            #[cfg(feature = "flex")]
+            return Ok(Device::flex());
+            #[allow(unreachable_code)]
+            Err(not_compiled())
+        }
+        "ndarray" => {
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
+            return Ok(Device::ndarray());
+            #[allow(unreachable_code)]
+            Err(not_compiled())
+        }
+        "wgpu" => {
+            #[cfg(feature = "wgpu")]
+            return Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice));
+            #[allow(unreachable_code)]
+            Err(not_compiled())
+        }
+        "vulkan" => {
+            #[cfg(feature = "vulkan")]
+            return Ok(Device::vulkan(burn::tensor::DeviceKind::DefaultDevice));
+            #[allow(unreachable_code)]
+            Err(not_compiled())
+        }
+        "cuda" => {
+            #[cfg(feature = "cuda")]
+            return Ok(Device::cuda(index.unwrap_or(0)));
+            #[allow(unreachable_code)]
+            {
+                let _ = index;
+                Err(not_compiled())
+            }
+        }
+        _ => Err(DeviceError::Unknown {
+            requested: name.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_backend_is_rejected() {
+        assert!(matches!(select_device("tpu"), Err(DeviceError::Unknown { .. })));
+    }
+
+    #[test]
+    fn backends_not_compiled_are_rejected_not_replaced() {
+        for name in ["flex", "ndarray", "wgpu", "vulkan", "cuda"] {
+            let compiled = available_backends().contains(&name);
+            let result = select_device(name);
+            if !compiled {
+                assert!(matches!(result, Err(DeviceError::NotCompiled { .. })), "{name}");
+            }
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn flex_is_selected_by_name() {
+        let device = select_device("flex").unwrap();
+        let x = Tensor::<1>::from_floats([1.0, 2.0], &device);
+        assert_eq!(x.sum().into_scalar::<f32>(), 3.0);
+    }
+}

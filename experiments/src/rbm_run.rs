@@ -1,0 +1,83 @@
+//! The pieces of an RBM training run that the binaries share: options,
+//! the configuration file, pictures of filters, samples and reconstructions.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use rbm::{Rbm, RbmConfig, Sampler, TrainConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::images::write_grid;
+use crate::mnist::BinarizeMode;
+
+/// Everything that defines a `train-rbm` run, written as `config.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RbmRunConfig {
+    pub rbm: RbmConfig,
+    pub train: TrainConfig,
+    pub binarize: BinarizeMode,
+    pub binarize_seed: u64,
+    /// Training images held out (the last ones of the 60,000) for monitoring.
+    pub held_out: usize,
+    /// Training images used (the first ones), after the held-out ones are removed.
+    pub train_rows: usize,
+    pub device: String,
+}
+
+impl RbmRunConfig {
+    /// Reads `config.json` from a run directory.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let path = dir.join("config.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Resolves a model argument: a `.safetensors` file, or a run directory
+/// holding `model.safetensors`.
+pub fn model_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("model.safetensors")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Rows of a `[rows, cols]` tensor as host vectors.
+pub fn tensor_rows(x: Tensor<2>) -> Vec<Vec<f32>> {
+    let [_, cols] = x.dims();
+    x.into_data()
+        .try_into_vec_as::<f32>()
+        .expect("float data")
+        .chunks(cols)
+        .map(|c| c.to_vec())
+        .collect()
+}
+
+/// Writes the first `count` filters (columns of W) as 28x28 tiles.
+pub fn write_filters(rbm: &Rbm, count: usize, path: &Path) -> std::io::Result<()> {
+    let count = count.min(rbm.n_hidden());
+    let filters = rbm.weight.val().transpose().slice(0..count); // [count, 784]
+    write_grid(path, &tensor_rows(filters), 28, 28, 10, true)
+}
+
+/// Writes pairs of rows: data, then its mean-field reconstruction.
+pub fn write_reconstructions(rbm: &Rbm, data: Tensor<2>, path: &Path) -> std::io::Result<()> {
+    let reconstruction = rbm.reconstruct(data.clone());
+    let mut tiles = Vec::new();
+    for (d, r) in tensor_rows(data).chunks(10).zip(tensor_rows(reconstruction).chunks(10)) {
+        tiles.extend_from_slice(d);
+        tiles.extend_from_slice(r);
+    }
+    write_grid(path, &tiles, 28, 28, 10, false)
+}
+
+/// Runs `chains` Gibbs chains for `steps` steps from random binary images
+/// and writes the final visible probabilities.
+pub fn write_samples(rbm: &Rbm, chains: usize, steps: usize, seed: u64, path: &Path) -> std::io::Result<()> {
+    let device = rbm.weight.device();
+    let mut sampler = Sampler::new(seed);
+    let start = sampler.bernoulli(Tensor::<2>::full([chains, rbm.n_visible()], 0.5, &device));
+    let state = rbm.gibbs(start, steps, &mut sampler);
+    write_grid(path, &tensor_rows(state.visible_mean), 28, 28, 10, false)
+}

@@ -1,0 +1,1 @@
+//! deepbelief: workspace root; see README.md.

@@ -1,0 +1,190 @@
+//! Statistical and exact tests of the RBM core, run on every compiled-in
+//! backend (Flex always; wgpu in CI via lavapipe). Every random quantity is
+//! seeded; every tolerance below is derived in the comment beside it.
+
+mod common;
+
+use burn::prelude::*;
+use common::*;
+use rbm::math::log_sum_exp;
+use rbm::{
+    CdTrainer, RbmConfig, Sampler, TrainConfig, contrastive_divergence, data_statistics, exact_log_likelihood,
+    exact_log_likelihood_gradient, exact_log_partition, statistics, tensor_from_rows,
+};
+
+#[test]
+fn free_energy_equals_brute_force_sum_over_hidden_states() {
+    for (name, device) in backends() {
+        let (n_visible, n_hidden) = (5, 4);
+        let rbm = random_rbm(n_visible, n_hidden, 1.0, 0.5, 11, &device);
+        let visible = all_states(n_visible, &device); // [32, 5]
+        let hidden = all_states(n_hidden, &device); // [16, 4]
+        let free_energy = host1(rbm.free_energy(visible.clone()));
+        for (row, &f) in free_energy.iter().enumerate() {
+            let v = visible.clone().slice(row..row + 1).repeat_dim(0, 1 << n_hidden);
+            let minus_energy = host1(rbm.energy(v, hidden.clone()).neg());
+            let brute = -log_sum_exp(&minus_energy);
+            // f32 arithmetic on O(10) magnitudes: 1e-4 is ~100 ulp of slack.
+            assert!((f - brute).abs() < 1e-4 * (1.0 + brute.abs()), "{name}: row {row}: {f} vs {brute}");
+        }
+        // The same for the free energy of hidden states (visible summed out).
+        let hidden_free = host1(rbm.hidden_free_energy(hidden.clone()));
+        for (row, &f) in hidden_free.iter().enumerate() {
+            let h = hidden.clone().slice(row..row + 1).repeat_dim(0, 1 << n_visible);
+            let brute = -log_sum_exp(&host1(rbm.energy(visible.clone(), h).neg()));
+            assert!((f - brute).abs() < 1e-4 * (1.0 + brute.abs()), "{name}: hidden row {row}");
+        }
+        // And log Z computed either way agrees with the joint sum.
+        let log_z = exact_log_partition(&rbm).unwrap();
+        let mut joint = Vec::new();
+        for row in 0..(1 << n_visible) {
+            let v = visible.clone().slice(row..row + 1).repeat_dim(0, 1 << n_hidden);
+            joint.extend(host1(rbm.energy(v, hidden.clone()).neg()));
+        }
+        assert!((log_z - log_sum_exp(&joint)).abs() < 1e-4 * log_z.abs().max(1.0), "{name}: log Z");
+    }
+}
+
+/// Data for the 6 x 4 gradient tests: four 6-bit patterns.
+fn tiny_data(device: &Device) -> Tensor<2> {
+    let patterns = [
+        [1., 1., 1., 0., 0., 0.],
+        [0., 0., 0., 1., 1., 1.],
+        [1., 0., 1., 0., 1., 0.],
+        [1., 1., 0., 0., 1., 1.],
+    ];
+    tensor_from_rows(&patterns.concat(), 6, device)
+}
+
+#[test]
+fn long_chains_and_cd_k_approach_the_exact_gradient() {
+    for (name, device) in backends() {
+        let rbm = random_rbm(6, 4, 1.5, 0.5, 5, &device);
+        let data = tiny_data(&device);
+        let exact = exact_log_likelihood_gradient(&rbm, &data).unwrap();
+        let mut sampler = Sampler::new(17);
+
+        // Long chains: 20,000 independent chains, 300 Gibbs steps each, from
+        // uniform random states; model statistics Rao-Blackwellised over h.
+        let chains = 20_000;
+        let start = sampler.bernoulli(Tensor::<2>::full([chains, 6], 0.5, &device));
+        let state = rbm.gibbs(start, 300, &mut sampler);
+        let model = statistics(state.visible, state.hidden_mean, 1.0 / chains as f64);
+        let data_stats = data_statistics(&rbm, &data);
+        let long_chain = rbm::Gradient {
+            weight: data_stats.weight.clone() - model.weight,
+            visible_bias: data_stats.visible_bias.clone() - model.visible_bias,
+            hidden_bias: data_stats.hidden_bias.clone() - model.hidden_bias,
+        };
+        // Each model statistic averages 20,000 independent values in [0, 1]:
+        // standard error <= 0.5 / sqrt(20,000) = 0.00354. Over 34 entries,
+        // 5 standard errors (0.0177) are exceeded with probability < 1e-4.
+        let sigma = 0.5 / (chains as f64).sqrt();
+        let long_error = long_chain.max_abs_diff(&exact);
+        assert!(long_error < 5.0 * sigma, "{name}: long chains off by {long_error}");
+
+        // CD-k: the expected estimate, by replicating the data 5,000 times.
+        let replicated = data.clone().repeat_dim(0, 5_000); // [20,000, 6]
+        let bias = |k: usize, sampler: &mut Sampler| {
+            let estimate = contrastive_divergence(&rbm, replicated.clone(), None, k, 1.0, sampler);
+            estimate.gradient.rms_diff(&exact)
+        };
+        let cd1 = bias(1, &mut sampler);
+        let cd3 = bias(3, &mut sampler);
+        let cd30 = bias(30, &mut sampler);
+        // Monte Carlo noise in each entry is again <= 0.00354 (rms over the
+        // entries no more); the CD-1 bias must stand far above it, and shrink.
+        assert!(cd1 > 5.0 * sigma, "{name}: CD-1 bias {cd1} not above noise");
+        assert!(cd3 < cd1 - 2.0 * sigma, "{name}: CD-3 {cd3} vs CD-1 {cd1}");
+        assert!(cd30 < cd3, "{name}: CD-30 {cd30} vs CD-3 {cd3}");
+        assert!(cd30 < 3.0 * sigma, "{name}: CD-30 still biased: {cd30}");
+    }
+}
+
+#[test]
+fn gibbs_sampling_reaches_the_exact_distribution() {
+    for (name, device) in backends() {
+        let (n_visible, n_hidden) = (6, 4);
+        let rbm = random_rbm(n_visible, n_hidden, 1.0, 0.5, 23, &device);
+        let log_z = exact_log_partition(&rbm).unwrap();
+        let states = all_states(n_visible, &device);
+        let exact: Vec<f64> = host1(rbm.free_energy(states).neg()).iter().map(|f| (f - log_z).exp()).collect();
+        assert!((exact.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+
+        let chains = 20_000;
+        let mut sampler = Sampler::new(3);
+        let start = sampler.bernoulli(Tensor::<2>::full([chains, n_visible], 0.5, &device));
+        let samples = host2(rbm.gibbs(start, 200, &mut sampler).visible);
+        let mut counts = vec![0usize; 1 << n_visible];
+        for row in samples.chunks(n_visible) {
+            let index = row.iter().enumerate().map(|(i, &b)| (b as usize) << i).sum::<usize>();
+            counts[index] += 1;
+        }
+        let tv = 0.5
+            * counts
+                .iter()
+                .zip(&exact)
+                .map(|(&c, &p)| (c as f64 / chains as f64 - p).abs())
+                .sum::<f64>();
+        // E[TV] <= 1/2 sum_s sqrt(p_s / N) <= 1/2 sqrt(K / N) (Cauchy-Schwarz,
+        // K = 64 states); one sample moves TV by at most 1/N, so by McDiarmid
+        // P(TV > E[TV] + t) <= exp(-2 N t^2) = 1e-6 for t = sqrt(ln(1e6) / 2N).
+        let n = chains as f64;
+        let bound = 0.5 * (64.0 / n).sqrt() + (1e6f64.ln() / (2.0 * n)).sqrt();
+        assert!(tv < bound, "{name}: total variation {tv} above {bound}");
+    }
+}
+
+#[test]
+fn training_on_bars_and_stripes_raises_the_exact_log_likelihood() {
+    for (name, device) in backends() {
+        let patterns = datasets::bars_and_stripes(3);
+        let data = tensor_from_rows(&patterns.concat(), 9, &device);
+        let rbm = RbmConfig::new(9, 12).with_init_std(0.1).init(&device, 2);
+        let before = exact_log_likelihood(&rbm, &data).unwrap();
+        let config = TrainConfig::new()
+            .with_epochs(400)
+            .with_batch_size(14)
+            .with_learning_rate(0.2)
+            .with_k(3)
+            .with_persistent(true)
+            .with_weight_decay(0.0)
+            .with_monitor_rows(14)
+            .with_seed(4);
+        let mut trainer = CdTrainer::new(rbm, config).unwrap();
+        trainer.fit(&data, None, |_| {}).unwrap();
+        let after = exact_log_likelihood(trainer.rbm(), &data).unwrap();
+        // Uniform over 14 patterns would give -ln 14 = -2.64; the untrained
+        // model is near 9 ln 2 = 6.24 nats per pattern. Demand a clear gain.
+        assert!(after > before + 1.5, "{name}: log-likelihood {before:.3} -> {after:.3}");
+        assert!(after <= -(14f64.ln()) + 1e-3, "{name}: above the maximum possible: {after}");
+    }
+}
+
+#[test]
+fn aggregated_posterior_is_not_factorial() {
+    // Two training cases whose factorial posteriors over four hidden units
+    // are (.9,.9,.1,.1) and (.1,.1,.9,.9): one-hot visible vectors with
+    // weights set to the logits, hidden biases zero.
+    for (name, device) in backends() {
+        let logit = |p: f32| (p / (1.0 - p)).ln();
+        let (hi, lo) = (logit(0.9), logit(0.1));
+        let mut rbm = RbmConfig::new(2, 4).init(&device, 0);
+        rbm.weight = rbm.weight.map(|_| tensor_from_rows(&[hi, hi, lo, lo, lo, lo, hi, hi], 4, &device));
+        rbm.hidden_bias = rbm.hidden_bias.map(|b| b.zeros_like());
+        let cases = tensor_from_rows(&[1.0, 0.0, 0.0, 1.0], 2, &device);
+        let state = tensor_from_rows(&[1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0], 4, &device);
+        let p: Vec<f64> = host1(rbm.log_posterior(cases.clone(), state).exp());
+        // p(1,1,0,0 | case 1) = .9^4 = 0.6561; p(1,1,0,0 | case 2) = .1^4 = 0.0001.
+        assert!((p[0] - 0.6561).abs() < 1e-5, "{name}: {}", p[0]);
+        assert!((p[1] - 0.0001).abs() < 1e-7, "{name}: {}", p[1]);
+        let aggregated = (p[0] + p[1]) / 2.0;
+        assert!((aggregated - 0.3281).abs() < 1e-5, "{name}: {aggregated}");
+        // A factorial distribution with the same marginals, (.5,.5,.5,.5),
+        // gives .5^4 = 0.0625: the aggregate is far from factorial.
+        let marginals = host1(rbm.hidden_given_visible(cases).mean_dim(0).squeeze_dim::<1>(0));
+        let factorial: f64 = marginals[0] * marginals[1] * (1.0 - marginals[2]) * (1.0 - marginals[3]);
+        assert!((factorial - 0.0625).abs() < 1e-6, "{name}: {factorial}");
+        assert!(aggregated > 5.0 * factorial);
+    }
+}
