@@ -1,7 +1,8 @@
 //! Annealed importance sampling for log Z (Salakhutdinov & Murray 2008).
 //!
 //! The base model A has the data's visible marginals as its visible biases
-//! and no hidden units, so `log Z_A = sum_i log(1 + exp(b_A_i))` exactly.
+//! and hidden units with no weights or biases, so
+//! `log Z_A = sum_i log(1 + exp(b_A_i)) + n_hidden log 2` exactly.
 //! The intermediate distributions (hidden units summed out) are
 //! `log p*_beta(v) = (1 - beta) v.b_A + beta v.b_B + sum_j softplus(beta (v W + c)_j)`,
 //! and each transition is one Gibbs sweep that leaves `p_beta` invariant.
@@ -74,7 +75,7 @@ pub struct AisEstimate {
     pub log_z_low: f64,
     /// log(mean + 3 standard errors) of the weights, plus log Z_A.
     pub log_z_high: f64,
-    /// log Z of the base-rate model.
+    /// log Z of the base-rate model (including its uncoupled hidden units).
     pub log_z_base: f64,
     /// Each run's log importance weight.
     pub log_weights: Vec<f64>,
@@ -123,7 +124,10 @@ pub fn ais_log_partition(
     let bias_a = base_visible_bias.clone().unsqueeze::<2>(); // [1, n_visible]
     let bias_b = rbm.visible_bias.val().unsqueeze::<2>();
     let bias_diff = (bias_b.clone() - bias_a.clone()).transpose(); // [n_visible, 1]
-    let log_z_base = to_host_f64(softplus(base_visible_bias).sum())[0];
+    // At beta = 0 the hidden units are still there, uncoupled: each
+    // contributes softplus(0) = ln 2 to log p*_0, so Z_0 = Z_A * 2^n_hidden.
+    let log_z_base = to_host_f64(softplus(base_visible_bias).sum())[0]
+        + rbm.n_hidden() as f64 * std::f64::consts::LN_2;
 
     // v ~ p_A: independent Bernoulli(sigmoid(b_A)).
     let base_mean = burn::tensor::activation::sigmoid(bias_a.clone()).repeat_dim(0, config.runs);

@@ -32,6 +32,13 @@ pub struct TrainConfig {
     /// one update to the next instead of restarting at the data.
     #[config(default = false)]
     pub persistent: bool,
+    /// For CD-k: use the conditional mean of the last visible layer, not a
+    /// sample, in the negative statistics (Hinton's guide, section 3.3).
+    /// Less noisy, but biased even as k grows; `false` samples it, which
+    /// makes CD-k approach the exact gradient as k grows. PCD always samples
+    /// (its chains must hold states).
+    #[config(default = true)]
+    pub mean_field_reconstruction: bool,
     /// Mini-batch size (also the number of persistent chains).
     #[config(default = 100)]
     pub batch_size: usize,
@@ -192,9 +199,10 @@ pub struct CdEstimate {
 }
 
 /// The CD-k estimate of the gradient on `batch`, times `scale`: with
-/// `chains = None` the negative chains start at h ~ p(h | batch) and the
-/// last visible layer is its mean (CD-k); with `Some(hidden states)` they
-/// continue from those states and all visible layers are sampled (PCD-k).
+/// `chains = None` the negative chains start at h ~ p(h | batch) (CD-k);
+/// with `Some(hidden states)` they continue from those states (PCD-k).
+/// With `mean_field_last_visible` the last visible layer is its conditional
+/// mean rather than a sample (only meaningful for CD).
 /// The trainer and the tests both estimate gradients through this function.
 ///
 /// # Shapes
@@ -204,17 +212,17 @@ pub fn contrastive_divergence(
     batch: Tensor<2>,
     chains: Option<Tensor<2>>,
     k: usize,
+    mean_field_last_visible: bool,
     scale: f64,
     sampler: &mut Sampler,
 ) -> CdEstimate {
     let batch_rows = batch.dims()[0];
     let positive_hidden = rbm.hidden_given_visible(batch.clone()); // [batch, n_hidden]
-    let persistent = chains.is_some();
     let start = match chains {
         Some(chains) => chains,
         None => rbm.hidden_units.sample(positive_hidden.clone(), sampler),
     };
-    let negative = rbm.gibbs_from_hidden(start, k, !persistent, sampler);
+    let negative = rbm.gibbs_from_hidden(start, k, mean_field_last_visible, sampler);
     let chain_rows = negative.visible.dims()[0];
     let gradient = contrastive_statistics(
         batch,
@@ -392,6 +400,7 @@ impl CdTrainer {
             batch.clone(),
             chains,
             self.config.k,
+            !self.config.persistent && self.config.mean_field_reconstruction,
             learning_rate,
             &mut self.sampler,
         );
