@@ -10,7 +10,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::math::{softplus, to_host_f64};
+use crate::math::{logistic, softplus, to_host_f64};
 use crate::{ConfigError, Rbm, RbmError, Sampler, UnitKind};
 
 /// How AIS runs.
@@ -130,7 +130,7 @@ pub fn ais_log_partition(
         + rbm.n_hidden() as f64 * std::f64::consts::LN_2;
 
     // v ~ p_A: independent Bernoulli(sigmoid(b_A)).
-    let base_mean = burn::tensor::activation::sigmoid(bias_a.clone()).repeat_dim(0, config.runs);
+    let base_mean = logistic(bias_a.clone()).repeat_dim(0, config.runs);
     let mut visible = sampler.bernoulli(base_mean);
     // Increments are summed on the device in blocks, and the blocks on the
     // host in f64, so that f32 rounding does not build up over 10^4 steps.
@@ -153,10 +153,10 @@ pub fn ais_log_partition(
         }
         if beta < 1.0 {
             // One Gibbs sweep that leaves p_beta invariant.
-            let hidden = sampler.bernoulli(burn::tensor::activation::sigmoid(input * beta));
+            let hidden = sampler.bernoulli(logistic(input * beta));
             let visible_input = bias_a.clone() * (1.0 - beta)
                 + (hidden.matmul(weight_t.clone()) + bias_b.clone()) * beta;
-            visible = sampler.bernoulli(burn::tensor::activation::sigmoid(visible_input));
+            visible = sampler.bernoulli(logistic(visible_input));
         }
     }
     Ok(summarise(log_weights, log_z_base))

@@ -3,6 +3,15 @@
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+/// The logistic function `1 / (1 + exp(-x))`, written with four elementwise
+/// ops rather than Burn's `sigmoid`: on Flex this is ~1.6x faster (its
+/// `sigmoid` branches per element; `exp` and the rest vectorise), and on
+/// the CubeCL backends the ops fuse. Saturates cleanly: `exp(-x)` overflows
+/// to infinity for very negative `x`, giving exactly 0, never NaN.
+pub fn logistic<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.neg().exp().add_scalar(1.0).recip()
+}
+
 /// `log(1 + exp(x))` without overflow: `max(x, 0) + log1p(exp(-|x|))`.
 pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let tail = x.clone().abs().neg().exp().log1p();

@@ -6,7 +6,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::Sampler;
-use crate::math::softplus;
+use crate::math::{logistic, softplus};
 
 /// The kind of stochastic unit on one side of an RBM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -25,7 +25,7 @@ impl UnitKind {
     /// - total_input: `[batch, units]` -> `[batch, units]`
     pub fn mean(&self, total_input: Tensor<2>) -> Tensor<2> {
         match self {
-            UnitKind::Bernoulli => burn::tensor::activation::sigmoid(total_input),
+            UnitKind::Bernoulli => logistic(total_input),
         }
     }
 
