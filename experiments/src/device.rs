@@ -6,6 +6,21 @@
 
 use burn::prelude::*;
 
+/// The `--device` flag shared by every binary.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeviceArgs {
+    /// Compute device: flex, ndarray, wgpu, vulkan, cuda or cuda:N (only
+    /// those compiled in; see the cargo features).
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+}
+
+impl DeviceArgs {
+    pub fn select(&self) -> Result<Device, DeviceError> {
+        select_device(&self.device)
+    }
+}
+
 /// The backend names this build can run on, in the order they are listed.
 pub fn available_backends() -> Vec<&'static str> {
     let mut names = Vec::new();

@@ -15,4 +15,4 @@ pub mod run_dir;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-pub use device::{DeviceError, available_backends, select_device};
+pub use device::{DeviceArgs, DeviceError, available_backends, select_device};

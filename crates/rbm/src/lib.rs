@@ -34,6 +34,7 @@
 //! ```
 
 mod ais;
+mod checkpoint;
 mod data;
 mod error;
 mod exact;
@@ -46,6 +47,7 @@ mod train;
 mod units;
 
 pub use ais::{AisConfig, AisEstimate, ais_log_partition, base_rate_biases, mean_log_likelihood};
+pub use checkpoint::{load_trainer_state, save_trainer_state};
 pub use data::{check_data, tensor_from_rows};
 pub use error::{ConfigError, RbmError};
 pub use exact::{
@@ -56,7 +58,7 @@ pub use gradient::{Gradient, contrastive_statistics, statistics};
 pub use model::{GibbsState, Rbm, RbmConfig};
 pub use sampler::Sampler;
 pub use store::{CONFIG_METADATA_KEY, load_rbm, load_rbm_config, save_rbm};
-pub use train::{CdEstimate, CdTrainer, contrastive_divergence, EpochMetrics, Progress, SparsityConfig, TrainConfig};
+pub use train::{CdEstimate, CdTrainer, contrastive_divergence, EpochMetrics, Progress, SparsityConfig, TrainConfig, TrainerState};
 pub use units::UnitKind;
 
 #[cfg(test)]

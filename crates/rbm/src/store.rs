@@ -25,25 +25,12 @@ pub const CONFIG_METADATA_KEY: &str = "rbm_config";
 /// replacing any file there. It is written under a temporary name first and
 /// renamed, so an interruption never leaves a half-written model.
 pub fn save_rbm(rbm: &Rbm, config: &RbmConfig, path: &Path) -> Result<(), RbmError> {
-    let io = |source| RbmError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let config_json = serde_json::to_string(config).expect("RbmConfig serialises");
-    let partial = path.with_extension("safetensors.part");
-    let mut store = SafetensorsStore::from_file(&partial)
-        .overwrite(true)
-        .metadata(CONFIG_METADATA_KEY, config_json);
-    rbm.save_into(&mut store).map_err(|e| RbmError::BadWeightsFile {
-        path: partial.clone(),
-        message: e.to_string(),
-    })?;
-    std::fs::rename(&partial, path).map_err(io)?;
-    Ok(())
+    save_tensors(rbm, &[(CONFIG_METADATA_KEY, config_json)], path)
 }
 
-/// Reads the configuration stored in a safetensors file written by [`save_rbm`].
-pub fn load_rbm_config(path: &Path) -> Result<RbmConfig, RbmError> {
+/// The `__metadata__` map of a safetensors file's header.
+pub(crate) fn read_metadata(path: &Path) -> Result<std::collections::HashMap<String, String>, RbmError> {
     let bytes = std::fs::read(path).map_err(|source| RbmError::Io {
         path: path.to_path_buf(),
         source,
@@ -58,15 +45,28 @@ pub fn load_rbm_config(path: &Path) -> Result<RbmConfig, RbmError> {
         .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
         .ok_or_else(|| bad("file shorter than the 8-byte safetensors header length".into()))?;
     let header = bytes
-        .get(8..8 + header_len)
+        .get(8..8usize.saturating_add(header_len))
         .ok_or_else(|| bad(format!("header of {header_len} bytes runs past the end of the file")))?;
     let header: serde_json::Value =
         serde_json::from_slice(header).map_err(|e| bad(format!("header is not JSON: {e}")))?;
-    let config = header
+    Ok(header
         .get("__metadata__")
-        .and_then(|m| m.get(CONFIG_METADATA_KEY))
-        .and_then(|c| c.as_str())
-        .ok_or_else(|| bad(format!("no `{CONFIG_METADATA_KEY}` entry in the header's __metadata__")))?;
+        .and_then(|m| m.as_object())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Reads the configuration stored in a safetensors file written by [`save_rbm`].
+pub fn load_rbm_config(path: &Path) -> Result<RbmConfig, RbmError> {
+    let metadata = read_metadata(path)?;
+    let config = metadata.get(CONFIG_METADATA_KEY).ok_or_else(|| RbmError::BadWeightsFile {
+        path: path.to_path_buf(),
+        message: format!("no `{CONFIG_METADATA_KEY}` entry in the header's __metadata__"),
+    })?;
     let config: RbmConfig = serde_json::from_str(config).map_err(|e| RbmError::BadConfigFile {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -80,8 +80,15 @@ pub fn load_rbm_config(path: &Path) -> Result<RbmConfig, RbmError> {
 pub fn load_rbm(path: &Path, device: &Device) -> Result<(Rbm, RbmConfig), RbmError> {
     let config = load_rbm_config(path)?;
     let mut rbm = config.init(device, 0);
+    load_tensors(&mut rbm, path)?;
+    Ok((rbm, config))
+}
+
+/// Fills `module`'s tensors from a safetensors file, requiring every one
+/// to be present with the module's shape.
+pub(crate) fn load_tensors<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<(), RbmError> {
     let mut store = SafetensorsStore::from_file(path).validate(true);
-    let result = rbm.load_from(&mut store).map_err(|e| RbmError::BadWeightsFile {
+    let result = module.load_from(&mut store).map_err(|e| RbmError::BadWeightsFile {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
@@ -91,5 +98,28 @@ pub fn load_rbm(path: &Path, device: &Device) -> Result<(Rbm, RbmConfig), RbmErr
             message: format!("{result}"),
         });
     }
-    Ok((rbm, config))
+    Ok(())
+}
+
+/// Writes `module`'s tensors and `metadata` to `path` as safetensors, under
+/// a temporary name first, then renamed: an interruption never leaves a
+/// half-written file under the real name.
+pub(crate) fn save_tensors<M: ModuleSnapshot>(
+    module: &M,
+    metadata: &[(&str, String)],
+    path: &Path,
+) -> Result<(), RbmError> {
+    let partial = path.with_extension("safetensors.part");
+    let mut store = SafetensorsStore::from_file(&partial).overwrite(true);
+    for (key, value) in metadata {
+        store = store.metadata(*key, value.clone());
+    }
+    module.save_into(&mut store).map_err(|e| RbmError::BadWeightsFile {
+        path: partial.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::rename(&partial, path).map_err(|source| RbmError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -315,3 +315,44 @@ fn sampler_is_deterministic_and_uniform() {
     // sd of the mean 0.00316, of the variance sqrt(2/1e5) = 0.00447; 5 sd each.
     assert!(m.abs() < 5.0 * 0.00316 && (var - 1.0).abs() < 5.0 * 0.00447, "{m} {var}");
 }
+
+#[test]
+fn resuming_from_a_checkpoint_continues_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<f32> = (0..80).map(|i| ((i * 5) % 3 == 0) as u8 as f32).collect();
+    let data = tensor_from_rows(&data, 8, &device());
+    let config = RbmConfig::new(8, 5);
+    let train_config = TrainConfig::new()
+        .with_epochs(4)
+        .with_batch_size(3)
+        .with_persistent(true)
+        .with_sparsity(Some(SparsityConfig { target: 0.1, cost: 0.1, decay: 0.9 }))
+        .with_seed(8);
+    let mut straight = CdTrainer::new(config.init(&device(), 8), train_config.clone()).unwrap();
+    straight.fit(&data, None, |_| {}).unwrap();
+
+    let mut first = CdTrainer::new(config.init(&device(), 8), train_config.clone()).unwrap();
+    first.train_epoch(&data, None, |_| {}).unwrap();
+    first.train_epoch(&data, None, |_| {}).unwrap();
+    let model = dir.path().join("model.safetensors");
+    let state = dir.path().join("trainer.safetensors");
+    save_rbm(first.rbm(), &config, &model).unwrap();
+    save_trainer_state(&first.state(), &state).unwrap();
+    drop(first);
+
+    let (rbm, _) = load_rbm(&model, &device()).unwrap();
+    let restored = load_trainer_state(&state, 8, 5, &device()).unwrap();
+    assert_eq!(restored.epochs_done, 2);
+    let mut resumed = CdTrainer::resume(rbm, train_config, restored).unwrap();
+    let metrics = resumed.fit(&data, None, |_| {}).unwrap();
+    assert_eq!(metrics.len(), 2, "only the remaining epochs run");
+    assert_eq!(host(resumed.rbm().weight.val()), host(straight.rbm().weight.val()));
+}
+
+#[test]
+fn checkpoint_before_any_update_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let trainer = trainer(4);
+    let err = save_trainer_state(&trainer.state(), &dir.path().join("t.safetensors")).unwrap_err();
+    assert!(matches!(err, RbmError::Unsupported { .. }));
+}

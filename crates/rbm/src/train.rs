@@ -239,6 +239,19 @@ pub fn contrastive_divergence(
     }
 }
 
+/// What a trainer carries from one update to the next, apart from the model.
+#[derive(Debug, Clone)]
+pub struct TrainerState {
+    /// Completed epochs.
+    pub epochs_done: usize,
+    /// Momentum velocities (absent before the first update).
+    pub velocity: Option<Gradient>,
+    /// Hidden states of the persistent chains, `[chains, n_hidden]` (PCD only).
+    pub chains: Option<Tensor<2>>,
+    /// Running mean activation of the hidden units, `[n_hidden]` (sparsity only).
+    pub hidden_activity: Option<Tensor<1>>,
+}
+
 /// Trains one RBM with CD-k or PCD-k. Holds the model, the momentum
 /// velocities, the persistent chains and the random stream, so training can
 /// go on epoch by epoch.
@@ -289,6 +302,27 @@ impl CdTrainer {
         self.epochs_done
     }
 
+    /// The optimiser state that a checkpoint must keep besides the model.
+    pub fn state(&self) -> TrainerState {
+        TrainerState {
+            epochs_done: self.epochs_done,
+            velocity: self.velocity.clone(),
+            chains: self.chains.clone(),
+            hidden_activity: self.hidden_activity.clone(),
+        }
+    }
+
+    /// Rebuilds a trainer from a model and a saved [`TrainerState`], so that
+    /// training continues exactly where the checkpoint was taken.
+    pub fn resume(rbm: Rbm, config: TrainConfig, state: TrainerState) -> Result<Self, RbmError> {
+        let mut trainer = Self::new(rbm, config)?;
+        trainer.epochs_done = state.epochs_done;
+        trainer.velocity = state.velocity;
+        trainer.chains = state.chains;
+        trainer.hidden_activity = state.hidden_activity;
+        Ok(trainer)
+    }
+
     /// Runs all remaining epochs of `config.epochs`.
     ///
     /// # Shapes
@@ -329,6 +363,9 @@ impl CdTrainer {
         }
         let started = Instant::now();
         let epoch = self.epochs_done;
+        // Each epoch draws from its own stream, a function of (seed, epoch),
+        // so a run resumed from a checkpoint continues exactly as it would have.
+        self.sampler = Sampler::for_epoch(self.config.seed, epoch);
         let learning_rate = self.config.learning_rate_at(epoch);
         let momentum = self.config.momentum_at(epoch);
         let rows = data.dims()[0];

@@ -30,16 +30,15 @@ struct Args {
     /// Repetitions of the timed part; the best and the median are reported.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Compute device: flex, ndarray, wgpu, vulkan, cuda[:N].
-    #[arg(long, default_value = "flex")]
-    device: String,
+    #[command(flatten)]
+    device: experiments::DeviceArgs,
     #[command(flatten)]
     mnist: MnistArgs,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let device = experiments::select_device(&args.device)?;
+    let device = args.device.select()?;
     let (mnist, line) = args.mnist.load()?;
     println!("{line}");
     let data = images_tensor(&mnist.train, Binarization::None, &device);
@@ -80,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.k,
         args.hidden,
         args.batch,
-        args.device
+        args.device.device
     );
     println!("samples_per_sec={median:.0}");
     Ok(())

@@ -28,16 +28,15 @@ struct Args {
     binarize_seed: Option<u64>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Compute device: flex, ndarray, wgpu, vulkan, cuda[:N].
-    #[arg(long, default_value = "flex")]
-    device: String,
+    #[command(flatten)]
+    device: experiments::DeviceArgs,
     #[command(flatten)]
     mnist: MnistArgs,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let device = experiments::select_device(&args.device)?;
+    let device = args.device.select()?;
     let file = model_path(&args.model);
     let run = args.model.is_dir().then(|| RbmRunConfig::load(&args.model)).transpose()?;
     let mode = args

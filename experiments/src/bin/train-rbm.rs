@@ -1,13 +1,14 @@
 //! Trains a 784 x N RBM on MNIST with CD-k or PCD-k.
 //!
 //! cargo run --release -p experiments --bin train-rbm -- --epochs 20 --hidden 500 --out runs/rbm
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Parser;
 use experiments::mnist::{BinarizeMode, MnistArgs, images_tensor};
 use experiments::rbm_run::{RbmRunConfig, write_filters, write_reconstructions, write_samples};
 use experiments::run_dir::RunDir;
-use rbm::{CdTrainer, Progress, RbmConfig, TrainConfig, save_rbm};
+use rbm::{CdTrainer, Progress, RbmConfig, TrainConfig, load_rbm, load_trainer_state, save_rbm, save_trainer_state};
 
 #[derive(Parser, Debug)]
 #[command(about = "Train an RBM on MNIST with contrastive divergence")]
@@ -56,79 +57,77 @@ struct Args {
     /// Seed for initialisation, shuffling and sampling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Compute device: flex, ndarray, wgpu, vulkan, cuda[:N].
-    #[arg(long, default_value = "flex")]
-    device: String,
+    #[command(flatten)]
+    device: experiments::DeviceArgs,
     /// Output directory.
     #[arg(long, default_value = "runs/train-rbm")]
     out: PathBuf,
+    /// Continue the interrupted run in --out from its last checkpoint, with
+    /// the configuration saved in its config.json (other flags are ignored).
+    #[arg(long)]
+    resume: bool,
     #[command(flatten)]
     mnist: MnistArgs,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let device = experiments::select_device(&args.device)?;
+    let device = args.device.select()?;
     let (mnist, line) = args.mnist.load()?;
     println!("{line}");
-    let total = mnist.train.len();
-    if args.held_out >= total {
-        return Err(format!("--held-out {} leaves no training images (of {total})", args.held_out).into());
-    }
-    let split = total - args.held_out;
-    let rows = args.train_rows.unwrap_or(split).min(split);
-    let binarization = args.binarize.with_seed(args.binarize_seed);
-    let train = images_tensor(&mnist.train.range(0, rows), binarization, &device);
-    let held_out = (args.held_out > 0).then(|| images_tensor(&mnist.train.range(split, total), binarization, &device));
-
-    let rbm_config = RbmConfig::new(784, args.hidden);
-    rbm_config.validate()?;
-    let train_config = TrainConfig::new()
-        .with_epochs(args.epochs)
-        .with_k(args.k)
-        .with_persistent(args.pcd)
-        .with_learning_rate(args.lr)
-        .with_final_learning_rate(args.final_lr)
-        .with_batch_size(args.batch)
-        .with_weight_decay(args.weight_decay)
-        .with_initial_momentum(args.momentum)
-        .with_final_momentum(args.final_momentum)
-        .with_seed(args.seed);
-    train_config.validate()?;
     let run = RunDir::create(&args.out)?;
-    let run_config = RbmRunConfig {
-        rbm: rbm_config.clone(),
-        train: train_config.clone(),
-        binarize: args.binarize,
-        binarize_seed: args.binarize_seed,
-        held_out: args.held_out,
-        train_rows: rows,
-        device: args.device.clone(),
+    let run_config = if args.resume {
+        let config = RbmRunConfig::load(&args.out)?;
+        println!("resuming {} with its config.json", args.out.display());
+        config
+    } else {
+        run_config_from_args(&args, mnist.train.len())?
     };
-    run.write_json("config.json", &run_config)?;
-    let _ = std::fs::remove_file(run.file("metrics.jsonl"));
+    let total = mnist.train.len();
+    let split = total - run_config.held_out;
+    let rows = run_config.train_rows;
+    let binarization = run_config.binarize.with_seed(run_config.binarize_seed);
+    let train = images_tensor(&mnist.train.range(0, rows), binarization, &device);
+    let held_out = (run_config.held_out > 0)
+        .then(|| images_tensor(&mnist.train.range(split, total), binarization, &device));
+    let rbm_config = run_config.rbm.clone();
+    let train_config = run_config.train.clone();
+    let model_file = run.file("model.safetensors");
+    let state_file = run.file("trainer.safetensors");
+    let mut trainer = if args.resume {
+        let (rbm, _) = load_rbm(&model_file, &device)?;
+        let state = load_trainer_state(&state_file, rbm_config.n_visible, rbm_config.n_hidden, &device)?;
+        println!("checkpoint: {} of {} epochs done", state.epochs_done, train_config.epochs);
+        CdTrainer::resume(rbm, train_config.clone(), state)?
+    } else {
+        run.write_json("config.json", &run_config)?;
+        let _ = std::fs::remove_file(run.file("metrics.jsonl"));
+        CdTrainer::new(rbm_config.init(&device, train_config.seed), train_config.clone())?
+    };
     println!(
         "training 784x{} RBM, {}-{}, {} images ({}), {} epochs on {}",
-        args.hidden,
-        if args.pcd { "PCD" } else { "CD" },
-        args.k,
+        rbm_config.n_hidden,
+        if train_config.persistent { "PCD" } else { "CD" },
+        train_config.k,
         rows,
         binarization.describe(),
-        args.epochs,
-        args.device
+        train_config.epochs,
+        args.device.device
     );
-
-    let mut trainer = CdTrainer::new(rbm_config.init(&device, args.seed), train_config)?;
-    let model_file = run.file("model.safetensors");
-    for _ in 0..args.epochs {
+    // A live progress line only on a terminal; logs get one line per epoch.
+    let live = std::io::stderr().is_terminal();
+    while trainer.epochs_done() < train_config.epochs {
         let metrics = trainer.train_epoch(&train, held_out.as_ref(), |p| {
             if let Progress::Batch { epoch, batch, batches } = p
+                && live
                 && batch % 100 == 0
             {
                 eprint!("\repoch {epoch}: batch {batch}/{batches}   ");
             }
         })?;
-        eprint!("\r");
+        if live {
+            eprint!("\r");
+        }
         println!(
             "epoch {:>3}  recon {:.5}  held-out recon {}  F gap {}  {:.0} samples/s  {:.1} s",
             metrics.epoch,
@@ -139,14 +138,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             metrics.wall_seconds
         );
         run.append_jsonl("metrics.jsonl", &metrics)?;
-        // The checkpoint of every epoch replaces the last, atomically.
+        // The checkpoint of every epoch replaces the last, atomically: an
+        // interrupted run loses at most the epoch in progress (--resume).
         save_rbm(trainer.rbm(), &rbm_config, &model_file)?;
+        save_trainer_state(&trainer.state(), &state_file)?;
     }
     let rbm = trainer.rbm();
     write_filters(rbm, 100, &run.file("filters.png"))?;
     let shown = images_tensor(&mnist.test.head(50), binarization, &device);
     write_reconstructions(rbm, shown, &run.file("reconstructions.png"))?;
-    write_samples(rbm, 100, 1000, args.seed, &run.file("samples.png"))?;
+    write_samples(rbm, 100, 1000, train_config.seed, &run.file("samples.png"))?;
     println!("wrote {}", run.path.display());
     Ok(())
+}
+
+/// The run's configuration from the command line, validated.
+fn run_config_from_args(args: &Args, total: usize) -> Result<RbmRunConfig, Box<dyn std::error::Error>> {
+    if args.held_out >= total {
+        return Err(format!("--held-out {} leaves no training images (of {total})", args.held_out).into());
+    }
+    let available = total - args.held_out;
+    let rbm = RbmConfig::new(784, args.hidden);
+    rbm.validate()?;
+    let train = TrainConfig::new()
+        .with_epochs(args.epochs)
+        .with_k(args.k)
+        .with_persistent(args.pcd)
+        .with_learning_rate(args.lr)
+        .with_final_learning_rate(args.final_lr)
+        .with_batch_size(args.batch)
+        .with_weight_decay(args.weight_decay)
+        .with_initial_momentum(args.momentum)
+        .with_final_momentum(args.final_momentum)
+        .with_seed(args.seed);
+    train.validate()?;
+    Ok(RbmRunConfig {
+        rbm,
+        train,
+        binarize: args.binarize,
+        binarize_seed: args.binarize_seed,
+        held_out: args.held_out,
+        train_rows: args.train_rows.unwrap_or(available).min(available),
+        device: args.device.device.clone(),
+    })
 }
