@@ -6,11 +6,15 @@ mod common;
 
 use burn::prelude::*;
 use datasets::{Binarization, FetchOptions, Mnist, MnistLocation};
-use rbm::{AisConfig, CdTrainer, RbmConfig, TrainConfig, ais_log_partition, base_rate_biases, exact_log_partition};
+use rbm::{
+    AisConfig, CdTrainer, RbmConfig, TrainConfig, ais_log_partition, base_rate_biases,
+    exact_log_partition,
+};
 
 fn mnist() -> Mnist {
     let location = MnistLocation::resolve(None);
-    datasets::ensure_mnist(&location.dir, &FetchOptions::default()).expect("MNIST available or fetchable")
+    datasets::ensure_mnist(&location.dir, &FetchOptions::default())
+        .expect("MNIST available or fetchable")
 }
 
 #[test]
@@ -31,15 +35,30 @@ fn ais_matches_exact_log_partition_on_a_trained_784_by_15_rbm() {
     let binarization = Binarization::Stochastic { seed: 0 };
     let train = experiments::mnist::images_tensor(&mnist.train.head(10_000), binarization, &device);
     // Realistic weights: trained on 10,000 digits, 5 epochs of CD-1.
-    let config = TrainConfig::new().with_epochs(5).with_learning_rate(0.1).with_seed(1);
+    let config = TrainConfig::new()
+        .with_epochs(5)
+        .with_learning_rate(0.1)
+        .with_seed(1);
     let mut trainer = CdTrainer::new(RbmConfig::new(784, 15).init(&device, 1), config).unwrap();
     trainer.fit(&train, None, |_| {}).unwrap();
     let rbm = trainer.into_rbm();
     let max_weight = rbm.weight.val().abs().max().into_scalar::<f32>();
-    assert!(max_weight > 0.5, "weights still at initial scale: {max_weight}");
+    assert!(
+        max_weight > 0.5,
+        "weights still at initial scale: {max_weight}"
+    );
 
     let exact = exact_log_partition(&rbm).unwrap();
-    let ais = ais_log_partition(&rbm, base_rate_biases(&train), &AisConfig::linear(100, 10_000, 7)).unwrap();
+    let ais = ais_log_partition(
+        &rbm,
+        base_rate_biases(&train),
+        &AisConfig::linear(100, 10_000, 7),
+    )
+    .unwrap();
+    println!(
+        "784x15: exact log Z {exact:.4}, AIS {:.4} (3-sigma band {:.4}..{:.4}), max |w| {max_weight:.2}",
+        ais.log_z, ais.log_z_low, ais.log_z_high
+    );
     assert!(
         (ais.log_z - exact).abs() < 0.1,
         "AIS {:.4} vs exact {exact:.4} (band {:.4}..{:.4})",
@@ -53,12 +72,24 @@ fn ais_matches_exact_log_partition_on_a_trained_784_by_15_rbm() {
 fn cd_training_on_mnist_lowers_reconstruction_error() {
     let device = Device::flex();
     let mnist = mnist();
-    let train = experiments::mnist::images_tensor(&mnist.train.head(3_000), Binarization::None, &device);
-    let held_out = experiments::mnist::images_tensor(&mnist.train.range(59_000, 60_000), Binarization::None, &device);
-    let config = TrainConfig::new().with_epochs(3).with_seed(2).with_monitor_rows(1_000);
+    let train =
+        experiments::mnist::images_tensor(&mnist.train.head(3_000), Binarization::None, &device);
+    let held_out = experiments::mnist::images_tensor(
+        &mnist.train.range(59_000, 60_000),
+        Binarization::None,
+        &device,
+    );
+    let config = TrainConfig::new()
+        .with_epochs(3)
+        .with_seed(2)
+        .with_monitor_rows(1_000);
     let mut trainer = CdTrainer::new(RbmConfig::new(784, 64).init(&device, 2), config).unwrap();
     let metrics = trainer.fit(&train, Some(&held_out), |_| {}).unwrap();
     assert!(metrics[2].reconstruction_error < metrics[0].reconstruction_error);
     assert!(metrics[2].held_out_reconstruction_error.unwrap() < 0.06);
-    assert!(metrics.iter().all(|m| m.free_energy_gap.is_some_and(f64::is_finite)));
+    assert!(
+        metrics
+            .iter()
+            .all(|m| m.free_energy_gap.is_some_and(f64::is_finite))
+    );
 }

@@ -8,8 +8,9 @@ use burn::prelude::*;
 use common::*;
 use rbm::math::log_sum_exp;
 use rbm::{
-    CdTrainer, RbmConfig, Sampler, TrainConfig, contrastive_divergence, data_statistics, exact_log_likelihood,
-    exact_log_likelihood_gradient, exact_log_partition, statistics, tensor_from_rows,
+    CdTrainer, RbmConfig, Sampler, TrainConfig, contrastive_divergence, data_statistics,
+    exact_log_likelihood, exact_log_likelihood_gradient, exact_log_partition, statistics,
+    tensor_from_rows,
 };
 
 #[test]
@@ -21,27 +22,45 @@ fn free_energy_equals_brute_force_sum_over_hidden_states() {
         let hidden = all_states(n_hidden, &device); // [16, 4]
         let free_energy = host1(rbm.free_energy(visible.clone()));
         for (row, &f) in free_energy.iter().enumerate() {
-            let v = visible.clone().slice(row..row + 1).repeat_dim(0, 1 << n_hidden);
+            let v = visible
+                .clone()
+                .slice(row..row + 1)
+                .repeat_dim(0, 1 << n_hidden);
             let minus_energy = host1(rbm.energy(v, hidden.clone()).neg());
             let brute = -log_sum_exp(&minus_energy);
             // f32 arithmetic on O(10) magnitudes: 1e-4 is ~100 ulp of slack.
-            assert!((f - brute).abs() < 1e-4 * (1.0 + brute.abs()), "{name}: row {row}: {f} vs {brute}");
+            assert!(
+                (f - brute).abs() < 1e-4 * (1.0 + brute.abs()),
+                "{name}: row {row}: {f} vs {brute}"
+            );
         }
         // The same for the free energy of hidden states (visible summed out).
         let hidden_free = host1(rbm.hidden_free_energy(hidden.clone()));
         for (row, &f) in hidden_free.iter().enumerate() {
-            let h = hidden.clone().slice(row..row + 1).repeat_dim(0, 1 << n_visible);
+            let h = hidden
+                .clone()
+                .slice(row..row + 1)
+                .repeat_dim(0, 1 << n_visible);
             let brute = -log_sum_exp(&host1(rbm.energy(visible.clone(), h).neg()));
-            assert!((f - brute).abs() < 1e-4 * (1.0 + brute.abs()), "{name}: hidden row {row}");
+            assert!(
+                (f - brute).abs() < 1e-4 * (1.0 + brute.abs()),
+                "{name}: hidden row {row}"
+            );
         }
         // And log Z computed either way agrees with the joint sum.
         let log_z = exact_log_partition(&rbm).unwrap();
         let mut joint = Vec::new();
         for row in 0..(1 << n_visible) {
-            let v = visible.clone().slice(row..row + 1).repeat_dim(0, 1 << n_hidden);
+            let v = visible
+                .clone()
+                .slice(row..row + 1)
+                .repeat_dim(0, 1 << n_hidden);
             joint.extend(host1(rbm.energy(v, hidden.clone()).neg()));
         }
-        assert!((log_z - log_sum_exp(&joint)).abs() < 1e-4 * log_z.abs().max(1.0), "{name}: log Z");
+        assert!(
+            (log_z - log_sum_exp(&joint)).abs() < 1e-4 * log_z.abs().max(1.0),
+            "{name}: log Z"
+        );
     }
 }
 
@@ -81,14 +100,18 @@ fn long_chains_and_cd_k_approach_the_exact_gradient() {
         // 5 standard errors (0.0177) are exceeded with probability < 1e-4.
         let sigma = 0.5 / (chains as f64).sqrt();
         let long_error = long_chain.max_abs_diff(&exact);
-        assert!(long_error < 5.0 * sigma, "{name}: long chains off by {long_error}");
+        assert!(
+            long_error < 5.0 * sigma,
+            "{name}: long chains off by {long_error}"
+        );
 
         // CD-k: the expected estimate, by replicating the data 5,000 times.
         // The last visible layer is sampled: with its mean instead (the
         // guide's noise-saving shortcut) the estimate stays biased for any k.
         let replicated = data.clone().repeat_dim(0, 5_000); // [20,000, 6]
         let bias = |k: usize, sampler: &mut Sampler| {
-            let estimate = contrastive_divergence(&rbm, replicated.clone(), None, k, false, 1.0, sampler);
+            let estimate =
+                contrastive_divergence(&rbm, replicated.clone(), None, k, false, 1.0, sampler);
             estimate.gradient.rms_diff(&exact)
         };
         let cd1 = bias(1, &mut sampler);
@@ -110,7 +133,10 @@ fn gibbs_sampling_reaches_the_exact_distribution() {
         let rbm = random_rbm(n_visible, n_hidden, 1.0, 0.5, 23, &device);
         let log_z = exact_log_partition(&rbm).unwrap();
         let states = all_states(n_visible, &device);
-        let exact: Vec<f64> = host1(rbm.free_energy(states).neg()).iter().map(|f| (f - log_z).exp()).collect();
+        let exact: Vec<f64> = host1(rbm.free_energy(states).neg())
+            .iter()
+            .map(|f| (f - log_z).exp())
+            .collect();
         assert!((exact.iter().sum::<f64>() - 1.0).abs() < 1e-4);
 
         let chains = 20_000;
@@ -119,7 +145,11 @@ fn gibbs_sampling_reaches_the_exact_distribution() {
         let samples = host2(rbm.gibbs(start, 200, &mut sampler).visible);
         let mut counts = vec![0usize; 1 << n_visible];
         for row in samples.chunks(n_visible) {
-            let index = row.iter().enumerate().map(|(i, &b)| (b as usize) << i).sum::<usize>();
+            let index = row
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| (b as usize) << i)
+                .sum::<usize>();
             counts[index] += 1;
         }
         let tv = 0.5
@@ -156,8 +186,14 @@ fn training_on_bars_and_stripes_raises_the_exact_log_likelihood() {
         let after = exact_log_likelihood(trainer.rbm(), &data).unwrap();
         // Uniform over 14 patterns would give -ln 14 = -2.64; the untrained
         // model is near 9 ln 2 = 6.24 nats per pattern. Demand a clear gain.
-        assert!(after > before + 1.5, "{name}: log-likelihood {before:.3} -> {after:.3}");
-        assert!(after <= -(14f64.ln()) + 1e-3, "{name}: above the maximum possible: {after}");
+        assert!(
+            after > before + 1.5,
+            "{name}: log-likelihood {before:.3} -> {after:.3}"
+        );
+        assert!(
+            after <= -(14f64.ln()) + 1e-3,
+            "{name}: above the maximum possible: {after}"
+        );
     }
 }
 
@@ -170,7 +206,9 @@ fn aggregated_posterior_is_not_factorial() {
         let logit = |p: f32| (p / (1.0 - p)).ln();
         let (hi, lo) = (logit(0.9), logit(0.1));
         let mut rbm = RbmConfig::new(2, 4).init(&device, 0);
-        rbm.weight = rbm.weight.map(|_| tensor_from_rows(&[hi, hi, lo, lo, lo, lo, hi, hi], 4, &device));
+        rbm.weight = rbm
+            .weight
+            .map(|_| tensor_from_rows(&[hi, hi, lo, lo, lo, lo, hi, hi], 4, &device));
         rbm.hidden_bias = rbm.hidden_bias.map(|b| b.zeros_like());
         let cases = tensor_from_rows(&[1.0, 0.0, 0.0, 1.0], 2, &device);
         let state = tensor_from_rows(&[1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0], 4, &device);
@@ -182,8 +220,13 @@ fn aggregated_posterior_is_not_factorial() {
         assert!((aggregated - 0.3281).abs() < 1e-5, "{name}: {aggregated}");
         // A factorial distribution with the same marginals, (.5,.5,.5,.5),
         // gives .5^4 = 0.0625: the aggregate is far from factorial.
-        let marginals = host1(rbm.hidden_given_visible(cases).mean_dim(0).squeeze_dim::<1>(0));
-        let factorial: f64 = marginals[0] * marginals[1] * (1.0 - marginals[2]) * (1.0 - marginals[3]);
+        let marginals = host1(
+            rbm.hidden_given_visible(cases)
+                .mean_dim(0)
+                .squeeze_dim::<1>(0),
+        );
+        let factorial: f64 =
+            marginals[0] * marginals[1] * (1.0 - marginals[2]) * (1.0 - marginals[3]);
         assert!((factorial - 0.0625).abs() < 1e-6, "{name}: {factorial}");
         assert!(aggregated > 5.0 * factorial);
     }

@@ -61,7 +61,11 @@ pub enum MnistError {
     },
 
     #[error("{file}: label {value} at index {index} is not a digit 0-9")]
-    LabelOutOfRange { file: PathBuf, index: usize, value: u8 },
+    LabelOutOfRange {
+        file: PathBuf,
+        index: usize,
+        value: u8,
+    },
 
     #[error("{file}: images are {rows}x{cols}, expected {expected_rows}x{expected_cols}")]
     WrongImageSize {

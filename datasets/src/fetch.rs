@@ -76,7 +76,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-pub(crate) fn verify_checksum(path: &Path, bytes: &[u8], file: &MnistFile) -> Result<(), MnistError> {
+pub(crate) fn verify_checksum(
+    path: &Path,
+    bytes: &[u8],
+    file: &MnistFile,
+) -> Result<(), MnistError> {
     let found = sha256_hex(bytes);
     if found != file.sha256 {
         return Err(MnistError::ChecksumMismatch {

@@ -37,7 +37,12 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
-fn check_header(path: &Path, bytes: &[u8], magic: u32, header_len: usize) -> Result<(), MnistError> {
+fn check_header(
+    path: &Path,
+    bytes: &[u8],
+    magic: u32,
+    header_len: usize,
+) -> Result<(), MnistError> {
     if bytes.len() < header_len {
         return Err(MnistError::Truncated {
             file: path.to_path_buf(),

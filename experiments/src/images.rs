@@ -39,13 +39,20 @@ pub fn tile(
 }
 
 /// Writes an 8-bit greyscale PNG.
-pub fn write_grey_png(path: &Path, pixels: &[u8], width: usize, height: usize) -> std::io::Result<()> {
+pub fn write_grey_png(
+    path: &Path,
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+) -> std::io::Result<()> {
     let file = std::fs::File::create(path)?;
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
     encoder.set_color(png::ColorType::Grayscale);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
-    writer.write_image_data(pixels).map_err(std::io::Error::other)?;
+    writer
+        .write_image_data(pixels)
+        .map_err(std::io::Error::other)?;
     writer.finish().map_err(std::io::Error::other)
 }
 

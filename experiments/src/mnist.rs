@@ -39,7 +39,9 @@ impl MnistArgs {
 }
 
 /// How the binaries turn pixels into visible units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BinarizeMode {
     /// Intensities in [0, 1], used as probabilities.

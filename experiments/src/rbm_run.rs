@@ -28,7 +28,8 @@ impl RbmRunConfig {
     /// Reads `config.json` from a run directory.
     pub fn load(dir: &Path) -> Result<Self, String> {
         let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
@@ -65,7 +66,10 @@ pub fn write_filters(rbm: &Rbm, count: usize, path: &Path) -> std::io::Result<()
 pub fn write_reconstructions(rbm: &Rbm, data: Tensor<2>, path: &Path) -> std::io::Result<()> {
     let reconstruction = rbm.reconstruct(data.clone());
     let mut tiles = Vec::new();
-    for (d, r) in tensor_rows(data).chunks(10).zip(tensor_rows(reconstruction).chunks(10)) {
+    for (d, r) in tensor_rows(data)
+        .chunks(10)
+        .zip(tensor_rows(reconstruction).chunks(10))
+    {
         tiles.extend_from_slice(d);
         tiles.extend_from_slice(r);
     }
@@ -74,7 +78,13 @@ pub fn write_reconstructions(rbm: &Rbm, data: Tensor<2>, path: &Path) -> std::io
 
 /// Runs `chains` Gibbs chains for `steps` steps from random binary images
 /// and writes the final visible probabilities.
-pub fn write_samples(rbm: &Rbm, chains: usize, steps: usize, seed: u64, path: &Path) -> std::io::Result<()> {
+pub fn write_samples(
+    rbm: &Rbm,
+    chains: usize,
+    steps: usize,
+    seed: u64,
+    path: &Path,
+) -> std::io::Result<()> {
     let device = rbm.weight.device();
     let mut sampler = Sampler::new(seed);
     let start = sampler.bernoulli(Tensor::<2>::full([chains, rbm.n_visible()], 0.5, &device));

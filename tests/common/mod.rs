@@ -14,11 +14,24 @@ pub fn backends() -> Vec<(&'static str, Device)> {
 }
 
 /// An RBM with N(0, weight_std^2) weights and N(0, bias_std^2) biases.
-pub fn random_rbm(n_visible: usize, n_hidden: usize, weight_std: f64, bias_std: f64, seed: u64, device: &Device) -> Rbm {
+pub fn random_rbm(
+    n_visible: usize,
+    n_hidden: usize,
+    weight_std: f64,
+    bias_std: f64,
+    seed: u64,
+    device: &Device,
+) -> Rbm {
     let mut sampler = Sampler::new(seed);
-    let mut rbm = RbmConfig::new(n_visible, n_hidden).with_init_std(weight_std).init(device, seed);
-    rbm.visible_bias = rbm.visible_bias.map(|_| sampler.normal([n_visible], 0.0, bias_std, device));
-    rbm.hidden_bias = rbm.hidden_bias.map(|_| sampler.normal([n_hidden], 0.0, bias_std, device));
+    let mut rbm = RbmConfig::new(n_visible, n_hidden)
+        .with_init_std(weight_std)
+        .init(device, seed);
+    rbm.visible_bias = rbm
+        .visible_bias
+        .map(|_| sampler.normal([n_visible], 0.0, bias_std, device));
+    rbm.hidden_bias = rbm
+        .hidden_bias
+        .map(|_| sampler.normal([n_hidden], 0.0, bias_std, device));
     rbm
 }
 
@@ -32,7 +45,12 @@ pub fn all_states(n: usize, device: &Device) -> Tensor<2> {
 }
 
 pub fn host1(x: Tensor<1>) -> Vec<f64> {
-    x.into_data().try_into_vec_as::<f32>().unwrap().into_iter().map(f64::from).collect()
+    x.into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
 }
 
 pub fn host2(x: Tensor<2>) -> Vec<f32> {

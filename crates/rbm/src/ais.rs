@@ -37,7 +37,9 @@ impl AisConfig {
 
     /// `steps + 1` equally spaced temperatures from 0 to 1.
     pub fn linear(runs: usize, steps: usize, seed: u64) -> Self {
-        let betas = (0..=steps).map(|i| i as f64 / steps.max(1) as f64).collect();
+        let betas = (0..=steps)
+            .map(|i| i as f64 / steps.max(1) as f64)
+            .collect();
         Self { runs, betas, seed }
     }
 
@@ -51,12 +53,23 @@ impl AisConfig {
         } else if self.betas[0] != 0.0 {
             Some(format!("first is {}, not 0", self.betas[0]))
         } else if *self.betas.last().expect("len >= 2") != 1.0 {
-            Some(format!("last is {}, not 1", self.betas.last().expect("len >= 2")))
+            Some(format!(
+                "last is {}, not 1",
+                self.betas.last().expect("len >= 2")
+            ))
         } else {
             self.betas
                 .windows(2)
                 .position(|w| w[1] <= w[0] || !w[1].is_finite())
-                .map(|i| format!("beta[{}] = {} does not exceed beta[{}] = {}", i + 1, self.betas[i + 1], i, self.betas[i]))
+                .map(|i| {
+                    format!(
+                        "beta[{}] = {} does not exceed beta[{}] = {}",
+                        i + 1,
+                        self.betas[i + 1],
+                        i,
+                        self.betas[i]
+                    )
+                })
         };
         match problem {
             Some(problem) => Err(ConfigError::InvalidAisSchedule { problem }),
@@ -140,7 +153,11 @@ pub fn ais_log_partition(
         let (previous, beta) = (pair[0], pair[1]);
         let input = visible.clone().matmul(weight.clone()) + hidden_bias.clone(); // [runs, n_hidden]
         // log p*_beta(v) - log p*_previous(v), with v the state before the transition.
-        let visible_term = visible.clone().matmul(bias_diff.clone()).squeeze_dim::<1>(1) * (beta - previous);
+        let visible_term = visible
+            .clone()
+            .matmul(bias_diff.clone())
+            .squeeze_dim::<1>(1)
+            * (beta - previous);
         let hidden_term = (softplus(input.clone() * beta) - softplus(input.clone() * previous))
             .sum_dim(1)
             .squeeze_dim::<1>(1);
@@ -163,7 +180,10 @@ pub fn ais_log_partition(
 }
 
 fn summarise(log_weights: Vec<f64>, log_z_base: f64) -> AisEstimate {
-    let max = log_weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let max = log_weights
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
     let ratios: Vec<f64> = log_weights.iter().map(|w| (w - max).exp()).collect();
     let n = ratios.len() as f64;
     let mean = ratios.iter().sum::<f64>() / n;
@@ -177,7 +197,11 @@ fn summarise(log_weights: Vec<f64>, log_z_base: f64) -> AisEstimate {
     let low = mean - 3.0 * standard_error;
     AisEstimate {
         log_z: mean.ln() + shift,
-        log_z_low: if low > 0.0 { low.ln() + shift } else { f64::NEG_INFINITY },
+        log_z_low: if low > 0.0 {
+            low.ln() + shift
+        } else {
+            f64::NEG_INFINITY
+        },
         log_z_high: (mean + 3.0 * standard_error).ln() + shift,
         log_z_base,
         log_weights,

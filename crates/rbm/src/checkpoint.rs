@@ -9,10 +9,10 @@
 
 use std::path::Path;
 
-use burn::module::Param;
-use burn::prelude::*;
 use crate::store::{load_tensors, read_metadata, save_tensors};
 use crate::{Gradient, RbmError, TrainerState};
+use burn::module::Param;
+use burn::prelude::*;
 
 #[derive(Module, Debug)]
 struct TrainerRecord {
@@ -44,7 +44,10 @@ pub fn save_trainer_state(state: &TrainerState, path: &Path) -> Result<(), RbmEr
     let metadata = [
         ("epochs_done", state.epochs_done.to_string()),
         ("chain_rows", chain_rows.to_string()),
-        ("has_hidden_activity", state.hidden_activity.is_some().to_string()),
+        (
+            "has_hidden_activity",
+            state.hidden_activity.is_some().to_string(),
+        ),
     ];
     save_tensors(&record, &metadata, path)
 }
@@ -69,13 +72,17 @@ pub fn load_trainer_state(
     };
     let epochs_done = number("epochs_done")?;
     let chain_rows = number("chain_rows")?;
-    let has_activity = metadata.get("has_hidden_activity").is_some_and(|v| v == "true");
+    let has_activity = metadata
+        .get("has_hidden_activity")
+        .is_some_and(|v| v == "true");
     let mut record = TrainerRecord {
         velocity_weight: Param::from_tensor(Tensor::zeros([n_visible, n_hidden], device)),
         velocity_visible_bias: Param::from_tensor(Tensor::zeros([n_visible], device)),
         velocity_hidden_bias: Param::from_tensor(Tensor::zeros([n_hidden], device)),
-        chains: (chain_rows > 0).then(|| Param::from_tensor(Tensor::zeros([chain_rows, n_hidden], device))),
-        hidden_activity: has_activity.then(|| Param::from_tensor(Tensor::zeros([n_hidden], device))),
+        chains: (chain_rows > 0)
+            .then(|| Param::from_tensor(Tensor::zeros([chain_rows, n_hidden], device))),
+        hidden_activity: has_activity
+            .then(|| Param::from_tensor(Tensor::zeros([n_hidden], device))),
     };
     load_tensors(&mut record, path)?;
     Ok(TrainerState {

@@ -51,7 +51,10 @@ pub fn check_data(
         });
     }
     if let Some((low, high)) = units.valid_range() {
-        let outside = data.clone().lower_elem(low).bool_or(data.clone().greater_elem(high));
+        let outside = data
+            .clone()
+            .lower_elem(low)
+            .bool_or(data.clone().greater_elem(high));
         let count = outside.clone().int().sum().into_scalar::<i64>() as usize;
         if count > 0 {
             let example = data

@@ -85,7 +85,11 @@ pub fn exact_log_partition(rbm: &Rbm) -> Result<f64, RbmError> {
 /// - data: `[n, n_visible]`
 pub fn exact_log_likelihood(rbm: &Rbm, data: &Tensor<2>) -> Result<f64, RbmError> {
     let log_z = exact_log_partition(rbm)?;
-    let minus_free_energy = rbm.free_energy(data.clone()).neg().mean().into_scalar::<f32>() as f64;
+    let minus_free_energy = rbm
+        .free_energy(data.clone())
+        .neg()
+        .mean()
+        .into_scalar::<f32>() as f64;
     Ok(minus_free_energy - log_z)
 }
 
@@ -109,7 +113,9 @@ pub fn exact_model_statistics(rbm: &Rbm) -> Result<Gradient, RbmError> {
         };
         // Weighting the visible rows by p(state) weights <v h^T> and <v>;
         // <h> needs the same weights on the hidden rows.
-        let hidden_bias = (hidden.clone() * probability.clone()).sum_dim(0).squeeze_dim::<1>(0);
+        let hidden_bias = (hidden.clone() * probability.clone())
+            .sum_dim(0)
+            .squeeze_dim::<1>(0);
         let chunk = Gradient {
             hidden_bias,
             ..statistics(visible * probability, hidden, 1.0)

@@ -19,8 +19,12 @@ impl Gradient {
     /// Largest absolute difference over all entries, read to the host.
     pub fn max_abs_diff(&self, other: &Gradient) -> f64 {
         let w = (self.weight.clone() - other.weight.clone()).abs().max();
-        let v = (self.visible_bias.clone() - other.visible_bias.clone()).abs().max();
-        let h = (self.hidden_bias.clone() - other.hidden_bias.clone()).abs().max();
+        let v = (self.visible_bias.clone() - other.visible_bias.clone())
+            .abs()
+            .max();
+        let h = (self.hidden_bias.clone() - other.hidden_bias.clone())
+            .abs()
+            .max();
         Tensor::cat(vec![w, v, h], 0).max().into_scalar::<f32>() as f64
     }
 
@@ -30,8 +34,12 @@ impl Gradient {
             + self.visible_bias.dims()[0]
             + self.hidden_bias.dims()[0];
         let w = (self.weight.clone() - other.weight.clone()).square().sum();
-        let v = (self.visible_bias.clone() - other.visible_bias.clone()).square().sum();
-        let h = (self.hidden_bias.clone() - other.hidden_bias.clone()).square().sum();
+        let v = (self.visible_bias.clone() - other.visible_bias.clone())
+            .square()
+            .sum();
+        let h = (self.hidden_bias.clone() - other.hidden_bias.clone())
+            .square()
+            .sum();
         let total = (w + v + h).into_scalar::<f32>() as f64;
         (total / count as f64).sqrt()
     }

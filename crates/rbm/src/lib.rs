@@ -5,7 +5,7 @@
 //! CUDA, ...). This crate depends on Burn without any backend; the program
 //! that uses it compiles in the backends it wants.
 //!
-//! # Example: train, measure, save
+//! # Example: train and measure
 //! ```
 //! use burn::prelude::*;
 //! use rbm::{CdTrainer, RbmConfig, TrainConfig, exact_log_likelihood, tensor_from_rows};
@@ -58,7 +58,10 @@ pub use gradient::{Gradient, contrastive_statistics, statistics};
 pub use model::{GibbsState, Rbm, RbmConfig};
 pub use sampler::Sampler;
 pub use store::{CONFIG_METADATA_KEY, load_rbm, load_rbm_config, save_rbm};
-pub use train::{CdEstimate, CdTrainer, contrastive_divergence, EpochMetrics, Progress, SparsityConfig, TrainConfig, TrainerState};
+pub use train::{
+    CdEstimate, CdTrainer, EpochMetrics, Progress, SparsityConfig, TrainConfig, TrainerState,
+    contrastive_divergence,
+};
 pub use units::UnitKind;
 
 #[cfg(test)]

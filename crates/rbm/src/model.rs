@@ -194,7 +194,9 @@ impl Rbm {
             .squeeze_dim(1);
         self.visible_units
             .self_energy(visible, self.visible_bias.val())
-            + self.hidden_units.self_energy(hidden, self.hidden_bias.val())
+            + self
+                .hidden_units
+                .self_energy(hidden, self.hidden_bias.val())
             - interaction
     }
 

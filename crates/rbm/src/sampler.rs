@@ -29,7 +29,10 @@ impl Sampler {
     /// The stream for one epoch of a run: a function of the run's seed and
     /// the epoch only (SplitMix64-style mixing keeps the streams apart).
     pub fn for_epoch(seed: u64, epoch: usize) -> Self {
-        let mut z = seed ^ (epoch as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut z = seed
+            ^ (epoch as u64)
+                .wrapping_add(1)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         Self::new(z ^ (z >> 31))

@@ -30,7 +30,9 @@ pub fn save_rbm(rbm: &Rbm, config: &RbmConfig, path: &Path) -> Result<(), RbmErr
 }
 
 /// The `__metadata__` map of a safetensors file's header.
-pub(crate) fn read_metadata(path: &Path) -> Result<std::collections::HashMap<String, String>, RbmError> {
+pub(crate) fn read_metadata(
+    path: &Path,
+) -> Result<std::collections::HashMap<String, String>, RbmError> {
     let bytes = std::fs::read(path).map_err(|source| RbmError::Io {
         path: path.to_path_buf(),
         source,
@@ -46,7 +48,11 @@ pub(crate) fn read_metadata(path: &Path) -> Result<std::collections::HashMap<Str
         .ok_or_else(|| bad("file shorter than the 8-byte safetensors header length".into()))?;
     let header = bytes
         .get(8..8usize.saturating_add(header_len))
-        .ok_or_else(|| bad(format!("header of {header_len} bytes runs past the end of the file")))?;
+        .ok_or_else(|| {
+            bad(format!(
+                "header of {header_len} bytes runs past the end of the file"
+            ))
+        })?;
     let header: serde_json::Value =
         serde_json::from_slice(header).map_err(|e| bad(format!("header is not JSON: {e}")))?;
     Ok(header
@@ -63,10 +69,12 @@ pub(crate) fn read_metadata(path: &Path) -> Result<std::collections::HashMap<Str
 /// Reads the configuration stored in a safetensors file written by [`save_rbm`].
 pub fn load_rbm_config(path: &Path) -> Result<RbmConfig, RbmError> {
     let metadata = read_metadata(path)?;
-    let config = metadata.get(CONFIG_METADATA_KEY).ok_or_else(|| RbmError::BadWeightsFile {
-        path: path.to_path_buf(),
-        message: format!("no `{CONFIG_METADATA_KEY}` entry in the header's __metadata__"),
-    })?;
+    let config = metadata
+        .get(CONFIG_METADATA_KEY)
+        .ok_or_else(|| RbmError::BadWeightsFile {
+            path: path.to_path_buf(),
+            message: format!("no `{CONFIG_METADATA_KEY}` entry in the header's __metadata__"),
+        })?;
     let config: RbmConfig = serde_json::from_str(config).map_err(|e| RbmError::BadConfigFile {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -88,10 +96,12 @@ pub fn load_rbm(path: &Path, device: &Device) -> Result<(Rbm, RbmConfig), RbmErr
 /// to be present with the module's shape.
 pub(crate) fn load_tensors<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<(), RbmError> {
     let mut store = SafetensorsStore::from_file(path).validate(true);
-    let result = module.load_from(&mut store).map_err(|e| RbmError::BadWeightsFile {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let result = module
+        .load_from(&mut store)
+        .map_err(|e| RbmError::BadWeightsFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
     if !result.errors.is_empty() || !result.missing.is_empty() {
         return Err(RbmError::BadWeightsFile {
             path: path.to_path_buf(),
@@ -114,10 +124,12 @@ pub(crate) fn save_tensors<M: ModuleSnapshot>(
     for (key, value) in metadata {
         store = store.metadata(*key, value.clone());
     }
-    module.save_into(&mut store).map_err(|e| RbmError::BadWeightsFile {
-        path: partial.clone(),
-        message: e.to_string(),
-    })?;
+    module
+        .save_into(&mut store)
+        .map_err(|e| RbmError::BadWeightsFile {
+            path: partial.clone(),
+            message: e.to_string(),
+        })?;
     std::fs::rename(&partial, path).map_err(|source| RbmError::Io {
         path: path.to_path_buf(),
         source,

@@ -24,12 +24,18 @@ fn default_configs_are_valid() {
 
 #[test]
 fn rule_zero_visible() {
-    assert_eq!(RbmConfig::new(0, 5).validate(), Err(ConfigError::ZeroVisible));
+    assert_eq!(
+        RbmConfig::new(0, 5).validate(),
+        Err(ConfigError::ZeroVisible)
+    );
 }
 
 #[test]
 fn rule_zero_hidden() {
-    assert_eq!(RbmConfig::new(5, 0).validate(), Err(ConfigError::ZeroHidden));
+    assert_eq!(
+        RbmConfig::new(5, 0).validate(),
+        Err(ConfigError::ZeroHidden)
+    );
 }
 
 #[test]
@@ -44,17 +50,26 @@ fn rule_init_std() {
 
 #[test]
 fn rule_zero_gibbs_steps() {
-    assert_eq!(invalid(TrainConfig::new().with_k(0)), ConfigError::ZeroGibbsSteps);
+    assert_eq!(
+        invalid(TrainConfig::new().with_k(0)),
+        ConfigError::ZeroGibbsSteps
+    );
 }
 
 #[test]
 fn rule_zero_batch_size() {
-    assert_eq!(invalid(TrainConfig::new().with_batch_size(0)), ConfigError::ZeroBatchSize);
+    assert_eq!(
+        invalid(TrainConfig::new().with_batch_size(0)),
+        ConfigError::ZeroBatchSize
+    );
 }
 
 #[test]
 fn rule_zero_epochs() {
-    assert_eq!(invalid(TrainConfig::new().with_epochs(0)), ConfigError::ZeroEpochs);
+    assert_eq!(
+        invalid(TrainConfig::new().with_epochs(0)),
+        ConfigError::ZeroEpochs
+    );
 }
 
 #[test]
@@ -73,9 +88,14 @@ fn rule_final_learning_rate() {
         let config = TrainConfig::new()
             .with_learning_rate(0.1)
             .with_final_learning_rate(Some(bad));
-        assert!(matches!(invalid(config), ConfigError::InvalidFinalLearningRate(_)));
+        assert!(matches!(
+            invalid(config),
+            ConfigError::InvalidFinalLearningRate(_)
+        ));
     }
-    let ok = TrainConfig::new().with_learning_rate(0.1).with_final_learning_rate(Some(0.0));
+    let ok = TrainConfig::new()
+        .with_learning_rate(0.1)
+        .with_final_learning_rate(Some(0.0));
     ok.validate().unwrap();
 }
 
@@ -106,24 +126,37 @@ fn rule_weight_decay() {
 }
 
 fn sparsity(target: f64, cost: f64, decay: f64) -> TrainConfig {
-    TrainConfig::new().with_sparsity(Some(SparsityConfig { target, cost, decay }))
+    TrainConfig::new().with_sparsity(Some(SparsityConfig {
+        target,
+        cost,
+        decay,
+    }))
 }
 
 #[test]
 fn rule_sparsity_target() {
     for bad in [0.0, 1.0, -0.5] {
-        assert!(matches!(invalid(sparsity(bad, 0.1, 0.9)), ConfigError::SparsityTargetOutOfRange(_)));
+        assert!(matches!(
+            invalid(sparsity(bad, 0.1, 0.9)),
+            ConfigError::SparsityTargetOutOfRange(_)
+        ));
     }
 }
 
 #[test]
 fn rule_sparsity_cost() {
-    assert!(matches!(invalid(sparsity(0.1, -1.0, 0.9)), ConfigError::InvalidSparsityCost(_)));
+    assert!(matches!(
+        invalid(sparsity(0.1, -1.0, 0.9)),
+        ConfigError::InvalidSparsityCost(_)
+    ));
 }
 
 #[test]
 fn rule_sparsity_decay() {
-    assert!(matches!(invalid(sparsity(0.1, 0.1, 1.0)), ConfigError::SparsityDecayOutOfRange(_)));
+    assert!(matches!(
+        invalid(sparsity(0.1, 0.1, 1.0)),
+        ConfigError::SparsityDecayOutOfRange(_)
+    ));
 }
 
 #[test]
@@ -134,9 +167,21 @@ fn rule_ais_runs() {
 
 #[test]
 fn rule_ais_schedule() {
-    for betas in [vec![0.0], vec![0.1, 1.0], vec![0.0, 0.9], vec![0.0, 0.5, 0.5, 1.0]] {
-        let config = AisConfig { runs: 2, betas, seed: 0 };
-        assert!(matches!(config.validate(), Err(ConfigError::InvalidAisSchedule { .. })));
+    for betas in [
+        vec![0.0],
+        vec![0.1, 1.0],
+        vec![0.0, 0.9],
+        vec![0.0, 0.5, 0.5, 1.0],
+    ] {
+        let config = AisConfig {
+            runs: 2,
+            betas,
+            seed: 0,
+        };
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::InvalidAisSchedule { .. })
+        ));
     }
 }
 
@@ -156,7 +201,17 @@ fn trainer(n_visible: usize) -> CdTrainer {
 fn data_of_wrong_width_is_rejected() {
     let data = tensor_from_rows(&[0.0; 10], 5, &device());
     let err = trainer(4).train_epoch(&data, None, |_| {}).unwrap_err();
-    assert!(matches!(err, RbmError::DataWidth { expected: 4, found: 5, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            RbmError::DataWidth {
+                expected: 4,
+                found: 5,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -170,7 +225,10 @@ fn empty_data_is_rejected() {
 fn non_finite_data_is_rejected() {
     let data = tensor_from_rows(&[0.0, f32::NAN, 1.0, f32::INFINITY], 4, &device());
     let err = trainer(4).train_epoch(&data, None, |_| {}).unwrap_err();
-    assert!(matches!(err, RbmError::NonFiniteData { count: 2, .. }), "{err}");
+    assert!(
+        matches!(err, RbmError::NonFiniteData { count: 2, .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -187,8 +245,19 @@ fn out_of_range_binary_data_is_rejected() {
 fn held_out_data_is_checked_too() {
     let data = tensor_from_rows(&[0.0, 1.0, 1.0, 0.5], 4, &device());
     let held_out = tensor_from_rows(&[0.0, 1.0, 1.0], 3, &device());
-    let err = trainer(4).train_epoch(&data, Some(&held_out), |_| {}).unwrap_err();
-    assert!(matches!(err, RbmError::DataWidth { what: "held-out data", .. }), "{err}");
+    let err = trainer(4)
+        .train_epoch(&data, Some(&held_out), |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RbmError::DataWidth {
+                what: "held-out data",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 fn train_small(seed: u64) -> Rbm {
@@ -220,7 +289,11 @@ fn same_seed_gives_the_same_weights() {
 
 #[test]
 fn callback_sees_every_batch_and_epoch() {
-    let data = tensor_from_rows(&[0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0], 4, &device());
+    let data = tensor_from_rows(
+        &[0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0],
+        4,
+        &device(),
+    );
     let mut trainer = trainer(4);
     let (mut batches, mut epochs) = (0, 0);
     trainer
@@ -277,13 +350,24 @@ fn saved_file_is_plain_safetensors_with_documented_names() {
 fn loading_bad_files_gives_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("absent.safetensors");
-    assert!(matches!(load_rbm(&missing, &device()), Err(RbmError::Io { .. })));
+    assert!(matches!(
+        load_rbm(&missing, &device()),
+        Err(RbmError::Io { .. })
+    ));
     let garbage = dir.path().join("garbage.safetensors");
     std::fs::write(&garbage, b"abc").unwrap();
-    assert!(matches!(load_rbm(&garbage, &device()), Err(RbmError::BadWeightsFile { .. })));
+    assert!(matches!(
+        load_rbm(&garbage, &device()),
+        Err(RbmError::BadWeightsFile { .. })
+    ));
     // A file whose stored config disagrees with its tensors.
     let path = dir.path().join("model.safetensors");
-    save_rbm(&RbmConfig::new(6, 4).init(&device(), 1), &RbmConfig::new(6, 5), &path).unwrap();
+    save_rbm(
+        &RbmConfig::new(6, 4).init(&device(), 1),
+        &RbmConfig::new(6, 5),
+        &path,
+    )
+    .unwrap();
     let err = load_rbm(&path, &device()).unwrap_err();
     assert!(matches!(err, RbmError::BadWeightsFile { .. }), "{err}");
 }
@@ -296,7 +380,11 @@ fn visible_bias_from_means_is_the_logit() {
     let bias = host(rbm.visible_bias.val().unsqueeze());
     assert!((bias[0] - 0.0).abs() < 1e-6);
     assert!((bias[1] - (0.9f32 / 0.1).ln()).abs() < 1e-4);
-    assert!((bias[2] - (0.001f32 / 0.999).ln()).abs() < 1e-3, "clamped, finite: {}", bias[2]);
+    assert!(
+        (bias[2] - (0.001f32 / 0.999).ln()).abs() < 1e-3,
+        "clamped, finite: {}",
+        bias[2]
+    );
 }
 
 #[test]
@@ -313,7 +401,10 @@ fn sampler_is_deterministic_and_uniform() {
     let m = z.iter().map(|&v| v as f64).sum::<f64>() / z.len() as f64;
     let var = z.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / z.len() as f64;
     // sd of the mean 0.00316, of the variance sqrt(2/1e5) = 0.00447; 5 sd each.
-    assert!(m.abs() < 5.0 * 0.00316 && (var - 1.0).abs() < 5.0 * 0.00447, "{m} {var}");
+    assert!(
+        m.abs() < 5.0 * 0.00316 && (var - 1.0).abs() < 5.0 * 0.00447,
+        "{m} {var}"
+    );
 }
 
 #[test]
@@ -326,7 +417,11 @@ fn resuming_from_a_checkpoint_continues_exactly() {
         .with_epochs(4)
         .with_batch_size(3)
         .with_persistent(true)
-        .with_sparsity(Some(SparsityConfig { target: 0.1, cost: 0.1, decay: 0.9 }))
+        .with_sparsity(Some(SparsityConfig {
+            target: 0.1,
+            cost: 0.1,
+            decay: 0.9,
+        }))
         .with_seed(8);
     let mut straight = CdTrainer::new(config.init(&device(), 8), train_config.clone()).unwrap();
     straight.fit(&data, None, |_| {}).unwrap();
@@ -346,7 +441,10 @@ fn resuming_from_a_checkpoint_continues_exactly() {
     let mut resumed = CdTrainer::resume(rbm, train_config, restored).unwrap();
     let metrics = resumed.fit(&data, None, |_| {}).unwrap();
     assert_eq!(metrics.len(), 2, "only the remaining epochs run");
-    assert_eq!(host(resumed.rbm().weight.val()), host(straight.rbm().weight.val()));
+    assert_eq!(
+        host(resumed.rbm().weight.val()),
+        host(straight.rbm().weight.val())
+    );
 }
 
 #[test]

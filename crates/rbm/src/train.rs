@@ -290,7 +290,9 @@ impl CdTrainer {
 
     /// The model as trained so far.
     pub fn rbm(&self) -> &Rbm {
-        self.rbm.as_ref().expect("the model is only taken during an update")
+        self.rbm
+            .as_ref()
+            .expect("the model is only taken during an update")
     }
 
     pub fn into_rbm(self) -> Rbm {
@@ -373,7 +375,10 @@ impl CdTrainer {
         let batches = rows.div_ceil(self.config.batch_size);
         let device = data.device();
         for (index, chunk) in order.chunks(self.config.batch_size).enumerate() {
-            let indices = Tensor::<1, Int>::from_data(TensorData::new(chunk.to_vec(), [chunk.len()]), &device);
+            let indices = Tensor::<1, Int>::from_data(
+                TensorData::new(chunk.to_vec(), [chunk.len()]),
+                &device,
+            );
             let batch = data.clone().select(0, indices);
             self.step(batch, learning_rate, momentum);
             on_progress(Progress::Batch {
@@ -479,14 +484,22 @@ impl CdTrainer {
         let penalty = (activity.clone() - sparsity.target) * (learning_rate * sparsity.cost);
         let mean_visible = batch.mean_dim(0); // [1, n_visible]
         update.weight = update.weight.clone()
-            - mean_visible.transpose().matmul(penalty.clone().unsqueeze::<2>());
+            - mean_visible
+                .transpose()
+                .matmul(penalty.clone().unsqueeze::<2>());
         update.hidden_bias = update.hidden_bias.clone() - penalty;
         self.hidden_activity = Some(activity);
     }
 
     /// velocity = momentum * velocity + update - lr * weight_decay * W;
     /// parameters += velocity.
-    fn apply_update(&mut self, rbm: Rbm, update: Gradient, learning_rate: f64, momentum: f64) -> Rbm {
+    fn apply_update(
+        &mut self,
+        rbm: Rbm,
+        update: Gradient,
+        learning_rate: f64,
+        momentum: f64,
+    ) -> Rbm {
         let decay = learning_rate * self.config.weight_decay;
         let velocity = match self.velocity.take() {
             Some(v) => Gradient {
@@ -539,7 +552,10 @@ impl CdTrainer {
         let train = head(data);
         let hidden = rbm.hidden_given_visible(train.clone());
         let reconstruction = rbm.visible_given_hidden(hidden.clone());
-        let recon = (train.clone() - reconstruction).square().mean().into_scalar::<f32>() as f64;
+        let recon = (train.clone() - reconstruction)
+            .square()
+            .mean()
+            .into_scalar::<f32>() as f64;
         let activity = hidden.mean().into_scalar::<f32>() as f64;
         let free_train = rbm.free_energy(train).mean().into_scalar::<f32>() as f64;
         let (held_recon, held_free) = match held_out {

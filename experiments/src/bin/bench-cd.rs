@@ -67,7 +67,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sync(&trainer);
         let seconds = started.elapsed().as_secs_f64();
         let rate = (args.batches * args.batch) as f64 / seconds;
-        println!("repeat {}: {} updates in {seconds:.3} s, {rate:.0} samples/s", repeat + 1, args.batches);
+        println!(
+            "repeat {}: {} updates in {seconds:.3} s, {rate:.0} samples/s",
+            repeat + 1,
+            args.batches
+        );
         rates.push(rate);
     }
     rates.sort_by(f64::total_cmp);
@@ -87,5 +91,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Waits for the device by reading one value of the model back.
 fn sync(trainer: &CdTrainer) {
-    let _ = trainer.rbm().hidden_bias.val().slice(0..1).into_scalar::<f32>();
+    let _ = trainer
+        .rbm()
+        .hidden_bias
+        .val()
+        .slice(0..1)
+        .into_scalar::<f32>();
 }

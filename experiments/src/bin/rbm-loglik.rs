@@ -10,7 +10,9 @@ use experiments::rbm_run::{RbmRunConfig, model_path};
 use rbm::{AisConfig, ais_log_partition, base_rate_biases, load_rbm, mean_log_likelihood};
 
 #[derive(Parser, Debug)]
-#[command(about = "Estimate an RBM's log partition function by AIS and its MNIST test log-likelihood")]
+#[command(
+    about = "Estimate an RBM's log partition function by AIS and its MNIST test log-likelihood"
+)]
 struct Args {
     /// A run directory of train-rbm, or a .safetensors model file.
     model: PathBuf,
@@ -38,17 +40,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let device = args.device.select()?;
     let file = model_path(&args.model);
-    let run = args.model.is_dir().then(|| RbmRunConfig::load(&args.model)).transpose()?;
+    let run = args
+        .model
+        .is_dir()
+        .then(|| RbmRunConfig::load(&args.model))
+        .transpose()?;
     let mode = args
         .binarize
         .or(run.as_ref().map(|r| r.binarize))
         .unwrap_or(BinarizeMode::Stochastic);
-    let seed = args.binarize_seed.or(run.as_ref().map(|r| r.binarize_seed)).unwrap_or(0);
+    let seed = args
+        .binarize_seed
+        .or(run.as_ref().map(|r| r.binarize_seed))
+        .unwrap_or(0);
     let binarization = mode.with_seed(seed);
     let (rbm, config) = load_rbm(&file, &device)?;
     let (mnist, line) = args.mnist.load()?;
     println!("{line}");
-    println!("model {} ({}x{}), test binarisation: {}", file.display(), config.n_visible, config.n_hidden, binarization.describe());
+    println!(
+        "model {} ({}x{}), test binarisation: {}",
+        file.display(),
+        config.n_visible,
+        config.n_hidden,
+        binarization.describe()
+    );
     // Training and test images are binarised by one stream, as in training.
     let train = images_tensor(&mnist.train, binarization, &device);
     let test = images_tensor(&mnist.test, mode.with_seed(seed.wrapping_add(1)), &device);
@@ -56,12 +71,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(steps) => AisConfig::linear(args.runs, steps, args.seed),
         None => AisConfig::paper(args.runs, args.seed),
     };
-    println!("AIS: {} runs, {} temperatures, base rate from the 60,000 training images", ais.runs, ais.betas.len());
+    println!(
+        "AIS: {} runs, {} temperatures, base rate from the 60,000 training images",
+        ais.runs,
+        ais.betas.len()
+    );
     let started = Instant::now();
     let estimate = ais_log_partition(&rbm, base_rate_biases(&train), &ais)?;
     println!(
         "log Z = {:.3}, 3-sigma band [{:.3}, {:.3}], base-rate log Z_A = {:.3}, {:.1} s",
-        estimate.log_z, estimate.log_z_low, estimate.log_z_high, estimate.log_z_base,
+        estimate.log_z,
+        estimate.log_z_low,
+        estimate.log_z_high,
+        estimate.log_z_base,
         started.elapsed().as_secs_f64()
     );
     let train_loglik = mean_log_likelihood(&rbm, &train, estimate.log_z);

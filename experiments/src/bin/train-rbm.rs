@@ -8,7 +8,10 @@ use clap::Parser;
 use experiments::mnist::{BinarizeMode, MnistArgs, images_tensor};
 use experiments::rbm_run::{RbmRunConfig, write_filters, write_reconstructions, write_samples};
 use experiments::run_dir::RunDir;
-use rbm::{CdTrainer, Progress, RbmConfig, TrainConfig, load_rbm, load_trainer_state, save_rbm, save_trainer_state};
+use rbm::{
+    CdTrainer, Progress, RbmConfig, TrainConfig, load_rbm, load_trainer_state, save_rbm,
+    save_trainer_state,
+};
 
 #[derive(Parser, Debug)]
 #[command(about = "Train an RBM on MNIST with contrastive divergence")]
@@ -96,13 +99,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state_file = run.file("trainer.safetensors");
     let mut trainer = if args.resume {
         let (rbm, _) = load_rbm(&model_file, &device)?;
-        let state = load_trainer_state(&state_file, rbm_config.n_visible, rbm_config.n_hidden, &device)?;
-        println!("checkpoint: {} of {} epochs done", state.epochs_done, train_config.epochs);
+        let state = load_trainer_state(
+            &state_file,
+            rbm_config.n_visible,
+            rbm_config.n_hidden,
+            &device,
+        )?;
+        println!(
+            "checkpoint: {} of {} epochs done",
+            state.epochs_done, train_config.epochs
+        );
         CdTrainer::resume(rbm, train_config.clone(), state)?
     } else {
         run.write_json("config.json", &run_config)?;
         let _ = std::fs::remove_file(run.file("metrics.jsonl"));
-        CdTrainer::new(rbm_config.init(&device, train_config.seed), train_config.clone())?
+        CdTrainer::new(
+            rbm_config.init(&device, train_config.seed),
+            train_config.clone(),
+        )?
     };
     println!(
         "training 784x{} RBM, {}-{}, {} images ({}), {} epochs on {}",
@@ -118,7 +132,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let live = std::io::stderr().is_terminal();
     while trainer.epochs_done() < train_config.epochs {
         let metrics = trainer.train_epoch(&train, held_out.as_ref(), |p| {
-            if let Progress::Batch { epoch, batch, batches } = p
+            if let Progress::Batch {
+                epoch,
+                batch,
+                batches,
+            } = p
                 && live
                 && batch % 100 == 0
             {
@@ -132,16 +150,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "epoch {:>3}  recon {:.5}  held-out recon {}  F gap {}  {:.0} samples/s  {:.1} s",
             metrics.epoch,
             metrics.reconstruction_error,
-            metrics.held_out_reconstruction_error.map_or("-".into(), |v| format!("{v:.5}")),
-            metrics.free_energy_gap.map_or("-".into(), |v| format!("{v:+.2}")),
+            metrics
+                .held_out_reconstruction_error
+                .map_or("-".into(), |v| format!("{v:.5}")),
+            metrics
+                .free_energy_gap
+                .map_or("-".into(), |v| format!("{v:+.2}")),
             metrics.samples_per_second,
             metrics.wall_seconds
         );
-        run.append_jsonl("metrics.jsonl", &metrics)?;
         // The checkpoint of every epoch replaces the last, atomically: an
         // interrupted run loses at most the epoch in progress (--resume).
         save_rbm(trainer.rbm(), &rbm_config, &model_file)?;
         save_trainer_state(&trainer.state(), &state_file)?;
+        // Metrics only for checkpointed epochs, so a resumed run repeats none.
+        run.append_jsonl("metrics.jsonl", &metrics)?;
     }
     let rbm = trainer.rbm();
     write_filters(rbm, 100, &run.file("filters.png"))?;
@@ -153,9 +176,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The run's configuration from the command line, validated.
-fn run_config_from_args(args: &Args, total: usize) -> Result<RbmRunConfig, Box<dyn std::error::Error>> {
+fn run_config_from_args(
+    args: &Args,
+    total: usize,
+) -> Result<RbmRunConfig, Box<dyn std::error::Error>> {
     if args.held_out >= total {
-        return Err(format!("--held-out {} leaves no training images (of {total})", args.held_out).into());
+        return Err(format!(
+            "--held-out {} leaves no training images (of {total})",
+            args.held_out
+        )
+        .into());
     }
     let available = total - args.held_out;
     let rbm = RbmConfig::new(784, args.hidden);
