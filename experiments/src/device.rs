@@ -53,7 +53,9 @@ pub enum DeviceError {
         requested: String,
         available: String,
     },
-    #[error("`{requested}`: a device index is a non-negative integer, and only cuda takes one (cuda:N)")]
+    #[error(
+        "`{requested}`: a device index is a non-negative integer, and only cuda takes one (cuda:N)"
+    )]
     BadIndex { requested: String },
     #[error("unknown backend `{requested}`; known backends: flex, ndarray, wgpu, vulkan, cuda")]
     Unknown { requested: String },
@@ -136,7 +138,10 @@ mod tests {
     #[test]
     fn malformed_indices_are_rejected() {
         for name in ["cuda:x", "cuda:-1", "flex:0", "wgpu:1"] {
-            assert!(matches!(select_device(name), Err(DeviceError::BadIndex { .. })), "{name}");
+            assert!(
+                matches!(select_device(name), Err(DeviceError::BadIndex { .. })),
+                "{name}"
+            );
         }
     }
 

@@ -16,3 +16,41 @@ pub mod run_dir;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use device::{DeviceArgs, DeviceError, available_backends, select_device};
+
+/// The flags every MNIST binary shares: `--device`, `--mnist-dir`, `--no-fetch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub mnist: mnist::MnistArgs,
+}
+
+impl CommonArgs {
+    /// The selected device and MNIST (fetched if needed), with a line that
+    /// says where the data came from.
+    pub fn device_and_mnist(
+        &self,
+    ) -> Result<(burn::prelude::Device, datasets::Mnist, String), Box<dyn std::error::Error>> {
+        let device = self.device.select()?;
+        let (mnist, line) = self.mnist.load()?;
+        Ok((device, mnist, line))
+    }
+}
+
+/// Ends a binary: on error, prints the error and its causes as sentences
+/// (not Rust debug output) and exits with status 1.
+pub fn report(result: Result<(), Box<dyn std::error::Error>>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use datasets::Binarization;
-use experiments::mnist::{MnistArgs, images_tensor};
+use experiments::mnist::images_tensor;
 use rbm::{CdTrainer, RbmConfig, TrainConfig};
 
 #[derive(Parser, Debug)]
@@ -31,15 +31,15 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     repeats: usize,
     #[command(flatten)]
-    device: experiments::DeviceArgs,
-    #[command(flatten)]
-    mnist: MnistArgs,
+    common: experiments::CommonArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
-    let device = args.device.select()?;
-    let (mnist, line) = args.mnist.load()?;
+fn main() -> std::process::ExitCode {
+    experiments::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (device, mnist, line) = args.common.device_and_mnist()?;
     println!("{line}");
     let data = images_tensor(&mnist.train, Binarization::None, &device);
     let rows = data.dims()[0];
@@ -83,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.k,
         args.hidden,
         args.batch,
-        args.device.device
+        args.common.device.device
     );
     println!("samples_per_sec={median:.0}");
     Ok(())

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use experiments::mnist::{BinarizeMode, MnistArgs, images_tensor};
+use experiments::mnist::{BinarizeMode, images_tensor};
 use experiments::rbm_run::{RbmRunConfig, model_path};
 use rbm::{AisConfig, ais_log_partition, base_rate_biases, load_rbm, mean_log_likelihood};
 
@@ -31,14 +31,16 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]
-    device: experiments::DeviceArgs,
-    #[command(flatten)]
-    mnist: MnistArgs,
+    common: experiments::CommonArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
-    let device = args.device.select()?;
+fn main() -> std::process::ExitCode {
+    experiments::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (device, mnist, line) = args.common.device_and_mnist()?;
+    println!("{line}");
     let file = model_path(&args.model);
     let run = args
         .model
@@ -55,8 +57,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(0);
     let binarization = mode.with_seed(seed);
     let (rbm, config) = load_rbm(&file, &device)?;
-    let (mnist, line) = args.mnist.load()?;
-    println!("{line}");
     println!(
         "model {} ({}x{}), test binarisation: {}",
         file.display(),

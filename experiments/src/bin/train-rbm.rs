@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Parser;
-use experiments::mnist::{BinarizeMode, MnistArgs, images_tensor};
+use experiments::mnist::{BinarizeMode, images_tensor};
 use experiments::rbm_run::{RbmRunConfig, write_filters, write_reconstructions, write_samples};
 use experiments::run_dir::RunDir;
 use rbm::{
@@ -60,8 +60,6 @@ struct Args {
     /// Seed for initialisation, shuffling and sampling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    #[command(flatten)]
-    device: experiments::DeviceArgs,
     /// Output directory.
     #[arg(long, default_value = "runs/train-rbm")]
     out: PathBuf,
@@ -70,13 +68,15 @@ struct Args {
     #[arg(long)]
     resume: bool,
     #[command(flatten)]
-    mnist: MnistArgs,
+    common: experiments::CommonArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
-    let device = args.device.select()?;
-    let (mnist, line) = args.mnist.load()?;
+fn main() -> std::process::ExitCode {
+    experiments::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (device, mnist, line) = args.common.device_and_mnist()?;
     println!("{line}");
     let run = RunDir::create(&args.out)?;
     let run_config = if args.resume {
@@ -126,7 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows,
         binarization.describe(),
         train_config.epochs,
-        args.device.device
+        args.common.device.device
     );
     // A live progress line only on a terminal; logs get one line per epoch.
     let live = std::io::stderr().is_terminal();
@@ -209,6 +209,6 @@ fn run_config_from_args(
         binarize_seed: args.binarize_seed,
         held_out: args.held_out,
         train_rows: args.train_rows.unwrap_or(available).min(available),
-        device: args.device.device.clone(),
+        device: args.common.device.device.clone(),
     })
 }
