@@ -26,8 +26,10 @@ struct Args {
     /// Binarisation of the test images; default: the one in the run's config.json.
     #[arg(long, value_enum)]
     binarize: Option<BinarizeMode>,
+    /// Seed of that binarisation (training images; test images use seed + 1).
     #[arg(long)]
     binarize_seed: Option<u64>,
+    /// Seed of the AIS runs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]
