@@ -2,9 +2,13 @@
 //! the device, run directories and PNG output. Model code lives in the
 //! `rbm` and `dbn` crates and knows nothing of this.
 
+pub mod classify_run;
+pub mod dashboard;
 pub mod device;
+pub mod finetune;
 pub mod images;
 pub mod mnist;
+pub mod pretrain_run;
 pub mod rbm_run;
 pub mod run_dir;
 

@@ -57,7 +57,10 @@ pub use exact::{
 pub use gradient::{Gradient, contrastive_statistics, statistics};
 pub use model::{GibbsState, Rbm, RbmConfig};
 pub use sampler::Sampler;
-pub use store::{CONFIG_METADATA_KEY, load_rbm, load_rbm_config, save_rbm};
+pub use store::{
+    CONFIG_METADATA_KEY, load_rbm, load_rbm_config, load_tensors, read_metadata, save_rbm,
+    save_tensors,
+};
 pub use train::{
     CdEstimate, CdTrainer, EpochMetrics, Progress, SparsityConfig, TrainConfig, TrainerState,
     contrastive_divergence,

@@ -30,7 +30,7 @@ pub fn save_rbm(rbm: &Rbm, config: &RbmConfig, path: &Path) -> Result<(), RbmErr
 }
 
 /// The `__metadata__` map of a safetensors file's header.
-pub(crate) fn read_metadata(
+pub fn read_metadata(
     path: &Path,
 ) -> Result<std::collections::HashMap<String, String>, RbmError> {
     let bytes = std::fs::read(path).map_err(|source| RbmError::Io {
@@ -94,7 +94,7 @@ pub fn load_rbm(path: &Path, device: &Device) -> Result<(Rbm, RbmConfig), RbmErr
 
 /// Fills `module`'s tensors from a safetensors file, requiring every one
 /// to be present with the module's shape.
-pub(crate) fn load_tensors<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<(), RbmError> {
+pub fn load_tensors<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<(), RbmError> {
     let mut store = SafetensorsStore::from_file(path).validate(true);
     let result = module
         .load_from(&mut store)
@@ -114,7 +114,7 @@ pub(crate) fn load_tensors<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Re
 /// Writes `module`'s tensors and `metadata` to `path` as safetensors, under
 /// a temporary name first, then renamed: an interruption never leaves a
 /// half-written file under the real name.
-pub(crate) fn save_tensors<M: ModuleSnapshot>(
+pub fn save_tensors<M: ModuleSnapshot>(
     module: &M,
     metadata: &[(&str, String)],
     path: &Path,

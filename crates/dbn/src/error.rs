@@ -1,0 +1,95 @@
+use std::path::PathBuf;
+
+use rbm::{ConfigError, RbmError};
+
+/// A DBN hyperparameter that breaks a rule. One variant per rule, checked
+/// up front by the `validate` methods before any work is done.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DbnConfigError {
+    #[error("a stack needs at least one layer")]
+    NoLayers,
+    #[error(
+        "layer {layer}: n_visible is {found}, but the layer below has {expected} hidden units"
+    )]
+    LayerSizeMismatch {
+        layer: usize,
+        expected: usize,
+        found: usize,
+    },
+    #[error("layer {layer}: {source}")]
+    InvalidLayer {
+        layer: usize,
+        #[source]
+        source: ConfigError,
+    },
+    #[error("a classifier needs at least an input size and one hidden layer, found {0} size(s)")]
+    TooFewLayerSizes(usize),
+    #[error("layer size {index} is 0; every layer needs at least one unit")]
+    ZeroLayerSize { index: usize },
+    #[error("hidden_units lists {found} unit kinds for {expected} hidden layers")]
+    UnitKindCount { expected: usize, found: usize },
+    #[error("a classifier needs at least 2 classes, found {0}")]
+    TooFewClasses(usize),
+    #[error("fine-tuning learning_rate must be in (0, 1], found {0}")]
+    InvalidLearningRate(f64),
+    #[error("fine-tuning lr_decay must be in (0, 1], found {0}")]
+    InvalidLrDecay(f64),
+    #[error("fine-tuning momentum must be in [0, 1), found {0}")]
+    MomentumOutOfRange(f64),
+    #[error("fine-tuning weight_decay must be non-negative and finite, found {0}")]
+    InvalidWeightDecay(f64),
+    #[error("fine-tuning batch_size must be at least 1")]
+    ZeroBatchSize,
+    #[error("fine-tuning max_epochs must be at least 1")]
+    ZeroEpochs,
+    #[error("fine-tuning patience must be at least 1 epoch (or none to disable early stopping)")]
+    ZeroPatience,
+}
+
+/// Errors from the DBN crate's operations.
+#[derive(Debug, thiserror::Error)]
+pub enum DbnError {
+    #[error(transparent)]
+    Config(#[from] DbnConfigError),
+
+    /// An error while training or checking one layer (1-based).
+    #[error("layer {layer}: {source}")]
+    Layer {
+        layer: usize,
+        #[source]
+        source: RbmError,
+    },
+
+    #[error(transparent)]
+    Rbm(#[from] RbmError),
+
+    #[error("{what}: expected {expected} columns, found {found}")]
+    DataWidth {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
+
+    #[error("{what}: {images} images but {labels} labels")]
+    LabelCount {
+        what: &'static str,
+        images: usize,
+        labels: usize,
+    },
+
+    #[error("{what}: label {label} at row {row} is not below the number of classes {classes}")]
+    LabelOutOfRange {
+        what: &'static str,
+        row: usize,
+        label: u8,
+        classes: usize,
+    },
+
+    #[error("{path}: {message}")]
+    BadFile { path: PathBuf, message: String },
+
+    #[error(
+        "{path}: the checkpoint does not match the configuration: {message}"
+    )]
+    CheckpointMismatch { path: PathBuf, message: String },
+}

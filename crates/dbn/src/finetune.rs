@@ -1,0 +1,112 @@
+//! Hyperparameters of discriminative fine-tuning, and the Burn optimiser
+//! and learning-rate schedule they describe.
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::lr_scheduler::exponential::ExponentialLrSchedulerConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{ModuleOptimizer, SgdConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::DbnConfigError;
+
+/// Backpropagation fine-tuning: mini-batch SGD with classical momentum,
+/// L2 weight decay and a learning rate that decays exponentially per
+/// epoch, with early stopping on the validation error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneConfig {
+    /// Upper bound on the epochs (early stopping usually ends sooner).
+    pub max_epochs: usize,
+    pub batch_size: usize,
+    /// Learning rate of the first epoch (on the mean cross-entropy of a batch).
+    pub learning_rate: f64,
+    /// Factor by which the learning rate shrinks over each epoch (applied
+    /// smoothly per update): 1 keeps it constant.
+    pub lr_decay: f64,
+    /// Classical momentum (no dampening).
+    pub momentum: f64,
+    /// L2 penalty on all parameters.
+    pub weight_decay: f64,
+    /// Stop when the validation accuracy has not improved for this many
+    /// epochs; `None` trains all `max_epochs`.
+    pub patience: Option<usize>,
+    /// Seed of the data loader's shuffling.
+    pub seed: u64,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self {
+            max_epochs: 50,
+            batch_size: 100,
+            learning_rate: 0.1,
+            lr_decay: 0.95,
+            momentum: 0.9,
+            weight_decay: 1e-5,
+            patience: Some(10),
+            seed: 42,
+        }
+    }
+}
+
+impl FinetuneConfig {
+    /// Checks every rule on the hyperparameters.
+    pub fn validate(&self) -> Result<(), DbnConfigError> {
+        if self.max_epochs == 0 {
+            return Err(DbnConfigError::ZeroEpochs);
+        }
+        if self.batch_size == 0 {
+            return Err(DbnConfigError::ZeroBatchSize);
+        }
+        // Burn's exponential schedule accepts rates in (0, 1].
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            return Err(DbnConfigError::InvalidLearningRate(self.learning_rate));
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return Err(DbnConfigError::InvalidLrDecay(self.lr_decay));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(DbnConfigError::MomentumOutOfRange(self.momentum));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(DbnConfigError::InvalidWeightDecay(self.weight_decay));
+        }
+        if self.patience == Some(0) {
+            return Err(DbnConfigError::ZeroPatience);
+        }
+        Ok(())
+    }
+
+    /// SGD with classical momentum (Burn's default dampening of 0.1 is
+    /// turned off) and L2 weight decay.
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        let momentum = (self.momentum > 0.0).then(|| {
+            MomentumConfig::new()
+                .with_momentum(self.momentum)
+                .with_dampening(0.0)
+        });
+        let weight_decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        SgdConfig::new()
+            .with_momentum(momentum)
+            .with_weight_decay(weight_decay)
+            .init()
+    }
+
+    /// The learning rate per update: `learning_rate * lr_decay^(t / batches_per_epoch)`
+    /// after `t` updates.
+    ///
+    /// # Panics
+    /// If the configuration is invalid (see [`FinetuneConfig::validate`]).
+    pub fn lr_scheduler(&self, batches_per_epoch: usize) -> ModuleLrScheduler {
+        let gamma = self.lr_decay.powf(1.0 / batches_per_epoch.max(1) as f64);
+        ExponentialLrSchedulerConfig::new(self.learning_rate, gamma)
+            .init()
+            .unwrap_or_else(|e| panic!("invalid FinetuneConfig: {e}"))
+    }
+
+    /// The learning rate during `epoch` (0-based) at its start.
+    pub fn learning_rate_at(&self, epoch: usize) -> f64 {
+        self.learning_rate * self.lr_decay.powi(epoch as i32)
+    }
+}

@@ -1,0 +1,196 @@
+//! Pretrains a DBN on MNIST (greedy CD), fine-tunes it as a classifier with
+//! Burn's Learner, and reports the test error.
+//!
+//! cargo run --release -p experiments --bin mnist-classify -- --preset quick --out runs/classify-quick
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::train::Interrupter;
+use clap::Parser;
+use datasets::Binarization;
+use dbn::{ClassifierConfig, DbnClassifier, LabelledImages, StackConfig, save_classifier};
+use experiments::classify_run::{ClassifyPreset, ClassifyRunConfig};
+use experiments::dashboard::dashboard;
+use experiments::finetune::{finetune, last_checkpoint};
+use experiments::pretrain_run::pretrain_with_checkpoints;
+use experiments::run_dir::RunDir;
+
+#[derive(Parser, Debug)]
+#[command(about = "Pretrain a DBN on MNIST, fine-tune it with backprop, report the test error")]
+struct Args {
+    /// Recipe: `quick` (784-500-500, < 10 min) or `paper` (784-500-500-2000,
+    /// Hinton & Salakhutdinov 2006). Flags below override its values.
+    #[arg(long, value_enum, default_value_t = ClassifyPreset::Quick)]
+    preset: ClassifyPreset,
+    /// Hidden layer sizes, comma-separated (e.g. 500,500,2000).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Skip pretraining: the same network from a random initialisation (baseline).
+    #[arg(long)]
+    no_pretrain: bool,
+    /// CD epochs per layer.
+    #[arg(long)]
+    pretrain_epochs: Option<usize>,
+    /// CD learning rate.
+    #[arg(long)]
+    pretrain_lr: Option<f64>,
+    /// Gibbs steps of CD-k.
+    #[arg(long)]
+    cd_k: Option<usize>,
+    /// Train layer 2 and up on sampled binary states instead of probabilities.
+    #[arg(long)]
+    sampled_propagation: bool,
+    /// Most fine-tuning epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Fine-tuning learning rate of the first epoch.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Factor by which the fine-tuning learning rate shrinks per epoch.
+    #[arg(long)]
+    lr_decay: Option<f64>,
+    /// Fine-tuning momentum.
+    #[arg(long)]
+    momentum: Option<f64>,
+    /// Fine-tuning L2 penalty.
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Fine-tuning mini-batch size.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Stop after this many epochs without a better validation error (0: never).
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Use only the first N of the 50,000 training images.
+    #[arg(long)]
+    train_rows: Option<usize>,
+    /// Seed of all initialisation, shuffling and sampling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output directory.
+    #[arg(long, default_value = "runs/mnist-classify")]
+    out: PathBuf,
+    /// Continue the run in --out from its checkpoints with its config.json
+    /// (other flags are ignored).
+    #[arg(long)]
+    resume: bool,
+    #[command(flatten)]
+    common: experiments::CommonArgs,
+}
+
+/// Images kept for validation: the last 10,000 of the training set.
+const VALID_ROWS: usize = 10_000;
+
+fn main() -> std::process::ExitCode {
+    experiments::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let (device, mnist, line) = args.common.device_and_mnist()?;
+    println!("{line}");
+    let run = RunDir::create(&args.out)?;
+    let config = if args.resume {
+        ClassifyRunConfig::load(&args.out)?
+    } else {
+        let config = config_from_args(&args, mnist.train.len() - VALID_ROWS)?;
+        run.write_json("config.json", &config)?;
+        let _ = std::fs::remove_file(run.file("metrics.jsonl"));
+        config
+    };
+    let total = mnist.train.len();
+    let split = |s: &datasets::MnistSplit, what| {
+        LabelledImages::new(s.pixels(Binarization::None), s.labels.clone(), s.dim(), 10, what)
+    };
+    let train = split(&mnist.train.range(0, config.train_rows), "training images")?;
+    let valid = split(&mnist.train.range(total - config.valid_rows, total), "validation images")?;
+    let test = split(&mnist.test, "test images")?;
+
+    let interrupter = Interrupter::new();
+    let (mut renderer, records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
+    let classifier = match &config.stack {
+        Some(stack_config) => {
+            let (data, _) = train.tensors(&device);
+            let (held_out, _) = valid.tensors(&device);
+            let Some(stack) = pretrain_with_checkpoints(
+                &run, stack_config, &data, Some(&held_out), args.resume, renderer.as_mut(), &interrupter,
+            )?
+            else {
+                println!("interrupted during pretraining; continue with --resume");
+                return Ok(());
+            };
+            println!("pretraining done after {:.1} min", started.elapsed().as_secs_f64() / 60.0);
+            DbnClassifier::from_stack(&stack, 10, config.seed)
+        }
+        None => ClassifierConfig::new(config.layer_sizes.clone(), 10).init(&device, config.seed),
+    };
+    let resume_from = if args.resume { last_checkpoint(&run.file("learner")) } else { None };
+    let outcome = finetune(
+        classifier, &config.finetune, train, valid, &run.file("learner"), resume_from, renderer,
+        &records, &interrupter,
+    )?;
+    drop(outcome.renderer); // closes the TUI before the summary lines
+    save_classifier(&outcome.best, &run.file("model.safetensors"))?;
+    let (images, labels) = test.tensors(&device);
+    let test_error = 100.0 * outcome.best.error_rate(&images, &labels, 1000);
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let result = serde_json::json!({
+        "best_epoch": outcome.best_epoch, "epochs_done": outcome.epochs_done,
+        "valid_error_percent": 100.0 * outcome.best_valid_error,
+        "test_error_percent": test_error, "wall_minutes": minutes,
+        "interrupted": outcome.interrupted,
+    });
+    run.write_json("result.json", &result)?;
+    println!(
+        "best epoch {} of {}: validation error {:.2}%; {:.1} min; wrote {}",
+        outcome.best_epoch, outcome.epochs_done, 100.0 * outcome.best_valid_error, minutes,
+        run.path.display()
+    );
+    println!("test_error={test_error:.2}");
+    Ok(())
+}
+
+/// The run's configuration: the preset, then the flags, validated.
+fn config_from_args(args: &Args, available: usize) -> Result<ClassifyRunConfig, Box<dyn std::error::Error>> {
+    let preset = args.preset;
+    let hidden = args.hidden.clone().unwrap_or_else(|| preset.hidden_sizes());
+    let layer_sizes: Vec<usize> = std::iter::once(784).chain(hidden).collect();
+    ClassifierConfig::new(layer_sizes.clone(), 10).validate()?;
+    let mut train = preset.pretrain().with_seed(args.seed);
+    if let Some(epochs) = args.pretrain_epochs {
+        train = train.with_epochs(epochs);
+    }
+    if let Some(lr) = args.pretrain_lr {
+        train = train.with_learning_rate(lr);
+    }
+    if let Some(k) = args.cd_k {
+        train = train.with_k(k);
+    }
+    let mut stack = StackConfig::uniform(&layer_sizes, &train);
+    if args.sampled_propagation {
+        stack.propagation = dbn::Propagation::Sampled { seed: args.seed };
+    }
+    stack.validate()?;
+    let mut finetune = preset.finetune();
+    finetune.seed = args.seed;
+    finetune.max_epochs = args.epochs.unwrap_or(finetune.max_epochs);
+    finetune.learning_rate = args.lr.unwrap_or(finetune.learning_rate);
+    finetune.lr_decay = args.lr_decay.unwrap_or(finetune.lr_decay);
+    finetune.momentum = args.momentum.unwrap_or(finetune.momentum);
+    finetune.weight_decay = args.weight_decay.unwrap_or(finetune.weight_decay);
+    finetune.batch_size = args.batch.unwrap_or(finetune.batch_size);
+    if let Some(patience) = args.patience {
+        finetune.patience = (patience > 0).then_some(patience);
+    }
+    finetune.validate()?;
+    Ok(ClassifyRunConfig {
+        preset,
+        stack: (!args.no_pretrain).then_some(stack),
+        layer_sizes,
+        finetune,
+        train_rows: args.train_rows.unwrap_or(available).min(available),
+        valid_rows: VALID_ROWS,
+        seed: args.seed,
+        device: args.common.device.device.clone(),
+    })
+}

@@ -1,0 +1,377 @@
+//! One dashboard for a whole run: Burn's TUI on a terminal, one plain line
+//! per epoch otherwise, fed both by Burn's `Learner` (fine-tuning) and by
+//! the greedy pretraining loop, and every epoch's metrics kept for
+//! `metrics.jsonl`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
+use burn::train::metric::{
+    MetricDefinition, MetricEntry, MetricId, NumericAttributes, NumericEntry, SerializedEntry,
+};
+use burn::train::renderer::{
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining, default_renderer,
+};
+use burn::train::{Interrupter, LearnerSummary};
+use dbn::PretrainEvent;
+use serde::Serialize;
+
+use crate::run_dir::RunDir;
+
+/// The metrics of one epoch of one phase, as written to `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochRecord {
+    /// `pretrain layer 2`, `finetune`, ...
+    pub phase: String,
+    /// 1-based epoch within the phase.
+    pub epoch: usize,
+    /// `train_<metric>` and `valid_<metric>` values at the end of the epoch.
+    pub values: BTreeMap<String, f64>,
+}
+
+/// The run's dashboard: Burn's TUI when stdout is a terminal, else
+/// [`PlainRenderer`]; wrapped in an [`EpochRecorder`]. The interrupter is
+/// shared with the TUI (its `q` key) and the training loops.
+pub fn dashboard(
+    interrupter: &Interrupter,
+    log: Option<(RunDir, &str)>,
+) -> (Box<dyn MetricsRenderer>, Arc<Mutex<Vec<EpochRecord>>>) {
+    let inner: Box<dyn MetricsRenderer> = if std::io::stdout().is_terminal() {
+        // Burn picks its TUI only on a terminal; never construct it directly.
+        default_renderer(interrupter.clone(), None)
+    } else {
+        Box::new(PlainRenderer::default())
+    };
+    let records = Arc::new(Mutex::new(Vec::new()));
+    let recorder = EpochRecorder {
+        inner,
+        names: HashMap::new(),
+        current: BTreeMap::new(),
+        phase: String::from("training"),
+        records: records.clone(),
+        log: log.map(|(dir, name)| (dir, name.to_string())),
+    };
+    (Box::new(recorder), records)
+}
+
+/// A renderer for logs, CI and pipes: one line per epoch with every
+/// metric's end-of-epoch value, nothing per batch, never a terminal query.
+#[derive(Debug, Default)]
+pub struct PlainRenderer {
+    label: String,
+    total_epochs: usize,
+    names: HashMap<MetricId, String>,
+    finals: Vec<(&'static str, String, f64)>,
+}
+
+impl PlainRenderer {
+    fn record(&mut self, split: &'static str, state: MetricState) {
+        if let MetricState::Numeric(entry, Some(NumericEntry::Final(value))) = state {
+            let name = self.names.get(&entry.metric_id).cloned().unwrap_or_default();
+            self.finals.push((split, name, value));
+        }
+    }
+}
+
+impl MetricsRendererTraining for PlainRenderer {
+    fn update_train(&mut self, state: MetricState) {
+        self.record("train", state);
+    }
+
+    fn update_valid(&mut self, state: MetricState) {
+        self.record("valid", state);
+    }
+
+    fn on_train_end(&mut self, summary: Option<LearnerSummary>) -> Result<(), Box<dyn std::error::Error>> {
+        if let Some(summary) = summary {
+            println!("{summary}");
+        }
+        Ok(())
+    }
+}
+
+impl TrainingProgressLogger for PlainRenderer {
+    fn start(&mut self, total_epochs: usize, starting_epoch: usize, _items: Option<usize>, label: Option<&str>) {
+        self.label = label.unwrap_or("training").to_string();
+        self.total_epochs = total_epochs;
+        if starting_epoch > 1 {
+            println!("{}: resuming at epoch {starting_epoch} of {total_epochs}", self.label);
+        }
+    }
+
+    fn update_epoch(&mut self, epoch: usize) {
+        let mut line = format!("{} epoch {epoch:>3}/{}", self.label, self.total_epochs);
+        let mut split_shown = "";
+        for (split, name, value) in self.finals.drain(..) {
+            if split != split_shown {
+                line.push_str(&format!("  | {split}:"));
+                split_shown = split;
+            }
+            line.push_str(&format!(" {name} {value:.4}"));
+        }
+        println!("{line}");
+    }
+
+    fn start_split(&mut self, _split: &str, _total_items: usize) {}
+    fn update_split(&mut self, _items_processed: usize) {}
+    fn end_split(&mut self) {}
+    fn end(&mut self) {}
+    fn log_event_training(&mut self, _event: String) {}
+}
+
+impl EvaluationProgressLogger for PlainRenderer {
+    fn start_global_progress(&mut self, _total_tests: usize) {}
+    fn start_test(&mut self, _name: &str, _total_items: usize) {}
+    fn update_test_progress(&mut self, _items_processed: usize) {}
+    fn end_test(&mut self) {}
+    fn end_global_progress(&mut self) {}
+    fn log_event_evaluation(&mut self, _event: String) {}
+}
+
+impl MetricsRendererEvaluation for PlainRenderer {
+    fn update_test(&mut self, _name: EvaluationName, state: MetricState) {
+        self.record("test", state);
+    }
+}
+
+impl MetricsRenderer for PlainRenderer {
+    fn manual_close(&mut self) {}
+
+    fn register_metric(&mut self, definition: MetricDefinition) {
+        self.names
+            .insert(definition.metric_id, definition.name.to_string());
+    }
+}
+
+/// Forwards everything to the inner renderer and keeps each epoch's
+/// end-of-epoch values, appending them to a JSON-lines file if given.
+pub struct EpochRecorder {
+    inner: Box<dyn MetricsRenderer>,
+    names: HashMap<MetricId, String>,
+    current: BTreeMap<String, f64>,
+    phase: String,
+    records: Arc<Mutex<Vec<EpochRecord>>>,
+    log: Option<(RunDir, String)>,
+}
+
+impl EpochRecorder {
+    fn record(&mut self, split: &str, state: &MetricState) {
+        if let MetricState::Numeric(entry, Some(NumericEntry::Final(value))) = state {
+            let name = self.names.get(&entry.metric_id).cloned().unwrap_or_default();
+            let key = format!("{split}_{}", name.to_lowercase().replace(' ', "_"));
+            self.current.insert(key, *value);
+        }
+    }
+}
+
+impl MetricsRendererTraining for EpochRecorder {
+    fn update_train(&mut self, state: MetricState) {
+        self.record("train", &state);
+        self.inner.update_train(state);
+    }
+
+    fn update_valid(&mut self, state: MetricState) {
+        self.record("valid", &state);
+        self.inner.update_valid(state);
+    }
+
+    fn on_train_end(&mut self, summary: Option<LearnerSummary>) -> Result<(), Box<dyn std::error::Error>> {
+        self.inner.on_train_end(summary)
+    }
+}
+
+impl TrainingProgressLogger for EpochRecorder {
+    fn start(&mut self, total_epochs: usize, starting_epoch: usize, items: Option<usize>, label: Option<&str>) {
+        self.phase = label.unwrap_or("training").to_string();
+        self.current.clear();
+        self.inner.start(total_epochs, starting_epoch, items, label);
+    }
+
+    fn update_epoch(&mut self, epoch: usize) {
+        let record = EpochRecord {
+            phase: self.phase.clone(),
+            epoch,
+            values: std::mem::take(&mut self.current),
+        };
+        if let Some((dir, name)) = &self.log
+            && let Err(e) = dir.append_jsonl(name, &record)
+        {
+            eprintln!("warning: could not append to {name}: {e}");
+        }
+        self.records.lock().expect("not poisoned").push(record);
+        self.inner.update_epoch(epoch);
+    }
+
+    fn start_split(&mut self, split: &str, total_items: usize) {
+        self.inner.start_split(split, total_items);
+    }
+    fn update_split(&mut self, items_processed: usize) {
+        self.inner.update_split(items_processed);
+    }
+    fn end_split(&mut self) {
+        self.inner.end_split();
+    }
+    fn end(&mut self) {
+        self.inner.end();
+    }
+    fn log_event_training(&mut self, event: String) {
+        self.inner.log_event_training(event);
+    }
+}
+
+impl EvaluationProgressLogger for EpochRecorder {
+    fn start_global_progress(&mut self, total_tests: usize) {
+        self.inner.start_global_progress(total_tests);
+    }
+    fn start_test(&mut self, name: &str, total_items: usize) {
+        self.inner.start_test(name, total_items);
+    }
+    fn update_test_progress(&mut self, items_processed: usize) {
+        self.inner.update_test_progress(items_processed);
+    }
+    fn end_test(&mut self) {
+        self.inner.end_test();
+    }
+    fn end_global_progress(&mut self) {
+        self.inner.end_global_progress();
+    }
+    fn log_event_evaluation(&mut self, event: String) {
+        self.inner.log_event_evaluation(event);
+    }
+}
+
+impl MetricsRendererEvaluation for EpochRecorder {
+    fn update_test(&mut self, name: EvaluationName, state: MetricState) {
+        self.inner.update_test(name, state);
+    }
+}
+
+impl MetricsRenderer for EpochRecorder {
+    fn manual_close(&mut self) {
+        self.inner.manual_close();
+    }
+
+    fn register_metric(&mut self, definition: MetricDefinition) {
+        self.names
+            .insert(definition.metric_id.clone(), definition.name.to_string());
+        self.inner.register_metric(definition);
+    }
+}
+
+/// Feeds greedy pretraining's events to a renderer: per layer a "training"
+/// with its epochs, the reconstruction error of the training and held-out
+/// data as end-of-epoch values, and the batch progress.
+pub struct PretrainReporter {
+    reconstruction: MetricId,
+    free_energy_gap: MetricId,
+    registered: bool,
+    batch_size: usize,
+    interrupter: Interrupter,
+}
+
+impl PretrainReporter {
+    pub fn new(batch_size: usize, interrupter: Interrupter) -> Self {
+        Self {
+            reconstruction: MetricId::new(Arc::new("RBM reconstruction MSE".to_string())),
+            free_energy_gap: MetricId::new(Arc::new("RBM free-energy gap".to_string())),
+            registered: false,
+            batch_size,
+            interrupter,
+        }
+    }
+
+    /// Reports one event; asks to stop when the interrupter says so.
+    pub fn report(&mut self, renderer: &mut dyn MetricsRenderer, event: &PretrainEvent<'_>) -> ControlFlow<()> {
+        match event {
+            PretrainEvent::LayerStarted {
+                layer,
+                layers,
+                n_visible,
+                n_hidden,
+                epochs,
+                epochs_done,
+                ..
+            } => {
+                if !self.registered {
+                    // The TUI needs every metric registered before its first value.
+                    for (id, higher_is_better) in
+                        [(&self.reconstruction, false), (&self.free_energy_gap, false)]
+                    {
+                        renderer.register_metric(MetricDefinition {
+                            metric_id: id.clone(),
+                            name: Arc::new(metric_name(id)),
+                            description: None,
+                            attributes: NumericAttributes {
+                                unit: None,
+                                higher_is_better,
+                            }
+                            .into(),
+                        });
+                    }
+                    self.registered = true;
+                }
+                let label = format!("pretrain layer {layer}/{layers} ({n_visible}x{n_hidden})");
+                renderer.start(*epochs, epochs_done + 1, None, Some(&label));
+            }
+            PretrainEvent::Batch {
+                batch, batches, ..
+            } => {
+                if *batch == 1 {
+                    renderer.start_split("train", batches * self.batch_size);
+                }
+                if batch % 10 == 0 || batch == batches {
+                    renderer.update_split(batch * self.batch_size);
+                    renderer.log_event_training("Iteration".into());
+                }
+            }
+            PretrainEvent::Epoch { metrics, .. } => {
+                let finals = [
+                    ("train", &self.reconstruction, Some(metrics.reconstruction_error)),
+                    ("valid", &self.reconstruction, metrics.held_out_reconstruction_error),
+                    ("valid", &self.free_energy_gap, metrics.free_energy_gap),
+                ];
+                for (split, id, value) in finals {
+                    let Some(value) = value else { continue };
+                    let entry = MetricEntry::new(
+                        id.clone(),
+                        SerializedEntry::new(format!("{value:.5}"), value.to_string()),
+                    );
+                    let state = MetricState::Numeric(entry, Some(NumericEntry::Final(value)));
+                    if split == "train" {
+                        renderer.update_train(state);
+                    } else {
+                        renderer.update_valid(state);
+                    }
+                }
+                renderer.end_split();
+                renderer.update_epoch(metrics.epoch);
+            }
+            PretrainEvent::LayerFinished { .. } => renderer.end(),
+        }
+        if self.interrupter.should_stop() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+fn metric_name(id: &MetricId) -> String {
+    // MetricId has no accessor; its Debug form holds the name.
+    let debug = format!("{id:?}");
+    debug
+        .split('"')
+        .nth(1)
+        .map(str::to_string)
+        .unwrap_or(debug)
+}
+
+/// Where the fine-tuning phase's files go inside a run directory.
+pub fn learner_dir(run: &RunDir) -> PathBuf {
+    run.file("learner")
+}

@@ -1,0 +1,174 @@
+//! Fine-tuning a [`DbnClassifier`] with Burn's `Learner`: SGD with momentum,
+//! a checkpoint every epoch, early stopping on the validation error, and
+//! the best-validation model at the end.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::prelude::*;
+use burn::train::checkpoint::{
+    ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
+};
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::renderer::MetricsRenderer;
+use burn::train::{
+    Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
+};
+use dbn::{ClassificationBatcher, DbnClassifier, FinetuneConfig, LabelledImages};
+
+use crate::dashboard::EpochRecord;
+
+/// The phase label that fine-tuning epochs carry in the dashboard and in
+/// `metrics.jsonl`.
+pub const FINETUNE_PHASE: &str = "finetune";
+
+/// What fine-tuning produced.
+pub struct FinetuneOutcome {
+    /// The model of the epoch with the best validation accuracy (ties: the
+    /// earlier epoch), in inference mode.
+    pub best: DbnClassifier,
+    pub best_epoch: usize,
+    pub best_valid_error: f64,
+    /// Epochs completed, counting those before a resume.
+    pub epochs_done: usize,
+    /// The user or an error stopped training early (not early stopping).
+    pub interrupted: bool,
+    /// The dashboard, handed back for further phases.
+    pub renderer: Box<dyn MetricsRenderer>,
+}
+
+/// The highest epoch with a complete checkpoint in `dir` (the `Learner`'s
+/// directory), if any: where `--resume` continues.
+pub fn last_checkpoint(dir: &Path) -> Option<usize> {
+    checkpoint_epochs(dir).into_iter().max()
+}
+
+fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
+    let Ok(entries) = std::fs::read_dir(dir.join("checkpoint")) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let epoch = name.strip_prefix("model-")?.strip_suffix(".bpk")?.parse().ok()?;
+            // A checkpoint is complete only with its optimiser and schedule.
+            ["optim", "scheduler"]
+                .iter()
+                .all(|part| dir.join("checkpoint").join(format!("{part}-{epoch}.bpk")).exists())
+                .then_some(epoch)
+        })
+        .collect()
+}
+
+/// Fine-tunes `model` on `train`, validating on `valid` after every epoch,
+/// with Burn's `Learner` writing checkpoints and logs to `dir`. With
+/// `resume_from = Some(epoch)`, the model, optimiser and schedule are
+/// restored from that checkpoint and training continues with the next epoch
+/// (the data order after a resume differs from an uninterrupted run's:
+/// Burn's loader reseeds its shuffling).
+#[allow(clippy::too_many_arguments)]
+pub fn finetune(
+    model: DbnClassifier,
+    config: &FinetuneConfig,
+    train: LabelledImages,
+    valid: LabelledImages,
+    dir: &Path,
+    resume_from: Option<usize>,
+    renderer: Box<dyn MetricsRenderer>,
+    records: &Arc<Mutex<Vec<EpochRecord>>>,
+    interrupter: &Interrupter,
+) -> Result<FinetuneOutcome, Box<dyn std::error::Error>> {
+    config.validate()?;
+    let device = model.head.weight.device();
+    let batches = train.len().div_ceil(config.batch_size);
+    let loader_train = DataLoaderBuilder::new(ClassificationBatcher)
+        .batch_size(config.batch_size)
+        .shuffle(config.seed)
+        .set_device(device.clone())
+        .build(train);
+    let loader_valid = DataLoaderBuilder::new(ClassificationBatcher)
+        .batch_size(1000)
+        .set_device(device.clone())
+        .build(valid.clone());
+    let learner = Learner::new(model.train(), config.optimizer(), config.lr_scheduler(batches));
+    // Keep the last epoch (to resume) and the best by validation accuracy.
+    let strategy = ComposedCheckpointingStrategy::builder()
+        .add(KeepLastNCheckpoints::new(1))
+        .add(MetricCheckpointingStrategy::new(
+            &AccuracyMetric::new(),
+            Aggregate::Mean,
+            Direction::Highest,
+            Split::Valid,
+        ))
+        .build();
+    let mut training = SupervisedTraining::new(dir, loader_train, loader_valid)
+        .metrics((AccuracyMetric::new(), LossMetric::new()))
+        .with_checkpointing_strategy(strategy)
+        .with_default_checkpointers()
+        .with_application_logger(None)
+        .with_interrupter(interrupter.clone())
+        .renderer(renderer)
+        .label(FINETUNE_PHASE)
+        .num_epochs(config.max_epochs);
+    if let Some(patience) = config.patience {
+        training = training.early_stopping(MetricEarlyStoppingStrategy::new(
+            &AccuracyMetric::new(),
+            Aggregate::Mean,
+            Direction::Highest,
+            Split::Valid,
+            StoppingCondition::NoImprovementSince { n_epochs: patience },
+        ));
+    }
+    if let Some(epoch) = resume_from {
+        training = training.checkpoint(epoch);
+    }
+    let result = training.launch(learner);
+    if let Some(error) = result.error {
+        return Err(format!("fine-tuning failed: {error:?}").into());
+    }
+    let interrupted = result.interrupted.is_some();
+    let last = result.model;
+
+    // The best epoch among those whose checkpoint Burn kept, by the
+    // validation accuracy recorded this run (epochs before a resume are
+    // known only through their checkpoint files).
+    let valid_accuracy: Vec<(usize, f64)> = records
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .filter(|r| r.phase == FINETUNE_PHASE)
+        .filter_map(|r| Some((r.epoch, *r.values.get("valid_accuracy")?)))
+        .collect();
+    let epochs_done = last_checkpoint(dir).unwrap_or(0);
+    let kept = checkpoint_epochs(dir);
+    let best_epoch = kept
+        .iter()
+        .filter_map(|&e| valid_accuracy.iter().find(|(r, _)| *r == e).map(|&(_, a)| (e, a)))
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(e, _)| e)
+        .or_else(|| kept.iter().copied().min());
+    let best = match best_epoch {
+        Some(epoch) => last
+            .clone()
+            .try_load_file(model_checkpoint(dir, epoch))
+            .map_err(|e| format!("loading checkpoint {epoch}: {e}"))?,
+        None => last,
+    };
+    let (images, labels) = valid.tensors(&device);
+    let best_valid_error = best.error_rate(&images, &labels, 1000);
+    Ok(FinetuneOutcome {
+        best,
+        best_epoch: best_epoch.unwrap_or(0),
+        best_valid_error,
+        epochs_done,
+        interrupted,
+        renderer: result.renderer,
+    })
+}
+
+/// The model file of a Learner checkpoint.
+pub fn model_checkpoint(dir: &Path, epoch: usize) -> PathBuf {
+    dir.join("checkpoint").join(format!("model-{epoch}.bpk"))
+}
