@@ -1,0 +1,401 @@
+//! Unit tests of the dbn crate, on Flex.
+
+use std::ops::ControlFlow;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use rbm::{ConfigError, RbmConfig, Sampler, TrainConfig, UnitKind};
+
+use crate::*;
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn train(epochs: usize) -> TrainConfig {
+    TrainConfig::new()
+        .with_epochs(epochs)
+        .with_batch_size(10)
+        .with_monitor_rows(20)
+}
+
+/// 40 rows of 12 pixels in two noisy classes; labels alternate 0, 1.
+fn toy_data(device: &Device) -> (Tensor<2>, Vec<u8>) {
+    let mut sampler = Sampler::new(3);
+    let noise = sampler.uniform_vec(40 * 12);
+    let mut values = Vec::new();
+    let mut labels = Vec::new();
+    for row in 0..40 {
+        let class = row % 2;
+        labels.push(class as u8);
+        for col in 0..12 {
+            let on = (col < 6) == (class == 0);
+            let flip = noise[row * 12 + col] < 0.1;
+            values.push(if on != flip { 1.0 } else { 0.0 });
+        }
+    }
+    (rbm::tensor_from_rows(&values, 12, device), labels)
+}
+
+fn finished(outcome: PretrainOutcome) -> RbmStack {
+    match outcome {
+        PretrainOutcome::Finished(stack) => stack,
+        PretrainOutcome::Stopped => panic!("pretraining stopped"),
+    }
+}
+
+fn host(x: Tensor<2>) -> Vec<f32> {
+    x.into_data().try_into_vec_as::<f32>().unwrap()
+}
+
+fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
+    host(a)
+        .iter()
+        .zip(host(b))
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+// ---- validation: one test per rule ----
+
+#[test]
+fn stack_needs_a_layer() {
+    let config = StackConfig {
+        layers: vec![],
+        propagation: Propagation::MeanField,
+    };
+    assert_eq!(config.validate(), Err(DbnConfigError::NoLayers));
+}
+
+#[test]
+fn stack_sizes_must_chain() {
+    let mut config = StackConfig::uniform(&[12, 8, 4], &train(1));
+    config.layers[1].rbm.n_visible = 7;
+    assert_eq!(
+        config.validate(),
+        Err(DbnConfigError::LayerSizeMismatch {
+            layer: 2,
+            expected: 8,
+            found: 7
+        })
+    );
+}
+
+#[test]
+fn stack_reports_the_invalid_layer() {
+    let mut config = StackConfig::uniform(&[12, 8, 4], &train(1));
+    config.layers[1].train.k = 0;
+    assert_eq!(
+        config.validate(),
+        Err(DbnConfigError::InvalidLayer {
+            layer: 2,
+            source: ConfigError::ZeroGibbsSteps
+        })
+    );
+    let mut config = StackConfig::uniform(&[12, 8, 4], &train(1));
+    config.layers[0].rbm = RbmConfig::new(12, 0);
+    assert!(matches!(
+        config.validate(),
+        Err(DbnConfigError::InvalidLayer { layer: 1, source: ConfigError::ZeroHidden })
+    ));
+}
+
+#[test]
+fn classifier_needs_two_sizes() {
+    let config = ClassifierConfig::new(vec![784], 10);
+    assert_eq!(config.validate(), Err(DbnConfigError::TooFewLayerSizes(1)));
+}
+
+#[test]
+fn classifier_sizes_are_positive() {
+    let config = ClassifierConfig::new(vec![784, 0, 10], 10);
+    assert_eq!(config.validate(), Err(DbnConfigError::ZeroLayerSize { index: 1 }));
+}
+
+#[test]
+fn classifier_needs_one_unit_kind_per_hidden_layer() {
+    let mut config = ClassifierConfig::new(vec![784, 500, 500], 10);
+    config.hidden_units = vec![UnitKind::Bernoulli];
+    assert_eq!(
+        config.validate(),
+        Err(DbnConfigError::UnitKindCount { expected: 2, found: 1 })
+    );
+}
+
+#[test]
+fn classifier_needs_two_classes() {
+    let config = ClassifierConfig::new(vec![784, 500], 1);
+    assert_eq!(config.validate(), Err(DbnConfigError::TooFewClasses(1)));
+}
+
+#[test]
+fn finetune_rules() {
+    let ok = FinetuneConfig::default();
+    assert_eq!(ok.validate(), Ok(()));
+    let cases: Vec<(FinetuneConfig, DbnConfigError)> = vec![
+        (FinetuneConfig { max_epochs: 0, ..ok.clone() }, DbnConfigError::ZeroEpochs),
+        (FinetuneConfig { batch_size: 0, ..ok.clone() }, DbnConfigError::ZeroBatchSize),
+        (FinetuneConfig { learning_rate: 0.0, ..ok.clone() }, DbnConfigError::InvalidLearningRate(0.0)),
+        (FinetuneConfig { learning_rate: 1.5, ..ok.clone() }, DbnConfigError::InvalidLearningRate(1.5)),
+        (FinetuneConfig { lr_decay: 0.0, ..ok.clone() }, DbnConfigError::InvalidLrDecay(0.0)),
+        (FinetuneConfig { lr_decay: 1.1, ..ok.clone() }, DbnConfigError::InvalidLrDecay(1.1)),
+        (FinetuneConfig { momentum: 1.0, ..ok.clone() }, DbnConfigError::MomentumOutOfRange(1.0)),
+        (FinetuneConfig { weight_decay: -1.0, ..ok.clone() }, DbnConfigError::InvalidWeightDecay(-1.0)),
+        (FinetuneConfig { patience: Some(0), ..ok.clone() }, DbnConfigError::ZeroPatience),
+    ];
+    for (config, expected) in cases {
+        assert_eq!(config.validate(), Err(expected.clone()), "{expected}");
+    }
+}
+
+#[test]
+fn pretraining_rejects_data_of_the_wrong_width() {
+    let (data, _) = toy_data(&device());
+    let config = StackConfig::uniform(&[10, 4], &train(1));
+    let error = pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap_err();
+    assert!(
+        matches!(error, DbnError::Layer { layer: 1, source: rbm::RbmError::DataWidth { expected: 10, found: 12, .. } }),
+        "{error}"
+    );
+}
+
+// ---- greedy stacking ----
+
+#[test]
+fn each_layer_trains_on_the_activations_below() {
+    let device = device();
+    let (data, _) = toy_data(&device);
+    let config = StackConfig::uniform(&[12, 8, 4], &train(3));
+    let mut layer_rows = Vec::new();
+    let stack = finished(
+        pretrain(&config, &data, None, None, |event| {
+            if let PretrainEvent::LayerStarted { layer, n_visible, rows, .. } = event {
+                layer_rows.push((layer, n_visible, rows));
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap(),
+    );
+    assert_eq!(layer_rows, vec![(1, 12, 40), (2, 8, 40)]);
+    assert_eq!(stack.sizes(), vec![12, 8, 4]);
+    // Layer 2 alone, trained on layer 1's mean activations, is the same model.
+    let features = stack.layers[0].hidden_given_visible(data);
+    let alone = StackConfig {
+        layers: vec![config.layers[1].clone()],
+        propagation: Propagation::MeanField,
+    };
+    let second = finished(pretrain(&alone, &features, None, None, |_| ControlFlow::Continue(())).unwrap());
+    assert_eq!(max_abs_diff(second.layers[0].weight.val(), stack.layers[1].weight.val()), 0.0);
+}
+
+#[test]
+fn sampled_propagation_feeds_binary_states() {
+    let device = device();
+    let (data, _) = toy_data(&device);
+    let stack = finished(
+        pretrain(&StackConfig::uniform(&[12, 8], &train(2)), &data, None, None, |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap(),
+    );
+    let sampled = propagate(&stack.layers[0], 0, data.clone(), Propagation::Sampled { seed: 5 });
+    let values = host(sampled.clone());
+    assert!(values.iter().all(|&v| v == 0.0 || v == 1.0));
+    let means = propagate(&stack.layers[0], 0, data, Propagation::MeanField);
+    assert!(host(means).iter().any(|&v| v > 0.0 && v < 1.0));
+    // Same seed, same sample: a resumed run sees the same data.
+    let again = propagate(&stack.layers[0], 0, toy_data(&device).0, Propagation::Sampled { seed: 5 });
+    assert_eq!(host(again), values);
+}
+
+#[test]
+fn resumed_pretraining_is_identical_to_an_uninterrupted_run() {
+    let device = device();
+    let (data, _) = toy_data(&device);
+    let mut config = StackConfig::uniform(&[12, 8, 4], &train(3));
+    config.layers[0].train.persistent = true;
+    let full = finished(pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap());
+
+    // Stop after layer 2's second epoch and keep what a checkpoint keeps.
+    let mut saved = None;
+    let outcome = pretrain(&config, &data, None, None, |event| match event {
+        PretrainEvent::Epoch { layer: 2, metrics, finished, trainer } if metrics.epoch == 2 => {
+            saved = Some(PretrainCheckpoint {
+                finished: finished.to_vec(),
+                current: Some((trainer.rbm().clone(), trainer.state())),
+            });
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    })
+    .unwrap();
+    assert!(matches!(outcome, PretrainOutcome::Stopped));
+    let mut epochs_seen = Vec::new();
+    let resumed = finished(
+        pretrain(&config, &data, None, saved, |event| {
+            if let PretrainEvent::Epoch { layer, metrics, .. } = event {
+                epochs_seen.push((layer, metrics.epoch));
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap(),
+    );
+    assert_eq!(epochs_seen, vec![(2, 3)]);
+    for (a, b) in full.layers.iter().zip(&resumed.layers) {
+        assert_eq!(max_abs_diff(a.weight.val(), b.weight.val()), 0.0);
+    }
+}
+
+#[test]
+fn a_checkpoint_of_other_sizes_is_rejected() {
+    let device = device();
+    let (data, _) = toy_data(&device);
+    let config = StackConfig::uniform(&[12, 8, 4], &train(1));
+    let wrong = PretrainCheckpoint {
+        finished: vec![RbmConfig::new(12, 6).init(&device, 0)],
+        current: None,
+    };
+    let error = pretrain(&config, &data, None, Some(wrong), |_| ControlFlow::Continue(())).unwrap_err();
+    assert!(matches!(error, DbnError::CheckpointMismatch { .. }), "{error}");
+}
+
+// ---- the classifier ----
+
+fn random_stack(device: &Device) -> RbmStack {
+    let mut sampler = Sampler::new(11);
+    let layers = [(12, 8), (8, 6)]
+        .iter()
+        .map(|&(v, h)| {
+            let mut rbm = RbmConfig::new(v, h).with_init_std(0.5).init(device, v as u64);
+            rbm.hidden_bias = rbm.hidden_bias.map(|_| sampler.normal([h], 0.0, 1.0, device));
+            rbm
+        })
+        .collect();
+    RbmStack::new(layers)
+}
+
+#[test]
+fn conversion_preserves_the_up_pass() {
+    let device = device();
+    let stack = random_stack(&device);
+    let classifier = DbnClassifier::from_stack(&stack, 3, 1);
+    let (data, _) = toy_data(&device);
+    let expected = stack.up_pass(data.clone());
+    let got = classifier.hidden_activations(data);
+    assert_eq!(got.len(), 2);
+    for (e, g) in expected.into_iter().zip(got) {
+        assert!(max_abs_diff(e, g) <= 1e-6);
+    }
+}
+
+#[test]
+fn one_step_lowers_the_loss_and_reaches_the_first_layer() {
+    let device = device();
+    let (data, labels) = toy_data(&device);
+    let targets = Tensor::<1, Int>::from_data(
+        TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [labels.len()]),
+        &device,
+    );
+    let batch = ClassificationBatch { images: data, targets };
+    let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1).train();
+    let before = model.forward_classification(batch.clone()).loss;
+    let loss_before = before.clone().into_scalar::<f32>();
+    let grads = GradientsParams::from_grads(before.backward(), &model);
+    let first = grads
+        .get::<2>(model.hidden[0].weight.id)
+        .expect("the first layer's weights get a gradient");
+    let norm = first.powi_scalar(2).sum().into_scalar::<f32>().sqrt();
+    assert!(norm > 1e-6, "first-layer gradient norm {norm}");
+    let config = FinetuneConfig { momentum: 0.0, weight_decay: 0.0, ..FinetuneConfig::default() };
+    let mut optimizer = config.optimizer();
+    let model = optimizer.step(0.1, model, grads);
+    let loss_after = model.forward_classification(batch).loss.into_scalar::<f32>();
+    assert!(loss_after < loss_before, "{loss_after} !< {loss_before}");
+}
+
+#[test]
+fn random_baseline_is_seeded() {
+    let device = device();
+    let config = ClassifierConfig::new(vec![12, 8, 6], 3);
+    let a = config.init(&device, 4);
+    let b = config.init(&device, 4);
+    let c = config.init(&device, 5);
+    assert_eq!(max_abs_diff(a.hidden[0].weight.val(), b.hidden[0].weight.val()), 0.0);
+    assert!(max_abs_diff(a.hidden[0].weight.val(), c.hidden[0].weight.val()) > 0.0);
+    // Glorot bound for the logistic layers: 4 sqrt(6 / (12 + 8)).
+    let bound = 4.0 * (6.0f32 / 20.0).sqrt();
+    assert!(host(a.hidden[0].weight.val()).iter().all(|w| w.abs() <= bound));
+}
+
+#[test]
+fn error_rate_counts_wrong_rows() {
+    let device = device();
+    let classifier = ClassifierConfig::new(vec![12, 8], 2).init(&device, 2);
+    let (data, _) = toy_data(&device);
+    let predicted = classifier.predict(data.clone());
+    let predicted: Vec<i64> = predicted.into_data().try_into_vec_as::<i64>().unwrap();
+    // Make the first 10 labels wrong on purpose and the rest right.
+    let labels: Vec<i64> = predicted
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| if i < 10 { 1 - p } else { p })
+        .collect();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [40]), &device);
+    assert_eq!(classifier.error_rate(&data, &labels, 7), 0.25);
+}
+
+#[test]
+fn labelled_images_are_checked() {
+    assert!(matches!(
+        LabelledImages::new(vec![0.0; 24], vec![0, 1, 2], 12, 10, "x"),
+        Err(DbnError::LabelCount { images: 2, labels: 3, .. })
+    ));
+    assert!(matches!(
+        LabelledImages::new(vec![0.0; 24], vec![0, 10], 12, 10, "x"),
+        Err(DbnError::LabelOutOfRange { row: 1, label: 10, classes: 10, .. })
+    ));
+}
+
+// ---- files ----
+
+#[test]
+fn stack_and_classifier_round_trip_with_documented_names() {
+    let device = device();
+    let dir = tempfile::tempdir().unwrap();
+    let stack = random_stack(&device);
+    let path = dir.path().join("stack.safetensors");
+    save_stack(&stack, &path).unwrap();
+    let loaded = load_stack(&path, &device).unwrap();
+    assert_eq!(loaded.sizes(), vec![12, 8, 6]);
+    assert_eq!(max_abs_diff(loaded.layers[1].weight.val(), stack.layers[1].weight.val()), 0.0);
+
+    let classifier = DbnClassifier::from_stack(&stack, 3, 9);
+    let path = dir.path().join("classifier.safetensors");
+    save_classifier(&classifier, &path).unwrap();
+    let names = tensor_names(&path);
+    for name in ["hidden.0.weight", "hidden.0.bias", "hidden.1.weight", "hidden.1.bias", "head.weight", "head.bias"] {
+        assert!(names.contains(&name.to_string()), "{name} missing from {names:?}");
+    }
+    let loaded = load_classifier(&path, &device).unwrap();
+    assert_eq!(loaded.config(), classifier.config());
+    let (data, _) = toy_data(&device);
+    assert_eq!(max_abs_diff(loaded.forward(data.clone()), classifier.forward(data)), 0.0);
+}
+
+#[test]
+fn loading_a_file_without_config_names_the_problem() {
+    let device = device();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rbm.safetensors");
+    let rbm = RbmConfig::new(4, 3).init(&device, 0);
+    rbm::save_rbm(&rbm, &RbmConfig::new(4, 3), &path).unwrap();
+    let error = load_classifier(&path, &device).unwrap_err();
+    assert!(error.to_string().contains("classifier_config"), "{error}");
+}
+
+fn tensor_names(path: &std::path::Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    header.as_object().unwrap().keys().filter(|k| *k != "__metadata__").cloned().collect()
+}

@@ -1,0 +1,220 @@
+//! The DBN classifier pipeline: conversion, greedy pretraining with file
+//! checkpoints, fine-tuning with Burn's Learner, resume, and a small
+//! end-to-end run on real MNIST.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use burn::prelude::*;
+use burn::train::Interrupter;
+use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
+use burn::train::metric::MetricDefinition;
+use burn::train::renderer::{
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
+};
+use datasets::{Binarization, FetchOptions, MnistLocation};
+use dbn::{DbnClassifier, FinetuneConfig, LabelledImages, RbmStack, StackConfig};
+use experiments::dashboard::{EpochRecord, PlainRenderer, dashboard};
+use experiments::finetune::{FINETUNE_PHASE, finetune, last_checkpoint};
+use experiments::pretrain_run::pretrain_with_checkpoints;
+use experiments::run_dir::RunDir;
+use rbm::TrainConfig;
+
+fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
+    common::host2(a)
+        .iter()
+        .zip(common::host2(b))
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn classifier_hidden_activations_equal_the_stack_up_pass_on_every_backend() {
+    for (name, device) in common::backends() {
+        let stack = RbmStack::new(vec![
+            common::random_rbm(20, 12, 0.5, 1.0, 1, &device),
+            common::random_rbm(12, 7, 0.5, 1.0, 2, &device),
+        ]);
+        let classifier = DbnClassifier::from_stack(&stack, 10, 3);
+        let mut sampler = rbm::Sampler::new(4);
+        let input = sampler.uniform([16, 20], &device);
+        let expected = stack.up_pass(input.clone());
+        let got = classifier.hidden_activations(input);
+        for (layer, (e, g)) in expected.into_iter().zip(got).enumerate() {
+            let diff = max_abs_diff(e, g);
+            // Same ops on the same inputs: equal up to float reassociation.
+            assert!(diff <= 1e-6, "{name}, layer {layer}: differs by {diff}");
+        }
+    }
+}
+
+/// MNIST as labelled images: `rows` training images from the start, the
+/// last `valid` ones for validation, the first `test` test images.
+fn mnist_sets(rows: usize, valid: usize, test: usize) -> (LabelledImages, LabelledImages, LabelledImages) {
+    let location = MnistLocation::resolve(None);
+    let mnist = datasets::ensure_mnist(&location.dir, &FetchOptions::default())
+        .expect("MNIST available or fetchable");
+    let set = |split: &datasets::MnistSplit| {
+        LabelledImages::new(split.pixels(Binarization::None), split.labels.clone(), 784, 10, "mnist")
+            .unwrap()
+    };
+    let total = mnist.train.len();
+    (
+        set(&mnist.train.range(0, rows)),
+        set(&mnist.train.range(total - valid, total)),
+        set(&mnist.test.head(test)),
+    )
+}
+
+fn finetune_config(max_epochs: usize) -> FinetuneConfig {
+    FinetuneConfig { max_epochs, batch_size: 50, patience: None, ..FinetuneConfig::default() }
+}
+
+fn finetune_epochs(records: &Arc<Mutex<Vec<EpochRecord>>>) -> Vec<usize> {
+    records.lock().unwrap().iter().filter(|r| r.phase == FINETUNE_PHASE).map(|r| r.epoch).collect()
+}
+
+#[test]
+fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
+    let device = Device::flex();
+    let (train, valid, test) = mnist_sets(3000, 1000, 2000);
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::create(dir.path()).unwrap();
+    let interrupter = Interrupter::new();
+    // Not a terminal under the test harness: the plain renderer.
+    let (mut renderer, records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
+    let train_config = TrainConfig::new().with_epochs(3).with_monitor_rows(500);
+    let stack_config = StackConfig::uniform(&[784, 200], &train_config);
+    let (data, _) = train.tensors(&device);
+    let stack = pretrain_with_checkpoints(
+        &run, &stack_config, &data, None, false, renderer.as_mut(), &interrupter,
+    )
+    .unwrap()
+    .expect("not interrupted");
+    assert!(run.file("pretrained.safetensors").exists());
+
+    let learner_dir = run.file("learner");
+    let model = DbnClassifier::from_stack(&stack, 10, 1);
+    let first = finetune(
+        model, &finetune_config(2), train.clone(), valid.clone(), &learner_dir, None, renderer,
+        &records, &interrupter,
+    )
+    .unwrap();
+    assert_eq!(finetune_epochs(&records), vec![1, 2]);
+    assert_eq!(last_checkpoint(&learner_dir), Some(2));
+
+    // Resume: only epoch 3 runs, from epoch 2's checkpoint.
+    let model = DbnClassifier::from_stack(&stack, 10, 1);
+    let resumed = finetune(
+        model, &finetune_config(3), train, valid, &learner_dir, last_checkpoint(&learner_dir),
+        first.renderer, &records, &interrupter,
+    )
+    .unwrap();
+    assert_eq!(finetune_epochs(&records), vec![1, 2, 3]);
+    assert_eq!(resumed.epochs_done, 3);
+
+    let (images, labels) = test.tensors(&device);
+    let error = resumed.best.error_rate(&images, &labels, 500);
+    // Chance is 90% error; 3,000 images and 3 epochs give well under 15%.
+    assert!(error < 0.15, "test error {error}");
+    // Every pretraining and fine-tuning epoch is in metrics.jsonl.
+    let lines = std::fs::read_to_string(run.file("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 3 + 3);
+    assert!(lines.contains("valid_accuracy") && lines.contains("train_rbm_reconstruction_mse"));
+}
+
+/// A renderer that stops training when a given phase reaches a given epoch.
+struct StopAt {
+    inner: PlainRenderer,
+    phase: String,
+    label: String,
+    epoch: usize,
+    interrupter: Interrupter,
+}
+
+impl MetricsRendererTraining for StopAt {
+    fn update_train(&mut self, state: MetricState) {
+        self.inner.update_train(state)
+    }
+    fn update_valid(&mut self, state: MetricState) {
+        self.inner.update_valid(state)
+    }
+}
+impl TrainingProgressLogger for StopAt {
+    fn start(&mut self, total: usize, start: usize, items: Option<usize>, label: Option<&str>) {
+        self.label = label.unwrap_or_default().to_string();
+        self.inner.start(total, start, items, label)
+    }
+    fn update_epoch(&mut self, epoch: usize) {
+        if self.label.starts_with(&self.phase) && epoch == self.epoch {
+            self.interrupter.stop(Some("test"));
+        }
+        self.inner.update_epoch(epoch)
+    }
+    fn start_split(&mut self, split: &str, items: usize) {
+        self.inner.start_split(split, items)
+    }
+    fn update_split(&mut self, items: usize) {
+        self.inner.update_split(items)
+    }
+    fn end_split(&mut self) {}
+    fn end(&mut self) {}
+    fn log_event_training(&mut self, _event: String) {}
+}
+impl EvaluationProgressLogger for StopAt {
+    fn start_global_progress(&mut self, _: usize) {}
+    fn start_test(&mut self, _: &str, _: usize) {}
+    fn update_test_progress(&mut self, _: usize) {}
+    fn end_test(&mut self) {}
+    fn end_global_progress(&mut self) {}
+    fn log_event_evaluation(&mut self, _: String) {}
+}
+impl MetricsRendererEvaluation for StopAt {
+    fn update_test(&mut self, _: EvaluationName, _: MetricState) {}
+}
+impl MetricsRenderer for StopAt {
+    fn manual_close(&mut self) {}
+    fn register_metric(&mut self, definition: MetricDefinition) {
+        self.inner.register_metric(definition)
+    }
+}
+
+#[test]
+fn interrupted_pretraining_resumes_from_its_files_to_the_same_stack() {
+    let device = Device::flex();
+    let (train, _, _) = mnist_sets(600, 1, 1);
+    let (data, _) = train.tensors(&device);
+    let layer = TrainConfig::new().with_epochs(3).with_batch_size(50).with_monitor_rows(100);
+    let config = StackConfig::uniform(&[784, 40, 20], &layer);
+
+    let run = |dir: &std::path::Path, stop: Option<(&str, usize)>, resume: bool| {
+        let interrupter = Interrupter::new();
+        let mut renderer = StopAt {
+            inner: PlainRenderer::default(),
+            phase: stop.map_or(String::new(), |s| s.0.to_string()),
+            label: String::new(),
+            epoch: stop.map_or(usize::MAX, |s| s.1),
+            interrupter: interrupter.clone(),
+        };
+        let run = RunDir::create(dir).unwrap();
+        pretrain_with_checkpoints(&run, &config, &data, None, resume, &mut renderer, &interrupter)
+            .unwrap()
+    };
+    let whole = tempfile::tempdir().unwrap();
+    let uninterrupted = run(whole.path(), None, false).expect("finishes");
+
+    let parts = tempfile::tempdir().unwrap();
+    assert!(run(parts.path(), Some(("pretrain layer 2", 2)), false).is_none(), "stops in layer 2");
+    assert!(parts.path().join("pretrain/finished.safetensors").exists());
+    assert!(parts.path().join("pretrain/layer-2-trainer.safetensors").exists());
+    let resumed = run(parts.path(), None, true).expect("finishes");
+    for (a, b) in uninterrupted.layers.iter().zip(&resumed.layers) {
+        assert_eq!(max_abs_diff(a.weight.val(), b.weight.val()), 0.0);
+        assert_eq!(
+            common::host1(a.hidden_bias.val()),
+            common::host1(b.hidden_bias.val())
+        );
+    }
+}
