@@ -127,7 +127,9 @@ pub struct DbnClassifier {
 impl DbnClassifier {
     /// The stack's RBMs become the hidden layers (weights and hidden biases;
     /// the visible biases are only needed to generate), topped by a new
-    /// Glorot-initialised head drawn with `seed`.
+    /// Glorot-initialised head drawn with `seed`. For Gaussian visible
+    /// units, `1 / sigma` is folded into the weights, so the layer computes
+    /// the RBM's `(v / sigma) W + b_h` from the data itself.
     pub fn from_stack(stack: &RbmStack, n_classes: usize, seed: u64) -> Self {
         let device = stack.layers[0].weight.device();
         let config = ClassifierConfig::of_stack(stack, n_classes);
@@ -136,7 +138,10 @@ impl DbnClassifier {
             .layers
             .iter()
             .map(|rbm| Linear {
-                weight: Param::from_tensor(rbm.weight.val()),
+                weight: Param::from_tensor(match rbm.visible_sigma() {
+                    Some(sigma) => rbm.weight.val() / sigma.unsqueeze_dim(1),
+                    None => rbm.weight.val(),
+                }),
                 bias: Some(Param::from_tensor(rbm.hidden_bias.val())),
             })
             .collect();

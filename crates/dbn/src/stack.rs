@@ -61,12 +61,11 @@ impl RbmStack {
 /// # Shapes
 /// - input: `[rows, layer.n_visible]` -> `[rows, layer.n_hidden]`
 pub fn propagate(layer: &Rbm, index: usize, input: Tensor<2>, propagation: Propagation) -> Tensor<2> {
-    let mean = layer.hidden_given_visible(input);
     match propagation {
-        Propagation::MeanField => mean,
+        Propagation::MeanField => layer.hidden_given_visible(input),
         Propagation::Sampled { seed } => {
             let mut sampler = Sampler::new(seed.wrapping_add(index as u64));
-            layer.hidden_units.sample(mean, &mut sampler)
+            layer.sample_hidden(input, &mut sampler)
         }
     }
 }

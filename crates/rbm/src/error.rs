@@ -10,6 +10,21 @@ pub enum ConfigError {
     ZeroHidden,
     #[error("init_std must be positive and finite, found {0}")]
     InvalidInitStd(f64),
+    #[error("stepped sigmoid units need at least 1 copy")]
+    ZeroCopies,
+    #[error(
+        "{visible} visible units cannot be paired with {hidden} hidden units: \
+         with both layers unbounded the model has no normaliser"
+    )]
+    InvalidUnitPairing { visible: String, hidden: String },
+    #[error("visible_sigma is only for Gaussian visible units, not {0} units")]
+    SigmaWithoutGaussian(String),
+    #[error("sigma range must satisfy 0 < min <= max (finite), found [{min}, {max}]")]
+    InvalidSigmaRange { min: f64, max: f64 },
+    #[error("initial sigma must lie within [min, max], found {0}")]
+    InvalidSigma(f64),
+    #[error("sigma_learning_rate must be positive and finite, found {0}")]
+    InvalidSigmaLearningRate(f64),
     #[error("k (Gibbs steps per update) must be at least 1")]
     ZeroGibbsSteps,
     #[error("batch_size must be at least 1")]

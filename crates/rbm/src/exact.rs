@@ -22,12 +22,15 @@ enum Enumerated {
 }
 
 fn enumerated_layer(rbm: &Rbm) -> Result<(Enumerated, usize), RbmError> {
-    let (side, units) = if rbm.n_hidden() <= rbm.n_visible() && rbm.hidden_units.enumerable() {
+    let hidden_first = rbm.n_hidden() <= rbm.n_visible() || !rbm.visible_units.enumerable();
+    let (side, units) = if rbm.hidden_units.enumerable() && hidden_first {
         (Enumerated::Hidden, rbm.n_hidden())
     } else if rbm.visible_units.enumerable() {
         (Enumerated::Visible, rbm.n_visible())
     } else {
-        (Enumerated::Hidden, rbm.n_hidden())
+        return Err(RbmError::Unsupported {
+            what: "exact enumeration when neither layer has binary units",
+        });
     };
     if units > MAX_ENUMERATED_UNITS {
         return Err(RbmError::TooLargeToEnumerate {
@@ -93,8 +96,14 @@ pub fn exact_log_likelihood(rbm: &Rbm, data: &Tensor<2>) -> Result<f64, RbmError
     Ok(minus_free_energy - log_z)
 }
 
-/// The model's expectations `<v h^T>`, `<v>`, `<h>`, exactly.
+/// The model's expectations `<v h^T>`, `<v>`, `<h>`, exactly (binary
+/// units only: [`RbmError::Unsupported`] otherwise).
 pub fn exact_model_statistics(rbm: &Rbm) -> Result<Gradient, RbmError> {
+    if rbm.visible_units != crate::UnitKind::Bernoulli || rbm.hidden_units != crate::UnitKind::Bernoulli {
+        return Err(RbmError::Unsupported {
+            what: "exact model statistics for RBMs whose units are not all binary",
+        });
+    }
     let (side, units) = enumerated_layer(rbm)?;
     let log_z = exact_log_partition(rbm)?;
     let mut sum: Option<Gradient> = None;

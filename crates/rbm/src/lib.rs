@@ -55,7 +55,7 @@ pub use exact::{
     exact_log_partition, exact_model_statistics,
 };
 pub use gradient::{Gradient, contrastive_statistics, statistics};
-pub use model::{GibbsState, Rbm, RbmConfig};
+pub use model::{GibbsState, Rbm, RbmConfig, SigmaConfig};
 pub use sampler::Sampler;
 pub use store::{
     CONFIG_METADATA_KEY, load_rbm, load_rbm_config, load_tensors, read_metadata, save_rbm,

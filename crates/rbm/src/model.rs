@@ -2,8 +2,49 @@
 
 use burn::module::Param;
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, Sampler, UnitKind};
+use crate::{ConfigError, RbmError, Sampler, UnitKind};
+
+/// The standard deviation of Gaussian visible units: fixed, or learned per
+/// unit (as `log sigma`, kept within `[min, max]`, with its own learning
+/// rate, `TrainConfig::sigma_learning_rate`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SigmaConfig {
+    /// Starting sigma of every unit (1 for standardised data).
+    pub initial: f64,
+    pub learned: bool,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Default for SigmaConfig {
+    fn default() -> Self {
+        Self::fixed(1.0)
+    }
+}
+
+impl SigmaConfig {
+    /// Sigma fixed at `value` for every unit.
+    pub fn fixed(value: f64) -> Self {
+        Self {
+            initial: value,
+            learned: false,
+            min: 1e-3,
+            max: 1e3,
+        }
+    }
+
+    /// Sigma learned per unit, starting at `initial`, kept within `[min, max]`.
+    pub fn learned(initial: f64, min: f64, max: f64) -> Self {
+        Self {
+            initial,
+            learned: true,
+            min,
+            max,
+        }
+    }
+}
 
 /// Architecture of an RBM and how its weights start.
 #[derive(Config, Debug, PartialEq)]
@@ -22,6 +63,9 @@ pub struct RbmConfig {
     /// (0.01 in Hinton's practical guide).
     #[config(default = 0.01)]
     pub init_std: f64,
+    /// Sigma of Gaussian visible units (must stay the default for others).
+    #[config(default = "SigmaConfig::default()")]
+    pub visible_sigma: SigmaConfig,
 }
 
 impl RbmConfig {
@@ -36,10 +80,36 @@ impl RbmConfig {
         if !(self.init_std.is_finite() && self.init_std > 0.0) {
             return Err(ConfigError::InvalidInitStd(self.init_std));
         }
+        self.visible_units.validate()?;
+        self.hidden_units.validate()?;
+        if self.visible_units.unbounded()
+            && self.hidden_units.unbounded()
+            && !(self.visible_units == UnitKind::Gaussian
+                && self.hidden_units == UnitKind::NoisyRectified)
+        {
+            return Err(ConfigError::InvalidUnitPairing {
+                visible: self.visible_units.name(),
+                hidden: self.hidden_units.name(),
+            });
+        }
+        let sigma = self.visible_sigma;
+        if self.visible_units != UnitKind::Gaussian && sigma != SigmaConfig::default() {
+            return Err(ConfigError::SigmaWithoutGaussian(self.visible_units.name()));
+        }
+        if !(sigma.min.is_finite() && sigma.min > 0.0 && sigma.max.is_finite() && sigma.min <= sigma.max) {
+            return Err(ConfigError::InvalidSigmaRange {
+                min: sigma.min,
+                max: sigma.max,
+            });
+        }
+        if !(sigma.initial >= sigma.min && sigma.initial <= sigma.max) {
+            return Err(ConfigError::InvalidSigma(sigma.initial));
+        }
         Ok(())
     }
 
-    /// A new RBM: weights from N(0, init_std^2) drawn with `seed`, biases zero.
+    /// A new RBM: weights from N(0, init_std^2) drawn with `seed`, biases
+    /// zero, `log sigma` at the configured start for Gaussian visible units.
     ///
     /// # Panics
     /// If the configuration is invalid; call [`RbmConfig::validate`] first
@@ -49,6 +119,13 @@ impl RbmConfig {
             panic!("invalid RbmConfig: {e}");
         }
         let mut sampler = Sampler::new(seed);
+        let visible_log_sigma = (self.visible_units == UnitKind::Gaussian).then(|| {
+            Param::from_tensor(Tensor::full(
+                [self.n_visible],
+                self.visible_sigma.initial.ln(),
+                device,
+            ))
+        });
         Rbm {
             weight: Param::from_tensor(sampler.normal(
                 [self.n_visible, self.n_hidden],
@@ -58,18 +135,25 @@ impl RbmConfig {
             )),
             visible_bias: Param::from_tensor(Tensor::zeros([self.n_visible], device)),
             hidden_bias: Param::from_tensor(Tensor::zeros([self.n_hidden], device)),
+            visible_log_sigma,
             visible_units: self.visible_units,
             hidden_units: self.hidden_units,
+            visible_sigma: self.visible_sigma,
         }
     }
 }
 
 /// A restricted Boltzmann machine with energy (for binary units)
-/// `E(v, h) = -v.b_v - h.b_h - v W h`.
+/// `E(v, h) = -v.b_v - h.b_h - v W h`, and for Gaussian visible units the
+/// lecture's `sum_i (v_i - b_i)^2 / (2 sigma_i^2) - h.b_h - sum_ij (v_i / sigma_i) W_ij h_j`
+/// (up to a constant). Internally Gaussian visible states are handled in
+/// normalised coordinates `v / sigma`, where they have unit variance;
+/// every public method takes and returns data coordinates.
 ///
 /// Tensor names and layouts (as saved by [`crate::save_rbm`]):
 /// `weight` `[n_visible, n_hidden]`, `visible_bias` `[n_visible]`,
-/// `hidden_bias` `[n_hidden]`, all f32.
+/// `hidden_bias` `[n_hidden]`, and for Gaussian visible units
+/// `visible_log_sigma` `[n_visible]`; all f32.
 #[derive(Module, Debug)]
 pub struct Rbm {
     /// `[n_visible, n_hidden]`, the layout of `burn::nn::Linear`'s weight.
@@ -78,10 +162,14 @@ pub struct Rbm {
     pub visible_bias: Param<Tensor<1>>,
     /// `[n_hidden]`
     pub hidden_bias: Param<Tensor<1>>,
+    /// `[n_visible]`, `log sigma` of Gaussian visible units (else `None`).
+    pub visible_log_sigma: Option<Param<Tensor<1>>>,
     #[module(skip)]
     pub visible_units: UnitKind,
     #[module(skip)]
     pub hidden_units: UnitKind,
+    #[module(skip)]
+    pub visible_sigma: SigmaConfig,
 }
 
 /// The states of one Gibbs chain after some steps.
@@ -91,6 +179,8 @@ pub struct GibbsState {
     pub visible: Tensor<2>,
     /// Conditional mean of the last visible states, `[batch, n_visible]`.
     pub visible_mean: Tensor<2>,
+    /// Total input to the hidden units given `visible`, `[batch, n_hidden]`.
+    pub hidden_input: Tensor<2>,
     /// Conditional mean of the hidden units given `visible`, `[batch, n_hidden]`.
     pub hidden_mean: Tensor<2>,
 }
@@ -110,38 +200,75 @@ impl Rbm {
             .with_visible_units(self.visible_units)
             .with_hidden_units(self.hidden_units)
             .with_init_std(init_std)
+            .with_visible_sigma(self.visible_sigma)
     }
 
-    /// Sets the visible biases to `log(p / (1 - p))` of the data's per-unit
-    /// means `p` (Hinton's practical guide, section 8), with `p` clamped to
-    /// [0.001, 0.999] so that always-off pixels get a large finite bias.
+    /// Sigma of each Gaussian visible unit, `[n_visible]` (`None` for other units).
+    pub fn visible_sigma(&self) -> Option<Tensor<1>> {
+        self.visible_log_sigma.as_ref().map(|l| l.val().exp())
+    }
+
+    /// Data coordinates to the units' own: `v / sigma` for Gaussian units.
+    ///
+    /// # Shapes
+    /// - visible: `[batch, n_visible]` -> `[batch, n_visible]`
+    pub fn normalize_visible(&self, visible: Tensor<2>) -> Tensor<2> {
+        match self.visible_sigma() {
+            Some(sigma) => visible / sigma.unsqueeze(),
+            None => visible,
+        }
+    }
+
+    /// The inverse of [`Rbm::normalize_visible`].
+    pub fn denormalize_visible(&self, visible: Tensor<2>) -> Tensor<2> {
+        match self.visible_sigma() {
+            Some(sigma) => visible * sigma.unsqueeze(),
+            None => visible,
+        }
+    }
+
+    /// The visible biases in the units' own coordinates (`b / sigma`).
+    fn normalized_visible_bias(&self) -> Tensor<1> {
+        match self.visible_sigma() {
+            Some(sigma) => self.visible_bias.val() / sigma,
+            None => self.visible_bias.val(),
+        }
+    }
+
+    /// Sets the visible biases so that, with no input from the hidden
+    /// units, each visible unit has the data's mean (Hinton's practical
+    /// guide, section 8): `log(p / (1 - p))` for binary units with `p`
+    /// clamped to [0.001, 0.999] (always-off pixels get a large finite
+    /// bias), the mean itself for Gaussian units; unchanged for others.
     ///
     /// # Shapes
     /// - visible_means: `[n_visible]`
     pub fn with_visible_bias_from_means(mut self, visible_means: Tensor<1>) -> Self {
-        let p = visible_means.clamp(1e-3, 1.0 - 1e-3);
-        let logit = p.clone().log() - p.neg().add_scalar(1.0).log();
-        self.visible_bias = self.visible_bias.map(|_| logit);
+        if let Some(bias) = self.visible_units.bias_for_mean(visible_means) {
+            self.visible_bias = self.visible_bias.map(|_| bias);
+        }
         self
     }
 
-    /// Total input to the hidden units, `v W + b_h`.
+    /// Total input to the hidden units, `(v / sigma) W + b_h` (sigma = 1
+    /// for non-Gaussian visible units).
     ///
     /// # Shapes
     /// - visible: `[batch, n_visible]` -> `[batch, n_hidden]`
     pub fn hidden_input(&self, visible: Tensor<2>) -> Tensor<2> {
-        visible.matmul(self.weight.val()) + self.hidden_bias.val().unsqueeze()
+        self.normalize_visible(visible).matmul(self.weight.val()) + self.hidden_bias.val().unsqueeze()
     }
 
-    /// Total input to the visible units, `h W^T + b_v`.
+    /// Total input to the visible units in their own coordinates,
+    /// `h W^T + b_v / sigma`.
     ///
     /// # Shapes
     /// - hidden: `[batch, n_hidden]` -> `[batch, n_visible]`
     pub fn visible_input(&self, hidden: Tensor<2>) -> Tensor<2> {
-        hidden.matmul(self.weight.val().transpose()) + self.visible_bias.val().unsqueeze()
+        hidden.matmul(self.weight.val().transpose()) + self.normalized_visible_bias().unsqueeze()
     }
 
-    /// E[h | v]: hidden probabilities (for binary units) given visible states.
+    /// E[h | v]: the hidden units' conditional means given visible states.
     ///
     /// # Shapes
     /// - visible: `[batch, n_visible]` -> `[batch, n_hidden]`
@@ -149,19 +276,24 @@ impl Rbm {
         self.hidden_units.mean(self.hidden_input(visible))
     }
 
-    /// E[v | h]: visible probabilities (for binary units) given hidden states.
+    /// E[v | h]: the visible units' conditional means given hidden states
+    /// (`b + sigma (h W^T)` for Gaussian units).
     ///
     /// # Shapes
     /// - hidden: `[batch, n_hidden]` -> `[batch, n_visible]`
     pub fn visible_given_hidden(&self, hidden: Tensor<2>) -> Tensor<2> {
-        self.visible_units.mean(self.visible_input(hidden))
+        self.denormalize_visible(self.visible_units.mean(self.visible_input(hidden)))
     }
 
     /// `log p(h | v)` of given hidden states under the factorial posterior.
     ///
+    /// # Errors
+    /// [`RbmError::Unsupported`] for hidden units without a closed-form
+    /// conditional (stepped sigmoid, NReLU).
+    ///
     /// # Shapes
     /// - visible: `[batch, n_visible]`, hidden: `[batch, n_hidden]` -> `[batch]`
-    pub fn log_posterior(&self, visible: Tensor<2>, hidden: Tensor<2>) -> Tensor<1> {
+    pub fn log_posterior(&self, visible: Tensor<2>, hidden: Tensor<2>) -> Result<Tensor<1>, RbmError> {
         self.hidden_units
             .log_probability(hidden, self.hidden_input(visible))
     }
@@ -171,8 +303,9 @@ impl Rbm {
     /// # Shapes
     /// - visible: `[batch, n_visible]` -> `[batch, n_hidden]`
     pub fn sample_hidden(&self, visible: Tensor<2>, sampler: &mut Sampler) -> Tensor<2> {
-        self.hidden_units
-            .sample(self.hidden_given_visible(visible), sampler)
+        let input = self.hidden_input(visible);
+        let mean = self.hidden_units.mean(input.clone());
+        self.hidden_units.sample(input, mean, sampler)
     }
 
     /// A sample of v ~ p(v | h).
@@ -180,20 +313,23 @@ impl Rbm {
     /// # Shapes
     /// - hidden: `[batch, n_hidden]` -> `[batch, n_visible]`
     pub fn sample_visible(&self, hidden: Tensor<2>, sampler: &mut Sampler) -> Tensor<2> {
-        self.visible_units
-            .sample(self.visible_given_hidden(hidden), sampler)
+        let input = self.visible_input(hidden);
+        let mean = self.visible_units.mean(input.clone());
+        self.denormalize_visible(self.visible_units.sample(input, mean, sampler))
     }
 
-    /// Energy of joint states, `E(v, h)`.
+    /// Energy of joint states, `E(v, h)` (for Gaussian visible units, of
+    /// the normalised states, up to a constant).
     ///
     /// # Shapes
     /// - visible: `[batch, n_visible]`, hidden: `[batch, n_hidden]` -> `[batch]`
     pub fn energy(&self, visible: Tensor<2>, hidden: Tensor<2>) -> Tensor<1> {
+        let visible = self.normalize_visible(visible);
         let interaction = (visible.clone().matmul(self.weight.val()) * hidden.clone())
             .sum_dim(1)
             .squeeze_dim(1);
         self.visible_units
-            .self_energy(visible, self.visible_bias.val())
+            .self_energy(visible, self.normalized_visible_bias())
             + self
                 .hidden_units
                 .self_energy(hidden, self.hidden_bias.val())
@@ -201,18 +337,26 @@ impl Rbm {
     }
 
     /// Free energy of visible states, `F(v) = -log sum_h exp(-E(v, h))`,
-    /// so that `p(v) = exp(-F(v)) / Z`.
+    /// so that `p(v) = exp(-F(v)) / Z` with `Z` from
+    /// [`crate::exact_log_partition`] or AIS. For Gaussian visible units it
+    /// includes `sum_i log sigma_i`, so that `p` is a density of `v` itself.
     ///
     /// # Shapes
     /// - visible: `[batch, n_visible]` -> `[batch]`
     pub fn free_energy(&self, visible: Tensor<2>) -> Tensor<1> {
         let input = self.hidden_input(visible.clone());
-        self.visible_units
-            .self_energy(visible, self.visible_bias.val())
-            - self.hidden_units.log_partition(input)
+        let free = self
+            .visible_units
+            .self_energy(self.normalize_visible(visible), self.normalized_visible_bias())
+            - self.hidden_units.log_partition(input);
+        match &self.visible_log_sigma {
+            Some(log_sigma) => free + log_sigma.val().sum(),
+            None => free,
+        }
     }
 
-    /// Free energy of hidden states, `F(h) = -log sum_v exp(-E(v, h))`.
+    /// Free energy of hidden states, `F(h) = -log sum_v exp(-E(v, h))` (an
+    /// integral over the normalised states for Gaussian visible units).
     ///
     /// # Shapes
     /// - hidden: `[batch, n_hidden]` -> `[batch]`
@@ -253,21 +397,29 @@ impl Rbm {
         let mut hidden = hidden;
         let mut step = 1;
         loop {
-            let visible_mean = self.visible_given_hidden(hidden);
+            let visible_input = self.visible_input(hidden);
+            let visible_mean_normalized = self.visible_units.mean(visible_input.clone());
             let visible = if step == k && mean_field_last_visible {
-                visible_mean.clone()
+                self.denormalize_visible(visible_mean_normalized.clone())
             } else {
-                self.visible_units.sample(visible_mean.clone(), sampler)
+                self.denormalize_visible(self.visible_units.sample(
+                    visible_input,
+                    visible_mean_normalized.clone(),
+                    sampler,
+                ))
             };
-            let hidden_mean = self.hidden_given_visible(visible.clone());
+            let visible_mean = self.denormalize_visible(visible_mean_normalized);
+            let hidden_input = self.hidden_input(visible.clone());
+            let hidden_mean = self.hidden_units.mean(hidden_input.clone());
             if step == k {
                 return GibbsState {
                     visible,
                     visible_mean,
+                    hidden_input,
                     hidden_mean,
                 };
             }
-            hidden = self.hidden_units.sample(hidden_mean, sampler);
+            hidden = self.hidden_units.sample(hidden_input, hidden_mean, sampler);
             step += 1;
         }
     }

@@ -49,6 +49,106 @@ fn rule_init_std() {
 }
 
 #[test]
+fn rule_zero_copies() {
+    assert_eq!(
+        RbmConfig::new(5, 5)
+            .with_hidden_units(UnitKind::SteppedSigmoid { copies: 0 })
+            .validate(),
+        Err(ConfigError::ZeroCopies)
+    );
+}
+
+#[test]
+fn rule_unit_pairing() {
+    for (visible, hidden) in [
+        (UnitKind::Gaussian, UnitKind::Gaussian),
+        (UnitKind::NoisyRectified, UnitKind::NoisyRectified),
+        (UnitKind::NoisyRectified, UnitKind::Gaussian),
+    ] {
+        assert!(matches!(
+            RbmConfig::new(5, 5)
+                .with_visible_units(visible)
+                .with_hidden_units(hidden)
+                .validate(),
+            Err(ConfigError::InvalidUnitPairing { .. })
+        ));
+    }
+    // Every pairing with a bounded side is allowed, and Gaussian visible
+    // units with NReLU hidden units (Nair & Hinton 2010).
+    for (visible, hidden) in [
+        (UnitKind::Gaussian, UnitKind::Bernoulli),
+        (UnitKind::Bernoulli, UnitKind::Gaussian),
+        (UnitKind::Gaussian, UnitKind::NoisyRectified),
+        (UnitKind::Gaussian, UnitKind::SteppedSigmoid { copies: 5 }),
+        (UnitKind::NoisyRectified, UnitKind::Bernoulli),
+    ] {
+        RbmConfig::new(5, 5)
+            .with_visible_units(visible)
+            .with_hidden_units(hidden)
+            .validate()
+            .unwrap();
+    }
+}
+
+#[test]
+fn rule_sigma_only_for_gaussian_units() {
+    assert_eq!(
+        RbmConfig::new(5, 5)
+            .with_visible_sigma(SigmaConfig::fixed(0.5))
+            .validate(),
+        Err(ConfigError::SigmaWithoutGaussian("binary".into()))
+    );
+}
+
+#[test]
+fn rule_sigma_range() {
+    for (min, max) in [(0.0, 1.0), (2.0, 1.0), (0.1, f64::INFINITY)] {
+        assert!(matches!(
+            RbmConfig::new(5, 5)
+                .with_visible_units(UnitKind::Gaussian)
+                .with_visible_sigma(SigmaConfig::learned(1.0, min, max))
+                .validate(),
+            Err(ConfigError::InvalidSigmaRange { .. })
+        ));
+    }
+}
+
+#[test]
+fn rule_initial_sigma_within_range() {
+    assert_eq!(
+        RbmConfig::new(5, 5)
+            .with_visible_units(UnitKind::Gaussian)
+            .with_visible_sigma(SigmaConfig::learned(5.0, 0.1, 2.0))
+            .validate(),
+        Err(ConfigError::InvalidSigma(5.0))
+    );
+}
+
+#[test]
+fn rule_sigma_learning_rate() {
+    assert_eq!(
+        invalid(TrainConfig::new().with_sigma_learning_rate(0.0)),
+        ConfigError::InvalidSigmaLearningRate(0.0)
+    );
+}
+
+#[test]
+fn gaussian_rbm_saves_and_loads_its_sigma() {
+    let device = device();
+    let config = RbmConfig::new(3, 2)
+        .with_visible_units(UnitKind::Gaussian)
+        .with_visible_sigma(SigmaConfig::learned(0.7, 0.01, 10.0));
+    let rbm = config.init(&device, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.safetensors");
+    save_rbm(&rbm, &config, &path).unwrap();
+    let (loaded, loaded_config) = load_rbm(&path, &device).unwrap();
+    assert_eq!(loaded_config, config);
+    let sigma: Vec<f32> = loaded.visible_sigma().unwrap().into_data().try_into_vec_as::<f32>().unwrap();
+    assert!(sigma.iter().all(|s| (s - 0.7).abs() < 1e-6), "{sigma:?}");
+}
+
+#[test]
 fn rule_zero_gibbs_steps() {
     assert_eq!(
         invalid(TrainConfig::new().with_k(0)),

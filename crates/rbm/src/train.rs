@@ -36,7 +36,8 @@ pub struct TrainConfig {
     /// sample, in the negative statistics (Hinton's guide, section 3.3).
     /// Less noisy, but biased even as k grows; `false` samples it, which
     /// makes CD-k approach the exact gradient as k grows. PCD always samples
-    /// (its chains must hold states).
+    /// (its chains must hold states), and so does CD when Gaussian visible
+    /// units learn their sigma (the mean has no spread to learn it from).
     #[config(default = true)]
     pub mean_field_reconstruction: bool,
     /// Mini-batch size (also the number of persistent chains).
@@ -76,6 +77,10 @@ pub struct TrainConfig {
     /// Rows of training and held-out data used for the per-epoch metrics.
     #[config(default = 2000)]
     pub monitor_rows: usize,
+    /// Learning rate of `log sigma` for Gaussian visible units whose sigma
+    /// is learned (`RbmConfig::visible_sigma`); no momentum or decay.
+    #[config(default = 0.001)]
+    pub sigma_learning_rate: f64,
     /// Seed for shuffling and sampling.
     #[config(default = 42)]
     pub seed: u64,
@@ -111,6 +116,9 @@ impl TrainConfig {
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(ConfigError::InvalidWeightDecay(self.weight_decay));
+        }
+        if !(self.sigma_learning_rate.is_finite() && self.sigma_learning_rate > 0.0) {
+            return Err(ConfigError::InvalidSigmaLearningRate(self.sigma_learning_rate));
         }
         if let Some(s) = self.sparsity {
             if !(s.target > 0.0 && s.target < 1.0) {
@@ -196,6 +204,9 @@ pub struct CdEstimate {
     pub positive_hidden: Tensor<2>,
     /// The negative phase's final states.
     pub negative: GibbsState,
+    /// For Gaussian visible units, `scale` times the data-minus-model
+    /// statistic of `log sigma`, `[n_visible]`.
+    pub log_sigma: Option<Tensor<1>>,
 }
 
 /// The CD-k estimate of the gradient on `batch`, times `scale`: with
@@ -217,26 +228,54 @@ pub fn contrastive_divergence(
     sampler: &mut Sampler,
 ) -> CdEstimate {
     let batch_rows = batch.dims()[0];
-    let positive_hidden = rbm.hidden_given_visible(batch.clone()); // [batch, n_hidden]
+    let positive_input = rbm.hidden_input(batch.clone()); // [batch, n_hidden]
+    let positive_hidden = rbm.hidden_units.mean(positive_input.clone());
     let start = match chains {
         Some(chains) => chains,
-        None => rbm.hidden_units.sample(positive_hidden.clone(), sampler),
+        None => rbm
+            .hidden_units
+            .sample(positive_input, positive_hidden.clone(), sampler),
     };
     let negative = rbm.gibbs_from_hidden(start, k, mean_field_last_visible, sampler);
     let chain_rows = negative.visible.dims()[0];
-    let gradient = contrastive_statistics(
-        batch,
+    let positive_scale = scale / batch_rows as f64;
+    let negative_scale = scale / chain_rows as f64;
+    // Statistics of the normalised visible states (v / sigma for Gaussian
+    // units); the visible bias's is one more division by sigma.
+    let mut gradient = contrastive_statistics(
+        rbm.normalize_visible(batch.clone()),
         positive_hidden.clone(),
-        negative.visible.clone(),
+        rbm.normalize_visible(negative.visible.clone()),
         negative.hidden_mean.clone(),
-        scale / batch_rows as f64,
-        scale / chain_rows as f64,
+        positive_scale,
+        negative_scale,
     );
+    let log_sigma = rbm.visible_sigma().map(|sigma| {
+        gradient.visible_bias = gradient.visible_bias.clone() / sigma;
+        log_sigma_statistic(rbm, batch, positive_hidden.clone()) * positive_scale
+            - log_sigma_statistic(rbm, negative.visible.clone(), negative.hidden_mean.clone())
+                * negative_scale
+    });
     CdEstimate {
         gradient,
         positive_hidden,
         negative,
+        log_sigma,
     }
+}
+
+/// `sum over rows of -dE/d(log sigma_i)` for Gaussian visible units:
+/// `(v~ - b~)^2 - v~ (h W^T)` with `v~ = v / sigma`, `b~ = b / sigma`.
+///
+/// # Shapes
+/// - visible: `[rows, n_visible]`, hidden: `[rows, n_hidden]` -> `[n_visible]`
+fn log_sigma_statistic(rbm: &Rbm, visible: Tensor<2>, hidden: Tensor<2>) -> Tensor<1> {
+    let normalized = rbm.normalize_visible(visible);
+    let bias = rbm.normalize_visible(rbm.visible_bias.val().unsqueeze());
+    let top_down = hidden.matmul(rbm.weight.val().transpose());
+    ((normalized.clone() - bias).square() - normalized * top_down)
+        .sum_dim(0)
+        .squeeze_dim(0)
 }
 
 /// What a trainer carries from one update to the next, apart from the model.
@@ -442,27 +481,40 @@ impl CdTrainer {
             batch.clone(),
             chains,
             self.config.k,
-            !self.config.persistent && self.config.mean_field_reconstruction,
+            // A learned sigma needs sampled visibles: the mean has no spread.
+            !self.config.persistent
+                && self.config.mean_field_reconstruction
+                && !rbm.visible_sigma.learned,
             learning_rate,
             &mut self.sampler,
         );
         let mut update = estimate.gradient;
         if self.config.persistent {
-            self.chains = Some(
-                rbm.hidden_units
-                    .sample(estimate.negative.hidden_mean, &mut self.sampler),
-            );
+            self.chains = Some(rbm.hidden_units.sample(
+                estimate.negative.hidden_input,
+                estimate.negative.hidden_mean,
+                &mut self.sampler,
+            ));
         }
         if let Some(sparsity) = self.config.sparsity {
             self.add_sparsity_penalty(
                 &mut update,
                 sparsity,
-                batch,
+                rbm.normalize_visible(batch),
                 estimate.positive_hidden,
                 learning_rate,
             );
         }
-        self.rbm = Some(self.apply_update(rbm, update, learning_rate, momentum));
+        let mut rbm = self.apply_update(rbm, update, learning_rate, momentum);
+        if let (Some(step), true) = (estimate.log_sigma, rbm.visible_sigma.learned) {
+            // The estimate is scaled by the learning rate; sigma has its own.
+            let step = step * (self.config.sigma_learning_rate / learning_rate);
+            let (low, high) = (rbm.visible_sigma.min.ln(), rbm.visible_sigma.max.ln());
+            rbm.visible_log_sigma = rbm
+                .visible_log_sigma
+                .map(|l| l.map(|l| (l + step).clamp(low, high)));
+        }
+        self.rbm = Some(rbm);
     }
 
     /// Adds `-lr * cost * (q - target)` to the hidden biases and its outer
@@ -517,19 +569,11 @@ impl CdTrainer {
         } else {
             velocity
         };
-        let Rbm {
-            weight,
-            visible_bias,
-            hidden_bias,
-            visible_units,
-            hidden_units,
-        } = rbm;
         let rbm = Rbm {
-            weight: weight.map(|w| w + velocity.weight.clone()),
-            visible_bias: visible_bias.map(|b| b + velocity.visible_bias.clone()),
-            hidden_bias: hidden_bias.map(|b| b + velocity.hidden_bias.clone()),
-            visible_units,
-            hidden_units,
+            weight: rbm.weight.map(|w| w + velocity.weight.clone()),
+            visible_bias: rbm.visible_bias.map(|b| b + velocity.visible_bias.clone()),
+            hidden_bias: rbm.hidden_bias.map(|b| b + velocity.hidden_bias.clone()),
+            ..rbm
         };
         self.velocity = Some(velocity);
         rbm
