@@ -1,6 +1,7 @@
 //! Data for deepbelief: MNIST read from its original IDX files (raw or gzip),
 //! fetched and verified on demand, and small synthetic data sets whose
-//! distributions are known exactly.
+//! distributions are known exactly, and patches of the vendored natural
+//! images for real-valued models.
 //!
 //! This crate does no printing. Its only file I/O is reading the data set
 //! and, in [`fetch_mnist`], writing the verified files into the cache.
@@ -20,6 +21,7 @@ mod error;
 mod fetch;
 mod idx;
 mod mnist;
+mod natural;
 mod synthetic;
 
 pub use binarize::Binarization;
@@ -27,6 +29,10 @@ pub use error::MnistError;
 pub use fetch::{FetchOptions, MNIST_FILES, MnistFile, ensure_mnist, fetch_mnist, sha256_hex};
 pub use idx::{read_idx_images, read_idx_labels};
 pub use mnist::{Mnist, MnistLocation, MnistSplit, load_mnist};
+pub use natural::{
+    GreyImage, ImageError, PatchTransform, Whitening, natural_images_dir, random_patches,
+    read_grey_png, read_grey_pngs, symmetric_eigen,
+};
 pub use synthetic::bars_and_stripes;
 
 #[cfg(test)]

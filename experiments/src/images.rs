@@ -56,7 +56,8 @@ pub fn write_grey_png(
     writer.finish().map_err(std::io::Error::other)
 }
 
-/// Tiles and writes in one go.
+/// Tiles and writes in one go; tiles smaller than 16 pixels are drawn
+/// 4x larger (nearest neighbour), so that 8x8 filters can be seen.
 pub fn write_grid(
     path: &Path,
     images: &[Vec<f32>],
@@ -66,7 +67,18 @@ pub fn write_grid(
     normalise_each: bool,
 ) -> std::io::Result<()> {
     let (pixels, w, h) = tile(images, height, width, columns, normalise_each);
+    let factor = if height.max(width) < 16 { 4 } else { 1 };
+    let (pixels, w, h) = upscale(&pixels, w, h, factor);
     write_grey_png(path, &pixels, w, h)
+}
+
+/// Each pixel repeated `factor` times in both directions.
+pub fn upscale(pixels: &[u8], width: usize, height: usize, factor: usize) -> (Vec<u8>, usize, usize) {
+    let (w, h) = (width * factor, height * factor);
+    let out = (0..h)
+        .flat_map(|y| (0..w).map(move |x| pixels[(y / factor) * width + x / factor]))
+        .collect();
+    (out, w, h)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod device;
 pub mod finetune;
 pub mod images;
 pub mod mnist;
+pub mod patches;
 pub mod pretrain_run;
 pub mod rbm_run;
 pub mod run_dir;

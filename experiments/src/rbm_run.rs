@@ -55,11 +55,12 @@ pub fn tensor_rows(x: Tensor<2>) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Writes the first `count` filters (columns of W) as 28x28 tiles.
-pub fn write_filters(rbm: &Rbm, count: usize, path: &Path) -> std::io::Result<()> {
+/// Writes the first `count` filters (columns of W) as `side x side` tiles,
+/// each scaled to its own range.
+pub fn write_filters(rbm: &Rbm, count: usize, side: usize, path: &Path) -> std::io::Result<()> {
     let count = count.min(rbm.n_hidden());
-    let filters = rbm.weight.val().transpose().slice(0..count); // [count, 784]
-    write_grid(path, &tensor_rows(filters), 28, 28, 10, true)
+    let filters = rbm.weight.val().transpose().slice(0..count); // [count, side * side]
+    write_grid(path, &tensor_rows(filters), side, side, 10, true)
 }
 
 /// Writes pairs of rows: data, then its mean-field reconstruction.

@@ -55,7 +55,7 @@ impl StackConfig {
     }
 
     /// Checks every rule: at least one layer, each layer's own rules, and
-    /// sizes that chain (layers are reported 1-based).
+    /// sizes and unit types that chain (layers are reported 1-based).
     pub fn validate(&self) -> Result<(), DbnConfigError> {
         if self.layers.is_empty() {
             return Err(DbnConfigError::NoLayers);
@@ -75,6 +75,14 @@ impl StackConfig {
                         layer: number,
                         expected: below,
                         found: layer.rbm.n_visible,
+                    });
+                }
+                let below_units = self.layers[index - 1].rbm.hidden_units;
+                if layer.rbm.visible_units != below_units {
+                    return Err(DbnConfigError::UnitKindMismatch {
+                        layer: number,
+                        below: below_units.name(),
+                        found: layer.rbm.visible_units.name(),
                     });
                 }
             }

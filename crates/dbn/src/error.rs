@@ -16,6 +16,15 @@ pub enum DbnConfigError {
         expected: usize,
         found: usize,
     },
+    #[error(
+        "layer {layer}: visible units are {found}, but the layer below has {below} hidden units \
+         (its activations are this layer's data)"
+    )]
+    UnitKindMismatch {
+        layer: usize,
+        below: String,
+        found: String,
+    },
     #[error("layer {layer}: {source}")]
     InvalidLayer {
         layer: usize,

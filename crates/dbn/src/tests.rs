@@ -82,6 +82,22 @@ fn stack_sizes_must_chain() {
 }
 
 #[test]
+fn stack_unit_types_must_chain() {
+    let mut config = StackConfig::uniform(&[12, 8, 4], &train(1));
+    config.layers[0].rbm.hidden_units = UnitKind::NoisyRectified;
+    assert_eq!(
+        config.validate(),
+        Err(DbnConfigError::UnitKindMismatch {
+            layer: 2,
+            below: "nrelu".into(),
+            found: "binary".into()
+        })
+    );
+    config.layers[1].rbm.visible_units = UnitKind::NoisyRectified;
+    assert_eq!(config.validate(), Ok(()));
+}
+
+#[test]
 fn stack_reports_the_invalid_layer() {
     let mut config = StackConfig::uniform(&[12, 8, 4], &train(1));
     config.layers[1].train.k = 0;

@@ -70,6 +70,9 @@ pub fn check_data(
                 what,
                 count,
                 example,
+                units: units.name(),
+                low,
+                high,
             });
         }
     }

@@ -71,11 +71,14 @@ pub enum RbmError {
     #[error("{what}: the data set is empty")]
     EmptyData { what: &'static str },
 
-    #[error("{what}: {count} value(s) outside [0, 1] for binary visible units, e.g. {example}")]
+    #[error("{what}: {count} value(s) outside [{low}, {high}] for {units} visible units, e.g. {example}")]
     DataOutOfRange {
         what: &'static str,
         count: usize,
         example: f32,
+        units: String,
+        low: f32,
+        high: f32,
     },
 
     #[error("{what}: {count} value(s) are NaN or infinite")]

@@ -85,7 +85,8 @@ impl UnitKind {
                 let z = total_input.clone() / std.clone();
                 let cdf = (z.clone() * std::f64::consts::FRAC_1_SQRT_2).erf().add_scalar(1.0) * 0.5;
                 let pdf = (z.square() * -0.5).exp() * (1.0 / (2.0 * std::f64::consts::PI).sqrt());
-                total_input * cdf + std * pdf
+                // Never below 0, which rounding could otherwise give.
+                relu(total_input * cdf + std * pdf)
             }
         }
     }

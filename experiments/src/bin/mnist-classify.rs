@@ -9,7 +9,7 @@ use burn::train::Interrupter;
 use clap::Parser;
 use datasets::Binarization;
 use dbn::{ClassifierConfig, DbnClassifier, LabelledImages, StackConfig, save_classifier};
-use experiments::classify_run::{ClassifyPreset, ClassifyRunConfig};
+use experiments::classify_run::{ClassifyPreset, ClassifyRunConfig, FirstUnits};
 use experiments::dashboard::dashboard;
 use experiments::finetune::{finetune, last_checkpoint};
 use experiments::pretrain_run::pretrain_with_checkpoints;
@@ -37,6 +37,9 @@ struct Args {
     /// Gibbs steps of CD-k.
     #[arg(long)]
     cd_k: Option<usize>,
+    /// Unit type of the first layer: binary, nrelu, stepped or gaussian.
+    #[arg(long, value_enum, default_value_t = FirstUnits::Binary)]
+    first_units: FirstUnits,
     /// Train layer 2 and up on sampled binary states instead of probabilities.
     #[arg(long)]
     sampled_propagation: bool,
@@ -122,7 +125,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             println!("pretraining done after {:.1} min", started.elapsed().as_secs_f64() / 60.0);
             DbnClassifier::from_stack(&stack, 10, config.seed)
         }
-        None => ClassifierConfig::new(config.layer_sizes.clone(), 10).init(&device, config.seed),
+        None => {
+            let mut classifier = ClassifierConfig::new(config.layer_sizes.clone(), 10);
+            // The baseline has the pretrained net's activations.
+            let mut stack = StackConfig::uniform(&config.layer_sizes, &rbm::TrainConfig::new());
+            config.first_units.apply(&mut stack);
+            classifier.hidden_units = stack.layers.iter().map(|l| l.rbm.hidden_units).collect();
+            classifier.init(&device, config.seed)
+        }
     };
     let resume_from = if args.resume { last_checkpoint(&run.file("learner")) } else { None };
     let outcome = finetune(
@@ -167,6 +177,7 @@ fn config_from_args(args: &Args, available: usize) -> Result<ClassifyRunConfig, 
         train = train.with_k(k);
     }
     let mut stack = StackConfig::uniform(&layer_sizes, &train);
+    args.first_units.apply(&mut stack);
     if args.sampled_propagation {
         stack.propagation = dbn::Propagation::Sampled { seed: args.seed };
     }
@@ -185,6 +196,7 @@ fn config_from_args(args: &Args, available: usize) -> Result<ClassifyRunConfig, 
     finetune.validate()?;
     Ok(ClassifyRunConfig {
         preset,
+        first_units: args.first_units,
         stack: (!args.no_pretrain).then_some(stack),
         layer_sizes,
         finetune,

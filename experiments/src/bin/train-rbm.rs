@@ -167,7 +167,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         run.append_jsonl("metrics.jsonl", &metrics)?;
     }
     let rbm = trainer.rbm();
-    write_filters(rbm, 100, &run.file("filters.png"))?;
+    write_filters(rbm, 100, 28, &run.file("filters.png"))?;
     let shown = images_tensor(&mnist.test.head(50), binarization, &device);
     write_reconstructions(rbm, shown, &run.file("reconstructions.png"))?;
     write_samples(rbm, 100, 1000, train_config.seed, &run.file("samples.png"))?;

@@ -1,0 +1,291 @@
+//! Natural-image patches for real-valued RBMs: grey images read from PNG
+//! files, random square patches, and their preprocessing (mean removal,
+//! standardisation, ZCA whitening).
+
+use std::path::{Path, PathBuf};
+
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, SeedableRng};
+
+/// The vendored images' directory in this repository.
+pub fn natural_images_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("natural-images")
+}
+
+/// Errors reading images or cutting patches; each names the file or the numbers.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a readable PNG: {message}")]
+    Decode { path: PathBuf, message: String },
+    #[error("no PNG files in {0}")]
+    NoImages(PathBuf),
+    #[error("{path} is {width}x{height}, smaller than the {patch}x{patch} patches")]
+    TooSmall {
+        path: PathBuf,
+        width: usize,
+        height: usize,
+        patch: usize,
+    },
+}
+
+/// A grey image with intensities in [0, 1], row-major.
+#[derive(Debug, Clone)]
+pub struct GreyImage {
+    pub path: PathBuf,
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<f32>,
+}
+
+/// Reads one PNG (grey, grey+alpha, RGB or RGBA; 8 or 16 bits) as grey:
+/// colour becomes ITU-R 601 luma, alpha is ignored.
+pub fn read_grey_png(path: &Path) -> Result<GreyImage, ImageError> {
+    let file = std::fs::File::open(path).map_err(|source| ImageError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let decode = |message: String| ImageError::Decode {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().map_err(|e| decode(e.to_string()))?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| decode("image too large".into()))?;
+    let mut buffer = vec![0u8; size];
+    let info = reader
+        .next_frame(&mut buffer)
+        .map_err(|e| decode(e.to_string()))?;
+    let channels = info.color_type.samples();
+    let (width, height) = (info.width as usize, info.height as usize);
+    let pixels = buffer[..info.buffer_size()]
+        .chunks(channels)
+        .map(|p| match channels {
+            1 | 2 => p[0] as f32 / 255.0,
+            _ => (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0,
+        })
+        .collect::<Vec<_>>();
+    if pixels.len() != width * height {
+        return Err(decode(format!(
+            "{} pixels decoded for {width}x{height}",
+            pixels.len()
+        )));
+    }
+    Ok(GreyImage {
+        path: path.to_path_buf(),
+        width,
+        height,
+        pixels,
+    })
+}
+
+/// Every `.png` in `dir`, in file-name order.
+pub fn read_grey_pngs(dir: &Path) -> Result<Vec<GreyImage>, ImageError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ImageError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(ImageError::NoImages(dir.to_path_buf()));
+    }
+    paths.iter().map(|p| read_grey_png(p)).collect()
+}
+
+/// `count` random `size x size` patches, row-major, each drawn from an image
+/// chosen uniformly and a uniform position in it, with `seed`.
+pub fn random_patches(
+    images: &[GreyImage],
+    size: usize,
+    count: usize,
+    seed: u64,
+) -> Result<Vec<f32>, ImageError> {
+    if images.is_empty() {
+        return Err(ImageError::NoImages(PathBuf::from("<no images given>")));
+    }
+    if let Some(small) = images.iter().find(|i| i.width < size || i.height < size) {
+        return Err(ImageError::TooSmall {
+            path: small.path.clone(),
+            width: small.width,
+            height: small.height,
+            patch: size,
+        });
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(count * size * size);
+    for _ in 0..count {
+        let image = &images[below(&mut rng, images.len())];
+        let x = below(&mut rng, image.width - size + 1);
+        let y = below(&mut rng, image.height - size + 1);
+        for row in y..y + size {
+            let start = row * image.width + x;
+            out.extend_from_slice(&image.pixels[start..start + size]);
+        }
+    }
+    Ok(out)
+}
+
+/// A uniform integer in `0..n` (multiply-shift; bias below 2^-32 for the
+/// sizes here).
+fn below(rng: &mut Xoshiro256PlusPlus, n: usize) -> usize {
+    ((rng.next_u64() as u128 * n as u128) >> 64) as usize
+}
+
+/// How patches are prepared for Gaussian visible units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Whitening {
+    /// Per-patch mean removed, then every value divided by the global
+    /// standard deviation (unit variance overall).
+    Standardise,
+    /// Per-patch mean removed, then ZCA whitening, `C^(-1/2)` with
+    /// eigenvalues floored at `epsilon` times the largest, which decorrelates
+    /// pixels (unit variance per direction) while keeping patches looking like
+    /// images.
+    Zca { epsilon: f64 },
+}
+
+/// A fitted preprocessing, to apply the same transform to other patches.
+#[derive(Debug, Clone)]
+pub struct PatchTransform {
+    dim: usize,
+    /// Row-major `[dim, dim]` matrix applied after mean removal.
+    matrix: Vec<f64>,
+}
+
+impl PatchTransform {
+    /// Fits the transform on `patches` (rows of `dim` values).
+    ///
+    /// # Panics
+    /// If `patches.len()` is not a positive multiple of `dim`.
+    pub fn fit(patches: &[f32], dim: usize, whitening: Whitening) -> Self {
+        assert!(dim > 0 && !patches.is_empty() && patches.len().is_multiple_of(dim), "patches must be rows of {dim}");
+        let centred = remove_patch_means(patches, dim);
+        let rows = centred.len() / dim;
+        let mut covariance = vec![0.0f64; dim * dim];
+        for row in centred.chunks(dim) {
+            for i in 0..dim {
+                let ri = row[i];
+                for j in i..dim {
+                    covariance[i * dim + j] += ri * row[j];
+                }
+            }
+        }
+        for i in 0..dim {
+            for j in i..dim {
+                let c = covariance[i * dim + j] / rows as f64;
+                covariance[i * dim + j] = c;
+                covariance[j * dim + i] = c;
+            }
+        }
+        let matrix = match whitening {
+            Whitening::Standardise => {
+                let variance = (0..dim).map(|i| covariance[i * dim + i]).sum::<f64>() / dim as f64;
+                let scale = 1.0 / variance.max(1e-12).sqrt();
+                (0..dim * dim)
+                    .map(|k| if k / dim == k % dim { scale } else { 0.0 })
+                    .collect()
+            }
+            Whitening::Zca { epsilon } => {
+                let (values, vectors) = symmetric_eigen(&covariance, dim);
+                let floor = epsilon * values.iter().cloned().fold(0.0, f64::max);
+                let mut matrix = vec![0.0; dim * dim];
+                for (k, &value) in values.iter().enumerate() {
+                    let scale = 1.0 / value.max(floor).max(1e-12).sqrt();
+                    for i in 0..dim {
+                        let ui = vectors[i * dim + k] * scale;
+                        for j in 0..dim {
+                            matrix[i * dim + j] += ui * vectors[j * dim + k];
+                        }
+                    }
+                }
+                matrix
+            }
+        };
+        Self { dim, matrix }
+    }
+
+    /// Removes each patch's mean and applies the fitted matrix.
+    pub fn apply(&self, patches: &[f32]) -> Vec<f32> {
+        let dim = self.dim;
+        let centred = remove_patch_means(patches, dim);
+        let mut out = Vec::with_capacity(patches.len());
+        for row in centred.chunks(dim) {
+            for i in 0..dim {
+                let m = &self.matrix[i * dim..(i + 1) * dim];
+                out.push(m.iter().zip(row).map(|(a, b)| a * b).sum::<f64>() as f32);
+            }
+        }
+        out
+    }
+}
+
+fn remove_patch_means(patches: &[f32], dim: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(patches.len());
+    for row in patches.chunks(dim) {
+        let mean = row.iter().map(|&v| v as f64).sum::<f64>() / dim as f64;
+        out.extend(row.iter().map(|&v| v as f64 - mean));
+    }
+    out
+}
+
+/// Eigenvalues and eigenvectors (columns of a row-major `[n, n]` matrix) of
+/// a symmetric matrix, by cyclic Jacobi rotations (to 1e-12 off-diagonal).
+pub fn symmetric_eigen(matrix: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = matrix.to_vec();
+    let mut v: Vec<f64> = (0..n * n).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect();
+    let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j] * a[i * n + j])
+            .sum::<f64>()
+            .sqrt();
+        if off <= 1e-12 * scale {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let akp = a[k * n + p];
+                    let akq = a[k * n + q];
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let apk = a[p * n + k];
+                    let aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let vkp = v[k * n + p];
+                    let vkq = v[k * n + q];
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[i * n + i]).collect(), v)
+}
