@@ -37,3 +37,5 @@ pub use synthetic::bars_and_stripes;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod natural_tests;

@@ -305,6 +305,36 @@ fn conversion_preserves_the_up_pass() {
 }
 
 #[test]
+fn conversion_folds_a_gaussian_first_layer_sigma_into_the_weights() {
+    let device = device();
+    let mut stack = random_stack(&device);
+    let first = &mut stack.layers[0];
+    first.visible_units = UnitKind::Gaussian;
+    first.visible_sigma = rbm::SigmaConfig::learned(1.0, 0.01, 10.0);
+    let log_sigma = Sampler::new(5).normal([12], -0.5, 0.5, &device);
+    first.visible_log_sigma = Some(burn::module::Param::from_tensor(log_sigma));
+    let classifier = DbnClassifier::from_stack(&stack, 3, 1);
+    let (data, _) = toy_data(&device);
+    for (e, g) in stack.up_pass(data.clone()).into_iter().zip(classifier.hidden_activations(data)) {
+        assert!(max_abs_diff(e, g) <= 1e-5);
+    }
+}
+
+#[test]
+fn a_gaussian_first_layer_under_a_binary_layer_pretrains() {
+    let device = device();
+    let (data, _) = toy_data(&device);
+    let mut config = StackConfig::uniform(&[12, 8, 4], &train(3).with_learning_rate(0.01));
+    config.layers[0].rbm.visible_units = UnitKind::Gaussian;
+    config.layers[0].rbm.visible_sigma = rbm::SigmaConfig::learned(0.5, 0.05, 2.0);
+    config.validate().unwrap();
+    let stack = finished(pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap());
+    assert!(stack.layers[0].visible_sigma().is_some());
+    let features = host(stack.features(data));
+    assert!(features.iter().all(|f| f.is_finite() && (0.0..=1.0).contains(f)));
+}
+
+#[test]
 fn one_step_lowers_the_loss_and_reaches_the_first_layer() {
     let device = device();
     let (data, labels) = toy_data(&device);
