@@ -17,7 +17,7 @@ use burn::train::renderer::{
 use datasets::{Binarization, FetchOptions, MnistLocation};
 use dbn::{DbnClassifier, FinetuneConfig, LabelledImages, RbmStack, StackConfig};
 use experiments::dashboard::{EpochRecord, PlainRenderer, dashboard};
-use experiments::finetune::{FINETUNE_PHASE, finetune, last_checkpoint};
+use experiments::finetune::{FINETUNE_PHASE, Selection, finetune, last_checkpoint};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::run_dir::RunDir;
 use rbm::TrainConfig;
@@ -99,7 +99,7 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
     let model = DbnClassifier::from_stack(&stack, 10, 1);
     let first = finetune(
         model, &finetune_config(2), train.clone(), valid.clone(), &learner_dir, None, renderer,
-        &records, &interrupter,
+        &records, &interrupter, Selection::BestValidation,
     )
     .unwrap();
     assert_eq!(finetune_epochs(&records), vec![1, 2]);
@@ -109,7 +109,7 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
     let model = DbnClassifier::from_stack(&stack, 10, 1);
     let resumed = finetune(
         model, &finetune_config(3), train, valid, &learner_dir, last_checkpoint(&learner_dir),
-        first.renderer, &records, &interrupter,
+        first.renderer, &records, &interrupter, Selection::BestValidation,
     )
     .unwrap();
     assert_eq!(finetune_epochs(&records), vec![1, 2, 3]);

@@ -120,6 +120,9 @@ pub struct ClassifyRunConfig {
     pub train_rows: usize,
     /// Validation images: the last ones of the 60,000.
     pub valid_rows: usize,
+    /// Epochs of the final pass on all 60,000 (0: none).
+    #[serde(default)]
+    pub final_epochs: usize,
     /// Seed of the classifier head (and of the whole net without pretraining).
     pub seed: u64,
     pub device: String,

@@ -23,11 +23,24 @@ use crate::dashboard::EpochRecord;
 /// The phase label that fine-tuning epochs carry in the dashboard and in
 /// `metrics.jsonl`.
 pub const FINETUNE_PHASE: &str = "finetune";
+/// The phase label of a final pass on all training data ([`Selection::Last`]).
+pub const FINAL_PASS_PHASE: &str = "final pass";
+
+/// Which epoch's model [`finetune`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// The best validation accuracy (early stopping's choice).
+    BestValidation,
+    /// The last epoch (for a final pass whose "validation" data are part of
+    /// the training data).
+    Last,
+}
 
 /// What fine-tuning produced.
 pub struct FinetuneOutcome {
     /// The model of the epoch with the best validation accuracy (ties: the
-    /// earlier epoch), in inference mode.
+    /// earlier epoch), or of the last epoch (see [`Selection`]), in
+    /// inference mode.
     pub best: DbnClassifier,
     pub best_epoch: usize,
     pub best_valid_error: f64,
@@ -79,8 +92,13 @@ pub fn finetune(
     renderer: Box<dyn MetricsRenderer>,
     records: &Arc<Mutex<Vec<EpochRecord>>>,
     interrupter: &Interrupter,
+    selection: Selection,
 ) -> Result<FinetuneOutcome, Box<dyn std::error::Error>> {
     config.validate()?;
+    let phase = match selection {
+        Selection::BestValidation => FINETUNE_PHASE,
+        Selection::Last => FINAL_PASS_PHASE,
+    };
     let device = model.head.weight.device();
     let batches = train.len().div_ceil(config.batch_size);
     let loader_train = DataLoaderBuilder::new(ClassificationBatcher)
@@ -110,7 +128,7 @@ pub fn finetune(
         .with_application_logger(None)
         .with_interrupter(interrupter.clone())
         .renderer(renderer)
-        .label(FINETUNE_PHASE)
+        .label(phase)
         .num_epochs(config.max_epochs);
     if let Some(patience) = config.patience {
         training = training.early_stopping(MetricEarlyStoppingStrategy::new(
@@ -138,17 +156,20 @@ pub fn finetune(
         .lock()
         .expect("not poisoned")
         .iter()
-        .filter(|r| r.phase == FINETUNE_PHASE)
+        .filter(|r| r.phase == phase)
         .filter_map(|r| Some((r.epoch, *r.values.get("valid_accuracy")?)))
         .collect();
     let epochs_done = last_checkpoint(dir).unwrap_or(0);
     let kept = checkpoint_epochs(dir);
-    let best_epoch = kept
-        .iter()
+    let best_epoch = if selection == Selection::Last {
+        Some(epochs_done).filter(|&e| e > 0)
+    } else {
+        kept.iter()
         .filter_map(|&e| valid_accuracy.iter().find(|(r, _)| *r == e).map(|&(_, a)| (e, a)))
         .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
         .map(|(e, _)| e)
-        .or_else(|| kept.iter().copied().min());
+        .or_else(|| kept.iter().copied().min())
+    };
     let best = match best_epoch {
         Some(epoch) => last
             .clone()

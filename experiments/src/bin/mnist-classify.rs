@@ -11,7 +11,7 @@ use datasets::Binarization;
 use dbn::{ClassifierConfig, DbnClassifier, LabelledImages, StackConfig, save_classifier};
 use experiments::classify_run::{ClassifyPreset, ClassifyRunConfig, FirstUnits};
 use experiments::dashboard::dashboard;
-use experiments::finetune::{finetune, last_checkpoint};
+use experiments::finetune::{Selection, finetune, last_checkpoint};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::run_dir::RunDir;
 
@@ -64,6 +64,11 @@ struct Args {
     /// Stop after this many epochs without a better validation error (0: never).
     #[arg(long)]
     patience: Option<usize>,
+    /// After early stopping, train the chosen model this many more epochs on
+    /// all 60,000 training images (validation included), at the learning
+    /// rate of the chosen epoch; the result is the last epoch's model.
+    #[arg(long)]
+    final_epochs: Option<usize>,
     /// Use only the first N of the 50,000 training images.
     #[arg(long)]
     train_rows: Option<usize>,
@@ -135,25 +140,59 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let resume_from = if args.resume { last_checkpoint(&run.file("learner")) } else { None };
-    let outcome = finetune(
-        classifier, &config.finetune, train, valid, &run.file("learner"), resume_from, renderer,
-        &records, &interrupter,
+    let mut outcome = finetune(
+        classifier, &config.finetune, train, valid.clone(), &run.file("learner"), resume_from,
+        renderer, &records, &interrupter, Selection::BestValidation,
     )?;
+    let mut result_extra = serde_json::json!({});
+    let finetune_epochs = outcome.epochs_done;
+    if config.final_epochs > 0 && !outcome.interrupted {
+        let chosen_error = outcome.best_valid_error;
+        let final_config = dbn::FinetuneConfig {
+            max_epochs: config.final_epochs,
+            learning_rate: config.finetune.learning_rate_at(outcome.best_epoch),
+            patience: None,
+            ..config.finetune.clone()
+        };
+        let all = split(&mnist.train.range(0, total), "all training images")?;
+        println!(
+            "final pass: {} epochs on all {} training images from epoch {} (lr {:.4})",
+            final_config.max_epochs, all.len(), outcome.best_epoch, final_config.learning_rate
+        );
+        let dir = run.file("learner-final");
+        let resume_final = if args.resume { last_checkpoint(&dir) } else { None };
+        let best_epoch = outcome.best_epoch;
+        outcome = finetune(
+            outcome.best, &final_config, all, valid, &dir, resume_final, outcome.renderer,
+            &records, &interrupter, Selection::Last,
+        )?;
+        result_extra = serde_json::json!({
+            "final_pass_epochs": outcome.epochs_done,
+            "chosen_epoch_before_final_pass": best_epoch,
+            "valid_error_percent_before_final_pass": 100.0 * chosen_error,
+        });
+        outcome.best_valid_error = chosen_error;
+        outcome.best_epoch = best_epoch;
+    }
     drop(outcome.renderer); // closes the TUI before the summary lines
     save_classifier(&outcome.best, &run.file("model.safetensors"))?;
     let (images, labels) = test.tensors(&device);
     let test_error = 100.0 * outcome.best.error_rate(&images, &labels, 1000);
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let result = serde_json::json!({
-        "best_epoch": outcome.best_epoch, "epochs_done": outcome.epochs_done,
+        "best_epoch": outcome.best_epoch, "epochs_done": finetune_epochs,
         "valid_error_percent": 100.0 * outcome.best_valid_error,
         "test_error_percent": test_error, "wall_minutes": minutes,
-        "interrupted": outcome.interrupted,
+        "interrupted": outcome.interrupted, "final_pass": result_extra,
     });
     run.write_json("result.json", &result)?;
     println!(
-        "best epoch {} of {}: validation error {:.2}%; {:.1} min; wrote {}",
-        outcome.best_epoch, outcome.epochs_done, 100.0 * outcome.best_valid_error, minutes,
+        "chosen epoch {} of {} (validation error {:.2}%){}; {:.1} min; wrote {}",
+        outcome.best_epoch,
+        finetune_epochs,
+        100.0 * outcome.best_valid_error,
+        if config.final_epochs > 0 { format!(", then {} epochs on all 60,000", config.final_epochs) } else { String::new() },
+        minutes,
         run.path.display()
     );
     println!("test_error={test_error:.2}");
@@ -201,6 +240,7 @@ fn config_from_args(args: &Args, available: usize) -> Result<ClassifyRunConfig, 
         layer_sizes,
         finetune,
         train_rows: args.train_rows.unwrap_or(available).min(available),
+        final_epochs: args.final_epochs.unwrap_or(0),
         valid_rows: VALID_ROWS,
         seed: args.seed,
         device: args.common.device.device.clone(),
