@@ -218,7 +218,7 @@ fn gaussian_bernoulli_rbm_recovers_mixture_component_means() {
     let data = tensor_from_rows(&rows, 2, &device);
     let config = RbmConfig::new(2, 1)
         .with_visible_units(UnitKind::Gaussian)
-        .with_visible_sigma(SigmaConfig::fixed(0.5))
+        .with_visible_sigma(Some(SigmaConfig::fixed(0.5)))
         .with_init_std(0.1);
     let train = TrainConfig::new()
         .with_epochs(40)
@@ -254,12 +254,12 @@ fn learned_sigma_finds_the_data_spread() {
     let data = tensor_from_rows(&rows, 1, &device);
     let config = RbmConfig::new(1, 1)
         .with_visible_units(UnitKind::Gaussian)
-        .with_visible_sigma(SigmaConfig::learned(1.0, 0.1, 10.0))
+        .with_visible_sigma(Some(SigmaConfig::learned(1.0, 0.1, 10.0)))
         .with_init_std(1e-4);
     let train = TrainConfig::new()
         .with_epochs(30)
         .with_learning_rate(1e-4)
-        .with_sigma_learning_rate(0.01)
+        .with_sigma_learning_rate(Some(0.01))
         .with_seed(1);
     let mut trainer = CdTrainer::new(config.init(&device, 1), train).unwrap();
     trainer.fit(&data, None, |_| {}).unwrap();

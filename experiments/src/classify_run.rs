@@ -90,7 +90,7 @@ impl FirstUnits {
             FirstUnits::Gaussian => {
                 let first = &mut stack.layers[0];
                 first.rbm.visible_units = UnitKind::Gaussian;
-                first.rbm.visible_sigma = SigmaConfig::learned(0.3, 0.05, 1.0);
+                first.rbm.visible_sigma = Some(SigmaConfig::learned(0.3, 0.05, 1.0));
                 first.train.learning_rate *= 0.01;
                 return;
             }

@@ -53,6 +53,8 @@ pub enum DbnConfigError {
     ZeroEpochs,
     #[error("fine-tuning patience must be at least 1 epoch (or none to disable early stopping)")]
     ZeroPatience,
+    #[error("the Gibbs schedule needs k >= 1 and strictly increasing start epochs")]
+    InvalidGibbsSchedule,
 }
 
 /// Errors from the DBN crate's operations.
@@ -96,6 +98,9 @@ pub enum DbnError {
 
     #[error("{path}: {message}")]
     BadFile { path: PathBuf, message: String },
+
+    #[error("generative DBN: {0}")]
+    BadTop(String),
 
     #[error(
         "{path}: the checkpoint does not match the configuration: {message}"

@@ -36,10 +36,12 @@
 //! ```
 
 mod batch;
+mod bound;
 mod classifier;
 mod config;
 mod error;
 mod finetune;
+mod generative;
 mod pretrain;
 mod stack;
 mod store;
@@ -48,12 +50,14 @@ pub use batch::{ClassificationBatch, ClassificationBatcher, LabelledImage, Label
 pub use classifier::{ClassifierConfig, DbnClassifier};
 pub use config::{LayerConfig, Propagation, StackConfig};
 pub use error::{DbnConfigError, DbnError};
+pub use bound::{transposed, variational_bound};
 pub use finetune::FinetuneConfig;
+pub use generative::{GenerativeDbn, UpDownConfig, UpDownMetrics, one_hot_rows};
 pub use pretrain::{PretrainCheckpoint, PretrainEvent, PretrainOutcome, pretrain};
 pub use stack::{RbmStack, propagate};
 pub use store::{
-    CLASSIFIER_METADATA_KEY, STACK_METADATA_KEY, load_classifier, load_stack, save_classifier,
-    save_stack,
+    CLASSIFIER_METADATA_KEY, GENERATIVE_METADATA_KEY, STACK_METADATA_KEY, load_classifier,
+    load_generative, load_stack, save_classifier, save_generative, save_stack,
 };
 
 #[cfg(test)]

@@ -8,10 +8,13 @@ use std::path::Path;
 use burn::prelude::*;
 use rbm::{RbmConfig, load_tensors, read_metadata, save_tensors};
 
-use crate::{ClassifierConfig, DbnClassifier, DbnError, RbmStack};
+use crate::{ClassifierConfig, DbnClassifier, DbnError, GenerativeDbn, RbmStack};
 
 /// Metadata key of a stack's per-layer [`RbmConfig`]s (a JSON array).
 pub const STACK_METADATA_KEY: &str = "stack_layers";
+/// Metadata key of a generative DBN's layer configurations: a JSON object
+/// `{"lower": [RbmConfig...], "top": RbmConfig}`.
+pub const GENERATIVE_METADATA_KEY: &str = "generative_dbn";
 /// Metadata key of a classifier's [`ClassifierConfig`].
 pub const CLASSIFIER_METADATA_KEY: &str = "classifier_config";
 
@@ -51,6 +54,39 @@ pub fn load_classifier(path: &Path, device: &Device) -> Result<DbnClassifier, Db
     let mut classifier = config.init(device, 0);
     load_tensors(&mut classifier, path)?;
     Ok(classifier)
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GenerativeLayers {
+    lower: Vec<RbmConfig>,
+    top: RbmConfig,
+}
+
+/// Writes a generative DBN (tensors `up.{i}.*`, `down.{i}.*`, `top.*`) and
+/// its layers' architectures; atomically.
+pub fn save_generative(model: &GenerativeDbn, path: &Path) -> Result<(), DbnError> {
+    let layers = GenerativeLayers {
+        lower: model.up.iter().map(|l| l.config(0.01)).collect(),
+        top: model.top.config(0.01),
+    };
+    let json = serde_json::to_string(&layers).expect("configs serialise");
+    Ok(save_tensors(model, &[(GENERATIVE_METADATA_KEY, json)], path)?)
+}
+
+/// Loads a generative DBN written by [`save_generative`] onto `device`.
+pub fn load_generative(path: &Path, device: &Device) -> Result<GenerativeDbn, DbnError> {
+    let layers: GenerativeLayers = metadata_json(path, GENERATIVE_METADATA_KEY)?;
+    for config in layers.lower.iter().chain([&layers.top]) {
+        config.validate().map_err(|e| bad(path, &e.to_string()))?;
+    }
+    let lower: Vec<_> = layers.lower.iter().map(|c| c.init(device, 0)).collect();
+    let mut model = GenerativeDbn {
+        up: lower.clone(),
+        down: lower,
+        top: layers.top.init(device, 0),
+    };
+    load_tensors(&mut model, path)?;
+    Ok(model)
 }
 
 fn bad(path: &Path, message: &str) -> DbnError {

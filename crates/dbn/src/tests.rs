@@ -326,7 +326,7 @@ fn a_gaussian_first_layer_under_a_binary_layer_pretrains() {
     let (data, _) = toy_data(&device);
     let mut config = StackConfig::uniform(&[12, 8, 4], &train(3).with_learning_rate(0.01));
     config.layers[0].rbm.visible_units = UnitKind::Gaussian;
-    config.layers[0].rbm.visible_sigma = rbm::SigmaConfig::learned(0.5, 0.05, 2.0);
+    config.layers[0].rbm.visible_sigma = Some(rbm::SigmaConfig::learned(0.5, 0.05, 2.0));
     config.validate().unwrap();
     let stack = finished(pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap());
     assert!(stack.layers[0].visible_sigma().is_some());

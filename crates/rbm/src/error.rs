@@ -12,6 +12,10 @@ pub enum ConfigError {
     InvalidInitStd(f64),
     #[error("stepped sigmoid units need at least 1 copy")]
     ZeroCopies,
+    #[error("a softmax group needs at least 2 units, found {0}")]
+    SoftmaxGroupTooSmall(usize),
+    #[error("a layer of {units} units cannot hold a softmax group of {group} and any binary unit")]
+    SoftmaxGroupTooLarge { group: usize, units: usize },
     #[error(
         "{visible} visible units cannot be paired with {hidden} hidden units: \
          with both layers unbounded the model has no normaliser"

@@ -63,9 +63,11 @@ pub struct RbmConfig {
     /// (0.01 in Hinton's practical guide).
     #[config(default = 0.01)]
     pub init_std: f64,
-    /// Sigma of Gaussian visible units (must stay the default for others).
-    #[config(default = "SigmaConfig::default()")]
-    pub visible_sigma: SigmaConfig,
+    /// Sigma of Gaussian visible units (`None`: fixed at 1; must be `None`
+    /// or the default for other units). Optional so that files written
+    /// before sigma existed still load.
+    #[config(default = "None")]
+    pub visible_sigma: Option<SigmaConfig>,
 }
 
 impl RbmConfig {
@@ -82,6 +84,13 @@ impl RbmConfig {
         }
         self.visible_units.validate()?;
         self.hidden_units.validate()?;
+        for (units, size) in [(self.visible_units, self.n_visible), (self.hidden_units, self.n_hidden)] {
+            if let UnitKind::BinaryWithSoftmax { group } = units
+                && group >= size
+            {
+                return Err(ConfigError::SoftmaxGroupTooLarge { group, units: size });
+            }
+        }
         if self.visible_units.unbounded()
             && self.hidden_units.unbounded()
             && !(self.visible_units == UnitKind::Gaussian
@@ -92,7 +101,7 @@ impl RbmConfig {
                 hidden: self.hidden_units.name(),
             });
         }
-        let sigma = self.visible_sigma;
+        let sigma = self.sigma();
         if self.visible_units != UnitKind::Gaussian && sigma != SigmaConfig::default() {
             return Err(ConfigError::SigmaWithoutGaussian(self.visible_units.name()));
         }
@@ -122,7 +131,7 @@ impl RbmConfig {
         let visible_log_sigma = (self.visible_units == UnitKind::Gaussian).then(|| {
             Param::from_tensor(Tensor::full(
                 [self.n_visible],
-                self.visible_sigma.initial.ln(),
+                self.sigma().initial.ln(),
                 device,
             ))
         });
@@ -138,8 +147,13 @@ impl RbmConfig {
             visible_log_sigma,
             visible_units: self.visible_units,
             hidden_units: self.hidden_units,
-            visible_sigma: self.visible_sigma,
+            visible_sigma: self.sigma(),
         }
+    }
+
+    /// The sigma configuration in force (the default when unset).
+    pub fn sigma(&self) -> SigmaConfig {
+        self.visible_sigma.unwrap_or_default()
     }
 }
 
@@ -200,7 +214,7 @@ impl Rbm {
             .with_visible_units(self.visible_units)
             .with_hidden_units(self.hidden_units)
             .with_init_std(init_std)
-            .with_visible_sigma(self.visible_sigma)
+            .with_visible_sigma((self.visible_units == UnitKind::Gaussian).then_some(self.visible_sigma))
     }
 
     /// Sigma of each Gaussian visible unit, `[n_visible]` (`None` for other units).

@@ -94,7 +94,7 @@ fn rule_unit_pairing() {
 fn rule_sigma_only_for_gaussian_units() {
     assert_eq!(
         RbmConfig::new(5, 5)
-            .with_visible_sigma(SigmaConfig::fixed(0.5))
+            .with_visible_sigma(Some(SigmaConfig::fixed(0.5)))
             .validate(),
         Err(ConfigError::SigmaWithoutGaussian("binary".into()))
     );
@@ -106,7 +106,7 @@ fn rule_sigma_range() {
         assert!(matches!(
             RbmConfig::new(5, 5)
                 .with_visible_units(UnitKind::Gaussian)
-                .with_visible_sigma(SigmaConfig::learned(1.0, min, max))
+                .with_visible_sigma(Some(SigmaConfig::learned(1.0, min, max)))
                 .validate(),
             Err(ConfigError::InvalidSigmaRange { .. })
         ));
@@ -118,7 +118,7 @@ fn rule_initial_sigma_within_range() {
     assert_eq!(
         RbmConfig::new(5, 5)
             .with_visible_units(UnitKind::Gaussian)
-            .with_visible_sigma(SigmaConfig::learned(5.0, 0.1, 2.0))
+            .with_visible_sigma(Some(SigmaConfig::learned(5.0, 0.1, 2.0)))
             .validate(),
         Err(ConfigError::InvalidSigma(5.0))
     );
@@ -127,9 +127,17 @@ fn rule_initial_sigma_within_range() {
 #[test]
 fn rule_sigma_learning_rate() {
     assert_eq!(
-        invalid(TrainConfig::new().with_sigma_learning_rate(0.0)),
+        invalid(TrainConfig::new().with_sigma_learning_rate(Some(0.0))),
         ConfigError::InvalidSigmaLearningRate(0.0)
     );
+}
+
+#[test]
+fn configs_written_before_sigma_existed_still_load() {
+    let old = r#"{"n_visible":784,"n_hidden":500,"visible_units":{"kind":"bernoulli"},"hidden_units":{"kind":"bernoulli"},"init_std":0.01}"#;
+    let config: RbmConfig = serde_json::from_str(old).unwrap();
+    assert_eq!(config.sigma(), SigmaConfig::default());
+    config.validate().unwrap();
 }
 
 #[test]
@@ -137,7 +145,7 @@ fn gaussian_rbm_saves_and_loads_its_sigma() {
     let device = device();
     let config = RbmConfig::new(3, 2)
         .with_visible_units(UnitKind::Gaussian)
-        .with_visible_sigma(SigmaConfig::learned(0.7, 0.01, 10.0));
+        .with_visible_sigma(Some(SigmaConfig::learned(0.7, 0.01, 10.0)));
     let rbm = config.init(&device, 1);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.safetensors");

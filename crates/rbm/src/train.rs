@@ -79,8 +79,9 @@ pub struct TrainConfig {
     pub monitor_rows: usize,
     /// Learning rate of `log sigma` for Gaussian visible units whose sigma
     /// is learned (`RbmConfig::visible_sigma`); no momentum or decay.
-    #[config(default = 0.001)]
-    pub sigma_learning_rate: f64,
+    /// `None` means 0.001 (optional so that older configuration files load).
+    #[config(default = "None")]
+    pub sigma_learning_rate: Option<f64>,
     /// Seed for shuffling and sampling.
     #[config(default = 42)]
     pub seed: u64,
@@ -117,8 +118,10 @@ impl TrainConfig {
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(ConfigError::InvalidWeightDecay(self.weight_decay));
         }
-        if !(self.sigma_learning_rate.is_finite() && self.sigma_learning_rate > 0.0) {
-            return Err(ConfigError::InvalidSigmaLearningRate(self.sigma_learning_rate));
+        if let Some(rate) = self.sigma_learning_rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(ConfigError::InvalidSigmaLearningRate(rate));
         }
         if let Some(s) = self.sparsity {
             if !(s.target > 0.0 && s.target < 1.0) {
@@ -508,7 +511,8 @@ impl CdTrainer {
         let mut rbm = self.apply_update(rbm, update, learning_rate, momentum);
         if let (Some(step), true) = (estimate.log_sigma, rbm.visible_sigma.learned) {
             // The estimate is scaled by the learning rate; sigma has its own.
-            let step = step * (self.config.sigma_learning_rate / learning_rate);
+            let sigma_rate = self.config.sigma_learning_rate.unwrap_or(0.001);
+            let step = step * (sigma_rate / learning_rate);
             let (low, high) = (rbm.visible_sigma.min.ln(), rbm.visible_sigma.max.ln());
             rbm.visible_log_sigma = rbm
                 .visible_log_sigma

@@ -38,6 +38,10 @@ pub enum UnitKind {
     /// sigmoid with infinitely many copies. Free energies use that limit (see
     /// [`UnitKind::log_partition`]).
     NoisyRectified,
+    /// Binary units followed by one softmax group of `group` units, of which
+    /// exactly one is on (`p(k) = exp(x_k) / sum_j exp(x_j)` within the
+    /// group): the generative DBN's top layer, features then a label.
+    BinaryWithSoftmax { group: usize },
 }
 
 impl UnitKind {
@@ -45,6 +49,9 @@ impl UnitKind {
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
             UnitKind::SteppedSigmoid { copies: 0 } => Err(ConfigError::ZeroCopies),
+            UnitKind::BinaryWithSoftmax { group } if *group < 2 => {
+                Err(ConfigError::SoftmaxGroupTooSmall(*group))
+            }
             _ => Ok(()),
         }
     }
@@ -63,6 +70,7 @@ impl UnitKind {
             UnitKind::Gaussian => "gaussian".into(),
             UnitKind::SteppedSigmoid { copies } => format!("stepped-sigmoid({copies})"),
             UnitKind::NoisyRectified => "nrelu".into(),
+            UnitKind::BinaryWithSoftmax { group } => format!("binary+softmax({group})"),
         }
     }
 
@@ -88,6 +96,10 @@ impl UnitKind {
                 // Never below 0, which rounding could otherwise give.
                 relu(total_input * cdf + std * pdf)
             }
+            UnitKind::BinaryWithSoftmax { group } => {
+                let (binary, softmax) = split_group(total_input, *group);
+                Tensor::cat(vec![logistic(binary), burn::tensor::activation::softmax(softmax, 1)], 1)
+            }
         }
     }
 
@@ -112,6 +124,10 @@ impl UnitKind {
                 let std = logistic(total_input.clone()).sqrt();
                 let noise = sampler.normal(total_input.dims(), 0.0, 1.0, &total_input.device());
                 relu(total_input + noise * std)
+            }
+            UnitKind::BinaryWithSoftmax { group } => {
+                let (binary, probabilities) = split_group(mean, *group);
+                Tensor::cat(vec![sampler.bernoulli(binary), sample_one_hot(probabilities, sampler)], 1)
             }
         }
     }
@@ -143,6 +159,10 @@ impl UnitKind {
                 .reduce(|a, b| a + b)
                 .expect("copies >= 1"),
             UnitKind::NoisyRectified => infinite_stepped_log_partition(total_input),
+            UnitKind::BinaryWithSoftmax { group } => {
+                let (binary, softmax) = split_group(total_input, *group);
+                return softplus(binary).sum_dim(1).squeeze_dim(1) + log_sum_exp_rows(softmax);
+            }
         };
         per_unit.sum_dim(1).squeeze_dim(1)
     }
@@ -161,6 +181,13 @@ impl UnitKind {
             UnitKind::Bernoulli => states * total_input.clone() - softplus(total_input),
             UnitKind::Gaussian => {
                 (states - total_input).square() * -0.5 - 0.5 * (2.0 * std::f64::consts::PI).ln()
+            }
+            UnitKind::BinaryWithSoftmax { group } => {
+                let (states_binary, states_group) = split_group(states, *group);
+                let (binary, softmax) = split_group(total_input, *group);
+                let binary = (states_binary * binary.clone() - softplus(binary)).sum_dim(1).squeeze_dim(1);
+                let chosen = (states_group * softmax.clone()).sum_dim(1).squeeze_dim(1);
+                return Ok(binary + chosen - log_sum_exp_rows(softmax));
             }
             UnitKind::SteppedSigmoid { .. } | UnitKind::NoisyRectified => {
                 return Err(RbmError::Unsupported {
@@ -188,7 +215,7 @@ impl UnitKind {
             .squeeze_dim::<1>(1)
             .neg();
         match self {
-            UnitKind::Bernoulli => linear,
+            UnitKind::Bernoulli | UnitKind::BinaryWithSoftmax { .. } => linear,
             UnitKind::Gaussian | UnitKind::SteppedSigmoid { .. } | UnitKind::NoisyRectified => {
                 linear + (states.square() * 0.5).sum_dim(1).squeeze_dim(1)
             }
@@ -222,6 +249,7 @@ impl UnitKind {
             UnitKind::Gaussian => None,
             UnitKind::SteppedSigmoid { copies } => Some((0.0, *copies as f32)),
             UnitKind::NoisyRectified => Some((0.0, f32::INFINITY)),
+            UnitKind::BinaryWithSoftmax { .. } => Some((0.0, 1.0)),
         }
     }
 
@@ -238,9 +266,55 @@ impl UnitKind {
                 Some(p.clone().log() - p.neg().add_scalar(1.0).log())
             }
             UnitKind::Gaussian => Some(means),
+            UnitKind::BinaryWithSoftmax { group } => {
+                // Logits for the binary units, log-probabilities for the group.
+                let units = means.dims()[0];
+                let binary = UnitKind::Bernoulli.bias_for_mean(means.clone().slice(0..units - group))?;
+                let group = means.slice(units - group..units).clamp(1e-3, 1.0).log();
+                Some(Tensor::cat(vec![binary, group], 0))
+            }
             UnitKind::SteppedSigmoid { .. } | UnitKind::NoisyRectified => None,
         }
     }
+}
+
+/// The binary columns and the softmax group's `group` last columns.
+///
+/// # Shapes
+/// - x: `[rows, units]` -> `[rows, units - group]`, `[rows, group]`
+fn split_group(x: Tensor<2>, group: usize) -> (Tensor<2>, Tensor<2>) {
+    let [rows, units] = x.dims();
+    (
+        x.clone().slice([0..rows, 0..units - group]),
+        x.slice([0..rows, units - group..units]),
+    )
+}
+
+/// `log sum_k exp(x_k)` of each row, stable.
+///
+/// # Shapes
+/// - x: `[rows, k]` -> `[rows]`
+fn log_sum_exp_rows(x: Tensor<2>) -> Tensor<1> {
+    let max = x.clone().max_dim(1); // [rows, 1]
+    ((x - max.clone()).exp().sum_dim(1).log() + max).squeeze_dim(1)
+}
+
+/// One category per row drawn from `probabilities` (rows sum to 1), as a
+/// one-hot row: the first column whose cumulative probability passes a
+/// uniform draw (the last column if rounding leaves the sum below it).
+///
+/// # Shapes
+/// - probabilities: `[rows, k]` -> `[rows, k]`
+fn sample_one_hot(probabilities: Tensor<2>, sampler: &mut Sampler) -> Tensor<2> {
+    let [rows, k] = probabilities.dims();
+    let device = probabilities.device();
+    let cumulative = probabilities.cumsum(1);
+    let uniform = sampler.uniform([rows, 1], &device);
+    // Count the columns whose cumulative sum is still at or below u: that
+    // count is the chosen index (capped at k - 1).
+    let index = cumulative.lower_equal(uniform).int().sum_dim(1).clamp_max(k as i64 - 1); // [rows, 1]
+    let columns = Tensor::<1, Int>::arange(0..k as i64, &device).unsqueeze::<2>(); // [1, k]
+    index.equal(columns).float()
 }
 
 /// `sum_{n>=1} softplus(x - n + 1/2)`: with `m = floor(x + 1/2)` and

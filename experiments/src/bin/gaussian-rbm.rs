@@ -95,11 +95,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let dim = spec.size * spec.size;
     let rbm_config = RbmConfig::new(dim, args.hidden.unwrap_or(hidden))
         .with_visible_units(UnitKind::Gaussian)
-        .with_visible_sigma(sigma);
+        .with_visible_sigma(Some(sigma));
     let train_config = TrainConfig::new()
         .with_epochs(args.epochs.unwrap_or(epochs))
         .with_learning_rate(args.lr.unwrap_or(learning_rate))
-        .with_sigma_learning_rate(args.sigma_lr)
+        .with_sigma_learning_rate(Some(args.sigma_lr))
         .with_monitor_rows(spec.held_out)
         .with_seed(args.seed);
     rbm_config.validate()?;

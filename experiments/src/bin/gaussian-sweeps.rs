@@ -104,7 +104,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         for &hidden in &args.hidden {
             let config = RbmConfig::new(64, hidden)
                 .with_visible_units(UnitKind::Gaussian)
-                .with_visible_sigma(SigmaConfig::fixed(sigma));
+                .with_visible_sigma(Some(SigmaConfig::fixed(sigma)));
             let (recon, log_likelihood) = match train_model(&config, &patches, 0.01, args.epochs, args.seed) {
                 Ok(trainer) => {
                     let rbm = trainer.rbm();

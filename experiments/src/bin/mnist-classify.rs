@@ -25,6 +25,10 @@ struct Args {
     /// Hidden layer sizes, comma-separated (e.g. 500,500,2000).
     #[arg(long, value_delimiter = ',')]
     hidden: Option<Vec<usize>>,
+    /// Start from this pretrained stack (a `pretrained.safetensors`) instead
+    /// of pretraining; its sizes must match --hidden.
+    #[arg(long)]
+    pretrained: Option<PathBuf>,
     /// Skip pretraining: the same network from a random initialisation (baseline).
     #[arg(long)]
     no_pretrain: bool,
@@ -118,14 +122,35 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (mut renderer, records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
     let classifier = match &config.stack {
         Some(stack_config) => {
-            let (data, _) = train.tensors(&device);
-            let (held_out, _) = valid.tensors(&device);
-            let Some(stack) = pretrain_with_checkpoints(
-                &run, stack_config, &data, Some(&held_out), args.resume, renderer.as_mut(), &interrupter,
-            )?
-            else {
-                println!("interrupted during pretraining; continue with --resume");
-                return Ok(());
+            let stack = match &args.pretrained {
+                Some(path) => {
+                    let stack = dbn::load_stack(path, &device)?;
+                    if stack.sizes() != config.layer_sizes {
+                        return Err(format!(
+                            "{}: the stack's sizes are {:?}, the run's {:?}",
+                            path.display(),
+                            stack.sizes(),
+                            config.layer_sizes
+                        )
+                        .into());
+                    }
+                    println!("pretrained stack from {}", path.display());
+                    dbn::save_stack(&stack, &run.file("pretrained.safetensors"))?;
+                    stack
+                }
+                None => {
+                    let (data, _) = train.tensors(&device);
+                    let (held_out, _) = valid.tensors(&device);
+                    let Some(stack) = pretrain_with_checkpoints(
+                        &run, stack_config, &data, Some(&held_out), args.resume,
+                        renderer.as_mut(), &interrupter,
+                    )?
+                    else {
+                        println!("interrupted during pretraining; continue with --resume");
+                        return Ok(());
+                    };
+                    stack
+                }
             };
             println!("pretraining done after {:.1} min", started.elapsed().as_secs_f64() / 60.0);
             DbnClassifier::from_stack(&stack, 10, config.seed)
