@@ -1,0 +1,280 @@
+//! The generative DBN of Hinton, Osindero & Teh (2006) on MNIST: greedy
+//! layers without labels, a top RBM over [features, 10 softmax labels],
+//! contrastive wake-sleep (up-down), generation and free-energy classification.
+//!
+//! cargo run --release -p experiments --bin mnist-generative -- --preset quick --out runs/generative-quick
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::prelude::*;
+use burn::train::Interrupter;
+use clap::Parser;
+use datasets::Binarization;
+use dbn::{
+    GenerativeDbn, LabelledImages, StackConfig, UpDownConfig, load_classifier, load_generative,
+    one_hot_rows, save_generative,
+};
+use experiments::dashboard::dashboard;
+use experiments::images::write_grid;
+use experiments::pretrain_run::pretrain_with_checkpoints;
+use experiments::rbm_run::tensor_rows;
+use experiments::run_dir::RunDir;
+use rbm::{RbmConfig, Sampler, TrainConfig, UnitKind};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Preset {
+    /// 5 CD epochs per lower layer, 10 for the top RBM, 3 epochs of up-down
+    /// (Gibbs steps 3): about 10 minutes on 2 cores.
+    Quick,
+    /// HOT 2006: 30 CD epochs per layer, then 300 epochs of up-down with 3,
+    /// 6 and then 10 Gibbs steps per update (many hours on 2 cores).
+    Paper,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Train the generative DBN of Hinton, Osindero & Teh (2006) on MNIST")]
+struct Args {
+    #[arg(long, value_enum, default_value_t = Preset::Quick)]
+    preset: Preset,
+    /// CD epochs of each lower layer (784-500, 500-500).
+    #[arg(long)]
+    lower_epochs: Option<usize>,
+    /// CD epochs of the top RBM (510-2000).
+    #[arg(long)]
+    top_epochs: Option<usize>,
+    /// Up-down epochs.
+    #[arg(long)]
+    updown_epochs: Option<usize>,
+    /// Up-down learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    updown_lr: f64,
+    /// Gibbs steps per generated sample.
+    #[arg(long, default_value_t = 1000)]
+    sample_steps: usize,
+    /// Samples per class in samples.png.
+    #[arg(long, default_value_t = 10)]
+    samples_per_class: usize,
+    /// A classifier from mnist-classify (its model.safetensors) that also
+    /// labels the clamped samples.
+    #[arg(long)]
+    classifier: Option<PathBuf>,
+    /// Use only the first N of the 50,000 training images.
+    #[arg(long)]
+    train_rows: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value = "runs/mnist-generative")]
+    out: PathBuf,
+    /// Continue the run in --out from its checkpoints with its config.json.
+    #[arg(long)]
+    resume: bool,
+    #[command(flatten)]
+    common: experiments::CommonArgs,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RunConfig {
+    preset: Preset,
+    lower: StackConfig,
+    top: StackConfig,
+    updown: UpDownConfig,
+    train_rows: usize,
+    sample_steps: usize,
+    samples_per_class: usize,
+    seed: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct UpDownState {
+    epochs_done: usize,
+}
+
+const VALID_ROWS: usize = 10_000;
+const LABELS: usize = 10;
+
+fn main() -> std::process::ExitCode {
+    experiments::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let (device, mnist, line) = args.common.device_and_mnist()?;
+    println!("{line}");
+    let run = RunDir::create(&args.out)?;
+    let config: RunConfig = if args.resume {
+        let text = std::fs::read_to_string(run.file("config.json"))
+            .map_err(|e| format!("{}: {e}", run.file("config.json").display()))?;
+        serde_json::from_str(&text)?
+    } else {
+        let config = config_from_args(&args, mnist.train.len() - VALID_ROWS)?;
+        run.write_json("config.json", &config)?;
+        let _ = std::fs::remove_file(run.file("metrics.jsonl"));
+        config
+    };
+    let total = mnist.train.len();
+    let set = |s: &datasets::MnistSplit, what| {
+        LabelledImages::new(s.pixels(Binarization::None), s.labels.clone(), s.dim(), LABELS, what)
+    };
+    let train = set(&mnist.train.range(0, config.train_rows), "training images")?;
+    let valid = set(&mnist.train.range(total - VALID_ROWS, total), "validation images")?;
+    let test = set(&mnist.test, "test images")?;
+    let (train_images, train_labels) = train.tensors(&device);
+    let (valid_images, valid_labels) = valid.tensors(&device);
+    let (test_images, test_labels) = test.tensors(&device);
+    let train_one_hot = one_hot_rows(&train.labels().iter().map(|&l| l as usize).collect::<Vec<_>>(), LABELS, &device);
+    drop(train_labels);
+
+    let interrupter = Interrupter::new();
+    let (mut renderer, _records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
+    // 1. Lower layers, without labels.
+    let Some(lower) = pretrain_with_checkpoints(
+        &run, &config.lower, &train_images, Some(&valid_images), args.resume, renderer.as_mut(), &interrupter,
+    )?
+    else {
+        println!("interrupted; continue with --resume");
+        return Ok(());
+    };
+    // 2. The top RBM on [features, labels].
+    let features = lower.features(train_images.clone());
+    let joint = Tensor::cat(vec![features, train_one_hot.clone()], 1);
+    let top_dir = RunDir::create(&run.file("top"))?;
+    let Some(top) = pretrain_with_checkpoints(
+        &top_dir, &config.top, &joint, None, args.resume, renderer.as_mut(), &interrupter,
+    )?
+    else {
+        println!("interrupted; continue with --resume");
+        return Ok(());
+    };
+    drop(renderer);
+    let greedy = GenerativeDbn::from_greedy(&lower, top.layers[0].clone())?;
+    save_generative(&greedy, &run.file("greedy.safetensors"))?;
+    let greedy_test_error = 100.0 * greedy.error_rate(&test_images, &test_labels, 1000);
+    let greedy_valid_error = 100.0 * greedy.error_rate(&valid_images, &valid_labels, 1000);
+    println!(
+        "greedy DBN: generative classification error {greedy_valid_error:.2}% (validation), {greedy_test_error:.2}% (test); {:.1} min",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+
+    // 3. Up-down, a checkpoint after every epoch.
+    let checkpoint = run.file("updown.safetensors");
+    let state_file = run.file("updown-state.json");
+    let (mut model, mut done) = if args.resume && checkpoint.exists() && state_file.exists() {
+        let state: UpDownState = serde_json::from_str(&std::fs::read_to_string(&state_file)?)?;
+        (load_generative(&checkpoint, &device)?, state.epochs_done)
+    } else {
+        (greedy, 0)
+    };
+    while done < config.updown.epochs {
+        let metrics = model.up_down_epoch(&train_images, &train_one_hot, &config.updown, done, |_, _| {});
+        done += 1;
+        let valid_error = 100.0 * model.error_rate(&valid_images, &valid_labels, 1000);
+        println!(
+            "up-down epoch {:>3}/{}  Gibbs steps {}  wake recon {:.4}  sleep prediction {:.4}  valid error {valid_error:.2}%  {:.0} s",
+            metrics.epoch, config.updown.epochs, metrics.gibbs_steps, metrics.wake_reconstruction,
+            metrics.sleep_prediction, metrics.seconds
+        );
+        save_generative(&model, &checkpoint)?;
+        run.write_json("updown-state.json", &UpDownState { epochs_done: done })?;
+        run.append_jsonl(
+            "metrics.jsonl",
+            &serde_json::json!({ "phase": "up-down", "epoch": metrics.epoch, "values": {
+                "gibbs_steps": metrics.gibbs_steps, "wake_reconstruction": metrics.wake_reconstruction,
+                "sleep_prediction": metrics.sleep_prediction, "valid_error_percent": valid_error,
+                "seconds": metrics.seconds } }),
+        )?;
+    }
+    let updown_test_error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
+
+    // 4. Generation: clamped samples, one chain's frames.
+    let per_class = config.samples_per_class;
+    let requested: Vec<Option<usize>> = (0..LABELS).flat_map(|l| vec![Some(l); per_class]).collect();
+    let mut sampler = Sampler::new(config.seed.wrapping_add(7));
+    let samples = model.sample(&requested, config.sample_steps, &mut sampler, 0, |_, _| {});
+    write_grid(&run.file("samples.png"), &tensor_rows(samples.clone()), 28, 28, per_class, false)?;
+    let frames_dir = run.file("frames");
+    std::fs::create_dir_all(&frames_dir)?;
+    let mut frame_error = None;
+    model.sample(&[Some(2)], config.sample_steps, &mut Sampler::new(config.seed), 10, |step, pixels| {
+        if let Err(e) = write_grid(&frames_dir.join(format!("frame-{step:05}.png")), &tensor_rows(pixels), 28, 28, 1, false) {
+            frame_error = Some(e);
+        }
+    });
+    if let Some(e) = frame_error {
+        return Err(e.into());
+    }
+    let wanted: Vec<i64> = requested.iter().map(|l| l.expect("clamped") as i64).collect();
+    let wanted = Tensor::<1, Int>::from_data(TensorData::new(wanted, [requested.len()]), &device);
+    let clamped_accuracy = 100.0 * (1.0 - model.error_rate(&samples, &wanted, 1000));
+    let classifier_accuracy = match &args.classifier {
+        Some(path) => {
+            let classifier = load_classifier(path, &device)?;
+            Some(100.0 * (1.0 - classifier.error_rate(&samples, &wanted, 1000)))
+        }
+        None => None,
+    };
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    run.write_json("result.json", &serde_json::json!({
+        "greedy_test_error_percent": greedy_test_error, "greedy_valid_error_percent": greedy_valid_error,
+        "updown_test_error_percent": updown_test_error, "updown_epochs": done,
+        "clamped_sample_accuracy_percent": clamped_accuracy,
+        "clamped_sample_accuracy_by_classifier_percent": classifier_accuracy,
+        "wall_minutes": minutes,
+    }))?;
+    if let Some(a) = classifier_accuracy {
+        println!("clamped samples labelled as their class by {}: {a:.1}%", args.classifier.as_ref().expect("set").display());
+    }
+    println!("wrote {} ({minutes:.1} min)", run.path.display());
+    println!("greedy_test_error={greedy_test_error:.2}");
+    println!("updown_test_error={updown_test_error:.2}");
+    println!("clamped_sample_accuracy={clamped_accuracy:.1}");
+    Ok(())
+}
+
+fn config_from_args(args: &Args, available: usize) -> Result<RunConfig, Box<dyn std::error::Error>> {
+    let (lower_epochs, top_epochs, updown_epochs) = match args.preset {
+        Preset::Quick => (5, 10, 3),
+        Preset::Paper => (30, 30, 300),
+    };
+    let cd = |epochs| {
+        TrainConfig::new()
+            .with_epochs(epochs)
+            .with_learning_rate(0.1)
+            .with_weight_decay(2e-4)
+            .with_seed(args.seed)
+    };
+    let lower = StackConfig::uniform(&[784, 500, 500], &cd(args.lower_epochs.unwrap_or(lower_epochs)));
+    lower.validate()?;
+    let mut top = StackConfig::uniform(&[500 + LABELS, 2000], &cd(args.top_epochs.unwrap_or(top_epochs)));
+    top.layers[0].rbm = RbmConfig::new(500 + LABELS, 2000)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: LABELS });
+    top.validate()?;
+    let epochs = args.updown_epochs.unwrap_or(updown_epochs);
+    let updown = UpDownConfig {
+        epochs,
+        batch_size: 100,
+        learning_rate: args.updown_lr,
+        weight_decay: 1e-5,
+        gibbs_schedule: vec![(0, 3), (epochs / 3, 6), (2 * epochs / 3, 10)]
+            .into_iter()
+            .fold(Vec::new(), |mut acc: Vec<(usize, usize)>, step| {
+                if acc.last().is_none_or(|last| last.0 < step.0) {
+                    acc.push(step);
+                }
+                acc
+            }),
+        seed: args.seed,
+    };
+    updown.validate()?;
+    Ok(RunConfig {
+        preset: args.preset,
+        lower,
+        top,
+        updown,
+        train_rows: args.train_rows.unwrap_or(available).min(available),
+        sample_steps: args.sample_steps,
+        samples_per_class: args.samples_per_class,
+        seed: args.seed,
+    })
+}
