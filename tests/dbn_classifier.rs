@@ -99,7 +99,7 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
     let model = DbnClassifier::from_stack(&stack, 10, 1);
     let first = finetune(
         model, &finetune_config(2), train.clone(), valid.clone(), &learner_dir, None, renderer,
-        &records, &interrupter, Selection::BestValidation,
+        &records, &interrupter, FINETUNE_PHASE, Selection::BestValidation,
     )
     .unwrap();
     assert_eq!(finetune_epochs(&records), vec![1, 2]);
@@ -109,7 +109,7 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
     let model = DbnClassifier::from_stack(&stack, 10, 1);
     let resumed = finetune(
         model, &finetune_config(3), train, valid, &learner_dir, last_checkpoint(&learner_dir),
-        first.renderer, &records, &interrupter, Selection::BestValidation,
+        first.renderer, &records, &interrupter, FINETUNE_PHASE, Selection::BestValidation,
     )
     .unwrap();
     assert_eq!(finetune_epochs(&records), vec![1, 2, 3]);

@@ -23,8 +23,10 @@ use crate::dashboard::EpochRecord;
 /// The phase label that fine-tuning epochs carry in the dashboard and in
 /// `metrics.jsonl`.
 pub const FINETUNE_PHASE: &str = "finetune";
-/// The phase label of a final pass on all training data ([`Selection::Last`]).
+/// The phase label of a final pass on all training data.
 pub const FINAL_PASS_PHASE: &str = "final pass";
+/// The phase label of the head-only epochs before fine-tuning.
+pub const HEAD_PHASE: &str = "finetune head";
 
 /// Which epoch's model [`finetune`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +77,8 @@ fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
         .collect()
 }
 
-/// Fine-tunes `model` on `train`, validating on `valid` after every epoch,
+/// Fine-tunes `model` on `train`, validating on `valid` after every epoch
+/// (`phase` labels the epochs on the dashboard and in the records),
 /// with Burn's `Learner` writing checkpoints and logs to `dir`. With
 /// `resume_from = Some(epoch)`, the model, optimiser and schedule are
 /// restored from that checkpoint and training continues with the next epoch
@@ -92,13 +95,10 @@ pub fn finetune(
     renderer: Box<dyn MetricsRenderer>,
     records: &Arc<Mutex<Vec<EpochRecord>>>,
     interrupter: &Interrupter,
+    phase: &str,
     selection: Selection,
 ) -> Result<FinetuneOutcome, Box<dyn std::error::Error>> {
     config.validate()?;
-    let phase = match selection {
-        Selection::BestValidation => FINETUNE_PHASE,
-        Selection::Last => FINAL_PASS_PHASE,
-    };
     let device = model.head.weight.device();
     let batches = train.len().div_ceil(config.batch_size);
     let loader_train = DataLoaderBuilder::new(ClassificationBatcher)

@@ -32,6 +32,10 @@ pub struct FinetuneConfig {
     pub patience: Option<usize>,
     /// Seed of the data loader's shuffling.
     pub seed: u64,
+    /// Epochs that train only the softmax head before all layers are
+    /// fine-tuned (0: none), at `learning_rate` without decay.
+    #[serde(default)]
+    pub head_epochs: usize,
 }
 
 impl Default for FinetuneConfig {
@@ -45,6 +49,7 @@ impl Default for FinetuneConfig {
             weight_decay: 1e-5,
             patience: Some(10),
             seed: 42,
+            head_epochs: 0,
         }
     }
 }

@@ -360,6 +360,24 @@ fn one_step_lowers_the_loss_and_reaches_the_first_layer() {
 }
 
 #[test]
+fn head_only_training_leaves_the_hidden_layers_without_gradients() {
+    let device = device();
+    let (data, labels) = toy_data(&device);
+    let targets = Tensor::<1, Int>::from_data(
+        TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [labels.len()]),
+        &device,
+    );
+    let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1)
+        .with_head_only(true)
+        .train();
+    let loss = model.forward_classification(ClassificationBatch { images: data, targets }).loss;
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    assert!(grads.get::<2>(model.hidden[0].weight.id).is_none());
+    assert!(grads.get::<2>(model.hidden[1].weight.id).is_none());
+    assert!(grads.get::<2>(model.head.weight.id).is_some());
+}
+
+#[test]
 fn random_baseline_is_seeded() {
     let device = device();
     let config = ClassifierConfig::new(vec![12, 8, 6], 3);

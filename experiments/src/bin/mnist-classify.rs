@@ -11,7 +11,9 @@ use datasets::Binarization;
 use dbn::{ClassifierConfig, DbnClassifier, LabelledImages, StackConfig, save_classifier};
 use experiments::classify_run::{ClassifyPreset, ClassifyRunConfig, FirstUnits};
 use experiments::dashboard::dashboard;
-use experiments::finetune::{Selection, finetune, last_checkpoint};
+use experiments::finetune::{
+    FINAL_PASS_PHASE, FINETUNE_PHASE, HEAD_PHASE, Selection, finetune, last_checkpoint,
+};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::run_dir::RunDir;
 
@@ -65,6 +67,9 @@ struct Args {
     /// Fine-tuning mini-batch size.
     #[arg(long)]
     batch: Option<usize>,
+    /// Epochs that train only the softmax head before fine-tuning all layers.
+    #[arg(long)]
+    head_epochs: Option<usize>,
     /// Stop after this many epochs without a better validation error (0: never).
     #[arg(long)]
     patience: Option<usize>,
@@ -165,9 +170,27 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let resume_from = if args.resume { last_checkpoint(&run.file("learner")) } else { None };
+    let (classifier, renderer) = if config.finetune.head_epochs > 0 && resume_from.is_none() {
+        // The head alone first, at the first epoch's rate, without decay.
+        let head_config = dbn::FinetuneConfig {
+            max_epochs: config.finetune.head_epochs,
+            lr_decay: 1.0,
+            patience: None,
+            ..config.finetune.clone()
+        };
+        let dir = run.file("learner-head");
+        let resume_head = if args.resume { last_checkpoint(&dir) } else { None };
+        let head = finetune(
+            classifier.with_head_only(true), &head_config, train.clone(), valid.clone(), &dir,
+            resume_head, renderer, &records, &interrupter, HEAD_PHASE, Selection::Last,
+        )?;
+        (head.best.with_head_only(false), head.renderer)
+    } else {
+        (classifier, renderer)
+    };
     let mut outcome = finetune(
         classifier, &config.finetune, train, valid.clone(), &run.file("learner"), resume_from,
-        renderer, &records, &interrupter, Selection::BestValidation,
+        renderer, &records, &interrupter, FINETUNE_PHASE, Selection::BestValidation,
     )?;
     let mut result_extra = serde_json::json!({});
     let finetune_epochs = outcome.epochs_done;
@@ -189,7 +212,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let best_epoch = outcome.best_epoch;
         outcome = finetune(
             outcome.best, &final_config, all, valid, &dir, resume_final, outcome.renderer,
-            &records, &interrupter, Selection::Last,
+            &records, &interrupter, FINAL_PASS_PHASE, Selection::Last,
         )?;
         result_extra = serde_json::json!({
             "final_pass_epochs": outcome.epochs_done,
@@ -254,6 +277,7 @@ fn config_from_args(args: &Args, available: usize) -> Result<ClassifyRunConfig, 
     finetune.momentum = args.momentum.unwrap_or(finetune.momentum);
     finetune.weight_decay = args.weight_decay.unwrap_or(finetune.weight_decay);
     finetune.batch_size = args.batch.unwrap_or(finetune.batch_size);
+    finetune.head_epochs = args.head_epochs.unwrap_or(finetune.head_epochs);
     if let Some(patience) = args.patience {
         finetune.patience = (patience > 0).then_some(patience);
     }
