@@ -56,6 +56,11 @@ struct Args {
     /// Samples per class in samples.png.
     #[arg(long, default_value_t = 10)]
     samples_per_class: usize,
+    /// Take the lower layers from this stack (e.g. mnist-classify's
+    /// `pretrained.safetensors`; its first two layers, 784-500-500) instead
+    /// of training them.
+    #[arg(long)]
+    pretrained_lower: Option<PathBuf>,
     /// A classifier from mnist-classify (its model.safetensors) that also
     /// labels the clamped samples.
     #[arg(long)]
@@ -129,12 +134,26 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let interrupter = Interrupter::new();
     let (mut renderer, _records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
     // 1. Lower layers, without labels.
-    let Some(lower) = pretrain_with_checkpoints(
-        &run, &config.lower, &train_images, Some(&valid_images), args.resume, renderer.as_mut(), &interrupter,
-    )?
-    else {
-        println!("interrupted; continue with --resume");
-        return Ok(());
+    let lower = match &args.pretrained_lower {
+        Some(path) => {
+            let mut stack = dbn::load_stack(path, &device)?;
+            stack.layers.truncate(config.lower.layers.len());
+            if stack.sizes() != config.lower.sizes() {
+                return Err(format!("{}: layers {:?}, expected {:?}", path.display(), stack.sizes(), config.lower.sizes()).into());
+            }
+            println!("lower layers from {}", path.display());
+            stack
+        }
+        None => {
+            let Some(lower) = pretrain_with_checkpoints(
+                &run, &config.lower, &train_images, Some(&valid_images), args.resume, renderer.as_mut(), &interrupter,
+            )?
+            else {
+                println!("interrupted; continue with --resume");
+                return Ok(());
+            };
+            lower
+        }
     };
     // 2. The top RBM on [features, labels].
     let features = lower.features(train_images.clone());
