@@ -88,7 +88,6 @@ impl ClassifierConfig {
             hidden,
             head,
             hidden_units: self.hidden_units.clone(),
-            head_only: false,
         }
     }
 }
@@ -123,11 +122,6 @@ pub struct DbnClassifier {
     pub head: Linear,
     #[module(skip)]
     pub hidden_units: Vec<UnitKind>,
-    /// Train the head alone: the hidden activations are detached from the
-    /// autodiff graph, so the hidden layers get no gradients (Hinton's
-    /// `backpropclassify.m` trains only the top weights for its first epochs).
-    #[module(skip)]
-    pub head_only: bool,
 }
 
 impl DbnClassifier {
@@ -155,13 +149,19 @@ impl DbnClassifier {
             hidden,
             head,
             hidden_units: config.hidden_units,
-            head_only: false,
         }
     }
 
-    /// This classifier with only its head trainable (`true`) or all layers.
+    /// This classifier with only its head trainable (`true`: the hidden
+    /// layers' parameters stop requiring gradients, so autodiff records
+    /// nothing for them) or all layers (`false`). Hinton's
+    /// `backpropclassify.m` trains only the top weights for its first epochs.
     pub fn with_head_only(mut self, head_only: bool) -> Self {
-        self.head_only = head_only;
+        self.hidden = self
+            .hidden
+            .into_iter()
+            .map(|layer| layer.set_require_grad(!head_only))
+            .collect();
         self
     }
 
@@ -200,7 +200,6 @@ impl DbnClassifier {
             .iter()
             .zip(&self.hidden_units)
             .fold(images, |below, (layer, units)| units.mean(layer.forward(below)));
-        let top = if self.head_only { top.detach() } else { top };
         self.head.forward(top)
     }
 

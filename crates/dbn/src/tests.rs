@@ -367,14 +367,20 @@ fn head_only_training_leaves_the_hidden_layers_without_gradients() {
         TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [labels.len()]),
         &device,
     );
+    let batch = ClassificationBatch { images: data, targets };
     let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1)
         .with_head_only(true)
         .train();
-    let loss = model.forward_classification(ClassificationBatch { images: data, targets }).loss;
+    let loss = model.forward_classification(batch.clone()).loss;
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     assert!(grads.get::<2>(model.hidden[0].weight.id).is_none());
     assert!(grads.get::<2>(model.hidden[1].weight.id).is_none());
     assert!(grads.get::<2>(model.head.weight.id).is_some());
+    // As the Learner hands it back (inference mode), then all layers again.
+    let model = model.valid().with_head_only(false).train();
+    let loss = model.forward_classification(batch).loss;
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    assert!(grads.get::<2>(model.hidden[0].weight.id).is_some());
 }
 
 #[test]
