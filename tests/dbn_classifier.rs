@@ -52,13 +52,23 @@ fn classifier_hidden_activations_equal_the_stack_up_pass_on_every_backend() {
 
 /// MNIST as labelled images: `rows` training images from the start, the
 /// last `valid` ones for validation, the first `test` test images.
-fn mnist_sets(rows: usize, valid: usize, test: usize) -> (LabelledImages, LabelledImages, LabelledImages) {
+fn mnist_sets(
+    rows: usize,
+    valid: usize,
+    test: usize,
+) -> (LabelledImages, LabelledImages, LabelledImages) {
     let location = MnistLocation::resolve(None);
     let mnist = datasets::ensure_mnist(&location.dir, &FetchOptions::default())
         .expect("MNIST available or fetchable");
     let set = |split: &datasets::MnistSplit| {
-        LabelledImages::new(split.pixels(Binarization::None), split.labels.clone(), 784, 10, "mnist")
-            .unwrap()
+        LabelledImages::new(
+            split.pixels(Binarization::None),
+            split.labels.clone(),
+            784,
+            10,
+            "mnist",
+        )
+        .unwrap()
     };
     let total = mnist.train.len();
     (
@@ -69,11 +79,22 @@ fn mnist_sets(rows: usize, valid: usize, test: usize) -> (LabelledImages, Labell
 }
 
 fn finetune_config(max_epochs: usize) -> FinetuneConfig {
-    FinetuneConfig { max_epochs, batch_size: 50, patience: None, ..FinetuneConfig::default() }
+    FinetuneConfig {
+        max_epochs,
+        batch_size: 50,
+        patience: None,
+        ..FinetuneConfig::default()
+    }
 }
 
 fn finetune_epochs(records: &Arc<Mutex<Vec<EpochRecord>>>) -> Vec<usize> {
-    records.lock().unwrap().iter().filter(|r| r.phase == FINETUNE_PHASE).map(|r| r.epoch).collect()
+    records
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.phase == FINETUNE_PHASE)
+        .map(|r| r.epoch)
+        .collect()
 }
 
 #[test]
@@ -89,7 +110,13 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
     let stack_config = StackConfig::uniform(&[784, 200], &train_config);
     let (data, _) = train.tensors(&device);
     let stack = pretrain_with_checkpoints(
-        &run, &stack_config, &data, None, false, renderer.as_mut(), &interrupter,
+        &run,
+        &stack_config,
+        &data,
+        None,
+        false,
+        renderer.as_mut(),
+        &interrupter,
     )
     .unwrap()
     .expect("not interrupted");
@@ -98,8 +125,17 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
     let learner_dir = run.file("learner");
     let model = DbnClassifier::from_stack(&stack, 10, 1);
     let first = finetune(
-        model, &finetune_config(2), train.clone(), valid.clone(), &learner_dir, None, renderer,
-        &records, &interrupter, FINETUNE_PHASE, Selection::BestValidation,
+        model,
+        &finetune_config(2),
+        train.clone(),
+        valid.clone(),
+        &learner_dir,
+        None,
+        renderer,
+        &records,
+        &interrupter,
+        FINETUNE_PHASE,
+        Selection::BestValidation,
     )
     .unwrap();
     assert_eq!(finetune_epochs(&records), vec![1, 2]);
@@ -108,8 +144,17 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
     // Resume: only epoch 3 runs, from epoch 2's checkpoint.
     let model = DbnClassifier::from_stack(&stack, 10, 1);
     let resumed = finetune(
-        model, &finetune_config(3), train, valid, &learner_dir, last_checkpoint(&learner_dir),
-        first.renderer, &records, &interrupter, FINETUNE_PHASE, Selection::BestValidation,
+        model,
+        &finetune_config(3),
+        train,
+        valid,
+        &learner_dir,
+        last_checkpoint(&learner_dir),
+        first.renderer,
+        &records,
+        &interrupter,
+        FINETUNE_PHASE,
+        Selection::BestValidation,
     )
     .unwrap();
     assert_eq!(finetune_epochs(&records), vec![1, 2, 3]);
@@ -186,7 +231,10 @@ fn interrupted_pretraining_resumes_from_its_files_to_the_same_stack() {
     let device = Device::flex();
     let (train, _, _) = mnist_sets(600, 1, 1);
     let (data, _) = train.tensors(&device);
-    let layer = TrainConfig::new().with_epochs(3).with_batch_size(50).with_monitor_rows(100);
+    let layer = TrainConfig::new()
+        .with_epochs(3)
+        .with_batch_size(50)
+        .with_monitor_rows(100);
     let config = StackConfig::uniform(&[784, 40, 20], &layer);
 
     let run = |dir: &std::path::Path, stop: Option<(&str, usize)>, resume: bool| {
@@ -199,16 +247,32 @@ fn interrupted_pretraining_resumes_from_its_files_to_the_same_stack() {
             interrupter: interrupter.clone(),
         };
         let run = RunDir::create(dir).unwrap();
-        pretrain_with_checkpoints(&run, &config, &data, None, resume, &mut renderer, &interrupter)
-            .unwrap()
+        pretrain_with_checkpoints(
+            &run,
+            &config,
+            &data,
+            None,
+            resume,
+            &mut renderer,
+            &interrupter,
+        )
+        .unwrap()
     };
     let whole = tempfile::tempdir().unwrap();
     let uninterrupted = run(whole.path(), None, false).expect("finishes");
 
     let parts = tempfile::tempdir().unwrap();
-    assert!(run(parts.path(), Some(("pretrain layer 2", 2)), false).is_none(), "stops in layer 2");
+    assert!(
+        run(parts.path(), Some(("pretrain layer 2", 2)), false).is_none(),
+        "stops in layer 2"
+    );
     assert!(parts.path().join("pretrain/finished.safetensors").exists());
-    assert!(parts.path().join("pretrain/layer-2-trainer.safetensors").exists());
+    assert!(
+        parts
+            .path()
+            .join("pretrain/layer-2-trainer.safetensors")
+            .exists()
+    );
     let resumed = run(parts.path(), None, true).expect("finishes");
     for (a, b) in uninterrupted.layers.iter().zip(&resumed.layers) {
         assert_eq!(max_abs_diff(a.weight.val(), b.weight.val()), 0.0);

@@ -8,7 +8,9 @@ use std::ops::ControlFlow;
 
 use burn::prelude::*;
 use common::{all_states, host1, host2};
-use dbn::{GenerativeDbn, PretrainOutcome, RbmStack, StackConfig, pretrain, transposed, variational_bound};
+use dbn::{
+    GenerativeDbn, PretrainOutcome, RbmStack, StackConfig, pretrain, transposed, variational_bound,
+};
 use rbm::{
     CdTrainer, RbmConfig, Sampler, TrainConfig, UnitKind, exact_log_likelihood, math::log_sum_exp,
     tensor_from_rows,
@@ -44,17 +46,30 @@ fn softmax_samples_are_one_hot_with_the_right_frequencies() {
     }
     let mut counts = [0usize; 5];
     for row in samples.chunks(5) {
-        assert_eq!(row[1..].iter().filter(|&&v| v == 1.0).count(), 1, "one-hot: {row:?}");
+        assert_eq!(
+            row[1..].iter().filter(|&&v| v == 1.0).count(),
+            1,
+            "one-hot: {row:?}"
+        );
         assert!(row.iter().all(|&v| v == 0.0 || v == 1.0));
         for (c, &v) in counts.iter_mut().zip(row) {
             *c += v as usize;
         }
     }
     // Frequencies within 5 binomial standard errors of their probabilities.
-    let expected = [1.0 / (1.0 + (-0.3f64).exp()), softmax[0], softmax[1], softmax[2], softmax[3]];
+    let expected = [
+        1.0 / (1.0 + (-0.3f64).exp()),
+        softmax[0],
+        softmax[1],
+        softmax[2],
+        softmax[3],
+    ];
     for (count, p) in counts.iter().zip(expected) {
         let f = *count as f64 / n as f64;
-        assert!((f - p).abs() < 5.0 * (p * (1.0 - p) / n as f64).sqrt(), "{f} vs {p}");
+        assert!(
+            (f - p).abs() < 5.0 * (p * (1.0 - p) / n as f64).sqrt(),
+            "{f} vs {p}"
+        );
     }
 }
 
@@ -101,7 +116,11 @@ fn free_energy_classification_equals_brute_force() {
     let device = device();
     let model = tiny_dbn(&device);
     let images = Sampler::new(5).bernoulli(Tensor::full([30, 6], 0.5, &device));
-    let predicted: Vec<i64> = model.classify(images.clone()).into_data().try_into_vec_as::<i64>().unwrap();
+    let predicted: Vec<i64> = model
+        .classify(images.clone())
+        .into_data()
+        .try_into_vec_as::<i64>()
+        .unwrap();
     // Brute force: p(features, label) by summing exp(-E) over all 2^5 top
     // hidden states; the predicted label maximises it.
     let features = model.features(images);
@@ -116,7 +135,9 @@ fn free_energy_classification_equals_brute_force() {
                 log_sum_exp(&energies.iter().map(|e| -e).collect::<Vec<_>>())
             })
             .collect();
-        let best = (0..3).max_by(|&a, &b| scores[a].total_cmp(&scores[b])).unwrap();
+        let best = (0..3)
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .unwrap();
         assert_eq!(*predicted as usize, best, "row {row}: scores {scores:?}");
     }
 }
@@ -125,7 +146,14 @@ fn free_energy_classification_equals_brute_force() {
 fn generative_log_likelihood(model: &GenerativeDbn, wake: &[Tensor<2>]) -> f64 {
     let layer = &model.down[0];
     let input = layer.visible_input(wake[1].clone());
-    host1(layer.visible_units.log_probability(wake[0].clone(), input).unwrap()).iter().sum()
+    host1(
+        layer
+            .visible_units
+            .log_probability(wake[0].clone(), input)
+            .unwrap(),
+    )
+    .iter()
+    .sum()
 }
 
 #[test]
@@ -140,13 +168,21 @@ fn an_up_down_step_stays_finite_and_improves_the_generative_objective() {
     let wake = [images.clone(), wake_hidden];
     let before = generative_log_likelihood(&model, &wake);
     // A small step of gradient ascent on this concave objective must raise it.
-    let (wake_error, sleep_error) = model.up_down_step(images, labels, 3, 0.05, 0.0, &mut Sampler::new(7));
+    let (wake_error, sleep_error) =
+        model.up_down_step(images, labels, 3, 0.05, 0.0, &mut Sampler::new(7));
     let after = generative_log_likelihood(&model, &wake);
     assert!(after > before, "{after} !> {before}");
-    for x in [wake_error.into_scalar::<f32>(), sleep_error.into_scalar::<f32>()] {
+    for x in [
+        wake_error.into_scalar::<f32>(),
+        sleep_error.into_scalar::<f32>(),
+    ] {
         assert!(x.is_finite());
     }
-    for w in [&model.up[0].weight, &model.down[0].weight, &model.top.weight] {
+    for w in [
+        &model.up[0].weight,
+        &model.down[0].weight,
+        &model.top.weight,
+    ] {
         assert!(host2(w.val()).iter().all(|v| v.is_finite()));
     }
     // The untied copies now differ: recognition and generation learn apart.
@@ -160,7 +196,11 @@ fn a_second_layer_raises_the_variational_bound_from_the_exact_log_likelihood() {
     let device = device();
     let patterns = datasets::bars_and_stripes(3);
     let data = tensor_from_rows(&patterns.concat(), 9, &device);
-    let train = TrainConfig::new().with_epochs(300).with_batch_size(14).with_learning_rate(0.1).with_seed(1);
+    let train = TrainConfig::new()
+        .with_epochs(300)
+        .with_batch_size(14)
+        .with_learning_rate(0.1)
+        .with_seed(1);
     let mut first = CdTrainer::new(RbmConfig::new(9, 8).init(&device, 1), train).unwrap();
     first.fit(&data, None, |_| {}).unwrap();
     let first = first.into_rbm();
@@ -168,7 +208,10 @@ fn a_second_layer_raises_the_variational_bound_from_the_exact_log_likelihood() {
     let exact = exact_log_likelihood(&first, &data).unwrap();
     let upper = transposed(&first);
     let before = variational_bound(&first, &upper, &data).unwrap();
-    assert!((before - exact).abs() < 1e-3, "bound {before} vs exact {exact}");
+    assert!(
+        (before - exact).abs() < 1e-3,
+        "bound {before} vs exact {exact}"
+    );
     // Train layer 2 from there on samples of Q(h | v): 100 per pattern.
     let repeated = data.clone().repeat_dim(0, 100);
     let hidden_samples = first.sample_hidden(repeated, &mut Sampler::new(2));
@@ -183,7 +226,10 @@ fn a_second_layer_raises_the_variational_bound_from_the_exact_log_likelihood() {
     second.fit(&hidden_samples, None, |_| {}).unwrap();
     let after = variational_bound(&first, second.rbm(), &data).unwrap();
     // The bound is exact (enumerated), so any rise is real; demand 0.05 nats.
-    assert!(after > before + 0.05, "bound after {after} vs before {before} (exact LL {exact})");
+    assert!(
+        after > before + 0.05,
+        "bound after {after} vs before {before} (exact LL {exact})"
+    );
 }
 
 #[test]
@@ -192,22 +238,43 @@ fn greedy_pretraining_feeds_a_joint_top_rbm() {
     let patterns = datasets::bars_and_stripes(3);
     let labels: Vec<usize> = (0..patterns.len()).map(|i| i % 2).collect();
     let data = tensor_from_rows(&patterns.concat(), 9, &device);
-    let config = StackConfig::uniform(&[9, 6], &TrainConfig::new().with_epochs(50).with_batch_size(14));
-    let PretrainOutcome::Finished(stack) = pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap() else {
+    let config = StackConfig::uniform(
+        &[9, 6],
+        &TrainConfig::new().with_epochs(50).with_batch_size(14),
+    );
+    let PretrainOutcome::Finished(stack) =
+        pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap()
+    else {
         panic!("stopped")
     };
     let features = stack.features(data);
     let joint = Tensor::cat(vec![features, dbn::one_hot_rows(&labels, 2, &device)], 1);
-    let top_config = RbmConfig::new(8, 10).with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 });
-    let mut trainer = CdTrainer::new(top_config.init(&device, 1), TrainConfig::new().with_epochs(100).with_batch_size(14)).unwrap();
+    let top_config =
+        RbmConfig::new(8, 10).with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 });
+    let mut trainer = CdTrainer::new(
+        top_config.init(&device, 1),
+        TrainConfig::new().with_epochs(100).with_batch_size(14),
+    )
+    .unwrap();
     trainer.fit(&joint, None, |_| {}).unwrap();
     let model = GenerativeDbn::from_greedy(&stack, trainer.into_rbm()).unwrap();
     assert_eq!(model.n_labels(), 2);
     // Samples: pixel probabilities in [0, 1], one row per requested label.
-    let samples = model.sample(&[Some(0), Some(1), None], 50, &mut Sampler::new(4), 10, |_, _| {});
+    let samples = model.sample(
+        &[Some(0), Some(1), None],
+        50,
+        &mut Sampler::new(4),
+        10,
+        |_, _| {},
+    );
     assert_eq!(samples.dims(), [3, 9]);
     assert!(host2(samples).iter().all(|p| (0.0..=1.0).contains(p)));
     // A top RBM of the wrong width is a typed error.
-    let wrong = RbmConfig::new(9, 4).with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 }).init(&device, 0);
-    assert!(matches!(GenerativeDbn::from_greedy(&stack, wrong), Err(dbn::DbnError::BadTop(_))));
+    let wrong = RbmConfig::new(9, 4)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 })
+        .init(&device, 0);
+    assert!(matches!(
+        GenerativeDbn::from_greedy(&stack, wrong),
+        Err(dbn::DbnError::BadTop(_))
+    ));
 }

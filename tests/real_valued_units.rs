@@ -19,7 +19,11 @@ fn device() -> Device {
 fn mean_and_variance(values: &[f32]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = values.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let var = values
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1.0);
     (mean, var)
 }
 
@@ -47,7 +51,11 @@ fn gaussian_visible_conditional_has_the_lecture_mean_and_variance() {
     let mean = host2(rbm.visible_given_hidden(hidden.clone()));
     for i in 0..2 {
         let expected = b[i] + sigma[i] * (w[i * 3] as f64 + w[i * 3 + 2] as f64);
-        assert!((mean[i] as f64 - expected).abs() < 1e-5, "unit {i}: {} vs {expected}", mean[i]);
+        assert!(
+            (mean[i] as f64 - expected).abs() < 1e-5,
+            "unit {i}: {} vs {expected}",
+            mean[i]
+        );
     }
     // Samples: 40,000 draws; the mean's standard error is sigma / 200 and the
     // variance's sigma^2 sqrt(2 / 40,000); both checked at 5 standard errors.
@@ -58,8 +66,14 @@ fn gaussian_visible_conditional_has_the_lecture_mean_and_variance() {
         let column: Vec<f32> = samples.iter().skip(i).step_by(2).copied().collect();
         let (m, v) = mean_and_variance(&column);
         let s2 = sigma[i] * sigma[i];
-        assert!((m - mean[i] as f64).abs() < 5.0 * sigma[i] / (n as f64).sqrt(), "mean {m}");
-        assert!((v - s2).abs() < 5.0 * s2 * (2.0 / n as f64).sqrt(), "variance {v} vs {s2}");
+        assert!(
+            (m - mean[i] as f64).abs() < 5.0 * sigma[i] / (n as f64).sqrt(),
+            "mean {m}"
+        );
+        assert!(
+            (v - s2).abs() < 5.0 * s2 * (2.0 / n as f64).sqrt(),
+            "variance {v} vs {s2}"
+        );
     }
 }
 
@@ -86,7 +100,10 @@ fn gaussian_log_partition_matches_numerical_integration() {
     let numeric = log_sum_exp(&logs) + (step0 * step1).ln();
     // The midpoint rule on a smooth integrand at 1/25 of the smallest sigma
     // is accurate to ~1e-4; f32 free energies add ~1e-5 each.
-    assert!((numeric - exact).abs() < 2e-3, "numeric {numeric} vs exact {exact}");
+    assert!(
+        (numeric - exact).abs() < 2e-3,
+        "numeric {numeric} vs exact {exact}"
+    );
 }
 
 #[test]
@@ -95,17 +112,25 @@ fn gaussian_hidden_free_energy_matches_numerical_integration() {
     // One Gaussian visible unit (sigma 1) and 2 binary hidden units.
     let mut rbm = common::random_rbm(1, 2, 1.0, 1.0, 9, &device);
     rbm.visible_units = UnitKind::Gaussian;
-    rbm.visible_log_sigma = Some(burn::module::Param::from_tensor(Tensor::zeros([1], &device)));
+    rbm.visible_log_sigma = Some(burn::module::Param::from_tensor(Tensor::zeros(
+        [1],
+        &device,
+    )));
     for state in [[0.0f32, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]] {
         let hidden = Tensor::<2>::from_data(TensorData::new(state.to_vec(), [1, 2]), &device);
         let analytic = host1(rbm.hidden_free_energy(hidden.clone()))[0];
         let step = 0.001f64;
-        let points: Vec<f32> = (0..30_000).map(|i| (-15.0 + (i as f64 + 0.5) * step) as f32).collect();
+        let points: Vec<f32> = (0..30_000)
+            .map(|i| (-15.0 + (i as f64 + 0.5) * step) as f32)
+            .collect();
         let n = points.len();
         let visible = tensor_from_rows(&points, 1, &device);
         let energies = host1(rbm.energy(visible, hidden.repeat_dim(0, n)));
         let numeric = -(log_sum_exp(&energies.iter().map(|e| -e).collect::<Vec<_>>()) + step.ln());
-        assert!((analytic - numeric).abs() < 1e-3, "{state:?}: {analytic} vs {numeric}");
+        assert!(
+            (analytic - numeric).abs() < 1e-3,
+            "{state:?}: {analytic} vs {numeric}"
+        );
     }
 }
 
@@ -122,7 +147,10 @@ fn stepped_sigmoid_mean_is_within_the_midpoint_bound_of_softplus() {
     let bound = 1.0 / 48.0;
     for (x, m) in xs.iter().zip(mean) {
         let softplus = (1.0 + (*x as f64).exp()).ln();
-        assert!((m as f64 - softplus).abs() <= bound, "x = {x}: {m} vs {softplus}");
+        assert!(
+            (m as f64 - softplus).abs() <= bound,
+            "x = {x}: {m} vs {softplus}"
+        );
     }
 }
 
@@ -138,7 +166,11 @@ fn stepped_sigmoid_samples_average_to_the_mean() {
     let samples = host2(units.sample(input.clone(), units.mean(input), &mut sampler));
     for (i, x) in xs.iter().enumerate() {
         let column: Vec<f32> = samples.iter().skip(i).step_by(4).copied().collect();
-        assert!(column.iter().all(|&s| s.fract() == 0.0 && (0.0..=8.0).contains(&s)));
+        assert!(
+            column
+                .iter()
+                .all(|&s| s.fract() == 0.0 && (0.0..=8.0).contains(&s))
+        );
         let (m, _) = mean_and_variance(&column);
         // Variance of a sum of independent Bernoullis: sum p (1 - p) <= 8 / 4.
         let variance: f64 = (1..=8)
@@ -146,7 +178,11 @@ fn stepped_sigmoid_samples_average_to_the_mean() {
             .map(|p| p * (1.0 - p))
             .sum();
         let tolerance = 5.0 * (variance / n as f64).sqrt() + 1e-6;
-        assert!((m - mean[i] as f64).abs() < tolerance, "x = {x}: {m} vs {}", mean[i]);
+        assert!(
+            (m - mean[i] as f64).abs() < tolerance,
+            "x = {x}: {m} vs {}",
+            mean[i]
+        );
     }
 }
 
@@ -174,10 +210,20 @@ fn nrelu_samples_and_mean_match_monte_carlo_of_the_definition() {
         // error sqrt(2 v / n); of variances about v sqrt(2 * 2 / n) (the
         // fourth moment of a rectified Gaussian is below 3 v^2 + ... here we
         // allow 5 such errors with kurtosis up to 3, i.e. 5 v sqrt(4 * 2 / n)).
-        assert!((m - m_ref).abs() < 5.0 * (2.0 * v_ref / n as f64).sqrt(), "x = {x}: mean {m} vs {m_ref}");
-        assert!((v - v_ref).abs() < 5.0 * v_ref * (8.0 / n as f64).sqrt(), "x = {x}: var {v} vs {v_ref}");
+        assert!(
+            (m - m_ref).abs() < 5.0 * (2.0 * v_ref / n as f64).sqrt(),
+            "x = {x}: mean {m} vs {m_ref}"
+        );
+        assert!(
+            (v - v_ref).abs() < 5.0 * v_ref * (8.0 / n as f64).sqrt(),
+            "x = {x}: var {v} vs {v_ref}"
+        );
         // The closed-form mean against the reference sample.
-        assert!((mean[i] as f64 - m_ref).abs() < 5.0 * (v_ref / n as f64).sqrt(), "x = {x}: E {} vs {m_ref}", mean[i]);
+        assert!(
+            (mean[i] as f64 - m_ref).abs() < 5.0 * (v_ref / n as f64).sqrt(),
+            "x = {x}: E {} vs {m_ref}",
+            mean[i]
+        );
     }
 }
 
@@ -195,7 +241,10 @@ fn nrelu_free_energy_term_is_the_infinite_stepped_sigmoid_sum() {
             })
             .sum();
         // f32 arithmetic on values up to ~300: relative 1e-6.
-        assert!((g - direct).abs() < 1e-4 + 1e-6 * direct.abs(), "x = {x}: {g} vs {direct}");
+        assert!(
+            (g - direct).abs() < 1e-4 + 1e-6 * direct.abs(),
+            "x = {x}: {g} vs {direct}"
+        );
     }
 }
 
@@ -212,7 +261,10 @@ fn gaussian_bernoulli_rbm_recovers_mixture_component_means() {
     let rows: Vec<f32> = (0..n)
         .flat_map(|r| {
             let c = &means[usize::from(uniforms[r] < 0.5)];
-            [(c[0] + 0.5 * normals[2 * r] as f64) as f32, (c[1] + 0.5 * normals[2 * r + 1] as f64) as f32]
+            [
+                (c[0] + 0.5 * normals[2 * r] as f64) as f32,
+                (c[1] + 0.5 * normals[2 * r + 1] as f64) as f32,
+            ]
         })
         .collect();
     let data = tensor_from_rows(&rows, 2, &device);
@@ -239,7 +291,10 @@ fn gaussian_bernoulli_rbm_recovers_mixture_component_means() {
             // Each component mean is estimated from ~2,000 points (standard
             // error 0.5 / 45 = 0.011); the tolerance of 0.15 (0.3 sigma)
             // leaves room for CD-1's bias and the learning-rate noise.
-            assert!((component[d] as f64 - truth[d]).abs() < 0.15, "{found:?} vs {means:?}");
+            assert!(
+                (component[d] as f64 - truth[d]).abs() < 0.15,
+                "{found:?} vs {means:?}"
+            );
         }
     }
 }
@@ -250,7 +305,11 @@ fn learned_sigma_finds_the_data_spread() {
     // 1-D data from N(3, 2^2): with its weights held near zero the model is
     // N(b, sigma^2), so maximum likelihood gives sigma = 2.
     let n = 5000;
-    let rows: Vec<f32> = Sampler::new(9).normal_vec(n).into_iter().map(|z| 3.0 + 2.0 * z).collect();
+    let rows: Vec<f32> = Sampler::new(9)
+        .normal_vec(n)
+        .into_iter()
+        .map(|z| 3.0 + 2.0 * z)
+        .collect();
     let data = tensor_from_rows(&rows, 1, &device);
     let config = RbmConfig::new(1, 1)
         .with_visible_units(UnitKind::Gaussian)

@@ -36,6 +36,6 @@ pub use natural::{
 pub use synthetic::bars_and_stripes;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod natural_tests;
+#[cfg(test)]
+mod tests;

@@ -170,7 +170,10 @@ impl PatchTransform {
     /// # Panics
     /// If `patches.len()` is not a positive multiple of `dim`.
     pub fn fit(patches: &[f32], dim: usize, whitening: Whitening) -> Self {
-        assert!(dim > 0 && !patches.is_empty() && patches.len().is_multiple_of(dim), "patches must be rows of {dim}");
+        assert!(
+            dim > 0 && !patches.is_empty() && patches.len().is_multiple_of(dim),
+            "patches must be rows of {dim}"
+        );
         let centred = remove_patch_means(patches, dim);
         let rows = centred.len() / dim;
         let mut covariance = vec![0.0f64; dim * dim];
@@ -244,7 +247,9 @@ fn remove_patch_means(patches: &[f32], dim: usize) -> Vec<f64> {
 /// a symmetric matrix, by cyclic Jacobi rotations (to 1e-12 off-diagonal).
 pub fn symmetric_eigen(matrix: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut a = matrix.to_vec();
-    let mut v: Vec<f64> = (0..n * n).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect();
+    let mut v: Vec<f64> = (0..n * n)
+        .map(|k| if k / n == k % n { 1.0 } else { 0.0 })
+        .collect();
     let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
     for _sweep in 0..100 {
         let off: f64 = (0..n)

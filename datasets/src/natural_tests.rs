@@ -6,13 +6,17 @@ use crate::*;
 fn vendored_images_read_as_grey_in_unit_range() {
     let images = read_grey_pngs(&natural_images_dir()).unwrap();
     assert_eq!(images.len(), 7);
-    let chelsea = images.iter().find(|i| i.path.ends_with("chelsea.png")).unwrap();
+    let chelsea = images
+        .iter()
+        .find(|i| i.path.ends_with("chelsea.png"))
+        .unwrap();
     assert_eq!((chelsea.width, chelsea.height), (451, 300));
     for image in &images {
         assert!(image.pixels.iter().all(|p| (0.0..=1.0).contains(p)));
         // A photograph, not a blank: real spread of intensities.
         let mean = image.pixels.iter().sum::<f32>() / image.pixels.len() as f32;
-        let var = image.pixels.iter().map(|p| (p - mean).powi(2)).sum::<f32>() / image.pixels.len() as f32;
+        let var = image.pixels.iter().map(|p| (p - mean).powi(2)).sum::<f32>()
+            / image.pixels.len() as f32;
         assert!(var > 1e-3, "{}: variance {var}", image.path.display());
     }
 }
@@ -24,13 +28,22 @@ fn patches_are_seeded_and_errors_name_the_problem() {
     assert_eq!(a.len(), 100 * 64);
     assert_eq!(a, random_patches(&images, 8, 100, 3).unwrap());
     assert_ne!(a, random_patches(&images, 8, 100, 4).unwrap());
-    assert!(matches!(random_patches(&images, 1000, 1, 0), Err(ImageError::TooSmall { patch: 1000, .. })));
+    assert!(matches!(
+        random_patches(&images, 1000, 1, 0),
+        Err(ImageError::TooSmall { patch: 1000, .. })
+    ));
     let empty = tempfile::tempdir().unwrap();
-    assert!(matches!(read_grey_pngs(empty.path()), Err(ImageError::NoImages(_))));
+    assert!(matches!(
+        read_grey_pngs(empty.path()),
+        Err(ImageError::NoImages(_))
+    ));
     let bad = empty.path().join("bad.png");
     std::fs::write(&bad, b"not a png").unwrap();
     let error = read_grey_png(&bad).unwrap_err();
-    assert!(matches!(error, ImageError::Decode { .. }) && error.to_string().contains("bad.png"), "{error}");
+    assert!(
+        matches!(error, ImageError::Decode { .. }) && error.to_string().contains("bad.png"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -74,7 +87,11 @@ fn zca_whitening_decorrelates_and_standardising_scales() {
     let off = (0..16).flat_map(|i| (0..16).filter(move |&j| j != i).map(move |j| (i, j)));
     // Off-diagonals: only the mean-removal's projection, -1/16 each.
     for (i, j) in off {
-        assert!((c[i * 16 + j] + 1.0 / 16.0).abs() < 1e-3, "c[{i},{j}] = {}", c[i * 16 + j]);
+        assert!(
+            (c[i * 16 + j] + 1.0 / 16.0).abs() < 1e-3,
+            "c[{i},{j}] = {}",
+            c[i * 16 + j]
+        );
     }
     let standard = PatchTransform::fit(&patches, 16, Whitening::Standardise).apply(&patches);
     let c = covariance(&standard, 16);

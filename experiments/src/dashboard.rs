@@ -72,7 +72,11 @@ pub struct PlainRenderer {
 impl PlainRenderer {
     fn record(&mut self, split: &'static str, state: MetricState) {
         if let MetricState::Numeric(entry, Some(NumericEntry::Final(value))) = state {
-            let name = self.names.get(&entry.metric_id).cloned().unwrap_or_default();
+            let name = self
+                .names
+                .get(&entry.metric_id)
+                .cloned()
+                .unwrap_or_default();
             self.finals.push((split, name, value));
         }
     }
@@ -87,7 +91,10 @@ impl MetricsRendererTraining for PlainRenderer {
         self.record("valid", state);
     }
 
-    fn on_train_end(&mut self, summary: Option<LearnerSummary>) -> Result<(), Box<dyn std::error::Error>> {
+    fn on_train_end(
+        &mut self,
+        summary: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn std::error::Error>> {
         if let Some(summary) = summary {
             println!("{summary}");
         }
@@ -96,11 +103,20 @@ impl MetricsRendererTraining for PlainRenderer {
 }
 
 impl TrainingProgressLogger for PlainRenderer {
-    fn start(&mut self, total_epochs: usize, starting_epoch: usize, _items: Option<usize>, label: Option<&str>) {
+    fn start(
+        &mut self,
+        total_epochs: usize,
+        starting_epoch: usize,
+        _items: Option<usize>,
+        label: Option<&str>,
+    ) {
         self.label = label.unwrap_or("training").to_string();
         self.total_epochs = total_epochs;
         if starting_epoch > 1 {
-            println!("{}: resuming at epoch {starting_epoch} of {total_epochs}", self.label);
+            println!(
+                "{}: resuming at epoch {starting_epoch} of {total_epochs}",
+                self.label
+            );
         }
     }
 
@@ -162,7 +178,11 @@ pub struct EpochRecorder {
 impl EpochRecorder {
     fn record(&mut self, split: &str, state: &MetricState) {
         if let MetricState::Numeric(entry, Some(NumericEntry::Final(value))) = state {
-            let name = self.names.get(&entry.metric_id).cloned().unwrap_or_default();
+            let name = self
+                .names
+                .get(&entry.metric_id)
+                .cloned()
+                .unwrap_or_default();
             let key = format!("{split}_{}", name.to_lowercase().replace(' ', "_"));
             self.current.insert(key, *value);
         }
@@ -180,13 +200,22 @@ impl MetricsRendererTraining for EpochRecorder {
         self.inner.update_valid(state);
     }
 
-    fn on_train_end(&mut self, summary: Option<LearnerSummary>) -> Result<(), Box<dyn std::error::Error>> {
+    fn on_train_end(
+        &mut self,
+        summary: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn std::error::Error>> {
         self.inner.on_train_end(summary)
     }
 }
 
 impl TrainingProgressLogger for EpochRecorder {
-    fn start(&mut self, total_epochs: usize, starting_epoch: usize, items: Option<usize>, label: Option<&str>) {
+    fn start(
+        &mut self,
+        total_epochs: usize,
+        starting_epoch: usize,
+        items: Option<usize>,
+        label: Option<&str>,
+    ) {
         self.phase = label.unwrap_or("training").to_string();
         self.current.clear();
         self.inner.start(total_epochs, starting_epoch, items, label);
@@ -286,7 +315,11 @@ impl PretrainReporter {
     }
 
     /// Reports one event; asks to stop when the interrupter says so.
-    pub fn report(&mut self, renderer: &mut dyn MetricsRenderer, event: &PretrainEvent<'_>) -> ControlFlow<()> {
+    pub fn report(
+        &mut self,
+        renderer: &mut dyn MetricsRenderer,
+        event: &PretrainEvent<'_>,
+    ) -> ControlFlow<()> {
         match event {
             PretrainEvent::LayerStarted {
                 layer,
@@ -299,9 +332,10 @@ impl PretrainReporter {
             } => {
                 if !self.registered {
                     // The TUI needs every metric registered before its first value.
-                    for (id, higher_is_better) in
-                        [(&self.reconstruction, false), (&self.free_energy_gap, false)]
-                    {
+                    for (id, higher_is_better) in [
+                        (&self.reconstruction, false),
+                        (&self.free_energy_gap, false),
+                    ] {
                         renderer.register_metric(MetricDefinition {
                             metric_id: id.clone(),
                             name: Arc::new(metric_name(id)),
@@ -318,9 +352,7 @@ impl PretrainReporter {
                 let label = format!("pretrain layer {layer}/{layers} ({n_visible}x{n_hidden})");
                 renderer.start(*epochs, epochs_done + 1, None, Some(&label));
             }
-            PretrainEvent::Batch {
-                batch, batches, ..
-            } => {
+            PretrainEvent::Batch { batch, batches, .. } => {
                 if *batch == 1 {
                     renderer.start_split("train", batches * self.batch_size);
                 }
@@ -331,8 +363,16 @@ impl PretrainReporter {
             }
             PretrainEvent::Epoch { metrics, .. } => {
                 let finals = [
-                    ("train", &self.reconstruction, Some(metrics.reconstruction_error)),
-                    ("valid", &self.reconstruction, metrics.held_out_reconstruction_error),
+                    (
+                        "train",
+                        &self.reconstruction,
+                        Some(metrics.reconstruction_error),
+                    ),
+                    (
+                        "valid",
+                        &self.reconstruction,
+                        metrics.held_out_reconstruction_error,
+                    ),
                     ("valid", &self.free_energy_gap, metrics.free_energy_gap),
                 ];
                 for (split, id, value) in finals {
@@ -364,11 +404,7 @@ impl PretrainReporter {
 fn metric_name(id: &MetricId) -> String {
     // MetricId has no accessor; its Debug form holds the name.
     let debug = format!("{id:?}");
-    debug
-        .split('"')
-        .nth(1)
-        .map(str::to_string)
-        .unwrap_or(debug)
+    debug.split('"').nth(1).map(str::to_string).unwrap_or(debug)
 }
 
 /// Where the fine-tuning phase's files go inside a run directory.

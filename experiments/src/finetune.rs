@@ -67,11 +67,19 @@ fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
     entries
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
-            let epoch = name.strip_prefix("model-")?.strip_suffix(".bpk")?.parse().ok()?;
+            let epoch = name
+                .strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()?;
             // A checkpoint is complete only with its optimiser and schedule.
             ["optim", "scheduler"]
                 .iter()
-                .all(|part| dir.join("checkpoint").join(format!("{part}-{epoch}.bpk")).exists())
+                .all(|part| {
+                    dir.join("checkpoint")
+                        .join(format!("{part}-{epoch}.bpk"))
+                        .exists()
+                })
                 .then_some(epoch)
         })
         .collect()
@@ -110,7 +118,11 @@ pub fn finetune(
         .batch_size(1000)
         .set_device(device.clone())
         .build(valid.clone());
-    let learner = Learner::new(model.train(), config.optimizer(), config.lr_scheduler(batches));
+    let learner = Learner::new(
+        model.train(),
+        config.optimizer(),
+        config.lr_scheduler(batches),
+    );
     // Keep the last epoch (to resume) and the best by validation accuracy.
     let strategy = ComposedCheckpointingStrategy::builder()
         .add(KeepLastNCheckpoints::new(1))
@@ -165,10 +177,15 @@ pub fn finetune(
         Some(epochs_done).filter(|&e| e > 0)
     } else {
         kept.iter()
-        .filter_map(|&e| valid_accuracy.iter().find(|(r, _)| *r == e).map(|&(_, a)| (e, a)))
-        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-        .map(|(e, _)| e)
-        .or_else(|| kept.iter().copied().min())
+            .filter_map(|&e| {
+                valid_accuracy
+                    .iter()
+                    .find(|(r, _)| *r == e)
+                    .map(|&(_, a)| (e, a))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(e, _)| e)
+            .or_else(|| kept.iter().copied().min())
     };
     let best = match best_epoch {
         Some(epoch) => last

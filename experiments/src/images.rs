@@ -73,7 +73,12 @@ pub fn write_grid(
 }
 
 /// Each pixel repeated `factor` times in both directions.
-pub fn upscale(pixels: &[u8], width: usize, height: usize, factor: usize) -> (Vec<u8>, usize, usize) {
+pub fn upscale(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    factor: usize,
+) -> (Vec<u8>, usize, usize) {
     let (w, h) = (width * factor, height * factor);
     let out = (0..h)
         .flat_map(|y| (0..w).map(move |x| pixels[(y / factor) * width + x / factor]))

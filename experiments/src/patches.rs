@@ -30,7 +30,10 @@ pub struct PatchSpec {
 
 /// Training and held-out patches, `[rows, size * size]`, preprocessed with
 /// a transform fitted on the training patches alone.
-pub fn load_patches(spec: &PatchSpec, device: &Device) -> Result<(Tensor<2>, Tensor<2>), Box<dyn std::error::Error>> {
+pub fn load_patches(
+    spec: &PatchSpec,
+    device: &Device,
+) -> Result<(Tensor<2>, Tensor<2>), Box<dyn std::error::Error>> {
     let images = read_grey_pngs(&spec.images_dir)?;
     let dim = spec.size * spec.size;
     let train = random_patches(&images, spec.size, spec.train, spec.seed)?;

@@ -167,7 +167,12 @@ impl DbnClassifier {
 
     /// The architecture of this classifier.
     pub fn config(&self) -> ClassifierConfig {
-        let mut layer_sizes: Vec<usize> = self.hidden.first().map(|l| l.weight.dims()[0]).into_iter().collect();
+        let mut layer_sizes: Vec<usize> = self
+            .hidden
+            .first()
+            .map(|l| l.weight.dims()[0])
+            .into_iter()
+            .collect();
         layer_sizes.extend(self.hidden.iter().map(|l| l.weight.dims()[1]));
         ClassifierConfig {
             layer_sizes,
@@ -199,7 +204,9 @@ impl DbnClassifier {
             .hidden
             .iter()
             .zip(&self.hidden_units)
-            .fold(images, |below, (layer, units)| units.mean(layer.forward(below)));
+            .fold(images, |below, (layer, units)| {
+                units.mean(layer.forward(below))
+            });
         self.head.forward(top)
     }
 
@@ -228,9 +235,18 @@ impl DbnClassifier {
     ///
     /// # Panics
     /// If `batch_size` is 0 or the row counts differ.
-    pub fn error_rate(&self, images: &Tensor<2>, labels: &Tensor<1, Int>, batch_size: usize) -> f64 {
+    pub fn error_rate(
+        &self,
+        images: &Tensor<2>,
+        labels: &Tensor<1, Int>,
+        batch_size: usize,
+    ) -> f64 {
         let rows = images.dims()[0];
-        assert_eq!(rows, labels.dims()[0], "error_rate: images and labels differ in rows");
+        assert_eq!(
+            rows,
+            labels.dims()[0],
+            "error_rate: images and labels differ in rows"
+        );
         assert!(batch_size > 0, "error_rate: batch_size must be positive");
         let mut wrong = 0i64;
         for start in (0..rows).step_by(batch_size) {

@@ -45,7 +45,9 @@ impl StackConfig {
             .enumerate()
             .map(|(index, pair)| LayerConfig {
                 rbm: RbmConfig::new(pair[0], pair[1]),
-                train: train.clone().with_seed(train.seed.wrapping_add(index as u64)),
+                train: train
+                    .clone()
+                    .with_seed(train.seed.wrapping_add(index as u64)),
             })
             .collect();
         Self {
@@ -92,7 +94,12 @@ impl StackConfig {
 
     /// Unit counts from the input up: `[n_visible of layer 1, n_hidden of each layer...]`.
     pub fn sizes(&self) -> Vec<usize> {
-        let mut sizes: Vec<usize> = self.layers.first().map(|l| l.rbm.n_visible).into_iter().collect();
+        let mut sizes: Vec<usize> = self
+            .layers
+            .first()
+            .map(|l| l.rbm.n_visible)
+            .into_iter()
+            .collect();
         sizes.extend(self.layers.iter().map(|l| l.rbm.n_hidden));
         sizes
     }

@@ -8,9 +8,7 @@ use rbm::{ConfigError, RbmError};
 pub enum DbnConfigError {
     #[error("a stack needs at least one layer")]
     NoLayers,
-    #[error(
-        "layer {layer}: n_visible is {found}, but the layer below has {expected} hidden units"
-    )]
+    #[error("layer {layer}: n_visible is {found}, but the layer below has {expected} hidden units")]
     LayerSizeMismatch {
         layer: usize,
         expected: usize,
@@ -102,8 +100,6 @@ pub enum DbnError {
     #[error("generative DBN: {0}")]
     BadTop(String),
 
-    #[error(
-        "{path}: the checkpoint does not match the configuration: {message}"
-    )]
+    #[error("{path}: the checkpoint does not match the configuration: {message}")]
     CheckpointMismatch { path: PathBuf, message: String },
 }

@@ -169,9 +169,18 @@ impl GenerativeDbn {
     ///
     /// # Panics
     /// If `batch_size` is 0 or the row counts differ.
-    pub fn error_rate(&self, images: &Tensor<2>, labels: &Tensor<1, Int>, batch_size: usize) -> f64 {
+    pub fn error_rate(
+        &self,
+        images: &Tensor<2>,
+        labels: &Tensor<1, Int>,
+        batch_size: usize,
+    ) -> f64 {
         let rows = images.dims()[0];
-        assert_eq!(rows, labels.dims()[0], "error_rate: images and labels differ in rows");
+        assert_eq!(
+            rows,
+            labels.dims()[0],
+            "error_rate: images and labels differ in rows"
+        );
         assert!(batch_size > 0, "error_rate: batch_size must be positive");
         let mut wrong = 0i64;
         for start in (0..rows).step_by(batch_size) {
@@ -219,7 +228,11 @@ impl GenerativeDbn {
         let n_features = self.top.n_visible() - n_labels;
         let start_labels: Vec<usize> = labels
             .iter()
-            .map(|l| l.unwrap_or_else(|| (sampler.uniform_vec(1)[0] * n_labels as f32) as usize % n_labels))
+            .map(|l| {
+                l.unwrap_or_else(|| {
+                    (sampler.uniform_vec(1)[0] * n_labels as f32) as usize % n_labels
+                })
+            })
             .collect();
         let clamp = labels.iter().any(Option::is_some).then(|| {
             let mask: Vec<f32> = labels
@@ -236,12 +249,18 @@ impl GenerativeDbn {
             let hidden = self.top.sample_hidden(visible, sampler);
             let input = self.top.visible_input(hidden);
             visible_mean = self.top.visible_units.mean(input.clone());
-            visible = self.top.visible_units.sample(input, visible_mean.clone(), sampler);
+            visible = self
+                .top
+                .visible_units
+                .sample(input, visible_mean.clone(), sampler);
             if let Some(mask) = &clamp {
                 visible = clamp_labels(visible, &clamped_labels, mask, n_labels);
             }
             if frame_every > 0 && (step % frame_every == 0 || step == steps) {
-                on_frame(step, self.generate_from_features(split_features(visible_mean.clone(), n_labels)));
+                on_frame(
+                    step,
+                    self.generate_from_features(split_features(visible_mean.clone(), n_labels)),
+                );
             }
         }
         self.generate_from_features(split_features(visible_mean, n_labels))
@@ -279,7 +298,9 @@ impl GenerativeDbn {
         let positive = Tensor::cat(vec![wake.last().expect("top").clone(), labels], 1);
         let positive_hidden = self.top.hidden_given_visible(positive.clone());
         let start = sampler.bernoulli(positive_hidden.clone());
-        let negative = self.top.gibbs_from_hidden(start, gibbs_steps, false, sampler);
+        let negative = self
+            .top
+            .gibbs_from_hidden(start, gibbs_steps, false, sampler);
         let top_update = contrastive_statistics(
             positive,
             positive_hidden,
@@ -332,7 +353,10 @@ impl GenerativeDbn {
         let top = &mut self.top;
         let decay = top.weight.val() * (learning_rate * weight_decay);
         top.weight = top.weight.clone().map(|w| w + top_update.weight - decay);
-        top.visible_bias = top.visible_bias.clone().map(|b| b + top_update.visible_bias);
+        top.visible_bias = top
+            .visible_bias
+            .clone()
+            .map(|b| b + top_update.visible_bias);
         top.hidden_bias = top.hidden_bias.clone().map(|b| b + top_update.hidden_bias);
         (
             wake_error.expect("at least one lower layer"),
@@ -368,7 +392,10 @@ impl GenerativeDbn {
         let mut wake = Vec::new();
         let mut sleep = Vec::new();
         for (index, chunk) in order.chunks(config.batch_size).enumerate() {
-            let indices = Tensor::<1, Int>::from_data(TensorData::new(chunk.to_vec(), [chunk.len()]), &device);
+            let indices = Tensor::<1, Int>::from_data(
+                TensorData::new(chunk.to_vec(), [chunk.len()]),
+                &device,
+            );
             let (w, s) = self.up_down_step(
                 images.clone().select(0, indices.clone()),
                 labels.clone().select(0, indices),
@@ -411,7 +438,12 @@ fn split_features(visible: Tensor<2>, n_labels: usize) -> Tensor<2> {
 }
 
 /// Puts back the clamped labels where `mask` is 1.
-fn clamp_labels(visible: Tensor<2>, labels: &Tensor<2>, mask: &Tensor<2>, n_labels: usize) -> Tensor<2> {
+fn clamp_labels(
+    visible: Tensor<2>,
+    labels: &Tensor<2>,
+    mask: &Tensor<2>,
+    n_labels: usize,
+) -> Tensor<2> {
     let [rows, units] = visible.dims();
     let features = visible.clone().slice([0..rows, 0..units - n_labels]);
     let current = visible.slice([0..rows, units - n_labels..units]);

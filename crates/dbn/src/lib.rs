@@ -47,10 +47,10 @@ mod stack;
 mod store;
 
 pub use batch::{ClassificationBatch, ClassificationBatcher, LabelledImage, LabelledImages};
+pub use bound::{transposed, variational_bound};
 pub use classifier::{ClassifierConfig, DbnClassifier};
 pub use config::{LayerConfig, Propagation, StackConfig};
 pub use error::{DbnConfigError, DbnError};
-pub use bound::{transposed, variational_bound};
 pub use finetune::FinetuneConfig;
 pub use generative::{GenerativeDbn, UpDownConfig, UpDownMetrics, one_hot_rows};
 pub use pretrain::{PretrainCheckpoint, PretrainEvent, PretrainOutcome, pretrain};

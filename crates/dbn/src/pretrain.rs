@@ -76,10 +76,16 @@ pub fn pretrain(
     config.validate()?;
     let first = &config.layers[0].rbm;
     let layer_error = |layer: usize| move |source| DbnError::Layer { layer, source };
-    check_data(first.visible_units, data, first.n_visible, "training data").map_err(layer_error(1))?;
+    check_data(first.visible_units, data, first.n_visible, "training data")
+        .map_err(layer_error(1))?;
     if let Some(held_out) = held_out {
-        check_data(first.visible_units, held_out, first.n_visible, "held-out data")
-            .map_err(layer_error(1))?;
+        check_data(
+            first.visible_units,
+            held_out,
+            first.n_visible,
+            "held-out data",
+        )
+        .map_err(layer_error(1))?;
     }
     let device = data.device();
     let (mut finished, mut current) = match checkpoint {

@@ -23,7 +23,12 @@ impl RbmStack {
 
     /// Unit counts from the input up.
     pub fn sizes(&self) -> Vec<usize> {
-        let mut sizes: Vec<usize> = self.layers.first().map(Rbm::n_visible).into_iter().collect();
+        let mut sizes: Vec<usize> = self
+            .layers
+            .first()
+            .map(Rbm::n_visible)
+            .into_iter()
+            .collect();
         sizes.extend(self.layers.iter().map(Rbm::n_hidden));
         sizes
     }
@@ -60,7 +65,12 @@ impl RbmStack {
 ///
 /// # Shapes
 /// - input: `[rows, layer.n_visible]` -> `[rows, layer.n_hidden]`
-pub fn propagate(layer: &Rbm, index: usize, input: Tensor<2>, propagation: Propagation) -> Tensor<2> {
+pub fn propagate(
+    layer: &Rbm,
+    index: usize,
+    input: Tensor<2>,
+    propagation: Propagation,
+) -> Tensor<2> {
     match propagation {
         Propagation::MeanField => layer.hidden_given_visible(input),
         Propagation::Sampled { seed } => {

@@ -44,7 +44,11 @@ pub fn load_stack(path: &Path, device: &Device) -> Result<RbmStack, DbnError> {
 /// `head.weight`, `head.bias`) and its configuration; atomically.
 pub fn save_classifier(classifier: &DbnClassifier, path: &Path) -> Result<(), DbnError> {
     let json = serde_json::to_string(&classifier.config()).expect("config serialises");
-    Ok(save_tensors(classifier, &[(CLASSIFIER_METADATA_KEY, json)], path)?)
+    Ok(save_tensors(
+        classifier,
+        &[(CLASSIFIER_METADATA_KEY, json)],
+        path,
+    )?)
 }
 
 /// Loads a classifier written by [`save_classifier`] onto `device`.
@@ -70,7 +74,11 @@ pub fn save_generative(model: &GenerativeDbn, path: &Path) -> Result<(), DbnErro
         top: model.top.config(0.01),
     };
     let json = serde_json::to_string(&layers).expect("configs serialise");
-    Ok(save_tensors(model, &[(GENERATIVE_METADATA_KEY, json)], path)?)
+    Ok(save_tensors(
+        model,
+        &[(GENERATIVE_METADATA_KEY, json)],
+        path,
+    )?)
 }
 
 /// Loads a generative DBN written by [`save_generative`] onto `device`.
@@ -98,8 +106,11 @@ fn bad(path: &Path, message: &str) -> DbnError {
 
 fn metadata_json<T: serde::de::DeserializeOwned>(path: &Path, key: &str) -> Result<T, DbnError> {
     let metadata = read_metadata(path)?;
-    let json = metadata
-        .get(key)
-        .ok_or_else(|| bad(path, &format!("no `{key}` entry in the header's __metadata__")))?;
+    let json = metadata.get(key).ok_or_else(|| {
+        bad(
+            path,
+            &format!("no `{key}` entry in the header's __metadata__"),
+        )
+    })?;
     serde_json::from_str(json).map_err(|e| bad(path, &format!("`{key}` is not valid: {e}")))
 }

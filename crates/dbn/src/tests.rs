@@ -112,7 +112,10 @@ fn stack_reports_the_invalid_layer() {
     config.layers[0].rbm = RbmConfig::new(12, 0);
     assert!(matches!(
         config.validate(),
-        Err(DbnConfigError::InvalidLayer { layer: 1, source: ConfigError::ZeroHidden })
+        Err(DbnConfigError::InvalidLayer {
+            layer: 1,
+            source: ConfigError::ZeroHidden
+        })
     ));
 }
 
@@ -125,7 +128,10 @@ fn classifier_needs_two_sizes() {
 #[test]
 fn classifier_sizes_are_positive() {
     let config = ClassifierConfig::new(vec![784, 0, 10], 10);
-    assert_eq!(config.validate(), Err(DbnConfigError::ZeroLayerSize { index: 1 }));
+    assert_eq!(
+        config.validate(),
+        Err(DbnConfigError::ZeroLayerSize { index: 1 })
+    );
 }
 
 #[test]
@@ -134,7 +140,10 @@ fn classifier_needs_one_unit_kind_per_hidden_layer() {
     config.hidden_units = vec![UnitKind::Bernoulli];
     assert_eq!(
         config.validate(),
-        Err(DbnConfigError::UnitKindCount { expected: 2, found: 1 })
+        Err(DbnConfigError::UnitKindCount {
+            expected: 2,
+            found: 1
+        })
     );
 }
 
@@ -149,15 +158,69 @@ fn finetune_rules() {
     let ok = FinetuneConfig::default();
     assert_eq!(ok.validate(), Ok(()));
     let cases: Vec<(FinetuneConfig, DbnConfigError)> = vec![
-        (FinetuneConfig { max_epochs: 0, ..ok.clone() }, DbnConfigError::ZeroEpochs),
-        (FinetuneConfig { batch_size: 0, ..ok.clone() }, DbnConfigError::ZeroBatchSize),
-        (FinetuneConfig { learning_rate: 0.0, ..ok.clone() }, DbnConfigError::InvalidLearningRate(0.0)),
-        (FinetuneConfig { learning_rate: 1.5, ..ok.clone() }, DbnConfigError::InvalidLearningRate(1.5)),
-        (FinetuneConfig { lr_decay: 0.0, ..ok.clone() }, DbnConfigError::InvalidLrDecay(0.0)),
-        (FinetuneConfig { lr_decay: 1.1, ..ok.clone() }, DbnConfigError::InvalidLrDecay(1.1)),
-        (FinetuneConfig { momentum: 1.0, ..ok.clone() }, DbnConfigError::MomentumOutOfRange(1.0)),
-        (FinetuneConfig { weight_decay: -1.0, ..ok.clone() }, DbnConfigError::InvalidWeightDecay(-1.0)),
-        (FinetuneConfig { patience: Some(0), ..ok.clone() }, DbnConfigError::ZeroPatience),
+        (
+            FinetuneConfig {
+                max_epochs: 0,
+                ..ok.clone()
+            },
+            DbnConfigError::ZeroEpochs,
+        ),
+        (
+            FinetuneConfig {
+                batch_size: 0,
+                ..ok.clone()
+            },
+            DbnConfigError::ZeroBatchSize,
+        ),
+        (
+            FinetuneConfig {
+                learning_rate: 0.0,
+                ..ok.clone()
+            },
+            DbnConfigError::InvalidLearningRate(0.0),
+        ),
+        (
+            FinetuneConfig {
+                learning_rate: 1.5,
+                ..ok.clone()
+            },
+            DbnConfigError::InvalidLearningRate(1.5),
+        ),
+        (
+            FinetuneConfig {
+                lr_decay: 0.0,
+                ..ok.clone()
+            },
+            DbnConfigError::InvalidLrDecay(0.0),
+        ),
+        (
+            FinetuneConfig {
+                lr_decay: 1.1,
+                ..ok.clone()
+            },
+            DbnConfigError::InvalidLrDecay(1.1),
+        ),
+        (
+            FinetuneConfig {
+                momentum: 1.0,
+                ..ok.clone()
+            },
+            DbnConfigError::MomentumOutOfRange(1.0),
+        ),
+        (
+            FinetuneConfig {
+                weight_decay: -1.0,
+                ..ok.clone()
+            },
+            DbnConfigError::InvalidWeightDecay(-1.0),
+        ),
+        (
+            FinetuneConfig {
+                patience: Some(0),
+                ..ok.clone()
+            },
+            DbnConfigError::ZeroPatience,
+        ),
     ];
     for (config, expected) in cases {
         assert_eq!(config.validate(), Err(expected.clone()), "{expected}");
@@ -170,7 +233,17 @@ fn pretraining_rejects_data_of_the_wrong_width() {
     let config = StackConfig::uniform(&[10, 4], &train(1));
     let error = pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap_err();
     assert!(
-        matches!(error, DbnError::Layer { layer: 1, source: rbm::RbmError::DataWidth { expected: 10, found: 12, .. } }),
+        matches!(
+            error,
+            DbnError::Layer {
+                layer: 1,
+                source: rbm::RbmError::DataWidth {
+                    expected: 10,
+                    found: 12,
+                    ..
+                }
+            }
+        ),
         "{error}"
     );
 }
@@ -185,7 +258,13 @@ fn each_layer_trains_on_the_activations_below() {
     let mut layer_rows = Vec::new();
     let stack = finished(
         pretrain(&config, &data, None, None, |event| {
-            if let PretrainEvent::LayerStarted { layer, n_visible, rows, .. } = event {
+            if let PretrainEvent::LayerStarted {
+                layer,
+                n_visible,
+                rows,
+                ..
+            } = event
+            {
                 layer_rows.push((layer, n_visible, rows));
             }
             ControlFlow::Continue(())
@@ -200,8 +279,12 @@ fn each_layer_trains_on_the_activations_below() {
         layers: vec![config.layers[1].clone()],
         propagation: Propagation::MeanField,
     };
-    let second = finished(pretrain(&alone, &features, None, None, |_| ControlFlow::Continue(())).unwrap());
-    assert_eq!(max_abs_diff(second.layers[0].weight.val(), stack.layers[1].weight.val()), 0.0);
+    let second =
+        finished(pretrain(&alone, &features, None, None, |_| ControlFlow::Continue(())).unwrap());
+    assert_eq!(
+        max_abs_diff(second.layers[0].weight.val(), stack.layers[1].weight.val()),
+        0.0
+    );
 }
 
 #[test]
@@ -209,18 +292,32 @@ fn sampled_propagation_feeds_binary_states() {
     let device = device();
     let (data, _) = toy_data(&device);
     let stack = finished(
-        pretrain(&StackConfig::uniform(&[12, 8], &train(2)), &data, None, None, |_| {
-            ControlFlow::Continue(())
-        })
+        pretrain(
+            &StackConfig::uniform(&[12, 8], &train(2)),
+            &data,
+            None,
+            None,
+            |_| ControlFlow::Continue(()),
+        )
         .unwrap(),
     );
-    let sampled = propagate(&stack.layers[0], 0, data.clone(), Propagation::Sampled { seed: 5 });
+    let sampled = propagate(
+        &stack.layers[0],
+        0,
+        data.clone(),
+        Propagation::Sampled { seed: 5 },
+    );
     let values = host(sampled.clone());
     assert!(values.iter().all(|&v| v == 0.0 || v == 1.0));
     let means = propagate(&stack.layers[0], 0, data, Propagation::MeanField);
     assert!(host(means).iter().any(|&v| v > 0.0 && v < 1.0));
     // Same seed, same sample: a resumed run sees the same data.
-    let again = propagate(&stack.layers[0], 0, toy_data(&device).0, Propagation::Sampled { seed: 5 });
+    let again = propagate(
+        &stack.layers[0],
+        0,
+        toy_data(&device).0,
+        Propagation::Sampled { seed: 5 },
+    );
     assert_eq!(host(again), values);
 }
 
@@ -230,12 +327,18 @@ fn resumed_pretraining_is_identical_to_an_uninterrupted_run() {
     let (data, _) = toy_data(&device);
     let mut config = StackConfig::uniform(&[12, 8, 4], &train(3));
     config.layers[0].train.persistent = true;
-    let full = finished(pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap());
+    let full =
+        finished(pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap());
 
     // Stop after layer 2's second epoch and keep what a checkpoint keeps.
     let mut saved = None;
     let outcome = pretrain(&config, &data, None, None, |event| match event {
-        PretrainEvent::Epoch { layer: 2, metrics, finished, trainer } if metrics.epoch == 2 => {
+        PretrainEvent::Epoch {
+            layer: 2,
+            metrics,
+            finished,
+            trainer,
+        } if metrics.epoch == 2 => {
             saved = Some(PretrainCheckpoint {
                 finished: finished.to_vec(),
                 current: Some((trainer.rbm().clone(), trainer.state())),
@@ -271,8 +374,14 @@ fn a_checkpoint_of_other_sizes_is_rejected() {
         finished: vec![RbmConfig::new(12, 6).init(&device, 0)],
         current: None,
     };
-    let error = pretrain(&config, &data, None, Some(wrong), |_| ControlFlow::Continue(())).unwrap_err();
-    assert!(matches!(error, DbnError::CheckpointMismatch { .. }), "{error}");
+    let error = pretrain(&config, &data, None, Some(wrong), |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap_err();
+    assert!(
+        matches!(error, DbnError::CheckpointMismatch { .. }),
+        "{error}"
+    );
 }
 
 // ---- the classifier ----
@@ -282,8 +391,12 @@ fn random_stack(device: &Device) -> RbmStack {
     let layers = [(12, 8), (8, 6)]
         .iter()
         .map(|&(v, h)| {
-            let mut rbm = RbmConfig::new(v, h).with_init_std(0.5).init(device, v as u64);
-            rbm.hidden_bias = rbm.hidden_bias.map(|_| sampler.normal([h], 0.0, 1.0, device));
+            let mut rbm = RbmConfig::new(v, h)
+                .with_init_std(0.5)
+                .init(device, v as u64);
+            rbm.hidden_bias = rbm
+                .hidden_bias
+                .map(|_| sampler.normal([h], 0.0, 1.0, device));
             rbm
         })
         .collect();
@@ -315,7 +428,11 @@ fn conversion_folds_a_gaussian_first_layer_sigma_into_the_weights() {
     first.visible_log_sigma = Some(burn::module::Param::from_tensor(log_sigma));
     let classifier = DbnClassifier::from_stack(&stack, 3, 1);
     let (data, _) = toy_data(&device);
-    for (e, g) in stack.up_pass(data.clone()).into_iter().zip(classifier.hidden_activations(data)) {
+    for (e, g) in stack
+        .up_pass(data.clone())
+        .into_iter()
+        .zip(classifier.hidden_activations(data))
+    {
         assert!(max_abs_diff(e, g) <= 1e-5);
     }
 }
@@ -328,10 +445,15 @@ fn a_gaussian_first_layer_under_a_binary_layer_pretrains() {
     config.layers[0].rbm.visible_units = UnitKind::Gaussian;
     config.layers[0].rbm.visible_sigma = Some(rbm::SigmaConfig::learned(0.5, 0.05, 2.0));
     config.validate().unwrap();
-    let stack = finished(pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap());
+    let stack =
+        finished(pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap());
     assert!(stack.layers[0].visible_sigma().is_some());
     let features = host(stack.features(data));
-    assert!(features.iter().all(|f| f.is_finite() && (0.0..=1.0).contains(f)));
+    assert!(
+        features
+            .iter()
+            .all(|f| f.is_finite() && (0.0..=1.0).contains(f))
+    );
 }
 
 #[test]
@@ -339,10 +461,16 @@ fn one_step_lowers_the_loss_and_reaches_the_first_layer() {
     let device = device();
     let (data, labels) = toy_data(&device);
     let targets = Tensor::<1, Int>::from_data(
-        TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [labels.len()]),
+        TensorData::new(
+            labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
+            [labels.len()],
+        ),
         &device,
     );
-    let batch = ClassificationBatch { images: data, targets };
+    let batch = ClassificationBatch {
+        images: data,
+        targets,
+    };
     let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1).train();
     let before = model.forward_classification(batch.clone()).loss;
     let loss_before = before.clone().into_scalar::<f32>();
@@ -352,10 +480,17 @@ fn one_step_lowers_the_loss_and_reaches_the_first_layer() {
         .expect("the first layer's weights get a gradient");
     let norm = first.powi_scalar(2).sum().into_scalar::<f32>().sqrt();
     assert!(norm > 1e-6, "first-layer gradient norm {norm}");
-    let config = FinetuneConfig { momentum: 0.0, weight_decay: 0.0, ..FinetuneConfig::default() };
+    let config = FinetuneConfig {
+        momentum: 0.0,
+        weight_decay: 0.0,
+        ..FinetuneConfig::default()
+    };
     let mut optimizer = config.optimizer();
     let model = optimizer.step(0.1, model, grads);
-    let loss_after = model.forward_classification(batch).loss.into_scalar::<f32>();
+    let loss_after = model
+        .forward_classification(batch)
+        .loss
+        .into_scalar::<f32>();
     assert!(loss_after < loss_before, "{loss_after} !< {loss_before}");
 }
 
@@ -364,10 +499,16 @@ fn head_only_training_leaves_the_hidden_layers_without_gradients() {
     let device = device();
     let (data, labels) = toy_data(&device);
     let targets = Tensor::<1, Int>::from_data(
-        TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [labels.len()]),
+        TensorData::new(
+            labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
+            [labels.len()],
+        ),
         &device,
     );
-    let batch = ClassificationBatch { images: data, targets };
+    let batch = ClassificationBatch {
+        images: data,
+        targets,
+    };
     let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1)
         .with_head_only(true)
         .train();
@@ -390,11 +531,18 @@ fn random_baseline_is_seeded() {
     let a = config.init(&device, 4);
     let b = config.init(&device, 4);
     let c = config.init(&device, 5);
-    assert_eq!(max_abs_diff(a.hidden[0].weight.val(), b.hidden[0].weight.val()), 0.0);
+    assert_eq!(
+        max_abs_diff(a.hidden[0].weight.val(), b.hidden[0].weight.val()),
+        0.0
+    );
     assert!(max_abs_diff(a.hidden[0].weight.val(), c.hidden[0].weight.val()) > 0.0);
     // Glorot bound for the logistic layers: 4 sqrt(6 / (12 + 8)).
     let bound = 4.0 * (6.0f32 / 20.0).sqrt();
-    assert!(host(a.hidden[0].weight.val()).iter().all(|w| w.abs() <= bound));
+    assert!(
+        host(a.hidden[0].weight.val())
+            .iter()
+            .all(|w| w.abs() <= bound)
+    );
 }
 
 #[test]
@@ -418,11 +566,20 @@ fn error_rate_counts_wrong_rows() {
 fn labelled_images_are_checked() {
     assert!(matches!(
         LabelledImages::new(vec![0.0; 24], vec![0, 1, 2], 12, 10, "x"),
-        Err(DbnError::LabelCount { images: 2, labels: 3, .. })
+        Err(DbnError::LabelCount {
+            images: 2,
+            labels: 3,
+            ..
+        })
     ));
     assert!(matches!(
         LabelledImages::new(vec![0.0; 24], vec![0, 10], 12, 10, "x"),
-        Err(DbnError::LabelOutOfRange { row: 1, label: 10, classes: 10, .. })
+        Err(DbnError::LabelOutOfRange {
+            row: 1,
+            label: 10,
+            classes: 10,
+            ..
+        })
     ));
 }
 
@@ -437,19 +594,35 @@ fn stack_and_classifier_round_trip_with_documented_names() {
     save_stack(&stack, &path).unwrap();
     let loaded = load_stack(&path, &device).unwrap();
     assert_eq!(loaded.sizes(), vec![12, 8, 6]);
-    assert_eq!(max_abs_diff(loaded.layers[1].weight.val(), stack.layers[1].weight.val()), 0.0);
+    assert_eq!(
+        max_abs_diff(loaded.layers[1].weight.val(), stack.layers[1].weight.val()),
+        0.0
+    );
 
     let classifier = DbnClassifier::from_stack(&stack, 3, 9);
     let path = dir.path().join("classifier.safetensors");
     save_classifier(&classifier, &path).unwrap();
     let names = tensor_names(&path);
-    for name in ["hidden.0.weight", "hidden.0.bias", "hidden.1.weight", "hidden.1.bias", "head.weight", "head.bias"] {
-        assert!(names.contains(&name.to_string()), "{name} missing from {names:?}");
+    for name in [
+        "hidden.0.weight",
+        "hidden.0.bias",
+        "hidden.1.weight",
+        "hidden.1.bias",
+        "head.weight",
+        "head.bias",
+    ] {
+        assert!(
+            names.contains(&name.to_string()),
+            "{name} missing from {names:?}"
+        );
     }
     let loaded = load_classifier(&path, &device).unwrap();
     assert_eq!(loaded.config(), classifier.config());
     let (data, _) = toy_data(&device);
-    assert_eq!(max_abs_diff(loaded.forward(data.clone()), classifier.forward(data)), 0.0);
+    assert_eq!(
+        max_abs_diff(loaded.forward(data.clone()), classifier.forward(data)),
+        0.0
+    );
 }
 
 #[test]
@@ -467,5 +640,11 @@ fn tensor_names(path: &std::path::Path) -> Vec<String> {
     let bytes = std::fs::read(path).unwrap();
     let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
-    header.as_object().unwrap().keys().filter(|k| *k != "__metadata__").cloned().collect()
+    header
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "__metadata__")
+        .cloned()
+        .collect()
 }

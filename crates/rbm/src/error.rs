@@ -75,7 +75,9 @@ pub enum RbmError {
     #[error("{what}: the data set is empty")]
     EmptyData { what: &'static str },
 
-    #[error("{what}: {count} value(s) outside [{low}, {high}] for {units} visible units, e.g. {example}")]
+    #[error(
+        "{what}: {count} value(s) outside [{low}, {high}] for {units} visible units, e.g. {example}"
+    )]
     DataOutOfRange {
         what: &'static str,
         count: usize,

@@ -99,7 +99,9 @@ pub fn exact_log_likelihood(rbm: &Rbm, data: &Tensor<2>) -> Result<f64, RbmError
 /// The model's expectations `<v h^T>`, `<v>`, `<h>`, exactly (binary
 /// units only: [`RbmError::Unsupported`] otherwise).
 pub fn exact_model_statistics(rbm: &Rbm) -> Result<Gradient, RbmError> {
-    if rbm.visible_units != crate::UnitKind::Bernoulli || rbm.hidden_units != crate::UnitKind::Bernoulli {
+    if rbm.visible_units != crate::UnitKind::Bernoulli
+        || rbm.hidden_units != crate::UnitKind::Bernoulli
+    {
         return Err(RbmError::Unsupported {
             what: "exact model statistics for RBMs whose units are not all binary",
         });

@@ -84,7 +84,10 @@ impl RbmConfig {
         }
         self.visible_units.validate()?;
         self.hidden_units.validate()?;
-        for (units, size) in [(self.visible_units, self.n_visible), (self.hidden_units, self.n_hidden)] {
+        for (units, size) in [
+            (self.visible_units, self.n_visible),
+            (self.hidden_units, self.n_hidden),
+        ] {
             if let UnitKind::BinaryWithSoftmax { group } = units
                 && group >= size
             {
@@ -105,7 +108,11 @@ impl RbmConfig {
         if self.visible_units != UnitKind::Gaussian && sigma != SigmaConfig::default() {
             return Err(ConfigError::SigmaWithoutGaussian(self.visible_units.name()));
         }
-        if !(sigma.min.is_finite() && sigma.min > 0.0 && sigma.max.is_finite() && sigma.min <= sigma.max) {
+        if !(sigma.min.is_finite()
+            && sigma.min > 0.0
+            && sigma.max.is_finite()
+            && sigma.min <= sigma.max)
+        {
             return Err(ConfigError::InvalidSigmaRange {
                 min: sigma.min,
                 max: sigma.max,
@@ -214,7 +221,9 @@ impl Rbm {
             .with_visible_units(self.visible_units)
             .with_hidden_units(self.hidden_units)
             .with_init_std(init_std)
-            .with_visible_sigma((self.visible_units == UnitKind::Gaussian).then_some(self.visible_sigma))
+            .with_visible_sigma(
+                (self.visible_units == UnitKind::Gaussian).then_some(self.visible_sigma),
+            )
     }
 
     /// Sigma of each Gaussian visible unit, `[n_visible]` (`None` for other units).
@@ -270,7 +279,8 @@ impl Rbm {
     /// # Shapes
     /// - visible: `[batch, n_visible]` -> `[batch, n_hidden]`
     pub fn hidden_input(&self, visible: Tensor<2>) -> Tensor<2> {
-        self.normalize_visible(visible).matmul(self.weight.val()) + self.hidden_bias.val().unsqueeze()
+        self.normalize_visible(visible).matmul(self.weight.val())
+            + self.hidden_bias.val().unsqueeze()
     }
 
     /// Total input to the visible units in their own coordinates,
@@ -307,7 +317,11 @@ impl Rbm {
     ///
     /// # Shapes
     /// - visible: `[batch, n_visible]`, hidden: `[batch, n_hidden]` -> `[batch]`
-    pub fn log_posterior(&self, visible: Tensor<2>, hidden: Tensor<2>) -> Result<Tensor<1>, RbmError> {
+    pub fn log_posterior(
+        &self,
+        visible: Tensor<2>,
+        hidden: Tensor<2>,
+    ) -> Result<Tensor<1>, RbmError> {
         self.hidden_units
             .log_probability(hidden, self.hidden_input(visible))
     }
@@ -359,10 +373,10 @@ impl Rbm {
     /// - visible: `[batch, n_visible]` -> `[batch]`
     pub fn free_energy(&self, visible: Tensor<2>) -> Tensor<1> {
         let input = self.hidden_input(visible.clone());
-        let free = self
-            .visible_units
-            .self_energy(self.normalize_visible(visible), self.normalized_visible_bias())
-            - self.hidden_units.log_partition(input);
+        let free = self.visible_units.self_energy(
+            self.normalize_visible(visible),
+            self.normalized_visible_bias(),
+        ) - self.hidden_units.log_partition(input);
         match &self.visible_log_sigma {
             Some(log_sigma) => free + log_sigma.val().sum(),
             None => free,

@@ -30,9 +30,7 @@ pub fn save_rbm(rbm: &Rbm, config: &RbmConfig, path: &Path) -> Result<(), RbmErr
 }
 
 /// The `__metadata__` map of a safetensors file's header.
-pub fn read_metadata(
-    path: &Path,
-) -> Result<std::collections::HashMap<String, String>, RbmError> {
+pub fn read_metadata(path: &Path) -> Result<std::collections::HashMap<String, String>, RbmError> {
     let bytes = std::fs::read(path).map_err(|source| RbmError::Io {
         path: path.to_path_buf(),
         source,

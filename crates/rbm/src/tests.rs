@@ -152,7 +152,12 @@ fn gaussian_rbm_saves_and_loads_its_sigma() {
     save_rbm(&rbm, &config, &path).unwrap();
     let (loaded, loaded_config) = load_rbm(&path, &device).unwrap();
     assert_eq!(loaded_config, config);
-    let sigma: Vec<f32> = loaded.visible_sigma().unwrap().into_data().try_into_vec_as::<f32>().unwrap();
+    let sigma: Vec<f32> = loaded
+        .visible_sigma()
+        .unwrap()
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap();
     assert!(sigma.iter().all(|s| (s - 0.7).abs() < 1e-6), "{sigma:?}");
 }
 

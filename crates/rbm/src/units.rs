@@ -91,14 +91,23 @@ impl UnitKind {
             UnitKind::NoisyRectified => {
                 let std = logistic(total_input.clone()).sqrt();
                 let z = total_input.clone() / std.clone();
-                let cdf = (z.clone() * std::f64::consts::FRAC_1_SQRT_2).erf().add_scalar(1.0) * 0.5;
+                let cdf = (z.clone() * std::f64::consts::FRAC_1_SQRT_2)
+                    .erf()
+                    .add_scalar(1.0)
+                    * 0.5;
                 let pdf = (z.square() * -0.5).exp() * (1.0 / (2.0 * std::f64::consts::PI).sqrt());
                 // Never below 0, which rounding could otherwise give.
                 relu(total_input * cdf + std * pdf)
             }
             UnitKind::BinaryWithSoftmax { group } => {
                 let (binary, softmax) = split_group(total_input, *group);
-                Tensor::cat(vec![logistic(binary), burn::tensor::activation::softmax(softmax, 1)], 1)
+                Tensor::cat(
+                    vec![
+                        logistic(binary),
+                        burn::tensor::activation::softmax(softmax, 1),
+                    ],
+                    1,
+                )
             }
         }
     }
@@ -109,7 +118,12 @@ impl UnitKind {
     ///
     /// # Shapes
     /// - total_input, mean: `[batch, units]` -> `[batch, units]`
-    pub fn sample(&self, total_input: Tensor<2>, mean: Tensor<2>, sampler: &mut Sampler) -> Tensor<2> {
+    pub fn sample(
+        &self,
+        total_input: Tensor<2>,
+        mean: Tensor<2>,
+        sampler: &mut Sampler,
+    ) -> Tensor<2> {
         match self {
             UnitKind::Bernoulli => sampler.bernoulli(mean),
             UnitKind::Gaussian => {
@@ -117,7 +131,9 @@ impl UnitKind {
                 mean + noise
             }
             UnitKind::SteppedSigmoid { copies } => (1..=*copies)
-                .map(|n| sampler.bernoulli(logistic(total_input.clone().sub_scalar(n as f64 - 0.5))))
+                .map(|n| {
+                    sampler.bernoulli(logistic(total_input.clone().sub_scalar(n as f64 - 0.5)))
+                })
                 .reduce(|a, b| a + b)
                 .expect("copies >= 1"),
             UnitKind::NoisyRectified => {
@@ -127,7 +143,13 @@ impl UnitKind {
             }
             UnitKind::BinaryWithSoftmax { group } => {
                 let (binary, probabilities) = split_group(mean, *group);
-                Tensor::cat(vec![sampler.bernoulli(binary), sample_one_hot(probabilities, sampler)], 1)
+                Tensor::cat(
+                    vec![
+                        sampler.bernoulli(binary),
+                        sample_one_hot(probabilities, sampler),
+                    ],
+                    1,
+                )
             }
         }
     }
@@ -176,7 +198,11 @@ impl UnitKind {
     ///
     /// # Shapes
     /// - states: `[batch, units]`, total_input: `[batch, units]` -> `[batch]`
-    pub fn log_probability(&self, states: Tensor<2>, total_input: Tensor<2>) -> Result<Tensor<1>, RbmError> {
+    pub fn log_probability(
+        &self,
+        states: Tensor<2>,
+        total_input: Tensor<2>,
+    ) -> Result<Tensor<1>, RbmError> {
         let per_unit = match self {
             UnitKind::Bernoulli => states * total_input.clone() - softplus(total_input),
             UnitKind::Gaussian => {
@@ -185,7 +211,9 @@ impl UnitKind {
             UnitKind::BinaryWithSoftmax { group } => {
                 let (states_binary, states_group) = split_group(states, *group);
                 let (binary, softmax) = split_group(total_input, *group);
-                let binary = (states_binary * binary.clone() - softplus(binary)).sum_dim(1).squeeze_dim(1);
+                let binary = (states_binary * binary.clone() - softplus(binary))
+                    .sum_dim(1)
+                    .squeeze_dim(1);
                 let chosen = (states_group * softmax.clone()).sum_dim(1).squeeze_dim(1);
                 return Ok(binary + chosen - log_sum_exp_rows(softmax));
             }
@@ -234,7 +262,11 @@ impl UnitKind {
     /// # Panics
     /// For units that are not [`UnitKind::enumerable`].
     pub(crate) fn enumerate_states(&self, units: usize, start: usize, count: usize) -> Vec<f32> {
-        assert!(self.enumerable(), "{} units cannot be enumerated", self.name());
+        assert!(
+            self.enumerable(),
+            "{} units cannot be enumerated",
+            self.name()
+        );
         let mut out = Vec::with_capacity(units * count);
         for state in start..start + count {
             out.extend((0..units).map(|bit| ((state >> bit) & 1) as f32));
@@ -269,7 +301,8 @@ impl UnitKind {
             UnitKind::BinaryWithSoftmax { group } => {
                 // Logits for the binary units, log-probabilities for the group.
                 let units = means.dims()[0];
-                let binary = UnitKind::Bernoulli.bias_for_mean(means.clone().slice(0..units - group))?;
+                let binary =
+                    UnitKind::Bernoulli.bias_for_mean(means.clone().slice(0..units - group))?;
                 let group = means.slice(units - group..units).clamp(1e-3, 1.0).log();
                 Some(Tensor::cat(vec![binary, group], 0))
             }
@@ -312,7 +345,11 @@ fn sample_one_hot(probabilities: Tensor<2>, sampler: &mut Sampler) -> Tensor<2> 
     let uniform = sampler.uniform([rows, 1], &device);
     // Count the columns whose cumulative sum is still at or below u: that
     // count is the chosen index (capped at k - 1).
-    let index = cumulative.lower_equal(uniform).int().sum_dim(1).clamp_max(k as i64 - 1); // [rows, 1]
+    let index = cumulative
+        .lower_equal(uniform)
+        .int()
+        .sum_dim(1)
+        .clamp_max(k as i64 - 1); // [rows, 1]
     let columns = Tensor::<1, Int>::arange(0..k as i64, &device).unsqueeze::<2>(); // [1, k]
     index.equal(columns).float()
 }
@@ -329,7 +366,11 @@ fn infinite_stepped_log_partition(x: Tensor<2>) -> Tensor<2> {
     let mut total = positive.clone() * shifted - positive.clone() * positive.add_scalar(1.0) * 0.5;
     for j in -NRELU_WINDOW..NRELU_WINDOW {
         let y = fraction.clone().add_scalar(j as f64);
-        let included = m.clone().sub_scalar(1.0 + j as f64).greater_equal_elem(0.0).float();
+        let included = m
+            .clone()
+            .sub_scalar(1.0 + j as f64)
+            .greater_equal_elem(0.0)
+            .float();
         total = total + y.abs().neg().exp().log1p() * included;
     }
     total

@@ -47,7 +47,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.hidden,
         -(patterns.len() as f64).ln()
     );
-    println!("| seed | log p(v), 1 layer | bound, layer 2 = layer 1 transposed | bound, layer 2 trained | gain |");
+    println!(
+        "| seed | log p(v), 1 layer | bound, layer 2 = layer 1 transposed | bound, layer 2 trained | gain |"
+    );
     println!("|---|---|---|---|---|");
     for &seed in &args.seeds {
         let first_config = TrainConfig::new()
@@ -55,14 +57,20 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .with_batch_size(patterns.len())
             .with_learning_rate(0.1)
             .with_seed(seed);
-        let mut first = CdTrainer::new(RbmConfig::new(pixels, args.hidden).init(&device, seed), first_config)?;
+        let mut first = CdTrainer::new(
+            RbmConfig::new(pixels, args.hidden).init(&device, seed),
+            first_config,
+        )?;
         first.fit(&data, None, |_| {})?;
         let first = first.into_rbm();
         let exact = exact_log_likelihood(&first, &data)?;
         let upper = transposed(&first);
         let before = variational_bound(&first, &upper, &data)?;
         // Layer 2 learns from the first layer's posterior: 100 samples per pattern.
-        let samples = first.sample_hidden(data.clone().repeat_dim(0, 100), &mut Sampler::new(seed + 100));
+        let samples = first.sample_hidden(
+            data.clone().repeat_dim(0, 100),
+            &mut Sampler::new(seed + 100),
+        );
         let second_config = TrainConfig::new()
             .with_epochs(args.second_epochs)
             .with_batch_size(50)
@@ -73,7 +81,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let mut second = CdTrainer::new(upper, second_config)?;
         second.fit(&samples, None, |_| {})?;
         let after = variational_bound(&first, second.rbm(), &data)?;
-        println!("| {seed} | {exact:.4} | {before:.4} | {after:.4} | {:+.4} |", after - before);
+        println!(
+            "| {seed} | {exact:.4} | {before:.4} | {after:.4} | {:+.4} |",
+            after - before
+        );
     }
     Ok(())
 }

@@ -81,7 +81,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Preset::Full => (12, 100_000, 500, 100, 0.01),
     };
     let spec = PatchSpec {
-        images_dir: args.images_dir.clone().unwrap_or_else(datasets::natural_images_dir),
+        images_dir: args
+            .images_dir
+            .clone()
+            .unwrap_or_else(datasets::natural_images_dir),
         size: args.patch.unwrap_or(size),
         train: args.patches.unwrap_or(count),
         held_out: args.patches.unwrap_or(count) / 10,
@@ -113,14 +116,28 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let _ = std::fs::remove_file(run.file("metrics.jsonl"));
     println!(
         "{dim} Gaussian ({}) x {} binary units, {} {}x{} patches ({:?}) on {}",
-        if sigma.learned { "learned sigma" } else { "fixed sigma" },
-        rbm_config.n_hidden, spec.train, spec.size, spec.size, spec.whiten, args.device.device
+        if sigma.learned {
+            "learned sigma"
+        } else {
+            "fixed sigma"
+        },
+        rbm_config.n_hidden,
+        spec.train,
+        spec.size,
+        spec.size,
+        spec.whiten,
+        args.device.device
     );
     let mut trainer = CdTrainer::new(rbm_config.init(&device, args.seed), train_config)?;
     let mut last = f64::NAN;
     while trainer.epochs_done() < trainer.config().epochs {
         let metrics = trainer.train_epoch(&train, Some(&held_out), |_| {})?;
-        let sigma = trainer.rbm().visible_sigma().expect("Gaussian").mean().into_scalar::<f32>();
+        let sigma = trainer
+            .rbm()
+            .visible_sigma()
+            .expect("Gaussian")
+            .mean()
+            .into_scalar::<f32>();
         println!(
             "epoch {:>3}  recon {:.4}  held-out recon {:.4}  mean sigma {sigma:.3}  {:.1} s",
             metrics.epoch,

@@ -83,19 +83,42 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for &learning_rate in &args.rates {
         for (units, data, held_out, epochs) in [
             ("binary (MNIST)", &digits, &digits_held_out, 5),
-            ("gaussian (patches)", &patches, &patches_held_out, args.epochs),
+            (
+                "gaussian (patches)",
+                &patches,
+                &patches_held_out,
+                args.epochs,
+            ),
         ] {
-            let visible = if units.starts_with("binary") { UnitKind::Bernoulli } else { UnitKind::Gaussian };
+            let visible = if units.starts_with("binary") {
+                UnitKind::Bernoulli
+            } else {
+                UnitKind::Gaussian
+            };
             let config = RbmConfig::new(data.dims()[1], 100).with_visible_units(visible);
-            let (recon, diverged) = train(&config, data, held_out, learning_rate, epochs, args.seed);
-            rate_rows.push(RateRow { units, learning_rate, held_out_recon: recon, diverged_at_epoch: diverged });
+            let (recon, diverged) =
+                train(&config, data, held_out, learning_rate, epochs, args.seed);
+            rate_rows.push(RateRow {
+                units,
+                learning_rate,
+                held_out_recon: recon,
+                diverged_at_epoch: diverged,
+            });
         }
     }
     println!("\n(a) held-out reconstruction MSE after training, by learning rate\n");
-    println!("| learning rate | binary units (MNIST, 5 epochs) | Gaussian units (patches, {} epochs) |", args.epochs);
+    println!(
+        "| learning rate | binary units (MNIST, 5 epochs) | Gaussian units (patches, {} epochs) |",
+        args.epochs
+    );
     println!("|---|---|---|");
     for pair in rate_rows.chunks(2) {
-        println!("| {} | {} | {} |", pair[0].learning_rate, outcome(&pair[0]), outcome(&pair[1]));
+        println!(
+            "| {} | {} | {} |",
+            pair[0].learning_rate,
+            outcome(&pair[0]),
+            outcome(&pair[1])
+        );
     }
 
     // (b) Fixed sigma, small vs 1, against the number of hidden units.
@@ -105,32 +128,51 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let config = RbmConfig::new(64, hidden)
                 .with_visible_units(UnitKind::Gaussian)
                 .with_visible_sigma(Some(SigmaConfig::fixed(sigma)));
-            let (recon, log_likelihood) = match train_model(&config, &patches, 0.01, args.epochs, args.seed) {
-                Ok(trainer) => {
-                    let rbm = trainer.rbm();
-                    let recon = (patches_held_out.clone() - rbm.reconstruct(patches_held_out.clone()))
+            let (recon, log_likelihood) =
+                match train_model(&config, &patches, 0.01, args.epochs, args.seed) {
+                    Ok(trainer) => {
+                        let rbm = trainer.rbm();
+                        let recon = (patches_held_out.clone()
+                            - rbm.reconstruct(patches_held_out.clone()))
                         .square()
                         .mean()
                         .into_scalar::<f32>() as f64;
-                    let log_likelihood = (hidden <= 20)
-                        .then(|| exact_log_likelihood(rbm, &patches_held_out))
-                        .transpose()?;
-                    (Some(recon), log_likelihood)
-                }
-                Err(_) => (None, None),
-            };
-            sigma_rows.push(SigmaRow { sigma, hidden, held_out_recon: recon, held_out_log_likelihood: log_likelihood });
+                        let log_likelihood = (hidden <= 20)
+                            .then(|| exact_log_likelihood(rbm, &patches_held_out))
+                            .transpose()?;
+                        (Some(recon), log_likelihood)
+                    }
+                    Err(_) => (None, None),
+                };
+            sigma_rows.push(SigmaRow {
+                sigma,
+                hidden,
+                held_out_recon: recon,
+                held_out_log_likelihood: log_likelihood,
+            });
         }
     }
-    println!("\n(b) fixed sigma vs hidden units (64 visible, learning rate 0.01, {} epochs)\n", args.epochs);
-    println!("| sigma | hidden | held-out recon MSE | held-out log-likelihood (nats/patch, exact) |");
+    println!(
+        "\n(b) fixed sigma vs hidden units (64 visible, learning rate 0.01, {} epochs)\n",
+        args.epochs
+    );
+    println!(
+        "| sigma | hidden | held-out recon MSE | held-out log-likelihood (nats/patch, exact) |"
+    );
     println!("|---|---|---|---|");
     for row in &sigma_rows {
-        let recon = row.held_out_recon.map_or("diverged".into(), |r| format!("{r:.4}"));
-        let ll = row.held_out_log_likelihood.map_or("-".into(), |l| format!("{l:.2}"));
+        let recon = row
+            .held_out_recon
+            .map_or("diverged".into(), |r| format!("{r:.4}"));
+        let ll = row
+            .held_out_log_likelihood
+            .map_or("-".into(), |l| format!("{l:.2}"));
         println!("| {} | {} | {recon} | {ll} |", row.sigma, row.hidden);
     }
-    run.write_json("sweeps.json", &serde_json::json!({ "rates": rate_rows, "sigma_hidden": sigma_rows }))?;
+    run.write_json(
+        "sweeps.json",
+        &serde_json::json!({ "rates": rate_rows, "sigma_hidden": sigma_rows }),
+    )?;
     println!("\nwrote {}", run.file("sweeps.json").display());
     Ok(())
 }
@@ -176,7 +218,11 @@ fn train(
                 .square()
                 .mean()
                 .into_scalar::<f32>() as f64;
-            if recon.is_finite() { (Some(recon), None) } else { (None, Some(epochs)) }
+            if recon.is_finite() {
+                (Some(recon), None)
+            } else {
+                (None, Some(epochs))
+            }
         }
         Err(rbm::RbmError::Diverged { epoch, .. }) => (None, Some(epoch)),
         Err(_) => (None, None),

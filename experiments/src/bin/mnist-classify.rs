@@ -117,10 +117,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let total = mnist.train.len();
     let split = |s: &datasets::MnistSplit, what| {
-        LabelledImages::new(s.pixels(Binarization::None), s.labels.clone(), s.dim(), 10, what)
+        LabelledImages::new(
+            s.pixels(Binarization::None),
+            s.labels.clone(),
+            s.dim(),
+            10,
+            what,
+        )
     };
     let train = split(&mnist.train.range(0, config.train_rows), "training images")?;
-    let valid = split(&mnist.train.range(total - config.valid_rows, total), "validation images")?;
+    let valid = split(
+        &mnist.train.range(total - config.valid_rows, total),
+        "validation images",
+    )?;
     let test = split(&mnist.test, "test images")?;
 
     let interrupter = Interrupter::new();
@@ -147,8 +156,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     let (data, _) = train.tensors(&device);
                     let (held_out, _) = valid.tensors(&device);
                     let Some(stack) = pretrain_with_checkpoints(
-                        &run, stack_config, &data, Some(&held_out), args.resume,
-                        renderer.as_mut(), &interrupter,
+                        &run,
+                        stack_config,
+                        &data,
+                        Some(&held_out),
+                        args.resume,
+                        renderer.as_mut(),
+                        &interrupter,
                     )?
                     else {
                         println!("interrupted during pretraining; continue with --resume");
@@ -157,7 +171,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     stack
                 }
             };
-            println!("pretraining done after {:.1} min", started.elapsed().as_secs_f64() / 60.0);
+            println!(
+                "pretraining done after {:.1} min",
+                started.elapsed().as_secs_f64() / 60.0
+            );
             DbnClassifier::from_stack(&stack, 10, config.seed)
         }
         None => {
@@ -169,7 +186,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             classifier.init(&device, config.seed)
         }
     };
-    let resume_from = if args.resume { last_checkpoint(&run.file("learner")) } else { None };
+    let resume_from = if args.resume {
+        last_checkpoint(&run.file("learner"))
+    } else {
+        None
+    };
     let (classifier, renderer) = if config.finetune.head_epochs > 0 && resume_from.is_none() {
         // The head alone first, at the first epoch's rate, without decay.
         let head_config = dbn::FinetuneConfig {
@@ -179,18 +200,40 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             ..config.finetune.clone()
         };
         let dir = run.file("learner-head");
-        let resume_head = if args.resume { last_checkpoint(&dir) } else { None };
+        let resume_head = if args.resume {
+            last_checkpoint(&dir)
+        } else {
+            None
+        };
         let head = finetune(
-            classifier.with_head_only(true), &head_config, train.clone(), valid.clone(), &dir,
-            resume_head, renderer, &records, &interrupter, HEAD_PHASE, Selection::Last,
+            classifier.with_head_only(true),
+            &head_config,
+            train.clone(),
+            valid.clone(),
+            &dir,
+            resume_head,
+            renderer,
+            &records,
+            &interrupter,
+            HEAD_PHASE,
+            Selection::Last,
         )?;
         (head.best.with_head_only(false), head.renderer)
     } else {
         (classifier, renderer)
     };
     let mut outcome = finetune(
-        classifier, &config.finetune, train, valid.clone(), &run.file("learner"), resume_from,
-        renderer, &records, &interrupter, FINETUNE_PHASE, Selection::BestValidation,
+        classifier,
+        &config.finetune,
+        train,
+        valid.clone(),
+        &run.file("learner"),
+        resume_from,
+        renderer,
+        &records,
+        &interrupter,
+        FINETUNE_PHASE,
+        Selection::BestValidation,
     )?;
     let mut result_extra = serde_json::json!({});
     let finetune_epochs = outcome.epochs_done;
@@ -205,14 +248,30 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let all = split(&mnist.train.range(0, total), "all training images")?;
         println!(
             "final pass: {} epochs on all {} training images from epoch {} (lr {:.4})",
-            final_config.max_epochs, all.len(), outcome.best_epoch, final_config.learning_rate
+            final_config.max_epochs,
+            all.len(),
+            outcome.best_epoch,
+            final_config.learning_rate
         );
         let dir = run.file("learner-final");
-        let resume_final = if args.resume { last_checkpoint(&dir) } else { None };
+        let resume_final = if args.resume {
+            last_checkpoint(&dir)
+        } else {
+            None
+        };
         let best_epoch = outcome.best_epoch;
         outcome = finetune(
-            outcome.best, &final_config, all, valid, &dir, resume_final, outcome.renderer,
-            &records, &interrupter, FINAL_PASS_PHASE, Selection::Last,
+            outcome.best,
+            &final_config,
+            all,
+            valid,
+            &dir,
+            resume_final,
+            outcome.renderer,
+            &records,
+            &interrupter,
+            FINAL_PASS_PHASE,
+            Selection::Last,
         )?;
         result_extra = serde_json::json!({
             "final_pass_epochs": outcome.epochs_done,
@@ -239,7 +298,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         outcome.best_epoch,
         finetune_epochs,
         100.0 * outcome.best_valid_error,
-        if config.final_epochs > 0 { format!(", then {} epochs on all 60,000", config.final_epochs) } else { String::new() },
+        if config.final_epochs > 0 {
+            format!(", then {} epochs on all 60,000", config.final_epochs)
+        } else {
+            String::new()
+        },
         minutes,
         run.path.display()
     );
@@ -248,7 +311,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The run's configuration: the preset, then the flags, validated.
-fn config_from_args(args: &Args, available: usize) -> Result<ClassifyRunConfig, Box<dyn std::error::Error>> {
+fn config_from_args(
+    args: &Args,
+    available: usize,
+) -> Result<ClassifyRunConfig, Box<dyn std::error::Error>> {
     let preset = args.preset;
     let hidden = args.hidden.clone().unwrap_or_else(|| preset.hidden_sizes());
     let layer_sizes: Vec<usize> = std::iter::once(784).chain(hidden).collect();

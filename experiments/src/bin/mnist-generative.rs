@@ -120,15 +120,32 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let total = mnist.train.len();
     let set = |s: &datasets::MnistSplit, what| {
-        LabelledImages::new(s.pixels(Binarization::None), s.labels.clone(), s.dim(), LABELS, what)
+        LabelledImages::new(
+            s.pixels(Binarization::None),
+            s.labels.clone(),
+            s.dim(),
+            LABELS,
+            what,
+        )
     };
     let train = set(&mnist.train.range(0, config.train_rows), "training images")?;
-    let valid = set(&mnist.train.range(total - VALID_ROWS, total), "validation images")?;
+    let valid = set(
+        &mnist.train.range(total - VALID_ROWS, total),
+        "validation images",
+    )?;
     let test = set(&mnist.test, "test images")?;
     let (train_images, train_labels) = train.tensors(&device);
     let (valid_images, valid_labels) = valid.tensors(&device);
     let (test_images, test_labels) = test.tensors(&device);
-    let train_one_hot = one_hot_rows(&train.labels().iter().map(|&l| l as usize).collect::<Vec<_>>(), LABELS, &device);
+    let train_one_hot = one_hot_rows(
+        &train
+            .labels()
+            .iter()
+            .map(|&l| l as usize)
+            .collect::<Vec<_>>(),
+        LABELS,
+        &device,
+    );
     drop(train_labels);
 
     let interrupter = Interrupter::new();
@@ -139,14 +156,26 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let mut stack = dbn::load_stack(path, &device)?;
             stack.layers.truncate(config.lower.layers.len());
             if stack.sizes() != config.lower.sizes() {
-                return Err(format!("{}: layers {:?}, expected {:?}", path.display(), stack.sizes(), config.lower.sizes()).into());
+                return Err(format!(
+                    "{}: layers {:?}, expected {:?}",
+                    path.display(),
+                    stack.sizes(),
+                    config.lower.sizes()
+                )
+                .into());
             }
             println!("lower layers from {}", path.display());
             stack
         }
         None => {
             let Some(lower) = pretrain_with_checkpoints(
-                &run, &config.lower, &train_images, Some(&valid_images), args.resume, renderer.as_mut(), &interrupter,
+                &run,
+                &config.lower,
+                &train_images,
+                Some(&valid_images),
+                args.resume,
+                renderer.as_mut(),
+                &interrupter,
             )?
             else {
                 println!("interrupted; continue with --resume");
@@ -160,7 +189,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let joint = Tensor::cat(vec![features, train_one_hot.clone()], 1);
     let top_dir = RunDir::create(&run.file("top"))?;
     let Some(top) = pretrain_with_checkpoints(
-        &top_dir, &config.top, &joint, None, args.resume, renderer.as_mut(), &interrupter,
+        &top_dir,
+        &config.top,
+        &joint,
+        None,
+        args.resume,
+        renderer.as_mut(),
+        &interrupter,
     )?
     else {
         println!("interrupted; continue with --resume");
@@ -186,13 +221,23 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         (greedy, 0)
     };
     while done < config.updown.epochs {
-        let metrics = model.up_down_epoch(&train_images, &train_one_hot, &config.updown, done, |_, _| {});
+        let metrics = model.up_down_epoch(
+            &train_images,
+            &train_one_hot,
+            &config.updown,
+            done,
+            |_, _| {},
+        );
         done += 1;
         let valid_error = 100.0 * model.error_rate(&valid_images, &valid_labels, 1000);
         println!(
             "up-down epoch {:>3}/{}  Gibbs steps {}  wake recon {:.4}  sleep prediction {:.4}  valid error {valid_error:.2}%  {:.0} s",
-            metrics.epoch, config.updown.epochs, metrics.gibbs_steps, metrics.wake_reconstruction,
-            metrics.sleep_prediction, metrics.seconds
+            metrics.epoch,
+            config.updown.epochs,
+            metrics.gibbs_steps,
+            metrics.wake_reconstruction,
+            metrics.sleep_prediction,
+            metrics.seconds
         );
         save_generative(&model, &checkpoint)?;
         run.write_json("updown-state.json", &UpDownState { epochs_done: done })?;
@@ -208,22 +253,46 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // 4. Generation: clamped samples, one chain's frames.
     let per_class = config.samples_per_class;
-    let requested: Vec<Option<usize>> = (0..LABELS).flat_map(|l| vec![Some(l); per_class]).collect();
+    let requested: Vec<Option<usize>> =
+        (0..LABELS).flat_map(|l| vec![Some(l); per_class]).collect();
     let mut sampler = Sampler::new(config.seed.wrapping_add(7));
     let samples = model.sample(&requested, config.sample_steps, &mut sampler, 0, |_, _| {});
-    write_grid(&run.file("samples.png"), &tensor_rows(samples.clone()), 28, 28, per_class, false)?;
+    write_grid(
+        &run.file("samples.png"),
+        &tensor_rows(samples.clone()),
+        28,
+        28,
+        per_class,
+        false,
+    )?;
     let frames_dir = run.file("frames");
     std::fs::create_dir_all(&frames_dir)?;
     let mut frame_error = None;
-    model.sample(&[Some(2)], config.sample_steps, &mut Sampler::new(config.seed), 10, |step, pixels| {
-        if let Err(e) = write_grid(&frames_dir.join(format!("frame-{step:05}.png")), &tensor_rows(pixels), 28, 28, 1, false) {
-            frame_error = Some(e);
-        }
-    });
+    model.sample(
+        &[Some(2)],
+        config.sample_steps,
+        &mut Sampler::new(config.seed),
+        10,
+        |step, pixels| {
+            if let Err(e) = write_grid(
+                &frames_dir.join(format!("frame-{step:05}.png")),
+                &tensor_rows(pixels),
+                28,
+                28,
+                1,
+                false,
+            ) {
+                frame_error = Some(e);
+            }
+        },
+    );
     if let Some(e) = frame_error {
         return Err(e.into());
     }
-    let wanted: Vec<i64> = requested.iter().map(|l| l.expect("clamped") as i64).collect();
+    let wanted: Vec<i64> = requested
+        .iter()
+        .map(|l| l.expect("clamped") as i64)
+        .collect();
     let wanted = Tensor::<1, Int>::from_data(TensorData::new(wanted, [requested.len()]), &device);
     let clamped_accuracy = 100.0 * (1.0 - model.error_rate(&samples, &wanted, 1000));
     let classifier_accuracy = match &args.classifier {
@@ -242,7 +311,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "wall_minutes": minutes,
     }))?;
     if let Some(a) = classifier_accuracy {
-        println!("clamped samples labelled as their class by {}: {a:.1}%", args.classifier.as_ref().expect("set").display());
+        println!(
+            "clamped samples labelled as their class by {}: {a:.1}%",
+            args.classifier.as_ref().expect("set").display()
+        );
     }
     println!("wrote {} ({minutes:.1} min)", run.path.display());
     println!("greedy_test_error={greedy_test_error:.2}");
@@ -251,7 +323,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn config_from_args(args: &Args, available: usize) -> Result<RunConfig, Box<dyn std::error::Error>> {
+fn config_from_args(
+    args: &Args,
+    available: usize,
+) -> Result<RunConfig, Box<dyn std::error::Error>> {
     let (lower_epochs, top_epochs, updown_epochs) = match args.preset {
         Preset::Quick => (5, 10, 3),
         Preset::Paper => (30, 30, 300),
@@ -263,9 +338,15 @@ fn config_from_args(args: &Args, available: usize) -> Result<RunConfig, Box<dyn 
             .with_weight_decay(2e-4)
             .with_seed(args.seed)
     };
-    let lower = StackConfig::uniform(&[784, 500, 500], &cd(args.lower_epochs.unwrap_or(lower_epochs)));
+    let lower = StackConfig::uniform(
+        &[784, 500, 500],
+        &cd(args.lower_epochs.unwrap_or(lower_epochs)),
+    );
     lower.validate()?;
-    let mut top = StackConfig::uniform(&[500 + LABELS, 2000], &cd(args.top_epochs.unwrap_or(top_epochs)));
+    let mut top = StackConfig::uniform(
+        &[500 + LABELS, 2000],
+        &cd(args.top_epochs.unwrap_or(top_epochs)),
+    );
     top.layers[0].rbm = RbmConfig::new(500 + LABELS, 2000)
         .with_visible_units(UnitKind::BinaryWithSoftmax { group: LABELS });
     top.validate()?;
