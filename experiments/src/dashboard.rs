@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
@@ -306,8 +305,8 @@ pub struct PretrainReporter {
 impl PretrainReporter {
     pub fn new(batch_size: usize, interrupter: Interrupter) -> Self {
         Self {
-            reconstruction: MetricId::new(Arc::new("RBM reconstruction MSE".to_string())),
-            free_energy_gap: MetricId::new(Arc::new("RBM free-energy gap".to_string())),
+            reconstruction: MetricId::new(Arc::new(RECONSTRUCTION.to_string())),
+            free_energy_gap: MetricId::new(Arc::new(FREE_ENERGY_GAP.to_string())),
             registered: false,
             batch_size,
             interrupter,
@@ -332,17 +331,18 @@ impl PretrainReporter {
             } => {
                 if !self.registered {
                     // The TUI needs every metric registered before its first value.
-                    for (id, higher_is_better) in [
-                        (&self.reconstruction, false),
-                        (&self.free_energy_gap, false),
+                    for (id, name) in [
+                        (&self.reconstruction, RECONSTRUCTION),
+                        (&self.free_energy_gap, FREE_ENERGY_GAP),
                     ] {
+                        // Lower is better for both.
                         renderer.register_metric(MetricDefinition {
                             metric_id: id.clone(),
-                            name: Arc::new(metric_name(id)),
+                            name: Arc::new(name.to_string()),
                             description: None,
                             attributes: NumericAttributes {
                                 unit: None,
-                                higher_is_better,
+                                higher_is_better: false,
                             }
                             .into(),
                         });
@@ -401,13 +401,6 @@ impl PretrainReporter {
     }
 }
 
-fn metric_name(id: &MetricId) -> String {
-    // MetricId has no accessor; its Debug form holds the name.
-    let debug = format!("{id:?}");
-    debug.split('"').nth(1).map(str::to_string).unwrap_or(debug)
-}
-
-/// Where the fine-tuning phase's files go inside a run directory.
-pub fn learner_dir(run: &RunDir) -> PathBuf {
-    run.file("learner")
-}
+/// The names of the pretraining metrics (also their ids).
+const RECONSTRUCTION: &str = "RBM reconstruction MSE";
+const FREE_ENERGY_GAP: &str = "RBM free-energy gap";
