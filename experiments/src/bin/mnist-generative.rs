@@ -44,7 +44,8 @@ struct Args {
     /// CD epochs of the top RBM (510-2000).
     #[arg(long)]
     top_epochs: Option<usize>,
-    /// Up-down epochs.
+    /// Up-down epochs (with --resume: continue a finished or interrupted
+    /// run up to this many, keeping its Gibbs schedule).
     #[arg(long)]
     updown_epochs: Option<usize>,
     /// Up-down learning rate.
@@ -111,7 +112,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config: RunConfig = if args.resume {
         let text = std::fs::read_to_string(run.file("config.json"))
             .map_err(|e| format!("{}: {e}", run.file("config.json").display()))?;
-        serde_json::from_str(&text)?
+        let mut config: RunConfig = serde_json::from_str(&text)?;
+        if let Some(epochs) = args.updown_epochs {
+            config.updown.epochs = epochs;
+            config.updown.validate()?;
+            run.write_json("config.json", &config)?;
+        }
+        config
     } else {
         let config = config_from_args(&args, mnist.train.len() - VALID_ROWS)?;
         run.write_json("config.json", &config)?;
@@ -165,6 +172,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .into());
             }
             println!("lower layers from {}", path.display());
+            // Kept in the run, so that --resume finds them.
+            dbn::save_stack(&stack, &run.file("pretrained.safetensors"))?;
             stack
         }
         None => {
