@@ -241,22 +241,36 @@ impl DbnClassifier {
         labels: &Tensor<1, Int>,
         batch_size: usize,
     ) -> f64 {
-        let rows = images.dims()[0];
-        assert_eq!(
-            rows,
-            labels.dims()[0],
-            "error_rate: images and labels differ in rows"
-        );
-        assert!(batch_size > 0, "error_rate: batch_size must be positive");
-        let mut wrong = 0i64;
-        for start in (0..rows).step_by(batch_size) {
-            let end = (start + batch_size).min(rows);
-            let predicted = self.predict(images.clone().slice(start..end));
-            let truth = labels.clone().slice(start..end);
-            wrong += predicted.not_equal(truth).int().sum().into_scalar::<i64>();
-        }
-        wrong as f64 / rows.max(1) as f64
+        chunked_error_rate(images, labels, batch_size, |chunk| self.predict(chunk))
     }
+}
+
+/// Fraction of rows whose `predict`ed class differs from `labels`, with
+/// `predict` called on chunks of `batch_size` rows; one host read per chunk.
+///
+/// # Panics
+/// If `batch_size` is 0 or the row counts differ.
+pub(crate) fn chunked_error_rate(
+    images: &Tensor<2>,
+    labels: &Tensor<1, Int>,
+    batch_size: usize,
+    predict: impl Fn(Tensor<2>) -> Tensor<1, Int>,
+) -> f64 {
+    let rows = images.dims()[0];
+    assert_eq!(
+        rows,
+        labels.dims()[0],
+        "error_rate: images and labels differ in rows"
+    );
+    assert!(batch_size > 0, "error_rate: batch_size must be positive");
+    let mut wrong = 0i64;
+    for start in (0..rows).step_by(batch_size) {
+        let end = (start + batch_size).min(rows);
+        let predicted = predict(images.clone().slice(start..end));
+        let truth = labels.clone().slice(start..end);
+        wrong += predicted.not_equal(truth).int().sum().into_scalar::<i64>();
+    }
+    wrong as f64 / rows.max(1) as f64
 }
 
 impl TrainStep for DbnClassifier {

@@ -175,24 +175,9 @@ impl GenerativeDbn {
         labels: &Tensor<1, Int>,
         batch_size: usize,
     ) -> f64 {
-        let rows = images.dims()[0];
-        assert_eq!(
-            rows,
-            labels.dims()[0],
-            "error_rate: images and labels differ in rows"
-        );
-        assert!(batch_size > 0, "error_rate: batch_size must be positive");
-        let mut wrong = 0i64;
-        for start in (0..rows).step_by(batch_size) {
-            let end = (start + batch_size).min(rows);
-            let predicted = self.classify(images.clone().slice(start..end));
-            wrong += predicted
-                .not_equal(labels.clone().slice(start..end))
-                .int()
-                .sum()
-                .into_scalar::<i64>();
-        }
-        wrong as f64 / rows.max(1) as f64
+        crate::classifier::chunked_error_rate(images, labels, batch_size, |chunk| {
+            self.classify(chunk)
+        })
     }
 
     /// Top-down mean-field pass from penultimate states to pixel probabilities.
