@@ -66,3 +66,18 @@ impl BinarizeMode {
 pub fn images_tensor(split: &MnistSplit, binarization: Binarization, device: &Device) -> Tensor<2> {
     rbm::tensor_from_rows(&split.pixels(binarization), split.dim(), device)
 }
+
+/// The split's images (intensities in [0, 1]) and their 10 classes, for the
+/// classifiers; `what` names the split in errors.
+pub fn labelled(
+    split: &MnistSplit,
+    what: &'static str,
+) -> Result<dbn::LabelledImages, dbn::DbnError> {
+    dbn::LabelledImages::new(
+        split.pixels(Binarization::None),
+        split.labels.clone(),
+        split.dim(),
+        10,
+        what,
+    )
+}

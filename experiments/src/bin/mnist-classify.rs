@@ -7,13 +7,14 @@ use std::time::Instant;
 
 use burn::train::Interrupter;
 use clap::Parser;
-use datasets::Binarization;
-use dbn::{ClassifierConfig, DbnClassifier, LabelledImages, StackConfig, save_classifier};
+
+use dbn::{ClassifierConfig, DbnClassifier, StackConfig, save_classifier};
 use experiments::classify_run::{ClassifyPreset, ClassifyRunConfig, FirstUnits};
 use experiments::dashboard::dashboard;
 use experiments::finetune::{
     FINAL_PASS_PHASE, FINETUNE_PHASE, HEAD_PHASE, Selection, finetune, last_checkpoint,
 };
+use experiments::mnist::labelled;
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::run_dir::RunDir;
 
@@ -116,21 +117,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         config
     };
     let total = mnist.train.len();
-    let split = |s: &datasets::MnistSplit, what| {
-        LabelledImages::new(
-            s.pixels(Binarization::None),
-            s.labels.clone(),
-            s.dim(),
-            10,
-            what,
-        )
-    };
-    let train = split(&mnist.train.range(0, config.train_rows), "training images")?;
-    let valid = split(
+    let train = labelled(&mnist.train.range(0, config.train_rows), "training images")?;
+    let valid = labelled(
         &mnist.train.range(total - config.valid_rows, total),
         "validation images",
     )?;
-    let test = split(&mnist.test, "test images")?;
+    let test = labelled(&mnist.test, "test images")?;
 
     let interrupter = Interrupter::new();
     let (mut renderer, records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
@@ -245,7 +237,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             patience: None,
             ..config.finetune.clone()
         };
-        let all = split(&mnist.train.range(0, total), "all training images")?;
+        let all = labelled(&mnist.train.range(0, total), "all training images")?;
         println!(
             "final pass: {} epochs on all {} training images from epoch {} (lr {:.4})",
             final_config.max_epochs,

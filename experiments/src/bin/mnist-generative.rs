@@ -9,13 +9,14 @@ use std::time::Instant;
 use burn::prelude::*;
 use burn::train::Interrupter;
 use clap::Parser;
-use datasets::Binarization;
+
 use dbn::{
-    GenerativeDbn, LabelledImages, StackConfig, UpDownConfig, load_classifier, load_generative,
-    one_hot_rows, save_generative,
+    GenerativeDbn, StackConfig, UpDownConfig, load_classifier, load_generative, one_hot_rows,
+    save_generative,
 };
 use experiments::dashboard::dashboard;
 use experiments::images::write_grid;
+use experiments::mnist::labelled;
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::rbm_run::tensor_rows;
 use experiments::run_dir::RunDir;
@@ -126,21 +127,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         config
     };
     let total = mnist.train.len();
-    let set = |s: &datasets::MnistSplit, what| {
-        LabelledImages::new(
-            s.pixels(Binarization::None),
-            s.labels.clone(),
-            s.dim(),
-            LABELS,
-            what,
-        )
-    };
-    let train = set(&mnist.train.range(0, config.train_rows), "training images")?;
-    let valid = set(
+    let train = labelled(&mnist.train.range(0, config.train_rows), "training images")?;
+    let valid = labelled(
         &mnist.train.range(total - VALID_ROWS, total),
         "validation images",
     )?;
-    let test = set(&mnist.test, "test images")?;
+    let test = labelled(&mnist.test, "test images")?;
     let (train_images, train_labels) = train.tensors(&device);
     let (valid_images, valid_labels) = valid.tensors(&device);
     let (test_images, test_labels) = test.tensors(&device);
