@@ -118,8 +118,11 @@ pub fn finetune(
         .batch_size(1000)
         .set_device(device.clone())
         .build(valid.clone());
+    // Dropout masks come from the device's generator: seeded, so a run
+    // repeats (a resumed one draws fresh masks from the same seed).
+    device.seed(config.seed);
     let learner = Learner::new(
-        model.train(),
+        model.with_dropout(config.dropout).train(),
         config.optimizer(),
         config.lr_scheduler(batches),
     );
@@ -197,7 +200,7 @@ pub fn finetune(
     let (images, labels) = valid.tensors(&device);
     let best_valid_error = best.error_rate(&images, &labels, 1000);
     Ok(FinetuneOutcome {
-        best,
+        best: best.with_dropout(dbn::DropoutRates::NONE),
         best_epoch: best_epoch.unwrap_or(0),
         best_valid_error,
         epochs_done,

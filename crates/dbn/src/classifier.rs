@@ -5,11 +5,12 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
+use burn::tensor::Distribution;
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use rbm::{Sampler, UnitKind};
 use serde::{Deserialize, Serialize};
 
-use crate::{ClassificationBatch, DbnConfigError, RbmStack};
+use crate::{ClassificationBatch, DbnConfigError, DropoutRates, RbmStack};
 
 /// Architecture of a [`DbnClassifier`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +89,7 @@ impl ClassifierConfig {
             hidden,
             head,
             hidden_units: self.hidden_units.clone(),
+            dropout: DropoutRates::NONE,
         }
     }
 }
@@ -122,6 +124,10 @@ pub struct DbnClassifier {
     pub head: Linear,
     #[module(skip)]
     pub hidden_units: Vec<UnitKind>,
+    /// Dropout applied in training passes only (those on an autodiff
+    /// device); not part of the architecture, so not saved.
+    #[module(skip)]
+    pub dropout: DropoutRates,
 }
 
 impl DbnClassifier {
@@ -149,6 +155,7 @@ impl DbnClassifier {
             hidden,
             head,
             hidden_units: config.hidden_units,
+            dropout: DropoutRates::NONE,
         }
     }
 
@@ -162,6 +169,12 @@ impl DbnClassifier {
             .into_iter()
             .map(|layer| layer.set_require_grad(!head_only))
             .collect();
+        self
+    }
+
+    /// This classifier with `rates` of dropout in its training passes.
+    pub fn with_dropout(mut self, rates: DropoutRates) -> Self {
+        self.dropout = rates;
         self
     }
 
@@ -199,13 +212,24 @@ impl DbnClassifier {
     ///
     /// # Shapes
     /// - images: `[batch, inputs]` -> `[batch, n_classes]`
+    ///
+    /// In a training pass (parameters on an autodiff device) the inputs and
+    /// hidden activations are dropped out at [`DbnClassifier::dropout`]'s rates.
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
+        // Training passes are those of a model whose parameters live on an
+        // autodiff device (`Module::train`); the batches themselves may not.
+        let training = self.head.weight.device().is_autodiff();
+        let rates = if training {
+            self.dropout
+        } else {
+            DropoutRates::NONE
+        };
         let top = self
             .hidden
             .iter()
             .zip(&self.hidden_units)
-            .fold(images, |below, (layer, units)| {
-                units.mean(layer.forward(below))
+            .fold(dropped_out(images, rates.input), |below, (layer, units)| {
+                dropped_out(units.mean(layer.forward(below)), rates.hidden)
             });
         self.head.forward(top)
     }
@@ -243,6 +267,20 @@ impl DbnClassifier {
     ) -> f64 {
         chunked_error_rate(images, labels, batch_size, |chunk| self.predict(chunk))
     }
+}
+
+/// `activations` with each entry zeroed with `probability` and the others
+/// scaled by `1 / (1 - probability)`, so the expected value is unchanged.
+///
+/// # Shapes
+/// - activations: `[batch, units]` -> `[batch, units]`
+pub(crate) fn dropped_out(activations: Tensor<2>, probability: f64) -> Tensor<2> {
+    if probability <= 0.0 {
+        return activations;
+    }
+    let keep = 1.0 - probability;
+    let mask = activations.random_like(Distribution::Bernoulli(keep));
+    (activations * mask).div_scalar(keep)
 }
 
 /// Fraction of rows whose `predict`ed class differs from `labels`, with

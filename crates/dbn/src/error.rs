@@ -51,6 +51,11 @@ pub enum DbnConfigError {
     ZeroEpochs,
     #[error("fine-tuning patience must be at least 1 epoch (or none to disable early stopping)")]
     ZeroPatience,
+    #[error("{layer} dropout probability must be in [0, 1), found {probability}")]
+    InvalidDropout {
+        layer: &'static str,
+        probability: f64,
+    },
     #[error("the Gibbs schedule needs k >= 1 and strictly increasing start epochs")]
     InvalidGibbsSchedule,
 }

@@ -36,6 +36,34 @@ pub struct FinetuneConfig {
     /// fine-tuned (0: none), at `learning_rate` without decay.
     #[serde(default)]
     pub head_epochs: usize,
+    /// Dropout during fine-tuning (Hinton et al. 2012); none by default.
+    #[serde(default)]
+    pub dropout: DropoutRates,
+}
+
+/// Probabilities of dropping units while fine-tuning: each input pixel and
+/// each hidden unit is zeroed independently in every training forward pass,
+/// and the kept ones are scaled by `1 / (1 - p)`, so that evaluation uses
+/// the whole net unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct DropoutRates {
+    /// Probability of dropping an input pixel (Srivastava et al. 2014: 0.2).
+    pub input: f64,
+    /// Probability of dropping a hidden unit (Srivastava et al. 2014: 0.5).
+    pub hidden: f64,
+}
+
+impl DropoutRates {
+    /// No dropout.
+    pub const NONE: DropoutRates = DropoutRates {
+        input: 0.0,
+        hidden: 0.0,
+    };
+
+    /// True when any probability is positive.
+    pub fn is_active(&self) -> bool {
+        self.input > 0.0 || self.hidden > 0.0
+    }
 }
 
 impl Default for FinetuneConfig {
@@ -50,6 +78,7 @@ impl Default for FinetuneConfig {
             patience: Some(10),
             seed: 42,
             head_epochs: 0,
+            dropout: DropoutRates::NONE,
         }
     }
 }
@@ -78,6 +107,14 @@ impl FinetuneConfig {
         }
         if self.patience == Some(0) {
             return Err(DbnConfigError::ZeroPatience);
+        }
+        for (layer, probability) in [
+            ("input", self.dropout.input),
+            ("hidden", self.dropout.hidden),
+        ] {
+            if !(0.0..1.0).contains(&probability) {
+                return Err(DbnConfigError::InvalidDropout { layer, probability });
+            }
         }
         Ok(())
     }

@@ -51,7 +51,7 @@ pub use bound::{transposed, variational_bound};
 pub use classifier::{ClassifierConfig, DbnClassifier};
 pub use config::{LayerConfig, Propagation, StackConfig};
 pub use error::{DbnConfigError, DbnError};
-pub use finetune::FinetuneConfig;
+pub use finetune::{DropoutRates, FinetuneConfig};
 pub use generative::{GenerativeDbn, UpDownConfig, UpDownMetrics, one_hot_rows};
 pub use pretrain::{PretrainCheckpoint, PretrainEvent, PretrainOutcome, pretrain};
 pub use stack::{RbmStack, propagate};

@@ -221,6 +221,32 @@ fn finetune_rules() {
             },
             DbnConfigError::ZeroPatience,
         ),
+        (
+            FinetuneConfig {
+                dropout: DropoutRates {
+                    input: 1.0,
+                    hidden: 0.5,
+                },
+                ..ok.clone()
+            },
+            DbnConfigError::InvalidDropout {
+                layer: "input",
+                probability: 1.0,
+            },
+        ),
+        (
+            FinetuneConfig {
+                dropout: DropoutRates {
+                    input: 0.2,
+                    hidden: -0.1,
+                },
+                ..ok.clone()
+            },
+            DbnConfigError::InvalidDropout {
+                layer: "hidden",
+                probability: -0.1,
+            },
+        ),
     ];
     for (config, expected) in cases {
         assert_eq!(config.validate(), Err(expected.clone()), "{expected}");
@@ -522,6 +548,70 @@ fn head_only_training_leaves_the_hidden_layers_without_gradients() {
     let loss = model.forward_classification(batch).loss;
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     assert!(grads.get::<2>(model.hidden[0].weight.id).is_some());
+}
+
+#[test]
+fn dropout_zeroes_the_expected_fraction_and_keeps_the_mean() {
+    let device = device();
+    let ones = Tensor::<2>::ones([400, 500], &device);
+    assert_eq!(
+        max_abs_diff(classifier::dropped_out(ones.clone(), 0.0), ones.clone()),
+        0.0
+    );
+    device.seed(11);
+    let dropped = host(classifier::dropped_out(ones, 0.3));
+    // 200,000 independent drops: the zero fraction has standard deviation
+    // sqrt(0.3 * 0.7 / 200000) = 0.001; 5 of them is the tolerance.
+    let zeros = dropped.iter().filter(|&&x| x == 0.0).count() as f64 / dropped.len() as f64;
+    assert!((zeros - 0.3).abs() < 0.005, "dropped fraction {zeros}");
+    // The kept units are scaled so that the expectation is unchanged.
+    let kept = dropped.iter().filter(|&&x| x != 0.0);
+    assert!(kept.into_iter().all(|&x| (x - 1.0 / 0.7).abs() < 1e-6));
+}
+
+#[test]
+fn dropout_acts_in_training_passes_only() {
+    let device = device();
+    let (data, _) = toy_data(&device);
+    let plain = DbnClassifier::from_stack(&random_stack(&device), 2, 1);
+    let with_dropout = plain.clone().with_dropout(DropoutRates {
+        input: 0.2,
+        hidden: 0.5,
+    });
+    // Evaluation: the same function.
+    assert_eq!(
+        max_abs_diff(
+            plain.forward(data.clone()),
+            with_dropout.forward(data.clone())
+        ),
+        0.0
+    );
+    // Training: random masks, so two passes differ (inputs dropped too:
+    // a net of one linear layer would differ by the input masks alone).
+    let training = with_dropout.train();
+    let first = training.forward(data.clone());
+    let second = training.forward(data);
+    assert!(max_abs_diff(first.clone(), second) > 1e-3);
+    let grads = GradientsParams::from_grads(first.sum().backward(), &training);
+    assert!(grads.get::<2>(training.hidden[0].weight.id).is_some());
+    // Input dropout alone, on a batch that is not on the autodiff device
+    // (as the data loader hands it over).
+    let input_only = plain
+        .with_dropout(DropoutRates {
+            input: 0.5,
+            hidden: 0.0,
+        })
+        .train();
+    let (data, _) = toy_data(&device);
+    assert!(max_abs_diff(input_only.forward(data.clone()), input_only.forward(data)) > 1e-3);
+}
+
+#[test]
+fn finetune_config_without_dropout_field_loads() {
+    let mut json = serde_json::to_value(FinetuneConfig::default()).unwrap();
+    json.as_object_mut().unwrap().remove("dropout");
+    let config: FinetuneConfig = serde_json::from_value(json).unwrap();
+    assert_eq!(config.dropout, DropoutRates::NONE);
 }
 
 #[test]

@@ -71,6 +71,12 @@ struct Args {
     /// Epochs that train only the softmax head before fine-tuning all layers.
     #[arg(long)]
     head_epochs: Option<usize>,
+    /// Fine-tuning dropout probability of the input pixels.
+    #[arg(long)]
+    input_dropout: Option<f64>,
+    /// Fine-tuning dropout probability of the hidden units.
+    #[arg(long)]
+    hidden_dropout: Option<f64>,
     /// Stop after this many epochs without a better validation error (0: never).
     #[arg(long)]
     patience: Option<usize>,
@@ -336,6 +342,8 @@ fn config_from_args(
     finetune.weight_decay = args.weight_decay.unwrap_or(finetune.weight_decay);
     finetune.batch_size = args.batch.unwrap_or(finetune.batch_size);
     finetune.head_epochs = args.head_epochs.unwrap_or(finetune.head_epochs);
+    finetune.dropout.input = args.input_dropout.unwrap_or(finetune.dropout.input);
+    finetune.dropout.hidden = args.hidden_dropout.unwrap_or(finetune.dropout.hidden);
     if let Some(patience) = args.patience {
         finetune.patience = (patience > 0).then_some(patience);
     }

@@ -1,0 +1,107 @@
+//! Trains only the top RBM of the generative DBN over the features of given
+//! lower layers, reporting the generative classification error on the
+//! validation images as it goes: for choosing the top RBM's training.
+//!
+//! cargo run --release -p experiments --bin top-rbm-sweep -- --lower runs/classify-paper/pretrained.safetensors
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::prelude::*;
+use clap::Parser;
+
+use dbn::{GenerativeDbn, one_hot_rows};
+use experiments::mnist::labelled;
+use rbm::{CdTrainer, RbmConfig, TrainConfig, UnitKind};
+
+#[derive(Parser, Debug)]
+#[command(about = "Train the generative DBN's top RBM alone and watch its validation error")]
+struct Args {
+    /// The lower layers (their first two, 784-500-500).
+    #[arg(long)]
+    lower: PathBuf,
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    /// Learning rate of the last epoch (linear decay from --lr); none: constant.
+    #[arg(long)]
+    final_lr: Option<f64>,
+    #[arg(long, default_value_t = 1)]
+    cd_k: usize,
+    /// Persistent CD.
+    #[arg(long)]
+    persistent: bool,
+    #[arg(long, default_value_t = 2e-4)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    #[arg(long, default_value_t = 2000)]
+    hidden: usize,
+    /// Report the validation error every N epochs.
+    #[arg(long, default_value_t = 5)]
+    eval_every: usize,
+    /// Use only the first N of the 50,000 training images.
+    #[arg(long)]
+    train_rows: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    common: experiments::CommonArgs,
+}
+
+const VALID_ROWS: usize = 10_000;
+const LABELS: usize = 10;
+
+fn main() -> std::process::ExitCode {
+    experiments::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let (device, mnist, line) = args.common.device_and_mnist()?;
+    println!("{line}");
+    let total = mnist.train.len();
+    let rows = args
+        .train_rows
+        .unwrap_or(total - VALID_ROWS)
+        .min(total - VALID_ROWS);
+    let train = labelled(&mnist.train.range(0, rows), "training images")?;
+    let valid = labelled(
+        &mnist.train.range(total - VALID_ROWS, total),
+        "validation images",
+    )?;
+    let (train_images, _) = train.tensors(&device);
+    let (valid_images, valid_labels) = valid.tensors(&device);
+    let labels: Vec<usize> = train.labels().iter().map(|&l| l as usize).collect();
+    let mut lower = dbn::load_stack(&args.lower, &device)?;
+    lower.layers.truncate(2);
+    let features = lower.features(train_images);
+    let joint = Tensor::cat(vec![features, one_hot_rows(&labels, LABELS, &device)], 1);
+    let n_visible = lower.sizes()[2] + LABELS;
+    let rbm = RbmConfig::new(n_visible, args.hidden)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: LABELS });
+    rbm.validate()?;
+    let config = TrainConfig::new()
+        .with_epochs(args.epochs)
+        .with_learning_rate(args.lr)
+        .with_final_learning_rate(args.final_lr)
+        .with_k(args.cd_k)
+        .with_persistent(args.persistent)
+        .with_weight_decay(args.weight_decay)
+        .with_batch_size(args.batch)
+        .with_seed(args.seed);
+    let mut trainer = CdTrainer::new(rbm.init(&device, args.seed), config)?;
+    for epoch in 1..=args.epochs {
+        let metrics = trainer.train_epoch(&joint, None, |_| {})?;
+        if epoch % args.eval_every == 0 || epoch == args.epochs {
+            let model = GenerativeDbn::from_greedy(&lower, trainer.rbm().clone())?;
+            let error = 100.0 * model.error_rate(&valid_images, &valid_labels, 1000);
+            println!(
+                "epoch {epoch:>3}  recon {:.5}  valid_error {error:.2}%  {:.1} min",
+                metrics.reconstruction_error,
+                started.elapsed().as_secs_f64() / 60.0
+            );
+        }
+    }
+    Ok(())
+}
