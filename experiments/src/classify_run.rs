@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use dbn::{FinetuneConfig, StackConfig};
+use dbn::{DropoutRates, FinetuneConfig, StackConfig};
 use rbm::{SigmaConfig, TrainConfig, UnitKind};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,10 @@ pub enum ClassifyPreset {
     Quick,
     /// Hinton & Salakhutdinov (2006): 784-500-500-2000-10, 50 epochs of CD-1
     /// per layer (learning rate 0.1, momentum 0.5 then 0.9, weight decay
-    /// 2e-4, batches of 100), then fine-tuning to early stop.
+    /// 2e-4, batches of 100); then 5 epochs of the head alone and
+    /// fine-tuning with dropout (inputs 0.1, hidden units 0.25; learning
+    /// rate 0.1 decaying by 0.97 per epoch) to early stop within 60 epochs
+    /// (patience 20), and 10 epochs on all 60,000 images.
     Paper,
 }
 
@@ -52,11 +55,27 @@ impl ClassifyPreset {
                 patience: Some(5),
                 ..FinetuneConfig::default()
             },
+            // Measured on the paper stack: plain fine-tuning overfits
+            // (99.96% train accuracy, 1.31-1.44% test); dropout does not.
             ClassifyPreset::Paper => FinetuneConfig {
-                max_epochs: 100,
-                patience: Some(15),
+                max_epochs: 60,
+                patience: Some(20),
+                lr_decay: 0.97,
+                head_epochs: 5,
+                dropout: DropoutRates {
+                    input: 0.1,
+                    hidden: 0.25,
+                },
                 ..FinetuneConfig::default()
             },
+        }
+    }
+
+    /// Epochs of the final pass on all 60,000 images after early stopping.
+    pub fn final_epochs(self) -> usize {
+        match self {
+            ClassifyPreset::Quick => 0,
+            ClassifyPreset::Paper => 10,
         }
     }
 }

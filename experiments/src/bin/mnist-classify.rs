@@ -83,6 +83,7 @@ struct Args {
     /// After early stopping, train the chosen model this many more epochs on
     /// all 60,000 training images (validation included), at the learning
     /// rate of the chosen epoch; the result is the last epoch's model.
+    /// Default: the preset's (10 for paper, 0 for quick).
     #[arg(long)]
     final_epochs: Option<usize>,
     /// Use only the first N of the 50,000 training images.
@@ -355,7 +356,7 @@ fn config_from_args(
         layer_sizes,
         finetune,
         train_rows: args.train_rows.unwrap_or(available).min(available),
-        final_epochs: args.final_epochs.unwrap_or(0),
+        final_epochs: args.final_epochs.unwrap_or(preset.final_epochs()),
         valid_rows: VALID_ROWS,
         seed: args.seed,
         device: args.common.device.device.clone(),
