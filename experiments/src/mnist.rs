@@ -81,3 +81,25 @@ pub fn labelled(
         what,
     )
 }
+
+/// Images kept for validation: the last 10,000 of the training set.
+pub const VALID_ROWS: usize = 10_000;
+
+/// The training split's first `train_rows` images (for training; at most
+/// those before the validation images) and its last `valid_rows` (for
+/// validation, early stopping and model choice), labelled.
+pub fn train_and_valid(
+    train: &MnistSplit,
+    train_rows: usize,
+    valid_rows: usize,
+) -> Result<(dbn::LabelledImages, dbn::LabelledImages), dbn::DbnError> {
+    let total = train.len();
+    let valid_start = total.saturating_sub(valid_rows);
+    Ok((
+        labelled(
+            &train.range(0, train_rows.min(valid_start)),
+            "training images",
+        )?,
+        labelled(&train.range(valid_start, total), "validation images")?,
+    ))
+}

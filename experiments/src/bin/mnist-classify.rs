@@ -14,7 +14,7 @@ use experiments::dashboard::dashboard;
 use experiments::finetune::{
     FINAL_PASS_PHASE, FINETUNE_PHASE, HEAD_PHASE, Selection, finetune, last_checkpoint,
 };
-use experiments::mnist::labelled;
+use experiments::mnist::{VALID_ROWS, labelled, train_and_valid};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::run_dir::RunDir;
 
@@ -103,9 +103,6 @@ struct Args {
     common: experiments::CommonArgs,
 }
 
-/// Images kept for validation: the last 10,000 of the training set.
-const VALID_ROWS: usize = 10_000;
-
 fn main() -> std::process::ExitCode {
     experiments::report(run(Args::parse()))
 }
@@ -124,11 +121,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         config
     };
     let total = mnist.train.len();
-    let train = labelled(&mnist.train.range(0, config.train_rows), "training images")?;
-    let valid = labelled(
-        &mnist.train.range(total - config.valid_rows, total),
-        "validation images",
-    )?;
+    let (train, valid) = train_and_valid(&mnist.train, config.train_rows, config.valid_rows)?;
     let test = labelled(&mnist.test, "test images")?;
 
     let interrupter = Interrupter::new();

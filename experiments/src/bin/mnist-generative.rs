@@ -16,7 +16,7 @@ use dbn::{
 };
 use experiments::dashboard::dashboard;
 use experiments::images::write_grid;
-use experiments::mnist::labelled;
+use experiments::mnist::{VALID_ROWS, labelled, train_and_valid};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::rbm_run::tensor_rows;
 use experiments::run_dir::RunDir;
@@ -105,7 +105,6 @@ struct UpDownState {
     epochs_done: usize,
 }
 
-const VALID_ROWS: usize = 10_000;
 const LABELS: usize = 10;
 /// Clamped chains per digit for the clamped-sample accuracy.
 const CHECKED_PER_CLASS: usize = 50;
@@ -135,12 +134,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let _ = std::fs::remove_file(run.file("metrics.jsonl"));
         config
     };
-    let total = mnist.train.len();
-    let train = labelled(&mnist.train.range(0, config.train_rows), "training images")?;
-    let valid = labelled(
-        &mnist.train.range(total - VALID_ROWS, total),
-        "validation images",
-    )?;
+    let (train, valid) = train_and_valid(&mnist.train, config.train_rows, VALID_ROWS)?;
     let test = labelled(&mnist.test, "test images")?;
     let (train_images, train_labels) = train.tensors(&device);
     let (valid_images, valid_labels) = valid.tensors(&device);

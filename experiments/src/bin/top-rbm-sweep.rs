@@ -10,7 +10,7 @@ use burn::prelude::*;
 use clap::Parser;
 
 use dbn::{GenerativeDbn, one_hot_rows};
-use experiments::mnist::labelled;
+use experiments::mnist::{VALID_ROWS, train_and_valid};
 use rbm::{CdTrainer, RbmConfig, TrainConfig, UnitKind};
 
 #[derive(Parser, Debug)]
@@ -49,7 +49,6 @@ struct Args {
     common: experiments::CommonArgs,
 }
 
-const VALID_ROWS: usize = 10_000;
 const LABELS: usize = 10;
 
 fn main() -> std::process::ExitCode {
@@ -60,16 +59,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let (device, mnist, line) = args.common.device_and_mnist()?;
     println!("{line}");
-    let total = mnist.train.len();
-    let rows = args
-        .train_rows
-        .unwrap_or(total - VALID_ROWS)
-        .min(total - VALID_ROWS);
-    let train = labelled(&mnist.train.range(0, rows), "training images")?;
-    let valid = labelled(
-        &mnist.train.range(total - VALID_ROWS, total),
-        "validation images",
-    )?;
+    let rows = args.train_rows.unwrap_or(usize::MAX);
+    let (train, valid) = train_and_valid(&mnist.train, rows, VALID_ROWS)?;
     let (train_images, _) = train.tensors(&device);
     let (valid_images, valid_labels) = valid.tensors(&device);
     let labels: Vec<usize> = train.labels().iter().map(|&l| l as usize).collect();
