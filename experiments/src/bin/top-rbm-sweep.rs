@@ -57,6 +57,9 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
+    if args.eval_every == 0 {
+        return Err("--eval-every must be at least 1".into());
+    }
     let (device, mnist, line) = args.common.device_and_mnist()?;
     println!("{line}");
     let rows = args.train_rows.unwrap_or(usize::MAX);
