@@ -9,7 +9,8 @@ use std::ops::ControlFlow;
 use burn::prelude::*;
 use common::{all_states, host1, host2};
 use dbn::{
-    GenerativeDbn, PretrainOutcome, RbmStack, StackConfig, pretrain, transposed, variational_bound,
+    GenerativeDbn, PretrainOutcome, RbmStack, SampleStart, StackConfig, pretrain, transposed,
+    variational_bound,
 };
 use rbm::{
     CdTrainer, RbmConfig, Sampler, TrainConfig, UnitKind, exact_log_likelihood, math::log_sum_exp,
@@ -262,6 +263,7 @@ fn greedy_pretraining_feeds_a_joint_top_rbm() {
     // Samples: pixel probabilities in [0, 1], one row per requested label.
     let samples = model.sample(
         &[Some(0), Some(1), None],
+        SampleStart::NoiseImage,
         50,
         &mut Sampler::new(4),
         10,
@@ -335,35 +337,54 @@ fn clamped_samples_draw_their_labels_pattern() {
     let model = GenerativeDbn::from_greedy(&stack, top).unwrap();
     let chains = 200;
     let requested: Vec<Option<usize>> = (0..2).flat_map(|l| vec![Some(l); chains]).collect();
-    let mut frames = 0;
-    let pixels = host2(
-        model.sample(&requested, 100, &mut Sampler::new(4), 25, |_, frame| {
-            assert_eq!(frame.dims(), [2 * chains, 4]);
-            frames += 1;
-        }),
-    );
-    assert_eq!(frames, 4);
-    for label in 0..2 {
-        let rows = &pixels[label * chains * 4..(label + 1) * chains * 4];
-        let mean = |cols: [usize; 2]| {
-            rows.chunks(4)
-                .map(|r| (r[cols[0]] + r[cols[1]]) as f64 / 2.0)
-                .sum::<f64>()
-                / chains as f64
-        };
-        let (own, other) = if label == 0 {
-            ([0, 1], [2, 3])
-        } else {
-            ([2, 3], [0, 1])
-        };
-        assert!(mean(own) > 0.7, "label {label}: own pixels {}", mean(own));
-        assert!(
-            mean(other) < 0.3,
-            "label {label}: other pixels {}",
-            mean(other)
-        );
+    // Both chain starts reach the same conditional distribution.
+    for start in [SampleStart::RandomFeatures, SampleStart::NoiseImage] {
+        let mut frames = 0;
+        let pixels = host2(model.sample(
+            &requested,
+            start,
+            100,
+            &mut Sampler::new(4),
+            25,
+            |_, frame| {
+                assert_eq!(frame.dims(), [2 * chains, 4]);
+                frames += 1;
+            },
+        ));
+        assert_eq!(frames, 4);
+        for label in 0..2 {
+            let rows = &pixels[label * chains * 4..(label + 1) * chains * 4];
+            let mean = |cols: [usize; 2]| {
+                rows.chunks(4)
+                    .map(|r| (r[cols[0]] + r[cols[1]]) as f64 / 2.0)
+                    .sum::<f64>()
+                    / chains as f64
+            };
+            let (own, other) = if label == 0 {
+                ([0, 1], [2, 3])
+            } else {
+                ([2, 3], [0, 1])
+            };
+            assert!(
+                mean(own) > 0.7,
+                "{start:?}, label {label}: own pixels {}",
+                mean(own)
+            );
+            assert!(
+                mean(other) < 0.3,
+                "{start:?}, label {label}: other pixels {}",
+                mean(other)
+            );
+        }
     }
     // Free labels: valid probabilities.
-    let free = host2(model.sample(&[None; 10], 20, &mut Sampler::new(5), 0, |_, _| {}));
+    let free = host2(model.sample(
+        &[None; 10],
+        SampleStart::RandomFeatures,
+        20,
+        &mut Sampler::new(5),
+        0,
+        |_, _| {},
+    ));
     assert!(free.iter().all(|p| (0.0..=1.0).contains(p)));
 }

@@ -78,6 +78,18 @@ impl UpDownConfig {
     }
 }
 
+/// Where the top RBM's Gibbs chains start when generating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleStart {
+    /// Penultimate features on with probability 1/2, independently.
+    #[default]
+    RandomFeatures,
+    /// A stochastic up-pass from a random binary image, each pixel on with
+    /// probability 1/2 (HOT 2006, figure 9).
+    NoiseImage,
+}
+
 /// What one up-down epoch measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpDownMetrics {
@@ -192,7 +204,7 @@ impl GenerativeDbn {
     }
 
     /// Generates `labels.len()` images: alternating Gibbs sampling in the
-    /// top RBM for `steps` steps from random features, with each chain's
+    /// top RBM for `steps` steps from `start`, with each chain's
     /// label clamped (`Some(label)`) or free (`None`), then one top-down
     /// pass. `on_frame(step, pixels)` sees the pixel probabilities of the
     /// current states every `frame_every` steps (0: never).
@@ -202,6 +214,7 @@ impl GenerativeDbn {
     pub fn sample(
         &self,
         labels: &[Option<usize>],
+        start: SampleStart,
         steps: usize,
         sampler: &mut Sampler,
         frame_every: usize,
@@ -227,12 +240,23 @@ impl GenerativeDbn {
             Tensor::<2>::from_data(TensorData::new(mask, [chains, n_labels]), &device)
         });
         let clamped_labels = one_hot_rows(&start_labels, n_labels, &device);
-        // Random features, half on. Starting from all features off reached
-        // the clamped digit sooner on a well-trained model (91% of samples
-        // classified as their label after 1,000 steps, against 86% from
-        // here), but on a weakly trained one (the `quick` preset) every
-        // chain stayed stuck near that state (11%, chance), so not by default.
-        let features = sampler.bernoulli(Tensor::full([chains, n_features], 0.5, &device));
+        // Starting from all features off reached the clamped digit sooner on
+        // a well-trained model (91% of samples classified as their label
+        // after 1,000 steps, against 86% from random features), but on a
+        // weakly trained one (the `quick` preset) every chain stayed stuck
+        // near that state (11%, chance), so it is not offered.
+        let features = match start {
+            SampleStart::RandomFeatures => {
+                sampler.bernoulli(Tensor::full([chains, n_features], 0.5, &device))
+            }
+            SampleStart::NoiseImage => {
+                let pixels = self.up[0].n_visible();
+                let noise = sampler.bernoulli(Tensor::full([chains, pixels], 0.5, &device));
+                self.up
+                    .iter()
+                    .fold(noise, |below, layer| layer.sample_hidden(below, sampler))
+            }
+        };
         let mut visible = Tensor::cat(vec![features, clamped_labels.clone()], 1);
         let mut visible_mean = visible.clone();
         for step in 1..=steps {

@@ -52,7 +52,7 @@ pub use classifier::{ClassifierConfig, DbnClassifier};
 pub use config::{LayerConfig, Propagation, StackConfig};
 pub use error::{DbnConfigError, DbnError};
 pub use finetune::{DropoutRates, FinetuneConfig};
-pub use generative::{GenerativeDbn, UpDownConfig, UpDownMetrics, one_hot_rows};
+pub use generative::{GenerativeDbn, SampleStart, UpDownConfig, UpDownMetrics, one_hot_rows};
 pub use pretrain::{PretrainCheckpoint, PretrainEvent, PretrainOutcome, pretrain};
 pub use stack::{RbmStack, propagate};
 pub use store::{

@@ -11,8 +11,8 @@ use burn::train::Interrupter;
 use clap::Parser;
 
 use dbn::{
-    GenerativeDbn, StackConfig, UpDownConfig, load_classifier, load_generative, one_hot_rows,
-    save_generative,
+    GenerativeDbn, SampleStart, StackConfig, UpDownConfig, load_classifier, load_generative,
+    one_hot_rows, save_generative,
 };
 use experiments::dashboard::dashboard;
 use experiments::images::write_grid;
@@ -33,6 +33,24 @@ enum Preset {
     /// epochs of up-down with 3, 6 and then 10 Gibbs steps per update
     /// (many hours on 2 cores).
     Paper,
+}
+
+/// The command-line spelling of [`SampleStart`].
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StartArg {
+    /// Penultimate features on with probability 1/2.
+    RandomFeatures,
+    /// An up-pass from a random binary image (HOT 2006, figure 9).
+    NoiseImage,
+}
+
+impl From<StartArg> for SampleStart {
+    fn from(start: StartArg) -> Self {
+        match start {
+            StartArg::RandomFeatures => SampleStart::RandomFeatures,
+            StartArg::NoiseImage => SampleStart::NoiseImage,
+        }
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -59,9 +77,14 @@ struct Args {
     /// Up-down learning rate.
     #[arg(long, default_value_t = 0.01)]
     updown_lr: f64,
-    /// Gibbs steps per generated sample.
-    #[arg(long, default_value_t = 1000)]
-    sample_steps: usize,
+    /// Gibbs steps per generated sample [default: 1000; with --resume: the
+    /// run's, unless given].
+    #[arg(long)]
+    sample_steps: Option<usize>,
+    /// Where the sampling chains start [default: random-features; with
+    /// --resume: the run's, unless given].
+    #[arg(long, value_enum)]
+    sample_start: Option<StartArg>,
     /// Samples per class in samples.png.
     #[arg(long, default_value_t = 10)]
     samples_per_class: usize,
@@ -96,6 +119,9 @@ struct RunConfig {
     updown: UpDownConfig,
     train_rows: usize,
     sample_steps: usize,
+    /// Absent in runs from before it could be chosen.
+    #[serde(default)]
+    sample_start: SampleStart,
     samples_per_class: usize,
     seed: u64,
 }
@@ -103,6 +129,16 @@ struct RunConfig {
 #[derive(Debug, Serialize, Deserialize)]
 struct UpDownState {
     epochs_done: usize,
+    /// The epoch with the lowest validation error so far (its model is
+    /// `updown-best.safetensors`); absent in runs from before it was kept.
+    #[serde(default)]
+    best: Option<BestEpoch>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct BestEpoch {
+    epoch: usize,
+    valid_error_percent: f64,
 }
 
 const LABELS: usize = 10;
@@ -125,8 +161,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         if let Some(epochs) = args.updown_epochs {
             config.updown.epochs = epochs;
             config.updown.validate()?;
-            run.write_json("config.json", &config)?;
         }
+        if let Some(steps) = args.sample_steps {
+            config.sample_steps = steps;
+        }
+        if let Some(start) = args.sample_start {
+            config.sample_start = start.into();
+        }
+        run.write_json("config.json", &config)?;
         config
     } else {
         let config = config_from_args(&args, mnist.train.len() - VALID_ROWS)?;
@@ -216,23 +258,47 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 3. Up-down, a checkpoint after every epoch.
+    // The model of the epoch with the lowest validation error is kept
+    // beside the last one: it is the one tested, as HOT's "best validation
+    // net". (A run from before this was kept starts its search at its last
+    // epoch.)
     let checkpoint = run.file("updown.safetensors");
+    let best_checkpoint = run.file("updown-best.safetensors");
     let state_file = run.file("updown-state.json");
-    let (mut model, mut done) = if args.resume && checkpoint.exists() && state_file.exists() {
-        let state: UpDownState = serde_json::from_str(&std::fs::read_to_string(&state_file)?)?;
-        (load_generative(&checkpoint, &device)?, state.epochs_done)
+    let (mut model, mut state) = if args.resume && checkpoint.exists() && state_file.exists() {
+        let mut state: UpDownState = serde_json::from_str(&std::fs::read_to_string(&state_file)?)?;
+        let model = load_generative(&checkpoint, &device)?;
+        if state.best.is_none() || !best_checkpoint.exists() {
+            state.best = Some(BestEpoch {
+                epoch: state.epochs_done,
+                valid_error_percent: 100.0 * model.error_rate(&valid_images, &valid_labels, 1000),
+            });
+            save_generative(&model, &best_checkpoint)?;
+        }
+        (model, state)
     } else {
-        (greedy, 0)
+        save_generative(&greedy, &best_checkpoint)?;
+        let best = BestEpoch {
+            epoch: 0,
+            valid_error_percent: greedy_valid_error,
+        };
+        (
+            greedy,
+            UpDownState {
+                epochs_done: 0,
+                best: Some(best),
+            },
+        )
     };
-    while done < config.updown.epochs {
+    while state.epochs_done < config.updown.epochs {
         let metrics = model.up_down_epoch(
             &train_images,
             &train_one_hot,
             &config.updown,
-            done,
+            state.epochs_done,
             |_, _| {},
         );
-        done += 1;
+        state.epochs_done += 1;
         let valid_error = 100.0 * model.error_rate(&valid_images, &valid_labels, 1000);
         println!(
             "up-down epoch {:>3}/{}  Gibbs steps {}  wake recon {:.4}  sleep prediction {:.4}  valid error {valid_error:.2}%  {:.0} s",
@@ -244,7 +310,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             metrics.seconds
         );
         save_generative(&model, &checkpoint)?;
-        run.write_json("updown-state.json", &UpDownState { epochs_done: done })?;
+        // Ties go to the later epoch: more training at equal validation error.
+        if state
+            .best
+            .is_none_or(|best| valid_error <= best.valid_error_percent)
+        {
+            save_generative(&model, &best_checkpoint)?;
+            state.best = Some(BestEpoch {
+                epoch: state.epochs_done,
+                valid_error_percent: valid_error,
+            });
+        }
+        run.write_json("updown-state.json", &state)?;
         run.append_jsonl(
             "metrics.jsonl",
             &serde_json::json!({ "phase": "up-down", "epoch": metrics.epoch, "values": {
@@ -253,7 +330,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 "seconds": metrics.seconds } }),
         )?;
     }
+    let done = state.epochs_done;
+    let last_test_error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
+    let best = state.best.expect("set before the loop");
+    let model = load_generative(&best_checkpoint, &device)?;
     let updown_test_error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
+    println!(
+        "up-down: best validation error {:.2}% at epoch {} of {done} (test {updown_test_error:.2}%); last epoch's test error {last_test_error:.2}%",
+        best.valid_error_percent, best.epoch
+    );
 
     // 4. Generation: clamped samples, one chain's frames.
     // The accuracy check uses at least CHECKED_PER_CLASS chains per digit
@@ -265,7 +350,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .flat_map(|l| vec![Some(l); chains_per_class])
         .collect();
     let mut sampler = Sampler::new(config.seed.wrapping_add(7));
-    let samples = model.sample(&requested, config.sample_steps, &mut sampler, 0, |_, _| {});
+    let samples = model.sample(
+        &requested,
+        config.sample_start,
+        config.sample_steps,
+        &mut sampler,
+        0,
+        |_, _| {},
+    );
     let shown: Vec<Vec<f32>> = tensor_rows(samples.clone())
         .chunks(chains_per_class)
         .flat_map(|class| class[..per_class].to_vec())
@@ -276,6 +368,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut frame_error = None;
     model.sample(
         &[Some(2)],
+        config.sample_start,
         config.sample_steps,
         &mut Sampler::new(config.seed),
         10,
@@ -295,12 +388,33 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(e) = frame_error {
         return Err(e.into());
     }
+    // Per digit as well: where the sampler fails is the useful part.
+    let predicted: Vec<i64> = model
+        .classify(samples.clone())
+        .into_data()
+        .try_into_vec_as::<i64>()?;
+    let by_digit: Vec<f64> = predicted
+        .chunks(chains_per_class)
+        .enumerate()
+        .map(|(digit, chunk)| {
+            100.0 * chunk.iter().filter(|&&p| p == digit as i64).count() as f64 / chunk.len() as f64
+        })
+        .collect();
+    let clamped_accuracy = by_digit.iter().sum::<f64>() / by_digit.len() as f64;
+    println!(
+        "clamped samples labelled as their digit by the model: {}",
+        by_digit
+            .iter()
+            .enumerate()
+            .map(|(digit, a)| format!("{digit}: {a:.0}%"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let wanted: Vec<i64> = requested
         .iter()
         .map(|l| l.expect("clamped") as i64)
         .collect();
     let wanted = Tensor::<1, Int>::from_data(TensorData::new(wanted, [requested.len()]), &device);
-    let clamped_accuracy = 100.0 * (1.0 - model.error_rate(&samples, &wanted, 1000));
     let classifier_accuracy = match &args.classifier {
         Some(path) => {
             let classifier = load_classifier(path, &device)?;
@@ -312,7 +426,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     run.write_json("result.json", &serde_json::json!({
         "greedy_test_error_percent": greedy_test_error, "greedy_valid_error_percent": greedy_valid_error,
         "updown_test_error_percent": updown_test_error, "updown_epochs": done,
+        "updown_best_epoch": best.epoch, "updown_best_valid_error_percent": best.valid_error_percent,
+        "updown_last_test_error_percent": last_test_error,
         "clamped_sample_accuracy_percent": clamped_accuracy,
+        "clamped_sample_accuracy_by_digit_percent": by_digit,
         "clamped_sample_accuracy_by_classifier_percent": classifier_accuracy,
         "wall_minutes": minutes,
     }))?;
@@ -379,7 +496,8 @@ fn config_from_args(
         top,
         updown,
         train_rows: args.train_rows.unwrap_or(available).min(available),
-        sample_steps: args.sample_steps,
+        sample_steps: args.sample_steps.unwrap_or(1000),
+        sample_start: args.sample_start.map(Into::into).unwrap_or_default(),
         samples_per_class: args.samples_per_class,
         seed: args.seed,
     })
