@@ -165,6 +165,12 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if args.sample_steps == Some(0) {
+        return Err("--sample-steps must be at least 1".into());
+    }
+    if args.samples_per_class == 0 {
+        return Err("--samples-per-class must be at least 1".into());
+    }
     let started = Instant::now();
     let (device, mnist, line) = args.common.device_and_mnist()?;
     println!("{line}");
@@ -398,12 +404,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             )?;
         }
     }
-    let updown_test_error = if config.final_epochs > 0 {
+    // A resumed run may have done more final epochs than it now asks for.
+    let final_pass_epochs = if config.final_epochs > 0 {
+        state.final_done
+    } else {
+        0
+    };
+    let updown_test_error = if final_pass_epochs > 0 {
         let error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
-        println!(
-            "after {} epochs on all training images: test error {error:.2}%",
-            config.final_epochs
-        );
+        println!("after {final_pass_epochs} epochs on all training images: test error {error:.2}%");
         error
     } else {
         best_test_error
@@ -498,7 +507,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "updown_best_epoch": best.epoch, "updown_best_valid_error_percent": best.valid_error_percent,
         "updown_last_test_error_percent": last_test_error,
         "updown_best_valid_test_error_percent": best_test_error,
-        "final_pass_epochs": config.final_epochs,
+        "final_pass_epochs": final_pass_epochs,
         "clamped_sample_accuracy_percent": clamped_accuracy,
         "clamped_sample_accuracy_by_digit_percent": by_digit,
         "clamped_sample_accuracy_by_classifier_percent": classifier_accuracy,
