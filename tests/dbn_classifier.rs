@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use burn::prelude::*;
 use burn::train::Interrupter;
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
@@ -16,7 +14,7 @@ use burn::train::renderer::{
 };
 use datasets::{Binarization, FetchOptions, MnistLocation};
 use dbn::{DbnClassifier, FinetuneConfig, LabelledImages, RbmStack, StackConfig};
-use experiments::dashboard::{EpochRecord, PlainRenderer, dashboard};
+use experiments::dashboard::{PlainRenderer, SharedRecords, dashboard};
 use experiments::finetune::{FINETUNE_PHASE, Selection, finetune, last_checkpoint};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::run_dir::RunDir;
@@ -37,7 +35,7 @@ fn classifier_hidden_activations_equal_the_stack_up_pass_on_every_backend() {
             common::random_rbm(20, 12, 0.5, 1.0, 1, &device),
             common::random_rbm(12, 7, 0.5, 1.0, 2, &device),
         ]);
-        let classifier = DbnClassifier::from_stack(&stack, 10, 3);
+        let classifier = DbnClassifier::from_stack(&stack, 10, 3).unwrap();
         let mut sampler = rbm::Sampler::new(4);
         let input = sampler.uniform([16, 20], &device);
         let expected = stack.up_pass(input.clone());
@@ -87,10 +85,11 @@ fn finetune_config(max_epochs: usize) -> FinetuneConfig {
     }
 }
 
-fn finetune_epochs(records: &Arc<Mutex<Vec<EpochRecord>>>) -> Vec<usize> {
+fn finetune_epochs(records: &SharedRecords) -> Vec<usize> {
     records
         .lock()
         .unwrap()
+        .epochs
         .iter()
         .filter(|r| r.phase == FINETUNE_PHASE)
         .map(|r| r.epoch)
@@ -114,7 +113,6 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
         &stack_config,
         &data,
         None,
-        false,
         renderer.as_mut(),
         &interrupter,
     )
@@ -123,7 +121,7 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
     assert!(run.file("pretrained.safetensors").exists());
 
     let learner_dir = run.file("learner");
-    let model = DbnClassifier::from_stack(&stack, 10, 1);
+    let model = DbnClassifier::from_stack(&stack, 10, 1).unwrap();
     let first = finetune(
         model,
         &finetune_config(2),
@@ -142,7 +140,7 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
     assert_eq!(last_checkpoint(&learner_dir), Some(2));
 
     // Resume: only epoch 3 runs, from epoch 2's checkpoint.
-    let model = DbnClassifier::from_stack(&stack, 10, 1);
+    let model = DbnClassifier::from_stack(&stack, 10, 1).unwrap();
     let resumed = finetune(
         model,
         &finetune_config(3),
@@ -237,7 +235,8 @@ fn interrupted_pretraining_resumes_from_its_files_to_the_same_stack() {
         .with_monitor_rows(100);
     let config = StackConfig::uniform(&[784, 40, 20], &layer);
 
-    let run = |dir: &std::path::Path, stop: Option<(&str, usize)>, resume: bool| {
+    // Resuming is implicit: a directory with a committed checkpoint continues it.
+    let run = |dir: &std::path::Path, stop: Option<(&str, usize)>, _resume: bool| {
         let interrupter = Interrupter::new();
         let mut renderer = StopAt {
             inner: PlainRenderer::default(),
@@ -252,7 +251,6 @@ fn interrupted_pretraining_resumes_from_its_files_to_the_same_stack() {
             &config,
             &data,
             None,
-            resume,
             &mut renderer,
             &interrupter,
         )
@@ -266,13 +264,15 @@ fn interrupted_pretraining_resumes_from_its_files_to_the_same_stack() {
         run(parts.path(), Some(("pretrain layer 2", 2)), false).is_none(),
         "stops in layer 2"
     );
-    assert!(parts.path().join("pretrain/finished.safetensors").exists());
+    // The commit names the finished layer and layer 2's epoch-2 files.
+    assert!(parts.path().join("pretrain/finished-1.safetensors").exists());
     assert!(
         parts
             .path()
-            .join("pretrain/layer-2-trainer.safetensors")
+            .join("pretrain/layer-2-epoch-2-trainer.safetensors")
             .exists()
     );
+    assert!(parts.path().join("pretrain.commit.json").exists());
     let resumed = run(parts.path(), None, true).expect("finishes");
     for (a, b) in uninterrupted.layers.iter().zip(&resumed.layers) {
         assert_eq!(max_abs_diff(a.weight.val(), b.weight.val()), 0.0);
@@ -281,4 +281,35 @@ fn interrupted_pretraining_resumes_from_its_files_to_the_same_stack() {
             common::host1(b.hidden_bias.val())
         );
     }
+}
+
+#[test]
+fn a_loss_that_is_not_a_number_stops_fine_tuning_with_a_divergence_error() {
+    // Divergence rule of fine-tuning: a training or validation loss that is
+    // not finite. NaN weights make the first batch's loss NaN.
+    let device = Device::flex();
+    let (train, valid, _) = mnist_sets(200, 100, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let interrupter = Interrupter::new();
+    let (renderer, records) = dashboard(&interrupter, None);
+    let mut model = dbn::ClassifierConfig::new(vec![784, 20], 10).init(&device, 1);
+    model.head.weight = model.head.weight.map(|w| w * f32::NAN);
+    let learner_dir = dir.path().join("learner");
+    let result = finetune(
+        model,
+        &finetune_config(3),
+        train,
+        valid,
+        &learner_dir,
+        None,
+        renderer,
+        &records,
+        &interrupter,
+        FINETUNE_PHASE,
+        Selection::BestValidation,
+    );
+    let error = result.err().expect("an error").to_string();
+    assert!(error.contains("diverged at epoch 1") && error.contains("training loss"), "{error}");
+    // Training stopped inside epoch 1: no checkpoint of a broken model.
+    assert_eq!(last_checkpoint(&learner_dir), None);
 }

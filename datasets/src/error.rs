@@ -76,6 +76,9 @@ pub enum MnistError {
         expected_cols: usize,
     },
 
+    #[error("{file} is {found} bytes or more, above the limit of {limit} for an IDX file")]
+    TooLarge { file: PathBuf, limit: u64, found: u64 },
+
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,

@@ -19,14 +19,37 @@ pub struct IdxImages {
     pub pixels: Vec<u8>,
 }
 
-/// Reads a whole file, transparently gunzipping names that end in `.gz`.
+/// The largest IDX file (after gunzipping) the readers accept: 4 GiB, 80
+/// times MNIST's training images. Sizes in headers are checked against
+/// the file's length with checked arithmetic, and a gzip stream is cut at
+/// this length, so no header or archive can make a reader allocate more.
+pub const MAX_IDX_BYTES: u64 = 1 << 32;
+
+/// Reads a whole file, transparently gunzipping names that end in `.gz`,
+/// refusing more than [`MAX_IDX_BYTES`] either way.
 pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, MnistError> {
+    let too_large = |found: u64| MnistError::TooLarge {
+        file: path.to_path_buf(),
+        limit: MAX_IDX_BYTES,
+        found,
+    };
+    let length = std::fs::metadata(path)
+        .map_err(|e| MnistError::io(path, e))?
+        .len();
+    if length > MAX_IDX_BYTES {
+        return Err(too_large(length));
+    }
     let raw = std::fs::read(path).map_err(|e| MnistError::io(path, e))?;
     if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::with_capacity(raw.len() * 4);
+        let mut out = Vec::new();
+        // One byte past the limit tells "too large" from "exactly the limit".
         flate2::read::GzDecoder::new(&raw[..])
+            .take(MAX_IDX_BYTES + 1)
             .read_to_end(&mut out)
             .map_err(|e| MnistError::io(path, e))?;
+        if out.len() as u64 > MAX_IDX_BYTES {
+            return Err(too_large(out.len() as u64));
+        }
         Ok(out)
     } else {
         Ok(raw)
@@ -74,12 +97,21 @@ fn check_length(path: &Path, bytes: &[u8], expected: u64) -> Result<(), MnistErr
 }
 
 /// Parses an IDX image file held in memory. `path` only names it in errors.
-pub(crate) fn parse_images(path: &Path, bytes: Vec<u8>) -> Result<IdxImages, MnistError> {
+/// Any header that does not match the length of `bytes` exactly is an error.
+pub fn parse_idx_images(path: &Path, bytes: Vec<u8>) -> Result<IdxImages, MnistError> {
     check_header(path, &bytes, IMAGES_MAGIC, 16)?;
-    let count = be_u32(&bytes, 4) as usize;
-    let rows = be_u32(&bytes, 8) as usize;
-    let cols = be_u32(&bytes, 12) as usize;
-    check_length(path, &bytes, 16 + (count * rows * cols) as u64)?;
+    let count = be_u32(&bytes, 4) as u64;
+    let rows = be_u32(&bytes, 8) as u64;
+    let cols = be_u32(&bytes, 12) as u64;
+    // Three u32 factors can overflow u64: an overflowing header is as
+    // wrong as any other that promises more bytes than the file has.
+    let expected = count
+        .checked_mul(rows)
+        .and_then(|n| n.checked_mul(cols))
+        .and_then(|n| n.checked_add(16))
+        .unwrap_or(u64::MAX);
+    check_length(path, &bytes, expected)?;
+    let (count, rows, cols) = (count as usize, rows as usize, cols as usize);
     let mut pixels = bytes;
     pixels.drain(..16);
     Ok(IdxImages {
@@ -91,10 +123,10 @@ pub(crate) fn parse_images(path: &Path, bytes: Vec<u8>) -> Result<IdxImages, Mni
 }
 
 /// Parses an IDX label file held in memory; every label must be a digit.
-pub(crate) fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, MnistError> {
+pub fn parse_idx_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, MnistError> {
     check_header(path, &bytes, LABELS_MAGIC, 8)?;
-    let count = be_u32(&bytes, 4) as usize;
-    check_length(path, &bytes, 8 + count as u64)?;
+    let count = be_u32(&bytes, 4) as u64;
+    check_length(path, &bytes, 8 + count)?;
     let mut labels = bytes;
     labels.drain(..8);
     if let Some((index, &value)) = labels.iter().enumerate().find(|(_, l)| **l > 9) {
@@ -109,10 +141,10 @@ pub(crate) fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, Mnist
 
 /// Reads an IDX image file (raw, or gzip when the name ends in `.gz`).
 pub fn read_idx_images(path: &Path) -> Result<IdxImages, MnistError> {
-    parse_images(path, read_maybe_gzip(path)?)
+    parse_idx_images(path, read_maybe_gzip(path)?)
 }
 
 /// Reads an IDX label file (raw, or gzip when the name ends in `.gz`).
 pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, MnistError> {
-    parse_labels(path, read_maybe_gzip(path)?)
+    parse_idx_labels(path, read_maybe_gzip(path)?)
 }

@@ -27,11 +27,11 @@ mod synthetic;
 pub use binarize::Binarization;
 pub use error::MnistError;
 pub use fetch::{FetchOptions, MNIST_FILES, MnistFile, ensure_mnist, fetch_mnist, sha256_hex};
-pub use idx::{read_idx_images, read_idx_labels};
-pub use mnist::{Mnist, MnistLocation, MnistSplit, load_mnist};
+pub use idx::{MAX_IDX_BYTES, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels};
+pub use mnist::{MNIST_PIXELS, MNIST_TRAIN_ROWS, Mnist, MnistLocation, MnistSplit, load_mnist};
 pub use natural::{
-    GreyImage, ImageError, PatchTransform, Whitening, natural_images_dir, random_patches,
-    read_grey_png, read_grey_pngs, symmetric_eigen,
+    GreyImage, ImageError, MAX_IMAGE_PIXELS, PatchTransform, Whitening, decode_grey_png,
+    natural_images_dir, random_patches, read_grey_png, read_grey_pngs, symmetric_eigen,
 };
 pub use synthetic::bars_and_stripes;
 

@@ -1,11 +1,15 @@
 use std::path::{Path, PathBuf};
 
 use crate::fetch::{MNIST_FILES, locate, verify_checksum};
-use crate::idx::{parse_images, parse_labels, read_maybe_gzip};
+use crate::idx::{parse_idx_images, parse_idx_labels, read_maybe_gzip};
 use crate::{Binarization, MnistError};
 
 /// Side length of an MNIST image.
 pub const SIDE: usize = 28;
+/// Pixels per MNIST image.
+pub const MNIST_PIXELS: usize = SIDE * SIDE;
+/// Images in MNIST's training set (checked by SHA-256 when it is loaded).
+pub const MNIST_TRAIN_ROWS: usize = 60_000;
 
 /// The environment variable that overrides the default MNIST directory.
 pub const MNIST_DIR_ENV: &str = "DEEPBELIEF_MNIST_DIR";
@@ -123,8 +127,8 @@ pub fn load_mnist(dir: &Path, verify: bool) -> Result<Mnist, MnistError> {
     let split = |images_index: usize| -> Result<MnistSplit, MnistError> {
         let (images_path, images) = read(images_index)?;
         let (labels_path, labels) = read(images_index + 1)?;
-        let images = parse_images(&images_path, images)?;
-        let labels = parse_labels(&labels_path, labels)?;
+        let images = parse_idx_images(&images_path, images)?;
+        let labels = parse_idx_labels(&labels_path, labels)?;
         if (images.rows, images.cols) != (SIDE, SIDE) {
             return Err(MnistError::WrongImageSize {
                 file: images_path,

@@ -23,6 +23,13 @@ pub enum ImageError {
     },
     #[error("{path}: not a readable PNG: {message}")]
     Decode { path: PathBuf, message: String },
+    #[error("{path} is {width}x{height} pixels, above the limit of {limit}")]
+    TooLarge {
+        path: PathBuf,
+        width: u64,
+        height: u64,
+        limit: u64,
+    },
     #[error("no PNG files in {0}")]
     NoImages(PathBuf),
     #[error("{path} is {width}x{height}, smaller than the {patch}x{patch} patches")]
@@ -43,23 +50,48 @@ pub struct GreyImage {
     pub pixels: Vec<f32>,
 }
 
+/// The most pixels an image may have (2^26, e.g. 8192 x 8192): checked
+/// from the PNG header before any pixel buffer is allocated.
+pub const MAX_IMAGE_PIXELS: u64 = 1 << 26;
+
 /// Reads one PNG (grey, grey+alpha, RGB or RGBA; 8 or 16 bits) as grey:
-/// colour becomes ITU-R 601 luma, alpha is ignored.
+/// colour becomes ITU-R 601 luma, alpha is ignored. Images of more than
+/// [`MAX_IMAGE_PIXELS`] are refused from their header.
 pub fn read_grey_png(path: &Path) -> Result<GreyImage, ImageError> {
-    let file = std::fs::File::open(path).map_err(|source| ImageError::Io {
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    decode_grey_png(path, &bytes)
+}
+
+/// Decodes PNG bytes as [`read_grey_png`] does; `path` only names them in
+/// errors.
+pub fn decode_grey_png(path: &Path, bytes: &[u8]) -> Result<GreyImage, ImageError> {
     let decode = |message: String| ImageError::Decode {
         path: path.to_path_buf(),
         message,
     };
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().map_err(|e| decode(e.to_string()))?;
+    let (width, height) = {
+        let info = reader.info();
+        (info.width as u64, info.height as u64)
+    };
+    if width * height > MAX_IMAGE_PIXELS {
+        return Err(ImageError::TooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+            limit: MAX_IMAGE_PIXELS,
+        });
+    }
+    // At most 4 bytes per pixel after EXPAND and STRIP_16 (RGBA, 8 bits).
     let size = reader
         .output_buffer_size()
-        .ok_or_else(|| decode("image too large".into()))?;
+        .filter(|&size| size as u64 <= 4 * MAX_IMAGE_PIXELS)
+        .ok_or_else(|| decode("output buffer larger than the image size implies".into()))?;
     let mut buffer = vec![0u8; size];
     let info = reader
         .next_frame(&mut buffer)

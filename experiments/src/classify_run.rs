@@ -145,14 +145,66 @@ pub struct ClassifyRunConfig {
     /// Seed of the classifier head (and of the whole net without pretraining).
     pub seed: u64,
     pub device: String,
+    /// The stack was given (`--pretrained`), not trained: its file and hash.
+    #[serde(default)]
+    pub pretrained: Option<PretrainedSource>,
+}
+
+/// A pretrained stack taken from a file: where from, and its SHA-256, so
+/// that the run's identity covers its contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PretrainedSource {
+    pub path: std::path::PathBuf,
+    pub sha256: String,
 }
 
 impl ClassifyRunConfig {
     /// Reads `config.json` from a run directory.
-    pub fn load(dir: &Path) -> Result<Self, String> {
-        let path = dir.join("config.json");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(dir: &Path) -> Result<Self, crate::run_dir::RunError> {
+        crate::run_dir::read_json(&dir.join(crate::run_dir::CONFIG_FILE))
+    }
+
+    /// Checks every value (also those read from a `config.json`).
+    pub fn validate(&self) -> Result<(), Box<dyn std::error::Error>> {
+        if self.layer_sizes.first() != Some(&datasets::MNIST_PIXELS) {
+            return Err(format!(
+                "layer_sizes must start with the {} pixels of an MNIST image, found {:?}",
+                datasets::MNIST_PIXELS,
+                self.layer_sizes
+            )
+            .into());
+        }
+        dbn::ClassifierConfig::new(self.layer_sizes.clone(), 10).validate()?;
+        if let Some(stack) = &self.stack {
+            stack.validate()?;
+            if stack.sizes() != self.layer_sizes {
+                return Err(format!(
+                    "the stack's sizes {:?} are not layer_sizes {:?}",
+                    stack.sizes(),
+                    self.layer_sizes
+                )
+                .into());
+            }
+        } else if self.pretrained.is_some() {
+            return Err("a pretrained stack without pretraining (stack is null)".into());
+        }
+        self.finetune.validate()?;
+        let available = datasets::MNIST_TRAIN_ROWS - crate::mnist::VALID_ROWS;
+        if self.valid_rows != crate::mnist::VALID_ROWS {
+            return Err(format!(
+                "valid_rows must be {}, found {}",
+                crate::mnist::VALID_ROWS,
+                self.valid_rows
+            )
+            .into());
+        }
+        if self.train_rows == 0 || self.train_rows > available {
+            return Err(format!(
+                "train_rows must be in 1..={available}, found {}",
+                self.train_rows
+            )
+            .into());
+        }
+        Ok(())
     }
 }

@@ -33,22 +33,47 @@ pub struct EpochRecord {
     pub values: BTreeMap<String, f64>,
 }
 
+/// A loss that stopped being a number during fine-tuning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Divergence {
+    pub phase: String,
+    /// 1-based epoch in which it happened.
+    pub epoch: usize,
+    /// `train_loss` or `valid_loss`.
+    pub quantity: String,
+    pub value: f64,
+}
+
+/// What the dashboard keeps: every epoch's record, and the divergence that
+/// stopped training, if any.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub epochs: Vec<EpochRecord>,
+    pub divergence: Option<Divergence>,
+}
+
+/// The records, shared between the dashboard and the training code.
+pub type SharedRecords = Arc<Mutex<Records>>;
+
 /// The run's dashboard: Burn's TUI when stdout is a terminal, else
 /// [`PlainRenderer`]; wrapped in an [`EpochRecorder`]. The interrupter is
-/// shared with the TUI (its `q` key) and the training loops.
+/// shared with the TUI (its `q` key) and the training loops; the recorder
+/// stops training through it when a loss is not finite (see [`Divergence`]).
 pub fn dashboard(
     interrupter: &Interrupter,
     log: Option<(RunDir, &str)>,
-) -> (Box<dyn MetricsRenderer>, Arc<Mutex<Vec<EpochRecord>>>) {
+) -> (Box<dyn MetricsRenderer>, SharedRecords) {
     let inner: Box<dyn MetricsRenderer> = if std::io::stdout().is_terminal() {
         // Burn picks its TUI only on a terminal; never construct it directly.
         default_renderer(interrupter.clone(), None)
     } else {
         Box::new(PlainRenderer::default())
     };
-    let records = Arc::new(Mutex::new(Vec::new()));
+    let records = Arc::new(Mutex::new(Records::default()));
     let recorder = EpochRecorder {
         inner,
+        interrupter: interrupter.clone(),
+        epoch_in_progress: 1,
         names: HashMap::new(),
         current: BTreeMap::new(),
         phase: String::from("training"),
@@ -167,15 +192,37 @@ impl MetricsRenderer for PlainRenderer {
 /// end-of-epoch values, appending them to a JSON-lines file if given.
 pub struct EpochRecorder {
     inner: Box<dyn MetricsRenderer>,
+    interrupter: Interrupter,
+    epoch_in_progress: usize,
     names: HashMap<MetricId, String>,
     current: BTreeMap<String, f64>,
     phase: String,
-    records: Arc<Mutex<Vec<EpochRecord>>>,
+    records: SharedRecords,
     log: Option<(RunDir, String)>,
 }
 
 impl EpochRecorder {
     fn record(&mut self, split: &str, state: &MetricState) {
+        // Every value, per batch as well as per epoch: a loss that is not a
+        // number stops training at once, before the epoch is checkpointed,
+        // so the last checkpoint is the last good epoch.
+        if let MetricState::Numeric(entry, Some(value)) = state {
+            let name = self.names.get(&entry.metric_id).cloned().unwrap_or_default();
+            let value = value.current();
+            if name.to_lowercase().contains("loss") && !value.is_finite() {
+                let mut records = self.records.lock().expect("not poisoned");
+                if records.divergence.is_none() {
+                    records.divergence = Some(Divergence {
+                        phase: self.phase.clone(),
+                        epoch: self.epoch_in_progress,
+                        quantity: format!("{split}_loss"),
+                        value,
+                    });
+                    self.interrupter
+                        .stop(Some("the loss is not a finite number (diverged)"));
+                }
+            }
+        }
         if let MetricState::Numeric(entry, Some(NumericEntry::Final(value))) = state {
             let name = self
                 .names
@@ -216,6 +263,7 @@ impl TrainingProgressLogger for EpochRecorder {
         label: Option<&str>,
     ) {
         self.phase = label.unwrap_or("training").to_string();
+        self.epoch_in_progress = starting_epoch.max(1);
         self.current.clear();
         self.inner.start(total_epochs, starting_epoch, items, label);
     }
@@ -231,7 +279,8 @@ impl TrainingProgressLogger for EpochRecorder {
         {
             eprintln!("warning: could not append to {name}: {e}");
         }
-        self.records.lock().expect("not poisoned").push(record);
+        self.records.lock().expect("not poisoned").epochs.push(record);
+        self.epoch_in_progress = epoch + 1;
         self.inner.update_epoch(epoch);
     }
 

@@ -3,7 +3,6 @@
 //! the best-validation model at the end.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::*;
@@ -18,7 +17,7 @@ use burn::train::{
 };
 use dbn::{ClassificationBatcher, DbnClassifier, FinetuneConfig, LabelledImages};
 
-use crate::dashboard::EpochRecord;
+use crate::dashboard::SharedRecords;
 
 /// The phase label that fine-tuning epochs carry in the dashboard and in
 /// `metrics.jsonl`.
@@ -101,13 +100,30 @@ pub fn finetune(
     dir: &Path,
     resume_from: Option<usize>,
     renderer: Box<dyn MetricsRenderer>,
-    records: &Arc<Mutex<Vec<EpochRecord>>>,
+    records: &SharedRecords,
     interrupter: &Interrupter,
     phase: &str,
     selection: Selection,
 ) -> Result<FinetuneOutcome, Box<dyn std::error::Error>> {
     config.validate()?;
     let device = model.head.weight.device();
+    if let Some(epoch) = resume_from {
+        // Burn loads the checkpoint itself and panics on a broken one: check
+        // that its model record loads into this architecture first.
+        let path = model_checkpoint(dir, epoch);
+        model.clone().try_load_file(&path).map_err(|e| {
+            format!(
+                "{}: torn or foreign checkpoint of epoch {epoch}: {e}",
+                path.display()
+            )
+        })?;
+        for part in ["optim", "scheduler"] {
+            let path = dir.join("checkpoint").join(format!("{part}-{epoch}.bpk"));
+            if std::fs::metadata(&path).map_or(true, |m| m.len() == 0) {
+                return Err(format!("{}: torn checkpoint (missing or empty)", path.display()).into());
+            }
+        }
+    }
     let batches = train.len().div_ceil(config.batch_size);
     let loader_train = DataLoaderBuilder::new(ClassificationBatcher)
         .batch_size(config.batch_size)
@@ -161,6 +177,26 @@ pub fn finetune(
     if let Some(error) = result.error {
         return Err(format!("fine-tuning failed: {error:?}").into());
     }
+    // Divergence rule: a training or validation loss that is not a finite
+    // number (per batch); the dashboard stopped training before the epoch
+    // was checkpointed, so the last checkpoint is the last good epoch.
+    if let Some(d) = records.lock().expect("not poisoned").divergence.clone() {
+        return Err(dbn::DbnError::Diverged {
+            phase: "fine-tuning",
+            epoch: d.epoch,
+            quantity: if d.quantity == "train_loss" {
+                "training loss"
+            } else {
+                "validation loss"
+            },
+            value: d.value,
+            rule: format!(
+                "not a finite number; the last good checkpoint is kept in {}",
+                dir.display()
+            ),
+        }
+        .into());
+    }
     let interrupted = result.interrupted.is_some();
     let last = result.model;
 
@@ -170,6 +206,7 @@ pub fn finetune(
     let valid_accuracy: Vec<(usize, f64)> = records
         .lock()
         .expect("not poisoned")
+        .epochs
         .iter()
         .filter(|r| r.phase == phase)
         .filter_map(|r| Some((r.epoch, *r.values.get("valid_accuracy")?)))

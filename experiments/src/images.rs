@@ -39,7 +39,18 @@ pub fn tile(
 }
 
 /// Writes an 8-bit greyscale PNG.
+/// Errors name the file.
 pub fn write_grey_png(
+    path: &Path,
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+) -> std::io::Result<()> {
+    encode_grey_png(path, pixels, width, height)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+fn encode_grey_png(
     path: &Path,
     pixels: &[u8],
     width: usize,

@@ -3,6 +3,7 @@
 //! `rbm` and `dbn` crates and knows nothing of this.
 
 pub mod classify_run;
+pub mod cli;
 pub mod dashboard;
 pub mod device;
 pub mod finetune;

@@ -28,12 +28,48 @@ pub struct PatchSpec {
     pub seed: u64,
 }
 
+/// Patch sides offered (ZCA whitening works on `side^2 x side^2` covariances).
+pub const PATCH_SIDES: std::ops::RangeInclusive<usize> = 2..=32;
+/// The most patch values (rows x pixels) held on the host: 2^28 (1 GiB).
+pub const MAX_PATCH_VALUES: usize = 1 << 28;
+
+impl PatchSpec {
+    /// Checks the sizes before any image is read or patch cut.
+    pub fn validate(&self) -> Result<(), String> {
+        if !PATCH_SIDES.contains(&self.size) {
+            return Err(format!(
+                "patch side must be in {}..={}, found {}",
+                PATCH_SIDES.start(),
+                PATCH_SIDES.end(),
+                self.size
+            ));
+        }
+        // Whitening estimates a covariance: it needs more rows than one.
+        if self.train < 2 {
+            return Err(format!("at least 2 training patches are needed, found {}", self.train));
+        }
+        if self.held_out == 0 {
+            return Err("at least 1 held-out patch is needed".into());
+        }
+        let values = (self.train.checked_add(self.held_out))
+            .and_then(|rows| rows.checked_mul(self.size * self.size));
+        if values.is_none_or(|v| v > MAX_PATCH_VALUES) {
+            return Err(format!(
+                "{} + {} patches of {}x{} exceed the limit of {MAX_PATCH_VALUES} values",
+                self.train, self.held_out, self.size, self.size
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Training and held-out patches, `[rows, size * size]`, preprocessed with
 /// a transform fitted on the training patches alone.
 pub fn load_patches(
     spec: &PatchSpec,
     device: &Device,
 ) -> Result<(Tensor<2>, Tensor<2>), Box<dyn std::error::Error>> {
+    spec.validate()?;
     let images = read_grey_pngs(&spec.images_dir)?;
     let dim = spec.size * spec.size;
     let train = random_patches(&images, spec.size, spec.train, spec.seed)?;

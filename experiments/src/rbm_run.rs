@@ -26,11 +26,35 @@ pub struct RbmRunConfig {
 
 impl RbmRunConfig {
     /// Reads `config.json` from a run directory.
-    pub fn load(dir: &Path) -> Result<Self, String> {
-        let path = dir.join("config.json");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(dir: &Path) -> Result<Self, crate::run_dir::RunError> {
+        crate::run_dir::read_json(&dir.join(crate::run_dir::CONFIG_FILE))
+    }
+
+    /// Checks every value (also those read from a `config.json`).
+    pub fn validate(&self) -> Result<(), Box<dyn std::error::Error>> {
+        self.rbm.validate()?;
+        self.train.validate()?;
+        let total = datasets::MNIST_TRAIN_ROWS;
+        if self.rbm.n_visible != datasets::MNIST_PIXELS {
+            return Err(format!(
+                "n_visible is {}, MNIST images have {} pixels",
+                self.rbm.n_visible,
+                datasets::MNIST_PIXELS
+            )
+            .into());
+        }
+        if self.held_out >= total {
+            return Err(format!("held_out {} leaves no training images of {total}", self.held_out).into());
+        }
+        if self.train_rows == 0 || self.train_rows > total - self.held_out {
+            return Err(format!(
+                "train_rows must be in 1..={}, found {}",
+                total - self.held_out,
+                self.train_rows
+            )
+            .into());
+        }
+        Ok(())
     }
 }
 

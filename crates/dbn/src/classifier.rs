@@ -52,6 +52,20 @@ impl ClassifierConfig {
         if let Some(index) = self.layer_sizes.iter().position(|&s| s == 0) {
             return Err(DbnConfigError::ZeroLayerSize { index });
         }
+        check_sizes(&self.layer_sizes)?;
+        check_sizes(&[*self.layer_sizes.last().expect("two or more"), self.n_classes])
+            .map_err(|e| match e {
+                DbnConfigError::TooManyWeights { inputs, outputs, max, .. } => {
+                    DbnConfigError::TooManyWeights {
+                        index: self.layer_sizes.len() - 1,
+                        next: self.layer_sizes.len(),
+                        inputs,
+                        outputs,
+                        max,
+                    }
+                }
+                other => other,
+            })?;
         if self.hidden_units.len() != self.layer_sizes.len() - 1 {
             return Err(DbnConfigError::UnitKindCount {
                 expected: self.layer_sizes.len() - 1,
@@ -62,6 +76,16 @@ impl ClassifierConfig {
             return Err(DbnConfigError::TooFewClasses(self.n_classes));
         }
         Ok(())
+    }
+
+    /// The number of f32 values of the classifier (weights and biases of
+    /// every layer and the head); `None` if it overflows.
+    pub fn parameter_count(&self) -> Option<usize> {
+        let mut sizes = self.layer_sizes.clone();
+        sizes.push(self.n_classes);
+        sizes.windows(2).try_fold(0usize, |total, pair| {
+            total.checked_add(pair[0].checked_mul(pair[1])?.checked_add(pair[1])?)
+        })
     }
 
     /// A randomly initialised classifier: the no-pretraining baseline.
@@ -92,6 +116,33 @@ impl ClassifierConfig {
             dropout: DropoutRates::NONE,
         }
     }
+}
+
+/// Each size at most [`rbm::MAX_UNITS`], each pair's weights at most
+/// [`rbm::MAX_WEIGHTS`]: checked before anything is allocated.
+fn check_sizes(sizes: &[usize]) -> Result<(), DbnConfigError> {
+    if let Some((index, &found)) = sizes.iter().enumerate().find(|(_, s)| **s > rbm::MAX_UNITS) {
+        return Err(DbnConfigError::LayerTooLarge {
+            index,
+            found,
+            max: rbm::MAX_UNITS,
+        });
+    }
+    for (index, pair) in sizes.windows(2).enumerate() {
+        if pair[0]
+            .checked_mul(pair[1])
+            .is_none_or(|w| w > rbm::MAX_WEIGHTS)
+        {
+            return Err(DbnConfigError::TooManyWeights {
+                index,
+                next: index + 1,
+                inputs: pair[0],
+                outputs: pair[1],
+                max: rbm::MAX_WEIGHTS,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A linear layer with Glorot-uniform weights times `gain`, zero bias.
@@ -136,9 +187,21 @@ impl DbnClassifier {
     /// Glorot-initialised head drawn with `seed`. For Gaussian visible
     /// units, `1 / sigma` is folded into the weights, so the layer computes
     /// the RBM's `(v / sigma) W + b_h` from the data itself.
-    pub fn from_stack(stack: &RbmStack, n_classes: usize, seed: u64) -> Self {
-        let device = stack.layers[0].weight.device();
+    ///
+    /// # Errors
+    /// [`DbnConfigError::NoLayers`] for an empty stack; the checks of
+    /// [`ClassifierConfig::validate`] (e.g. fewer than 2 classes).
+    pub fn from_stack(
+        stack: &RbmStack,
+        n_classes: usize,
+        seed: u64,
+    ) -> Result<Self, crate::DbnError> {
+        let Some(first) = stack.layers.first() else {
+            return Err(DbnConfigError::NoLayers.into());
+        };
+        let device = first.weight.device();
         let config = ClassifierConfig::of_stack(stack, n_classes);
+        config.validate()?;
         let head = config.init(&device, seed).head;
         let hidden = stack
             .layers
@@ -151,12 +214,12 @@ impl DbnClassifier {
                 bias: Some(Param::from_tensor(rbm.hidden_bias.val())),
             })
             .collect();
-        Self {
+        Ok(Self {
             hidden,
             head,
             hidden_units: config.hidden_units,
             dropout: DropoutRates::NONE,
-        }
+        })
     }
 
     /// This classifier with only its head trainable (`true`: the hidden

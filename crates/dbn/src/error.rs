@@ -35,6 +35,20 @@ pub enum DbnConfigError {
     ZeroLayerSize { index: usize },
     #[error("hidden_units lists {found} unit kinds for {expected} hidden layers")]
     UnitKindCount { expected: usize, found: usize },
+    #[error("layer size {index} is {found}, above the limit of {max} units")]
+    LayerTooLarge {
+        index: usize,
+        found: usize,
+        max: usize,
+    },
+    #[error("layers {index} and {next} need {inputs} x {outputs} weights, above the limit of {max}")]
+    TooManyWeights {
+        index: usize,
+        next: usize,
+        inputs: usize,
+        outputs: usize,
+        max: usize,
+    },
     #[error("a classifier needs at least 2 classes, found {0}")]
     TooFewClasses(usize),
     #[error("fine-tuning learning_rate must be in (0, 1], found {0}")]
@@ -104,6 +118,26 @@ pub enum DbnError {
 
     #[error("generative DBN: {0}")]
     BadTop(String),
+
+    #[error("{what}: class {label} at row {row} is not below the number of classes {classes}")]
+    ClassOutOfRange {
+        what: &'static str,
+        row: usize,
+        label: usize,
+        classes: usize,
+    },
+
+    #[error("{what}: the data set is empty")]
+    EmptyData { what: &'static str },
+
+    #[error("{phase} diverged at epoch {epoch}: {quantity} became {value} ({rule})")]
+    Diverged {
+        phase: &'static str,
+        epoch: usize,
+        quantity: &'static str,
+        value: f64,
+        rule: String,
+    },
 
     #[error("{path}: the checkpoint does not match the configuration: {message}")]
     CheckpointMismatch { path: PathBuf, message: String },

@@ -110,7 +110,9 @@ impl GenerativeDbn {
     /// the down copies) and a top RBM whose visible units are the stack's
     /// top units followed by a softmax label group.
     pub fn from_greedy(stack: &RbmStack, top: Rbm) -> Result<Self, DbnError> {
-        let features = *stack.sizes().last().expect("a stack has layers");
+        let Some(&features) = stack.sizes().last() else {
+            return Err(crate::DbnConfigError::NoLayers.into());
+        };
         let UnitKind::BinaryWithSoftmax { group } = top.visible_units else {
             return Err(DbnError::BadTop(format!(
                 "the top RBM's visible units must be binary+softmax, not {}",
@@ -159,7 +161,8 @@ impl GenerativeDbn {
         let labels = self.n_labels();
         let columns = (0..labels)
             .map(|label| {
-                let one_hot = one_hot_rows(&vec![label; batch], labels, &device);
+                let one_hot = one_hot_rows(&vec![label; batch], labels, &device)
+                    .expect("every label is below the number of labels");
                 let joint = Tensor::cat(vec![features.clone(), one_hot], 1);
                 self.top.free_energy(joint).unsqueeze_dim::<2>(1)
             })
@@ -211,6 +214,9 @@ impl GenerativeDbn {
     ///
     /// # Shapes
     /// - returns `[labels.len(), pixels]`
+    ///
+    /// # Errors
+    /// No chains, `steps` 0, or a clamped label not below the number of labels.
     pub fn sample(
         &self,
         labels: &[Option<usize>],
@@ -219,10 +225,30 @@ impl GenerativeDbn {
         sampler: &mut Sampler,
         frame_every: usize,
         mut on_frame: impl FnMut(usize, Tensor<2>),
-    ) -> Tensor<2> {
+    ) -> Result<Tensor<2>, DbnError> {
         let device = self.top.weight.device();
         let chains = labels.len();
         let n_labels = self.n_labels();
+        if chains == 0 {
+            return Err(DbnError::EmptyData {
+                what: "sampling chains",
+            });
+        }
+        if steps == 0 {
+            return Err(DbnError::Rbm(rbm::ConfigError::ZeroGibbsSteps.into()));
+        }
+        if let Some((row, label)) = labels
+            .iter()
+            .enumerate()
+            .find_map(|(row, l)| l.filter(|&l| l >= n_labels).map(|l| (row, l)))
+        {
+            return Err(DbnError::ClassOutOfRange {
+                what: "clamped labels",
+                row,
+                label,
+                classes: n_labels,
+            });
+        }
         let n_features = self.top.n_visible() - n_labels;
         let start_labels: Vec<usize> = labels
             .iter()
@@ -239,7 +265,7 @@ impl GenerativeDbn {
                 .collect();
             Tensor::<2>::from_data(TensorData::new(mask, [chains, n_labels]), &device)
         });
-        let clamped_labels = one_hot_rows(&start_labels, n_labels, &device);
+        let clamped_labels = one_hot_rows(&start_labels, n_labels, &device)?;
         // Starting from all features off reached the clamped digit sooner on
         // a well-trained model (91% of samples classified as their label
         // after 1,000 steps, against 86% from random features), but on a
@@ -277,7 +303,52 @@ impl GenerativeDbn {
                 );
             }
         }
-        self.generate_from_features(split_features(visible_mean, n_labels))
+        Ok(self.generate_from_features(split_features(visible_mean, n_labels)))
+    }
+
+    /// Checks a batch or data set for up-down: rows, widths, labels.
+    fn check_up_down_data(&self, images: &Tensor<2>, labels: &Tensor<2>) -> Result<(), DbnError> {
+        let [rows, pixels] = images.dims();
+        let [label_rows, label_width] = labels.dims();
+        if rows == 0 {
+            return Err(DbnError::EmptyData {
+                what: "up-down images",
+            });
+        }
+        let expected = self.up.first().map_or(0, |l| l.n_visible());
+        if pixels != expected {
+            return Err(DbnError::DataWidth {
+                what: "up-down images",
+                expected,
+                found: pixels,
+            });
+        }
+        if label_width != self.n_labels() {
+            return Err(DbnError::DataWidth {
+                what: "up-down labels (one-hot)",
+                expected: self.n_labels(),
+                found: label_width,
+            });
+        }
+        if label_rows != rows {
+            return Err(DbnError::LabelCount {
+                what: "up-down data",
+                images: rows,
+                labels: label_rows,
+            });
+        }
+        Ok(())
+    }
+
+    /// The largest absolute weight of every layer (up, down and top), on
+    /// the host; NaN if any weight is NaN.
+    pub fn max_abs_weight(&self) -> f64 {
+        self.up
+            .iter()
+            .chain(&self.down)
+            .chain([&self.top])
+            .map(|l| l.weight.val().abs().max().into_scalar::<f32>() as f64)
+            .fold(0.0, |a, b| if b.is_nan() || a.is_nan() { f64::NAN } else { a.max(b) })
     }
 
     /// One up-down update on a batch (HOT 2006, appendix B): a stochastic
@@ -290,6 +361,9 @@ impl GenerativeDbn {
     ///
     /// # Shapes
     /// - images: `[batch, pixels]`, labels: `[batch, n_labels]` one-hot
+    ///
+    /// # Errors
+    /// An empty batch, widths that do not fit the model, `gibbs_steps` 0.
     pub fn up_down_step(
         &mut self,
         images: Tensor<2>,
@@ -298,7 +372,11 @@ impl GenerativeDbn {
         learning_rate: f64,
         weight_decay: f64,
         sampler: &mut Sampler,
-    ) -> (Tensor<1>, Tensor<1>) {
+    ) -> Result<(Tensor<1>, Tensor<1>), DbnError> {
+        self.check_up_down_data(&images, &labels)?;
+        if gibbs_steps == 0 {
+            return Err(DbnError::Rbm(rbm::ConfigError::ZeroGibbsSteps.into()));
+        }
         let rows = images.dims()[0] as f64;
         let rate = learning_rate / rows;
         let n_labels = self.n_labels();
@@ -372,10 +450,10 @@ impl GenerativeDbn {
             .clone()
             .map(|b| b + top_update.visible_bias);
         top.hidden_bias = top.hidden_bias.clone().map(|b| b + top_update.hidden_bias);
-        (
+        Ok((
             wake_error.expect("at least one lower layer"),
             sleep_error.expect("at least one lower layer"),
-        )
+        ))
     }
 
     /// One epoch of up-down on shuffled mini-batches; the random stream is
@@ -383,6 +461,14 @@ impl GenerativeDbn {
     ///
     /// # Shapes
     /// - images: `[rows, pixels]`, labels: `[rows, n_labels]` one-hot
+    ///
+    /// # Errors
+    /// The configuration is validated and the data checked first.
+    /// Divergence: after the epoch, a wake or sleep error that is not
+    /// finite, or a weight that is not finite or exceeds
+    /// [`rbm::MAX_ABS_WEIGHT`] in magnitude, is [`DbnError::Diverged`]
+    /// (the errors are mean squares of probabilities, so bounded by 1 in a
+    /// healthy model). The model is then broken: keep the last checkpoint.
     pub fn up_down_epoch(
         &mut self,
         images: &Tensor<2>,
@@ -390,7 +476,9 @@ impl GenerativeDbn {
         config: &UpDownConfig,
         epoch: usize,
         mut on_batch: impl FnMut(usize, usize),
-    ) -> UpDownMetrics {
+    ) -> Result<UpDownMetrics, DbnError> {
+        config.validate()?;
+        self.check_up_down_data(images, labels)?;
         let started = std::time::Instant::now();
         let mut sampler = Sampler::for_epoch(config.seed, epoch);
         let rows = images.dims()[0];
@@ -417,19 +505,45 @@ impl GenerativeDbn {
                 config.learning_rate,
                 config.weight_decay,
                 &mut sampler,
-            );
+            )?;
             wake.push(w);
             sleep.push(s);
             on_batch(index + 1, batches);
         }
         let mean = |v: Vec<Tensor<1>>| Tensor::cat(v, 0).mean().into_scalar::<f32>() as f64;
-        UpDownMetrics {
+        let metrics = UpDownMetrics {
             epoch: epoch + 1,
             gibbs_steps,
             wake_reconstruction: mean(wake),
             sleep_prediction: mean(sleep),
             seconds: started.elapsed().as_secs_f64(),
+        };
+        let diverged = |quantity, value, rule: &str| {
+            Err(DbnError::Diverged {
+                phase: "up-down",
+                epoch: epoch + 1,
+                quantity,
+                value,
+                rule: rule.to_string(),
+            })
+        };
+        for (quantity, value) in [
+            ("wake reconstruction error", metrics.wake_reconstruction),
+            ("sleep prediction error", metrics.sleep_prediction),
+        ] {
+            if !value.is_finite() {
+                return diverged(quantity, value, "not a finite number");
+            }
         }
+        let largest = self.max_abs_weight();
+        if !(largest <= rbm::MAX_ABS_WEIGHT) {
+            return diverged(
+                "largest weight",
+                largest,
+                &format!("not finite or above {} in magnitude", rbm::MAX_ABS_WEIGHT),
+            );
+        }
+        Ok(metrics)
     }
 }
 
@@ -437,12 +551,30 @@ impl GenerativeDbn {
 ///
 /// # Shapes
 /// - returns `[labels.len(), classes]`
-pub fn one_hot_rows(labels: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+///
+/// # Errors
+/// [`DbnError::ClassOutOfRange`] for a label not below `classes`.
+pub fn one_hot_rows(
+    labels: &[usize],
+    classes: usize,
+    device: &Device,
+) -> Result<Tensor<2>, DbnError> {
+    if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= classes) {
+        return Err(DbnError::ClassOutOfRange {
+            what: "one-hot labels",
+            row,
+            label,
+            classes,
+        });
+    }
     let mut values = vec![0.0f32; labels.len() * classes];
     for (row, &label) in labels.iter().enumerate() {
         values[row * classes + label] = 1.0;
     }
-    Tensor::from_data(TensorData::new(values, [labels.len(), classes]), device)
+    Ok(Tensor::from_data(
+        TensorData::new(values, [labels.len(), classes]),
+        device,
+    ))
 }
 
 /// The feature columns of top-RBM visible states (all but the labels).

@@ -28,7 +28,7 @@
 //!     std::ops::ControlFlow::Continue(())
 //! })? else { unreachable!("the callback never stops") };
 //! // 3. The classifier's hidden layers are the RBMs' up-pass.
-//! let classifier = DbnClassifier::from_stack(&stack, 2, 7);
+//! let classifier = DbnClassifier::from_stack(&stack, 2, 7)?;
 //! assert_eq!(classifier.config(), ClassifierConfig::new(vec![6, 4, 3], 2));
 //! let logits = classifier.forward(data); // [40, 2]
 //! assert_eq!(logits.dims(), [40, 2]);
@@ -42,6 +42,7 @@ mod config;
 mod error;
 mod finetune;
 mod generative;
+pub mod infinite_sbn;
 mod pretrain;
 mod stack;
 mod store;

@@ -433,7 +433,7 @@ fn random_stack(device: &Device) -> RbmStack {
 fn conversion_preserves_the_up_pass() {
     let device = device();
     let stack = random_stack(&device);
-    let classifier = DbnClassifier::from_stack(&stack, 3, 1);
+    let classifier = DbnClassifier::from_stack(&stack, 3, 1).unwrap();
     let (data, _) = toy_data(&device);
     let expected = stack.up_pass(data.clone());
     let got = classifier.hidden_activations(data);
@@ -452,7 +452,7 @@ fn conversion_folds_a_gaussian_first_layer_sigma_into_the_weights() {
     first.visible_sigma = rbm::SigmaConfig::learned(1.0, 0.01, 10.0);
     let log_sigma = Sampler::new(5).normal([12], -0.5, 0.5, &device);
     first.visible_log_sigma = Some(burn::module::Param::from_tensor(log_sigma));
-    let classifier = DbnClassifier::from_stack(&stack, 3, 1);
+    let classifier = DbnClassifier::from_stack(&stack, 3, 1).unwrap();
     let (data, _) = toy_data(&device);
     for (e, g) in stack
         .up_pass(data.clone())
@@ -497,7 +497,7 @@ fn one_step_lowers_the_loss_and_reaches_the_first_layer() {
         images: data,
         targets,
     };
-    let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1).train();
+    let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1).unwrap().train();
     let before = model.forward_classification(batch.clone()).loss;
     let loss_before = before.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(before.backward(), &model);
@@ -535,7 +535,7 @@ fn head_only_training_leaves_the_hidden_layers_without_gradients() {
         images: data,
         targets,
     };
-    let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1)
+    let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1).unwrap()
         .with_head_only(true)
         .train();
     let loss = model.forward_classification(batch.clone()).loss;
@@ -573,7 +573,7 @@ fn dropout_zeroes_the_expected_fraction_and_keeps_the_mean() {
 fn dropout_acts_in_training_passes_only() {
     let device = device();
     let (data, _) = toy_data(&device);
-    let plain = DbnClassifier::from_stack(&random_stack(&device), 2, 1);
+    let plain = DbnClassifier::from_stack(&random_stack(&device), 2, 1).unwrap();
     let with_dropout = plain.clone().with_dropout(DropoutRates {
         input: 0.2,
         hidden: 0.5,
@@ -689,7 +689,7 @@ fn stack_and_classifier_round_trip_with_documented_names() {
         0.0
     );
 
-    let classifier = DbnClassifier::from_stack(&stack, 3, 9);
+    let classifier = DbnClassifier::from_stack(&stack, 3, 9).unwrap();
     let path = dir.path().join("classifier.safetensors");
     save_classifier(&classifier, &path).unwrap();
     let names = tensor_names(&path);
@@ -737,4 +737,289 @@ fn tensor_names(path: &std::path::Path) -> Vec<String> {
         .filter(|k| *k != "__metadata__")
         .cloned()
         .collect()
+}
+
+#[test]
+fn classifier_layer_size_limit() {
+    let error = ClassifierConfig::new(vec![784, rbm::MAX_UNITS + 1], 10)
+        .validate()
+        .unwrap_err();
+    assert!(matches!(error, DbnConfigError::LayerTooLarge { index: 1, .. }));
+}
+
+#[test]
+fn classifier_weight_limit() {
+    let error = ClassifierConfig::new(vec![1 << 16, 1 << 16], 10)
+        .validate()
+        .unwrap_err();
+    assert!(matches!(error, DbnConfigError::TooManyWeights { index: 0, next: 1, .. }));
+    // The head counts too.
+    let error = ClassifierConfig::new(vec![4, 1 << 21], 1 << 10)
+        .validate()
+        .unwrap_err();
+    assert!(matches!(error, DbnConfigError::TooManyWeights { index: 1, next: 2, .. }));
+}
+
+#[test]
+fn an_empty_stack_is_an_error_not_a_panic() {
+    let empty = RbmStack::new(Vec::new());
+    assert!(matches!(
+        DbnClassifier::from_stack(&empty, 10, 1),
+        Err(DbnError::Config(DbnConfigError::NoLayers))
+    ));
+    let top = RbmConfig::new(12, 4)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 })
+        .init(&device(), 1);
+    assert!(matches!(
+        GenerativeDbn::from_greedy(&empty, top),
+        Err(DbnError::Config(DbnConfigError::NoLayers))
+    ));
+}
+
+#[test]
+fn one_hot_labels_out_of_range_are_errors() {
+    let error = one_hot_rows(&[0, 2, 3], 3, &device()).unwrap_err();
+    assert!(matches!(
+        error,
+        DbnError::ClassOutOfRange { row: 2, label: 3, classes: 3, .. }
+    ));
+    let rows = one_hot_rows(&[2, 0], 3, &device()).unwrap();
+    assert_eq!(host(rows), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+}
+
+fn toy_generative(device: &Device) -> GenerativeDbn {
+    let lower = RbmConfig::new(12, 6).init(device, 1);
+    let top = RbmConfig::new(6 + 2, 5)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 })
+        .init(device, 2);
+    GenerativeDbn::from_greedy(&RbmStack::new(vec![lower]), top).unwrap()
+}
+
+fn updown(learning_rate: f64) -> UpDownConfig {
+    UpDownConfig {
+        epochs: 1,
+        batch_size: 10,
+        learning_rate,
+        weight_decay: 0.0,
+        gibbs_schedule: vec![(0, 1)],
+        seed: 1,
+    }
+}
+
+#[test]
+fn up_down_validates_its_config_and_data() {
+    let device = device();
+    let mut model = toy_generative(&device);
+    let (images, labels) = toy_data(&device);
+    let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+    let one_hot = one_hot_rows(&labels, 2, &device).unwrap();
+    let zero_batch = UpDownConfig {
+        batch_size: 0,
+        ..updown(0.01)
+    };
+    assert!(matches!(
+        model.up_down_epoch(&images, &one_hot, &zero_batch, 0, |_, _| {}),
+        Err(DbnError::Config(DbnConfigError::ZeroBatchSize))
+    ));
+    let zero_k = UpDownConfig {
+        gibbs_schedule: vec![(0, 0)],
+        ..updown(0.01)
+    };
+    assert!(matches!(
+        model.up_down_epoch(&images, &one_hot, &zero_k, 0, |_, _| {}),
+        Err(DbnError::Config(DbnConfigError::InvalidGibbsSchedule))
+    ));
+    let narrow = images.clone().slice([0..40, 0..11]);
+    assert!(matches!(
+        model.up_down_epoch(&narrow, &one_hot, &updown(0.01), 0, |_, _| {}),
+        Err(DbnError::DataWidth { expected: 12, found: 11, .. })
+    ));
+    let fewer = one_hot.clone().slice(0..39);
+    assert!(matches!(
+        model.up_down_epoch(&images, &fewer, &updown(0.01), 0, |_, _| {}),
+        Err(DbnError::LabelCount { .. })
+    ));
+    // A sane rate trains.
+    model
+        .up_down_epoch(&images, &one_hot, &updown(0.01), 0, |_, _| {})
+        .unwrap();
+}
+
+#[test]
+fn up_down_divergence_is_detected() {
+    // At a learning rate of 10^7 one update moves weights by ~10^5, far
+    // above rbm::MAX_ABS_WEIGHT.
+    let device = device();
+    let mut model = toy_generative(&device);
+    let (images, labels) = toy_data(&device);
+    let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+    let one_hot = one_hot_rows(&labels, 2, &device).unwrap();
+    let error = model
+        .up_down_epoch(&images, &one_hot, &updown(1e7), 0, |_, _| {})
+        .unwrap_err();
+    assert!(
+        matches!(error, DbnError::Diverged { epoch: 1, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn sampling_checks_its_labels_and_steps() {
+    let model = toy_generative(&device());
+    let mut sampler = Sampler::new(1);
+    let sample = |labels: &[Option<usize>], steps, sampler: &mut Sampler| {
+        model.sample(labels, SampleStart::RandomFeatures, steps, sampler, 0, |_, _| {})
+    };
+    assert!(matches!(
+        sample(&[Some(0), Some(2)], 5, &mut sampler),
+        Err(DbnError::ClassOutOfRange { row: 1, label: 2, .. })
+    ));
+    assert!(sample(&[], 5, &mut sampler).is_err());
+    assert!(sample(&[Some(1)], 0, &mut sampler).is_err());
+    assert_eq!(sample(&[Some(1), None], 3, &mut sampler).unwrap().dims(), [2, 12]);
+}
+
+#[test]
+fn loading_a_generative_dbn_checks_that_its_layers_chain() {
+    let device = device();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.safetensors");
+    let mut model = toy_generative(&device);
+    save_generative(&model, &path).unwrap();
+    assert!(load_generative(&path, &device).is_ok());
+    // A second lower layer whose visible units do not match the first's hidden.
+    let extra = RbmConfig::new(5, 6).init(&device, 3);
+    model.up.push(extra.clone());
+    model.down.push(extra);
+    save_generative(&model, &path).unwrap();
+    let error = load_generative(&path, &device).unwrap_err().to_string();
+    assert!(error.contains("g.safetensors") && error.contains("layer 0 has 6 hidden units"), "{error}");
+}
+
+#[test]
+fn loading_a_stack_checks_that_its_layers_chain() {
+    let device = device();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.safetensors");
+    let stack = RbmStack::new(vec![
+        RbmConfig::new(12, 6).init(&device, 1),
+        RbmConfig::new(5, 3).init(&device, 2),
+    ]);
+    save_stack(&stack, &path).unwrap();
+    let error = load_stack(&path, &device).unwrap_err().to_string();
+    assert!(error.contains("s.safetensors") && error.contains("layer 1 has 5 visible units"), "{error}");
+}
+
+mod infinite_sbn_statements {
+    use super::*;
+    use crate::infinite_sbn::{TiedNet, total_variation};
+
+    /// An 8 x 6 RBM with N(0, 1) weights and N(0, 0.5^2) biases.
+    fn random_net(seed: u64) -> TiedNet {
+        let mut sampler = Sampler::new(seed);
+        let as_f64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
+        let weight = as_f64(sampler.normal_vec(48));
+        let visible = as_f64(sampler.normal_vec(8)).iter().map(|b| 0.5 * b).collect::<Vec<_>>();
+        let hidden = as_f64(sampler.normal_vec(6)).iter().map(|b| 0.5 * b).collect::<Vec<_>>();
+        TiedNet::from_parameters(8, 6, &weight, &visible, &hidden)
+    }
+
+    fn point_mass(states: usize, at: usize) -> Vec<f64> {
+        let mut p = vec![0.0; states];
+        p[at] = 1.0;
+        p
+    }
+
+    #[test]
+    fn the_bottom_of_the_tied_net_approaches_the_rbm_marginal() {
+        let net = random_net(1);
+        let target = net.rbm_visible();
+        for top in [vec![1.0 / 256.0; 256], point_mass(256, 0), point_mass(256, 255)] {
+            // Even numbers of layers: the bottom is the top times a Markov
+            // kernel on v that leaves p(v) invariant, so total variation
+            // cannot increase (a property of any such kernel).
+            let distances: Vec<f64> = (0..=200)
+                .step_by(2)
+                .map(|layers| total_variation(&net.generate(&top, layers), &target))
+                .collect();
+            for pair in distances.windows(2) {
+                assert!(pair[1] <= pair[0] + 1e-12, "{pair:?}");
+            }
+            assert!(distances[1] > 1e-3, "not converged at once: {}", distances[1]);
+            // Geometric convergence; 1e-9 leaves room for f64 rounding of sums of 256 terms.
+            assert!(distances[100] < 1e-9, "after 200 layers: {}", distances[100]);
+        }
+    }
+
+    #[test]
+    fn the_infinite_nets_posterior_is_the_rbms_factorial_posterior() {
+        let net = random_net(2);
+        // With the prior over h0 that infinitely many layers above generate
+        // (the RBM's p(h)), the directed posterior equals p(h | v) to rounding.
+        let prior = net.rbm_hidden();
+        for v in 0..256 {
+            let directed = net.directed_posterior(&prior, v);
+            let factorial = net.posterior(v);
+            let worst = directed
+                .iter()
+                .zip(factorial)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(worst < 1e-12, "v = {v}: {worst}");
+        }
+        // With finitely many layers above, it is not (yet) factorial.
+        let shallow = net.generate_hidden(&point_mass(256, 0), 0);
+        let directed = net.directed_posterior(&shallow, 3);
+        let worst = directed
+            .iter()
+            .zip(net.posterior(3))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(worst > 1e-3, "one layer above already agrees: {worst}");
+        let deep = net.generate_hidden(&point_mass(256, 0), 100);
+        let directed = net.directed_posterior(&deep, 3);
+        let worst = directed
+            .iter()
+            .zip(net.posterior(3))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-9, "201 layers above: {worst}");
+    }
+
+    #[test]
+    fn the_sbn_rule_summed_over_tied_layers_is_the_boltzmann_gradient() {
+        let net = random_net(3);
+        // Data: four patterns with unequal weights.
+        let mut data = vec![0.0; 256];
+        for (state, p) in [(0b1111_0000, 0.4), (0b0000_1111, 0.3), (0b1010_1010, 0.2), (0b0101_0101, 0.1)] {
+            data[state] = p;
+        }
+        let exact = net.boltzmann_gradient(&data);
+        let error = |layers| {
+            net.sbn_gradient(&data, layers)
+                .iter()
+                .zip(&exact)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max)
+        };
+        assert!(error(1) > 1e-3, "one layer is not the whole gradient: {}", error(1));
+        assert!(error(400) < 1e-9, "400 layers: {}", error(400));
+    }
+
+    #[test]
+    fn the_tied_net_of_a_saved_rbm_matches_its_parameters() {
+        let device = device();
+        let rbm = RbmConfig::new(4, 3).with_init_std(1.0).init(&device, 5);
+        let net = TiedNet::from_rbm(&rbm).unwrap();
+        // p(v) from the tied net equals the enumeration in the rbm crate.
+        let log_z = rbm::exact_log_partition(&rbm).unwrap();
+        let all: Vec<f32> = (0..16).flat_map(|v| (0..4).map(move |i| ((v >> i) & 1) as f32)).collect();
+        let free = host(rbm.free_energy(rbm::tensor_from_rows(&all, 4, &device)).unsqueeze_dim(1));
+        for (v, p) in net.rbm_visible().iter().enumerate() {
+            let expected = (-(free[v] as f64) - log_z).exp();
+            assert!((p - expected).abs() < 1e-5, "v = {v}: {p} vs {expected}");
+        }
+        let too_big = RbmConfig::new(13, 2).init(&device, 1);
+        assert!(TiedNet::from_rbm(&too_big).is_err());
+    }
 }

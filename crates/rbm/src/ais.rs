@@ -176,7 +176,14 @@ pub fn ais_log_partition(
             visible = sampler.bernoulli(logistic(visible_input));
         }
     }
-    Ok(summarise(log_weights, log_z_base))
+    let estimate = summarise(log_weights, log_z_base);
+    if !estimate.log_z.is_finite() {
+        return Err(RbmError::NotFinite {
+            quantity: "AIS estimate of log Z",
+            value: estimate.log_z,
+        });
+    }
+    Ok(estimate)
 }
 
 fn summarise(log_weights: Vec<f64>, log_z_base: f64) -> AisEstimate {
@@ -210,11 +217,25 @@ fn summarise(log_weights: Vec<f64>, log_z_base: f64) -> AisEstimate {
 
 /// Mean log-likelihood per row of `data` given a log Z estimate:
 /// `mean(-F(v)) - log Z`, in nats. Data are processed in chunks of 1,000 rows.
+/// A result that is not finite (NaN weights, a broken log Z) is an error,
+/// never a number.
 ///
 /// # Shapes
 /// - data: `[n, n_visible]`
-pub fn mean_log_likelihood(rbm: &Rbm, data: &Tensor<2>, log_z: f64) -> f64 {
-    let rows = data.dims()[0];
+pub fn mean_log_likelihood(rbm: &Rbm, data: &Tensor<2>, log_z: f64) -> Result<f64, RbmError> {
+    let [rows, width] = data.dims();
+    if width != rbm.n_visible() {
+        return Err(RbmError::DataWidth {
+            what: "log-likelihood data",
+            expected: rbm.n_visible(),
+            found: width,
+        });
+    }
+    if rows == 0 {
+        return Err(RbmError::EmptyData {
+            what: "log-likelihood data",
+        });
+    }
     let mut total = 0.0;
     let mut start = 0;
     while start < rows {
@@ -223,5 +244,12 @@ pub fn mean_log_likelihood(rbm: &Rbm, data: &Tensor<2>, log_z: f64) -> f64 {
         total += rbm.free_energy(chunk).neg().sum().into_scalar::<f32>() as f64;
         start = end;
     }
-    total / rows as f64 - log_z
+    let mean = total / rows as f64 - log_z;
+    if !mean.is_finite() {
+        return Err(RbmError::NotFinite {
+            quantity: "mean log-likelihood",
+            value: mean,
+        });
+    }
+    Ok(mean)
 }

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use crate::store::{load_tensors, read_metadata, save_tensors};
+use crate::store::{check_capacity, inspect_weights, load_tensors, save_tensors};
 use crate::{Gradient, RbmError, TrainerState};
 use burn::module::Param;
 use burn::prelude::*;
@@ -60,7 +60,8 @@ pub fn load_trainer_state(
     n_hidden: usize,
     device: &Device,
 ) -> Result<TrainerState, RbmError> {
-    let metadata = read_metadata(path)?;
+    let file = inspect_weights(path)?;
+    let metadata = &file.metadata;
     let number = |key: &str| -> Result<usize, RbmError> {
         metadata
             .get(key)
@@ -75,6 +76,14 @@ pub fn load_trainer_state(
     let has_activity = metadata
         .get("has_hidden_activity")
         .is_some_and(|v| v == "true");
+    // The sizes come from the file's metadata: check that the file holds
+    // them before allocating.
+    let needed = n_visible
+        .checked_mul(n_hidden)
+        .and_then(|w| w.checked_add(n_visible)?.checked_add(n_hidden))
+        .and_then(|n| n.checked_add(chain_rows.checked_mul(n_hidden)?))
+        .and_then(|n| n.checked_add(if has_activity { n_hidden } else { 0 }));
+    check_capacity(path, &file, needed)?;
     let mut record = TrainerRecord {
         velocity_weight: Param::from_tensor(Tensor::zeros([n_visible, n_hidden], device)),
         velocity_visible_bias: Param::from_tensor(Tensor::zeros([n_visible], device)),

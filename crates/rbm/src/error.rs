@@ -8,6 +8,21 @@ pub enum ConfigError {
     ZeroVisible,
     #[error("n_hidden must be at least 1")]
     ZeroHidden,
+    #[error("{layer} is {found}, above the limit of {max} units per layer")]
+    TooManyUnits {
+        layer: &'static str,
+        found: usize,
+        max: usize,
+    },
+    #[error(
+        "{n_visible} x {n_hidden} weights exceed the limit of {max} per RBM \
+         (4 bytes each, allocated on the device)"
+    )]
+    TooManyWeights {
+        n_visible: usize,
+        n_hidden: usize,
+        max: usize,
+    },
     #[error("init_std must be positive and finite, found {0}")]
     InvalidInitStd(f64),
     #[error("stepped sigmoid units need at least 1 copy")]
@@ -99,12 +114,17 @@ pub enum RbmError {
     #[error("not supported: {what}")]
     Unsupported { what: &'static str },
 
-    #[error("training diverged at epoch {epoch}: {quantity} became {value}")]
+    #[error("training diverged at epoch {epoch}: {quantity} became {value} ({rule})")]
     Diverged {
         epoch: usize,
         quantity: &'static str,
         value: f64,
+        /// The rule that was broken, in words.
+        rule: String,
     },
+
+    #[error("{quantity} is not a finite number ({value}): the model or the data are broken")]
+    NotFinite { quantity: &'static str, value: f64 },
 
     #[error("I/O error on {path}: {source}")]
     Io {

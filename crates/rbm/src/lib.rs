@@ -55,17 +55,19 @@ pub use exact::{
     exact_log_partition, exact_model_statistics,
 };
 pub use gradient::{Gradient, contrastive_statistics, statistics};
-pub use model::{GibbsState, Rbm, RbmConfig, SigmaConfig};
+pub use model::{GibbsState, MAX_UNITS, MAX_WEIGHTS, Rbm, RbmConfig, SigmaConfig};
 pub use sampler::Sampler;
 pub use store::{
-    CONFIG_METADATA_KEY, load_rbm, load_rbm_config, load_tensors, read_metadata, save_rbm,
-    save_tensors,
+    CONFIG_METADATA_KEY, MAX_WEIGHTS_FILE_BYTES, WeightsFile, check_capacity, inspect_weights,
+    load_rbm, parse_weights, load_rbm_config, load_tensors, read_metadata, save_rbm, save_tensors,
 };
 pub use train::{
-    CdEstimate, CdTrainer, EpochMetrics, Progress, SparsityConfig, TrainConfig, TrainerState,
-    contrastive_divergence,
+    CdEstimate, CdTrainer, DIVERGENCE_FACTOR, DIVERGENCE_FLOOR, EpochMetrics, MAX_ABS_WEIGHT,
+    Progress, SparsityConfig, TrainConfig, TrainerState, check_divergence, contrastive_divergence,
 };
 pub use units::UnitKind;
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;

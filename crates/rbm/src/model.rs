@@ -70,6 +70,12 @@ pub struct RbmConfig {
     pub visible_sigma: Option<SigmaConfig>,
 }
 
+/// The most units a layer may have (2^24): a bound checked before anything
+/// is allocated, so that a mistyped size or a hostile file is an error.
+pub const MAX_UNITS: usize = 1 << 24;
+/// The most weights one RBM may have (2^30, 4 GiB of f32).
+pub const MAX_WEIGHTS: usize = 1 << 30;
+
 impl RbmConfig {
     /// Checks every rule on the architecture.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -78,6 +84,26 @@ impl RbmConfig {
         }
         if self.n_hidden == 0 {
             return Err(ConfigError::ZeroHidden);
+        }
+        for (layer, found) in [("n_visible", self.n_visible), ("n_hidden", self.n_hidden)] {
+            if found > MAX_UNITS {
+                return Err(ConfigError::TooManyUnits {
+                    layer,
+                    found,
+                    max: MAX_UNITS,
+                });
+            }
+        }
+        if self
+            .n_visible
+            .checked_mul(self.n_hidden)
+            .is_none_or(|weights| weights > MAX_WEIGHTS)
+        {
+            return Err(ConfigError::TooManyWeights {
+                n_visible: self.n_visible,
+                n_hidden: self.n_hidden,
+                max: MAX_WEIGHTS,
+            });
         }
         if !(self.init_std.is_finite() && self.init_std > 0.0) {
             return Err(ConfigError::InvalidInitStd(self.init_std));
@@ -156,6 +182,21 @@ impl RbmConfig {
             hidden_units: self.hidden_units,
             visible_sigma: self.sigma(),
         }
+    }
+
+    /// The number of f32 values the model holds (weights, biases and, for
+    /// Gaussian visible units, `log sigma`); `None` if it overflows.
+    pub fn parameter_count(&self) -> Option<usize> {
+        let sigma = if self.visible_units == UnitKind::Gaussian {
+            self.n_visible
+        } else {
+            0
+        };
+        self.n_visible
+            .checked_mul(self.n_hidden)?
+            .checked_add(self.n_visible)?
+            .checked_add(self.n_hidden)?
+            .checked_add(sigma)
     }
 
     /// The sigma configuration in force (the default when unset).

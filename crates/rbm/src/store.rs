@@ -29,45 +29,129 @@ pub fn save_rbm(rbm: &Rbm, config: &RbmConfig, path: &Path) -> Result<(), RbmErr
     save_tensors(rbm, &[(CONFIG_METADATA_KEY, config_json)], path)
 }
 
-/// The `__metadata__` map of a safetensors file's header.
-pub fn read_metadata(path: &Path) -> Result<std::collections::HashMap<String, String>, RbmError> {
-    let bytes = std::fs::read(path).map_err(|source| RbmError::Io {
+/// The largest weights file the loaders read (4 GiB + a header): every
+/// loader reads the whole file once to check it before anything else.
+pub const MAX_WEIGHTS_FILE_BYTES: u64 = (1 << 32) + (1 << 27);
+
+/// What a safetensors file's header says, checked against the file itself
+/// (by the `safetensors` crate, with checked arithmetic: offsets inside the
+/// file, contiguous, each tensor's bytes equal to its shape times its
+/// dtype's size), with every tensor f32 and every value finite.
+#[derive(Debug, Clone)]
+pub struct WeightsFile {
+    /// Tensor names and shapes.
+    pub tensors: std::collections::BTreeMap<String, Vec<usize>>,
+    /// The header's `__metadata__`.
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
+impl WeightsFile {
+    /// The number of f32 values in all tensors together.
+    pub fn total_values(&self) -> usize {
+        self.tensors
+            .values()
+            .map(|shape| shape.iter().product::<usize>())
+            .sum()
+    }
+}
+
+/// Reads and checks a safetensors file without allocating anything that
+/// its header claims: the file's length bounds every size (see
+/// [`WeightsFile`]). Tensors of another dtype than f32 and values that are
+/// NaN or infinite are errors naming the tensor.
+pub fn inspect_weights(path: &Path) -> Result<WeightsFile, RbmError> {
+    let io = |source| RbmError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
     let bad = |message: String| RbmError::BadWeightsFile {
         path: path.to_path_buf(),
         message,
     };
-    // safetensors: u64 little-endian header length, then the JSON header.
-    let header_len = bytes
-        .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
-        .ok_or_else(|| bad("file shorter than the 8-byte safetensors header length".into()))?;
-    let header = bytes
-        .get(8..8usize.saturating_add(header_len))
-        .ok_or_else(|| {
-            bad(format!(
-                "header of {header_len} bytes runs past the end of the file"
-            ))
-        })?;
-    let header: serde_json::Value =
-        serde_json::from_slice(header).map_err(|e| bad(format!("header is not JSON: {e}")))?;
-    Ok(header
-        .get("__metadata__")
-        .and_then(|m| m.as_object())
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect()
-        })
-        .unwrap_or_default())
+    let length = std::fs::metadata(path).map_err(io)?.len();
+    if length > MAX_WEIGHTS_FILE_BYTES {
+        return Err(bad(format!(
+            "{length} bytes, above the limit of {MAX_WEIGHTS_FILE_BYTES} for a weights file"
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    parse_weights(path, &bytes)
+}
+
+/// The checks of [`inspect_weights`] on a file's bytes; `path` only names
+/// them in errors.
+pub fn parse_weights(path: &Path, bytes: &[u8]) -> Result<WeightsFile, RbmError> {
+    use safetensors::{Dtype, SafeTensors};
+    let bad = |message: String| RbmError::BadWeightsFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let parsed =
+        SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
+    let mut tensors = std::collections::BTreeMap::new();
+    for (name, view) in parsed.iter() {
+        if view.dtype() != Dtype::F32 {
+            return Err(bad(format!(
+                "tensor `{name}` has dtype {:?}, expected F32",
+                view.dtype()
+            )));
+        }
+        let non_finite = view
+            .data()
+            .chunks_exact(4)
+            .filter(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
+            .count();
+        if non_finite > 0 {
+            return Err(bad(format!(
+                "tensor `{name}` holds {non_finite} NaN or infinite value(s)"
+            )));
+        }
+        tensors.insert(name.to_string(), view.shape().to_vec());
+    }
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    Ok(WeightsFile { tensors, metadata })
+}
+
+/// Checks, before a loader allocates a model of `needed` f32 values (from
+/// the configuration in a file's metadata), that the file holds that many:
+/// a header cannot make a loader allocate more than the file's size.
+pub fn check_capacity(
+    path: &Path,
+    file: &WeightsFile,
+    needed: Option<usize>,
+) -> Result<(), RbmError> {
+    let held = file.total_values();
+    match needed {
+        Some(needed) if needed <= held => Ok(()),
+        _ => Err(RbmError::BadWeightsFile {
+            path: path.to_path_buf(),
+            message: format!(
+                "the configuration in its metadata needs {} values, the file holds {held}",
+                needed.map_or("more than 2^64".to_string(), |n| n.to_string())
+            ),
+        }),
+    }
+}
+
+/// The `__metadata__` map of a safetensors file's header, after the
+/// checks of [`inspect_weights`].
+pub fn read_metadata(path: &Path) -> Result<std::collections::HashMap<String, String>, RbmError> {
+    Ok(inspect_weights(path)?.metadata)
 }
 
 /// Reads the configuration stored in a safetensors file written by [`save_rbm`].
 pub fn load_rbm_config(path: &Path) -> Result<RbmConfig, RbmError> {
-    let metadata = read_metadata(path)?;
-    let config = metadata
+    Ok(checked_rbm_config(path)?.0)
+}
+
+/// The configuration of an RBM file, validated and checked against the
+/// file's contents, and the file's inspection.
+fn checked_rbm_config(path: &Path) -> Result<(RbmConfig, WeightsFile), RbmError> {
+    let file = inspect_weights(path)?;
+    let config = file
+        .metadata
         .get(CONFIG_METADATA_KEY)
         .ok_or_else(|| RbmError::BadWeightsFile {
             path: path.to_path_buf(),
@@ -77,14 +161,20 @@ pub fn load_rbm_config(path: &Path) -> Result<RbmConfig, RbmError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    config.validate()?;
-    Ok(config)
+    config.validate().map_err(|e| RbmError::BadConfigFile {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    check_capacity(path, &file, config.parameter_count())?;
+    Ok((config, file))
 }
 
 /// Loads an RBM saved by [`save_rbm`] onto `device`, checking that every
-/// tensor is present with the shape its configuration implies.
+/// tensor is present with the shape its configuration implies, f32 and
+/// finite, and that the configuration is valid and fits the file before
+/// anything is allocated.
 pub fn load_rbm(path: &Path, device: &Device) -> Result<(Rbm, RbmConfig), RbmError> {
-    let config = load_rbm_config(path)?;
+    let (config, _) = checked_rbm_config(path)?;
     let mut rbm = config.init(device, 0);
     load_tensors(&mut rbm, path)?;
     Ok((rbm, config))
@@ -92,7 +182,11 @@ pub fn load_rbm(path: &Path, device: &Device) -> Result<(Rbm, RbmConfig), RbmErr
 
 /// Fills `module`'s tensors from a safetensors file, requiring every one
 /// to be present with the module's shape.
+///
+/// The file is inspected first ([`inspect_weights`]): a tensor of another
+/// dtype or a non-finite value is an error, never a panic or a NaN model.
 pub fn load_tensors<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<(), RbmError> {
+    inspect_weights(path)?;
     let mut store = SafetensorsStore::from_file(path).validate(true);
     let result = module
         .load_from(&mut store)

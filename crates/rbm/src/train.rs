@@ -168,6 +168,14 @@ pub struct EpochMetrics {
     pub learning_rate: f64,
     pub momentum: f64,
     pub reconstruction_error: f64,
+    /// The reconstruction error of the trivial predictor that ignores its
+    /// input and answers the mean of the monitor rows (their mean variance
+    /// per unit): the yardstick of the divergence rule.
+    #[serde(default)]
+    pub trivial_reconstruction_error: f64,
+    /// The largest absolute weight.
+    #[serde(default)]
+    pub max_abs_weight: f64,
     pub held_out_reconstruction_error: Option<f64>,
     pub free_energy_train: f64,
     pub free_energy_held_out: Option<f64>,
@@ -281,6 +289,22 @@ fn log_sigma_statistic(rbm: &Rbm, visible: Tensor<2>, hidden: Tensor<2>) -> Tens
         .squeeze_dim(0)
 }
 
+/// Divergence rule, part 2: an epoch whose reconstruction error exceeds
+/// this many times the trivial predictor's
+/// ([`EpochMetrics::trivial_reconstruction_error`]), plus
+/// [`DIVERGENCE_FLOOR`], has diverged. A model at initialisation
+/// reconstructs about as well as the trivial predictor (its visible biases
+/// give the data means) and training only improves on it; a model whose
+/// updates have exploded saturates its units and reconstructs far worse.
+pub const DIVERGENCE_FACTOR: f64 = 2.0;
+/// The absolute part of the threshold, so that data without variance
+/// (trivial error 0) do not turn float rounding into a divergence.
+pub const DIVERGENCE_FLOOR: f64 = 0.01;
+/// Divergence rule, part 3: a weight larger than this in magnitude. One
+/// such weight saturates every logistic unit it feeds for any input in the
+/// units' range; trained RBMs have weights of order 0.01 to 10.
+pub const MAX_ABS_WEIGHT: f64 = 1e3;
+
 /// What a trainer carries from one update to the next, apart from the model.
 #[derive(Debug, Clone)]
 pub struct TrainerState {
@@ -386,6 +410,15 @@ impl CdTrainer {
 
     /// One pass over `data` in shuffled mini-batches, then the metrics.
     ///
+    /// # Divergence
+    /// After the epoch, on the monitor rows, the trainer stops with
+    /// [`RbmError::Diverged`] (naming the epoch, the quantity and the rule)
+    /// when (1) a metric is NaN or infinite, (2) the reconstruction error
+    /// exceeds [`DIVERGENCE_FACTOR`] times the trivial predictor's plus
+    /// [`DIVERGENCE_FLOOR`], or (3) a weight exceeds [`MAX_ABS_WEIGHT`] in
+    /// magnitude. The epoch does not count as done; a caller that saves a
+    /// checkpoint only after a successful epoch keeps the last good one.
+    ///
     /// # Shapes
     /// - data: `[n, n_visible]`; held_out: `[m, n_visible]`
     pub fn train_epoch(
@@ -422,7 +455,7 @@ impl CdTrainer {
                 &device,
             );
             let batch = data.clone().select(0, indices);
-            self.step(batch, learning_rate, momentum);
+            self.step(batch, learning_rate, momentum)?;
             on_progress(Progress::Batch {
                 epoch: epoch + 1,
                 batch: index + 1,
@@ -436,20 +469,7 @@ impl CdTrainer {
         metrics.train_seconds = train_seconds;
         metrics.samples_per_second = rows as f64 / train_seconds.max(1e-12);
         metrics.wall_seconds = started.elapsed().as_secs_f64();
-        if !metrics.reconstruction_error.is_finite() {
-            return Err(RbmError::Diverged {
-                epoch: epoch + 1,
-                quantity: "reconstruction error",
-                value: metrics.reconstruction_error,
-            });
-        }
-        if !metrics.free_energy_train.is_finite() {
-            return Err(RbmError::Diverged {
-                epoch: epoch + 1,
-                quantity: "free energy",
-                value: metrics.free_energy_train,
-            });
-        }
+        check_divergence(&metrics)?;
         self.epochs_done += 1;
         on_progress(Progress::Epoch(&metrics));
         Ok(metrics)
@@ -468,11 +488,39 @@ impl CdTrainer {
         order
     }
 
-    /// One CD-k / PCD-k update on a mini-batch.
+    /// One CD-k / PCD-k update on a mini-batch. The batch's width and the
+    /// rates are checked (the values are not: [`CdTrainer::train_epoch`]
+    /// checks the whole data set once).
     ///
     /// # Shapes
     /// - batch: `[batch, n_visible]`
-    pub fn step(&mut self, batch: Tensor<2>, learning_rate: f64, momentum: f64) {
+    pub fn step(
+        &mut self,
+        batch: Tensor<2>,
+        learning_rate: f64,
+        momentum: f64,
+    ) -> Result<(), RbmError> {
+        let [rows, width] = batch.dims();
+        if width != self.rbm().n_visible() {
+            return Err(RbmError::DataWidth {
+                what: "mini-batch",
+                expected: self.rbm().n_visible(),
+                found: width,
+            });
+        }
+        if rows == 0 {
+            return Err(RbmError::EmptyData { what: "mini-batch" });
+        }
+        if !(learning_rate.is_finite() && learning_rate > 0.0) {
+            return Err(ConfigError::InvalidLearningRate(learning_rate).into());
+        }
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(ConfigError::MomentumOutOfRange {
+                name: "momentum",
+                value: momentum,
+            }
+            .into());
+        }
         let rbm = self.rbm.take().expect("model present");
         let chains = if self.config.persistent {
             self.chains.take()
@@ -519,6 +567,7 @@ impl CdTrainer {
                 .map(|l| l.map(|l| (l + step).clamp(low, high)));
         }
         self.rbm = Some(rbm);
+        Ok(())
     }
 
     /// Adds `-lr * cost * (q - target)` to the hidden biases and its outer
@@ -598,6 +647,11 @@ impl CdTrainer {
             x.clone().slice(0..n)
         };
         let train = head(data);
+        let trivial = (train.clone() - train.clone().mean_dim(0))
+            .square()
+            .mean()
+            .into_scalar::<f32>() as f64;
+        let max_abs_weight = rbm.weight.val().abs().max().into_scalar::<f32>() as f64;
         let hidden = rbm.hidden_given_visible(train.clone());
         let reconstruction = rbm.visible_given_hidden(hidden.clone());
         let recon = (train.clone() - reconstruction)
@@ -623,6 +677,8 @@ impl CdTrainer {
             learning_rate,
             momentum,
             reconstruction_error: recon,
+            trivial_reconstruction_error: trivial,
+            max_abs_weight,
             held_out_reconstruction_error: held_recon,
             free_energy_train: free_train,
             free_energy_held_out: held_free,
@@ -633,4 +689,52 @@ impl CdTrainer {
             wall_seconds: 0.0,
         }
     }
+}
+
+/// The divergence rule of [`CdTrainer::train_epoch`], on one epoch's metrics.
+pub fn check_divergence(metrics: &EpochMetrics) -> Result<(), RbmError> {
+    let diverged = |quantity, value, rule: String| {
+        Err(RbmError::Diverged {
+            epoch: metrics.epoch,
+            quantity,
+            value,
+            rule,
+        })
+    };
+    for (quantity, value) in [
+        ("reconstruction error", Some(metrics.reconstruction_error)),
+        ("free energy", Some(metrics.free_energy_train)),
+        ("largest weight", Some(metrics.max_abs_weight)),
+        ("mean hidden activation", Some(metrics.mean_hidden_activation)),
+        (
+            "held-out reconstruction error",
+            metrics.held_out_reconstruction_error,
+        ),
+        ("held-out free energy", metrics.free_energy_held_out),
+    ] {
+        if let Some(value) = value
+            && !value.is_finite()
+        {
+            return diverged(quantity, value, "not a finite number".into());
+        }
+    }
+    let limit = DIVERGENCE_FACTOR * metrics.trivial_reconstruction_error + DIVERGENCE_FLOOR;
+    if metrics.reconstruction_error > limit {
+        return diverged(
+            "reconstruction error",
+            metrics.reconstruction_error,
+            format!(
+                "above {DIVERGENCE_FACTOR} x the trivial mean predictor's {:.5} + {DIVERGENCE_FLOOR}",
+                metrics.trivial_reconstruction_error
+            ),
+        );
+    }
+    if metrics.max_abs_weight > MAX_ABS_WEIGHT {
+        return diverged(
+            "largest weight",
+            metrics.max_abs_weight,
+            format!("above {MAX_ABS_WEIGHT} in magnitude"),
+        );
+    }
+    Ok(())
 }

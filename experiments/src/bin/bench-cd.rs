@@ -39,30 +39,47 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (device, mnist, line) = args.common.device_and_mnist()?;
-    println!("{line}");
-    let data = images_tensor(&mnist.train, Binarization::None, &device);
-    let rows = data.dims()[0];
+    // Every flag is checked before any work.
     let config = TrainConfig::new()
         .with_k(args.k)
         .with_persistent(args.pcd)
         .with_batch_size(args.batch);
     config.validate()?;
-    let mut trainer = CdTrainer::new(RbmConfig::new(784, args.hidden).init(&device, 1), config)?;
+    let rbm_config = RbmConfig::new(datasets::MNIST_PIXELS, args.hidden);
+    rbm_config.validate()?;
+    if args.batch > datasets::MNIST_TRAIN_ROWS {
+        return Err(format!(
+            "--batch {} is larger than the {} training images",
+            args.batch,
+            datasets::MNIST_TRAIN_ROWS
+        )
+        .into());
+    }
+    if args.repeats == 0 {
+        return Err("--repeats must be at least 1".into());
+    }
+    if args.batches == 0 {
+        return Err("--batches must be at least 1".into());
+    }
+    let (device, mnist, line) = args.common.device_and_mnist()?;
+    println!("{line}");
+    let data = images_tensor(&mnist.train, Binarization::None, &device);
+    let rows = data.dims()[0];
+    let mut trainer = CdTrainer::new(rbm_config.init(&device, 1), config)?;
     let batches_per_epoch = rows / args.batch;
     let batch_at = |i: usize| {
         let start = (i % batches_per_epoch) * args.batch;
         data.clone().slice(start..start + args.batch)
     };
     for i in 0..args.warmup {
-        trainer.step(batch_at(i), 0.01, 0.5);
+        trainer.step(batch_at(i), 0.01, 0.5)?;
     }
     sync(&trainer);
     let mut rates = Vec::new();
     for repeat in 0..args.repeats {
         let started = Instant::now();
         for i in 0..args.batches {
-            trainer.step(batch_at(i), 0.01, 0.9);
+            trainer.step(batch_at(i), 0.01, 0.9)?;
         }
         sync(&trainer);
         let seconds = started.elapsed().as_secs_f64();

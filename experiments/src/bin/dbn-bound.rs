@@ -35,7 +35,31 @@ fn main() -> std::process::ExitCode {
     experiments::report(run(Args::parse()))
 }
 
+/// Sides of bars-and-stripes offered: the patterns of side 6 already
+/// number 126 (of 36 pixels); larger ones stop being "small".
+const SIDES: std::ops::RangeInclusive<usize> = 2..=6;
+
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    // Every flag is checked before any work.
+    if !SIDES.contains(&args.side) {
+        return Err(format!(
+            "--side must be in {}..={}, found {}",
+            SIDES.start(),
+            SIDES.end(),
+            args.side
+        )
+        .into());
+    }
+    // Both layers are enumerated: the bound sums over the first hidden layer.
+    if !(1..=20).contains(&args.hidden) {
+        return Err(format!("--hidden must be in 1..=20, found {}", args.hidden).into());
+    }
+    if args.seeds.is_empty() {
+        return Err("--seeds needs at least one seed".into());
+    }
+    for epochs in [args.first_epochs, args.second_epochs] {
+        TrainConfig::new().with_epochs(epochs).validate()?;
+    }
     let device = args.device.select()?;
     let patterns = datasets::bars_and_stripes(args.side);
     let pixels = args.side * args.side;

@@ -64,8 +64,12 @@ struct Args {
     images_dir: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Output directory (a fresh run refuses a non-empty one).
     #[arg(long, default_value = "runs/gaussian-rbm")]
     out: PathBuf,
+    /// Delete the run in --out first.
+    #[arg(long)]
+    overwrite: bool,
     #[command(flatten)]
     device: experiments::DeviceArgs,
 }
@@ -87,7 +91,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_else(datasets::natural_images_dir),
         size: args.patch.unwrap_or(size),
         train: args.patches.unwrap_or(count),
-        held_out: args.patches.unwrap_or(count) / 10,
+        held_out: (args.patches.unwrap_or(count) / 10).max(1),
         whiten: args.whiten,
         seed: args.seed,
     };
@@ -105,15 +109,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_sigma_learning_rate(Some(args.sigma_lr))
         .with_monitor_rows(spec.held_out)
         .with_seed(args.seed);
+    spec.validate()?;
     rbm_config.validate()?;
     train_config.validate()?;
+    let config = serde_json::json!({ "patches": spec, "rbm": rbm_config, "train": train_config });
+    let run = RunDir::start(&args.out, "gaussian-rbm", &config, &config, args.overwrite)?;
     let (train, held_out) = load_patches(&spec, &device)?;
-    let run = RunDir::create(&args.out)?;
-    run.write_json(
-        "config.json",
-        &serde_json::json!({ "patches": spec, "rbm": rbm_config, "train": train_config }),
-    )?;
-    let _ = std::fs::remove_file(run.file("metrics.jsonl"));
     println!(
         "{dim} Gaussian ({}) x {} binary units, {} {}x{} patches ({:?}) on {}",
         if sigma.learned {
@@ -131,6 +132,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut trainer = CdTrainer::new(rbm_config.init(&device, args.seed), train_config)?;
     let mut last = f64::NAN;
     while trainer.epochs_done() < trainer.config().epochs {
+        // Divergence is an error (the rule of CdTrainer::train_epoch); no
+        // model of a diverged run is saved.
         let metrics = trainer.train_epoch(&train, Some(&held_out), |_| {})?;
         let sigma = trainer
             .rbm()

@@ -32,8 +32,12 @@ struct Args {
     epochs: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Output directory (a fresh run refuses a non-empty one).
     #[arg(long, default_value = "runs/gaussian-sweeps")]
     out: PathBuf,
+    /// Delete the run in --out first.
+    #[arg(long)]
+    overwrite: bool,
     #[command(flatten)]
     common: experiments::CommonArgs,
 }
@@ -61,9 +65,31 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (device, mnist, line) = args.common.device_and_mnist()?;
+    // Every flag is checked before any work.
+    if args.rates.is_empty() || args.hidden.is_empty() || args.sigmas.is_empty() {
+        return Err("--rates, --hidden and --sigmas each need at least one value".into());
+    }
+    for &rate in &args.rates {
+        TrainConfig::new().with_learning_rate(rate).validate()?;
+    }
+    TrainConfig::new().with_epochs(args.epochs).validate()?;
+    for &hidden in &args.hidden {
+        RbmConfig::new(64, hidden).validate()?;
+    }
+    for &sigma in &args.sigmas {
+        RbmConfig::new(64, 1)
+            .with_visible_units(UnitKind::Gaussian)
+            .with_visible_sigma(Some(SigmaConfig::fixed(sigma)))
+            .validate()?;
+    }
+    let device = args.common.device.select()?;
+    let config = serde_json::json!({
+        "rates": args.rates, "hidden": args.hidden, "sigmas": args.sigmas,
+        "epochs": args.epochs, "seed": args.seed,
+    });
+    let run = RunDir::start(&args.out, "gaussian-sweeps", &config, &config, args.overwrite)?;
+    let (mnist, line) = args.common.mnist.load()?;
     println!("{line}");
-    let run = RunDir::create(&args.out)?;
     let spec = PatchSpec {
         images_dir: datasets::natural_images_dir(),
         size: 8,

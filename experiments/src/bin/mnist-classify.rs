@@ -30,10 +30,10 @@ struct Args {
     hidden: Option<Vec<usize>>,
     /// Start from this pretrained stack (a `pretrained.safetensors`) instead
     /// of pretraining; its sizes must match --hidden.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["no_pretrain", "pretrain_epochs", "pretrain_lr", "cd_k", "sampled_propagation"])]
     pretrained: Option<PathBuf>,
     /// Skip pretraining: the same network from a random initialisation (baseline).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["pretrain_epochs", "pretrain_lr", "cd_k", "sampled_propagation"])]
     no_pretrain: bool,
     /// CD epochs per layer.
     #[arg(long)]
@@ -96,30 +96,40 @@ struct Args {
     #[arg(long, default_value = "runs/mnist-classify")]
     out: PathBuf,
     /// Continue the run in --out from its checkpoints with its config.json
-    /// (other flags are ignored).
+    /// (flags that would change it are refused).
     #[arg(long)]
     resume: bool,
+    /// Delete the run in --out first (a fresh run refuses a non-empty --out).
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     #[command(flatten)]
     common: experiments::CommonArgs,
 }
 
+const BINARY: &str = "mnist-classify";
+
 fn main() -> std::process::ExitCode {
-    experiments::report(run(Args::parse()))
+    let (args, matches) = experiments::cli::parse::<Args>();
+    experiments::report(run(args, &matches))
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let (device, mnist, line) = args.common.device_and_mnist()?;
-    println!("{line}");
-    let run = RunDir::create(&args.out)?;
-    let config = if args.resume {
-        ClassifyRunConfig::load(&args.out)?
+    // Flags, configuration and run directory are checked before any data is read.
+    let device = args.common.device.select()?;
+    let (run, config) = if args.resume {
+        experiments::cli::reject_on_resume::<Args>(matches, &[])?;
+        let (mut run, config): (RunDir, ClassifyRunConfig) = RunDir::resume(&args.out, BINARY)?;
+        config.validate()?;
+        run.confirm(BINARY, &config)?;
+        (run, config)
     } else {
-        let config = config_from_args(&args, mnist.train.len() - VALID_ROWS)?;
-        run.write_json("config.json", &config)?;
-        let _ = std::fs::remove_file(run.file("metrics.jsonl"));
-        config
+        let config = config_from_args(&args, datasets::MNIST_TRAIN_ROWS - VALID_ROWS)?;
+        let run = RunDir::start(&args.out, BINARY, &config, &config, args.overwrite)?;
+        (run, config)
     };
+    let (mnist, line) = args.common.mnist.load()?;
+    println!("{line}");
     let total = mnist.train.len();
     let (train, valid) = train_and_valid(&mnist.train, config.train_rows, config.valid_rows)?;
     let test = labelled(&mnist.test, "test images")?;
@@ -128,46 +138,49 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (mut renderer, records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
     let classifier = match &config.stack {
         Some(stack_config) => {
-            let stack = match &args.pretrained {
-                Some(path) => {
-                    let stack = dbn::load_stack(path, &device)?;
-                    if stack.sizes() != config.layer_sizes {
-                        return Err(format!(
-                            "{}: the stack's sizes are {:?}, the run's {:?}",
-                            path.display(),
-                            stack.sizes(),
-                            config.layer_sizes
-                        )
-                        .into());
-                    }
-                    println!("pretrained stack from {}", path.display());
-                    dbn::save_stack(&stack, &run.file("pretrained.safetensors"))?;
-                    stack
+            let adopted = run.file(experiments::pretrain_run::PRETRAINED_FILE).exists();
+            if let Some(source) = config.pretrained.as_ref().filter(|_| !adopted) {
+                // Copied into the run and committed once; a resume finds it there.
+                let path = &source.path;
+                if experiments::run_dir::file_hash(path)? != source.sha256 {
+                    return Err(format!(
+                        "{}: not the stack this run started from (its SHA-256 changed)",
+                        path.display()
+                    )
+                    .into());
                 }
-                None => {
-                    let (data, _) = train.tensors(&device);
-                    let (held_out, _) = valid.tensors(&device);
-                    let Some(stack) = pretrain_with_checkpoints(
-                        &run,
-                        stack_config,
-                        &data,
-                        Some(&held_out),
-                        args.resume,
-                        renderer.as_mut(),
-                        &interrupter,
-                    )?
-                    else {
-                        println!("interrupted during pretraining; continue with --resume");
-                        return Ok(());
-                    };
-                    stack
+                let stack = dbn::load_stack(path, &device)?;
+                if stack.sizes() != config.layer_sizes {
+                    return Err(format!(
+                        "{}: the stack's sizes are {:?}, the run's {:?}",
+                        path.display(),
+                        stack.sizes(),
+                        config.layer_sizes
+                    )
+                    .into());
                 }
+                println!("pretrained stack from {}", path.display());
+                experiments::pretrain_run::adopt_stack(&run, &stack)?;
+            }
+            let (data, _) = train.tensors(&device);
+            let (held_out, _) = valid.tensors(&device);
+            let Some(stack) = pretrain_with_checkpoints(
+                &run,
+                stack_config,
+                &data,
+                Some(&held_out),
+                renderer.as_mut(),
+                &interrupter,
+            )?
+            else {
+                println!("interrupted during pretraining; continue with --resume");
+                return Ok(());
             };
             println!(
                 "pretraining done after {:.1} min",
                 started.elapsed().as_secs_f64() / 60.0
             );
-            DbnClassifier::from_stack(&stack, 10, config.seed)
+            DbnClassifier::from_stack(&stack, 10, config.seed)?
         }
         None => {
             let mut classifier = ClassifierConfig::new(config.layer_sizes.clone(), 10);
@@ -175,14 +188,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let mut stack = StackConfig::uniform(&config.layer_sizes, &rbm::TrainConfig::new());
             config.first_units.apply(&mut stack);
             classifier.hidden_units = stack.layers.iter().map(|l| l.rbm.hidden_units).collect();
+                classifier.validate()?;
             classifier.init(&device, config.seed)
         }
     };
-    let resume_from = if args.resume {
-        last_checkpoint(&run.file("learner"))
-    } else {
-        None
-    };
+    // A fresh run's directory was empty: any Learner checkpoint is this run's.
+    let resume_from = last_checkpoint(&run.file("learner"));
     let (classifier, renderer) = if config.finetune.head_epochs > 0 && resume_from.is_none() {
         // The head alone first, at the first epoch's rate, without decay.
         let head_config = dbn::FinetuneConfig {
@@ -192,11 +203,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             ..config.finetune.clone()
         };
         let dir = run.file("learner-head");
-        let resume_head = if args.resume {
-            last_checkpoint(&dir)
-        } else {
-            None
-        };
+        let resume_head = last_checkpoint(&dir);
         let head = finetune(
             classifier.with_head_only(true),
             &head_config,
@@ -246,11 +253,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             final_config.learning_rate
         );
         let dir = run.file("learner-final");
-        let resume_final = if args.resume {
-            last_checkpoint(&dir)
-        } else {
-            None
-        };
+        let resume_final = last_checkpoint(&dir);
         let best_epoch = outcome.best_epoch;
         outcome = finetune(
             outcome.best,
@@ -309,7 +312,7 @@ fn config_from_args(
 ) -> Result<ClassifyRunConfig, Box<dyn std::error::Error>> {
     let preset = args.preset;
     let hidden = args.hidden.clone().unwrap_or_else(|| preset.hidden_sizes());
-    let layer_sizes: Vec<usize> = std::iter::once(784).chain(hidden).collect();
+    let layer_sizes: Vec<usize> = std::iter::once(datasets::MNIST_PIXELS).chain(hidden).collect();
     ClassifierConfig::new(layer_sizes.clone(), 10).validate()?;
     let mut train = preset.pretrain().with_seed(args.seed);
     if let Some(epochs) = args.pretrain_epochs {
@@ -341,8 +344,17 @@ fn config_from_args(
     if let Some(patience) = args.patience {
         finetune.patience = (patience > 0).then_some(patience);
     }
-    finetune.validate()?;
-    Ok(ClassifyRunConfig {
+    if args.train_rows == Some(0) {
+        return Err("--train-rows must be at least 1".into());
+    }
+    let pretrained = match &args.pretrained {
+        Some(path) => Some(experiments::classify_run::PretrainedSource {
+            sha256: experiments::run_dir::file_hash(path)?,
+            path: std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        }),
+        None => None,
+    };
+    let config = ClassifyRunConfig {
         preset,
         first_units: args.first_units,
         stack: (!args.no_pretrain).then_some(stack),
@@ -353,5 +365,8 @@ fn config_from_args(
         valid_rows: VALID_ROWS,
         seed: args.seed,
         device: args.common.device.device.clone(),
-    })
+        pretrained,
+    };
+    config.validate()?;
+    Ok(config)
 }

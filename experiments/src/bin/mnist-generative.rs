@@ -19,6 +19,7 @@ use experiments::images::write_grid;
 use experiments::mnist::{VALID_ROWS, labelled, train_and_valid};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::rbm_run::tensor_rows;
+use experiments::classify_run::PretrainedSource;
 use experiments::run_dir::RunDir;
 use rbm::{RbmConfig, Sampler, TrainConfig, UnitKind};
 use serde::{Deserialize, Serialize};
@@ -98,7 +99,7 @@ struct Args {
     /// Take the lower layers from this stack (e.g. mnist-classify's
     /// `pretrained.safetensors`; its first two layers, 784-500-500) instead
     /// of training them.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "lower_epochs")]
     pretrained_lower: Option<PathBuf>,
     /// A classifier from mnist-classify (its model.safetensors) that also
     /// labels the clamped samples.
@@ -111,9 +112,14 @@ struct Args {
     seed: u64,
     #[arg(long, default_value = "runs/mnist-generative")]
     out: PathBuf,
-    /// Continue the run in --out from its checkpoints with its config.json.
+    /// Continue the run in --out from its checkpoints with its config.json;
+    /// only --updown-epochs, --final-epochs, --sample-steps, --sample-start
+    /// and --classifier may be given with it.
     #[arg(long)]
     resume: bool,
+    /// Delete the run in --out first (a fresh run refuses a non-empty --out).
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     #[command(flatten)]
     common: experiments::CommonArgs,
 }
@@ -135,6 +141,50 @@ struct RunConfig {
     final_epochs: usize,
     samples_per_class: usize,
     seed: u64,
+    /// The lower layers were given (`--pretrained-lower`): file and hash.
+    #[serde(default)]
+    pretrained_lower: Option<PretrainedSource>,
+}
+
+impl RunConfig {
+    /// What makes the run this run: everything but what `--resume` may
+    /// change (the number of up-down and final epochs and the sampling).
+    fn identity(&self) -> RunConfig {
+        RunConfig {
+            updown: UpDownConfig {
+                epochs: 0,
+                ..self.updown.clone()
+            },
+            final_epochs: 0,
+            sample_steps: 0,
+            sample_start: SampleStart::default(),
+            ..self.clone()
+        }
+    }
+
+    fn validate(&self) -> Result<(), Box<dyn std::error::Error>> {
+        self.lower.validate()?;
+        self.top.validate()?;
+        self.updown.validate()?;
+        if self.lower.sizes().first() != Some(&datasets::MNIST_PIXELS) {
+            return Err(format!("the lower layers must start at {} pixels", datasets::MNIST_PIXELS).into());
+        }
+        let features = *self.lower.sizes().last().expect("validated: layers");
+        if self.top.sizes().first() != Some(&(features + LABELS)) {
+            return Err(format!("the top RBM must have {} visible units", features + LABELS).into());
+        }
+        if self.sample_steps == 0 {
+            return Err("sample_steps must be at least 1".into());
+        }
+        if self.samples_per_class == 0 {
+            return Err("samples_per_class must be at least 1".into());
+        }
+        let available = datasets::MNIST_TRAIN_ROWS - VALID_ROWS;
+        if self.train_rows == 0 || self.train_rows > available {
+            return Err(format!("train_rows must be in 1..={available}, found {}", self.train_rows).into());
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -160,28 +210,27 @@ const LABELS: usize = 10;
 /// Clamped chains per digit for the clamped-sample accuracy.
 const CHECKED_PER_CLASS: usize = 100;
 
+const BINARY: &str = "mnist-generative";
+/// The name of up-down's commits.
+const UPDOWN: &str = "updown";
+
 fn main() -> std::process::ExitCode {
-    experiments::report(run(Args::parse()))
+    let (args, matches) = experiments::cli::parse::<Args>();
+    experiments::report(run(args, &matches))
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    if args.sample_steps == Some(0) {
-        return Err("--sample-steps must be at least 1".into());
-    }
-    if args.samples_per_class == 0 {
-        return Err("--samples-per-class must be at least 1".into());
-    }
+fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let (device, mnist, line) = args.common.device_and_mnist()?;
-    println!("{line}");
-    let run = RunDir::create(&args.out)?;
-    let config: RunConfig = if args.resume {
-        let text = std::fs::read_to_string(run.file("config.json"))
-            .map_err(|e| format!("{}: {e}", run.file("config.json").display()))?;
-        let mut config: RunConfig = serde_json::from_str(&text)?;
+    // Flags, configuration and run directory are checked before any data is read.
+    let device = args.common.device.select()?;
+    let (run, config) = if args.resume {
+        experiments::cli::reject_on_resume::<Args>(
+            matches,
+            &["updown_epochs", "final_epochs", "sample_steps", "sample_start", "classifier"],
+        )?;
+        let (mut run, mut config): (RunDir, RunConfig) = RunDir::resume(&args.out, BINARY)?;
         if let Some(epochs) = args.updown_epochs {
             config.updown.epochs = epochs;
-            config.updown.validate()?;
         }
         if let Some(steps) = args.sample_steps {
             config.sample_steps = steps;
@@ -192,14 +241,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         if let Some(start) = args.sample_start {
             config.sample_start = start.into();
         }
+        config.validate()?;
+        run.confirm(BINARY, &config.identity())?;
         run.write_json("config.json", &config)?;
-        config
+        (run, config)
     } else {
-        let config = config_from_args(&args, mnist.train.len() - VALID_ROWS)?;
-        run.write_json("config.json", &config)?;
-        let _ = std::fs::remove_file(run.file("metrics.jsonl"));
-        config
+        let config = config_from_args(&args, datasets::MNIST_TRAIN_ROWS - VALID_ROWS)?;
+        let run = RunDir::start(&args.out, BINARY, &config, &config.identity(), args.overwrite)?;
+        (run, config)
     };
+    let (mnist, line) = args.common.mnist.load()?;
+    println!("{line}");
     let (train, valid) = train_and_valid(&mnist.train, config.train_rows, VALID_ROWS)?;
     let test = labelled(&mnist.test, "test images")?;
     let (train_images, train_labels) = train.tensors(&device);
@@ -209,57 +261,58 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
         one_hot_rows(&labels, LABELS, &device)
     };
-    let train_one_hot = one_hot(train.labels());
+    let train_one_hot = one_hot(train.labels())?;
     drop(train_labels);
 
     let interrupter = Interrupter::new();
     let (mut renderer, _records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
     // 1. Lower layers, without labels.
-    let lower = match &args.pretrained_lower {
-        Some(path) => {
-            let mut stack = dbn::load_stack(path, &device)?;
-            stack.layers.truncate(config.lower.layers.len());
-            if stack.sizes() != config.lower.sizes() {
-                return Err(format!(
-                    "{}: layers {:?}, expected {:?}",
-                    path.display(),
-                    stack.sizes(),
-                    config.lower.sizes()
-                )
-                .into());
-            }
-            println!("lower layers from {}", path.display());
-            // Kept in the run, so that --resume finds them.
-            dbn::save_stack(&stack, &run.file("pretrained.safetensors"))?;
-            stack
+    let adopted = run.file(experiments::pretrain_run::PRETRAINED_FILE).exists();
+    if let Some(source) = config.pretrained_lower.as_ref().filter(|_| !adopted) {
+        let path = &source.path;
+        if experiments::run_dir::file_hash(path)? != source.sha256 {
+            return Err(format!(
+                "{}: not the stack this run started from (its SHA-256 changed)",
+                path.display()
+            )
+            .into());
         }
-        None => {
-            let Some(lower) = pretrain_with_checkpoints(
-                &run,
-                &config.lower,
-                &train_images,
-                Some(&valid_images),
-                args.resume,
-                renderer.as_mut(),
-                &interrupter,
-            )?
-            else {
-                println!("interrupted; continue with --resume");
-                return Ok(());
-            };
-            lower
+        let mut stack = dbn::load_stack(path, &device)?;
+        stack.layers.truncate(config.lower.layers.len());
+        if stack.sizes() != config.lower.sizes() {
+            return Err(format!(
+                "{}: layers {:?}, expected {:?}",
+                path.display(),
+                stack.sizes(),
+                config.lower.sizes()
+            )
+            .into());
         }
+        println!("lower layers from {}", path.display());
+        // Kept in the run, so that --resume finds them.
+        experiments::pretrain_run::adopt_stack(&run, &stack)?;
+    }
+    let Some(lower) = pretrain_with_checkpoints(
+        &run,
+        &config.lower,
+        &train_images,
+        Some(&valid_images),
+        renderer.as_mut(),
+        &interrupter,
+    )?
+    else {
+        println!("interrupted; continue with --resume");
+        return Ok(());
     };
     // 2. The top RBM on [features, labels].
     let features = lower.features(train_images.clone());
     let joint = Tensor::cat(vec![features, train_one_hot.clone()], 1);
-    let top_dir = RunDir::create(&run.file("top"))?;
+    let top_dir = run.subdir("top")?;
     let Some(top) = pretrain_with_checkpoints(
         &top_dir,
         &config.top,
         &joint,
         None,
-        args.resume,
         renderer.as_mut(),
         &interrupter,
     )?
@@ -282,43 +335,51 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // beside the last one: it is the one tested, as HOT's "best validation
     // net". (A run from before this was kept starts its search at its last
     // epoch.)
-    let checkpoint = run.file("updown.safetensors");
-    let best_checkpoint = run.file("updown-best.safetensors");
-    let state_file = run.file("updown-state.json");
-    let (mut model, mut state) = if args.resume && checkpoint.exists() && state_file.exists() {
-        let mut state: UpDownState = serde_json::from_str(&std::fs::read_to_string(&state_file)?)?;
-        let model = load_generative(&checkpoint, &device)?;
-        if state.best.is_none() || !best_checkpoint.exists() {
-            state.best = Some(BestEpoch {
-                epoch: state.epochs_done,
-                valid_error_percent: 100.0 * model.error_rate(&valid_images, &valid_labels, 1000),
-            });
-            save_generative(&model, &best_checkpoint)?;
+    run.subdir("updown")?;
+    let (mut model, mut state, mut best_file) = match run.last_commit(UPDOWN)? {
+        Some(commit) => {
+            let state: UpDownState = serde_json::from_value(commit.step.clone())?;
+            let model_file = run.committed(&commit, "model").ok_or("up-down commit without a model")?;
+            let best_file = run.committed(&commit, "best").ok_or("up-down commit without a best model")?;
+            (load_generative(&model_file, &device)?, state, best_file)
         }
-        (model, state)
-    } else {
-        save_generative(&greedy, &best_checkpoint)?;
-        let best = BestEpoch {
-            epoch: 0,
-            valid_error_percent: greedy_valid_error,
-        };
-        (
-            greedy,
-            UpDownState {
+        None => {
+            let best_file = run.file("updown/best-0.safetensors");
+            save_generative(&greedy, &best_file)?;
+            let best = BestEpoch {
+                epoch: 0,
+                valid_error_percent: greedy_valid_error,
+            };
+            let state = UpDownState {
                 epochs_done: 0,
                 best: Some(best),
                 final_done: 0,
-            },
-        )
+            };
+            (greedy, state, best_file)
+        }
+    };
+    let relative = |path: &std::path::Path| -> String {
+        path.strip_prefix(&run.path)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned()
     };
     while state.epochs_done < config.updown.epochs {
-        let metrics = model.up_down_epoch(
-            &train_images,
-            &train_one_hot,
-            &config.updown,
-            state.epochs_done,
-            |_, _| {},
-        );
+        let metrics = model
+            .up_down_epoch(
+                &train_images,
+                &train_one_hot,
+                &config.updown,
+                state.epochs_done,
+                |_, _| {},
+            )
+            .map_err(|e| {
+                format!(
+                    "{e}; the last good checkpoint (up-down epoch {}) is kept in {}",
+                    state.epochs_done,
+                    run.path.display()
+                )
+            })?;
         state.epochs_done += 1;
         state.final_done = 0; // a final pass starts again from the new choice
         let valid_error = 100.0 * model.error_rate(&valid_images, &valid_labels, 1000);
@@ -331,19 +392,20 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             metrics.sleep_prediction,
             metrics.seconds
         );
-        save_generative(&model, &checkpoint)?;
+        let model_file = format!("updown/epoch-{}.safetensors", state.epochs_done);
+        save_generative(&model, &run.file(&model_file))?;
         // Ties go to the later epoch: more training at equal validation error.
         if state
             .best
             .is_none_or(|best| valid_error <= best.valid_error_percent)
         {
-            save_generative(&model, &best_checkpoint)?;
+            best_file = run.file(&format!("updown/best-{}.safetensors", state.epochs_done));
+            save_generative(&model, &best_file)?;
             state.best = Some(BestEpoch {
                 epoch: state.epochs_done,
                 valid_error_percent: valid_error,
             });
         }
-        run.write_json("updown-state.json", &state)?;
         run.append_jsonl(
             "metrics.jsonl",
             &serde_json::json!({ "phase": "up-down", "epoch": metrics.epoch, "values": {
@@ -351,11 +413,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 "sleep_prediction": metrics.sleep_prediction, "valid_error_percent": valid_error,
                 "seconds": metrics.seconds } }),
         )?;
+        run.commit(
+            UPDOWN,
+            serde_json::to_value(&state)?,
+            &[("model", &model_file), ("best", &relative(&best_file))],
+        )?;
     }
     let done = state.epochs_done;
     let last_test_error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
     let best = state.best.expect("set before the loop");
-    let mut model = load_generative(&best_checkpoint, &device)?;
+    let mut model = load_generative(&best_file, &device)?;
     let best_test_error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
     println!(
         "up-down: best validation error {:.2}% at epoch {} of {done} (test {best_test_error:.2}%); last epoch's test error {last_test_error:.2}%",
@@ -366,23 +433,34 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // up-down epochs on all the training images, validation ones included,
     // from the chosen net. Their epoch numbers come after the up-down ones,
     // so the Gibbs steps are the schedule's last and the random stream is new.
-    let final_checkpoint = run.file("updown-final.safetensors");
     if config.final_epochs > 0 {
         let all_images = Tensor::cat(vec![train_images.clone(), valid_images.clone()], 0);
-        let all_one_hot = Tensor::cat(vec![train_one_hot.clone(), one_hot(valid.labels())], 0);
-        if state.final_done > 0 && final_checkpoint.exists() {
-            model = load_generative(&final_checkpoint, &device)?;
-        } else {
-            state.final_done = 0;
+        let all_one_hot = Tensor::cat(vec![train_one_hot.clone(), one_hot(valid.labels())?], 0);
+        let committed = run.last_commit(UPDOWN)?;
+        match committed.as_ref().and_then(|c| run.committed(c, "final")) {
+            Some(path) if state.final_done > 0 => model = load_generative(&path, &device)?,
+            _ => state.final_done = 0,
         }
+        let last_model = committed
+            .as_ref()
+            .and_then(|c| c.files.get("model"))
+            .map(|f| f.name.clone());
         while state.final_done < config.final_epochs {
-            let metrics = model.up_down_epoch(
-                &all_images,
-                &all_one_hot,
-                &config.updown,
-                config.updown.epochs + state.final_done,
-                |_, _| {},
-            );
+            let metrics = model
+                .up_down_epoch(
+                    &all_images,
+                    &all_one_hot,
+                    &config.updown,
+                    config.updown.epochs + state.final_done,
+                    |_, _| {},
+                )
+                .map_err(|e| {
+                    format!(
+                        "{e}; the last good checkpoint (final pass epoch {}) is kept in {}",
+                        state.final_done,
+                        run.path.display()
+                    )
+                })?;
             state.final_done += 1;
             println!(
                 "final pass epoch {}/{} on all {} images  Gibbs steps {}  wake recon {:.4}  sleep prediction {:.4}  {:.0} s",
@@ -394,14 +472,20 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 metrics.sleep_prediction,
                 metrics.seconds
             );
-            save_generative(&model, &final_checkpoint)?;
-            run.write_json("updown-state.json", &state)?;
+            let final_file = format!("updown/final-{}.safetensors", state.final_done);
+            save_generative(&model, &run.file(&final_file))?;
             run.append_jsonl(
                 "metrics.jsonl",
                 &serde_json::json!({ "phase": "final pass", "epoch": state.final_done, "values": {
                     "gibbs_steps": metrics.gibbs_steps, "wake_reconstruction": metrics.wake_reconstruction,
                     "sleep_prediction": metrics.sleep_prediction, "seconds": metrics.seconds } }),
             )?;
+            let mut files = vec![("best", relative(&best_file)), ("final", final_file)];
+            if let Some(name) = &last_model {
+                files.push(("model", name.clone()));
+            }
+            let files: Vec<(&str, &str)> = files.iter().map(|(r, f)| (*r, f.as_str())).collect();
+            run.commit(UPDOWN, serde_json::to_value(&state)?, &files)?;
         }
     }
     // A resumed run may have done more final epochs than it now asks for.
@@ -435,14 +519,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &mut sampler,
         0,
         |_, _| {},
-    );
+    )?;
     let shown: Vec<Vec<f32>> = tensor_rows(samples.clone())
         .chunks(chains_per_class)
         .flat_map(|class| class[..per_class].to_vec())
         .collect();
     write_grid(&run.file("samples.png"), &shown, 28, 28, per_class, false)?;
     let frames_dir = run.file("frames");
-    std::fs::create_dir_all(&frames_dir)?;
+    run.subdir("frames")?;
     let mut frame_error = None;
     model.sample(
         &[Some(2)],
@@ -462,7 +546,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 frame_error = Some(e);
             }
         },
-    );
+    )?;
     if let Some(e) = frame_error {
         return Err(e.into());
     }
@@ -570,8 +654,17 @@ fn config_from_args(
             }),
         seed: args.seed,
     };
-    updown.validate()?;
-    Ok(RunConfig {
+    let pretrained_lower = match &args.pretrained_lower {
+        Some(path) => Some(PretrainedSource {
+            sha256: experiments::run_dir::file_hash(path)?,
+            path: std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        }),
+        None => None,
+    };
+    if args.train_rows == Some(0) {
+        return Err("--train-rows must be at least 1".into());
+    }
+    let config = RunConfig {
         preset: args.preset,
         lower,
         top,
@@ -582,5 +675,8 @@ fn config_from_args(
         final_epochs: args.final_epochs.unwrap_or(final_epochs),
         samples_per_class: args.samples_per_class,
         seed: args.seed,
-    })
+        pretrained_lower,
+    };
+    config.validate()?;
+    Ok(config)
 }

@@ -41,9 +41,17 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (device, mnist, line) = args.common.device_and_mnist()?;
-    println!("{line}");
+    // The flags and the model file are checked before MNIST is read.
+    match args.steps {
+        Some(steps) => AisConfig::linear(args.runs, steps, args.seed),
+        None => AisConfig::paper(args.runs, args.seed),
+    }
+    .validate()?;
+    let device = args.common.device.select()?;
     let file = model_path(&args.model);
+    load_rbm(&file, &device)?;
+    let (mnist, line) = args.common.mnist.load()?;
+    println!("{line}");
     let run = args
         .model
         .is_dir()
@@ -88,8 +96,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         estimate.log_z_base,
         started.elapsed().as_secs_f64()
     );
-    let train_loglik = mean_log_likelihood(&rbm, &train, estimate.log_z);
-    let test_loglik = mean_log_likelihood(&rbm, &test, estimate.log_z);
+    let train_loglik = mean_log_likelihood(&rbm, &train, estimate.log_z)?;
+    let test_loglik = mean_log_likelihood(&rbm, &test, estimate.log_z)?;
     println!("train_loglik={train_loglik:.3}");
     println!("log_z={:.4}", estimate.log_z);
     println!("test_loglik={test_loglik:.3}");

@@ -60,21 +60,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.eval_every == 0 {
         return Err("--eval-every must be at least 1".into());
     }
-    let (device, mnist, line) = args.common.device_and_mnist()?;
-    println!("{line}");
-    let rows = args.train_rows.unwrap_or(usize::MAX);
-    let (train, valid) = train_and_valid(&mnist.train, rows, VALID_ROWS)?;
-    let (train_images, _) = train.tensors(&device);
-    let (valid_images, valid_labels) = valid.tensors(&device);
-    let labels: Vec<usize> = train.labels().iter().map(|&l| l as usize).collect();
-    let mut lower = dbn::load_stack(&args.lower, &device)?;
-    lower.layers.truncate(2);
-    let features = lower.features(train_images);
-    let joint = Tensor::cat(vec![features, one_hot_rows(&labels, LABELS, &device)], 1);
-    let n_visible = lower.sizes()[2] + LABELS;
-    let rbm = RbmConfig::new(n_visible, args.hidden)
-        .with_visible_units(UnitKind::BinaryWithSoftmax { group: LABELS });
-    rbm.validate()?;
+    if args.train_rows == Some(0) {
+        return Err("--train-rows must be at least 1".into());
+    }
     let config = TrainConfig::new()
         .with_epochs(args.epochs)
         .with_learning_rate(args.lr)
@@ -84,6 +72,32 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_weight_decay(args.weight_decay)
         .with_batch_size(args.batch)
         .with_seed(args.seed);
+    config.validate()?;
+    // The lower stack is checked (two layers at least) before MNIST is read.
+    let device = args.common.device.select()?;
+    let mut lower = dbn::load_stack(&args.lower, &device)?;
+    if lower.layers.len() < 2 {
+        return Err(format!(
+            "{}: the stack has {} layer(s); the generative DBN's lower part needs 2 (784-500-500)",
+            args.lower.display(),
+            lower.layers.len()
+        )
+        .into());
+    }
+    lower.layers.truncate(2);
+    let n_visible = lower.sizes()[2] + LABELS;
+    let rbm = RbmConfig::new(n_visible, args.hidden)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: LABELS });
+    rbm.validate()?;
+    let (mnist, line) = args.common.mnist.load()?;
+    println!("{line}");
+    let rows = args.train_rows.unwrap_or(usize::MAX);
+    let (train, valid) = train_and_valid(&mnist.train, rows, VALID_ROWS)?;
+    let (train_images, _) = train.tensors(&device);
+    let (valid_images, valid_labels) = valid.tensors(&device);
+    let labels: Vec<usize> = train.labels().iter().map(|&l| l as usize).collect();
+    let features = lower.features(train_images);
+    let joint = Tensor::cat(vec![features, one_hot_rows(&labels, LABELS, &device)?], 1);
     let mut trainer = CdTrainer::new(rbm.init(&device, args.seed), config)?;
     for epoch in 1..=args.epochs {
         let metrics = trainer.train_epoch(&joint, None, |_| {})?;

@@ -63,29 +63,43 @@ struct Args {
     /// Output directory.
     #[arg(long, default_value = "runs/train-rbm")]
     out: PathBuf,
-    /// Continue the interrupted run in --out from its last checkpoint, with
-    /// the configuration saved in its config.json (other flags are ignored).
+    /// Continue the interrupted run in --out from its last committed
+    /// checkpoint, with the configuration saved in its config.json (flags
+    /// that would change it are refused).
     #[arg(long)]
     resume: bool,
+    /// Delete the run in --out first (a fresh run refuses a non-empty --out).
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     #[command(flatten)]
     common: experiments::CommonArgs,
 }
 
+const BINARY: &str = "train-rbm";
+/// The name of the checkpoint's commits.
+const COMMIT: &str = "checkpoint";
+
 fn main() -> std::process::ExitCode {
-    experiments::report(run(Args::parse()))
+    let (args, matches) = experiments::cli::parse::<Args>();
+    experiments::report(run(args, &matches))
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (device, mnist, line) = args.common.device_and_mnist()?;
-    println!("{line}");
-    let run = RunDir::create(&args.out)?;
-    let run_config = if args.resume {
-        let config = RbmRunConfig::load(&args.out)?;
-        println!("resuming {} with its config.json", args.out.display());
-        config
+fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
+    // Everything the user gave is checked before any data is read.
+    let device = args.common.device.select()?;
+    let (run, run_config) = if args.resume {
+        experiments::cli::reject_on_resume::<Args>(matches, &[])?;
+        let (mut run, config): (RunDir, RbmRunConfig) = RunDir::resume(&args.out, BINARY)?;
+        config.validate()?;
+        run.confirm(BINARY, &config)?;
+        (run, config)
     } else {
-        run_config_from_args(&args, mnist.train.len())?
+        let config = run_config_from_args(&args, datasets::MNIST_TRAIN_ROWS)?;
+        let run = RunDir::start(&args.out, BINARY, &config, &config, args.overwrite)?;
+        (run, config)
     };
+    let (mnist, line) = args.common.mnist.load()?;
+    println!("{line}");
     let total = mnist.train.len();
     let split = total - run_config.held_out;
     let rows = run_config.train_rows;
@@ -95,28 +109,38 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .then(|| images_tensor(&mnist.train.range(split, total), binarization, &device));
     let rbm_config = run_config.rbm.clone();
     let train_config = run_config.train.clone();
-    let model_file = run.file("model.safetensors");
-    let state_file = run.file("trainer.safetensors");
-    let mut trainer = if args.resume {
-        let (rbm, _) = load_rbm(&model_file, &device)?;
-        let state = load_trainer_state(
-            &state_file,
-            rbm_config.n_visible,
-            rbm_config.n_hidden,
-            &device,
-        )?;
-        println!(
-            "checkpoint: {} of {} epochs done",
-            state.epochs_done, train_config.epochs
-        );
-        CdTrainer::resume(rbm, train_config.clone(), state)?
-    } else {
-        run.write_json("config.json", &run_config)?;
-        let _ = std::fs::remove_file(run.file("metrics.jsonl"));
-        CdTrainer::new(
-            rbm_config.init(&device, train_config.seed),
-            train_config.clone(),
-        )?
+    let mut trainer = match run.last_commit(COMMIT)? {
+        Some(commit) => {
+            let model = run.committed(&commit, "model").ok_or("commit without a model")?;
+            let state = run.committed(&commit, "trainer").ok_or("commit without a trainer state")?;
+            let (rbm, saved) = load_rbm(&model, &device)?;
+            if saved != rbm_config {
+                return Err(format!(
+                    "{}: the model's configuration is not the run's config.json",
+                    model.display()
+                )
+                .into());
+            }
+            let state = load_trainer_state(&state, rbm_config.n_visible, rbm_config.n_hidden, &device)?;
+            println!(
+                "resuming {}: {} of {} epochs done",
+                args.out.display(),
+                state.epochs_done,
+                train_config.epochs
+            );
+            // Records of epochs after the checkpoint are redone.
+            let done = state.epochs_done as u64;
+            run.retain_jsonl("metrics.jsonl", |r| {
+                r.get("epoch").and_then(|e| e.as_u64()).is_some_and(|e| e <= done)
+            })?;
+            CdTrainer::resume(rbm, train_config.clone(), state)?
+        }
+        None => {
+            // A fresh run, or one interrupted before its first checkpoint:
+            // it starts from its own configuration, from scratch.
+            let _ = std::fs::remove_file(run.file("metrics.jsonl"));
+            CdTrainer::new(rbm_config.init(&device, train_config.seed), train_config.clone())?
+        }
     };
     println!(
         "training 784x{} RBM, {}-{}, {} images ({}), {} epochs on {}",
@@ -131,7 +155,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // A live progress line only on a terminal; logs get one line per epoch.
     let live = std::io::stderr().is_terminal();
     while trainer.epochs_done() < train_config.epochs {
-        let metrics = trainer.train_epoch(&train, held_out.as_ref(), |p| {
+        let epoch_result = trainer.train_epoch(&train, held_out.as_ref(), |p| {
             if let Progress::Batch {
                 epoch,
                 batch,
@@ -142,10 +166,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             {
                 eprint!("\repoch {epoch}: batch {batch}/{batches}   ");
             }
-        })?;
+        });
         if live {
             eprint!("\r");
         }
+        let metrics = epoch_result.map_err(|e| {
+            format!(
+                "{e}; the last good checkpoint (epoch {}) is kept in {}",
+                trainer.epochs_done(),
+                run.path.display()
+            )
+        })?;
         println!(
             "epoch {:>3}  recon {:.5}  held-out recon {}  F gap {}  {:.0} samples/s  {:.1} s",
             metrics.epoch,
@@ -159,12 +190,22 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             metrics.samples_per_second,
             metrics.wall_seconds
         );
-        // The checkpoint of every epoch replaces the last, atomically: an
+        // The epoch's files under names of their own, then the commit: an
         // interrupted run loses at most the epoch in progress (--resume).
-        save_rbm(trainer.rbm(), &rbm_config, &model_file)?;
-        save_trainer_state(&trainer.state(), &state_file)?;
-        // Metrics only for checkpointed epochs, so a resumed run repeats none.
+        let epoch = trainer.epochs_done();
+        let model = format!("checkpoint/model-{epoch}.safetensors");
+        let state = format!("checkpoint/trainer-{epoch}.safetensors");
+        run.subdir("checkpoint")?;
+        save_rbm(trainer.rbm(), &rbm_config, &run.file(&model))?;
+        save_trainer_state(&trainer.state(), &run.file(&state))?;
         run.append_jsonl("metrics.jsonl", &metrics)?;
+        run.commit(
+            COMMIT,
+            serde_json::json!({ "epochs_done": epoch }),
+            &[("model", &model), ("trainer", &state)],
+        )?;
+        // The model of the last epoch, where users look for it.
+        save_rbm(trainer.rbm(), &rbm_config, &run.file("model.safetensors"))?;
     }
     let rbm = trainer.rbm();
     write_filters(rbm, 100, 28, &run.file("filters.png"))?;
@@ -187,9 +228,11 @@ fn run_config_from_args(
         )
         .into());
     }
+    if args.train_rows == Some(0) {
+        return Err("--train-rows must be at least 1".into());
+    }
     let available = total - args.held_out;
     let rbm = RbmConfig::new(784, args.hidden);
-    rbm.validate()?;
     let train = TrainConfig::new()
         .with_epochs(args.epochs)
         .with_k(args.k)
@@ -201,8 +244,7 @@ fn run_config_from_args(
         .with_initial_momentum(args.momentum)
         .with_final_momentum(args.final_momentum)
         .with_seed(args.seed);
-    train.validate()?;
-    Ok(RbmRunConfig {
+    let config = RbmRunConfig {
         rbm,
         train,
         binarize: args.binarize,
@@ -210,5 +252,7 @@ fn run_config_from_args(
         held_out: args.held_out,
         train_rows: args.train_rows.unwrap_or(available).min(available),
         device: args.common.device.device.clone(),
-    })
+    };
+    config.validate()?;
+    Ok(config)
 }

@@ -1,0 +1,139 @@
+//! An RBM is an infinite sigmoid belief net with tied weights (lecture
+//! 14e), measured exactly on an 8 x 6 RBM: generation, inference and
+//! learning of the directed net against the RBM's own answers.
+//!
+//! cargo run --release -p experiments --bin infinite-sbn
+use clap::Parser;
+use dbn::infinite_sbn::{TiedNet, total_variation};
+use rbm::{CdTrainer, RbmConfig, Sampler, TrainConfig, tensor_from_rows};
+
+#[derive(Parser, Debug)]
+#[command(about = "RBM = infinite sigmoid belief net, checked exactly on an 8 x 6 RBM")]
+struct Args {
+    /// Standard deviation of the random RBM's weights.
+    #[arg(long, default_value_t = 1.0)]
+    weight_std: f64,
+    /// CD-1 epochs of the trained RBM (on 4 patterns of 8 pixels).
+    #[arg(long, default_value_t = 2000)]
+    epochs: usize,
+    /// Numbers of directed layers to report, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64,128,256")]
+    layers: Vec<usize>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    device: experiments::DeviceArgs,
+}
+
+/// The data: four 8-pixel patterns with probabilities 0.4, 0.3, 0.2, 0.1.
+const PATTERNS: [(usize, f64); 4] = [
+    (0b1111_0000, 0.4),
+    (0b0000_1111, 0.3),
+    (0b1010_1010, 0.2),
+    (0b0101_0101, 0.1),
+];
+
+fn main() -> std::process::ExitCode {
+    experiments::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if !(args.weight_std.is_finite() && args.weight_std > 0.0) {
+        return Err(format!("--weight-std must be positive, found {}", args.weight_std).into());
+    }
+    if args.layers.is_empty() || args.layers.contains(&0) {
+        return Err("--layers needs positive numbers of layers".into());
+    }
+    TrainConfig::new().with_epochs(args.epochs).validate()?;
+    let device = args.device.select()?;
+    let random = RbmConfig::new(8, 6).with_init_std(args.weight_std).init(&device, args.seed);
+    // 100 rows in the patterns' proportions; one batch per epoch.
+    let rows: Vec<f32> = PATTERNS
+        .iter()
+        .flat_map(|&(state, p)| {
+            let row: Vec<f32> = (0..8).map(|i| ((state >> i) & 1) as f32).collect();
+            std::iter::repeat_n(row, (p * 100.0).round() as usize).flatten()
+        })
+        .collect();
+    let data_tensor = tensor_from_rows(&rows, 8, &device);
+    let config = TrainConfig::new()
+        .with_epochs(args.epochs)
+        .with_batch_size(100)
+        .with_learning_rate(0.1)
+        .with_seed(args.seed);
+    let mut trainer = CdTrainer::new(RbmConfig::new(8, 6).init(&device, args.seed), config)?;
+    trainer.fit(&data_tensor, None, |_| {})?;
+    let mut data = vec![0.0; 256];
+    for (state, p) in PATTERNS {
+        data[state] = p;
+    }
+    let mut sampler = Sampler::new(args.seed);
+    let random_top: Vec<f64> = {
+        let raw: Vec<f64> = sampler.uniform_vec(256).into_iter().map(f64::from).collect();
+        let total: f64 = raw.iter().sum();
+        raw.into_iter().map(|r| r / total).collect()
+    };
+    for (name, rbm) in [
+        (format!("random weights (std {})", args.weight_std), &random),
+        (format!("trained by CD-1 ({} epochs)", args.epochs), trainer.rbm()),
+    ] {
+        let net = TiedNet::from_rbm(rbm)?;
+        let target = net.rbm_visible();
+        let prior = net.rbm_hidden();
+        let worst_posterior = (0..256)
+            .map(|v| {
+                net.directed_posterior(&prior, v)
+                    .iter()
+                    .zip(net.posterior(v))
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max)
+            })
+            .fold(0.0, f64::max);
+        let exact = net.boltzmann_gradient(&data);
+        let gradient_norm = exact.iter().map(|g| g * g).sum::<f64>().sqrt();
+        println!("\n## {name}\n");
+        println!(
+            "Inference: with the prior over h0 of infinitely many layers above (the RBM's p(h)), \
+             max |directed posterior - factorial p(h|v)| over all 256 v and 64 h = {worst_posterior:.2e}\n"
+        );
+        println!("| layers L | TV(bottom, p(v)) from a uniform top | from a random top | max |posterior - p(h|v)|, L layers above h0 | max |SBN rule over L layers - Boltzmann gradient| (gradient norm {gradient_norm:.3}) |");
+        println!("|---|---|---|---|---|");
+        for &layers in &args.layers {
+            let top_size = if layers % 2 == 1 { 64 } else { 256 };
+            let uniform = vec![1.0 / top_size as f64; top_size];
+            let random_top = if layers % 2 == 1 {
+                let mut h = vec![0.0; 64];
+                for (i, p) in random_top.iter().enumerate() {
+                    h[i % 64] += p;
+                }
+                h
+            } else {
+                random_top.clone()
+            };
+            let tv_uniform = total_variation(&net.generate(&uniform, layers), &target);
+            let tv_random = total_variation(&net.generate(&random_top, layers), &target);
+            // L layers above h0 from a uniform visible-type top (L odd).
+            let above = net.generate_hidden(&vec![1.0 / 256.0; 256], layers / 2);
+            let posterior_error = (0..256)
+                .map(|v| {
+                    net.directed_posterior(&above, v)
+                        .iter()
+                        .zip(net.posterior(v))
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f64::max)
+                })
+                .fold(0.0, f64::max);
+            let sbn = net.sbn_gradient(&data, layers);
+            let learning_error = sbn
+                .iter()
+                .zip(&exact)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            println!(
+                "| {layers} | {tv_uniform:.3e} | {tv_random:.3e} | {posterior_error:.3e} ({} above) | {learning_error:.3e} |",
+                2 * (layers / 2) + 1
+            );
+        }
+    }
+    Ok(())
+}

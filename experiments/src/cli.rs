@@ -1,0 +1,64 @@
+//! Command-line plumbing shared by the binaries: parsing that remembers
+//! which flags the user gave, so that `--resume` can refuse the ones it
+//! would otherwise ignore.
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+
+use crate::run_dir::RunError;
+
+/// Flags that every resumable binary accepts with `--resume`: where the run
+/// is and where it runs.
+pub const RESUME_ALWAYS_ALLOWED: [&str; 5] = ["resume", "out", "device", "mnist_dir", "no_fetch"];
+
+/// Parses the process's arguments into `A`, keeping the matches (exits
+/// with clap's usage message on a parse error, as `Parser::parse` does).
+pub fn parse<A: CommandFactory + FromArgMatches>() -> (A, ArgMatches) {
+    let matches = A::command().get_matches();
+    match A::from_arg_matches(&matches) {
+        Ok(args) => (args, matches),
+        Err(e) => e.exit(),
+    }
+}
+
+/// With `--resume`, every flag given on the command line must be one of
+/// [`RESUME_ALWAYS_ALLOWED`] or `allowed` (ids are the field names, e.g.
+/// `updown_epochs`): any other would be silently ignored, so it is an error
+/// naming the flag.
+pub fn reject_on_resume<A: CommandFactory>(
+    matches: &ArgMatches,
+    allowed: &[&str],
+) -> Result<(), RunError> {
+    let command = A::command();
+    for id in matches.ids() {
+        let id = id.as_str();
+        // Flattened argument structs appear as groups: only arguments count.
+        if command.get_arguments().all(|a| a.get_id() != id)
+            || matches.value_source(id) != Some(ValueSource::CommandLine)
+            || RESUME_ALWAYS_ALLOWED.contains(&id)
+            || allowed.contains(&id)
+        {
+            continue;
+        }
+        let flag = command
+            .get_arguments()
+            .find(|a| a.get_id() == id)
+            .and_then(|a| a.get_long())
+            .unwrap_or(id)
+            .to_string();
+        let allowed = if allowed.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (with --resume only {} may change it)",
+                allowed
+                    .iter()
+                    .map(|a| format!("--{}", a.replace('_', "-")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        return Err(RunError::FlagIgnoredByResume { flag, allowed });
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! Each binary, run as a user would, with bad flags, bad files and
+//! misused run directories: it exits non-zero, prints no panic, and names
+//! the flag or the path. Cases that must fail before any data is read run
+//! without MNIST; the run-directory cases train a tiny RBM on it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use burn::prelude::*;
+
+fn binary(name: &str) -> PathBuf {
+    let path = match name {
+        "train-rbm" => env!("CARGO_BIN_EXE_train-rbm"),
+        "mnist-classify" => env!("CARGO_BIN_EXE_mnist-classify"),
+        "mnist-generative" => env!("CARGO_BIN_EXE_mnist-generative"),
+        "top-rbm-sweep" => env!("CARGO_BIN_EXE_top-rbm-sweep"),
+        "dbn-bound" => env!("CARGO_BIN_EXE_dbn-bound"),
+        "rbm-loglik" => env!("CARGO_BIN_EXE_rbm-loglik"),
+        "bench-cd" => env!("CARGO_BIN_EXE_bench-cd"),
+        "gaussian-rbm" => env!("CARGO_BIN_EXE_gaussian-rbm"),
+        "gaussian-sweeps" => env!("CARGO_BIN_EXE_gaussian-sweeps"),
+        other => panic!("unknown binary {other}"),
+    };
+    PathBuf::from(path)
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(binary(name))
+        .args(args)
+        .args(["--device", "flex"])
+        .output()
+        .expect("the binary runs")
+}
+
+/// Asserts a failure that names every one of `names` and shows no panic.
+fn fails_naming(output: &Output, names: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "exit 0; stdout: {stdout}\nstderr: {stderr}");
+    assert!(!stderr.contains("panicked at"), "a panic: {stderr}");
+    for name in names {
+        assert!(stderr.contains(name), "{name:?} not named in: {stderr}");
+    }
+    stderr
+}
+
+fn succeeds(output: &Output) {
+    assert!(
+        output.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn bad_flags_fail_before_any_work_and_name_the_flag() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        ("bench-cd", &["--repeats", "0"], &["--repeats"]),
+        ("bench-cd", &["--batch", "70000"], &["--batch"]),
+        ("bench-cd", &["--hidden", "0"], &["n_hidden"]),
+        ("bench-cd", &["--hidden", "1000000000000"], &["n_hidden", "limit"]),
+        ("dbn-bound", &["--side", "0"], &["--side"]),
+        ("dbn-bound", &["--side", "17"], &["--side"]),
+        ("dbn-bound", &["--hidden", "0"], &["--hidden"]),
+        ("train-rbm", &["--hidden", "1000000000000"], &["n_hidden", "limit"]),
+        ("train-rbm", &["--held-out", "60000"], &["--held-out"]),
+        ("train-rbm", &["--lr=-1"], &["learning_rate"]),
+        ("train-rbm", &["--train-rows", "0"], &["--train-rows"]),
+        ("gaussian-rbm", &["--patches", "0"], &["training patches"]),
+        ("gaussian-rbm", &["--patch", "0"], &["patch side"]),
+        ("gaussian-rbm", &["--hidden", "0"], &["n_hidden"]),
+        ("gaussian-sweeps", &["--rates", "0"], &["learning_rate"]),
+        ("mnist-classify", &["--hidden", "0"], &["layer size"]),
+        ("mnist-classify", &["--lr", "5"], &["learning_rate"]),
+        ("mnist-classify", &["--no-pretrain", "--pretrained", "x"], &["--no-pretrain", "--pretrained"]),
+        ("mnist-generative", &["--sample-steps", "0"], &["sample_steps"]),
+        ("mnist-generative", &["--samples-per-class", "0"], &["samples_per_class"]),
+        ("mnist-generative", &["--resume", "--lower-epochs", "3"], &["--lower-epochs", "--resume"]),
+        ("mnist-classify", &["--resume", "--hidden", "20"], &["--hidden", "--resume"]),
+        ("train-rbm", &["--resume", "--epochs", "3"], &["--epochs", "--resume"]),
+        ("top-rbm-sweep", &["--lower", "x", "--eval-every", "0"], &["--eval-every"]),
+        ("rbm-loglik", &["no-such-model.safetensors"], &["no-such-model.safetensors"]),
+    ];
+    for (name, args, names) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let mut all: Vec<&str> = args.to_vec();
+        // No data are needed: these must fail first (and --no-fetch makes
+        // any attempt to read MNIST fail differently, which would show).
+        all.extend(["--no-fetch", "--mnist-dir"]);
+        let nowhere = text(&dir.path().join("no-mnist"));
+        all.push(&nowhere);
+        let out_text = text(&out);
+        if !["dbn-bound", "bench-cd", "top-rbm-sweep", "rbm-loglik"].contains(name) {
+            all.extend(["--out", &out_text]);
+        }
+        let mut command = Command::new(binary(name));
+        command.args(&all).args(["--device", "flex"]);
+        if ["dbn-bound", "gaussian-rbm"].contains(name) {
+            // These take no MNIST flags.
+            command = Command::new(binary(name));
+            let plain: Vec<&str> = all
+                .iter()
+                .copied()
+                .filter(|a| *a != "--no-fetch" && *a != "--mnist-dir" && *a != nowhere)
+                .collect();
+            command.args(&plain).args(["--device", "flex"]);
+        }
+        let output = command.output().unwrap();
+        fails_naming(&output, names);
+        assert!(
+            !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none() || *name == "mnist-generative",
+            "{name} {args:?} left a run directory behind"
+        );
+    }
+}
+
+#[test]
+fn a_fresh_run_refuses_a_used_directory_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    for name in ["train-rbm", "mnist-classify", "mnist-generative", "gaussian-rbm"] {
+        let output = run(name, &["--out", &text(dir.path())]);
+        fails_naming(&output, &[&text(dir.path()), "--resume", "--overwrite"]);
+    }
+    // --overwrite deletes only a run, never other files.
+    let output = run("train-rbm", &["--out", &text(dir.path()), "--overwrite"]);
+    fails_naming(&output, &[&text(dir.path()), "no run"]);
+    assert!(dir.path().join("notes.txt").exists());
+}
+
+#[test]
+fn bad_model_files_are_named_errors_not_panics_or_aborts() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    // A model of NaN weights.
+    let config = rbm::RbmConfig::new(784, 5);
+    let mut model = config.init(&device, 1);
+    model.weight = model.weight.map(|w| w * f32::NAN);
+    let nan = dir.path().join("nan.safetensors");
+    rbm::save_rbm(&model, &config, &nan).unwrap();
+    let output = run("rbm-loglik", &[&text(&nan), "--no-fetch"]);
+    fails_naming(&output, &["nan.safetensors", "NaN"]);
+    // Metadata that claims 10^12 hidden units over 3 small tensors.
+    let huge = dir.path().join("huge.safetensors");
+    let hostile = rbm::RbmConfig::new(784, 1_000_000_000_000);
+    let data = vec![0u8; 4 * 16];
+    let views = [
+        ("weight", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4, 2], &data[..32]).unwrap()),
+        ("visible_bias", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data[32..48]).unwrap()),
+        ("hidden_bias", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data[48..64]).unwrap()),
+    ];
+    let metadata = std::collections::HashMap::from([(
+        rbm::CONFIG_METADATA_KEY.to_string(),
+        serde_json::to_string(&hostile).unwrap(),
+    )]);
+    safetensors::serialize_to_file(views, Some(metadata), &huge).unwrap();
+    let output = run("rbm-loglik", &[&text(&huge), "--no-fetch"]);
+    fails_naming(&output, &["huge.safetensors", "limit"]);
+    // A one-layer stack where two lower layers are needed.
+    let one = dir.path().join("one.safetensors");
+    let layer = rbm::RbmConfig::new(784, 10).init(&device, 1);
+    dbn::save_stack(&dbn::RbmStack::new(vec![layer]), &one).unwrap();
+    let output = run("top-rbm-sweep", &["--lower", &text(&one), "--no-fetch"]);
+    fails_naming(&output, &["one.safetensors", "1 layer"]);
+}
+
+#[test]
+fn a_png_bomb_is_refused_by_gaussian_rbm() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    // A real 2x2 PNG re-labelled as 100000 x 100000 (CRC fixed).
+    let mut png = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png, 2, 2);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&[1, 2, 3, 4]).unwrap();
+    }
+    png[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    std::fs::write(images.join("bomb.png"), &png).unwrap();
+    let out = dir.path().join("run");
+    let output = Command::new(binary("gaussian-rbm"))
+        .args(["--images-dir", &text(&images), "--out", &text(&out), "--device", "flex"])
+        .output()
+        .unwrap();
+    fails_naming(&output, &["bomb.png", "100000x100000"]);
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A tiny train-rbm run on real MNIST: 200 images, 8 hidden units.
+fn tiny_rbm(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "--out", out.to_str().unwrap(), "--hidden", "8", "--train-rows", "200",
+        "--held-out", "100", "--batch", "50",
+    ];
+    args.extend_from_slice(extra);
+    run("train-rbm", &args)
+}
+
+#[test]
+fn run_directories_belong_to_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rbm");
+    succeeds(&tiny_rbm(&out, &["--epochs", "1"]));
+    let commit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.commit.json")).unwrap()).unwrap();
+    assert_eq!(commit["step"]["epochs_done"], 1);
+
+    // A fresh run into it is refused; --overwrite starts over.
+    fails_naming(&tiny_rbm(&out, &["--epochs", "1"]), &[&text(&out), "--resume"]);
+
+    // Flags that --resume would ignore are refused.
+    let output = run("train-rbm", &["--out", &text(&out), "--resume", "--hidden", "9"]);
+    fails_naming(&output, &["--hidden"]);
+
+    // A config.json edited after the start is not the run's.
+    let config_path = out.join("config.json");
+    let original = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(&config_path, original.replace("\"epochs\": 1", "\"epochs\": 2")).unwrap();
+    let output = run("train-rbm", &["--out", &text(&out), "--resume"]);
+    fails_naming(&output, &["config.json", "not the configuration the run started with"]);
+    std::fs::write(&config_path, &original).unwrap();
+
+    // A checkpoint of another configuration is refused.
+    let other = dir.path().join("other");
+    succeeds(&tiny_rbm(&other, &["--epochs", "1", "--seed", "7"]));
+    std::fs::copy(other.join("checkpoint.commit.json"), out.join("checkpoint.commit.json")).unwrap();
+    let output = run("train-rbm", &["--out", &text(&out), "--resume"]);
+    fails_naming(&output, &["checkpoint.commit.json", "another configuration"]);
+
+    // A torn checkpoint (a file changed after its commit) is refused.
+    let fresh = dir.path().join("torn");
+    succeeds(&tiny_rbm(&fresh, &["--epochs", "1"]));
+    let model = fresh.join("checkpoint/model-1.safetensors");
+    let mut bytes = std::fs::read(&model).unwrap();
+    bytes.truncate(bytes.len() - 4);
+    std::fs::write(&model, bytes).unwrap();
+    let output = run("train-rbm", &["--out", &text(&fresh), "--resume"]);
+    fails_naming(&output, &["torn checkpoint", "model-1.safetensors"]);
+}
+
+#[test]
+fn a_run_interrupted_before_its_first_checkpoint_restarts_from_its_own_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    succeeds(&tiny_rbm(&whole, &["--epochs", "2"]));
+    // The state a kill leaves before the first commit: run.json and
+    // config.json only (and stale files of nobody's, which are ignored).
+    let cut = dir.path().join("cut");
+    std::fs::create_dir(&cut).unwrap();
+    for file in ["run.json", "config.json"] {
+        std::fs::copy(whole.join(file), cut.join(file)).unwrap();
+    }
+    succeeds(&run("train-rbm", &["--out", &text(&cut), "--resume"]));
+    // The same tensors, bit for bit (the header's metadata order may differ).
+    let a = std::fs::read(whole.join("model.safetensors")).unwrap();
+    let b = std::fs::read(cut.join("model.safetensors")).unwrap();
+    let (a, b) = (
+        safetensors::SafeTensors::deserialize(&a).unwrap(),
+        safetensors::SafeTensors::deserialize(&b).unwrap(),
+    );
+    let mut names = a.names();
+    names.sort();
+    assert_eq!(names.len(), 3);
+    for name in names {
+        assert_eq!(a.tensor(name).unwrap().data(), b.tensor(name).unwrap().data(), "{name}");
+    }
+    let lines = std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2, "one metrics line per epoch");
+}
+
+#[test]
+fn divergence_is_an_error_and_no_model_is_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rbm");
+    let output = tiny_rbm(&out, &["--epochs", "2", "--lr", "1000"]);
+    fails_naming(&output, &["diverged at epoch 1"]);
+    assert!(!out.join("model.safetensors").exists());
+    assert!(!out.join("checkpoint.commit.json").exists());
+}
