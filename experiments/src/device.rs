@@ -59,6 +59,48 @@ pub enum DeviceError {
     BadIndex { requested: String },
     #[error("unknown backend `{requested}`; known backends: flex, ndarray, wgpu, vulkan, cuda")]
     Unknown { requested: String },
+    #[error(
+        "backend `{requested}` is compiled in but has no usable device here: {reason} \
+         (for wgpu without a GPU, install a Vulkan driver such as Mesa's lavapipe: \
+         apt-get install mesa-vulkan-drivers)"
+    )]
+    Unavailable { requested: String, reason: String },
+}
+
+/// Runs one tiny operation on a GPU device, so that a backend without a
+/// usable adapter is a [`DeviceError::Unavailable`] here instead of a panic
+/// inside the backend at first use. The backend's panic message is
+/// silenced while probing.
+#[allow(dead_code)]
+fn probe(name: &str, device: Device) -> Result<Device, DeviceError> {
+    let hook = std::panic::take_hook();
+    let reason = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let seen = reason.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.is_none() {
+            *seen = Some(info.payload_as_str().unwrap_or("the backend panicked").to_string());
+        }
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Tensor::<1>::from_floats([1.0], &device)
+            .sum()
+            .try_into_scalar::<f32>()
+            .map_err(|e| format!("{e:?}"))
+    }));
+    std::panic::set_hook(hook);
+    let first_panic = reason.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match result {
+        Ok(Ok(_)) => Ok(device),
+        Ok(Err(message)) => Err(DeviceError::Unavailable {
+            requested: name.to_string(),
+            reason: message,
+        }),
+        Err(_) => Err(DeviceError::Unavailable {
+            requested: name.to_string(),
+            reason: first_panic.unwrap_or_else(|| "the backend panicked".into()),
+        }),
+    }
 }
 
 /// The device for `name` (`flex`, `ndarray`, `wgpu`, `vulkan`, `cuda`, or
@@ -98,19 +140,19 @@ pub fn select_device(name: &str) -> Result<Device, DeviceError> {
         }
         "wgpu" => {
             #[cfg(feature = "wgpu")]
-            return Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice));
+            return probe(name, Device::wgpu(burn::tensor::DeviceKind::DefaultDevice));
             #[allow(unreachable_code)]
             Err(not_compiled())
         }
         "vulkan" => {
             #[cfg(feature = "vulkan")]
-            return Ok(Device::vulkan(burn::tensor::DeviceKind::DefaultDevice));
+            return probe(name, Device::vulkan(burn::tensor::DeviceKind::DefaultDevice));
             #[allow(unreachable_code)]
             Err(not_compiled())
         }
         "cuda" => {
             #[cfg(feature = "cuda")]
-            return Ok(Device::cuda(index.unwrap_or(0)));
+            return probe(name, Device::cuda(index.unwrap_or(0)));
             #[allow(unreachable_code)]
             {
                 let _ = index;

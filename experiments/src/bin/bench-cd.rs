@@ -63,25 +63,37 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let (device, mnist, line) = args.common.device_and_mnist()?;
     println!("{line}");
-    let data = images_tensor(&mnist.train, Binarization::None, &device);
-    let rows = data.dims()[0];
-    let mut trainer = CdTrainer::new(rbm_config.init(&device, 1), config)?;
+    // The images on the device in blocks of whole batches of at most
+    // 10,000 rows (31 MB): one 188 MB buffer exceeds some wgpu adapters' limit.
+    let rows = mnist.train.len();
     let batches_per_epoch = rows / args.batch;
+    let batches_per_block = (10_000 / args.batch).max(1);
+    let blocks: Vec<_> = (0..batches_per_epoch)
+        .step_by(batches_per_block)
+        .map(|first| {
+            let end = (first + batches_per_block).min(batches_per_epoch) * args.batch;
+            images_tensor(&mnist.train.range(first * args.batch, end), Binarization::None, &device)
+        })
+        .collect();
+    let mut trainer = CdTrainer::new(rbm_config.init(&device, 1), config)?;
     let batch_at = |i: usize| {
-        let start = (i % batches_per_epoch) * args.batch;
-        data.clone().slice(start..start + args.batch)
+        let batch = i % batches_per_epoch;
+        let start = (batch % batches_per_block) * args.batch;
+        blocks[batch / batches_per_block]
+            .clone()
+            .slice(start..start + args.batch)
     };
     for i in 0..args.warmup {
         trainer.step(batch_at(i), 0.01, 0.5)?;
     }
-    sync(&trainer);
+    sync(&trainer)?;
     let mut rates = Vec::new();
     for repeat in 0..args.repeats {
         let started = Instant::now();
         for i in 0..args.batches {
             trainer.step(batch_at(i), 0.01, 0.9)?;
         }
-        sync(&trainer);
+        sync(&trainer)?;
         let seconds = started.elapsed().as_secs_f64();
         let rate = (args.batches * args.batch) as f64 / seconds;
         println!(
@@ -106,12 +118,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Waits for the device by reading one value of the model back.
-fn sync(trainer: &CdTrainer) {
-    let _ = trainer
+/// Waits for the device by reading one value of the model back; a device
+/// error (e.g. an allocation the adapter refuses) is an error, not a panic.
+fn sync(trainer: &CdTrainer) -> Result<(), Box<dyn std::error::Error>> {
+    trainer
         .rbm()
         .hidden_bias
         .val()
         .slice(0..1)
-        .into_scalar::<f32>();
+        .try_into_scalar::<f32>()
+        .map_err(|e| format!("the device failed: {e:?}"))?;
+    Ok(())
 }

@@ -418,6 +418,11 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
             serde_json::to_value(&state)?,
             &[("model", &model_file), ("best", &relative(&best_file))],
         )?;
+        // The greedy model as "best of epoch 0" is committed only while
+        // no epoch has beaten it.
+        if state.best.is_some_and(|b| b.epoch > 0) {
+            let _ = std::fs::remove_file(run.file("updown/best-0.safetensors"));
+        }
     }
     let done = state.epochs_done;
     let last_test_error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
