@@ -158,6 +158,19 @@ pub struct PretrainedSource {
     pub sha256: String,
 }
 
+impl PretrainedSource {
+    /// The file's absolute path and current hash.
+    pub fn from_path(path: &Path) -> Result<Self, crate::run_dir::RunError> {
+        Ok(Self {
+            sha256: crate::run_dir::file_hash(path)?,
+            path: std::fs::canonicalize(path).map_err(|source| crate::run_dir::RunError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?,
+        })
+    }
+}
+
 impl ClassifyRunConfig {
     /// Reads `config.json` from a run directory.
     pub fn load(dir: &Path) -> Result<Self, crate::run_dir::RunError> {

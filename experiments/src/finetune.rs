@@ -35,6 +35,9 @@ pub enum Selection {
     /// The last epoch (for a final pass whose "validation" data are part of
     /// the training data).
     Last,
+    /// The last epoch, with every epoch's checkpoint kept (for studies
+    /// that look at the model after each epoch, [`model_checkpoint`]).
+    LastKeepingAll,
 }
 
 /// What fine-tuning produced.
@@ -144,7 +147,11 @@ pub fn finetune(
     );
     // Keep the last epoch (to resume) and the best by validation accuracy.
     let strategy = ComposedCheckpointingStrategy::builder()
-        .add(KeepLastNCheckpoints::new(1))
+        .add(KeepLastNCheckpoints::new(if selection == Selection::LastKeepingAll {
+            config.max_epochs + 1
+        } else {
+            1
+        }))
         .add(MetricCheckpointingStrategy::new(
             &AccuracyMetric::new(),
             Aggregate::Mean,
@@ -213,7 +220,7 @@ pub fn finetune(
         .collect();
     let epochs_done = last_checkpoint(dir).unwrap_or(0);
     let kept = checkpoint_epochs(dir);
-    let best_epoch = if selection == Selection::Last {
+    let best_epoch = if selection != Selection::BestValidation {
         Some(epochs_done).filter(|&e| e > 0)
     } else {
         kept.iter()

@@ -70,6 +70,35 @@ pub fn pretrain_with_checkpoints(
     }
 }
 
+/// Takes the run's stack from the file it was given (`--pretrained`,
+/// `--pretrained-lower`): checked against the hash recorded at the start,
+/// cut to the configuration's layers, checked against its sizes, then
+/// adopted ([`adopt_stack`]). Does nothing once adopted (a resume finds
+/// the copy). Returns whether it adopted the file now.
+pub fn adopt_pretrained(
+    run: &RunDir,
+    source: &crate::classify_run::PretrainedSource,
+    config: &StackConfig,
+    device: &Device,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    if run.file(PRETRAINED_FILE).exists() {
+        return Ok(false);
+    }
+    let path = &source.path;
+    if crate::run_dir::file_hash(path)? != source.sha256 {
+        return Err(format!(
+            "{}: not the stack this run started from (its SHA-256 changed)",
+            path.display()
+        )
+        .into());
+    }
+    let mut stack = load_stack(path, device)?;
+    stack.layers.truncate(config.layers.len());
+    check_sizes(path, &stack, config)?;
+    adopt_stack(run, &stack)?;
+    Ok(true)
+}
+
 /// Makes `stack` the run's finished pretrained stack (for a stack that
 /// was trained, or given with `--pretrained`): written, then committed.
 pub fn adopt_stack(run: &RunDir, stack: &RbmStack) -> Result<(), Box<dyn std::error::Error>> {

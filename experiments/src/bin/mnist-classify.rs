@@ -138,29 +138,10 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     let (mut renderer, records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
     let classifier = match &config.stack {
         Some(stack_config) => {
-            let adopted = run.file(experiments::pretrain_run::PRETRAINED_FILE).exists();
-            if let Some(source) = config.pretrained.as_ref().filter(|_| !adopted) {
-                // Copied into the run and committed once; a resume finds it there.
-                let path = &source.path;
-                if experiments::run_dir::file_hash(path)? != source.sha256 {
-                    return Err(format!(
-                        "{}: not the stack this run started from (its SHA-256 changed)",
-                        path.display()
-                    )
-                    .into());
-                }
-                let stack = dbn::load_stack(path, &device)?;
-                if stack.sizes() != config.layer_sizes {
-                    return Err(format!(
-                        "{}: the stack's sizes are {:?}, the run's {:?}",
-                        path.display(),
-                        stack.sizes(),
-                        config.layer_sizes
-                    )
-                    .into());
-                }
-                println!("pretrained stack from {}", path.display());
-                experiments::pretrain_run::adopt_stack(&run, &stack)?;
+            if let Some(source) = &config.pretrained
+                && experiments::pretrain_run::adopt_pretrained(&run, source, stack_config, &device)?
+            {
+                println!("pretrained stack from {}", source.path.display());
             }
             let (data, _) = train.tensors(&device);
             let (held_out, _) = valid.tensors(&device);
@@ -347,13 +328,11 @@ fn config_from_args(
     if args.train_rows == Some(0) {
         return Err("--train-rows must be at least 1".into());
     }
-    let pretrained = match &args.pretrained {
-        Some(path) => Some(experiments::classify_run::PretrainedSource {
-            sha256: experiments::run_dir::file_hash(path)?,
-            path: std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        }),
-        None => None,
-    };
+    let pretrained = args
+        .pretrained
+        .as_deref()
+        .map(experiments::classify_run::PretrainedSource::from_path)
+        .transpose()?;
     let config = ClassifyRunConfig {
         preset,
         first_units: args.first_units,

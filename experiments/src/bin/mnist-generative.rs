@@ -267,30 +267,10 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     let interrupter = Interrupter::new();
     let (mut renderer, _records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
     // 1. Lower layers, without labels.
-    let adopted = run.file(experiments::pretrain_run::PRETRAINED_FILE).exists();
-    if let Some(source) = config.pretrained_lower.as_ref().filter(|_| !adopted) {
-        let path = &source.path;
-        if experiments::run_dir::file_hash(path)? != source.sha256 {
-            return Err(format!(
-                "{}: not the stack this run started from (its SHA-256 changed)",
-                path.display()
-            )
-            .into());
-        }
-        let mut stack = dbn::load_stack(path, &device)?;
-        stack.layers.truncate(config.lower.layers.len());
-        if stack.sizes() != config.lower.sizes() {
-            return Err(format!(
-                "{}: layers {:?}, expected {:?}",
-                path.display(),
-                stack.sizes(),
-                config.lower.sizes()
-            )
-            .into());
-        }
-        println!("lower layers from {}", path.display());
-        // Kept in the run, so that --resume finds them.
-        experiments::pretrain_run::adopt_stack(&run, &stack)?;
+    if let Some(source) = &config.pretrained_lower
+        && experiments::pretrain_run::adopt_pretrained(&run, source, &config.lower, &device)?
+    {
+        println!("lower layers from {}", source.path.display());
     }
     let Some(lower) = pretrain_with_checkpoints(
         &run,
@@ -659,13 +639,11 @@ fn config_from_args(
             }),
         seed: args.seed,
     };
-    let pretrained_lower = match &args.pretrained_lower {
-        Some(path) => Some(PretrainedSource {
-            sha256: experiments::run_dir::file_hash(path)?,
-            path: std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        }),
-        None => None,
-    };
+    let pretrained_lower = args
+        .pretrained_lower
+        .as_deref()
+        .map(PretrainedSource::from_path)
+        .transpose()?;
     if args.train_rows == Some(0) {
         return Err("--train-rows must be at least 1".into());
     }
