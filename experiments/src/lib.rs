@@ -10,9 +10,12 @@ pub mod finetune;
 pub mod images;
 pub mod mnist;
 pub mod patches;
+pub mod plots;
 pub mod pretrain_run;
 pub mod rbm_run;
 pub mod run_dir;
+pub mod study;
+pub mod study_report;
 
 /// mimalloc for every binary and test that links this crate: Burn allocates
 /// a fresh buffer for most tensor results, and glibc's malloc returns large

@@ -1,0 +1,499 @@
+//! Why pretraining helps (Erhan et al., AISTATS 2009, as lecture 14c
+//! tells it): networks of each depth fine-tuned from a greedily pretrained
+//! stack and from a random initialisation, with the same architecture,
+//! budget and seeds; their test errors, and their trajectories in function
+//! space (the output probabilities on a fixed set of test images after
+//! every epoch). Fine-tuning is the project's one Learner path
+//! ([`crate::finetune::finetune`]); pretraining is
+//! [`crate::pretrain_run::pretrain_with_checkpoints`].
+//!
+//! Every trained network is a unit committed in the run directory
+//! (`units/<name>.commit.json` over its result and trajectory files), so an
+//! interrupted study continues with the first unit it has not committed.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use burn::train::Interrupter;
+use burn::train::renderer::MetricsRenderer;
+use dbn::{ClassifierConfig, DbnClassifier, FinetuneConfig, LabelledImages, RbmStack, StackConfig};
+use rbm::{Sampler, TrainConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::dashboard::SharedRecords;
+use crate::finetune::{Selection, finetune, model_checkpoint};
+use crate::pretrain_run::pretrain_with_checkpoints;
+use crate::run_dir::RunDir;
+
+/// The two arms of the study.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arm {
+    /// Fine-tuned from the greedily pretrained stack's first `depth` layers.
+    Pretrained,
+    /// The same architecture from a Glorot-uniform initialisation.
+    Random,
+}
+
+impl Arm {
+    pub const BOTH: [Arm; 2] = [Arm::Pretrained, Arm::Random];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arm::Pretrained => "pretrained",
+            Arm::Random => "random",
+        }
+    }
+}
+
+/// Everything that defines a study (`config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudyConfig {
+    /// Numbers of hidden layers, e.g. `[1, 2, 3]`.
+    pub depths: Vec<usize>,
+    /// Units in every hidden layer (Erhan et al.: equal widths).
+    pub width: usize,
+    /// One network per arm, depth and seed.
+    pub seeds: Vec<u64>,
+    /// Training images: the first ones of MNIST's 60,000.
+    pub train_rows: usize,
+    /// Images after the training ones that the Learner shows as its
+    /// validation split (displayed only: the study takes the last epoch).
+    pub valid_rows: usize,
+    /// CD training of every layer (its seed is replaced by the unit's).
+    pub pretrain: TrainConfig,
+    /// Fine-tuning of both arms: `max_epochs` is the budget, no early stop.
+    pub finetune: FinetuneConfig,
+    /// Test images whose output probabilities form the function-space
+    /// vector (the first ones of the test set).
+    pub probe_images: usize,
+}
+
+impl StudyConfig {
+    /// Checks every value.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.depths.is_empty() || self.depths.contains(&0) {
+            return Err("depths must be positive and at least one".into());
+        }
+        if self.seeds.len() < 2 {
+            return Err("at least 2 seeds per arm are needed (purity compares networks)".into());
+        }
+        let mut unique = self.seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        if unique.len() != self.seeds.len() {
+            return Err("seeds must differ".into());
+        }
+        let max_depth = *self.depths.iter().max().expect("not empty");
+        let mut sizes = vec![datasets::MNIST_PIXELS];
+        sizes.extend(std::iter::repeat_n(self.width, max_depth));
+        ClassifierConfig::new(sizes.clone(), 10)
+            .validate()
+            .map_err(|e| e.to_string())?;
+        StackConfig::uniform(&sizes, &self.pretrain)
+            .validate()
+            .map_err(|e| e.to_string())?;
+        self.finetune.validate().map_err(|e| e.to_string())?;
+        if self.finetune.patience.is_some() {
+            return Err("the study fine-tunes for a fixed budget: patience must be none".into());
+        }
+        if self.train_rows == 0
+            || self.valid_rows == 0
+            || self.train_rows + self.valid_rows > datasets::MNIST_TRAIN_ROWS
+        {
+            return Err(format!(
+                "train_rows ({}) and valid_rows ({}) must be positive and fit in {}",
+                self.train_rows,
+                self.valid_rows,
+                datasets::MNIST_TRAIN_ROWS
+            ));
+        }
+        if !(2..=10_000).contains(&self.probe_images) {
+            return Err(format!("probe_images must be in 2..=10000, found {}", self.probe_images));
+        }
+        Ok(())
+    }
+
+    /// The layer sizes of a network of `depth` hidden layers.
+    pub fn sizes(&self, depth: usize) -> Vec<usize> {
+        let mut sizes = vec![datasets::MNIST_PIXELS];
+        sizes.extend(std::iter::repeat_n(self.width, depth));
+        sizes
+    }
+}
+
+/// What one trained network left behind (`units/<name>.json`; the
+/// trajectory is `units/<name>.safetensors`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitResult {
+    pub depth: usize,
+    pub seed: u64,
+    pub arm: Arm,
+    /// On the 10,000 test images, after the last epoch (percent).
+    pub test_error_percent: f64,
+    /// `||W_after - W_before|| / ||W_before||` of each hidden layer
+    /// (Frobenius norms), fine-tuning against the initial weights.
+    pub relative_weight_change: Vec<f64>,
+    pub seconds: f64,
+}
+
+/// A unit's result and its trajectory: `epochs + 1` vectors of
+/// `probe_images * 10` output probabilities (before the first epoch, then
+/// after each).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub result: UnitResult,
+    pub trajectory: Vec<Vec<f32>>,
+}
+
+/// The name of the unit of `(depth, seed, arm)`.
+pub fn unit_name(depth: usize, seed: u64, arm: Arm) -> String {
+    format!("depth-{depth}-seed-{seed}-{}", arm.name())
+}
+
+/// Named studies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// Depths 1-3 of 500 units, 5 seeds, 10,000 training images, 5 CD
+    /// epochs per layer, 10 fine-tuning epochs.
+    Quick,
+    /// Depths 1-5 of 500 units, 20 seeds, 50,000 training images, 10 CD
+    /// epochs per layer, 30 fine-tuning epochs.
+    Paper,
+}
+
+impl Preset {
+    pub fn config(self) -> StudyConfig {
+        let (depths, seeds, train_rows, valid_rows, cd_epochs, epochs) = match self {
+            Preset::Quick => (vec![1, 2, 3], 5, 10_000, 1_000, 5, 10),
+            Preset::Paper => (vec![1, 2, 3, 4, 5], 20, 50_000, 10_000, 10, 30),
+        };
+        StudyConfig {
+            depths,
+            width: 500,
+            seeds: (1..=seeds).collect(),
+            train_rows,
+            valid_rows,
+            // The classifier presets' CD recipe (Hinton & Salakhutdinov 2006).
+            pretrain: TrainConfig::new()
+                .with_epochs(cd_epochs)
+                .with_learning_rate(0.1)
+                .with_initial_momentum(0.5)
+                .with_final_momentum(0.9)
+                .with_momentum_switch_epoch(5)
+                .with_weight_decay(2e-4)
+                .with_batch_size(100),
+            finetune: FinetuneConfig {
+                max_epochs: epochs,
+                patience: None,
+                ..FinetuneConfig::default()
+            },
+            probe_images: 500,
+        }
+    }
+}
+
+/// The data of a study, on the device.
+pub struct StudyData {
+    pub train: LabelledImages,
+    pub valid: LabelledImages,
+    pub test: LabelledImages,
+    /// `[probe_images, 784]`, the first test images.
+    pub probe: Tensor<2>,
+}
+
+impl StudyData {
+    /// The study's images: training rows first, validation rows after
+    /// them, all test images, and the probe (the first test images).
+    pub fn from_mnist(
+        mnist: &datasets::Mnist,
+        config: &StudyConfig,
+        device: &Device,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let train = crate::mnist::labelled(&mnist.train.range(0, config.train_rows), "training images")?;
+        let valid = crate::mnist::labelled(
+            &mnist
+                .train
+                .range(config.train_rows, config.train_rows + config.valid_rows),
+            "validation images",
+        )?;
+        let test = crate::mnist::labelled(&mnist.test, "test images")?;
+        let probe = crate::mnist::images_tensor(
+            &mnist.test.head(config.probe_images),
+            datasets::Binarization::None,
+            device,
+        );
+        Ok(Self {
+            train,
+            valid,
+            test,
+            probe,
+        })
+    }
+}
+
+/// The greedy stack of `seed` with the deepest depth's layers, trained (or
+/// resumed) under `stacks/seed-<seed>/` of the run; each depth uses its
+/// first layers, which are exactly the greedy stack of that depth.
+/// Returns `None` if interrupted.
+pub fn pretrained_stack(
+    run: &RunDir,
+    config: &StudyConfig,
+    seed: u64,
+    data: &StudyData,
+    renderer: &mut dyn MetricsRenderer,
+    interrupter: &Interrupter,
+) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
+    let max_depth = *config.depths.iter().max().expect("validated");
+    let stack_config = StackConfig::uniform(&config.sizes(max_depth), &config.pretrain.clone().with_seed(seed));
+    let dir = run.subdir(&format!("stacks/seed-{seed}"))?;
+    let device = data.probe.device();
+    let (images, _) = data.train.tensors(&device);
+    pretrain_with_checkpoints(&dir, &stack_config, &images, None, renderer, interrupter)
+}
+
+/// Row-wise softmax of the network's logits on `probe`, flattened.
+fn output_probabilities(model: &DbnClassifier, probe: &Tensor<2>) -> Vec<f32> {
+    burn::tensor::activation::softmax(model.forward(probe.clone()), 1)
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .expect("float data")
+}
+
+fn frobenius(x: Tensor<2>) -> f64 {
+    (x.square().sum().into_scalar::<f32>() as f64).sqrt()
+}
+
+/// Trains one network of the study (fine-tuning from `stack`'s first
+/// `depth` layers, or from a random initialisation when `stack` is `None`)
+/// and commits it under `units/`. A unit interrupted before its commit
+/// starts again from scratch (its Learner directory is cleared). With
+/// `keep_model`, the fine-tuned network is kept as
+/// `units/<name>-model.safetensors` (for pictures of its filters).
+/// Returns the unit (or `None` if interrupted) and the renderer.
+#[allow(clippy::too_many_arguments)]
+pub fn run_unit(
+    run: &RunDir,
+    config: &StudyConfig,
+    depth: usize,
+    seed: u64,
+    stack: Option<&RbmStack>,
+    keep_model: bool,
+    data: &StudyData,
+    renderer: Box<dyn MetricsRenderer>,
+    records: &SharedRecords,
+    interrupter: &Interrupter,
+) -> Result<(Option<Unit>, Box<dyn MetricsRenderer>), Box<dyn std::error::Error>> {
+    let started = std::time::Instant::now();
+    let arm = if stack.is_some() { Arm::Pretrained } else { Arm::Random };
+    let name = unit_name(depth, seed, arm);
+    let device = data.probe.device();
+    let initial = match stack {
+        Some(stack) => DbnClassifier::from_stack(
+            &RbmStack::new(stack.layers[..depth].to_vec()),
+            10,
+            seed,
+        )?,
+        None => ClassifierConfig::new(config.sizes(depth), 10).init(&device, seed),
+    };
+    let before: Vec<Tensor<2>> = initial.hidden.iter().map(|l| l.weight.val()).collect();
+    let learner_dir = run.file(&format!("learners/{name}"));
+    if learner_dir.exists() {
+        std::fs::remove_dir_all(&learner_dir).map_err(|e| format!("{}: {e}", learner_dir.display()))?;
+    }
+    let mut trajectory = vec![output_probabilities(&initial, &data.probe)];
+    let finetune_config = FinetuneConfig {
+        seed,
+        ..config.finetune.clone()
+    };
+    let outcome = finetune(
+        initial,
+        &finetune_config,
+        data.train.clone(),
+        data.valid.clone(),
+        &learner_dir,
+        None,
+        renderer,
+        records,
+        interrupter,
+        &format!("finetune {name}"),
+        Selection::LastKeepingAll,
+    )?;
+    if outcome.interrupted {
+        return Ok((None, outcome.renderer));
+    }
+    for epoch in 1..=outcome.epochs_done {
+        let model = outcome
+            .best
+            .clone()
+            .try_load_file(model_checkpoint(&learner_dir, epoch))
+            .map_err(|e| format!("epoch {epoch} of {name}: {e}"))?;
+        trajectory.push(output_probabilities(&model, &data.probe));
+    }
+    let (images, labels) = data.test.tensors(&device);
+    let test_error_percent = 100.0 * outcome.best.error_rate(&images, &labels, 1000);
+    let relative_weight_change = before
+        .into_iter()
+        .zip(&outcome.best.hidden)
+        .map(|(w0, layer)| frobenius(layer.weight.val() - w0.clone()) / frobenius(w0))
+        .collect();
+    let unit = Unit {
+        result: UnitResult {
+            depth,
+            seed,
+            arm,
+            test_error_percent,
+            relative_weight_change,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+        trajectory,
+    };
+    if keep_model {
+        run.subdir("units")?;
+        dbn::save_classifier(&outcome.best, &run.file(&format!("units/{name}-model.safetensors")))?;
+    }
+    save_unit(run, &name, &unit)?;
+    let _ = std::fs::remove_dir_all(&learner_dir);
+    Ok((Some(unit), outcome.renderer))
+}
+
+fn save_unit(run: &RunDir, name: &str, unit: &Unit) -> Result<(), Box<dyn std::error::Error>> {
+    run.subdir("units")?;
+    let json = format!("units/{name}.json");
+    let tensor = format!("units/{name}.safetensors");
+    run.write_json(&json, &unit.result)?;
+    let rows = unit.trajectory.len();
+    let cols = unit.trajectory[0].len();
+    let bytes: Vec<u8> = unit
+        .trajectory
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![rows, cols], &bytes)?;
+    let partial = run.file(&format!("{tensor}.part"));
+    safetensors::serialize_to_file([("trajectory", view)], None, &partial)?;
+    std::fs::rename(&partial, run.file(&tensor))?;
+    run.commit(
+        &format!("units/{name}"),
+        serde_json::json!({ "done": true }),
+        &[("result", json.as_str()), ("trajectory", tensor.as_str())],
+    )?;
+    Ok(())
+}
+
+/// The committed unit `name`, if any (verified: identity and hashes; the
+/// trajectory's header is checked against its file before use).
+pub fn load_unit(run: &RunDir, name: &str) -> Result<Option<Unit>, Box<dyn std::error::Error>> {
+    let Some(commit) = run.last_commit(&format!("units/{name}"))? else {
+        return Ok(None);
+    };
+    let json = run.committed(&commit, "result").ok_or("unit commit without a result")?;
+    let tensor = run.committed(&commit, "trajectory").ok_or("unit commit without a trajectory")?;
+    let result: UnitResult = crate::run_dir::read_json(&json)?;
+    let trajectory = read_trajectory(&tensor)?;
+    Ok(Some(Unit { result, trajectory }))
+}
+
+fn read_trajectory(path: &Path) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error>> {
+    let file = rbm::inspect_weights(path)?;
+    let shape = file
+        .tensors
+        .get("trajectory")
+        .filter(|s| s.len() == 2)
+        .ok_or_else(|| format!("{}: no 2-D `trajectory` tensor", path.display()))?
+        .clone();
+    let bytes = std::fs::read(path)?;
+    let tensors = safetensors::SafeTensors::deserialize(&bytes)?;
+    let data = tensors.tensor("trajectory")?;
+    let values: Vec<f32> = data
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok(values.chunks(shape[1]).map(<[f32]>::to_vec).collect())
+}
+
+/// Euclidean distance between two function-space vectors.
+pub fn distance(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| ((x - y) as f64).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// "No overlap" (Erhan et al., figure 5), in function space: the share of
+/// points whose nearest neighbour among the other points has the same
+/// label (percent). Labels are arms; points are the final networks.
+///
+/// # Panics
+/// With fewer than 2 points, or labels of another length.
+pub fn nearest_neighbour_purity<L: PartialEq>(points: &[Vec<f32>], labels: &[L]) -> f64 {
+    assert!(points.len() >= 2 && labels.len() == points.len());
+    let same = (0..points.len())
+        .filter(|&i| {
+            let nearest = (0..points.len())
+                .filter(|&j| j != i)
+                .min_by(|&a, &b| distance(&points[i], &points[a]).total_cmp(&distance(&points[i], &points[b])))
+                .expect("two points or more");
+            labels[nearest] == labels[i]
+        })
+        .count();
+    100.0 * same as f64 / points.len() as f64
+}
+
+/// Mean distance between all pairs of `points` ("each trajectory ends in
+/// a different local minimum": how far apart the minima are).
+///
+/// # Panics
+/// With fewer than 2 points.
+pub fn mean_pairwise_distance(points: &[&Vec<f32>]) -> f64 {
+    assert!(points.len() >= 2);
+    let mut total = 0.0;
+    let mut pairs = 0usize;
+    for i in 0..points.len() {
+        for j in i + 1..points.len() {
+            total += distance(points[i], points[j]);
+            pairs += 1;
+        }
+    }
+    total / pairs as f64
+}
+
+/// Mean and sample standard deviation.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 {
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// A 2-D t-SNE embedding of `points` (Barnes-Hut, `bhtsne`), started from
+/// a seeded random layout so that it repeats. The perplexity is capped at a
+/// third of the number of other points, as t-SNE requires.
+///
+/// # Panics
+/// With fewer than 5 points.
+pub fn tsne_2d(points: &[Vec<f32>], perplexity: f32, epochs: usize, seed: u64) -> Vec<[f32; 2]> {
+    assert!(points.len() >= 5, "t-SNE needs 5 points or more");
+    let perplexity = perplexity.min((points.len() - 1) as f32 / 3.0 - 1.0).max(1.0);
+    let initial: Vec<f32> = Sampler::new(seed)
+        .normal_vec(points.len() * 2)
+        .into_iter()
+        .map(|x| x * 1e-4)
+        .collect();
+    let samples: Vec<&[f32]> = points.iter().map(Vec::as_slice).collect();
+    let embedding = bhtsne::tSNE::<f32, &[f32], 2>::new(&samples)
+        .perplexity(perplexity)
+        .epochs(epochs)
+        .initial_embedding(initial)
+        .barnes_hut(0.5, |a, b| distance(a, b) as f32)
+        .embedding();
+    embedding.chunks(2).map(|p| [p[0], p[1]]).collect()
+}
