@@ -6,6 +6,7 @@ pub mod classify_run;
 pub mod cli;
 pub mod dashboard;
 pub mod device;
+pub mod few_labels;
 pub mod finetune;
 pub mod images;
 pub mod mnist;
@@ -16,6 +17,8 @@ pub mod rbm_run;
 pub mod run_dir;
 pub mod study;
 pub mod study_report;
+#[cfg(test)]
+mod study_tests;
 
 /// mimalloc for every binary and test that links this crate: Burn allocates
 /// a fresh buffer for most tensor results, and glibc's malloc returns large

@@ -243,17 +243,26 @@ impl TiedNet {
     fn pair_statistics(&self, joint: &[f64]) -> Vec<f64> {
         let nh_states = self.hidden_states();
         let mut out = vec![0.0; self.n_visible * self.n_hidden];
-        for (index, &p) in joint.iter().enumerate() {
-            if p == 0.0 {
-                continue;
+        let mut hidden_means = vec![0.0; self.n_hidden];
+        for (v, row) in joint.chunks(nh_states).enumerate() {
+            // sum_h J(v, h) h_j, then times v_i.
+            hidden_means.iter_mut().for_each(|m| *m = 0.0);
+            for (h, &p) in row.iter().enumerate() {
+                if p != 0.0 {
+                    for (j, m) in hidden_means.iter_mut().enumerate() {
+                        if (h >> j) & 1 == 1 {
+                            *m += p;
+                        }
+                    }
+                }
             }
-            let (v, h) = (index / nh_states, index % nh_states);
             for i in 0..self.n_visible {
                 if (v >> i) & 1 == 1 {
-                    for j in 0..self.n_hidden {
-                        if (h >> j) & 1 == 1 {
-                            out[i * self.n_hidden + j] += p;
-                        }
+                    for (o, m) in out[i * self.n_hidden..(i + 1) * self.n_hidden]
+                        .iter_mut()
+                        .zip(&hidden_means)
+                    {
+                        *o += m;
                     }
                 }
             }

@@ -17,7 +17,7 @@ struct Args {
     #[arg(long, default_value_t = 2000)]
     epochs: usize,
     /// Numbers of directed layers to report, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64,128,256")]
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64,256,1024,4096,16384")]
     layers: Vec<usize>,
     #[arg(long, default_value_t = 1)]
     seed: u64,

@@ -16,10 +16,10 @@ use experiments::study_report::report;
 #[derive(Parser, Debug)]
 #[command(about = "Erhan et al. (2009): pretrained vs random networks by depth, in function space")]
 struct Args {
-    /// quick: depths 1-3 of 500 units, 5 seeds, 10,000 training images,
-    /// 5 CD epochs per layer, 10 fine-tuning epochs (minutes on 2 cores);
+    /// quick: depths 1-3 of 500 units, 6 seeds, 10,000 training images,
+    /// 10 CD epochs per layer, 30 fine-tuning epochs (minutes on 2 cores);
     /// paper: depths 1-5, 20 seeds, 50,000 images, 10 CD epochs per layer,
-    /// 30 fine-tuning epochs (about 9 hours on 2 cores, estimated from quick).
+    /// 30 fine-tuning epochs (about 5 hours on 2 cores, estimated from quick).
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     preset: Preset,
     /// Depths (hidden layers), comma-separated [preset's].

@@ -1,0 +1,226 @@
+//! Few labels (lecture 14b: pretraining "works well even if most of the
+//! training data is unlabeled"): a stack pretrained on all 50,000 training
+//! images without their labels, then fine-tuned with only N labelled ones
+//! (class-balanced, seeded), against the same network from a random
+//! initialisation with the same budget.
+//!
+//! No label beyond the N is used: there is no validation-based choice at
+//! all (no early stopping, the last epoch is the model), and the Learner's
+//! "validation" display is the N labelled images themselves. Each epoch
+//! presents the N images repeated to at least [`MIN_EPOCH_ROWS`] rows, so
+//! every N gets the same number of updates (all 50,000: one pass).
+
+use burn::prelude::*;
+use burn::train::Interrupter;
+use burn::train::renderer::MetricsRenderer;
+use dbn::{ClassifierConfig, DbnClassifier, FinetuneConfig, LabelledImages, RbmStack, StackConfig};
+use rbm::{Sampler, TrainConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::dashboard::SharedRecords;
+use crate::finetune::{Selection, finetune};
+use crate::pretrain_run::pretrain_with_checkpoints;
+use crate::run_dir::RunDir;
+use crate::study::Arm;
+
+/// The rows an epoch presents at least (the labelled images repeated).
+pub const MIN_EPOCH_ROWS: usize = 10_000;
+
+/// Everything that defines a few-label sweep (`config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FewLabelsConfig {
+    /// Labelled images per run; `None` is all of the training images.
+    pub label_counts: Vec<Option<usize>>,
+    pub seeds: Vec<u64>,
+    /// Hidden layer sizes, e.g. `[500, 500]`.
+    pub hidden: Vec<usize>,
+    /// Unlabelled training images for pretraining: the first ones.
+    pub train_rows: usize,
+    pub pretrain: TrainConfig,
+    /// Both arms; `max_epochs` is the budget, no early stopping.
+    pub finetune: FinetuneConfig,
+}
+
+impl FewLabelsConfig {
+    /// Rules: counts are multiples of 10 (class-balanced) within the
+    /// training images, at least one seed, a valid stack and fine-tuning.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.label_counts.is_empty() || self.seeds.is_empty() {
+            return Err("at least one label count and one seed are needed".into());
+        }
+        if self.train_rows == 0 || self.train_rows > datasets::MNIST_TRAIN_ROWS {
+            return Err(format!("train_rows must be in 1..={}", datasets::MNIST_TRAIN_ROWS));
+        }
+        for n in self.label_counts.iter().flatten() {
+            if *n == 0 || n % 10 != 0 || *n > self.train_rows {
+                return Err(format!(
+                    "label count {n}: must be a positive multiple of 10 (one tenth per class) \
+                     of at most {} training images",
+                    self.train_rows
+                ));
+            }
+        }
+        let sizes = self.sizes();
+        ClassifierConfig::new(sizes.clone(), 10).validate().map_err(|e| e.to_string())?;
+        StackConfig::uniform(&sizes, &self.pretrain).validate().map_err(|e| e.to_string())?;
+        self.finetune.validate().map_err(|e| e.to_string())?;
+        if self.finetune.patience.is_some() {
+            return Err("few-label runs fine-tune for a fixed budget: patience must be none".into());
+        }
+        Ok(())
+    }
+
+    pub fn sizes(&self) -> Vec<usize> {
+        std::iter::once(datasets::MNIST_PIXELS).chain(self.hidden.iter().copied()).collect()
+    }
+}
+
+/// The indices of `n` images, `n / classes` of each class, drawn without
+/// replacement with `seed` (a Fisher-Yates shuffle per class).
+///
+/// # Errors
+/// If `n` is not a multiple of `classes`, or a class has too few images.
+pub fn balanced_subset(labels: &[u8], n: usize, classes: usize, seed: u64) -> Result<Vec<usize>, String> {
+    if classes == 0 || n % classes != 0 {
+        return Err(format!("{n} labels cannot be split evenly over {classes} classes"));
+    }
+    let per_class = n / classes;
+    let mut sampler = Sampler::new(seed);
+    let mut chosen = Vec::with_capacity(n);
+    for class in 0..classes {
+        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] as usize == class).collect();
+        if members.len() < per_class {
+            return Err(format!(
+                "class {class} has {} images, {per_class} are needed",
+                members.len()
+            ));
+        }
+        let uniforms = sampler.uniform_vec(members.len());
+        for i in (1..members.len()).rev() {
+            let j = ((uniforms[i] as f64 * (i + 1) as f64) as usize).min(i);
+            members.swap(i, j);
+        }
+        chosen.extend_from_slice(&members[..per_class]);
+    }
+    chosen.sort_unstable();
+    Ok(chosen)
+}
+
+/// The labelled images at `indices`, repeated (in order) to at least
+/// [`MIN_EPOCH_ROWS`] rows.
+pub fn repeated_subset(all: &LabelledImages, indices: &[usize]) -> Result<LabelledImages, dbn::DbnError> {
+    let width = all.width();
+    let copies = MIN_EPOCH_ROWS.div_ceil(indices.len()).max(1);
+    let mut pixels = Vec::with_capacity(copies * indices.len() * width);
+    let mut labels = Vec::with_capacity(copies * indices.len());
+    for _ in 0..copies {
+        for &i in indices {
+            pixels.extend_from_slice(&all.pixels()[i * width..(i + 1) * width]);
+            labels.push(all.labels()[i]);
+        }
+    }
+    LabelledImages::new(pixels, labels, width, 10, "labelled subset")
+}
+
+/// One run's result (`units/<name>.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FewLabelsResult {
+    /// `None`: all training images.
+    pub labels: Option<usize>,
+    pub seed: u64,
+    pub arm: Arm,
+    pub test_error_percent: f64,
+    pub seconds: f64,
+}
+
+pub fn unit_name(labels: Option<usize>, seed: u64, arm: Arm) -> String {
+    let n = labels.map_or("all".to_string(), |n| n.to_string());
+    format!("labels-{n}-seed-{seed}-{}", arm.name())
+}
+
+/// The stack of `seed`, pretrained on the first `train_rows` images
+/// without labels (resumable, under `stacks/seed-<seed>/`); `None` if
+/// interrupted.
+pub fn pretrained_stack(
+    run: &RunDir,
+    config: &FewLabelsConfig,
+    seed: u64,
+    images: &Tensor<2>,
+    renderer: &mut dyn MetricsRenderer,
+    interrupter: &Interrupter,
+) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
+    let stack_config = StackConfig::uniform(&config.sizes(), &config.pretrain.clone().with_seed(seed));
+    let dir = run.subdir(&format!("stacks/seed-{seed}"))?;
+    pretrain_with_checkpoints(&dir, &stack_config, images, None, renderer, interrupter)
+}
+
+/// Fine-tunes one network on `labelled` (already the balanced, repeated
+/// subset) and commits its result; `None` if interrupted.
+#[allow(clippy::too_many_arguments)]
+pub fn run_unit(
+    run: &RunDir,
+    config: &FewLabelsConfig,
+    labels: Option<usize>,
+    seed: u64,
+    stack: Option<&RbmStack>,
+    labelled: &LabelledImages,
+    test: &LabelledImages,
+    device: &Device,
+    renderer: Box<dyn MetricsRenderer>,
+    records: &SharedRecords,
+    interrupter: &Interrupter,
+) -> Result<(Option<FewLabelsResult>, Box<dyn MetricsRenderer>), Box<dyn std::error::Error>> {
+    let started = std::time::Instant::now();
+    let arm = if stack.is_some() { Arm::Pretrained } else { Arm::Random };
+    let name = unit_name(labels, seed, arm);
+    let model = match stack {
+        Some(stack) => DbnClassifier::from_stack(stack, 10, seed)?,
+        None => ClassifierConfig::new(config.sizes(), 10).init(device, seed),
+    };
+    let learner_dir = run.file(&format!("learners/{name}"));
+    if learner_dir.exists() {
+        std::fs::remove_dir_all(&learner_dir).map_err(|e| format!("{}: {e}", learner_dir.display()))?;
+    }
+    let outcome = finetune(
+        model,
+        &FinetuneConfig {
+            seed,
+            ..config.finetune.clone()
+        },
+        labelled.clone(),
+        labelled.clone(),
+        &learner_dir,
+        None,
+        renderer,
+        records,
+        interrupter,
+        &format!("finetune {name}"),
+        Selection::Last,
+    )?;
+    if outcome.interrupted {
+        return Ok((None, outcome.renderer));
+    }
+    let (images, targets) = test.tensors(device);
+    let result = FewLabelsResult {
+        labels,
+        seed,
+        arm,
+        test_error_percent: 100.0 * outcome.best.error_rate(&images, &targets, 1000),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    run.subdir("units")?;
+    let file = format!("units/{name}.json");
+    run.write_json(&file, &result)?;
+    run.commit(&format!("units/{name}"), serde_json::json!({ "done": true }), &[("result", &file)])?;
+    let _ = std::fs::remove_dir_all(&learner_dir);
+    Ok((Some(result), outcome.renderer))
+}
+
+/// The committed result of unit `name`, if any.
+pub fn load_unit(run: &RunDir, name: &str) -> Result<Option<FewLabelsResult>, Box<dyn std::error::Error>> {
+    let Some(commit) = run.last_commit(&format!("units/{name}"))? else {
+        return Ok(None);
+    };
+    let file = run.committed(&commit, "result").ok_or("unit commit without a result")?;
+    Ok(Some(crate::run_dir::read_json(&file)?))
+}
