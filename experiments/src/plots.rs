@@ -168,10 +168,11 @@ pub fn plot_strips(
             }
         }
     }
+    // The legend at the top right, where errors falling with x leave room.
     for (g, name) in [groups.0, groups.1].into_iter().enumerate() {
         root.draw(&Text::new(
             format!("● {name}"),
-            (120, 50 + 22 * g as i32),
+            (640, 55 + 22 * g as i32),
             ("sans-serif", 18).into_font().color(&colours[g]),
         ))
         .map_err(|e| named(path, e))?;
