@@ -21,7 +21,7 @@ use crate::dashboard::SharedRecords;
 use crate::finetune::{Selection, finetune};
 use crate::pretrain_run::pretrain_with_checkpoints;
 use crate::run_dir::RunDir;
-use crate::study::Arm;
+use crate::study::{Arm, UnitOutcome};
 
 /// The rows an epoch presents at least (the labelled images repeated).
 pub const MIN_EPOCH_ROWS: usize = 10_000;
@@ -81,7 +81,7 @@ impl FewLabelsConfig {
 /// # Errors
 /// If `n` is not a multiple of `classes`, or a class has too few images.
 pub fn balanced_subset(labels: &[u8], n: usize, classes: usize, seed: u64) -> Result<Vec<usize>, String> {
-    if classes == 0 || n % classes != 0 {
+    if classes == 0 || !n.is_multiple_of(classes) {
         return Err(format!("{n} labels cannot be split evenly over {classes} classes"));
     }
     let per_class = n / classes;
@@ -169,7 +169,7 @@ pub fn run_unit(
     renderer: Box<dyn MetricsRenderer>,
     records: &SharedRecords,
     interrupter: &Interrupter,
-) -> Result<(Option<FewLabelsResult>, Box<dyn MetricsRenderer>), Box<dyn std::error::Error>> {
+) -> UnitOutcome<FewLabelsResult> {
     let started = std::time::Instant::now();
     let arm = if stack.is_some() { Arm::Pretrained } else { Arm::Random };
     let name = unit_name(labels, seed, arm);

@@ -53,12 +53,14 @@ pub enum RunError {
     },
     #[error(
         "{path} is not the configuration the run started with (SHA-256 {found}, \
-         the run's {expected} in {RUN_FILE}); the checkpoints belong to the original"
+         the run's {expected} in {RUN_FILE}{differences}); the checkpoints belong to the original"
     )]
     ConfigChanged {
         path: PathBuf,
         expected: String,
         found: String,
+        /// `; differs in a.b (old -> new), ...`, when the start's configuration is known.
+        differences: String,
     },
     #[error(
         "{path}: a checkpoint of another configuration (SHA-256 {found}, this run's {expected})"
@@ -103,6 +105,33 @@ pub struct RunIdentity {
     pub binary: String,
     /// SHA-256 of the run's configuration as canonical JSON (see [`config_hash`]).
     pub config_sha256: String,
+    /// The configuration that was hashed, to name what a changed one changed.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+}
+
+/// The paths at which two JSON values differ, with both values, e.g.
+/// `train.epochs (1 -> 2)`.
+pub fn json_differences(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+    fn walk(path: &str, old: &serde_json::Value, new: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value;
+        match (old, new) {
+            (Value::Object(a), Value::Object(b)) => {
+                let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for key in keys {
+                    let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                    walk(&child, a.get(key).unwrap_or(&Value::Null), b.get(key).unwrap_or(&Value::Null), out);
+                }
+            }
+            _ if old != new => out.push(format!("{path} ({old} -> {new})")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", old, new, &mut out);
+    out
 }
 
 /// SHA-256 (hex) of a configuration's JSON: the run's identity.
@@ -169,6 +198,8 @@ pub struct RunDir {
     pub path: PathBuf,
     /// The hash of the run's configuration that commits carry.
     identity: String,
+    /// The configuration the run started with, when `run.json` holds it.
+    original: Option<serde_json::Value>,
 }
 
 impl RunDir {
@@ -201,6 +232,7 @@ impl RunDir {
         let run = Self {
             path: path.to_path_buf(),
             identity: config_hash(identity),
+            original: None,
         };
         run.write_json(CONFIG_FILE, config)?;
         run.write_json(
@@ -208,6 +240,7 @@ impl RunDir {
             &RunIdentity {
                 binary: binary.to_string(),
                 config_sha256: run.identity.clone(),
+                config: serde_json::to_value(identity).ok(),
             },
         )?;
         Ok(run)
@@ -231,7 +264,7 @@ impl RunDir {
         }
         let config: C = read_json(&config_path)?;
         let run_path = path.join(RUN_FILE);
-        let identity = if run_path.exists() {
+        let (identity, original) = if run_path.exists() {
             let identity: RunIdentity = read_json(&run_path)?;
             if identity.binary != binary {
                 return Err(RunError::OtherBinary {
@@ -240,14 +273,15 @@ impl RunDir {
                     found: identity.binary,
                 });
             }
-            identity.config_sha256
+            (identity.config_sha256, identity.config)
         } else {
-            String::new() // adopted by `confirm`
+            (String::new(), None) // adopted by `confirm`
         };
         Ok((
             Self {
                 path: path.to_path_buf(),
                 identity,
+                original,
             },
             config,
         ))
@@ -264,14 +298,27 @@ impl RunDir {
                 &RunIdentity {
                     binary: binary.into(),
                     config_sha256: found,
+                    config: serde_json::to_value(identity).ok(),
                 },
             );
         }
         if found != self.identity {
+            let differences = match (&self.original, serde_json::to_value(identity)) {
+                (Some(old), Ok(new)) => {
+                    let all = json_differences(old, &new);
+                    if all.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; differs in {}", all.into_iter().take(5).collect::<Vec<_>>().join(", "))
+                    }
+                }
+                _ => String::new(),
+            };
             return Err(RunError::ConfigChanged {
                 path: self.file(CONFIG_FILE),
                 expected: self.identity.clone(),
                 found,
+                differences,
             });
         }
         Ok(())
@@ -285,6 +332,7 @@ impl RunDir {
         Ok(Self {
             path: path.to_path_buf(),
             identity: String::new(),
+            original: None,
         })
     }
 
@@ -295,6 +343,7 @@ impl RunDir {
         Ok(Self {
             path,
             identity: self.identity.clone(),
+            original: self.original.clone(),
         })
     }
 

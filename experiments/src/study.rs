@@ -146,6 +146,11 @@ pub struct Unit {
     pub trajectory: Vec<Vec<f32>>,
 }
 
+/// What training a unit returns: its result (`None` if interrupted) and
+/// the dashboard, handed back for the next unit.
+pub type UnitOutcome<T> =
+    Result<(Option<T>, Box<dyn MetricsRenderer>), Box<dyn std::error::Error>>;
+
 /// The name of the unit of `(depth, seed, arm)`.
 pub fn unit_name(depth: usize, seed: u64, arm: Arm) -> String {
     format!("depth-{depth}-seed-{seed}-{}", arm.name())
@@ -284,7 +289,7 @@ pub fn run_unit(
     renderer: Box<dyn MetricsRenderer>,
     records: &SharedRecords,
     interrupter: &Interrupter,
-) -> Result<(Option<Unit>, Box<dyn MetricsRenderer>), Box<dyn std::error::Error>> {
+) -> UnitOutcome<Unit> {
     let started = std::time::Instant::now();
     let arm = if stack.is_some() { Arm::Pretrained } else { Arm::Random };
     let name = unit_name(depth, seed, arm);

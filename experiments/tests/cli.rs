@@ -19,6 +19,9 @@ fn binary(name: &str) -> PathBuf {
         "bench-cd" => env!("CARGO_BIN_EXE_bench-cd"),
         "gaussian-rbm" => env!("CARGO_BIN_EXE_gaussian-rbm"),
         "gaussian-sweeps" => env!("CARGO_BIN_EXE_gaussian-sweeps"),
+        "pretraining-study" => env!("CARGO_BIN_EXE_pretraining-study"),
+        "few-labels" => env!("CARGO_BIN_EXE_few-labels"),
+        "infinite-sbn" => env!("CARGO_BIN_EXE_infinite-sbn"),
         other => panic!("unknown binary {other}"),
     };
     PathBuf::from(path)
@@ -85,6 +88,15 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("train-rbm", &["--resume", "--epochs", "3"], &["--epochs", "--resume"]),
         ("top-rbm-sweep", &["--lower", "x", "--eval-every", "0"], &["--eval-every"]),
         ("rbm-loglik", &["no-such-model.safetensors"], &["no-such-model.safetensors"]),
+        ("pretraining-study", &["--seeds", "1"], &["2 seeds"]),
+        ("pretraining-study", &["--depths", "0"], &["depths"]),
+        ("pretraining-study", &["--width", "0"], &["layer size"]),
+        ("pretraining-study", &["--resume", "--epochs", "3"], &["--epochs", "--resume"]),
+        ("few-labels", &["--labels", "105"], &["label count 105"]),
+        ("few-labels", &["--labels", "abc"], &["--labels", "abc"]),
+        ("few-labels", &["--seeds", "0"], &["seed"]),
+        ("infinite-sbn", &["--layers", "0"], &["--layers"]),
+        ("infinite-sbn", &["--weight-std=-1"], &["--weight-std"]),
     ];
     for (name, args, names) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -96,12 +108,12 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         let nowhere = text(&dir.path().join("no-mnist"));
         all.push(&nowhere);
         let out_text = text(&out);
-        if !["dbn-bound", "bench-cd", "top-rbm-sweep", "rbm-loglik"].contains(name) {
+        if !["dbn-bound", "bench-cd", "top-rbm-sweep", "rbm-loglik", "infinite-sbn"].contains(name) {
             all.extend(["--out", &out_text]);
         }
         let mut command = Command::new(binary(name));
         command.args(&all).args(["--device", "flex"]);
-        if ["dbn-bound", "gaussian-rbm"].contains(name) {
+        if ["dbn-bound", "gaussian-rbm", "infinite-sbn"].contains(name) {
             // These take no MNIST flags.
             command = Command::new(binary(name));
             let plain: Vec<&str> = all
@@ -149,7 +161,7 @@ fn bad_model_files_are_named_errors_not_panics_or_aborts() {
     // Metadata that claims 10^12 hidden units over 3 small tensors.
     let huge = dir.path().join("huge.safetensors");
     let hostile = rbm::RbmConfig::new(784, 1_000_000_000_000);
-    let data = vec![0u8; 4 * 16];
+    let data = [0u8; 4 * 16];
     let views = [
         ("weight", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4, 2], &data[..32]).unwrap()),
         ("visible_bias", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data[32..48]).unwrap()),
@@ -239,7 +251,10 @@ fn run_directories_belong_to_one_run() {
     let original = std::fs::read_to_string(&config_path).unwrap();
     std::fs::write(&config_path, original.replace("\"epochs\": 1", "\"epochs\": 2")).unwrap();
     let output = run("train-rbm", &["--out", &text(&out), "--resume"]);
-    fails_naming(&output, &["config.json", "not the configuration the run started with"]);
+    fails_naming(
+        &output,
+        &["config.json", "not the configuration the run started with", "train.epochs (1 -> 2)"],
+    );
     std::fs::write(&config_path, &original).unwrap();
 
     // A checkpoint of another configuration is refused.

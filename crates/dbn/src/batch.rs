@@ -34,7 +34,7 @@ impl LabelledImages {
         classes: usize,
         what: &'static str,
     ) -> Result<Self, DbnError> {
-        let images = if width == 0 { 0 } else { pixels.len() / width };
+        let images = pixels.len().checked_div(width).unwrap_or(0);
         if width == 0 || images * width != pixels.len() || images != labels.len() {
             return Err(DbnError::LabelCount {
                 what,

@@ -536,7 +536,7 @@ impl GenerativeDbn {
             }
         }
         let largest = self.max_abs_weight();
-        if !(largest <= rbm::MAX_ABS_WEIGHT) {
+        if largest.is_nan() || largest > rbm::MAX_ABS_WEIGHT {
             return diverged(
                 "largest weight",
                 largest,

@@ -128,8 +128,8 @@ impl TiedNet {
         for v in 0..states_v {
             for h in 0..states_h {
                 let mut value = 0.0;
-                for i in 0..n_visible {
-                    value += bit(v, i) * visible_bias[i];
+                for (i, b) in visible_bias.iter().enumerate() {
+                    value += bit(v, i) * b;
                     for j in 0..n_hidden {
                         value += bit(v, i) * bit(h, j) * w(i, j);
                     }
