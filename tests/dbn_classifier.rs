@@ -246,15 +246,7 @@ fn interrupted_pretraining_resumes_from_its_files_to_the_same_stack() {
             interrupter: interrupter.clone(),
         };
         let run = RunDir::create(dir).unwrap();
-        pretrain_with_checkpoints(
-            &run,
-            &config,
-            &data,
-            None,
-            &mut renderer,
-            &interrupter,
-        )
-        .unwrap()
+        pretrain_with_checkpoints(&run, &config, &data, None, &mut renderer, &interrupter).unwrap()
     };
     let whole = tempfile::tempdir().unwrap();
     let uninterrupted = run(whole.path(), None, false).expect("finishes");
@@ -265,7 +257,12 @@ fn interrupted_pretraining_resumes_from_its_files_to_the_same_stack() {
         "stops in layer 2"
     );
     // The commit names the finished layer and layer 2's epoch-2 files.
-    assert!(parts.path().join("pretrain/finished-1.safetensors").exists());
+    assert!(
+        parts
+            .path()
+            .join("pretrain/finished-1.safetensors")
+            .exists()
+    );
     assert!(
         parts
             .path()
@@ -309,7 +306,10 @@ fn a_loss_that_is_not_a_number_stops_fine_tuning_with_a_divergence_error() {
         Selection::BestValidation,
     );
     let error = result.err().expect("an error").to_string();
-    assert!(error.contains("diverged at epoch 1") && error.contains("training loss"), "{error}");
+    assert!(
+        error.contains("diverged at epoch 1") && error.contains("training loss"),
+        "{error}"
+    );
     // Training stopped inside epoch 1: no checkpoint of a broken model.
     assert_eq!(last_checkpoint(&learner_dir), None);
 }

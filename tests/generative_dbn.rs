@@ -162,15 +162,17 @@ fn an_up_down_step_stays_finite_and_improves_the_generative_objective() {
     let device = device();
     let mut model = tiny_dbn(&device);
     let images = Sampler::new(6).bernoulli(Tensor::full([40, 6], 0.4, &device));
-    let labels = dbn::one_hot_rows(&(0..40).map(|i| i % 3).collect::<Vec<_>>(), 3, &device).unwrap();
+    let labels =
+        dbn::one_hot_rows(&(0..40).map(|i| i % 3).collect::<Vec<_>>(), 3, &device).unwrap();
     // The step's wake phase draws the first hidden layer first from its
     // sampler; drawing it here from the same seed gives the same states.
     let wake_hidden = model.up[0].sample_hidden(images.clone(), &mut Sampler::new(7));
     let wake = [images.clone(), wake_hidden];
     let before = generative_log_likelihood(&model, &wake);
     // A small step of gradient ascent on this concave objective must raise it.
-    let (wake_error, sleep_error) =
-        model.up_down_step(images, labels, 3, 0.05, 0.0, &mut Sampler::new(7)).unwrap();
+    let (wake_error, sleep_error) = model
+        .up_down_step(images, labels, 3, 0.05, 0.0, &mut Sampler::new(7))
+        .unwrap();
     let after = generative_log_likelihood(&model, &wake);
     assert!(after > before, "{after} !> {before}");
     for x in [
@@ -249,7 +251,10 @@ fn greedy_pretraining_feeds_a_joint_top_rbm() {
         panic!("stopped")
     };
     let features = stack.features(data);
-    let joint = Tensor::cat(vec![features, dbn::one_hot_rows(&labels, 2, &device).unwrap()], 1);
+    let joint = Tensor::cat(
+        vec![features, dbn::one_hot_rows(&labels, 2, &device).unwrap()],
+        1,
+    );
     let top_config =
         RbmConfig::new(8, 10).with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 });
     let mut trainer = CdTrainer::new(
@@ -261,15 +266,16 @@ fn greedy_pretraining_feeds_a_joint_top_rbm() {
     let model = GenerativeDbn::from_greedy(&stack, trainer.into_rbm()).unwrap();
     assert_eq!(model.n_labels(), 2);
     // Samples: pixel probabilities in [0, 1], one row per requested label.
-    let samples = model.sample(
-        &[Some(0), Some(1), None],
-        SampleStart::NoiseImage,
-        50,
-        &mut Sampler::new(4),
-        10,
-        |_, _| {},
-    )
-    .unwrap();
+    let samples = model
+        .sample(
+            &[Some(0), Some(1), None],
+            SampleStart::NoiseImage,
+            50,
+            &mut Sampler::new(4),
+            10,
+            |_, _| {},
+        )
+        .unwrap();
     assert_eq!(samples.dims(), [3, 9]);
     assert!(host2(samples).iter().all(|p| (0.0..=1.0).contains(p)));
     // A top RBM of the wrong width is a typed error.
@@ -341,17 +347,21 @@ fn clamped_samples_draw_their_labels_pattern() {
     // Both chain starts reach the same conditional distribution.
     for start in [SampleStart::RandomFeatures, SampleStart::NoiseImage] {
         let mut frames = 0;
-        let pixels = host2(model.sample(
-            &requested,
-            start,
-            100,
-            &mut Sampler::new(4),
-            25,
-            |_, frame| {
-                assert_eq!(frame.dims(), [2 * chains, 4]);
-                frames += 1;
-            },
-        ).unwrap());
+        let pixels = host2(
+            model
+                .sample(
+                    &requested,
+                    start,
+                    100,
+                    &mut Sampler::new(4),
+                    25,
+                    |_, frame| {
+                        assert_eq!(frame.dims(), [2 * chains, 4]);
+                        frames += 1;
+                    },
+                )
+                .unwrap(),
+        );
         assert_eq!(frames, 4);
         for label in 0..2 {
             let rows = &pixels[label * chains * 4..(label + 1) * chains * 4];
@@ -379,13 +389,17 @@ fn clamped_samples_draw_their_labels_pattern() {
         }
     }
     // Free labels: valid probabilities.
-    let free = host2(model.sample(
-        &[None; 10],
-        SampleStart::RandomFeatures,
-        20,
-        &mut Sampler::new(5),
-        0,
-        |_, _| {},
-    ).unwrap());
+    let free = host2(
+        model
+            .sample(
+                &[None; 10],
+                SampleStart::RandomFeatures,
+                20,
+                &mut Sampler::new(5),
+                0,
+                |_, _| {},
+            )
+            .unwrap(),
+    );
     assert!(free.iter().all(|p| (0.0..=1.0).contains(p)));
 }

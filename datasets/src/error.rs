@@ -77,7 +77,11 @@ pub enum MnistError {
     },
 
     #[error("{file} is {found} bytes or more, above the limit of {limit} for an IDX file")]
-    TooLarge { file: PathBuf, limit: u64, found: u64 },
+    TooLarge {
+        file: PathBuf,
+        limit: u64,
+        found: u64,
+    },
 
     #[error("I/O error on {path}: {source}")]
     Io {

@@ -27,7 +27,9 @@ mod synthetic;
 pub use binarize::Binarization;
 pub use error::MnistError;
 pub use fetch::{FetchOptions, MNIST_FILES, MnistFile, ensure_mnist, fetch_mnist, sha256_hex};
-pub use idx::{MAX_IDX_BYTES, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels};
+pub use idx::{
+    MAX_IDX_BYTES, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels,
+};
 pub use mnist::{MNIST_PIXELS, MNIST_TRAIN_ROWS, Mnist, MnistLocation, MnistSplit, load_mnist};
 pub use natural::{
     GreyImage, ImageError, MAX_IMAGE_PIXELS, PatchTransform, Whitening, decode_grey_png,

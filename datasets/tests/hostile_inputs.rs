@@ -64,7 +64,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -87,7 +91,10 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend(chunk(b"IHDR", &ihdr));
     // zlib stream of nothing: far too short for the image, as a bomb's is.
-    png.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    png.extend(chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
     png.extend(chunk(b"IEND", &[]));
     png
 }
@@ -100,7 +107,9 @@ fn valid_png() -> Vec<u8> {
         encoder.set_color(png::ColorType::Grayscale);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().unwrap();
-        writer.write_image_data(&[0, 50, 100, 150, 200, 250]).unwrap();
+        writer
+            .write_image_data(&[0, 50, 100, 150, 200, 250])
+            .unwrap();
     }
     out
 }
@@ -112,7 +121,10 @@ fn idx_header_sizes_that_overflow_are_errors() {
     assert!(matches!(result, Err(MnistError::Truncated { .. })));
     assert!(largest < 1 << 16);
     let good = parse_idx_images(Path::new("x"), idx_images(2, 3, 3, 18)).unwrap();
-    assert_eq!((good.count, good.rows, good.cols, good.pixels.len()), (2, 3, 3, 18));
+    assert_eq!(
+        (good.count, good.rows, good.cols, good.pixels.len()),
+        (2, 3, 3, 18)
+    );
 }
 
 #[test]
@@ -120,7 +132,10 @@ fn a_png_claiming_100000_squared_pixels_is_refused_from_its_header() {
     let bytes = png_claiming(100_000, 100_000);
     let (result, largest) = largest_allocation(|| decode_grey_png(Path::new("bomb.png"), &bytes));
     let error = result.unwrap_err().to_string();
-    assert!(error.contains("bomb.png") && error.contains("100000x100000"), "{error}");
+    assert!(
+        error.contains("bomb.png") && error.contains("100000x100000"),
+        "{error}"
+    );
     assert!(error.contains(&MAX_IMAGE_PIXELS.to_string()), "{error}");
     assert!(largest < 1 << 20, "allocated {largest} bytes");
     let image = decode_grey_png(Path::new("ok.png"), &valid_png()).unwrap();

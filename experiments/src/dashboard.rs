@@ -207,7 +207,11 @@ impl EpochRecorder {
         // number stops training at once, before the epoch is checkpointed,
         // so the last checkpoint is the last good epoch.
         if let MetricState::Numeric(entry, Some(value)) = state {
-            let name = self.names.get(&entry.metric_id).cloned().unwrap_or_default();
+            let name = self
+                .names
+                .get(&entry.metric_id)
+                .cloned()
+                .unwrap_or_default();
             let value = value.current();
             if name.to_lowercase().contains("loss") && !value.is_finite() {
                 let mut records = self.records.lock().expect("not poisoned");
@@ -279,7 +283,11 @@ impl TrainingProgressLogger for EpochRecorder {
         {
             eprintln!("warning: could not append to {name}: {e}");
         }
-        self.records.lock().expect("not poisoned").epochs.push(record);
+        self.records
+            .lock()
+            .expect("not poisoned")
+            .epochs
+            .push(record);
         self.epoch_in_progress = epoch + 1;
         self.inner.update_epoch(epoch);
     }

@@ -79,7 +79,11 @@ fn probe(name: &str, device: Device) -> Result<Device, DeviceError> {
     std::panic::set_hook(Box::new(move |info| {
         let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.is_none() {
-            *seen = Some(info.payload_as_str().unwrap_or("the backend panicked").to_string());
+            *seen = Some(
+                info.payload_as_str()
+                    .unwrap_or("the backend panicked")
+                    .to_string(),
+            );
         }
     }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -146,7 +150,10 @@ pub fn select_device(name: &str) -> Result<Device, DeviceError> {
         }
         "vulkan" => {
             #[cfg(feature = "vulkan")]
-            return probe(name, Device::vulkan(burn::tensor::DeviceKind::DefaultDevice));
+            return probe(
+                name,
+                Device::vulkan(burn::tensor::DeviceKind::DefaultDevice),
+            );
             #[allow(unreachable_code)]
             Err(not_compiled())
         }

@@ -49,7 +49,10 @@ impl FewLabelsConfig {
             return Err("at least one label count and one seed are needed".into());
         }
         if self.train_rows == 0 || self.train_rows > datasets::MNIST_TRAIN_ROWS {
-            return Err(format!("train_rows must be in 1..={}", datasets::MNIST_TRAIN_ROWS));
+            return Err(format!(
+                "train_rows must be in 1..={}",
+                datasets::MNIST_TRAIN_ROWS
+            ));
         }
         for n in self.label_counts.iter().flatten() {
             if *n == 0 || n % 10 != 0 || *n > self.train_rows {
@@ -61,17 +64,25 @@ impl FewLabelsConfig {
             }
         }
         let sizes = self.sizes();
-        ClassifierConfig::new(sizes.clone(), 10).validate().map_err(|e| e.to_string())?;
-        StackConfig::uniform(&sizes, &self.pretrain).validate().map_err(|e| e.to_string())?;
+        ClassifierConfig::new(sizes.clone(), 10)
+            .validate()
+            .map_err(|e| e.to_string())?;
+        StackConfig::uniform(&sizes, &self.pretrain)
+            .validate()
+            .map_err(|e| e.to_string())?;
         self.finetune.validate().map_err(|e| e.to_string())?;
         if self.finetune.patience.is_some() {
-            return Err("few-label runs fine-tune for a fixed budget: patience must be none".into());
+            return Err(
+                "few-label runs fine-tune for a fixed budget: patience must be none".into(),
+            );
         }
         Ok(())
     }
 
     pub fn sizes(&self) -> Vec<usize> {
-        std::iter::once(datasets::MNIST_PIXELS).chain(self.hidden.iter().copied()).collect()
+        std::iter::once(datasets::MNIST_PIXELS)
+            .chain(self.hidden.iter().copied())
+            .collect()
     }
 }
 
@@ -80,15 +91,24 @@ impl FewLabelsConfig {
 ///
 /// # Errors
 /// If `n` is not a multiple of `classes`, or a class has too few images.
-pub fn balanced_subset(labels: &[u8], n: usize, classes: usize, seed: u64) -> Result<Vec<usize>, String> {
+pub fn balanced_subset(
+    labels: &[u8],
+    n: usize,
+    classes: usize,
+    seed: u64,
+) -> Result<Vec<usize>, String> {
     if classes == 0 || !n.is_multiple_of(classes) {
-        return Err(format!("{n} labels cannot be split evenly over {classes} classes"));
+        return Err(format!(
+            "{n} labels cannot be split evenly over {classes} classes"
+        ));
     }
     let per_class = n / classes;
     let mut sampler = Sampler::new(seed);
     let mut chosen = Vec::with_capacity(n);
     for class in 0..classes {
-        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] as usize == class).collect();
+        let mut members: Vec<usize> = (0..labels.len())
+            .filter(|&i| labels[i] as usize == class)
+            .collect();
         if members.len() < per_class {
             return Err(format!(
                 "class {class} has {} images, {per_class} are needed",
@@ -108,7 +128,10 @@ pub fn balanced_subset(labels: &[u8], n: usize, classes: usize, seed: u64) -> Re
 
 /// The labelled images at `indices`, repeated (in order) to at least
 /// [`MIN_EPOCH_ROWS`] rows.
-pub fn repeated_subset(all: &LabelledImages, indices: &[usize]) -> Result<LabelledImages, dbn::DbnError> {
+pub fn repeated_subset(
+    all: &LabelledImages,
+    indices: &[usize],
+) -> Result<LabelledImages, dbn::DbnError> {
     let width = all.width();
     let copies = MIN_EPOCH_ROWS.div_ceil(indices.len()).max(1);
     let mut pixels = Vec::with_capacity(copies * indices.len() * width);
@@ -149,7 +172,8 @@ pub fn pretrained_stack(
     renderer: &mut dyn MetricsRenderer,
     interrupter: &Interrupter,
 ) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
-    let stack_config = StackConfig::uniform(&config.sizes(), &config.pretrain.clone().with_seed(seed));
+    let stack_config =
+        StackConfig::uniform(&config.sizes(), &config.pretrain.clone().with_seed(seed));
     let dir = run.subdir(&format!("stacks/seed-{seed}"))?;
     pretrain_with_checkpoints(&dir, &stack_config, images, None, renderer, interrupter)
 }
@@ -171,7 +195,11 @@ pub fn run_unit(
     interrupter: &Interrupter,
 ) -> UnitOutcome<FewLabelsResult> {
     let started = std::time::Instant::now();
-    let arm = if stack.is_some() { Arm::Pretrained } else { Arm::Random };
+    let arm = if stack.is_some() {
+        Arm::Pretrained
+    } else {
+        Arm::Random
+    };
     let name = unit_name(labels, seed, arm);
     let model = match stack {
         Some(stack) => DbnClassifier::from_stack(stack, 10, seed)?,
@@ -179,7 +207,8 @@ pub fn run_unit(
     };
     let learner_dir = run.file(&format!("learners/{name}"));
     if learner_dir.exists() {
-        std::fs::remove_dir_all(&learner_dir).map_err(|e| format!("{}: {e}", learner_dir.display()))?;
+        std::fs::remove_dir_all(&learner_dir)
+            .map_err(|e| format!("{}: {e}", learner_dir.display()))?;
     }
     let outcome = finetune(
         model,
@@ -211,16 +240,25 @@ pub fn run_unit(
     run.subdir("units")?;
     let file = format!("units/{name}.json");
     run.write_json(&file, &result)?;
-    run.commit(&format!("units/{name}"), serde_json::json!({ "done": true }), &[("result", &file)])?;
+    run.commit(
+        &format!("units/{name}"),
+        serde_json::json!({ "done": true }),
+        &[("result", &file)],
+    )?;
     let _ = std::fs::remove_dir_all(&learner_dir);
     Ok((Some(result), outcome.renderer))
 }
 
 /// The committed result of unit `name`, if any.
-pub fn load_unit(run: &RunDir, name: &str) -> Result<Option<FewLabelsResult>, Box<dyn std::error::Error>> {
+pub fn load_unit(
+    run: &RunDir,
+    name: &str,
+) -> Result<Option<FewLabelsResult>, Box<dyn std::error::Error>> {
     let Some(commit) = run.last_commit(&format!("units/{name}"))? else {
         return Ok(None);
     };
-    let file = run.committed(&commit, "result").ok_or("unit commit without a result")?;
+    let file = run
+        .committed(&commit, "result")
+        .ok_or("unit commit without a result")?;
     Ok(Some(crate::run_dir::read_json(&file)?))
 }

@@ -123,7 +123,9 @@ pub fn finetune(
         for part in ["optim", "scheduler"] {
             let path = dir.join("checkpoint").join(format!("{part}-{epoch}.bpk"));
             if std::fs::metadata(&path).map_or(true, |m| m.len() == 0) {
-                return Err(format!("{}: torn checkpoint (missing or empty)", path.display()).into());
+                return Err(
+                    format!("{}: torn checkpoint (missing or empty)", path.display()).into(),
+                );
             }
         }
     }
@@ -147,11 +149,13 @@ pub fn finetune(
     );
     // Keep the last epoch (to resume) and the best by validation accuracy.
     let strategy = ComposedCheckpointingStrategy::builder()
-        .add(KeepLastNCheckpoints::new(if selection == Selection::LastKeepingAll {
-            config.max_epochs + 1
-        } else {
-            1
-        }))
+        .add(KeepLastNCheckpoints::new(
+            if selection == Selection::LastKeepingAll {
+                config.max_epochs + 1
+            } else {
+                1
+            },
+        ))
         .add(MetricCheckpointingStrategy::new(
             &AccuracyMetric::new(),
             Aggregate::Mean,

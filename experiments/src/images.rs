@@ -50,12 +50,7 @@ pub fn write_grey_png(
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
-fn encode_grey_png(
-    path: &Path,
-    pixels: &[u8],
-    width: usize,
-    height: usize,
-) -> std::io::Result<()> {
+fn encode_grey_png(path: &Path, pixels: &[u8], width: usize, height: usize) -> std::io::Result<()> {
     let file = std::fs::File::create(path)?;
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
     encoder.set_color(png::ColorType::Grayscale);

@@ -46,7 +46,10 @@ impl PatchSpec {
         }
         // Whitening estimates a covariance: it needs more rows than one.
         if self.train < 2 {
-            return Err(format!("at least 2 training patches are needed, found {}", self.train));
+            return Err(format!(
+                "at least 2 training patches are needed, found {}",
+                self.train
+            ));
         }
         if self.held_out == 0 {
             return Err("at least 1 held-out patch is needed".into());

@@ -83,7 +83,11 @@ pub fn plot_trajectories(
                     .map_err(|e| named(path, e))?;
             } else {
                 chart
-                    .draw_series(std::iter::once(TriangleMarker::new((p[0], p[1]), 4, colour)))
+                    .draw_series(std::iter::once(TriangleMarker::new(
+                        (p[0], p[1]),
+                        4,
+                        colour,
+                    )))
                     .map_err(|e| named(path, e))?;
             }
         }
@@ -118,7 +122,10 @@ pub fn plot_strips(
     values: &[(Vec<f64>, Vec<f64>)],
 ) -> PlotResult {
     register_font();
-    let all = values.iter().flat_map(|(a, b)| a.iter().chain(b)).map(|&v| v as f32);
+    let all = values
+        .iter()
+        .flat_map(|(a, b)| a.iter().chain(b))
+        .map(|&v| v as f32);
     let (y0, y1) = bounds(all);
     let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| named(path, e))?;

@@ -146,7 +146,11 @@ fn save_checkpoint(
             let epochs = trainer.epochs_done();
             let model = format!("pretrain/layer-{layer}-epoch-{epochs}.safetensors");
             let state = format!("pretrain/layer-{layer}-epoch-{epochs}-trainer.safetensors");
-            save_rbm(trainer.rbm(), &config.layers[layer - 1].rbm, &run.file(&model))?;
+            save_rbm(
+                trainer.rbm(),
+                &config.layers[layer - 1].rbm,
+                &run.file(&model),
+            )?;
             save_trainer_state(&trainer.state(), &run.file(&state))?;
             let below = finished_file(*layer - 1);
             let mut files = vec![("model", model.as_str()), ("trainer", state.as_str())];
@@ -188,7 +192,10 @@ fn load_checkpoint(
         Some(path) => load_stack(&path, device)?.layers,
         None => Vec::new(),
     };
-    let current = match (run.committed(commit, "model"), run.committed(commit, "trainer")) {
+    let current = match (
+        run.committed(commit, "model"),
+        run.committed(commit, "trainer"),
+    ) {
         (Some(model), Some(state)) => {
             let (rbm, rbm_config) = load_rbm(&model, device)?;
             let layer = finished.len();

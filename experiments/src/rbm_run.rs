@@ -44,7 +44,11 @@ impl RbmRunConfig {
             .into());
         }
         if self.held_out >= total {
-            return Err(format!("held_out {} leaves no training images of {total}", self.held_out).into());
+            return Err(format!(
+                "held_out {} leaves no training images of {total}",
+                self.held_out
+            )
+            .into());
         }
         if self.train_rows == 0 || self.train_rows > total - self.held_out {
             return Err(format!(

@@ -121,8 +121,17 @@ pub fn json_differences(old: &serde_json::Value, new: &serde_json::Value) -> Vec
                 keys.sort();
                 keys.dedup();
                 for key in keys {
-                    let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                    walk(&child, a.get(key).unwrap_or(&Value::Null), b.get(key).unwrap_or(&Value::Null), out);
+                    let child = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    walk(
+                        &child,
+                        a.get(key).unwrap_or(&Value::Null),
+                        b.get(key).unwrap_or(&Value::Null),
+                        out,
+                    );
                 }
             }
             _ if old != new => out.push(format!("{path} ({old} -> {new})")),
@@ -309,7 +318,10 @@ impl RunDir {
                     if all.is_empty() {
                         String::new()
                     } else {
-                        format!("; differs in {}", all.into_iter().take(5).collect::<Vec<_>>().join(", "))
+                        format!(
+                            "; differs in {}",
+                            all.into_iter().take(5).collect::<Vec<_>>().join(", ")
+                        )
                     }
                 }
                 _ => String::new(),

@@ -109,7 +109,10 @@ impl StudyConfig {
             ));
         }
         if !(2..=10_000).contains(&self.probe_images) {
-            return Err(format!("probe_images must be in 2..=10000, found {}", self.probe_images));
+            return Err(format!(
+                "probe_images must be in 2..=10000, found {}",
+                self.probe_images
+            ));
         }
         Ok(())
     }
@@ -148,8 +151,7 @@ pub struct Unit {
 
 /// What training a unit returns: its result (`None` if interrupted) and
 /// the dashboard, handed back for the next unit.
-pub type UnitOutcome<T> =
-    Result<(Option<T>, Box<dyn MetricsRenderer>), Box<dyn std::error::Error>>;
+pub type UnitOutcome<T> = Result<(Option<T>, Box<dyn MetricsRenderer>), Box<dyn std::error::Error>>;
 
 /// The name of the unit of `(depth, seed, arm)`.
 pub fn unit_name(depth: usize, seed: u64, arm: Arm) -> String {
@@ -216,7 +218,8 @@ impl StudyData {
         config: &StudyConfig,
         device: &Device,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let train = crate::mnist::labelled(&mnist.train.range(0, config.train_rows), "training images")?;
+        let train =
+            crate::mnist::labelled(&mnist.train.range(0, config.train_rows), "training images")?;
         let valid = crate::mnist::labelled(
             &mnist
                 .train
@@ -251,7 +254,10 @@ pub fn pretrained_stack(
     interrupter: &Interrupter,
 ) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
     let max_depth = *config.depths.iter().max().expect("validated");
-    let stack_config = StackConfig::uniform(&config.sizes(max_depth), &config.pretrain.clone().with_seed(seed));
+    let stack_config = StackConfig::uniform(
+        &config.sizes(max_depth),
+        &config.pretrain.clone().with_seed(seed),
+    );
     let dir = run.subdir(&format!("stacks/seed-{seed}"))?;
     let device = data.probe.device();
     let (images, _) = data.train.tensors(&device);
@@ -291,21 +297,24 @@ pub fn run_unit(
     interrupter: &Interrupter,
 ) -> UnitOutcome<Unit> {
     let started = std::time::Instant::now();
-    let arm = if stack.is_some() { Arm::Pretrained } else { Arm::Random };
+    let arm = if stack.is_some() {
+        Arm::Pretrained
+    } else {
+        Arm::Random
+    };
     let name = unit_name(depth, seed, arm);
     let device = data.probe.device();
     let initial = match stack {
-        Some(stack) => DbnClassifier::from_stack(
-            &RbmStack::new(stack.layers[..depth].to_vec()),
-            10,
-            seed,
-        )?,
+        Some(stack) => {
+            DbnClassifier::from_stack(&RbmStack::new(stack.layers[..depth].to_vec()), 10, seed)?
+        }
         None => ClassifierConfig::new(config.sizes(depth), 10).init(&device, seed),
     };
     let before: Vec<Tensor<2>> = initial.hidden.iter().map(|l| l.weight.val()).collect();
     let learner_dir = run.file(&format!("learners/{name}"));
     if learner_dir.exists() {
-        std::fs::remove_dir_all(&learner_dir).map_err(|e| format!("{}: {e}", learner_dir.display()))?;
+        std::fs::remove_dir_all(&learner_dir)
+            .map_err(|e| format!("{}: {e}", learner_dir.display()))?;
     }
     let mut trajectory = vec![output_probabilities(&initial, &data.probe)];
     let finetune_config = FinetuneConfig {
@@ -356,7 +365,10 @@ pub fn run_unit(
     };
     if keep_model {
         run.subdir("units")?;
-        dbn::save_classifier(&outcome.best, &run.file(&format!("units/{name}-model.safetensors")))?;
+        dbn::save_classifier(
+            &outcome.best,
+            &run.file(&format!("units/{name}-model.safetensors")),
+        )?;
     }
     save_unit(run, &name, &unit)?;
     let _ = std::fs::remove_dir_all(&learner_dir);
@@ -376,7 +388,8 @@ fn save_unit(run: &RunDir, name: &str, unit: &Unit) -> Result<(), Box<dyn std::e
         .flatten()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![rows, cols], &bytes)?;
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![rows, cols], &bytes)?;
     let partial = run.file(&format!("{tensor}.part"));
     safetensors::serialize_to_file([("trajectory", view)], None, &partial)?;
     std::fs::rename(&partial, run.file(&tensor))?;
@@ -394,8 +407,12 @@ pub fn load_unit(run: &RunDir, name: &str) -> Result<Option<Unit>, Box<dyn std::
     let Some(commit) = run.last_commit(&format!("units/{name}"))? else {
         return Ok(None);
     };
-    let json = run.committed(&commit, "result").ok_or("unit commit without a result")?;
-    let tensor = run.committed(&commit, "trajectory").ok_or("unit commit without a trajectory")?;
+    let json = run
+        .committed(&commit, "result")
+        .ok_or("unit commit without a result")?;
+    let tensor = run
+        .committed(&commit, "trajectory")
+        .ok_or("unit commit without a trajectory")?;
     let result: UnitResult = crate::run_dir::read_json(&json)?;
     let trajectory = read_trajectory(&tensor)?;
     Ok(Some(Unit { result, trajectory }))
@@ -441,7 +458,9 @@ pub fn nearest_neighbour_purity<L: PartialEq>(points: &[Vec<f32>], labels: &[L])
         .filter(|&i| {
             let nearest = (0..points.len())
                 .filter(|&j| j != i)
-                .min_by(|&a, &b| distance(&points[i], &points[a]).total_cmp(&distance(&points[i], &points[b])))
+                .min_by(|&a, &b| {
+                    distance(&points[i], &points[a]).total_cmp(&distance(&points[i], &points[b]))
+                })
                 .expect("two points or more");
             labels[nearest] == labels[i]
         })
@@ -487,7 +506,9 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
 /// With fewer than 5 points.
 pub fn tsne_2d(points: &[Vec<f32>], perplexity: f32, epochs: usize, seed: u64) -> Vec<[f32; 2]> {
     assert!(points.len() >= 5, "t-SNE needs 5 points or more");
-    let perplexity = perplexity.min((points.len() - 1) as f32 / 3.0 - 1.0).max(1.0);
+    let perplexity = perplexity
+        .min((points.len() - 1) as f32 / 3.0 - 1.0)
+        .max(1.0);
     let initial: Vec<f32> = Sampler::new(seed)
         .normal_vec(points.len() * 2)
         .into_iter()

@@ -27,7 +27,8 @@ pub fn report(
         for &seed in &config.seeds {
             for arm in Arm::BOTH {
                 let name = unit_name(depth, seed, arm);
-                units.push(load_unit(run, &name)?.ok_or_else(|| format!("unit {name} is missing"))?);
+                units
+                    .push(load_unit(run, &name)?.ok_or_else(|| format!("unit {name} is missing"))?);
             }
         }
     }
@@ -70,7 +71,11 @@ pub fn report(
         "Test error by depth: pretrained vs random initialisation",
         "hidden layers",
         "test error (%)",
-        &config.depths.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        &config
+            .depths
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>(),
         ("pretrained", "random initialisation"),
         &config
             .depths
@@ -91,12 +96,18 @@ pub fn report(
     lines.push("|---|---|---|---|---|".into());
     let mut distances = Vec::new();
     for &depth in &config.depths {
-        let index: Vec<usize> = (0..units.len()).filter(|&i| units[i].result.depth == depth).collect();
+        let index: Vec<usize> = (0..units.len())
+            .filter(|&i| units[i].result.depth == depth)
+            .collect();
         let points: Vec<Vec<f32>> = index.iter().map(|&i| finals[i].clone()).collect();
         let labels: Vec<Arm> = index.iter().map(|&i| arms[i]).collect();
         let depth_purity = nearest_neighbour_purity(&points, &labels);
         let of = |arm: Arm| -> Vec<&Vec<f32>> {
-            index.iter().filter(|&&i| arms[i] == arm).map(|&i| &finals[i]).collect()
+            index
+                .iter()
+                .filter(|&&i| arms[i] == arm)
+                .map(|&i| &finals[i])
+                .collect()
         };
         let (p, r) = (of(Arm::Pretrained), of(Arm::Random));
         let between = {
@@ -136,9 +147,15 @@ pub fn report(
             lines.push(format!(
                 "| {depth} | {} | {} |",
                 arm.name(),
-                means.iter().map(|m| format!("{m:.3}")).collect::<Vec<_>>().join(", ")
+                means
+                    .iter()
+                    .map(|m| format!("{m:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
-            changes.push(serde_json::json!({ "depth": depth, "arm": arm, "mean_relative_change": means }));
+            changes.push(
+                serde_json::json!({ "depth": depth, "arm": arm, "mean_relative_change": means }),
+            );
         }
     }
 
@@ -172,11 +189,17 @@ pub fn report(
     // First-layer filters of one pretrained network before and after.
     let (depth, seed) = (config.depths[0], config.seeds[0]);
     let stack = dbn::load_stack(
-        &run.file(&format!("stacks/seed-{seed}/{}", crate::pretrain_run::PRETRAINED_FILE)),
+        &run.file(&format!(
+            "stacks/seed-{seed}/{}",
+            crate::pretrain_run::PRETRAINED_FILE
+        )),
         device,
     )?;
     let tuned = dbn::load_classifier(
-        &run.file(&format!("units/{}-model.safetensors", unit_name(depth, seed, Arm::Pretrained))),
+        &run.file(&format!(
+            "units/{}-model.safetensors",
+            unit_name(depth, seed, Arm::Pretrained)
+        )),
         device,
     )?;
     let before = tensor_rows(stack.layers[0].weight.val().transpose().slice(0..50));
@@ -186,7 +209,14 @@ pub fn report(
         .zip(after)
         .flat_map(|(b, a)| [b, a])
         .collect();
-    write_grid(&run.file("filters-before-after.png"), &pairs, 28, 28, 10, true)?;
+    write_grid(
+        &run.file("filters-before-after.png"),
+        &pairs,
+        28,
+        28,
+        10,
+        true,
+    )?;
 
     run.write_json(
         "result.json",

@@ -7,7 +7,7 @@ use burn::train::Interrupter;
 use rbm::{Sampler, TrainConfig};
 
 use crate::dashboard::dashboard;
-use crate::few_labels::{balanced_subset, repeated_subset, MIN_EPOCH_ROWS};
+use crate::few_labels::{MIN_EPOCH_ROWS, balanced_subset, repeated_subset};
 use crate::run_dir::RunDir;
 use crate::study::*;
 
@@ -55,7 +55,10 @@ fn purity_does_not_separate_one_distribution() {
     // nearest neighbour shares its label with probability 19/39 (0.49); the
     // purity of 40 such points has a standard deviation of about
     // sqrt(0.25 / 40) = 8 points, so 75% is more than 3 deviations above.
-    let points: Vec<Vec<f32>> = trajectories(40, 0.0, 7).into_iter().map(|t| t[5].clone()).collect();
+    let points: Vec<Vec<f32>> = trajectories(40, 0.0, 7)
+        .into_iter()
+        .map(|t| t[5].clone())
+        .collect();
     let labels: Vec<bool> = (0..40).map(|i| i % 2 == 0).collect();
     let purity = nearest_neighbour_purity(&points, &labels);
     assert!(purity < 75.0, "{purity}");
@@ -71,13 +74,23 @@ fn the_few_label_split_holds_exactly_n_balanced_labels() {
         unique.dedup();
         assert_eq!(unique.len(), n, "no image twice");
         for class in 0..10u8 {
-            assert_eq!(subset.iter().filter(|&&i| labels[i] == class).count(), n / 10);
+            assert_eq!(
+                subset.iter().filter(|&&i| labels[i] == class).count(),
+                n / 10
+            );
         }
-        assert_eq!(subset, balanced_subset(&labels, n, 10, 1).unwrap(), "seeded");
+        assert_eq!(
+            subset,
+            balanced_subset(&labels, n, 10, 1).unwrap(),
+            "seeded"
+        );
         assert_ne!(subset, balanced_subset(&labels, n, 10, 2).unwrap());
     }
     assert!(balanced_subset(&labels, 105, 10, 1).is_err());
-    assert!(balanced_subset(&labels, 5010, 10, 1).is_err(), "a class runs out");
+    assert!(
+        balanced_subset(&labels, 5010, 10, 1).is_err(),
+        "a class runs out"
+    );
     // The repeated epoch holds only those images' labels, at least 10,000 rows.
     let pixels: Vec<f32> = (0..5000 * 4).map(|i| (i % 5000) as f32).collect();
     let all = dbn::LabelledImages::new(pixels, labels.clone(), 4, 10, "toy").unwrap();
@@ -101,7 +114,10 @@ fn tiny_config() -> StudyConfig {
         seeds: vec![1, 2],
         train_rows: 400,
         valid_rows: 100,
-        pretrain: TrainConfig::new().with_epochs(1).with_batch_size(50).with_monitor_rows(100),
+        pretrain: TrainConfig::new()
+            .with_epochs(1)
+            .with_batch_size(50)
+            .with_monitor_rows(100),
         finetune: dbn::FinetuneConfig {
             max_epochs: 2,
             batch_size: 50,
@@ -141,7 +157,16 @@ fn run_study(dir: &std::path::Path, limit: usize) -> Vec<Unit> {
                 }
                 let from = (arm == Arm::Pretrained).then_some(&stack);
                 let (unit, back) = run_unit(
-                    &run, &config, depth, seed, from, false, &data, renderer, &records, &interrupter,
+                    &run,
+                    &config,
+                    depth,
+                    seed,
+                    from,
+                    false,
+                    &data,
+                    renderer,
+                    &records,
+                    &interrupter,
                 )
                 .unwrap();
                 renderer = back;

@@ -39,7 +39,10 @@ fn run(name: &str, args: &[&str]) -> Output {
 fn fails_naming(output: &Output, names: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!output.status.success(), "exit 0; stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        !output.status.success(),
+        "exit 0; stdout: {stdout}\nstderr: {stderr}"
+    );
     assert!(!stderr.contains("panicked at"), "a panic: {stderr}");
     for name in names {
         assert!(stderr.contains(name), "{name:?} not named in: {stderr}");
@@ -66,11 +69,19 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("bench-cd", &["--repeats", "0"], &["--repeats"]),
         ("bench-cd", &["--batch", "70000"], &["--batch"]),
         ("bench-cd", &["--hidden", "0"], &["n_hidden"]),
-        ("bench-cd", &["--hidden", "1000000000000"], &["n_hidden", "limit"]),
+        (
+            "bench-cd",
+            &["--hidden", "1000000000000"],
+            &["n_hidden", "limit"],
+        ),
         ("dbn-bound", &["--side", "0"], &["--side"]),
         ("dbn-bound", &["--side", "17"], &["--side"]),
         ("dbn-bound", &["--hidden", "0"], &["--hidden"]),
-        ("train-rbm", &["--hidden", "1000000000000"], &["n_hidden", "limit"]),
+        (
+            "train-rbm",
+            &["--hidden", "1000000000000"],
+            &["n_hidden", "limit"],
+        ),
         ("train-rbm", &["--held-out", "60000"], &["--held-out"]),
         ("train-rbm", &["--lr=-1"], &["learning_rate"]),
         ("train-rbm", &["--train-rows", "0"], &["--train-rows"]),
@@ -80,18 +91,54 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("gaussian-sweeps", &["--rates", "0"], &["learning_rate"]),
         ("mnist-classify", &["--hidden", "0"], &["layer size"]),
         ("mnist-classify", &["--lr", "5"], &["learning_rate"]),
-        ("mnist-classify", &["--no-pretrain", "--pretrained", "x"], &["--no-pretrain", "--pretrained"]),
-        ("mnist-generative", &["--sample-steps", "0"], &["sample_steps"]),
-        ("mnist-generative", &["--samples-per-class", "0"], &["samples_per_class"]),
-        ("mnist-generative", &["--resume", "--lower-epochs", "3"], &["--lower-epochs", "--resume"]),
-        ("mnist-classify", &["--resume", "--hidden", "20"], &["--hidden", "--resume"]),
-        ("train-rbm", &["--resume", "--epochs", "3"], &["--epochs", "--resume"]),
-        ("top-rbm-sweep", &["--lower", "x", "--eval-every", "0"], &["--eval-every"]),
-        ("rbm-loglik", &["no-such-model.safetensors"], &["no-such-model.safetensors"]),
+        (
+            "mnist-classify",
+            &["--no-pretrain", "--pretrained", "x"],
+            &["--no-pretrain", "--pretrained"],
+        ),
+        (
+            "mnist-generative",
+            &["--sample-steps", "0"],
+            &["sample_steps"],
+        ),
+        (
+            "mnist-generative",
+            &["--samples-per-class", "0"],
+            &["samples_per_class"],
+        ),
+        (
+            "mnist-generative",
+            &["--resume", "--lower-epochs", "3"],
+            &["--lower-epochs", "--resume"],
+        ),
+        (
+            "mnist-classify",
+            &["--resume", "--hidden", "20"],
+            &["--hidden", "--resume"],
+        ),
+        (
+            "train-rbm",
+            &["--resume", "--epochs", "3"],
+            &["--epochs", "--resume"],
+        ),
+        (
+            "top-rbm-sweep",
+            &["--lower", "x", "--eval-every", "0"],
+            &["--eval-every"],
+        ),
+        (
+            "rbm-loglik",
+            &["no-such-model.safetensors"],
+            &["no-such-model.safetensors"],
+        ),
         ("pretraining-study", &["--seeds", "1"], &["2 seeds"]),
         ("pretraining-study", &["--depths", "0"], &["depths"]),
         ("pretraining-study", &["--width", "0"], &["layer size"]),
-        ("pretraining-study", &["--resume", "--epochs", "3"], &["--epochs", "--resume"]),
+        (
+            "pretraining-study",
+            &["--resume", "--epochs", "3"],
+            &["--epochs", "--resume"],
+        ),
         ("few-labels", &["--labels", "105"], &["label count 105"]),
         ("few-labels", &["--labels", "abc"], &["--labels", "abc"]),
         ("few-labels", &["--seeds", "0"], &["seed"]),
@@ -108,7 +155,15 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         let nowhere = text(&dir.path().join("no-mnist"));
         all.push(&nowhere);
         let out_text = text(&out);
-        if !["dbn-bound", "bench-cd", "top-rbm-sweep", "rbm-loglik", "infinite-sbn"].contains(name) {
+        if ![
+            "dbn-bound",
+            "bench-cd",
+            "top-rbm-sweep",
+            "rbm-loglik",
+            "infinite-sbn",
+        ]
+        .contains(name)
+        {
             all.extend(["--out", &out_text]);
         }
         let mut command = Command::new(binary(name));
@@ -126,7 +181,9 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         let output = command.output().unwrap();
         fails_naming(&output, names);
         assert!(
-            !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none() || *name == "mnist-generative",
+            !out.exists()
+                || std::fs::read_dir(&out).unwrap().next().is_none()
+                || *name == "mnist-generative",
             "{name} {args:?} left a run directory behind"
         );
     }
@@ -136,7 +193,12 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
 fn a_fresh_run_refuses_a_used_directory_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
-    for name in ["train-rbm", "mnist-classify", "mnist-generative", "gaussian-rbm"] {
+    for name in [
+        "train-rbm",
+        "mnist-classify",
+        "mnist-generative",
+        "gaussian-rbm",
+    ] {
         let output = run(name, &["--out", &text(dir.path())]);
         fails_naming(&output, &[&text(dir.path()), "--resume", "--overwrite"]);
     }
@@ -163,9 +225,21 @@ fn bad_model_files_are_named_errors_not_panics_or_aborts() {
     let hostile = rbm::RbmConfig::new(784, 1_000_000_000_000);
     let data = [0u8; 4 * 16];
     let views = [
-        ("weight", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4, 2], &data[..32]).unwrap()),
-        ("visible_bias", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data[32..48]).unwrap()),
-        ("hidden_bias", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data[48..64]).unwrap()),
+        (
+            "weight",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4, 2], &data[..32])
+                .unwrap(),
+        ),
+        (
+            "visible_bias",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data[32..48])
+                .unwrap(),
+        ),
+        (
+            "hidden_bias",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data[48..64])
+                .unwrap(),
+        ),
     ];
     let metadata = std::collections::HashMap::from([(
         rbm::CONFIG_METADATA_KEY.to_string(),
@@ -203,7 +277,14 @@ fn a_png_bomb_is_refused_by_gaussian_rbm() {
     std::fs::write(images.join("bomb.png"), &png).unwrap();
     let out = dir.path().join("run");
     let output = Command::new(binary("gaussian-rbm"))
-        .args(["--images-dir", &text(&images), "--out", &text(&out), "--device", "flex"])
+        .args([
+            "--images-dir",
+            &text(&images),
+            "--out",
+            &text(&out),
+            "--device",
+            "flex",
+        ])
         .output()
         .unwrap();
     fails_naming(&output, &["bomb.png", "100000x100000"]);
@@ -214,7 +295,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -223,8 +308,16 @@ fn crc32(bytes: &[u8]) -> u32 {
 /// A tiny train-rbm run on real MNIST: 200 images, 8 hidden units.
 fn tiny_rbm(out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
-        "--out", out.to_str().unwrap(), "--hidden", "8", "--train-rows", "200",
-        "--held-out", "100", "--batch", "50",
+        "--out",
+        out.to_str().unwrap(),
+        "--hidden",
+        "8",
+        "--train-rows",
+        "200",
+        "--held-out",
+        "100",
+        "--batch",
+        "50",
     ];
     args.extend_from_slice(extra);
     run("train-rbm", &args)
@@ -236,33 +329,55 @@ fn run_directories_belong_to_one_run() {
     let out = dir.path().join("rbm");
     succeeds(&tiny_rbm(&out, &["--epochs", "1"]));
     let commit: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.commit.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.commit.json")).unwrap())
+            .unwrap();
     assert_eq!(commit["step"]["epochs_done"], 1);
 
     // A fresh run into it is refused; --overwrite starts over.
-    fails_naming(&tiny_rbm(&out, &["--epochs", "1"]), &[&text(&out), "--resume"]);
+    fails_naming(
+        &tiny_rbm(&out, &["--epochs", "1"]),
+        &[&text(&out), "--resume"],
+    );
 
     // Flags that --resume would ignore are refused.
-    let output = run("train-rbm", &["--out", &text(&out), "--resume", "--hidden", "9"]);
+    let output = run(
+        "train-rbm",
+        &["--out", &text(&out), "--resume", "--hidden", "9"],
+    );
     fails_naming(&output, &["--hidden"]);
 
     // A config.json edited after the start is not the run's.
     let config_path = out.join("config.json");
     let original = std::fs::read_to_string(&config_path).unwrap();
-    std::fs::write(&config_path, original.replace("\"epochs\": 1", "\"epochs\": 2")).unwrap();
+    std::fs::write(
+        &config_path,
+        original.replace("\"epochs\": 1", "\"epochs\": 2"),
+    )
+    .unwrap();
     let output = run("train-rbm", &["--out", &text(&out), "--resume"]);
     fails_naming(
         &output,
-        &["config.json", "not the configuration the run started with", "train.epochs (1 -> 2)"],
+        &[
+            "config.json",
+            "not the configuration the run started with",
+            "train.epochs (1 -> 2)",
+        ],
     );
     std::fs::write(&config_path, &original).unwrap();
 
     // A checkpoint of another configuration is refused.
     let other = dir.path().join("other");
     succeeds(&tiny_rbm(&other, &["--epochs", "1", "--seed", "7"]));
-    std::fs::copy(other.join("checkpoint.commit.json"), out.join("checkpoint.commit.json")).unwrap();
+    std::fs::copy(
+        other.join("checkpoint.commit.json"),
+        out.join("checkpoint.commit.json"),
+    )
+    .unwrap();
     let output = run("train-rbm", &["--out", &text(&out), "--resume"]);
-    fails_naming(&output, &["checkpoint.commit.json", "another configuration"]);
+    fails_naming(
+        &output,
+        &["checkpoint.commit.json", "another configuration"],
+    );
 
     // A torn checkpoint (a file changed after its commit) is refused.
     let fresh = dir.path().join("torn");
@@ -299,7 +414,11 @@ fn a_run_interrupted_before_its_first_checkpoint_restarts_from_its_own_config() 
     names.sort();
     assert_eq!(names.len(), 3);
     for name in names {
-        assert_eq!(a.tensor(name).unwrap().data(), b.tensor(name).unwrap().data(), "{name}");
+        assert_eq!(
+            a.tensor(name).unwrap().data(),
+            b.tensor(name).unwrap().data(),
+            "{name}"
+        );
     }
     let lines = std::fs::read_to_string(cut.join("metrics.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 2, "one metrics line per epoch");

@@ -53,19 +53,25 @@ impl ClassifierConfig {
             return Err(DbnConfigError::ZeroLayerSize { index });
         }
         check_sizes(&self.layer_sizes)?;
-        check_sizes(&[*self.layer_sizes.last().expect("two or more"), self.n_classes])
-            .map_err(|e| match e {
-                DbnConfigError::TooManyWeights { inputs, outputs, max, .. } => {
-                    DbnConfigError::TooManyWeights {
-                        index: self.layer_sizes.len() - 1,
-                        next: self.layer_sizes.len(),
-                        inputs,
-                        outputs,
-                        max,
-                    }
-                }
-                other => other,
-            })?;
+        check_sizes(&[
+            *self.layer_sizes.last().expect("two or more"),
+            self.n_classes,
+        ])
+        .map_err(|e| match e {
+            DbnConfigError::TooManyWeights {
+                inputs,
+                outputs,
+                max,
+                ..
+            } => DbnConfigError::TooManyWeights {
+                index: self.layer_sizes.len() - 1,
+                next: self.layer_sizes.len(),
+                inputs,
+                outputs,
+                max,
+            },
+            other => other,
+        })?;
         if self.hidden_units.len() != self.layer_sizes.len() - 1 {
             return Err(DbnConfigError::UnitKindCount {
                 expected: self.layer_sizes.len() - 1,

@@ -41,7 +41,9 @@ pub enum DbnConfigError {
         found: usize,
         max: usize,
     },
-    #[error("layers {index} and {next} need {inputs} x {outputs} weights, above the limit of {max}")]
+    #[error(
+        "layers {index} and {next} need {inputs} x {outputs} weights, above the limit of {max}"
+    )]
     TooManyWeights {
         index: usize,
         next: usize,

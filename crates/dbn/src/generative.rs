@@ -348,7 +348,13 @@ impl GenerativeDbn {
             .chain(&self.down)
             .chain([&self.top])
             .map(|l| l.weight.val().abs().max().into_scalar::<f32>() as f64)
-            .fold(0.0, |a, b| if b.is_nan() || a.is_nan() { f64::NAN } else { a.max(b) })
+            .fold(0.0, |a, b| {
+                if b.is_nan() || a.is_nan() {
+                    f64::NAN
+                } else {
+                    a.max(b)
+                }
+            })
     }
 
     /// One up-down update on a batch (HOT 2006, appendix B): a stochastic

@@ -89,7 +89,13 @@ impl TiedNet {
         let weight = to_host_f64(rbm.weight.val().reshape([nv * nh])); // row-major [nv, nh]
         let visible_bias = to_host_f64(rbm.visible_bias.val());
         let hidden_bias = to_host_f64(rbm.hidden_bias.val());
-        Ok(Self::from_parameters(nv, nh, &weight, &visible_bias, &hidden_bias))
+        Ok(Self::from_parameters(
+            nv,
+            nh,
+            &weight,
+            &visible_bias,
+            &hidden_bias,
+        ))
     }
 
     /// The tied net of the binary RBM with these parameters (`weight`
@@ -113,14 +119,22 @@ impl TiedNet {
         let mut hidden_given_visible = Vec::with_capacity(states_v * states_h);
         for v in 0..states_v {
             let on: Vec<f64> = (0..n_hidden)
-                .map(|j| logistic(hidden_bias[j] + (0..n_visible).map(|i| bit(v, i) * w(i, j)).sum::<f64>()))
+                .map(|j| {
+                    logistic(
+                        hidden_bias[j] + (0..n_visible).map(|i| bit(v, i) * w(i, j)).sum::<f64>(),
+                    )
+                })
                 .collect();
             hidden_given_visible.extend((0..states_h).map(|h| factorial(&on, h)));
         }
         let mut visible_given_hidden = Vec::with_capacity(states_h * states_v);
         for h in 0..states_h {
             let on: Vec<f64> = (0..n_visible)
-                .map(|i| logistic(visible_bias[i] + (0..n_hidden).map(|j| bit(h, j) * w(i, j)).sum::<f64>()))
+                .map(|i| {
+                    logistic(
+                        visible_bias[i] + (0..n_hidden).map(|j| bit(h, j) * w(i, j)).sum::<f64>(),
+                    )
+                })
                 .collect();
             visible_given_hidden.extend((0..states_v).map(|v| factorial(&on, v)));
         }
@@ -159,7 +173,11 @@ impl TiedNet {
 
     /// The RBM's exact joint `p(v, h)`, `[2^nv x 2^nh]`.
     pub fn rbm_joint(&self) -> Vec<f64> {
-        let max = self.log_joint.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let max = self
+            .log_joint
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
         let unnormalised: Vec<f64> = self.log_joint.iter().map(|l| (l - max).exp()).collect();
         let total: f64 = unnormalised.iter().sum();
         unnormalised.into_iter().map(|p| p / total).collect()
@@ -168,7 +186,10 @@ impl TiedNet {
     /// The RBM's exact marginal `p(v)`.
     pub fn rbm_visible(&self) -> Vec<f64> {
         let joint = self.rbm_joint();
-        joint.chunks(self.hidden_states()).map(|row| row.iter().sum()).collect()
+        joint
+            .chunks(self.hidden_states())
+            .map(|row| row.iter().sum())
+            .collect()
     }
 
     /// The RBM's exact marginal `p(h)`.
@@ -207,9 +228,17 @@ impl TiedNet {
         for layer in (0..layers).rev() {
             distribution = if layer % 2 == 0 {
                 // A hidden-type layer generates v below it with W.
-                propagate(&distribution, &self.visible_given_hidden, self.visible_states())
+                propagate(
+                    &distribution,
+                    &self.visible_given_hidden,
+                    self.visible_states(),
+                )
             } else {
-                propagate(&distribution, &self.hidden_given_visible, self.hidden_states())
+                propagate(
+                    &distribution,
+                    &self.hidden_given_visible,
+                    self.hidden_states(),
+                )
             };
         }
         distribution
@@ -281,7 +310,11 @@ impl TiedNet {
 
     /// `data(v) p(h | v)` as a joint `[2^nv x 2^nh]`.
     fn data_joint(&self, data: &[f64]) -> Vec<f64> {
-        assert_eq!(data.len(), self.visible_states(), "the data distribution's size");
+        assert_eq!(
+            data.len(),
+            self.visible_states(),
+            "the data distribution's size"
+        );
         let nh = self.hidden_states();
         let mut joint = Vec::with_capacity(data.len() * nh);
         for (v, &p) in data.iter().enumerate() {
@@ -326,7 +359,10 @@ impl TiedNet {
                 }
             }
             let next_statistics = self.pair_statistics(&next);
-            for (t, (s, n)) in total.iter_mut().zip(statistics.iter().zip(&next_statistics)) {
+            for (t, (s, n)) in total
+                .iter_mut()
+                .zip(statistics.iter().zip(&next_statistics))
+            {
                 *t += s - n;
             }
             joint = next;

@@ -99,7 +99,10 @@ pub fn load_generative(path: &Path, device: &Device) -> Result<GenerativeDbn, Db
     }
     let features = layers.lower.last().expect("not empty").n_hidden;
     let rbm::UnitKind::BinaryWithSoftmax { group } = layers.top.visible_units else {
-        return Err(bad(path, "the top RBM's visible units are not binary+softmax"));
+        return Err(bad(
+            path,
+            "the top RBM's visible units are not binary+softmax",
+        ));
     };
     if layers.top.n_visible != features + group {
         return Err(bad(
@@ -149,8 +152,8 @@ fn metadata_json<T: serde::de::DeserializeOwned>(
             &format!("no `{key}` entry in the header's __metadata__"),
         )
     })?;
-    let value = serde_json::from_str(json)
-        .map_err(|e| bad(path, &format!("`{key}` is not valid: {e}")))?;
+    let value =
+        serde_json::from_str(json).map_err(|e| bad(path, &format!("`{key}` is not valid: {e}")))?;
     Ok((value, file))
 }
 

@@ -497,7 +497,9 @@ fn one_step_lowers_the_loss_and_reaches_the_first_layer() {
         images: data,
         targets,
     };
-    let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1).unwrap().train();
+    let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1)
+        .unwrap()
+        .train();
     let before = model.forward_classification(batch.clone()).loss;
     let loss_before = before.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(before.backward(), &model);
@@ -535,7 +537,8 @@ fn head_only_training_leaves_the_hidden_layers_without_gradients() {
         images: data,
         targets,
     };
-    let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1).unwrap()
+    let model = DbnClassifier::from_stack(&random_stack(&device), 2, 1)
+        .unwrap()
         .with_head_only(true)
         .train();
     let loss = model.forward_classification(batch.clone()).loss;
@@ -744,7 +747,10 @@ fn classifier_layer_size_limit() {
     let error = ClassifierConfig::new(vec![784, rbm::MAX_UNITS + 1], 10)
         .validate()
         .unwrap_err();
-    assert!(matches!(error, DbnConfigError::LayerTooLarge { index: 1, .. }));
+    assert!(matches!(
+        error,
+        DbnConfigError::LayerTooLarge { index: 1, .. }
+    ));
 }
 
 #[test]
@@ -752,12 +758,26 @@ fn classifier_weight_limit() {
     let error = ClassifierConfig::new(vec![1 << 16, 1 << 16], 10)
         .validate()
         .unwrap_err();
-    assert!(matches!(error, DbnConfigError::TooManyWeights { index: 0, next: 1, .. }));
+    assert!(matches!(
+        error,
+        DbnConfigError::TooManyWeights {
+            index: 0,
+            next: 1,
+            ..
+        }
+    ));
     // The head counts too.
     let error = ClassifierConfig::new(vec![4, 1 << 21], 1 << 10)
         .validate()
         .unwrap_err();
-    assert!(matches!(error, DbnConfigError::TooManyWeights { index: 1, next: 2, .. }));
+    assert!(matches!(
+        error,
+        DbnConfigError::TooManyWeights {
+            index: 1,
+            next: 2,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -781,7 +801,12 @@ fn one_hot_labels_out_of_range_are_errors() {
     let error = one_hot_rows(&[0, 2, 3], 3, &device()).unwrap_err();
     assert!(matches!(
         error,
-        DbnError::ClassOutOfRange { row: 2, label: 3, classes: 3, .. }
+        DbnError::ClassOutOfRange {
+            row: 2,
+            label: 3,
+            classes: 3,
+            ..
+        }
     ));
     let rows = one_hot_rows(&[2, 0], 3, &device()).unwrap();
     assert_eq!(host(rows), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
@@ -832,7 +857,11 @@ fn up_down_validates_its_config_and_data() {
     let narrow = images.clone().slice([0..40, 0..11]);
     assert!(matches!(
         model.up_down_epoch(&narrow, &one_hot, &updown(0.01), 0, |_, _| {}),
-        Err(DbnError::DataWidth { expected: 12, found: 11, .. })
+        Err(DbnError::DataWidth {
+            expected: 12,
+            found: 11,
+            ..
+        })
     ));
     let fewer = one_hot.clone().slice(0..39);
     assert!(matches!(
@@ -868,15 +897,29 @@ fn sampling_checks_its_labels_and_steps() {
     let model = toy_generative(&device());
     let mut sampler = Sampler::new(1);
     let sample = |labels: &[Option<usize>], steps, sampler: &mut Sampler| {
-        model.sample(labels, SampleStart::RandomFeatures, steps, sampler, 0, |_, _| {})
+        model.sample(
+            labels,
+            SampleStart::RandomFeatures,
+            steps,
+            sampler,
+            0,
+            |_, _| {},
+        )
     };
     assert!(matches!(
         sample(&[Some(0), Some(2)], 5, &mut sampler),
-        Err(DbnError::ClassOutOfRange { row: 1, label: 2, .. })
+        Err(DbnError::ClassOutOfRange {
+            row: 1,
+            label: 2,
+            ..
+        })
     ));
     assert!(sample(&[], 5, &mut sampler).is_err());
     assert!(sample(&[Some(1)], 0, &mut sampler).is_err());
-    assert_eq!(sample(&[Some(1), None], 3, &mut sampler).unwrap().dims(), [2, 12]);
+    assert_eq!(
+        sample(&[Some(1), None], 3, &mut sampler).unwrap().dims(),
+        [2, 12]
+    );
 }
 
 #[test]
@@ -893,7 +936,10 @@ fn loading_a_generative_dbn_checks_that_its_layers_chain() {
     model.down.push(extra);
     save_generative(&model, &path).unwrap();
     let error = load_generative(&path, &device).unwrap_err().to_string();
-    assert!(error.contains("g.safetensors") && error.contains("layer 0 has 6 hidden units"), "{error}");
+    assert!(
+        error.contains("g.safetensors") && error.contains("layer 0 has 6 hidden units"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -907,7 +953,10 @@ fn loading_a_stack_checks_that_its_layers_chain() {
     ]);
     save_stack(&stack, &path).unwrap();
     let error = load_stack(&path, &device).unwrap_err().to_string();
-    assert!(error.contains("s.safetensors") && error.contains("layer 1 has 5 visible units"), "{error}");
+    assert!(
+        error.contains("s.safetensors") && error.contains("layer 1 has 5 visible units"),
+        "{error}"
+    );
 }
 
 mod infinite_sbn_statements {
@@ -919,8 +968,14 @@ mod infinite_sbn_statements {
         let mut sampler = Sampler::new(seed);
         let as_f64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
         let weight = as_f64(sampler.normal_vec(48));
-        let visible = as_f64(sampler.normal_vec(8)).iter().map(|b| 0.5 * b).collect::<Vec<_>>();
-        let hidden = as_f64(sampler.normal_vec(6)).iter().map(|b| 0.5 * b).collect::<Vec<_>>();
+        let visible = as_f64(sampler.normal_vec(8))
+            .iter()
+            .map(|b| 0.5 * b)
+            .collect::<Vec<_>>();
+        let hidden = as_f64(sampler.normal_vec(6))
+            .iter()
+            .map(|b| 0.5 * b)
+            .collect::<Vec<_>>();
         TiedNet::from_parameters(8, 6, &weight, &visible, &hidden)
     }
 
@@ -934,7 +989,11 @@ mod infinite_sbn_statements {
     fn the_bottom_of_the_tied_net_approaches_the_rbm_marginal() {
         let net = random_net(1);
         let target = net.rbm_visible();
-        for top in [vec![1.0 / 256.0; 256], point_mass(256, 0), point_mass(256, 255)] {
+        for top in [
+            vec![1.0 / 256.0; 256],
+            point_mass(256, 0),
+            point_mass(256, 255),
+        ] {
             // Even numbers of layers: the bottom is the top times a Markov
             // kernel on v that leaves p(v) invariant, so total variation
             // cannot increase (a property of any such kernel).
@@ -945,9 +1004,17 @@ mod infinite_sbn_statements {
             for pair in distances.windows(2) {
                 assert!(pair[1] <= pair[0] + 1e-12, "{pair:?}");
             }
-            assert!(distances[1] > 1e-3, "not converged at once: {}", distances[1]);
+            assert!(
+                distances[1] > 1e-3,
+                "not converged at once: {}",
+                distances[1]
+            );
             // Geometric convergence; 1e-9 leaves room for f64 rounding of sums of 256 terms.
-            assert!(distances[100] < 1e-9, "after 200 layers: {}", distances[100]);
+            assert!(
+                distances[100] < 1e-9,
+                "after 200 layers: {}",
+                distances[100]
+            );
         }
     }
 
@@ -991,7 +1058,12 @@ mod infinite_sbn_statements {
         let net = random_net(3);
         // Data: four patterns with unequal weights.
         let mut data = vec![0.0; 256];
-        for (state, p) in [(0b1111_0000, 0.4), (0b0000_1111, 0.3), (0b1010_1010, 0.2), (0b0101_0101, 0.1)] {
+        for (state, p) in [
+            (0b1111_0000, 0.4),
+            (0b0000_1111, 0.3),
+            (0b1010_1010, 0.2),
+            (0b0101_0101, 0.1),
+        ] {
             data[state] = p;
         }
         let exact = net.boltzmann_gradient(&data);
@@ -1002,7 +1074,11 @@ mod infinite_sbn_statements {
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f64::max)
         };
-        assert!(error(1) > 1e-3, "one layer is not the whole gradient: {}", error(1));
+        assert!(
+            error(1) > 1e-3,
+            "one layer is not the whole gradient: {}",
+            error(1)
+        );
         assert!(error(400) < 1e-9, "400 layers: {}", error(400));
     }
 
@@ -1013,8 +1089,13 @@ mod infinite_sbn_statements {
         let net = TiedNet::from_rbm(&rbm).unwrap();
         // p(v) from the tied net equals the enumeration in the rbm crate.
         let log_z = rbm::exact_log_partition(&rbm).unwrap();
-        let all: Vec<f32> = (0..16).flat_map(|v| (0..4).map(move |i| ((v >> i) & 1) as f32)).collect();
-        let free = host(rbm.free_energy(rbm::tensor_from_rows(&all, 4, &device)).unsqueeze_dim(1));
+        let all: Vec<f32> = (0..16)
+            .flat_map(|v| (0..4).map(move |i| ((v >> i) & 1) as f32))
+            .collect();
+        let free = host(
+            rbm.free_energy(rbm::tensor_from_rows(&all, 4, &device))
+                .unsqueeze_dim(1),
+        );
         for (v, p) in net.rbm_visible().iter().enumerate() {
             let expected = (-(free[v] as f64) - log_z).exp();
             assert!((p - expected).abs() < 1e-5, "v = {v}: {p} vs {expected}");

@@ -107,7 +107,10 @@ fn metadata_claiming_a_huge_model_is_refused_before_allocation() {
     let bytes = file_with_header(&header.to_string(), &text[8 + header_len..]);
     let hostile = write(dir.path(), &bytes);
     let error = message(load_rbm(&hostile, &Device::flex()).unwrap_err());
-    assert!(error.contains("needs") && error.contains("the file holds"), "{error}");
+    assert!(
+        error.contains("needs") && error.contains("the file holds"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -118,7 +121,10 @@ fn other_dtypes_and_non_finite_values_are_typed_errors() {
     let path = write(dir.path(), &file_with_header(header, &[0u8; 16]));
     let error = message(crate::inspect_weights(&path).unwrap_err());
     assert!(error.contains("F64") && error.contains("weight"), "{error}");
-    assert!(error.contains("hostile.safetensors"), "names the file: {error}");
+    assert!(
+        error.contains("hostile.safetensors"),
+        "names the file: {error}"
+    );
     // An f32 tensor holding a NaN.
     let mut data = 1.0f32.to_le_bytes().to_vec();
     data.extend_from_slice(&f32::NAN.to_le_bytes());
@@ -131,9 +137,21 @@ fn other_dtypes_and_non_finite_values_are_typed_errors() {
 #[test]
 fn rule_too_many_units() {
     let error = RbmConfig::new(784, MAX_UNITS + 1).validate().unwrap_err();
-    assert!(matches!(error, ConfigError::TooManyUnits { layer: "n_hidden", .. }));
+    assert!(matches!(
+        error,
+        ConfigError::TooManyUnits {
+            layer: "n_hidden",
+            ..
+        }
+    ));
     let error = RbmConfig::new(MAX_UNITS + 1, 10).validate().unwrap_err();
-    assert!(matches!(error, ConfigError::TooManyUnits { layer: "n_visible", .. }));
+    assert!(matches!(
+        error,
+        ConfigError::TooManyUnits {
+            layer: "n_visible",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -152,7 +170,14 @@ fn a_step_with_a_batch_of_the_wrong_width_is_an_error() {
         crate::CdTrainer::new(RbmConfig::new(6, 4).init(&device, 1), TrainConfig::new()).unwrap();
     let batch = Tensor::<2>::zeros([3, 5], &device);
     let error = trainer.step(batch, 0.1, 0.5).unwrap_err();
-    assert!(matches!(error, RbmError::DataWidth { expected: 6, found: 5, .. }));
+    assert!(matches!(
+        error,
+        RbmError::DataWidth {
+            expected: 6,
+            found: 5,
+            ..
+        }
+    ));
     let empty = Tensor::<2>::zeros([0, 6], &device);
     assert!(matches!(
         trainer.step(empty, 0.1, 0.5).unwrap_err(),
@@ -229,7 +254,11 @@ fn divergence_rule_non_finite_metrics() {
     let error = crate::check_divergence(&metrics).unwrap_err();
     assert!(matches!(
         error,
-        RbmError::Diverged { epoch: 3, quantity: "held-out free energy", .. }
+        RbmError::Diverged {
+            epoch: 3,
+            quantity: "held-out free energy",
+            ..
+        }
     ));
 }
 
@@ -246,8 +275,17 @@ fn divergence_rule_reconstruction_far_above_the_trivial_predictor() {
         ..healthy_metrics()
     };
     let error = crate::check_divergence(&above).unwrap_err();
-    assert!(matches!(error, RbmError::Diverged { quantity: "reconstruction error", .. }));
-    assert!(error.to_string().contains("trivial mean predictor"), "{error}");
+    assert!(matches!(
+        error,
+        RbmError::Diverged {
+            quantity: "reconstruction error",
+            ..
+        }
+    ));
+    assert!(
+        error.to_string().contains("trivial mean predictor"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -257,7 +295,13 @@ fn divergence_rule_weight_magnitude() {
         ..healthy_metrics()
     };
     let error = crate::check_divergence(&metrics).unwrap_err();
-    assert!(matches!(error, RbmError::Diverged { quantity: "largest weight", .. }));
+    assert!(matches!(
+        error,
+        RbmError::Diverged {
+            quantity: "largest weight",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -284,5 +328,9 @@ fn an_exploding_learning_rate_stops_training_at_the_first_epoch() {
         panic!("{error}");
     };
     assert!(epoch <= 2, "{epoch}");
-    assert_eq!(trainer.epochs_done(), epoch - 1, "the diverged epoch does not count");
+    assert_eq!(
+        trainer.epochs_done(),
+        epoch - 1,
+        "the diverged epoch does not count"
+    );
 }

@@ -86,8 +86,8 @@ pub fn parse_weights(path: &Path, bytes: &[u8]) -> Result<WeightsFile, RbmError>
         path: path.to_path_buf(),
         message,
     };
-    let parsed =
-        SafeTensors::deserialize(bytes).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
+    let parsed = SafeTensors::deserialize(bytes)
+        .map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
     let mut tensors = std::collections::BTreeMap::new();
     for (name, view) in parsed.iter() {
         if view.dtype() != Dtype::F32 {
@@ -150,13 +150,13 @@ pub fn load_rbm_config(path: &Path) -> Result<RbmConfig, RbmError> {
 /// file's contents, and the file's inspection.
 fn checked_rbm_config(path: &Path) -> Result<(RbmConfig, WeightsFile), RbmError> {
     let file = inspect_weights(path)?;
-    let config = file
-        .metadata
-        .get(CONFIG_METADATA_KEY)
-        .ok_or_else(|| RbmError::BadWeightsFile {
-            path: path.to_path_buf(),
-            message: format!("no `{CONFIG_METADATA_KEY}` entry in the header's __metadata__"),
-        })?;
+    let config =
+        file.metadata
+            .get(CONFIG_METADATA_KEY)
+            .ok_or_else(|| RbmError::BadWeightsFile {
+                path: path.to_path_buf(),
+                message: format!("no `{CONFIG_METADATA_KEY}` entry in the header's __metadata__"),
+            })?;
     let config: RbmConfig = serde_json::from_str(config).map_err(|e| RbmError::BadConfigFile {
         path: path.to_path_buf(),
         message: e.to_string(),

@@ -705,7 +705,10 @@ pub fn check_divergence(metrics: &EpochMetrics) -> Result<(), RbmError> {
         ("reconstruction error", Some(metrics.reconstruction_error)),
         ("free energy", Some(metrics.free_energy_train)),
         ("largest weight", Some(metrics.max_abs_weight)),
-        ("mean hidden activation", Some(metrics.mean_hidden_activation)),
+        (
+            "mean hidden activation",
+            Some(metrics.mean_hidden_activation),
+        ),
         (
             "held-out reconstruction error",
             metrics.held_out_reconstruction_error,

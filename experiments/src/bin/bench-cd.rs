@@ -72,7 +72,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .step_by(batches_per_block)
         .map(|first| {
             let end = (first + batches_per_block).min(batches_per_epoch) * args.batch;
-            images_tensor(&mnist.train.range(first * args.batch, end), Binarization::None, &device)
+            images_tensor(
+                &mnist.train.range(first * args.batch, end),
+                Binarization::None,
+                &device,
+            )
         })
         .collect();
     let mut trainer = CdTrainer::new(rbm_config.init(&device, 1), config)?;

@@ -137,15 +137,35 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
                     continue;
                 }
                 if arm == Arm::Pretrained && stack.is_none() {
-                    stack = pretrained_stack(&run, &config, seed, &images, renderer.as_mut(), &interrupter)?;
+                    stack = pretrained_stack(
+                        &run,
+                        &config,
+                        seed,
+                        &images,
+                        renderer.as_mut(),
+                        &interrupter,
+                    )?;
                     if stack.is_none() {
                         println!("interrupted; continue with --resume");
                         return Ok(());
                     }
                 }
-                let from = if arm == Arm::Pretrained { stack.as_ref() } else { None };
+                let from = if arm == Arm::Pretrained {
+                    stack.as_ref()
+                } else {
+                    None
+                };
                 let (result, back) = run_unit(
-                    &run, &config, labels, seed, from, &subset, &test, &device, renderer, &records,
+                    &run,
+                    &config,
+                    labels,
+                    seed,
+                    from,
+                    &subset,
+                    &test,
+                    &device,
+                    renderer,
+                    &records,
                     &interrupter,
                 )?;
                 renderer = back;
@@ -153,7 +173,10 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
                     println!("interrupted; continue with --resume");
                     return Ok(());
                 };
-                println!("{name}: test error {:.2}% ({:.0} s)", result.test_error_percent, result.seconds);
+                println!(
+                    "{name}: test error {:.2}% ({:.0} s)",
+                    result.test_error_percent, result.seconds
+                );
             }
         }
     }
@@ -161,7 +184,10 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     // The table, the plot and the last lines.
     let mut rows = Vec::new();
     let mut last = Vec::new();
-    println!("\n| labelled images | pretrained: test error, mean +- sd (n = {}) | random init |", config.seeds.len());
+    println!(
+        "\n| labelled images | pretrained: test error, mean +- sd (n = {}) | random init |",
+        config.seeds.len()
+    );
     println!("|---|---|---|");
     for &labels in &config.label_counts {
         let errors = |arm| -> Result<Vec<f64>, Box<dyn std::error::Error>> {
@@ -170,7 +196,9 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
                 .iter()
                 .map(|&seed| {
                     let name = unit_name(labels, seed, arm);
-                    Ok(load_unit(&run, &name)?.ok_or(format!("unit {name} is missing"))?.test_error_percent)
+                    Ok(load_unit(&run, &name)?
+                        .ok_or(format!("unit {name} is missing"))?
+                        .test_error_percent)
                 })
                 .collect()
         };
@@ -189,7 +217,10 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         "test error (%)",
         &rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
         ("pretrained", "random initialisation"),
-        &rows.iter().map(|r| (r.1.clone(), r.2.clone())).collect::<Vec<_>>(),
+        &rows
+            .iter()
+            .map(|r| (r.1.clone(), r.2.clone()))
+            .collect::<Vec<_>>(),
     )?;
     run.write_json(
         "result.json",

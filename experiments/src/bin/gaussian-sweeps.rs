@@ -87,7 +87,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "rates": args.rates, "hidden": args.hidden, "sigmas": args.sigmas,
         "epochs": args.epochs, "seed": args.seed,
     });
-    let run = RunDir::start(&args.out, "gaussian-sweeps", &config, &config, args.overwrite)?;
+    let run = RunDir::start(
+        &args.out,
+        "gaussian-sweeps",
+        &config,
+        &config,
+        args.overwrite,
+    )?;
     let (mnist, line) = args.common.mnist.load()?;
     println!("{line}");
     let spec = PatchSpec {

@@ -17,7 +17,11 @@ struct Args {
     #[arg(long, default_value_t = 2000)]
     epochs: usize,
     /// Numbers of directed layers to report, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64,256,1024,4096,16384")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,2,4,8,16,32,64,256,1024,4096,16384"
+    )]
     layers: Vec<usize>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -46,7 +50,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     TrainConfig::new().with_epochs(args.epochs).validate()?;
     let device = args.device.select()?;
-    let random = RbmConfig::new(8, 6).with_init_std(args.weight_std).init(&device, args.seed);
+    let random = RbmConfig::new(8, 6)
+        .with_init_std(args.weight_std)
+        .init(&device, args.seed);
     // 100 rows in the patterns' proportions; one batch per epoch.
     let rows: Vec<f32> = PATTERNS
         .iter()
@@ -69,13 +75,20 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut sampler = Sampler::new(args.seed);
     let random_top: Vec<f64> = {
-        let raw: Vec<f64> = sampler.uniform_vec(256).into_iter().map(f64::from).collect();
+        let raw: Vec<f64> = sampler
+            .uniform_vec(256)
+            .into_iter()
+            .map(f64::from)
+            .collect();
         let total: f64 = raw.iter().sum();
         raw.into_iter().map(|r| r / total).collect()
     };
     for (name, rbm) in [
         (format!("random weights (std {})", args.weight_std), &random),
-        (format!("trained by CD-1 ({} epochs)", args.epochs), trainer.rbm()),
+        (
+            format!("trained by CD-1 ({} epochs)", args.epochs),
+            trainer.rbm(),
+        ),
     ] {
         let net = TiedNet::from_rbm(rbm)?;
         let target = net.rbm_visible();
@@ -96,7 +109,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "Inference: with the prior over h0 of infinitely many layers above (the RBM's p(h)), \
              max |directed posterior - factorial p(h|v)| over all 256 v and 64 h = {worst_posterior:.2e}\n"
         );
-        println!("| layers L | TV(bottom, p(v)) from a uniform top | from a random top | max |posterior - p(h|v)|, L layers above h0 | max |SBN rule over L layers - Boltzmann gradient| (gradient norm {gradient_norm:.3}) |");
+        println!(
+            "| layers L | TV(bottom, p(v)) from a uniform top | from a random top | max |posterior - p(h|v)|, L layers above h0 | max |SBN rule over L layers - Boltzmann gradient| (gradient norm {gradient_norm:.3}) |"
+        );
         println!("|---|---|---|---|---|");
         for &layers in &args.layers {
             let top_size = if layers % 2 == 1 { 64 } else { 256 };

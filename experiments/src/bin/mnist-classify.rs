@@ -169,7 +169,7 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
             let mut stack = StackConfig::uniform(&config.layer_sizes, &rbm::TrainConfig::new());
             config.first_units.apply(&mut stack);
             classifier.hidden_units = stack.layers.iter().map(|l| l.rbm.hidden_units).collect();
-                classifier.validate()?;
+            classifier.validate()?;
             classifier.init(&device, config.seed)
         }
     };
@@ -293,7 +293,9 @@ fn config_from_args(
 ) -> Result<ClassifyRunConfig, Box<dyn std::error::Error>> {
     let preset = args.preset;
     let hidden = args.hidden.clone().unwrap_or_else(|| preset.hidden_sizes());
-    let layer_sizes: Vec<usize> = std::iter::once(datasets::MNIST_PIXELS).chain(hidden).collect();
+    let layer_sizes: Vec<usize> = std::iter::once(datasets::MNIST_PIXELS)
+        .chain(hidden)
+        .collect();
     ClassifierConfig::new(layer_sizes.clone(), 10).validate()?;
     let mut train = preset.pretrain().with_seed(args.seed);
     if let Some(epochs) = args.pretrain_epochs {

@@ -14,12 +14,12 @@ use dbn::{
     GenerativeDbn, SampleStart, StackConfig, UpDownConfig, load_classifier, load_generative,
     one_hot_rows, save_generative,
 };
+use experiments::classify_run::PretrainedSource;
 use experiments::dashboard::dashboard;
 use experiments::images::write_grid;
 use experiments::mnist::{VALID_ROWS, labelled, train_and_valid};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::rbm_run::tensor_rows;
-use experiments::classify_run::PretrainedSource;
 use experiments::run_dir::RunDir;
 use rbm::{RbmConfig, Sampler, TrainConfig, UnitKind};
 use serde::{Deserialize, Serialize};
@@ -167,11 +167,17 @@ impl RunConfig {
         self.top.validate()?;
         self.updown.validate()?;
         if self.lower.sizes().first() != Some(&datasets::MNIST_PIXELS) {
-            return Err(format!("the lower layers must start at {} pixels", datasets::MNIST_PIXELS).into());
+            return Err(format!(
+                "the lower layers must start at {} pixels",
+                datasets::MNIST_PIXELS
+            )
+            .into());
         }
         let features = *self.lower.sizes().last().expect("validated: layers");
         if self.top.sizes().first() != Some(&(features + LABELS)) {
-            return Err(format!("the top RBM must have {} visible units", features + LABELS).into());
+            return Err(
+                format!("the top RBM must have {} visible units", features + LABELS).into(),
+            );
         }
         if self.sample_steps == 0 {
             return Err("sample_steps must be at least 1".into());
@@ -181,7 +187,11 @@ impl RunConfig {
         }
         let available = datasets::MNIST_TRAIN_ROWS - VALID_ROWS;
         if self.train_rows == 0 || self.train_rows > available {
-            return Err(format!("train_rows must be in 1..={available}, found {}", self.train_rows).into());
+            return Err(format!(
+                "train_rows must be in 1..={available}, found {}",
+                self.train_rows
+            )
+            .into());
         }
         Ok(())
     }
@@ -226,7 +236,13 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     let (run, config) = if args.resume {
         experiments::cli::reject_on_resume::<Args>(
             matches,
-            &["updown_epochs", "final_epochs", "sample_steps", "sample_start", "classifier"],
+            &[
+                "updown_epochs",
+                "final_epochs",
+                "sample_steps",
+                "sample_start",
+                "classifier",
+            ],
         )?;
         let (mut run, mut config): (RunDir, RunConfig) = RunDir::resume(&args.out, BINARY)?;
         if let Some(epochs) = args.updown_epochs {
@@ -247,7 +263,13 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         (run, config)
     } else {
         let config = config_from_args(&args, datasets::MNIST_TRAIN_ROWS - VALID_ROWS)?;
-        let run = RunDir::start(&args.out, BINARY, &config, &config.identity(), args.overwrite)?;
+        let run = RunDir::start(
+            &args.out,
+            BINARY,
+            &config,
+            &config.identity(),
+            args.overwrite,
+        )?;
         (run, config)
     };
     let (mnist, line) = args.common.mnist.load()?;
@@ -319,8 +341,12 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     let (mut model, mut state, mut best_file) = match run.last_commit(UPDOWN)? {
         Some(commit) => {
             let state: UpDownState = serde_json::from_value(commit.step.clone())?;
-            let model_file = run.committed(&commit, "model").ok_or("up-down commit without a model")?;
-            let best_file = run.committed(&commit, "best").ok_or("up-down commit without a best model")?;
+            let model_file = run
+                .committed(&commit, "model")
+                .ok_or("up-down commit without a model")?;
+            let best_file = run
+                .committed(&commit, "best")
+                .ok_or("up-down commit without a best model")?;
             (load_generative(&model_file, &device)?, state, best_file)
         }
         None => {

@@ -121,7 +121,15 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
                 };
                 let keep_model = seed == config.seeds[0];
                 let (unit, back) = run_unit(
-                    &run, &config, depth, seed, from, keep_model, &data, renderer, &records,
+                    &run,
+                    &config,
+                    depth,
+                    seed,
+                    from,
+                    keep_model,
+                    &data,
+                    renderer,
+                    &records,
                     &interrupter,
                 )?;
                 renderer = back;

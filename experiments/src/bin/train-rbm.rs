@@ -111,8 +111,12 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     let train_config = run_config.train.clone();
     let mut trainer = match run.last_commit(COMMIT)? {
         Some(commit) => {
-            let model = run.committed(&commit, "model").ok_or("commit without a model")?;
-            let state = run.committed(&commit, "trainer").ok_or("commit without a trainer state")?;
+            let model = run
+                .committed(&commit, "model")
+                .ok_or("commit without a model")?;
+            let state = run
+                .committed(&commit, "trainer")
+                .ok_or("commit without a trainer state")?;
             let (rbm, saved) = load_rbm(&model, &device)?;
             if saved != rbm_config {
                 return Err(format!(
@@ -121,7 +125,8 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
                 )
                 .into());
             }
-            let state = load_trainer_state(&state, rbm_config.n_visible, rbm_config.n_hidden, &device)?;
+            let state =
+                load_trainer_state(&state, rbm_config.n_visible, rbm_config.n_hidden, &device)?;
             println!(
                 "resuming {}: {} of {} epochs done",
                 args.out.display(),
@@ -131,7 +136,9 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
             // Records of epochs after the checkpoint are redone.
             let done = state.epochs_done as u64;
             run.retain_jsonl("metrics.jsonl", |r| {
-                r.get("epoch").and_then(|e| e.as_u64()).is_some_and(|e| e <= done)
+                r.get("epoch")
+                    .and_then(|e| e.as_u64())
+                    .is_some_and(|e| e <= done)
             })?;
             CdTrainer::resume(rbm, train_config.clone(), state)?
         }
@@ -139,7 +146,10 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
             // A fresh run, or one interrupted before its first checkpoint:
             // it starts from its own configuration, from scratch.
             let _ = std::fs::remove_file(run.file("metrics.jsonl"));
-            CdTrainer::new(rbm_config.init(&device, train_config.seed), train_config.clone())?
+            CdTrainer::new(
+                rbm_config.init(&device, train_config.seed),
+                train_config.clone(),
+            )?
         }
     };
     println!(
