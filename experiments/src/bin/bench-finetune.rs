@@ -1,0 +1,130 @@
+//! Fine-tuning throughput of the paper's 784-500-500-2000-10 sigmoid net
+//! (softmax cross-entropy, SGD momentum 0.9, learning rate 0.1, batch 100,
+//! no dropout) over the first 50,000 MNIST images, through the project's
+//! one Learner path (`experiments::finetune::finetune`): the work per
+//! sample of `../shared/bench/peer_torch_mlp.py`, plus the Learner's
+//! per-epoch validation on `--valid-rows` images and its checkpoint.
+//!
+//! cargo run --release -p experiments --bin bench-finetune -- --device flex
+use std::time::Instant;
+
+use burn::train::Interrupter;
+use clap::Parser;
+use dbn::{ClassifierConfig, FinetuneConfig};
+use experiments::dashboard::dashboard;
+use experiments::finetune::{FINETUNE_PHASE, Selection, finetune};
+use experiments::mnist::labelled;
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmark one fine-tuning epoch of 784-500-500-2000-10 (samples per second)")]
+struct Args {
+    /// Training images (the first ones).
+    #[arg(long, default_value_t = 50_000)]
+    rows: usize,
+    /// Images of the Learner's validation pass after each epoch (the
+    /// peer has none; keep it small to compare).
+    #[arg(long, default_value_t = 100)]
+    valid_rows: usize,
+    /// Timed epochs (after one untimed warm-up epoch).
+    #[arg(long, default_value_t = 2)]
+    epochs: usize,
+    /// Hidden layer sizes.
+    #[arg(long, value_delimiter = ',', default_value = "500,500,2000")]
+    hidden: Vec<usize>,
+    #[command(flatten)]
+    common: experiments::CommonArgs,
+}
+
+fn main() -> std::process::ExitCode {
+    experiments::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let sizes: Vec<usize> = std::iter::once(datasets::MNIST_PIXELS)
+        .chain(args.hidden.iter().copied())
+        .collect();
+    ClassifierConfig::new(sizes.clone(), 10).validate()?;
+    if args.epochs == 0 {
+        return Err("--epochs must be at least 1".into());
+    }
+    if args.rows == 0 || args.valid_rows == 0 || args.rows + args.valid_rows > datasets::MNIST_TRAIN_ROWS {
+        return Err(format!(
+            "--rows and --valid-rows must be positive and together at most {}",
+            datasets::MNIST_TRAIN_ROWS
+        )
+        .into());
+    }
+    let (device, mnist, line) = args.common.device_and_mnist()?;
+    println!("{line}");
+    let train = labelled(&mnist.train.range(0, args.rows), "training images")?;
+    let valid = labelled(
+        &mnist.train.range(args.rows, args.rows + args.valid_rows),
+        "validation images",
+    )?;
+    let dir = tempfile_dir()?;
+    let interrupter = Interrupter::new();
+    let (mut renderer, records) = dashboard(&interrupter, None);
+    let mut model = ClassifierConfig::new(sizes.clone(), 10).init(&device, 1);
+    let mut rates = Vec::new();
+    // Epoch 1 warms up; each later call resumes from the last checkpoint
+    // and runs one more epoch, timed on its own.
+    for epoch in 1..=args.epochs + 1 {
+        let config = FinetuneConfig {
+            max_epochs: epoch,
+            patience: None,
+            lr_decay: 1.0,
+            ..FinetuneConfig::default()
+        };
+        let started = Instant::now();
+        let outcome = finetune(
+            model,
+            &config,
+            train.clone(),
+            valid.clone(),
+            &dir,
+            (epoch > 1).then_some(epoch - 1),
+            renderer,
+            &records,
+            &interrupter,
+            FINETUNE_PHASE,
+            Selection::Last,
+        )?;
+        let seconds = started.elapsed().as_secs_f64();
+        renderer = outcome.renderer;
+        model = outcome.best;
+        if epoch > 1 {
+            let rate = args.rows as f64 / seconds;
+            println!("epoch {epoch}: {seconds:.2} s, {rate:.0} samples/s");
+            rates.push(rate);
+        }
+    }
+    drop(renderer);
+    let _ = std::fs::remove_dir_all(&dir);
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    println!(
+        "fine-tuning {} batch 100 on {} ({} images, validation {} images, checkpoint per epoch): median {median:.0} samples/s",
+        sizes
+            .iter()
+            .chain([&10])
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join("-"),
+        args.common.device.device,
+        args.rows,
+        args.valid_rows
+    );
+    println!("samples_per_sec={median:.0}");
+    Ok(())
+}
+
+/// A fresh directory for the Learner's checkpoints under the system's
+/// temporary directory.
+fn tempfile_dir() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("bench-finetune-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

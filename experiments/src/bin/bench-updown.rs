@@ -1,0 +1,96 @@
+//! Up-down (contrastive wake-sleep) throughput of the paper's generative
+//! DBN (784-500-500 lower layers, a 510-2000 top RBM with 10 softmax
+//! labels; HOT 2006), batch 100, on the first 50,000 MNIST images:
+//! `GenerativeDbn::up_down_epoch` as `mnist-generative` runs it.
+//!
+//! cargo run --release -p experiments --bin bench-updown -- --device flex
+use clap::Parser;
+use dbn::{GenerativeDbn, RbmStack, UpDownConfig, one_hot_rows};
+use experiments::mnist::{images_tensor, labelled};
+use rbm::{RbmConfig, UnitKind};
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmark up-down epochs of the paper's generative DBN (samples per second)")]
+struct Args {
+    /// Training images (the first ones).
+    #[arg(long, default_value_t = 50_000)]
+    rows: usize,
+    /// Gibbs steps in the top RBM per update (the paper's schedule: 3, 6, 10).
+    #[arg(long, default_value_t = 3)]
+    gibbs_steps: usize,
+    /// Timed epochs (after one untimed warm-up epoch on 1,000 images).
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    #[command(flatten)]
+    common: experiments::CommonArgs,
+}
+
+fn main() -> std::process::ExitCode {
+    experiments::report(run(Args::parse()))
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let config = UpDownConfig {
+        epochs: 1,
+        batch_size: 100,
+        learning_rate: 0.01,
+        weight_decay: 1e-5,
+        gibbs_schedule: vec![(0, args.gibbs_steps)],
+        seed: 1,
+    };
+    config.validate()?;
+    if args.epochs == 0 || args.rows == 0 || args.rows > datasets::MNIST_TRAIN_ROWS {
+        return Err(format!(
+            "--epochs must be at least 1 and --rows in 1..={}",
+            datasets::MNIST_TRAIN_ROWS
+        )
+        .into());
+    }
+    let (device, mnist, line) = args.common.device_and_mnist()?;
+    println!("{line}");
+    let split = mnist.train.range(0, args.rows);
+    let images = images_tensor(&split, datasets::Binarization::None, &device);
+    let classes: Vec<usize> = labelled(&split, "training images")?
+        .labels()
+        .iter()
+        .map(|&l| l as usize)
+        .collect();
+    let labels = one_hot_rows(&classes, 10, &device)?;
+    let lower = RbmStack::new(vec![
+        RbmConfig::new(784, 500).init(&device, 1),
+        RbmConfig::new(500, 500).init(&device, 2),
+    ]);
+    let top = RbmConfig::new(510, 2000)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: 10 })
+        .init(&device, 3);
+    let mut model = GenerativeDbn::from_greedy(&lower, top)?;
+    let warm = args.rows.min(1000);
+    model.up_down_epoch(
+        &images.clone().slice(0..warm),
+        &labels.clone().slice(0..warm),
+        &config,
+        0,
+        |_, _| {},
+    )?;
+    let mut rates = Vec::new();
+    for epoch in 0..args.epochs {
+        // The epoch's metrics read the device back: its time is honest.
+        let metrics = model.up_down_epoch(&images, &labels, &config, epoch, |_, _| {})?;
+        let rate = args.rows as f64 / metrics.seconds;
+        println!(
+            "epoch {}: {:.1} s, {rate:.0} samples/s (Gibbs steps {})",
+            epoch + 1,
+            metrics.seconds,
+            metrics.gibbs_steps
+        );
+        rates.push(rate);
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    println!(
+        "up-down 784-500-500 + 510-2000, batch 100, {} Gibbs steps, on {}: median {median:.0} samples/s",
+        args.gibbs_steps, args.common.device.device
+    );
+    println!("samples_per_sec={median:.0}");
+    Ok(())
+}
