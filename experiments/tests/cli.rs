@@ -22,6 +22,8 @@ fn binary(name: &str) -> PathBuf {
         "pretraining-study" => env!("CARGO_BIN_EXE_pretraining-study"),
         "few-labels" => env!("CARGO_BIN_EXE_few-labels"),
         "infinite-sbn" => env!("CARGO_BIN_EXE_infinite-sbn"),
+        "bench-finetune" => env!("CARGO_BIN_EXE_bench-finetune"),
+        "bench-updown" => env!("CARGO_BIN_EXE_bench-updown"),
         other => panic!("unknown binary {other}"),
     };
     PathBuf::from(path)
@@ -143,6 +145,11 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("few-labels", &["--labels", "abc"], &["--labels", "abc"]),
         ("few-labels", &["--seeds", "0"], &["seed"]),
         ("infinite-sbn", &["--layers", "0"], &["--layers"]),
+        ("bench-finetune", &["--epochs", "0"], &["--epochs"]),
+        ("bench-finetune", &["--hidden", "0"], &["layer size"]),
+        ("bench-finetune", &["--rows", "60000"], &["--rows"]),
+        ("bench-updown", &["--gibbs-steps", "0"], &["Gibbs"]),
+        ("bench-updown", &["--rows", "0"], &["--rows"]),
         ("infinite-sbn", &["--weight-std=-1"], &["--weight-std"]),
     ];
     for (name, args, names) in cases {
@@ -161,6 +168,8 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             "top-rbm-sweep",
             "rbm-loglik",
             "infinite-sbn",
+            "bench-finetune",
+            "bench-updown",
         ]
         .contains(name)
         {

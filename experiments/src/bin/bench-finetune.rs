@@ -47,7 +47,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
-    if args.rows == 0 || args.valid_rows == 0 || args.rows + args.valid_rows > datasets::MNIST_TRAIN_ROWS {
+    if args.rows == 0
+        || args.valid_rows == 0
+        || args.rows + args.valid_rows > datasets::MNIST_TRAIN_ROWS
+    {
         return Err(format!(
             "--rows and --valid-rows must be positive and together at most {}",
             datasets::MNIST_TRAIN_ROWS
