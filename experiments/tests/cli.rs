@@ -442,3 +442,73 @@ fn divergence_is_an_error_and_no_model_is_saved() {
     assert!(!out.join("model.safetensors").exists());
     assert!(!out.join("checkpoint.commit.json").exists());
 }
+
+/// The binaries, by name.
+const BINARIES: [&str; 14] = [
+    "train-rbm",
+    "mnist-classify",
+    "mnist-generative",
+    "top-rbm-sweep",
+    "dbn-bound",
+    "rbm-loglik",
+    "bench-cd",
+    "gaussian-rbm",
+    "gaussian-sweeps",
+    "pretraining-study",
+    "few-labels",
+    "infinite-sbn",
+    "bench-finetune",
+    "bench-updown",
+];
+
+#[test]
+fn every_flag_has_help_text_and_every_binary_a_version() {
+    for name in BINARIES {
+        let help = Command::new(binary(name)).arg("--help").output().unwrap();
+        assert!(help.status.success(), "{name} --help");
+        let text = String::from_utf8_lossy(&help.stdout).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            if !(2..=6).contains(&indent) || !trimmed.starts_with('-') {
+                continue;
+            }
+            // The flag, its value name, then the help (or the help on the
+            // next, deeper-indented line); defaults alone are not help.
+            let flag = trimmed
+                .split_whitespace()
+                .find(|w| w.starts_with("--"))
+                .unwrap_or(trimmed);
+            if flag == "--help" || flag == "--version" {
+                continue;
+            }
+            let after: String = trimmed
+                .split("  ")
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" ")
+                .split('[')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let next_is_help = lines
+                .get(i + 1)
+                .is_some_and(|n| n.len() - n.trim_start().len() > 6 && !n.trim().is_empty());
+            assert!(
+                !after.is_empty() || next_is_help,
+                "{name} {flag} has no help text"
+            );
+        }
+        let version = Command::new(binary(name))
+            .arg("--version")
+            .output()
+            .unwrap();
+        let version = String::from_utf8_lossy(&version.stdout).into_owned();
+        assert!(
+            version.contains(env!("CARGO_PKG_VERSION")),
+            "{name} --version: {version}"
+        );
+    }
+}

@@ -10,12 +10,15 @@ use experiments::mnist::images_tensor;
 use rbm::{CdTrainer, RbmConfig, TrainConfig};
 
 #[derive(Parser, Debug)]
-#[command(about = "Benchmark contrastive-divergence updates per second")]
+#[command(version, about = "Benchmark contrastive-divergence updates per second")]
 struct Args {
+    /// Hidden units of the benchmarked RBM (784 visible).
     #[arg(long, default_value_t = 500)]
     hidden: usize,
+    /// Mini-batch size.
     #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// Gibbs steps per update (CD-k).
     #[arg(long, default_value_t = 1)]
     k: usize,
     /// Persistent CD instead of CD (scikit-learn's BernoulliRBM algorithm:

@@ -16,7 +16,10 @@ use experiments::finetune::{FINETUNE_PHASE, Selection, finetune};
 use experiments::mnist::labelled;
 
 #[derive(Parser, Debug)]
-#[command(about = "Benchmark one fine-tuning epoch of 784-500-500-2000-10 (samples per second)")]
+#[command(
+    version,
+    about = "Benchmark one fine-tuning epoch of 784-500-500-2000-10 (samples per second)"
+)]
 struct Args {
     /// Training images (the first ones).
     #[arg(long, default_value_t = 50_000)]

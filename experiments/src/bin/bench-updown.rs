@@ -10,7 +10,10 @@ use experiments::mnist::{images_tensor, labelled};
 use rbm::{RbmConfig, UnitKind};
 
 #[derive(Parser, Debug)]
-#[command(about = "Benchmark up-down epochs of the paper's generative DBN (samples per second)")]
+#[command(
+    version,
+    about = "Benchmark up-down epochs of the paper's generative DBN (samples per second)"
+)]
 struct Args {
     /// Training images (the first ones).
     #[arg(long, default_value_t = 50_000)]

@@ -10,7 +10,10 @@ use dbn::{transposed, variational_bound};
 use rbm::{CdTrainer, RbmConfig, Sampler, TrainConfig, exact_log_likelihood, tensor_from_rows};
 
 #[derive(Parser, Debug)]
-#[command(about = "Exact variational bound of a two-layer DBN on bars-and-stripes")]
+#[command(
+    version,
+    about = "Exact variational bound of a two-layer DBN on bars-and-stripes"
+)]
 struct Args {
     /// Side of the bars-and-stripes images (3: 14 patterns of 9 pixels; 4: 30 of 16).
     #[arg(long, default_value_t = 4)]

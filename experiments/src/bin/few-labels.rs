@@ -29,7 +29,10 @@ enum Preset {
 }
 
 #[derive(Parser, Debug)]
-#[command(about = "Test error against the number of labelled images, with and without pretraining")]
+#[command(
+    version,
+    about = "Test error against the number of labelled images, with and without pretraining"
+)]
 struct Args {
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     preset: Preset,

@@ -28,7 +28,10 @@ enum SigmaMode {
 }
 
 #[derive(Parser, Debug)]
-#[command(about = "Train a Gaussian-Bernoulli RBM on natural-image patches")]
+#[command(
+    version,
+    about = "Train a Gaussian-Bernoulli RBM on natural-image patches"
+)]
 struct Args {
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     preset: Preset,
@@ -41,6 +44,7 @@ struct Args {
     /// Hidden units.
     #[arg(long)]
     hidden: Option<usize>,
+    /// Passes over the training patches [quick: 50, full: 100].
     #[arg(long)]
     epochs: Option<usize>,
     /// Learning rate of weights and biases (binary units take 0.1; Gaussian

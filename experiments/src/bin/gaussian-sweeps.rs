@@ -16,7 +16,10 @@ use rbm::{CdTrainer, RbmConfig, SigmaConfig, TrainConfig, UnitKind, exact_log_li
 use serde::Serialize;
 
 #[derive(Parser, Debug)]
-#[command(about = "Learning-rate and sigma/hidden-unit sweeps for Gaussian visible units")]
+#[command(
+    version,
+    about = "Learning-rate and sigma/hidden-unit sweeps for Gaussian visible units"
+)]
 struct Args {
     /// Learning rates for sweep (a).
     #[arg(long, value_delimiter = ',', default_value = "0.5,0.1,0.05,0.01,0.001")]
@@ -30,6 +33,7 @@ struct Args {
     /// Epochs of every Gaussian run.
     #[arg(long, default_value_t = 20)]
     epochs: usize,
+    /// Seed of patches, initialisation and sampling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Output directory (a fresh run refuses a non-empty one).

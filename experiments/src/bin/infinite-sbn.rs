@@ -8,7 +8,10 @@ use dbn::infinite_sbn::{TiedNet, total_variation};
 use rbm::{CdTrainer, RbmConfig, Sampler, TrainConfig, tensor_from_rows};
 
 #[derive(Parser, Debug)]
-#[command(about = "RBM = infinite sigmoid belief net, checked exactly on an 8 x 6 RBM")]
+#[command(
+    version,
+    about = "RBM = infinite sigmoid belief net, checked exactly on an 8 x 6 RBM"
+)]
 struct Args {
     /// Standard deviation of the random RBM's weights.
     #[arg(long, default_value_t = 1.0)]
@@ -23,6 +26,7 @@ struct Args {
         default_value = "1,2,4,8,16,32,64,256,1024,4096,16384"
     )]
     layers: Vec<usize>,
+    /// Seed of the random RBM, the training and the random top distribution.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]

@@ -19,7 +19,10 @@ use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::run_dir::RunDir;
 
 #[derive(Parser, Debug)]
-#[command(about = "Pretrain a DBN on MNIST, fine-tune it with backprop, report the test error")]
+#[command(
+    version,
+    about = "Pretrain a DBN on MNIST, fine-tune it with backprop, report the test error"
+)]
 struct Args {
     /// Recipe: `quick` (784-500-500, < 10 min) or `paper` (784-500-500-2000,
     /// Hinton & Salakhutdinov 2006). Flags below override its values.

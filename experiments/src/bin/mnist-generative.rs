@@ -57,7 +57,10 @@ impl From<StartArg> for SampleStart {
 }
 
 #[derive(Parser, Debug)]
-#[command(about = "Train the generative DBN of Hinton, Osindero & Teh (2006) on MNIST")]
+#[command(
+    version,
+    about = "Train the generative DBN of Hinton, Osindero & Teh (2006) on MNIST"
+)]
 struct Args {
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     preset: Preset,

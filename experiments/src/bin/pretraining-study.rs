@@ -14,7 +14,10 @@ use experiments::study::{Preset, StudyConfig, StudyData, run_unit, unit_name};
 use experiments::study_report::report;
 
 #[derive(Parser, Debug)]
-#[command(about = "Erhan et al. (2009): pretrained vs random networks by depth, in function space")]
+#[command(
+    version,
+    about = "Erhan et al. (2009): pretrained vs random networks by depth, in function space"
+)]
 struct Args {
     /// quick: depths 1-3 of 500 units, 6 seeds, 10,000 training images,
     /// 10 CD epochs per layer, 30 fine-tuning epochs (minutes on 2 cores);

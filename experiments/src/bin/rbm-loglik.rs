@@ -11,6 +11,7 @@ use rbm::{AisConfig, ais_log_partition, base_rate_biases, load_rbm, mean_log_lik
 
 #[derive(Parser, Debug)]
 #[command(
+    version,
     about = "Estimate an RBM's log partition function by AIS and its MNIST test log-likelihood"
 )]
 struct Args {

@@ -14,27 +14,36 @@ use experiments::mnist::{VALID_ROWS, train_and_valid};
 use rbm::{CdTrainer, RbmConfig, TrainConfig, UnitKind};
 
 #[derive(Parser, Debug)]
-#[command(about = "Train the generative DBN's top RBM alone and watch its validation error")]
+#[command(
+    version,
+    about = "Train the generative DBN's top RBM alone and watch its validation error"
+)]
 struct Args {
     /// The lower layers (their first two, 784-500-500).
     #[arg(long)]
     lower: PathBuf,
+    /// CD epochs of the top RBM.
     #[arg(long, default_value_t = 30)]
     epochs: usize,
+    /// CD learning rate.
     #[arg(long, default_value_t = 0.1)]
     lr: f64,
     /// Learning rate of the last epoch (linear decay from --lr); none: constant.
     #[arg(long)]
     final_lr: Option<f64>,
+    /// Gibbs steps of CD-k.
     #[arg(long, default_value_t = 1)]
     cd_k: usize,
     /// Persistent CD.
     #[arg(long)]
     persistent: bool,
+    /// L2 weight cost.
     #[arg(long, default_value_t = 2e-4)]
     weight_decay: f64,
+    /// Mini-batch size.
     #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// Hidden units of the top RBM.
     #[arg(long, default_value_t = 2000)]
     hidden: usize,
     /// Report the validation error every N epochs.
@@ -43,6 +52,7 @@ struct Args {
     /// Use only the first N of the 50,000 training images.
     #[arg(long)]
     train_rows: Option<usize>,
+    /// Seed of initialisation, shuffling and sampling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]

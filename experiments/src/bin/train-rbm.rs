@@ -14,7 +14,7 @@ use rbm::{
 };
 
 #[derive(Parser, Debug)]
-#[command(about = "Train an RBM on MNIST with contrastive divergence")]
+#[command(version, about = "Train an RBM on MNIST with contrastive divergence")]
 struct Args {
     /// Passes over the training images.
     #[arg(long, default_value_t = 20)]
