@@ -19,7 +19,7 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     batch: usize,
     /// Gibbs steps per update (CD-k).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long = "cd-k", alias = "k", default_value_t = 1)]
     k: usize,
     /// Persistent CD instead of CD (scikit-learn's BernoulliRBM algorithm:
     /// it samples the visible units, as PCD always does).

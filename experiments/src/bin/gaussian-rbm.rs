@@ -16,7 +16,8 @@ enum Preset {
     Quick,
     /// 12x12 whitened patches, 500 hidden units, 100 epochs on 100,000
     /// patches, learning rate 0.01.
-    Full,
+    #[value(alias = "full")]
+    Paper,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,7 +45,7 @@ struct Args {
     /// Hidden units.
     #[arg(long)]
     hidden: Option<usize>,
-    /// Passes over the training patches [quick: 50, full: 100].
+    /// Passes over the training patches [quick: 50, paper: 100].
     #[arg(long)]
     epochs: Option<usize>,
     /// Learning rate of weights and biases (binary units take 0.1; Gaussian
@@ -86,7 +87,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.device.select()?;
     let (size, count, hidden, epochs, learning_rate) = match args.preset {
         Preset::Quick => (8, 50_000, 200, 50, 0.02),
-        Preset::Full => (12, 100_000, 500, 100, 0.01),
+        Preset::Paper => (12, 100_000, 500, 100, 0.01),
     };
     let spec = PatchSpec {
         images_dir: args

@@ -35,7 +35,7 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     cd_k: usize,
     /// Persistent CD.
-    #[arg(long)]
+    #[arg(long = "pcd", alias = "persistent")]
     persistent: bool,
     /// L2 weight cost.
     #[arg(long, default_value_t = 2e-4)]

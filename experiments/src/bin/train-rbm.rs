@@ -23,7 +23,7 @@ struct Args {
     #[arg(long, default_value_t = 500)]
     hidden: usize,
     /// Gibbs steps per update (CD-k / PCD-k).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long = "cd-k", alias = "k", default_value_t = 1)]
     k: usize,
     /// Persistent contrastive divergence.
     #[arg(long)]
@@ -57,8 +57,9 @@ struct Args {
     /// Use only the first N training images (after the hold-out).
     #[arg(long)]
     train_rows: Option<usize>,
-    /// Seed for initialisation, shuffling and sampling.
-    #[arg(long, default_value_t = 42)]
+    /// Seed for initialisation, shuffling and sampling (the README's runs
+    /// from before the default became 1 pass --seed 42).
+    #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Output directory.
     #[arg(long, default_value = "runs/train-rbm")]
