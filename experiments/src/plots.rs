@@ -187,3 +187,150 @@ pub fn plot_strips(
     root.present().map_err(|e| named(path, e))?;
     Ok(())
 }
+
+/// One epoch's values of one phase, as a run's `metrics.jsonl` holds them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurvePoint {
+    pub phase: String,
+    pub epoch: usize,
+    pub values: std::collections::BTreeMap<String, f64>,
+}
+
+/// Reads a run's `metrics.jsonl`: records `{phase, epoch, values}` and
+/// flat per-epoch records (`train-rbm`, `gaussian-rbm`: every numeric
+/// field but the epoch, phase "training"). Lines that are neither are
+/// skipped; a missing file is no points.
+pub fn read_curves(path: &Path) -> Vec<CurvePoint> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            let epoch = value.get("epoch")?.as_u64()? as usize;
+            let phase = value
+                .get("phase")
+                .and_then(|p| p.as_str())
+                .unwrap_or("training")
+                .to_string();
+            let fields = value.get("values").unwrap_or(&value).as_object()?;
+            let values = fields
+                .iter()
+                .filter(|(k, _)| k.as_str() != "epoch")
+                .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                .collect();
+            Some(CurvePoint {
+                phase,
+                epoch,
+                values,
+            })
+        })
+        .collect()
+}
+
+/// Learning curves: every error, loss and reconstruction series of every
+/// phase against the epoch, the phases one after another on the x axis
+/// (a dashed line where one ends), one colour per series.
+pub fn plot_learning_curves(path: &Path, title: &str, points: &[CurvePoint]) -> PlotResult {
+    register_font();
+    let wanted = |name: &str| {
+        ["error", "loss", "reconstruction", "mse"]
+            .iter()
+            .any(|w| name.contains(w))
+            && !name.contains("trivial")
+    };
+    // Position on the x axis: phases in order of appearance.
+    let mut phases: Vec<String> = Vec::new();
+    for p in points {
+        if !phases.contains(&p.phase) {
+            phases.push(p.phase.clone());
+        }
+    }
+    let mut offsets = std::collections::HashMap::new();
+    let mut start = 0usize;
+    for phase in &phases {
+        offsets.insert(phase.clone(), start);
+        start += points
+            .iter()
+            .filter(|p| &p.phase == phase)
+            .map(|p| p.epoch)
+            .max()
+            .unwrap_or(0);
+    }
+    let mut series: std::collections::BTreeMap<String, Vec<(f32, f32)>> = Default::default();
+    for p in points {
+        for (name, &value) in &p.values {
+            if wanted(name) && value.is_finite() {
+                let x = (offsets[&p.phase] + p.epoch) as f32;
+                series
+                    .entry(format!("{}: {name}", p.phase))
+                    .or_default()
+                    .push((x, value as f32));
+            }
+        }
+    }
+    if series.is_empty() {
+        return Err(named(
+            path,
+            "no error, loss or reconstruction values to plot",
+        ));
+    }
+    let all = series.values().flatten();
+    let (x0, x1) = bounds(all.clone().map(|p| p.0));
+    let (y0, y1) = bounds(all.map(|p| p.1));
+    let root = BitMapBackend::new(path, (1100, 700)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| named(path, e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0.min(0.0)..x1, y0.min(0.0)..y1)
+        .map_err(|e| named(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch (phases one after another)")
+        .y_desc("value")
+        .draw()
+        .map_err(|e| named(path, e))?;
+    for (index, (name, line)) in series.iter().enumerate() {
+        let colour = Palette99::pick(index).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                line.iter().copied(),
+                colour.stroke_width(2),
+            ))
+            .map_err(|e| named(path, e))?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+            });
+    }
+    for phase in phases.iter().skip(1) {
+        let x = offsets[phase] as f32 + 0.5;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x, y0.min(0.0)), (x, y1)],
+                4,
+                4,
+                BLACK.mix(0.3).stroke_width(1),
+            ))
+            .map_err(|e| named(path, e))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 13))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|e| named(path, e))?;
+    root.present().map_err(|e| named(path, e))?;
+    Ok(())
+}
+
+/// Draws `learning-curves.png` in a run directory from its `metrics.jsonl`.
+pub fn write_learning_curves(run: &crate::run_dir::RunDir, title: &str) -> PlotResult {
+    let points = read_curves(&run.file("metrics.jsonl"));
+    plot_learning_curves(&run.file("learning-curves.png"), title, &points)
+}

@@ -158,6 +158,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     save_rbm(trainer.rbm(), &rbm_config, &run.file("model.safetensors"))?;
     write_filters(trainer.rbm(), 100, spec.size, &run.file("filters.png"))?;
+    if let Err(e) = experiments::plots::write_learning_curves(
+        &run,
+        "gaussian-rbm: reconstruction errors per epoch",
+    ) {
+        eprintln!("warning: learning curves not drawn: {e}");
+    }
     println!("wrote {}", run.path.display());
     println!("recon_mse={last:.4}");
     Ok(())

@@ -272,6 +272,12 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         "interrupted": outcome.interrupted, "final_pass": result_extra,
     });
     run.write_json("result.json", &result)?;
+    if let Err(e) = experiments::plots::write_learning_curves(
+        &run,
+        "mnist-classify: pretraining and fine-tuning",
+    ) {
+        eprintln!("warning: learning curves not drawn: {e}");
+    }
     println!(
         "chosen epoch {} of {} (validation error {:.2}%){}; {:.1} min; wrote {}",
         outcome.best_epoch,

@@ -611,6 +611,11 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         "clamped_sample_accuracy_by_classifier_percent": classifier_accuracy,
         "wall_minutes": minutes,
     }))?;
+    if let Err(e) =
+        experiments::plots::write_learning_curves(&run, "mnist-generative: pretraining and up-down")
+    {
+        eprintln!("warning: learning curves not drawn: {e}");
+    }
     if let Some(a) = classifier_accuracy {
         println!(
             "clamped samples labelled as their class by {}: {a:.1}%",

@@ -223,6 +223,12 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     let shown = images_tensor(&mnist.test.head(50), binarization, &device);
     write_reconstructions(rbm, shown, &run.file("reconstructions.png"))?;
     write_samples(rbm, 100, 1000, train_config.seed, &run.file("samples.png"))?;
+    if let Err(e) = experiments::plots::write_learning_curves(
+        &run,
+        "train-rbm: reconstruction errors per epoch",
+    ) {
+        eprintln!("warning: learning curves not drawn: {e}");
+    }
     println!("wrote {}", run.path.display());
     Ok(())
 }
