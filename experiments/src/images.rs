@@ -97,6 +97,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_gif_holds_every_frame_upscaled_with_its_greys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("movie.gif");
+        let frames = vec![
+            vec![0.0, 1.0, 0.5, 0.25],
+            vec![1.0, 0.0, 0.0, 1.0],
+            vec![0.2; 4],
+        ];
+        write_grey_gif(&path, &frames, 2, 2, 3, 10).unwrap();
+        let mut options = gif::DecodeOptions::new();
+        options.set_color_output(gif::ColorOutput::Indexed);
+        let mut decoder = options
+            .read_info(std::fs::File::open(&path).unwrap())
+            .unwrap();
+        let mut decoded = Vec::new();
+        while let Some(frame) = decoder.read_next_frame().unwrap() {
+            assert_eq!((frame.width, frame.height, frame.delay), (6, 6, 10));
+            decoded.push(frame.buffer.to_vec());
+        }
+        assert_eq!(decoded.len(), 3);
+        // Palette index = grey level; top-left 3x3 block is the first pixel.
+        assert_eq!(decoded[0][0], 0);
+        assert_eq!(decoded[0][3], 255);
+        assert_eq!(decoded[0][6 * 3], 128);
+        assert_eq!(decoded[2][35], 51);
+        // A frame of the wrong size is an error naming the file.
+        let error = write_grey_gif(&path, &[vec![0.0; 3]], 2, 2, 1, 10).unwrap_err();
+        assert!(error.to_string().contains("movie.gif"), "{error}");
+    }
+
+    #[test]
     fn tiles_land_where_expected() {
         let images = vec![vec![1.0; 4], vec![0.0; 4], vec![0.5; 4]];
         let (pixels, w, h) = tile(&images, 2, 2, 2, false);
@@ -106,4 +137,50 @@ mod tests {
         assert_eq!(pixels[4 * w + 1], 128); // third tile, second row
         assert_eq!(pixels[0], 32); // border
     }
+}
+
+/// Writes grey frames (`frames[i]` holds `height x width` intensities in
+/// [0, 1]) as an animated GIF that loops forever, each frame shown for
+/// `delay_cs` hundredths of a second, drawn `factor` times larger (nearest
+/// neighbour). Errors name the file.
+pub fn write_grey_gif(
+    path: &Path,
+    frames: &[Vec<f32>],
+    width: usize,
+    height: usize,
+    factor: usize,
+    delay_cs: u16,
+) -> std::io::Result<()> {
+    let named =
+        |e: &dyn std::fmt::Display| std::io::Error::other(format!("{}: {e}", path.display()));
+    let (w, h) = (width * factor, height * factor);
+    let (w16, h16) = (
+        u16::try_from(w).map_err(|e| named(&e))?,
+        u16::try_from(h).map_err(|e| named(&e))?,
+    );
+    // A palette of 256 greys: index i is (i, i, i).
+    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i, i]).collect();
+    let file = std::fs::File::create(path).map_err(|e| named(&e))?;
+    let mut encoder = gif::Encoder::new(std::io::BufWriter::new(file), w16, h16, &palette)
+        .map_err(|e| named(&e))?;
+    encoder
+        .set_repeat(gif::Repeat::Infinite)
+        .map_err(|e| named(&e))?;
+    for frame in frames {
+        if frame.len() != width * height {
+            return Err(named(&format!(
+                "a frame of {} values is not {width} x {height}",
+                frame.len()
+            )));
+        }
+        let grey: Vec<u8> = frame
+            .iter()
+            .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+            .collect();
+        let (pixels, _, _) = upscale(&grey, width, height, factor);
+        let mut gif_frame = gif::Frame::from_indexed_pixels(w16, h16, pixels, None);
+        gif_frame.delay = delay_cs;
+        encoder.write_frame(&gif_frame).map_err(|e| named(&e))?;
+    }
+    Ok(())
 }

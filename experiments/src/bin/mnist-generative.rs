@@ -542,6 +542,7 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     let frames_dir = run.file("frames");
     run.subdir("frames")?;
     let mut frame_error = None;
+    let mut movie = Vec::new();
     model.sample(
         &[Some(2)],
         config.sample_start,
@@ -549,9 +550,10 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         &mut Sampler::new(config.seed),
         10,
         |step, pixels| {
+            let rows = tensor_rows(pixels);
             if let Err(e) = write_grid(
                 &frames_dir.join(format!("frame-{step:05}.png")),
-                &tensor_rows(pixels),
+                &rows,
                 28,
                 28,
                 1,
@@ -559,11 +561,16 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
             ) {
                 frame_error = Some(e);
             }
+            movie.extend(rows);
         },
     )?;
     if let Some(e) = frame_error {
         return Err(e.into());
     }
+    // The same frames as a movie: at most 300 of them, 10 per second.
+    let every = movie.len().div_ceil(300).max(1);
+    let shown: Vec<Vec<f32>> = movie.into_iter().step_by(every).collect();
+    experiments::images::write_grey_gif(&run.file("frames.gif"), &shown, 28, 28, 4, 10)?;
     // Per digit as well: where the sampler fails is the useful part.
     let predicted: Vec<i64> = model
         .classify(samples.clone())
