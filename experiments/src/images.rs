@@ -92,6 +92,52 @@ pub fn upscale(
     (out, w, h)
 }
 
+/// Writes grey frames (`frames[i]` holds `height x width` intensities in
+/// [0, 1]) as an animated GIF that loops forever, each frame shown for
+/// `delay_cs` hundredths of a second, drawn `factor` times larger (nearest
+/// neighbour). Errors name the file.
+pub fn write_grey_gif(
+    path: &Path,
+    frames: &[Vec<f32>],
+    width: usize,
+    height: usize,
+    factor: usize,
+    delay_cs: u16,
+) -> std::io::Result<()> {
+    let named =
+        |e: &dyn std::fmt::Display| std::io::Error::other(format!("{}: {e}", path.display()));
+    let (w, h) = (width * factor, height * factor);
+    let (w16, h16) = (
+        u16::try_from(w).map_err(|e| named(&e))?,
+        u16::try_from(h).map_err(|e| named(&e))?,
+    );
+    // A palette of 256 greys: index i is (i, i, i).
+    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i, i]).collect();
+    let file = std::fs::File::create(path).map_err(|e| named(&e))?;
+    let mut encoder = gif::Encoder::new(std::io::BufWriter::new(file), w16, h16, &palette)
+        .map_err(|e| named(&e))?;
+    encoder
+        .set_repeat(gif::Repeat::Infinite)
+        .map_err(|e| named(&e))?;
+    for frame in frames {
+        if frame.len() != width * height {
+            return Err(named(&format!(
+                "a frame of {} values is not {width} x {height}",
+                frame.len()
+            )));
+        }
+        let grey: Vec<u8> = frame
+            .iter()
+            .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+            .collect();
+        let (pixels, _, _) = upscale(&grey, width, height, factor);
+        let mut gif_frame = gif::Frame::from_indexed_pixels(w16, h16, pixels, None);
+        gif_frame.delay = delay_cs;
+        encoder.write_frame(&gif_frame).map_err(|e| named(&e))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,50 +183,4 @@ mod tests {
         assert_eq!(pixels[4 * w + 1], 128); // third tile, second row
         assert_eq!(pixels[0], 32); // border
     }
-}
-
-/// Writes grey frames (`frames[i]` holds `height x width` intensities in
-/// [0, 1]) as an animated GIF that loops forever, each frame shown for
-/// `delay_cs` hundredths of a second, drawn `factor` times larger (nearest
-/// neighbour). Errors name the file.
-pub fn write_grey_gif(
-    path: &Path,
-    frames: &[Vec<f32>],
-    width: usize,
-    height: usize,
-    factor: usize,
-    delay_cs: u16,
-) -> std::io::Result<()> {
-    let named =
-        |e: &dyn std::fmt::Display| std::io::Error::other(format!("{}: {e}", path.display()));
-    let (w, h) = (width * factor, height * factor);
-    let (w16, h16) = (
-        u16::try_from(w).map_err(|e| named(&e))?,
-        u16::try_from(h).map_err(|e| named(&e))?,
-    );
-    // A palette of 256 greys: index i is (i, i, i).
-    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i, i]).collect();
-    let file = std::fs::File::create(path).map_err(|e| named(&e))?;
-    let mut encoder = gif::Encoder::new(std::io::BufWriter::new(file), w16, h16, &palette)
-        .map_err(|e| named(&e))?;
-    encoder
-        .set_repeat(gif::Repeat::Infinite)
-        .map_err(|e| named(&e))?;
-    for frame in frames {
-        if frame.len() != width * height {
-            return Err(named(&format!(
-                "a frame of {} values is not {width} x {height}",
-                frame.len()
-            )));
-        }
-        let grey: Vec<u8> = frame
-            .iter()
-            .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
-            .collect();
-        let (pixels, _, _) = upscale(&grey, width, height, factor);
-        let mut gif_frame = gif::Frame::from_indexed_pixels(w16, h16, pixels, None);
-        gif_frame.delay = delay_cs;
-        encoder.write_frame(&gif_frame).map_err(|e| named(&e))?;
-    }
-    Ok(())
 }
