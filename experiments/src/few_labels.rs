@@ -115,11 +115,7 @@ pub fn balanced_subset(
                 members.len()
             ));
         }
-        let uniforms = sampler.uniform_vec(members.len());
-        for i in (1..members.len()).rev() {
-            let j = ((uniforms[i] as f64 * (i + 1) as f64) as usize).min(i);
-            members.swap(i, j);
-        }
+        sampler.shuffle(&mut members);
         chosen.extend_from_slice(&members[..per_class]);
     }
     chosen.sort_unstable();

@@ -20,12 +20,21 @@ pub mod study_report;
 #[cfg(test)]
 mod study_tests;
 
-/// mimalloc for every binary and test that links this crate: Burn allocates
-/// a fresh buffer for most tensor results, and glibc's malloc returns large
-/// freed blocks to the OS and faults them in again, which measured ~25% of
-/// a CD-1 update on Flex (bench-cd: 7.8k vs 10k samples/s with glibc tuned).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// Makes mimalloc the global allocator of the binary that invokes it (the
+/// library itself sets none): Burn allocates a fresh buffer for most tensor
+/// results, and glibc's malloc returns large freed blocks to the OS and
+/// faults them in again, which measured ~25% of a CD-1 update on Flex
+/// (bench-cd: 7.8k vs 10k samples/s with glibc tuned).
+#[macro_export]
+macro_rules! use_mimalloc {
+    () => {
+        #[global_allocator]
+        static GLOBAL: $crate::mimalloc::MiMalloc = $crate::mimalloc::MiMalloc;
+    };
+}
+
+#[doc(hidden)]
+pub use mimalloc;
 
 pub use device::{DeviceArgs, DeviceError, available_backends, select_device};
 

@@ -488,12 +488,8 @@ impl GenerativeDbn {
         let started = std::time::Instant::now();
         let mut sampler = Sampler::for_epoch(config.seed, epoch);
         let rows = images.dims()[0];
-        let uniforms = sampler.uniform_vec(rows);
         let mut order: Vec<i64> = (0..rows as i64).collect();
-        for i in (1..rows).rev() {
-            let j = ((uniforms[i] as f64 * (i + 1) as f64) as usize).min(i);
-            order.swap(i, j);
-        }
+        sampler.shuffle(&mut order);
         let gibbs_steps = config.gibbs_steps_at(epoch);
         let device = images.device();
         let batches = rows.div_ceil(config.batch_size);

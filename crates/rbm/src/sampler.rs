@@ -43,6 +43,17 @@ impl Sampler {
         Sampler::new(self.rng.next_u64())
     }
 
+    /// Shuffles `items` in place (Fisher-Yates, one uniform per item from
+    /// this stream): every shuffle in the project, so that the same seed
+    /// gives the same order everywhere.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        let uniforms = self.uniform_vec(items.len());
+        for i in (1..items.len()).rev() {
+            let j = ((uniforms[i] as f64 * (i + 1) as f64) as usize).min(i);
+            items.swap(i, j);
+        }
+    }
+
     /// Host values uniform on [0, 1), on a grid of 2^-24 (two per `u64`).
     pub fn uniform_vec(&mut self, len: usize) -> Vec<f32> {
         let mut out = Vec::with_capacity(len + 1);

@@ -478,12 +478,7 @@ impl CdTrainer {
     fn epoch_order(&mut self, rows: usize) -> Vec<i64> {
         let mut order: Vec<i64> = (0..rows as i64).collect();
         if self.config.shuffle {
-            // Fisher-Yates with the trainer's own stream.
-            let uniforms = self.sampler.uniform_vec(rows);
-            for i in (1..rows).rev() {
-                let j = ((uniforms[i] as f64) * (i + 1) as f64) as usize;
-                order.swap(i, j.min(i));
-            }
+            self.sampler.shuffle(&mut order);
         }
         order
     }

@@ -60,6 +60,8 @@ struct Args {
 
 const BINARY: &str = "few-labels";
 
+experiments::use_mimalloc!();
+
 fn main() -> std::process::ExitCode {
     let (args, matches) = experiments::cli::parse::<Args>();
     experiments::report(run(args, &matches))

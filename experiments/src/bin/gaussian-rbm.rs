@@ -79,6 +79,8 @@ struct Args {
     device: experiments::DeviceArgs,
 }
 
+experiments::use_mimalloc!();
+
 fn main() -> std::process::ExitCode {
     experiments::report(run(Args::parse()))
 }

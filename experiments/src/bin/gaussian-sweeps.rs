@@ -64,6 +64,8 @@ struct SigmaRow {
     held_out_log_likelihood: Option<f64>,
 }
 
+experiments::use_mimalloc!();
+
 fn main() -> std::process::ExitCode {
     experiments::report(run(Args::parse()))
 }

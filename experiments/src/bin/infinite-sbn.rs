@@ -41,6 +41,8 @@ const PATTERNS: [(usize, f64); 4] = [
     (0b0101_0101, 0.1),
 ];
 
+experiments::use_mimalloc!();
+
 fn main() -> std::process::ExitCode {
     experiments::report(run(Args::parse()))
 }

@@ -111,6 +111,8 @@ struct Args {
 
 const BINARY: &str = "mnist-classify";
 
+experiments::use_mimalloc!();
+
 fn main() -> std::process::ExitCode {
     let (args, matches) = experiments::cli::parse::<Args>();
     experiments::report(run(args, &matches))

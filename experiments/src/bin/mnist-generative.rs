@@ -227,6 +227,8 @@ const BINARY: &str = "mnist-generative";
 /// The name of up-down's commits.
 const UPDOWN: &str = "updown";
 
+experiments::use_mimalloc!();
+
 fn main() -> std::process::ExitCode {
     let (args, matches) = experiments::cli::parse::<Args>();
     experiments::report(run(args, &matches))

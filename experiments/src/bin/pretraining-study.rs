@@ -58,6 +58,8 @@ struct Args {
 
 const BINARY: &str = "pretraining-study";
 
+experiments::use_mimalloc!();
+
 fn main() -> std::process::ExitCode {
     let (args, matches) = experiments::cli::parse::<Args>();
     experiments::report(run(args, &matches))

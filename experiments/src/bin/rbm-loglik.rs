@@ -37,6 +37,8 @@ struct Args {
     common: experiments::CommonArgs,
 }
 
+experiments::use_mimalloc!();
+
 fn main() -> std::process::ExitCode {
     experiments::report(run(Args::parse()))
 }

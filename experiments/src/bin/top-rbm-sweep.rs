@@ -61,6 +61,8 @@ struct Args {
 
 const LABELS: usize = 10;
 
+experiments::use_mimalloc!();
+
 fn main() -> std::process::ExitCode {
     experiments::report(run(Args::parse()))
 }

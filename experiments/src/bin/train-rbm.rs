@@ -80,6 +80,8 @@ const BINARY: &str = "train-rbm";
 /// The name of the checkpoint's commits.
 const COMMIT: &str = "checkpoint";
 
+experiments::use_mimalloc!();
+
 fn main() -> std::process::ExitCode {
     let (args, matches) = experiments::cli::parse::<Args>();
     experiments::report(run(args, &matches))
