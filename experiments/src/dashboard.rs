@@ -22,6 +22,24 @@ use serde::Serialize;
 
 use crate::run_dir::RunDir;
 
+/// One record of `metrics.jsonl` for an RBM trainer's epoch, in the schema
+/// every trainer writes (`phase`, 1-based `epoch`, numeric `values`).
+pub fn rbm_epoch_record(phase: &str, metrics: &rbm::EpochMetrics) -> EpochRecord {
+    let values = serde_json::to_value(metrics)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k != "epoch")
+        .filter_map(|(k, v)| Some((k, v.as_f64()?)))
+        .collect();
+    EpochRecord {
+        phase: phase.to_string(),
+        epoch: metrics.epoch,
+        values,
+    }
+}
+
 /// The metrics of one epoch of one phase, as written to `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EpochRecord {

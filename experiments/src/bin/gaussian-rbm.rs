@@ -155,7 +155,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             metrics.held_out_reconstruction_error.unwrap_or(f64::NAN),
             metrics.wall_seconds
         );
-        run.append_jsonl("metrics.jsonl", &metrics)?;
+        run.append_jsonl(
+            "metrics.jsonl",
+            &experiments::dashboard::rbm_epoch_record("gaussian-rbm", &metrics),
+        )?;
         last = metrics.held_out_reconstruction_error.unwrap_or(f64::NAN);
     }
     save_rbm(trainer.rbm(), &rbm_config, &run.file("model.safetensors"))?;

@@ -211,7 +211,10 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         run.subdir("checkpoint")?;
         save_rbm(trainer.rbm(), &rbm_config, &run.file(&model))?;
         save_trainer_state(&trainer.state(), &run.file(&state))?;
-        run.append_jsonl("metrics.jsonl", &metrics)?;
+        run.append_jsonl(
+            "metrics.jsonl",
+            &experiments::dashboard::rbm_epoch_record("train-rbm", &metrics),
+        )?;
         run.commit(
             COMMIT,
             serde_json::json!({ "epochs_done": epoch }),
