@@ -62,3 +62,38 @@ pub fn reject_on_resume<A: CommandFactory>(
     }
     Ok(())
 }
+
+/// Starts a fresh run in `out` with the configuration `fresh` builds (it
+/// validates its own), or with `resume` continues the run there: flags
+/// other than `allowed` are refused, its `config.json` is read and checked
+/// by `validate`, and its identity must be the one the run started with.
+/// Every resumable binary opens its run through this one function.
+#[allow(clippy::too_many_arguments)]
+pub fn open_run<A, C, E>(
+    matches: &ArgMatches,
+    binary: &str,
+    out: &std::path::Path,
+    resume: bool,
+    overwrite: bool,
+    allowed: &[&str],
+    fresh: impl FnOnce() -> Result<C, Box<dyn std::error::Error>>,
+    validate: impl Fn(&C) -> Result<(), E>,
+) -> Result<(crate::run_dir::RunDir, C), Box<dyn std::error::Error>>
+where
+    A: CommandFactory,
+    C: serde::Serialize + serde::de::DeserializeOwned,
+    E: Into<Box<dyn std::error::Error>>,
+{
+    use crate::run_dir::RunDir;
+    if resume {
+        reject_on_resume::<A>(matches, allowed)?;
+        let (mut run, config): (RunDir, C) = RunDir::resume(out, binary)?;
+        validate(&config).map_err(Into::into)?;
+        run.confirm(binary, &config)?;
+        Ok((run, config))
+    } else {
+        let config = fresh()?;
+        let run = RunDir::start(out, binary, &config, &config, overwrite)?;
+        Ok((run, config))
+    }
+}

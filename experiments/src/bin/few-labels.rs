@@ -14,7 +14,6 @@ use experiments::few_labels::{
     unit_name,
 };
 use experiments::mnist::labelled;
-use experiments::run_dir::RunDir;
 use experiments::study::{Arm, mean_std};
 use rbm::TrainConfig;
 
@@ -110,17 +109,16 @@ fn config_from_args(args: &Args) -> Result<FewLabelsConfig, Box<dyn std::error::
 
 fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.common.device.select()?;
-    let (run, config) = if args.resume {
-        experiments::cli::reject_on_resume::<Args>(matches, &[])?;
-        let (mut run, config): (RunDir, FewLabelsConfig) = RunDir::resume(&args.out, BINARY)?;
-        config.validate()?;
-        run.confirm(BINARY, &config)?;
-        (run, config)
-    } else {
-        let config = config_from_args(&args)?;
-        let run = RunDir::start(&args.out, BINARY, &config, &config, args.overwrite)?;
-        (run, config)
-    };
+    let (run, config) = experiments::cli::open_run::<Args, FewLabelsConfig, _>(
+        matches,
+        BINARY,
+        &args.out,
+        args.resume,
+        args.overwrite,
+        &[],
+        || config_from_args(&args),
+        FewLabelsConfig::validate,
+    )?;
     let (mnist, line) = args.common.mnist.load()?;
     println!("{line}");
     let all = labelled(&mnist.train.range(0, config.train_rows), "training images")?;

@@ -16,7 +16,6 @@ use experiments::finetune::{
 };
 use experiments::mnist::{VALID_ROWS, labelled, train_and_valid};
 use experiments::pretrain_run::pretrain_with_checkpoints;
-use experiments::run_dir::RunDir;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -122,17 +121,16 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     let started = Instant::now();
     // Flags, configuration and run directory are checked before any data is read.
     let device = args.common.device.select()?;
-    let (run, config) = if args.resume {
-        experiments::cli::reject_on_resume::<Args>(matches, &[])?;
-        let (mut run, config): (RunDir, ClassifyRunConfig) = RunDir::resume(&args.out, BINARY)?;
-        config.validate()?;
-        run.confirm(BINARY, &config)?;
-        (run, config)
-    } else {
-        let config = config_from_args(&args, datasets::MNIST_TRAIN_ROWS - VALID_ROWS)?;
-        let run = RunDir::start(&args.out, BINARY, &config, &config, args.overwrite)?;
-        (run, config)
-    };
+    let (run, config) = experiments::cli::open_run::<Args, ClassifyRunConfig, _>(
+        matches,
+        BINARY,
+        &args.out,
+        args.resume,
+        args.overwrite,
+        &[],
+        || config_from_args(&args, datasets::MNIST_TRAIN_ROWS - VALID_ROWS),
+        ClassifyRunConfig::validate,
+    )?;
     let (mnist, line) = args.common.mnist.load()?;
     println!("{line}");
     let total = mnist.train.len();

@@ -9,7 +9,6 @@ use std::time::Instant;
 use burn::train::Interrupter;
 use clap::Parser;
 use experiments::dashboard::dashboard;
-use experiments::run_dir::RunDir;
 use experiments::study::{Preset, StudyConfig, StudyData, run_unit, unit_name};
 use experiments::study_report::report;
 
@@ -65,33 +64,38 @@ fn main() -> std::process::ExitCode {
     experiments::report(run(args, &matches))
 }
 
+/// The preset, then the flags, validated.
+fn config_from_args(args: &Args) -> Result<StudyConfig, Box<dyn std::error::Error>> {
+    let mut config = args.preset.config();
+    if let Some(depths) = &args.depths {
+        config.depths = depths.clone();
+    }
+    if let Some(seeds) = args.seeds {
+        config.seeds = (1..=seeds).collect();
+    }
+    config.width = args.width.unwrap_or(config.width);
+    config.train_rows = args.train_rows.unwrap_or(config.train_rows);
+    if let Some(epochs) = args.pretrain_epochs {
+        config.pretrain = config.pretrain.with_epochs(epochs);
+    }
+    config.finetune.max_epochs = args.epochs.unwrap_or(config.finetune.max_epochs);
+    config.validate()?;
+    Ok(config)
+}
+
 fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let device = args.common.device.select()?;
-    let (run, config) = if args.resume {
-        experiments::cli::reject_on_resume::<Args>(matches, &[])?;
-        let (mut run, config): (RunDir, StudyConfig) = RunDir::resume(&args.out, BINARY)?;
-        config.validate()?;
-        run.confirm(BINARY, &config)?;
-        (run, config)
-    } else {
-        let mut config = args.preset.config();
-        if let Some(depths) = &args.depths {
-            config.depths = depths.clone();
-        }
-        if let Some(seeds) = args.seeds {
-            config.seeds = (1..=seeds).collect();
-        }
-        config.width = args.width.unwrap_or(config.width);
-        config.train_rows = args.train_rows.unwrap_or(config.train_rows);
-        if let Some(epochs) = args.pretrain_epochs {
-            config.pretrain = config.pretrain.with_epochs(epochs);
-        }
-        config.finetune.max_epochs = args.epochs.unwrap_or(config.finetune.max_epochs);
-        config.validate()?;
-        let run = RunDir::start(&args.out, BINARY, &config, &config, args.overwrite)?;
-        (run, config)
-    };
+    let (run, config) = experiments::cli::open_run::<Args, StudyConfig, _>(
+        matches,
+        BINARY,
+        &args.out,
+        args.resume,
+        args.overwrite,
+        &[],
+        || config_from_args(&args),
+        StudyConfig::validate,
+    )?;
     let (mnist, line) = args.common.mnist.load()?;
     println!("{line}");
     let data = StudyData::from_mnist(&mnist, &config, &device)?;

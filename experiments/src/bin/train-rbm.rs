@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use clap::Parser;
 use experiments::mnist::{BinarizeMode, images_tensor};
 use experiments::rbm_run::{RbmRunConfig, write_filters, write_reconstructions, write_samples};
-use experiments::run_dir::RunDir;
 use rbm::{
     CdTrainer, Progress, RbmConfig, TrainConfig, load_rbm, load_trainer_state, save_rbm,
     save_trainer_state,
@@ -90,17 +89,16 @@ fn main() -> std::process::ExitCode {
 fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     // Everything the user gave is checked before any data is read.
     let device = args.common.device.select()?;
-    let (run, run_config) = if args.resume {
-        experiments::cli::reject_on_resume::<Args>(matches, &[])?;
-        let (mut run, config): (RunDir, RbmRunConfig) = RunDir::resume(&args.out, BINARY)?;
-        config.validate()?;
-        run.confirm(BINARY, &config)?;
-        (run, config)
-    } else {
-        let config = run_config_from_args(&args, datasets::MNIST_TRAIN_ROWS)?;
-        let run = RunDir::start(&args.out, BINARY, &config, &config, args.overwrite)?;
-        (run, config)
-    };
+    let (run, run_config) = experiments::cli::open_run::<Args, RbmRunConfig, _>(
+        matches,
+        BINARY,
+        &args.out,
+        args.resume,
+        args.overwrite,
+        &[],
+        || run_config_from_args(&args, datasets::MNIST_TRAIN_ROWS),
+        RbmRunConfig::validate,
+    )?;
     let (mnist, line) = args.common.mnist.load()?;
     println!("{line}");
     let total = mnist.train.len();
