@@ -211,50 +211,62 @@ pub fn finetune(
     let interrupted = result.interrupted.is_some();
     let last = result.model;
 
-    // The best epoch among those whose checkpoint Burn kept, by the
-    // validation accuracy recorded this run (epochs before a resume are
-    // known only through their checkpoint files).
-    let valid_accuracy: Vec<(usize, f64)> = records
-        .lock()
-        .expect("not poisoned")
-        .epochs
-        .iter()
-        .filter(|r| r.phase == phase)
-        .filter_map(|r| Some((r.epoch, *r.values.get("valid_accuracy")?)))
-        .collect();
+    // The best epoch among those whose checkpoint Burn kept (the last and
+    // the best by validation accuracy), each measured again on `valid`:
+    // records of this process know nothing of epochs before a resume, so a
+    // resumed run must not choose by them.
     let epochs_done = last_checkpoint(dir).unwrap_or(0);
-    let kept = checkpoint_epochs(dir);
-    let best_epoch = if selection != Selection::BestValidation {
-        Some(epochs_done).filter(|&e| e > 0)
-    } else {
-        kept.iter()
-            .filter_map(|&e| {
-                valid_accuracy
-                    .iter()
-                    .find(|(r, _)| *r == e)
-                    .map(|&(_, a)| (e, a))
-            })
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-            .map(|(e, _)| e)
-            .or_else(|| kept.iter().copied().min())
-    };
-    let best = match best_epoch {
-        Some(epoch) => last
-            .clone()
-            .try_load_file(model_checkpoint(dir, epoch))
-            .map_err(|e| format!("loading checkpoint {epoch}: {e}"))?,
-        None => last,
-    };
     let (images, labels) = valid.tensors(&device);
-    let best_valid_error = best.error_rate(&images, &labels, 1000);
+    let load = |epoch: usize| {
+        last.clone()
+            .try_load_file(model_checkpoint(dir, epoch))
+            .map_err(|e| format!("loading checkpoint {epoch}: {e}"))
+    };
+    let (best, best_epoch, best_valid_error) = if selection != Selection::BestValidation {
+        match Some(epochs_done).filter(|&e| e > 0) {
+            Some(epoch) => {
+                let model = load(epoch)?;
+                let error = model.error_rate(&images, &labels, 1000);
+                (model, epoch, error)
+            }
+            None => {
+                let error = last.error_rate(&images, &labels, 1000);
+                (last, 0, error)
+            }
+        }
+    } else {
+        let mut chosen: Option<(DbnClassifier, usize, f64)> = None;
+        // Ascending epochs; a tie keeps the earlier epoch.
+        for epoch in checkpoint_epochs_sorted(dir) {
+            let model = load(epoch)?;
+            let error = model.error_rate(&images, &labels, 1000);
+            if chosen.as_ref().is_none_or(|(_, _, best)| error < *best) {
+                chosen = Some((model, epoch, error));
+            }
+        }
+        match chosen {
+            Some(found) => found,
+            None => {
+                let error = last.error_rate(&images, &labels, 1000);
+                (last, 0, error)
+            }
+        }
+    };
     Ok(FinetuneOutcome {
         best: best.with_dropout(dbn::DropoutRates::NONE),
-        best_epoch: best_epoch.unwrap_or(0),
+        best_epoch,
         best_valid_error,
         epochs_done,
         interrupted,
         renderer: result.renderer,
     })
+}
+
+/// The complete checkpoints in `dir`, oldest first.
+fn checkpoint_epochs_sorted(dir: &Path) -> Vec<usize> {
+    let mut epochs = checkpoint_epochs(dir);
+    epochs.sort_unstable();
+    epochs
 }
 
 /// The model file of a Learner checkpoint.
