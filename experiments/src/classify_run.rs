@@ -6,6 +6,22 @@ use dbn::{DropoutRates, FinetuneConfig, StackConfig};
 use rbm::{SigmaConfig, TrainConfig, UnitKind};
 use serde::{Deserialize, Serialize};
 
+/// The CD recipe of Hinton & Salakhutdinov (2006) for each layer: CD-1,
+/// learning rate 0.1, momentum 0.5 then 0.9 from epoch 5, weight decay
+/// 2e-4, batches of 100; the classifier presets, the pretraining study and
+/// the few-label sweep all pretrain with it.
+pub fn paper_cd_recipe(epochs: usize) -> TrainConfig {
+    TrainConfig::new()
+        .with_epochs(epochs)
+        .with_k(1)
+        .with_learning_rate(0.1)
+        .with_initial_momentum(0.5)
+        .with_final_momentum(0.9)
+        .with_momentum_switch_epoch(5)
+        .with_weight_decay(2e-4)
+        .with_batch_size(100)
+}
+
 /// Named recipes for `mnist-classify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,15 +53,7 @@ impl ClassifyPreset {
             ClassifyPreset::Quick => 5,
             ClassifyPreset::Paper => 50,
         };
-        TrainConfig::new()
-            .with_epochs(epochs)
-            .with_k(1)
-            .with_learning_rate(0.1)
-            .with_initial_momentum(0.5)
-            .with_final_momentum(0.9)
-            .with_momentum_switch_epoch(5)
-            .with_weight_decay(2e-4)
-            .with_batch_size(100)
+        paper_cd_recipe(epochs)
     }
 
     pub fn finetune(self) -> FinetuneConfig {

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::dashboard::SharedRecords;
 use crate::finetune::{Selection, finetune};
-use crate::pretrain_run::pretrain_with_checkpoints;
 use crate::run_dir::RunDir;
 use crate::study::{Arm, UnitOutcome};
 
@@ -168,10 +167,15 @@ pub fn pretrained_stack(
     renderer: &mut dyn MetricsRenderer,
     interrupter: &Interrupter,
 ) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
-    let stack_config =
-        StackConfig::uniform(&config.sizes(), &config.pretrain.clone().with_seed(seed));
-    let dir = run.subdir(&format!("stacks/seed-{seed}"))?;
-    pretrain_with_checkpoints(&dir, &stack_config, images, None, renderer, interrupter)
+    crate::study::seed_stack(
+        run,
+        &config.sizes(),
+        &config.pretrain,
+        seed,
+        images,
+        renderer,
+        interrupter,
+    )
 }
 
 /// Fine-tunes one network on `labelled` (already the balanced, repeated
@@ -201,11 +205,7 @@ pub fn run_unit(
         Some(stack) => DbnClassifier::from_stack(stack, 10, seed)?,
         None => ClassifierConfig::new(config.sizes(), 10).init(device, seed),
     };
-    let learner_dir = run.file(&format!("learners/{name}"));
-    if learner_dir.exists() {
-        std::fs::remove_dir_all(&learner_dir)
-            .map_err(|e| format!("{}: {e}", learner_dir.display()))?;
-    }
+    let learner_dir = crate::study::fresh_learner_dir(run, &name)?;
     let outcome = finetune(
         model,
         &FinetuneConfig {

@@ -182,15 +182,7 @@ impl Preset {
             seeds: (1..=seeds).collect(),
             train_rows,
             valid_rows,
-            // The classifier presets' CD recipe (Hinton & Salakhutdinov 2006).
-            pretrain: TrainConfig::new()
-                .with_epochs(cd_epochs)
-                .with_learning_rate(0.1)
-                .with_initial_momentum(0.5)
-                .with_final_momentum(0.9)
-                .with_momentum_switch_epoch(5)
-                .with_weight_decay(2e-4)
-                .with_batch_size(100),
+            pretrain: crate::classify_run::paper_cd_recipe(cd_epochs),
             finetune: FinetuneConfig {
                 max_epochs: epochs,
                 patience: None,
@@ -254,14 +246,44 @@ pub fn pretrained_stack(
     interrupter: &Interrupter,
 ) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
     let max_depth = *config.depths.iter().max().expect("validated");
-    let stack_config = StackConfig::uniform(
+    let (images, _) = data.train.tensors(&data.probe.device());
+    seed_stack(
+        run,
         &config.sizes(max_depth),
-        &config.pretrain.clone().with_seed(seed),
-    );
+        &config.pretrain,
+        seed,
+        &images,
+        renderer,
+        interrupter,
+    )
+}
+
+/// The greedy stack of `sizes` trained with `pretrain` (its seed replaced
+/// by `seed`) on `images`, checkpointed and resumed under
+/// `stacks/seed-<seed>/` of the run; `None` if interrupted. The study and
+/// the few-label sweep keep one such stack per seed.
+pub fn seed_stack(
+    run: &RunDir,
+    sizes: &[usize],
+    pretrain: &TrainConfig,
+    seed: u64,
+    images: &Tensor<2>,
+    renderer: &mut dyn MetricsRenderer,
+    interrupter: &Interrupter,
+) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
+    let stack_config = StackConfig::uniform(sizes, &pretrain.clone().with_seed(seed));
     let dir = run.subdir(&format!("stacks/seed-{seed}"))?;
-    let device = data.probe.device();
-    let (images, _) = data.train.tensors(&device);
-    pretrain_with_checkpoints(&dir, &stack_config, &images, None, renderer, interrupter)
+    pretrain_with_checkpoints(&dir, &stack_config, images, None, renderer, interrupter)
+}
+
+/// The Learner directory of unit `name`, emptied: a unit interrupted
+/// before its commit starts again from scratch.
+pub fn fresh_learner_dir(run: &RunDir, name: &str) -> Result<std::path::PathBuf, String> {
+    let dir = run.file(&format!("learners/{name}"));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    Ok(dir)
 }
 
 /// Row-wise softmax of the network's logits on `probe`, flattened.
@@ -311,11 +333,7 @@ pub fn run_unit(
         None => ClassifierConfig::new(config.sizes(depth), 10).init(&device, seed),
     };
     let before: Vec<Tensor<2>> = initial.hidden.iter().map(|l| l.weight.val()).collect();
-    let learner_dir = run.file(&format!("learners/{name}"));
-    if learner_dir.exists() {
-        std::fs::remove_dir_all(&learner_dir)
-            .map_err(|e| format!("{}: {e}", learner_dir.display()))?;
-    }
+    let learner_dir = fresh_learner_dir(run, &name)?;
     let mut trajectory = vec![output_probabilities(&initial, &data.probe)];
     let finetune_config = FinetuneConfig {
         seed,
@@ -419,14 +437,15 @@ pub fn load_unit(run: &RunDir, name: &str) -> Result<Option<Unit>, Box<dyn std::
 }
 
 fn read_trajectory(path: &Path) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error>> {
-    let file = rbm::inspect_weights(path)?;
+    // Read once: checked (sizes against the file, f32, finite), then decoded.
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = rbm::parse_weights(path, &bytes)?;
     let shape = file
         .tensors
         .get("trajectory")
         .filter(|s| s.len() == 2)
         .ok_or_else(|| format!("{}: no 2-D `trajectory` tensor", path.display()))?
         .clone();
-    let bytes = std::fs::read(path)?;
     let tensors = safetensors::SafeTensors::deserialize(&bytes)?;
     let data = tensors.tensor("trajectory")?;
     let values: Vec<f32> = data

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use burn::prelude::*;
-use rbm::{RbmConfig, check_capacity, inspect_weights, load_tensors, save_tensors};
+use rbm::{RbmConfig, check_capacity, inspect_weights, load_inspected, save_tensors};
 
 use crate::{ClassifierConfig, DbnClassifier, DbnError, GenerativeDbn, RbmStack};
 
@@ -31,13 +31,13 @@ pub fn save_stack(stack: &RbmStack, path: &Path) -> Result<(), DbnError> {
 /// the next one's visible units) and must fit the file's tensors before
 /// anything is allocated; every tensor must be f32, finite, of its shape.
 pub fn load_stack(path: &Path, device: &Device) -> Result<RbmStack, DbnError> {
-    let (configs, _): (Vec<RbmConfig>, _) = metadata_json(path, STACK_METADATA_KEY)?;
+    let (configs, file): (Vec<RbmConfig>, _) = metadata_json(path, STACK_METADATA_KEY)?;
     if configs.is_empty() {
         return Err(bad(path, "the stack has no layers"));
     }
-    check_layers(path, &configs)?;
+    check_layers(path, &file, &configs)?;
     let mut stack = RbmStack::new(configs.iter().map(|c| c.init(device, 0)).collect());
-    load_tensors(&mut stack, path)?;
+    load_inspected(&mut stack, path, &file)?;
     Ok(stack)
 }
 
@@ -59,7 +59,7 @@ pub fn load_classifier(path: &Path, device: &Device) -> Result<DbnClassifier, Db
     config.validate().map_err(|e| bad(path, &e.to_string()))?;
     check_capacity(path, &file, config.parameter_count())?;
     let mut classifier = config.init(device, 0);
-    load_tensors(&mut classifier, path)?;
+    load_inspected(&mut classifier, path, &file)?;
     Ok(classifier)
 }
 
@@ -128,7 +128,7 @@ pub fn load_generative(path: &Path, device: &Device) -> Result<GenerativeDbn, Db
         down: lower,
         top: layers.top.init(device, 0),
     };
-    load_tensors(&mut model, path)?;
+    load_inspected(&mut model, path, &file)?;
     Ok(model)
 }
 
@@ -158,16 +158,19 @@ fn metadata_json<T: serde::de::DeserializeOwned>(
 }
 
 /// Stack layers: each valid, chained, and fitting the file.
-fn check_layers(path: &Path, configs: &[RbmConfig]) -> Result<(), DbnError> {
+fn check_layers(
+    path: &Path,
+    file: &rbm::WeightsFile,
+    configs: &[RbmConfig],
+) -> Result<(), DbnError> {
     for config in configs {
         config.validate().map_err(|e| bad(path, &e.to_string()))?;
     }
     check_chain(path, configs)?;
-    let file = inspect_weights(path)?;
     let needed = configs
         .iter()
         .try_fold(0usize, |total, c| total.checked_add(c.parameter_count()?));
-    check_capacity(path, &file, needed)?;
+    check_capacity(path, file, needed)?;
     Ok(())
 }
 

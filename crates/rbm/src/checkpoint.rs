@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use crate::store::{check_capacity, inspect_weights, load_tensors, save_tensors};
+use crate::store::{check_capacity, inspect_weights, load_inspected, save_tensors};
 use crate::{Gradient, RbmError, TrainerState};
 use burn::module::Param;
 use burn::prelude::*;
@@ -93,7 +93,7 @@ pub fn load_trainer_state(
         hidden_activity: has_activity
             .then(|| Param::from_tensor(Tensor::zeros([n_hidden], device))),
     };
-    load_tensors(&mut record, path)?;
+    load_inspected(&mut record, path, &file)?;
     Ok(TrainerState {
         epochs_done,
         velocity: Some(Gradient {

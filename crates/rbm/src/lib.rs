@@ -59,7 +59,8 @@ pub use model::{GibbsState, MAX_UNITS, MAX_WEIGHTS, Rbm, RbmConfig, SigmaConfig}
 pub use sampler::Sampler;
 pub use store::{
     CONFIG_METADATA_KEY, MAX_WEIGHTS_FILE_BYTES, WeightsFile, check_capacity, inspect_weights,
-    load_rbm, load_rbm_config, load_tensors, parse_weights, read_metadata, save_rbm, save_tensors,
+    load_inspected, load_rbm, load_rbm_config, load_tensors, parse_weights, read_metadata,
+    save_rbm, save_tensors,
 };
 pub use train::{
     CdEstimate, CdTrainer, DIVERGENCE_FACTOR, DIVERGENCE_FLOOR, EpochMetrics, MAX_ABS_WEIGHT,

@@ -174,9 +174,9 @@ fn checked_rbm_config(path: &Path) -> Result<(RbmConfig, WeightsFile), RbmError>
 /// finite, and that the configuration is valid and fits the file before
 /// anything is allocated.
 pub fn load_rbm(path: &Path, device: &Device) -> Result<(Rbm, RbmConfig), RbmError> {
-    let (config, _) = checked_rbm_config(path)?;
+    let (config, file) = checked_rbm_config(path)?;
     let mut rbm = config.init(device, 0);
-    load_tensors(&mut rbm, path)?;
+    load_inspected(&mut rbm, path, &file)?;
     Ok((rbm, config))
 }
 
@@ -186,7 +186,17 @@ pub fn load_rbm(path: &Path, device: &Device) -> Result<(Rbm, RbmConfig), RbmErr
 /// The file is inspected first ([`inspect_weights`]): a tensor of another
 /// dtype or a non-finite value is an error, never a panic or a NaN model.
 pub fn load_tensors<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<(), RbmError> {
-    inspect_weights(path)?;
+    let inspected = inspect_weights(path)?;
+    load_inspected(module, path, &inspected)
+}
+
+/// [`load_tensors`] for a file its caller has already inspected (the
+/// [`WeightsFile`] is the proof), so the file is read and checked once.
+pub fn load_inspected<M: ModuleSnapshot>(
+    module: &mut M,
+    path: &Path,
+    _inspected: &WeightsFile,
+) -> Result<(), RbmError> {
     let mut store = SafetensorsStore::from_file(path).validate(true);
     let result = module
         .load_from(&mut store)

@@ -15,7 +15,6 @@ use experiments::few_labels::{
 };
 use experiments::mnist::labelled;
 use experiments::study::{Arm, mean_std};
-use rbm::TrainConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Preset {
@@ -89,14 +88,7 @@ fn config_from_args(args: &Args) -> Result<FewLabelsConfig, Box<dyn std::error::
         seeds: (1..=args.seeds.unwrap_or(seeds)).collect(),
         hidden,
         train_rows: datasets::MNIST_TRAIN_ROWS - experiments::mnist::VALID_ROWS,
-        pretrain: TrainConfig::new()
-            .with_epochs(cd_epochs)
-            .with_learning_rate(0.1)
-            .with_initial_momentum(0.5)
-            .with_final_momentum(0.9)
-            .with_momentum_switch_epoch(5)
-            .with_weight_decay(2e-4)
-            .with_batch_size(100),
+        pretrain: experiments::classify_run::paper_cd_recipe(cd_epochs),
         finetune: FinetuneConfig {
             max_epochs: args.epochs.unwrap_or(epochs),
             patience: None,
