@@ -58,7 +58,7 @@ fn mnist_sets(
     let location = MnistLocation::resolve(None);
     let mnist = datasets::ensure_mnist(&location.dir, &FetchOptions::default())
         .expect("MNIST available or fetchable");
-    let set = |split: &datasets::MnistSplit| {
+    let set = |split: &datasets::ImageSplit| {
         LabelledImages::new(
             split.pixels(Binarization::None),
             split.labels.clone(),

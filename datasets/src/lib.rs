@@ -1,5 +1,6 @@
-//! Data for deepbelief: MNIST read from its original IDX files (raw or gzip),
-//! fetched and verified on demand, and small synthetic data sets whose
+//! Data for deepbelief: labelled image sets (MNIST read from its original
+//! IDX files, fetched and verified on demand; any other IDX set; NumPy
+//! arrays) with the image size and classes taken from the data, small synthetic data sets whose
 //! distributions are known exactly, and patches of the vendored natural
 //! images for real-valued models.
 //!
@@ -13,27 +14,36 @@
 //! let mnist = datasets::ensure_mnist(&dir, &datasets::FetchOptions::default())?;
 //! let pixels = mnist.train.pixels(Binarization::None); // [60000 * 784], in [0, 1]
 //! assert_eq!(pixels.len(), 60_000 * 784);
-//! # Ok::<(), datasets::MnistError>(())
+//! # Ok::<(), datasets::DataError>(())
 //! ```
 
 mod binarize;
 mod error;
 mod fetch;
 mod idx;
+mod image_set;
 mod mnist;
 mod natural;
+mod npy;
 mod synthetic;
 
 pub use binarize::Binarization;
-pub use error::MnistError;
+pub use error::DataError;
 pub use fetch::{FetchOptions, MNIST_FILES, MnistFile, ensure_mnist, fetch_mnist, sha256_hex};
 pub use idx::{
     MAX_IDX_BYTES, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels,
 };
-pub use mnist::{MNIST_PIXELS, MNIST_TRAIN_ROWS, Mnist, MnistLocation, MnistSplit, load_mnist};
+pub use image_set::{
+    DataSource, ImageSet, ImageSplit, Intensities, load_idx_dir, load_npy_set, npy_set_files,
+};
+pub use mnist::{MNIST_PIXELS, MNIST_TRAIN_ROWS, MnistLocation, load_mnist};
 pub use natural::{
     GreyImage, ImageError, MAX_IMAGE_PIXELS, PatchTransform, Whitening, decode_grey_png,
     natural_images_dir, random_patches, read_grey_png, read_grey_pngs, symmetric_eigen,
+};
+pub use npy::{
+    NpyImages, NpyRows, parse_npy_images, parse_npy_labels, parse_npy_rows, read_npy_images,
+    read_npy_labels, read_npy_rows, write_npy_f32, write_npy_u8,
 };
 pub use synthetic::bars_and_stripes;
 

@@ -1,8 +1,10 @@
 use std::path::{Path, PathBuf};
 
+use crate::image_set::{ImageSet, ImageSplit, Intensities};
+
+use crate::DataError;
 use crate::fetch::{MNIST_FILES, locate, verify_checksum};
 use crate::idx::{parse_idx_images, parse_idx_labels, read_maybe_gzip};
-use crate::{Binarization, MnistError};
 
 /// Side length of an MNIST image.
 pub const SIDE: usize = 28;
@@ -14,62 +16,6 @@ pub const MNIST_TRAIN_ROWS: usize = 60_000;
 /// The environment variable that overrides the default MNIST directory.
 pub const MNIST_DIR_ENV: &str = "DEEPBELIEF_MNIST_DIR";
 
-/// One split of MNIST: images as bytes (row-major, 28x28 each) and labels.
-#[derive(Debug, Clone)]
-pub struct MnistSplit {
-    /// `len() * 784` pixel intensities, 0..=255.
-    pub images: Vec<u8>,
-    /// One digit 0..=9 per image.
-    pub labels: Vec<u8>,
-}
-
-impl MnistSplit {
-    /// Number of images.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// Pixels per image (784).
-    pub fn dim(&self) -> usize {
-        SIDE * SIDE
-    }
-
-    /// Pixels scaled to [0, 1] (or binarised), `len() * 784` values, row-major.
-    pub fn pixels(&self, binarization: Binarization) -> Vec<f32> {
-        binarization.apply(&self.images)
-    }
-
-    /// The first `n` images (all if fewer).
-    pub fn head(&self, n: usize) -> MnistSplit {
-        let n = n.min(self.len());
-        MnistSplit {
-            images: self.images[..n * self.dim()].to_vec(),
-            labels: self.labels[..n].to_vec(),
-        }
-    }
-
-    /// Images `start..end`, as a new split.
-    pub fn range(&self, start: usize, end: usize) -> MnistSplit {
-        let end = end.min(self.len());
-        let start = start.min(end);
-        MnistSplit {
-            images: self.images[start * self.dim()..end * self.dim()].to_vec(),
-            labels: self.labels[start..end].to_vec(),
-        }
-    }
-}
-
-/// MNIST: 60,000 training and 10,000 test images.
-#[derive(Debug, Clone)]
-pub struct Mnist {
-    pub train: MnistSplit,
-    pub test: MnistSplit,
-}
-
 /// Where MNIST is to be found, and why there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MnistLocation {
@@ -80,7 +26,9 @@ pub struct MnistLocation {
 
 impl MnistLocation {
     /// The directory from a command-line flag, else from
-    /// `DEEPBELIEF_MNIST_DIR`, else `datasets/mnist/` in this repository.
+    /// `DEEPBELIEF_MNIST_DIR`, else `deepbelief/mnist` in the user's cache
+    /// directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux, from the `dirs`
+    /// crate), else in the system's temporary directory.
     pub fn resolve(flag: Option<PathBuf>) -> Self {
         if let Some(dir) = flag {
             return Self {
@@ -93,9 +41,15 @@ impl MnistLocation {
                 dir: dir.into(),
                 source: "environment",
             },
-            _ => Self {
-                dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("mnist"),
-                source: "default",
+            _ => match dirs::cache_dir() {
+                Some(cache) => Self {
+                    dir: cache.join("deepbelief").join("mnist"),
+                    source: "user cache",
+                },
+                None => Self {
+                    dir: std::env::temp_dir().join("deepbelief").join("mnist"),
+                    source: "temporary directory (no user cache directory)",
+                },
             },
         }
     }
@@ -103,19 +57,19 @@ impl MnistLocation {
 
 /// Loads the four files from `dir` (raw or `.gz`), checking SHA-256 when
 /// `verify`, then the headers, lengths, labels and counts.
-pub fn load_mnist(dir: &Path, verify: bool) -> Result<Mnist, MnistError> {
+pub fn load_mnist(dir: &Path, verify: bool) -> Result<ImageSet, DataError> {
     let missing: Vec<String> = MNIST_FILES
         .iter()
         .filter(|f| locate(dir, f).is_none())
         .map(|f| f.name.to_string())
         .collect();
     if !missing.is_empty() {
-        return Err(MnistError::MissingFiles {
+        return Err(DataError::MissingFiles {
             dir: dir.to_path_buf(),
             missing,
         });
     }
-    let read = |index: usize| -> Result<(PathBuf, Vec<u8>), MnistError> {
+    let read = |index: usize| -> Result<(PathBuf, Vec<u8>), DataError> {
         let file = &MNIST_FILES[index];
         let path = locate(dir, file).expect("presence checked above");
         let bytes = read_maybe_gzip(&path)?;
@@ -124,13 +78,20 @@ pub fn load_mnist(dir: &Path, verify: bool) -> Result<Mnist, MnistError> {
         }
         Ok((path, bytes))
     };
-    let split = |images_index: usize| -> Result<MnistSplit, MnistError> {
+    let split = |images_index: usize| -> Result<ImageSplit, DataError> {
         let (images_path, images) = read(images_index)?;
         let (labels_path, labels) = read(images_index + 1)?;
         let images = parse_idx_images(&images_path, images)?;
         let labels = parse_idx_labels(&labels_path, labels)?;
+        if let Some((index, &value)) = labels.iter().enumerate().find(|(_, l)| **l > 9) {
+            return Err(DataError::LabelOutOfRange {
+                file: labels_path,
+                index,
+                value,
+            });
+        }
         if (images.rows, images.cols) != (SIDE, SIDE) {
-            return Err(MnistError::WrongImageSize {
+            return Err(DataError::WrongImageSize {
                 file: images_path,
                 rows: images.rows,
                 cols: images.cols,
@@ -139,20 +100,23 @@ pub fn load_mnist(dir: &Path, verify: bool) -> Result<Mnist, MnistError> {
             });
         }
         if images.count != labels.len() {
-            return Err(MnistError::CountMismatch {
+            return Err(DataError::CountMismatch {
                 images_file: images_path,
                 labels_file: labels_path,
                 images: images.count,
                 labels: labels.len(),
             });
         }
-        Ok(MnistSplit {
-            images: images.pixels,
+        Ok(ImageSplit {
+            intensities: Intensities::Bytes(images.pixels),
             labels,
+            height: SIDE,
+            width: SIDE,
         })
     };
-    Ok(Mnist {
+    Ok(ImageSet {
         train: split(0)?,
         test: split(2)?,
+        classes: 10,
     })
 }

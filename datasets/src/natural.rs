@@ -276,53 +276,16 @@ fn remove_patch_means(patches: &[f32], dim: usize) -> Vec<f64> {
 }
 
 /// Eigenvalues and eigenvectors (columns of a row-major `[n, n]` matrix) of
-/// a symmetric matrix, by cyclic Jacobi rotations (to 1e-12 off-diagonal).
+/// a symmetric matrix, by nalgebra's symmetric QR algorithm.
+///
+/// # Panics
+/// When `matrix.len() != n * n`.
 pub fn symmetric_eigen(matrix: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut a = matrix.to_vec();
-    let mut v: Vec<f64> = (0..n * n)
-        .map(|k| if k / n == k % n { 1.0 } else { 0.0 })
+    assert_eq!(matrix.len(), n * n, "symmetric_eigen: matrix is not n x n");
+    // Row-major input of a symmetric matrix reads the same column-major.
+    let eigen = nalgebra::DMatrix::from_column_slice(n, n, matrix).symmetric_eigen();
+    let vectors = (0..n * n)
+        .map(|k| eigen.eigenvectors[(k / n, k % n)])
         .collect();
-    let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
-    for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j] * a[i * n + j])
-            .sum::<f64>()
-            .sqrt();
-        if off <= 1e-12 * scale {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let akp = a[k * n + p];
-                    let akq = a[k * n + q];
-                    a[k * n + p] = c * akp - s * akq;
-                    a[k * n + q] = s * akp + c * akq;
-                }
-                for k in 0..n {
-                    let apk = a[p * n + k];
-                    let aqk = a[q * n + k];
-                    a[p * n + k] = c * apk - s * aqk;
-                    a[q * n + k] = s * apk + c * aqk;
-                }
-                for k in 0..n {
-                    let vkp = v[k * n + p];
-                    let vkq = v[k * n + q];
-                    v[k * n + p] = c * vkp - s * vkq;
-                    v[k * n + q] = s * vkp + c * vkq;
-                }
-            }
-        }
-    }
-    ((0..n).map(|i| a[i * n + i]).collect(), v)
+    (eigen.eigenvalues.iter().copied().collect(), vectors)
 }

@@ -47,7 +47,7 @@ fn patches_are_seeded_and_errors_name_the_problem() {
 }
 
 #[test]
-fn jacobi_eigen_decomposes_a_symmetric_matrix() {
+fn symmetric_eigen_decomposes_a_symmetric_matrix() {
     let m = [4.0, 1.0, 2.0, 1.0, 3.0, 0.5, 2.0, 0.5, 5.0];
     let (values, vectors) = symmetric_eigen(&m, 3);
     // A v = lambda v for each eigenpair, and the trace is kept.

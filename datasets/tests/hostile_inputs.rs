@@ -1,4 +1,4 @@
-//! Hostile IDX and PNG bytes: typed errors, never a panic, never an
+//! Hostile IDX, npy and PNG bytes: typed errors, never a panic, never an
 //! allocation that a header asks for. The property tests run 256 cases by
 //! default; `PROPTEST_CASES=1000000` runs the long version.
 
@@ -6,7 +6,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::Path;
 
-use datasets::{MAX_IMAGE_PIXELS, MnistError, decode_grey_png, parse_idx_images, parse_idx_labels};
+use datasets::{
+    DataError, MAX_IMAGE_PIXELS, decode_grey_png, parse_idx_images, parse_idx_labels,
+    parse_npy_images, parse_npy_labels, parse_npy_rows,
+};
 use proptest::prelude::*;
 
 /// Records the largest single allocation of the current thread while on.
@@ -118,7 +121,7 @@ fn valid_png() -> Vec<u8> {
 fn idx_header_sizes_that_overflow_are_errors() {
     let bytes = idx_images(u32::MAX, u32::MAX, u32::MAX, 10);
     let (result, largest) = largest_allocation(|| parse_idx_images(Path::new("x.idx"), bytes));
-    assert!(matches!(result, Err(MnistError::Truncated { .. })));
+    assert!(matches!(result, Err(DataError::Truncated { .. })));
     assert!(largest < 1 << 16);
     let good = parse_idx_images(Path::new("x"), idx_images(2, 3, 3, 18)).unwrap();
     assert_eq!(
@@ -166,6 +169,38 @@ fn bound(len: usize) -> usize {
     64 * len + (1 << 20)
 }
 
+/// A valid float32 `.npy` array of shape [2, 3] (written by the crate's writer).
+fn valid_npy() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.npy");
+    datasets::write_npy_f32(&path, &[2, 3], &[0.0, 0.1, 0.2, 0.3, 0.4, 0.5]).unwrap();
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn an_npy_header_promising_huge_shapes_is_refused_before_allocating() {
+    let base = valid_npy();
+    // The same header length: the longer shape takes the place of padding.
+    let (small, large) = (&b"(2, 3, ), }"[..], &b"(4294967296, 4294967296, ), }"[..]);
+    let at = base
+        .windows(small.len())
+        .position(|w| w == small)
+        .expect("the writer's header spells the shape as (2, 3, )");
+    let mut huge = base.clone();
+    huge[at..at + large.len()].copy_from_slice(large);
+    assert!(
+        base[at + small.len()..at + large.len()]
+            .iter()
+            .all(|&b| b == b' ')
+    );
+    let (result, largest) = largest_allocation(|| parse_npy_images(Path::new("h.npy"), &huge));
+    assert!(
+        matches!(result, Err(DataError::Truncated { .. })),
+        "{result:?}"
+    );
+    assert!(largest < 1 << 16, "allocated {largest} bytes");
+}
+
 proptest! {
     #[test]
     fn idx_images_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
@@ -193,7 +228,9 @@ proptest! {
         let (result, largest) = largest_allocation(|| parse_idx_labels(Path::new("x"), bytes));
         prop_assert!(largest <= bound(len));
         if let Ok(labels) = result {
-            prop_assert!(labels.iter().all(|&l| l <= 9));
+            // Every byte after the 8-byte header is a label (any value: the
+            // MNIST loader checks for digits, other sets have other classes).
+            prop_assert_eq!(labels.len() + 8, len);
         }
     }
 
@@ -219,5 +256,26 @@ proptest! {
         // A legitimate image may need its pixels; a header may not ask for more.
         let claimed = (width as usize).saturating_mul(height as usize);
         prop_assert!(largest <= bound(bytes.len()) + 4 * claimed.min(MAX_IMAGE_PIXELS as usize));
+    }
+
+    #[test]
+    fn npy_mutated(bytes in mutated(valid_npy())) {
+        let path = Path::new("m.npy");
+        let ((), largest) = largest_allocation(|| {
+            let _ = parse_npy_images(path, &bytes);
+            let _ = parse_npy_rows(path, &bytes);
+            let _ = parse_npy_labels(path, &bytes);
+        });
+        prop_assert!(largest <= bound(bytes.len()), "allocated {} for {} bytes", largest, bytes.len());
+    }
+
+    #[test]
+    fn npy_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let path = Path::new("a.npy");
+        let ((), largest) = largest_allocation(|| {
+            let _ = parse_npy_images(path, &bytes);
+            let _ = parse_npy_labels(path, &bytes);
+        });
+        prop_assert!(largest <= bound(bytes.len()), "allocated {} for {} bytes", largest, bytes.len());
     }
 }

@@ -52,7 +52,8 @@ impl CommonArgs {
     /// says where the data came from.
     pub fn device_and_mnist(
         &self,
-    ) -> Result<(burn::prelude::Device, datasets::Mnist, String), Box<dyn std::error::Error>> {
+    ) -> Result<(burn::prelude::Device, datasets::ImageSet, String), Box<dyn std::error::Error>>
+    {
         let device = self.device.select()?;
         let (mnist, line) = self.mnist.load()?;
         Ok((device, mnist, line))

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use burn::prelude::*;
-use datasets::{Binarization, FetchOptions, Mnist, MnistError, MnistLocation, MnistSplit};
+use datasets::{Binarization, DataError, FetchOptions, ImageSet, ImageSplit, MnistLocation};
 
 /// Command-line flags shared by every binary that reads MNIST.
 #[derive(Debug, Clone, clap::Args)]
@@ -20,7 +20,7 @@ pub struct MnistArgs {
 impl MnistArgs {
     /// Loads MNIST, fetching and verifying it first if needed. Returns the
     /// data and a line saying where it came from.
-    pub fn load(&self) -> Result<(Mnist, String), MnistError> {
+    pub fn load(&self) -> Result<(ImageSet, String), DataError> {
         let location = MnistLocation::resolve(self.mnist_dir.clone());
         let options = FetchOptions {
             fetch_if_missing: !self.no_fetch,
@@ -63,14 +63,14 @@ impl BinarizeMode {
 }
 
 /// The split's images as a `[rows, 784]` tensor on `device`.
-pub fn images_tensor(split: &MnistSplit, binarization: Binarization, device: &Device) -> Tensor<2> {
+pub fn images_tensor(split: &ImageSplit, binarization: Binarization, device: &Device) -> Tensor<2> {
     rbm::tensor_from_rows(&split.pixels(binarization), split.dim(), device)
 }
 
 /// The split's images (intensities in [0, 1]) and their 10 classes, for the
 /// classifiers; `what` names the split in errors.
 pub fn labelled(
-    split: &MnistSplit,
+    split: &ImageSplit,
     what: &'static str,
 ) -> Result<dbn::LabelledImages, dbn::DbnError> {
     dbn::LabelledImages::new(
@@ -89,7 +89,7 @@ pub const VALID_ROWS: usize = 10_000;
 /// those before the validation images) and its last `valid_rows` (for
 /// validation, early stopping and model choice), labelled.
 pub fn train_and_valid(
-    train: &MnistSplit,
+    train: &ImageSplit,
     train_rows: usize,
     valid_rows: usize,
 ) -> Result<(dbn::LabelledImages, dbn::LabelledImages), dbn::DbnError> {

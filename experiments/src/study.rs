@@ -206,7 +206,7 @@ impl StudyData {
     /// The study's images: training rows first, validation rows after
     /// them, all test images, and the probe (the first test images).
     pub fn from_mnist(
-        mnist: &datasets::Mnist,
+        mnist: &datasets::ImageSet,
         config: &StudyConfig,
         device: &Device,
     ) -> Result<Self, Box<dyn std::error::Error>> {
