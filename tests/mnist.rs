@@ -33,7 +33,7 @@ fn ais_matches_exact_log_partition_on_a_trained_784_by_15_rbm() {
     let device = Device::flex();
     let mnist = mnist();
     let binarization = Binarization::Stochastic { seed: 0 };
-    let train = experiments::mnist::images_tensor(&mnist.train.head(10_000), binarization, &device);
+    let train = experiments::data::images_tensor(&mnist.train.head(10_000), binarization, &device);
     // Realistic weights: trained on 10,000 digits, 5 epochs of CD-1.
     let config = TrainConfig::new()
         .with_epochs(5)
@@ -73,8 +73,8 @@ fn cd_training_on_mnist_lowers_reconstruction_error() {
     let device = Device::flex();
     let mnist = mnist();
     let train =
-        experiments::mnist::images_tensor(&mnist.train.head(3_000), Binarization::None, &device);
-    let held_out = experiments::mnist::images_tensor(
+        experiments::data::images_tensor(&mnist.train.head(3_000), Binarization::None, &device);
+    let held_out = experiments::data::images_tensor(
         &mnist.train.range(59_000, 60_000),
         Binarization::None,
         &device,

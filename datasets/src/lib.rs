@@ -36,7 +36,7 @@ pub use idx::{
 pub use image_set::{
     DataSource, ImageSet, ImageSplit, Intensities, load_idx_dir, load_npy_set, npy_set_files,
 };
-pub use mnist::{MNIST_PIXELS, MNIST_TRAIN_ROWS, MnistLocation, load_mnist};
+pub use mnist::{MNIST_PIXELS, MNIST_TRAIN_ROWS, MnistLocation, SIDE as MNIST_SIDE, load_mnist};
 pub use natural::{
     GreyImage, ImageError, MAX_IMAGE_PIXELS, PatchTransform, Whitening, decode_grey_png,
     natural_images_dir, random_patches, read_grey_png, read_grey_pngs, symmetric_eigen,

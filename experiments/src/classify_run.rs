@@ -6,6 +6,8 @@ use dbn::{DropoutRates, FinetuneConfig, StackConfig};
 use rbm::{SigmaConfig, TrainConfig, UnitKind};
 use serde::{Deserialize, Serialize};
 
+use crate::data::DataSpec;
+
 /// The CD recipe of Hinton & Salakhutdinov (2006) for each layer: CD-1,
 /// learning rate 0.1, momentum 0.5 then 0.9 from epoch 5, weight decay
 /// 2e-4, batches of 100; the classifier presets, the pretraining study and
@@ -134,6 +136,9 @@ impl FirstUnits {
 /// Everything that defines an `mnist-classify` run, written as `config.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClassifyRunConfig {
+    /// The data set (left out of the file for MNIST).
+    #[serde(default, skip_serializing_if = "DataSpec::is_mnist")]
+    pub data: DataSpec,
     pub preset: ClassifyPreset,
     /// Unit type of the first layer.
     #[serde(default)]
@@ -143,11 +148,11 @@ pub struct ClassifyRunConfig {
     /// Input size then hidden sizes, e.g. `[784, 500, 500, 2000]`.
     pub layer_sizes: Vec<usize>,
     pub finetune: FinetuneConfig,
-    /// Training images used (the first ones of the 60,000).
+    /// Training images used (the first ones of the training split).
     pub train_rows: usize,
-    /// Validation images: the last ones of the 60,000.
+    /// Validation images: the last sixth of the training split.
     pub valid_rows: usize,
-    /// Epochs of the final pass on all 60,000 (0: none).
+    /// Epochs of the final pass on all training images (0: none).
     #[serde(default)]
     pub final_epochs: usize,
     /// Seed of the classifier head (and of the whole net without pretraining).
@@ -187,15 +192,15 @@ impl ClassifyRunConfig {
 
     /// Checks every value (also those read from a `config.json`).
     pub fn validate(&self) -> Result<(), Box<dyn std::error::Error>> {
-        if self.layer_sizes.first() != Some(&datasets::MNIST_PIXELS) {
+        let pixels = self.data.pixels();
+        if self.layer_sizes.first() != Some(&pixels) {
             return Err(format!(
-                "layer_sizes must start with the {} pixels of an MNIST image, found {:?}",
-                datasets::MNIST_PIXELS,
-                self.layer_sizes
+                "layer_sizes must start with the {pixels} pixels of an image of {}, found {:?}",
+                self.data.source, self.layer_sizes
             )
             .into());
         }
-        dbn::ClassifierConfig::new(self.layer_sizes.clone(), 10).validate()?;
+        dbn::ClassifierConfig::new(self.layer_sizes.clone(), self.data.classes).validate()?;
         if let Some(stack) = &self.stack {
             stack.validate()?;
             if stack.sizes() != self.layer_sizes {
@@ -210,11 +215,11 @@ impl ClassifyRunConfig {
             return Err("a pretrained stack without pretraining (stack is null)".into());
         }
         self.finetune.validate()?;
-        let available = datasets::MNIST_TRAIN_ROWS - crate::mnist::VALID_ROWS;
-        if self.valid_rows != crate::mnist::VALID_ROWS {
+        let available = self.data.train_rows();
+        if self.valid_rows != self.data.valid_rows() {
             return Err(format!(
-                "valid_rows must be {}, found {}",
-                crate::mnist::VALID_ROWS,
+                "valid_rows must be {} (the last sixth of the training images), found {}",
+                self.data.valid_rows(),
                 self.valid_rows
             )
             .into());

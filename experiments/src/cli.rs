@@ -97,3 +97,49 @@ where
         Ok((run, config))
     }
 }
+
+/// [`open_run`] for a run that trains on labelled images: the fresh
+/// configuration is built from the spec of `--data` (MNIST's without
+/// reading it, so flags are checked before any download), a resumed run's
+/// data is the one its configuration names (`spec_of`); the images are
+/// then read and checked against that spec. Returns the run, its
+/// configuration, the images and a line saying where they came from.
+#[allow(clippy::too_many_arguments)]
+pub fn open_data_run<A, C, E>(
+    matches: &ArgMatches,
+    binary: &str,
+    out: &std::path::Path,
+    resume: bool,
+    overwrite: bool,
+    allowed: &[&str],
+    data: &crate::data::DataArgs,
+    fresh: impl FnOnce(&crate::data::DataSpec) -> Result<C, Box<dyn std::error::Error>>,
+    validate: impl Fn(&C) -> Result<(), E>,
+    spec_of: impl Fn(&C) -> &crate::data::DataSpec,
+) -> Result<(crate::run_dir::RunDir, C, datasets::ImageSet, String), Box<dyn std::error::Error>>
+where
+    A: CommandFactory,
+    C: serde::Serialize + serde::de::DeserializeOwned,
+    E: Into<Box<dyn std::error::Error>>,
+{
+    let mut prepared = None;
+    let (run, config) = open_run::<A, C, E>(
+        matches,
+        binary,
+        out,
+        resume,
+        overwrite,
+        allowed,
+        || {
+            let fresh_data = data.prepare()?;
+            let config = fresh(&fresh_data.spec)?;
+            prepared = Some(fresh_data);
+            Ok(config)
+        },
+        validate,
+    )?;
+    let (set, line) = data
+        .prepared_or_resumed(prepared, spec_of(&config))
+        .load()?;
+    Ok((run, config, set, line))
+}

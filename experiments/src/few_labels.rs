@@ -1,6 +1,6 @@
 //! Few labels (lecture 14b: pretraining "works well even if most of the
-//! training data is unlabeled"): a stack pretrained on all 50,000 training
-//! images without their labels, then fine-tuned with only N labelled ones
+//! training data is unlabeled"): a stack pretrained on all training images
+//! (MNIST: 50,000) without their labels, then fine-tuned with only N labelled ones
 //! (class-balanced, seeded), against the same network from a random
 //! initialisation with the same budget.
 //!
@@ -18,6 +18,7 @@ use rbm::{Sampler, TrainConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::dashboard::SharedRecords;
+use crate::data::DataSpec;
 use crate::finetune::{Selection, finetune};
 use crate::run_dir::RunDir;
 use crate::study::{Arm, UnitOutcome};
@@ -28,6 +29,9 @@ pub const MIN_EPOCH_ROWS: usize = 10_000;
 /// Everything that defines a few-label sweep (`config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FewLabelsConfig {
+    /// The data set (left out of the file for MNIST).
+    #[serde(default, skip_serializing_if = "DataSpec::is_mnist")]
+    pub data: DataSpec,
     /// Labelled images per run; `None` is all of the training images.
     pub label_counts: Vec<Option<usize>>,
     pub seeds: Vec<u64>,
@@ -47,23 +51,24 @@ impl FewLabelsConfig {
         if self.label_counts.is_empty() || self.seeds.is_empty() {
             return Err("at least one label count and one seed are needed".into());
         }
-        if self.train_rows == 0 || self.train_rows > datasets::MNIST_TRAIN_ROWS {
+        if self.train_rows == 0 || self.train_rows > self.data.train_images {
             return Err(format!(
                 "train_rows must be in 1..={}",
-                datasets::MNIST_TRAIN_ROWS
+                self.data.train_images
             ));
         }
+        let classes = self.data.classes;
         for n in self.label_counts.iter().flatten() {
-            if *n == 0 || n % 10 != 0 || *n > self.train_rows {
+            if *n == 0 || n % classes != 0 || *n > self.train_rows {
                 return Err(format!(
-                    "label count {n}: must be a positive multiple of 10 (one tenth per class) \
-                     of at most {} training images",
+                    "label count {n}: must be a positive multiple of the {classes} classes \
+                     (the same number per class) of at most {} training images",
                     self.train_rows
                 ));
             }
         }
         let sizes = self.sizes();
-        ClassifierConfig::new(sizes.clone(), 10)
+        ClassifierConfig::new(sizes.clone(), classes)
             .validate()
             .map_err(|e| e.to_string())?;
         StackConfig::uniform(&sizes, &self.pretrain)
@@ -79,7 +84,7 @@ impl FewLabelsConfig {
     }
 
     pub fn sizes(&self) -> Vec<usize> {
-        std::iter::once(datasets::MNIST_PIXELS)
+        std::iter::once(self.data.pixels())
             .chain(self.hidden.iter().copied())
             .collect()
     }
@@ -126,6 +131,7 @@ pub fn balanced_subset(
 pub fn repeated_subset(
     all: &LabelledImages,
     indices: &[usize],
+    classes: usize,
 ) -> Result<LabelledImages, dbn::DbnError> {
     let width = all.width();
     let copies = MIN_EPOCH_ROWS.div_ceil(indices.len()).max(1);
@@ -137,7 +143,7 @@ pub fn repeated_subset(
             labels.push(all.labels()[i]);
         }
     }
-    LabelledImages::new(pixels, labels, width, 10, "labelled subset")
+    LabelledImages::new(pixels, labels, width, classes, "labelled subset")
 }
 
 /// One run's result (`units/<name>.json`).
@@ -202,8 +208,8 @@ pub fn run_unit(
     };
     let name = unit_name(labels, seed, arm);
     let model = match stack {
-        Some(stack) => DbnClassifier::from_stack(stack, 10, seed)?,
-        None => ClassifierConfig::new(config.sizes(), 10).init(device, seed),
+        Some(stack) => DbnClassifier::from_stack(stack, config.data.classes, seed)?,
+        None => ClassifierConfig::new(config.sizes(), config.data.classes).init(device, seed),
     };
     let learner_dir = crate::study::fresh_learner_dir(run, &name)?;
     let outcome = finetune(

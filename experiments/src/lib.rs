@@ -1,15 +1,15 @@
-//! Shared plumbing for the experiment binaries: device selection, MNIST on
-//! the device, run directories and PNG output. Model code lives in the
+//! Shared plumbing for the experiment binaries: device selection, data sets
+//! on the device, run directories and PNG output. Model code lives in the
 //! `rbm` and `dbn` crates and knows nothing of this.
 
 pub mod classify_run;
 pub mod cli;
 pub mod dashboard;
+pub mod data;
 pub mod device;
 pub mod few_labels;
 pub mod finetune;
 pub mod images;
-pub mod mnist;
 pub mod patches;
 pub mod plots;
 pub mod pretrain_run;
@@ -38,26 +38,14 @@ pub use mimalloc;
 
 pub use device::{DeviceArgs, DeviceError, available_backends, select_device};
 
-/// The flags every MNIST binary shares: `--device`, `--mnist-dir`, `--no-fetch`.
+/// The flags every binary that trains on labelled images shares:
+/// `--device`, `--data`, `--mnist-dir`, `--no-fetch`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]
-    pub mnist: mnist::MnistArgs,
-}
-
-impl CommonArgs {
-    /// The selected device and MNIST (fetched if needed), with a line that
-    /// says where the data came from.
-    pub fn device_and_mnist(
-        &self,
-    ) -> Result<(burn::prelude::Device, datasets::ImageSet, String), Box<dyn std::error::Error>>
-    {
-        let device = self.device.select()?;
-        let (mnist, line) = self.mnist.load()?;
-        Ok((device, mnist, line))
-    }
+    pub data: data::DataArgs,
 }
 
 /// Ends a binary: on error, prints the error and its causes as sentences

@@ -7,17 +7,20 @@ use burn::prelude::*;
 use rbm::{Rbm, RbmConfig, Sampler, TrainConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::data::{BinarizeMode, DataSpec};
 use crate::images::write_grid;
-use crate::mnist::BinarizeMode;
 
 /// Everything that defines a `train-rbm` run, written as `config.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RbmRunConfig {
+    /// The data set (left out of the file for MNIST).
+    #[serde(default, skip_serializing_if = "DataSpec::is_mnist")]
+    pub data: DataSpec,
     pub rbm: RbmConfig,
     pub train: TrainConfig,
     pub binarize: BinarizeMode,
     pub binarize_seed: u64,
-    /// Training images held out (the last ones of the 60,000) for monitoring.
+    /// Training images held out (the last ones of the training split) for monitoring.
     pub held_out: usize,
     /// Training images used (the first ones), after the held-out ones are removed.
     pub train_rows: usize,
@@ -34,12 +37,13 @@ impl RbmRunConfig {
     pub fn validate(&self) -> Result<(), Box<dyn std::error::Error>> {
         self.rbm.validate()?;
         self.train.validate()?;
-        let total = datasets::MNIST_TRAIN_ROWS;
-        if self.rbm.n_visible != datasets::MNIST_PIXELS {
+        let total = self.data.train_images;
+        if self.rbm.n_visible != self.data.pixels() {
             return Err(format!(
-                "n_visible is {}, MNIST images have {} pixels",
+                "n_visible is {}, the images of {} have {} pixels",
                 self.rbm.n_visible,
-                datasets::MNIST_PIXELS
+                self.data.source,
+                self.data.pixels()
             )
             .into());
         }
@@ -83,16 +87,27 @@ pub fn tensor_rows(x: Tensor<2>) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Writes the first `count` filters (columns of W) as `side x side` tiles,
-/// each scaled to its own range.
-pub fn write_filters(rbm: &Rbm, count: usize, side: usize, path: &Path) -> std::io::Result<()> {
+/// Writes the first `count` filters (columns of W) as tiles of `image`
+/// (height, width) pixels, each scaled to its own range.
+pub fn write_filters(
+    rbm: &Rbm,
+    count: usize,
+    image: (usize, usize),
+    path: &Path,
+) -> std::io::Result<()> {
     let count = count.min(rbm.n_hidden());
-    let filters = rbm.weight.val().transpose().slice(0..count); // [count, side * side]
-    write_grid(path, &tensor_rows(filters), side, side, 10, true)
+    let filters = rbm.weight.val().transpose().slice(0..count); // [count, height * width]
+    write_grid(path, &tensor_rows(filters), image.0, image.1, 10, true)
 }
 
-/// Writes pairs of rows: data, then its mean-field reconstruction.
-pub fn write_reconstructions(rbm: &Rbm, data: Tensor<2>, path: &Path) -> std::io::Result<()> {
+/// Writes pairs of rows: data, then its mean-field reconstruction, as
+/// tiles of `image` (height, width) pixels.
+pub fn write_reconstructions(
+    rbm: &Rbm,
+    data: Tensor<2>,
+    image: (usize, usize),
+    path: &Path,
+) -> std::io::Result<()> {
     let reconstruction = rbm.reconstruct(data.clone());
     let mut tiles = Vec::new();
     for (d, r) in tensor_rows(data)
@@ -102,21 +117,29 @@ pub fn write_reconstructions(rbm: &Rbm, data: Tensor<2>, path: &Path) -> std::io
         tiles.extend_from_slice(d);
         tiles.extend_from_slice(r);
     }
-    write_grid(path, &tiles, 28, 28, 10, false)
+    write_grid(path, &tiles, image.0, image.1, 10, false)
 }
 
 /// Runs `chains` Gibbs chains for `steps` steps from random binary images
-/// and writes the final visible probabilities.
+/// and writes the final visible probabilities as tiles of `image` pixels.
 pub fn write_samples(
     rbm: &Rbm,
     chains: usize,
     steps: usize,
     seed: u64,
+    image: (usize, usize),
     path: &Path,
 ) -> std::io::Result<()> {
     let device = rbm.weight.device();
     let mut sampler = Sampler::new(seed);
     let start = sampler.bernoulli(Tensor::<2>::full([chains, rbm.n_visible()], 0.5, &device));
     let state = rbm.gibbs(start, steps, &mut sampler);
-    write_grid(path, &tensor_rows(state.visible_mean), 28, 28, 10, false)
+    write_grid(
+        path,
+        &tensor_rows(state.visible_mean),
+        image.0,
+        image.1,
+        10,
+        false,
+    )
 }

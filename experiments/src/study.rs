@@ -20,6 +20,8 @@ use dbn::{ClassifierConfig, DbnClassifier, FinetuneConfig, LabelledImages, RbmSt
 use rbm::{Sampler, TrainConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::data::DataSpec;
+
 use crate::dashboard::SharedRecords;
 use crate::finetune::{Selection, finetune, model_checkpoint};
 use crate::pretrain_run::pretrain_with_checkpoints;
@@ -49,13 +51,16 @@ impl Arm {
 /// Everything that defines a study (`config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyConfig {
+    /// The data set (left out of the file for MNIST).
+    #[serde(default, skip_serializing_if = "DataSpec::is_mnist")]
+    pub data: DataSpec,
     /// Numbers of hidden layers, e.g. `[1, 2, 3]`.
     pub depths: Vec<usize>,
     /// Units in every hidden layer (Erhan et al.: equal widths).
     pub width: usize,
     /// One network per arm, depth and seed.
     pub seeds: Vec<u64>,
-    /// Training images: the first ones of MNIST's 60,000.
+    /// Training images: the first ones of the training split.
     pub train_rows: usize,
     /// Images after the training ones that the Learner shows as its
     /// validation split (displayed only: the study takes the last epoch).
@@ -85,9 +90,8 @@ impl StudyConfig {
             return Err("seeds must differ".into());
         }
         let max_depth = *self.depths.iter().max().expect("not empty");
-        let mut sizes = vec![datasets::MNIST_PIXELS];
-        sizes.extend(std::iter::repeat_n(self.width, max_depth));
-        ClassifierConfig::new(sizes.clone(), 10)
+        let sizes = self.sizes(max_depth);
+        ClassifierConfig::new(sizes.clone(), self.data.classes)
             .validate()
             .map_err(|e| e.to_string())?;
         StackConfig::uniform(&sizes, &self.pretrain)
@@ -99,19 +103,17 @@ impl StudyConfig {
         }
         if self.train_rows == 0
             || self.valid_rows == 0
-            || self.train_rows + self.valid_rows > datasets::MNIST_TRAIN_ROWS
+            || self.train_rows + self.valid_rows > self.data.train_images
         {
             return Err(format!(
-                "train_rows ({}) and valid_rows ({}) must be positive and fit in {}",
-                self.train_rows,
-                self.valid_rows,
-                datasets::MNIST_TRAIN_ROWS
+                "train_rows ({}) and valid_rows ({}) must be positive and fit in the {} training images",
+                self.train_rows, self.valid_rows, self.data.train_images
             ));
         }
-        if !(2..=10_000).contains(&self.probe_images) {
+        if !(2..=self.data.test_images).contains(&self.probe_images) {
             return Err(format!(
-                "probe_images must be in 2..=10000, found {}",
-                self.probe_images
+                "probe_images must be in 2..={} (the test images), found {}",
+                self.data.test_images, self.probe_images
             ));
         }
         Ok(())
@@ -119,7 +121,7 @@ impl StudyConfig {
 
     /// The layer sizes of a network of `depth` hidden layers.
     pub fn sizes(&self, depth: usize) -> Vec<usize> {
-        let mut sizes = vec![datasets::MNIST_PIXELS];
+        let mut sizes = vec![self.data.pixels()];
         sizes.extend(std::iter::repeat_n(self.width, depth));
         sizes
     }
@@ -177,6 +179,7 @@ impl Preset {
             Preset::Paper => (vec![1, 2, 3, 4, 5], 20, 50_000, 10_000, 10, 30),
         };
         StudyConfig {
+            data: DataSpec::mnist(),
             depths,
             width: 500,
             seeds: (1..=seeds).collect(),
@@ -198,29 +201,33 @@ pub struct StudyData {
     pub train: LabelledImages,
     pub valid: LabelledImages,
     pub test: LabelledImages,
-    /// `[probe_images, 784]`, the first test images.
+    /// `[probe_images, pixels]`, the first test images.
     pub probe: Tensor<2>,
 }
 
 impl StudyData {
     /// The study's images: training rows first, validation rows after
     /// them, all test images, and the probe (the first test images).
-    pub fn from_mnist(
-        mnist: &datasets::ImageSet,
+    pub fn new(
+        set: &datasets::ImageSet,
         config: &StudyConfig,
         device: &Device,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let train =
-            crate::mnist::labelled(&mnist.train.range(0, config.train_rows), "training images")?;
-        let valid = crate::mnist::labelled(
-            &mnist
-                .train
+        let classes = set.classes;
+        let train = crate::data::labelled(
+            &set.train.range(0, config.train_rows),
+            classes,
+            "training images",
+        )?;
+        let valid = crate::data::labelled(
+            &set.train
                 .range(config.train_rows, config.train_rows + config.valid_rows),
+            classes,
             "validation images",
         )?;
-        let test = crate::mnist::labelled(&mnist.test, "test images")?;
-        let probe = crate::mnist::images_tensor(
-            &mnist.test.head(config.probe_images),
+        let test = crate::data::labelled(&set.test, classes, "test images")?;
+        let probe = crate::data::images_tensor(
+            &set.test.head(config.probe_images),
             datasets::Binarization::None,
             device,
         );
@@ -327,10 +334,12 @@ pub fn run_unit(
     let name = unit_name(depth, seed, arm);
     let device = data.probe.device();
     let initial = match stack {
-        Some(stack) => {
-            DbnClassifier::from_stack(&RbmStack::new(stack.layers[..depth].to_vec()), 10, seed)?
-        }
-        None => ClassifierConfig::new(config.sizes(depth), 10).init(&device, seed),
+        Some(stack) => DbnClassifier::from_stack(
+            &RbmStack::new(stack.layers[..depth].to_vec()),
+            config.data.classes,
+            seed,
+        )?,
+        None => ClassifierConfig::new(config.sizes(depth), config.data.classes).init(&device, seed),
     };
     let before: Vec<Tensor<2>> = initial.hidden.iter().map(|l| l.weight.val()).collect();
     let learner_dir = fresh_learner_dir(run, &name)?;

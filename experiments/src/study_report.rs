@@ -212,8 +212,8 @@ pub fn report(
     write_grid(
         &run.file("filters-before-after.png"),
         &pairs,
-        28,
-        28,
+        config.data.height,
+        config.data.width,
         10,
         true,
     )?;

@@ -95,7 +95,7 @@ fn the_few_label_split_holds_exactly_n_balanced_labels() {
     let pixels: Vec<f32> = (0..5000 * 4).map(|i| (i % 5000) as f32).collect();
     let all = dbn::LabelledImages::new(pixels, labels.clone(), 4, 10, "toy").unwrap();
     let subset = balanced_subset(&labels, 100, 10, 3).unwrap();
-    let repeated = repeated_subset(&all, &subset).unwrap();
+    let repeated = repeated_subset(&all, &subset, 10).unwrap();
     assert!(repeated.len() >= MIN_EPOCH_ROWS);
     let mut seen: Vec<u8> = repeated.labels().to_vec();
     seen.sort_unstable();
@@ -109,6 +109,7 @@ fn the_few_label_split_holds_exactly_n_balanced_labels() {
 
 fn tiny_config() -> StudyConfig {
     StudyConfig {
+        data: crate::data::DataSpec::mnist(),
         depths: vec![1, 2],
         width: 16,
         seeds: vec![1, 2],
@@ -135,7 +136,7 @@ fn run_study(dir: &std::path::Path, limit: usize) -> Vec<Unit> {
     let device = Device::flex();
     let location = datasets::MnistLocation::resolve(None);
     let mnist = datasets::ensure_mnist(&location.dir, &datasets::FetchOptions::default()).unwrap();
-    let data = StudyData::from_mnist(&mnist, &config, &device).unwrap();
+    let data = StudyData::new(&mnist, &config, &device).unwrap();
     let run = RunDir::create(dir).unwrap();
     let interrupter = Interrupter::new();
     let (mut renderer, records) = dashboard(&interrupter, None);

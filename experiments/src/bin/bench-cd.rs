@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use datasets::Binarization;
-use experiments::mnist::images_tensor;
+use experiments::data::images_tensor;
 use rbm::{CdTrainer, RbmConfig, TrainConfig};
 
 #[derive(Parser, Debug)]
@@ -57,24 +57,26 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_mean_field_reconstruction(!args.sampled_reconstruction)
         .with_batch_size(args.batch);
     config.validate()?;
-    let rbm_config = RbmConfig::new(datasets::MNIST_PIXELS, args.hidden);
-    rbm_config.validate()?;
-    if args.batch > datasets::MNIST_TRAIN_ROWS {
-        return Err(format!(
-            "--batch {} is larger than the {} training images",
-            args.batch,
-            datasets::MNIST_TRAIN_ROWS
-        )
-        .into());
-    }
+    RbmConfig::new(datasets::MNIST_PIXELS, args.hidden).validate()?;
     if args.repeats == 0 {
         return Err("--repeats must be at least 1".into());
     }
     if args.batches == 0 {
         return Err("--batches must be at least 1".into());
     }
-    let (device, mnist, line) = args.common.device_and_mnist()?;
+    // MNIST's sizes are known before it is read; other sets are read now.
+    let data = args.common.data.prepare()?;
+    if args.batch > data.spec.train_images {
+        return Err(format!(
+            "--batch {} is larger than the {} training images",
+            args.batch, data.spec.train_images
+        )
+        .into());
+    }
+    let device = args.common.device.select()?;
+    let (mnist, line) = data.load()?;
     println!("{line}");
+    let rbm_config = RbmConfig::new(mnist.dim(), args.hidden);
     // The images on the device in blocks of whole batches of at most
     // 10,000 rows (31 MB): one 188 MB buffer exceeds some wgpu adapters' limit.
     let rows = mnist.train.len();
@@ -130,12 +132,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "CD, mean-field reconstruction"
     };
     println!(
-        "{variant}, k = {}, 784x{} batch {} on {}: median {median:.0}, best {best:.0} samples/s",
-        args.k, args.hidden, args.batch, args.common.device.device
+        "{variant}, k = {}, {}x{} batch {} on {}: median {median:.0}, best {best:.0} samples/s",
+        args.k, rbm_config.n_visible, args.hidden, args.batch, args.common.device.device
     );
     // The GEMMs per sample: the positive hidden input, 2k conditionals of
     // the chain and the two weight statistics, 2 n_visible n_hidden FLOPs each.
-    let flops = 2.0 * (784 * args.hidden) as f64 * (3 + 2 * args.k) as f64;
+    let flops = 2.0 * (rbm_config.n_visible * args.hidden) as f64 * (3 + 2 * args.k) as f64;
     println!(
         "GEMM work {:.2} MFLOP per sample: {:.0} GFLOP/s at the median",
         flops / 1e6,

@@ -12,8 +12,8 @@ use burn::train::Interrupter;
 use clap::Parser;
 use dbn::{ClassifierConfig, FinetuneConfig};
 use experiments::dashboard::dashboard;
+use experiments::data::labelled;
 use experiments::finetune::{FINETUNE_PHASE, Selection, finetune};
-use experiments::mnist::labelled;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,34 +45,43 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let sizes: Vec<usize> = std::iter::once(datasets::MNIST_PIXELS)
-        .chain(args.hidden.iter().copied())
-        .collect();
-    ClassifierConfig::new(sizes.clone(), 10).validate()?;
+    let hidden = args.hidden.iter().copied();
+    ClassifierConfig::new(
+        std::iter::once(datasets::MNIST_PIXELS)
+            .chain(hidden.clone())
+            .collect(),
+        10,
+    )
+    .validate()?;
     if args.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
-    if args.rows == 0
-        || args.valid_rows == 0
-        || args.rows + args.valid_rows > datasets::MNIST_TRAIN_ROWS
-    {
+    if args.rows == 0 || args.valid_rows == 0 {
+        return Err("--rows and --valid-rows must be positive".into());
+    }
+    let data = args.common.data.prepare()?;
+    if args.rows + args.valid_rows > data.spec.train_images {
         return Err(format!(
-            "--rows and --valid-rows must be positive and together at most {}",
-            datasets::MNIST_TRAIN_ROWS
+            "--rows and --valid-rows must together be at most the {} training images",
+            data.spec.train_images
         )
         .into());
     }
-    let (device, mnist, line) = args.common.device_and_mnist()?;
+    let device = args.common.device.select()?;
+    let (set, line) = data.load()?;
     println!("{line}");
-    let train = labelled(&mnist.train.range(0, args.rows), "training images")?;
+    let sizes: Vec<usize> = std::iter::once(set.dim()).chain(hidden).collect();
+    let classes = set.classes;
+    let train = labelled(&set.train.range(0, args.rows), classes, "training images")?;
     let valid = labelled(
-        &mnist.train.range(args.rows, args.rows + args.valid_rows),
+        &set.train.range(args.rows, args.rows + args.valid_rows),
+        classes,
         "validation images",
     )?;
     let dir = tempfile_dir()?;
     let interrupter = Interrupter::new();
     let (mut renderer, records) = dashboard(&interrupter, None);
-    let mut model = ClassifierConfig::new(sizes.clone(), 10).init(&device, 1);
+    let mut model = ClassifierConfig::new(sizes.clone(), classes).init(&device, 1);
     let mut rates = Vec::new();
     // Epoch 1 warms up; each later call resumes from the last checkpoint
     // and runs one more epoch, timed on its own.

@@ -6,7 +6,7 @@
 //! cargo run --release -p experiments --bin bench-updown -- --device flex
 use clap::Parser;
 use dbn::{GenerativeDbn, RbmStack, UpDownConfig, one_hot_rows};
-use experiments::mnist::{images_tensor, labelled};
+use experiments::data::images_tensor;
 use rbm::{RbmConfig, UnitKind};
 
 #[derive(Parser, Debug)]
@@ -44,29 +44,30 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         seed: 1,
     };
     config.validate()?;
-    if args.epochs == 0 || args.rows == 0 || args.rows > datasets::MNIST_TRAIN_ROWS {
+    if args.epochs == 0 || args.rows == 0 {
+        return Err("--epochs and --rows must be at least 1".into());
+    }
+    let data = args.common.data.prepare()?;
+    if args.rows > data.spec.train_images {
         return Err(format!(
-            "--epochs must be at least 1 and --rows in 1..={}",
-            datasets::MNIST_TRAIN_ROWS
+            "--rows must be at most the {} training images",
+            data.spec.train_images
         )
         .into());
     }
-    let (device, mnist, line) = args.common.device_and_mnist()?;
+    let device = args.common.device.select()?;
+    let (set, line) = data.load()?;
     println!("{line}");
-    let split = mnist.train.range(0, args.rows);
+    let split = set.train.range(0, args.rows);
     let images = images_tensor(&split, datasets::Binarization::None, &device);
-    let classes: Vec<usize> = labelled(&split, "training images")?
-        .labels()
-        .iter()
-        .map(|&l| l as usize)
-        .collect();
-    let labels = one_hot_rows(&classes, 10, &device)?;
+    let classes: Vec<usize> = split.labels.iter().map(|&l| l as usize).collect();
+    let labels = one_hot_rows(&classes, set.classes, &device)?;
     let lower = RbmStack::new(vec![
-        RbmConfig::new(784, 500).init(&device, 1),
+        RbmConfig::new(set.dim(), 500).init(&device, 1),
         RbmConfig::new(500, 500).init(&device, 2),
     ]);
-    let top = RbmConfig::new(510, 2000)
-        .with_visible_units(UnitKind::BinaryWithSoftmax { group: 10 })
+    let top = RbmConfig::new(500 + set.classes, 2000)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: set.classes })
         .init(&device, 3);
     let mut model = GenerativeDbn::from_greedy(&lower, top)?;
     let warm = args.rows.min(1000);
@@ -93,8 +94,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     println!(
-        "up-down 784-500-500 + 510-2000, batch 100, {} Gibbs steps, on {}: median {median:.0} samples/s",
-        args.gibbs_steps, args.common.device.device
+        "up-down {}-500-500 + {}-2000, batch 100, {} Gibbs steps, on {}: median {median:.0} samples/s",
+        set.dim(),
+        500 + set.classes,
+        args.gibbs_steps,
+        args.common.device.device
     );
     println!("samples_per_sec={median:.0}");
     Ok(())

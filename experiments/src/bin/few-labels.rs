@@ -9,11 +9,11 @@ use burn::train::Interrupter;
 use clap::Parser;
 use dbn::FinetuneConfig;
 use experiments::dashboard::dashboard;
+use experiments::data::labelled;
 use experiments::few_labels::{
     FewLabelsConfig, balanced_subset, load_unit, pretrained_stack, repeated_subset, run_unit,
     unit_name,
 };
-use experiments::mnist::labelled;
 use experiments::study::{Arm, mean_std};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,7 +34,8 @@ enum Preset {
 struct Args {
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     preset: Preset,
-    /// Labelled images, comma-separated multiples of 10, or `all` [100,600,1000,3000,all].
+    /// Labelled images, comma-separated multiples of the number of classes
+    /// (10 for MNIST), or `all` [100,600,1000,3000,all].
     #[arg(long, value_delimiter = ',')]
     labels: Option<Vec<String>>,
     /// Runs per arm and N; seeds 1..=N [preset's].
@@ -65,7 +66,10 @@ fn main() -> std::process::ExitCode {
     experiments::report(run(args, &matches))
 }
 
-fn config_from_args(args: &Args) -> Result<FewLabelsConfig, Box<dyn std::error::Error>> {
+fn config_from_args(
+    args: &Args,
+    data: &experiments::data::DataSpec,
+) -> Result<FewLabelsConfig, Box<dyn std::error::Error>> {
     let (hidden, cd_epochs, seeds, epochs) = match args.preset {
         Preset::Quick => (vec![500, 500], 5, 3, 10),
         Preset::Paper => (vec![500, 500, 2000], 50, 10, 30),
@@ -84,10 +88,11 @@ fn config_from_args(args: &Args) -> Result<FewLabelsConfig, Box<dyn std::error::
         None => vec![Some(100), Some(600), Some(1000), Some(3000), None],
     };
     let config = FewLabelsConfig {
+        data: data.clone(),
         label_counts,
         seeds: (1..=args.seeds.unwrap_or(seeds)).collect(),
         hidden,
-        train_rows: datasets::MNIST_TRAIN_ROWS - experiments::mnist::VALID_ROWS,
+        train_rows: data.train_rows(),
         pretrain: experiments::classify_run::paper_cd_recipe(cd_epochs),
         finetune: FinetuneConfig {
             max_epochs: args.epochs.unwrap_or(epochs),
@@ -101,20 +106,26 @@ fn config_from_args(args: &Args) -> Result<FewLabelsConfig, Box<dyn std::error::
 
 fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.common.device.select()?;
-    let (run, config) = experiments::cli::open_run::<Args, FewLabelsConfig, _>(
+    let (run, config, set, line) = experiments::cli::open_data_run::<Args, FewLabelsConfig, _>(
         matches,
         BINARY,
         &args.out,
         args.resume,
         args.overwrite,
         &[],
-        || config_from_args(&args),
+        &args.common.data,
+        |data| config_from_args(&args, data),
         FewLabelsConfig::validate,
+        |config| &config.data,
     )?;
-    let (mnist, line) = args.common.mnist.load()?;
     println!("{line}");
-    let all = labelled(&mnist.train.range(0, config.train_rows), "training images")?;
-    let test = labelled(&mnist.test, "test images")?;
+    let classes = set.classes;
+    let all = labelled(
+        &set.train.range(0, config.train_rows),
+        classes,
+        "training images",
+    )?;
+    let test = labelled(&set.test, classes, "test images")?;
     let (images, _) = all.tensors(&device);
     let interrupter = Interrupter::new();
     let (mut renderer, records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
@@ -122,10 +133,10 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         let mut stack = None;
         for &labels in &config.label_counts {
             let indices = match labels {
-                Some(n) => balanced_subset(all.labels(), n, 10, seed)?,
+                Some(n) => balanced_subset(all.labels(), n, classes, seed)?,
                 None => (0..all.len()).collect(),
             };
-            let subset = repeated_subset(&all, &indices)?;
+            let subset = repeated_subset(&all, &indices, classes)?;
             for arm in Arm::BOTH {
                 let name = unit_name(labels, seed, arm);
                 if load_unit(&run, &name)?.is_some() {

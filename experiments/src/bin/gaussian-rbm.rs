@@ -162,7 +162,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         last = metrics.held_out_reconstruction_error.unwrap_or(f64::NAN);
     }
     save_rbm(trainer.rbm(), &rbm_config, &run.file("model.safetensors"))?;
-    write_filters(trainer.rbm(), 100, spec.size, &run.file("filters.png"))?;
+    write_filters(
+        trainer.rbm(),
+        100,
+        (spec.size, spec.size),
+        &run.file("filters.png"),
+    )?;
     if let Err(e) = experiments::plots::write_learning_curves(
         &run,
         "gaussian-rbm: reconstruction errors per epoch",

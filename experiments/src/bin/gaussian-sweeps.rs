@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use clap::Parser;
 use datasets::Binarization;
-use experiments::mnist::images_tensor;
+use experiments::data::images_tensor;
 use experiments::patches::{PatchSpec, WhitenMode, load_patches};
 use experiments::run_dir::RunDir;
 use rbm::{CdTrainer, RbmConfig, SigmaConfig, TrainConfig, UnitKind, exact_log_likelihood};
@@ -89,10 +89,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .validate()?;
     }
     let device = args.common.device.select()?;
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "rates": args.rates, "hidden": args.hidden, "sigmas": args.sigmas,
         "epochs": args.epochs, "seed": args.seed,
     });
+    if !args.common.data.data.is_mnist() {
+        config["data"] = args.common.data.data.to_string().into();
+    }
     let run = RunDir::start(
         &args.out,
         "gaussian-sweeps",
@@ -100,7 +103,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &config,
         args.overwrite,
     )?;
-    let (mnist, line) = args.common.mnist.load()?;
+    let (mnist, line) = args.common.data.load()?;
     println!("{line}");
     let spec = PatchSpec {
         images_dir: datasets::natural_images_dir(),

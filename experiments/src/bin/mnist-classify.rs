@@ -1,4 +1,4 @@
-//! Pretrains a DBN on MNIST (greedy CD), fine-tunes it as a classifier with
+//! Pretrains a DBN on MNIST or any labelled images (`--data`; greedy CD), fine-tunes it as a classifier with
 //! Burn's Learner, and reports the test error.
 //!
 //! cargo run --release -p experiments --bin mnist-classify -- --preset quick --out runs/classify-quick
@@ -11,16 +11,16 @@ use clap::Parser;
 use dbn::{ClassifierConfig, DbnClassifier, StackConfig, save_classifier};
 use experiments::classify_run::{ClassifyPreset, ClassifyRunConfig, FirstUnits};
 use experiments::dashboard::dashboard;
+use experiments::data::{DataSpec, labelled, train_and_valid};
 use experiments::finetune::{
     FINAL_PASS_PHASE, FINETUNE_PHASE, HEAD_PHASE, Selection, finetune, last_checkpoint,
 };
-use experiments::mnist::{VALID_ROWS, labelled, train_and_valid};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about = "Pretrain a DBN on MNIST, fine-tune it with backprop, report the test error"
+    about = "Pretrain a DBN on MNIST (or --data), fine-tune it with backprop, report the test error"
 )]
 struct Args {
     /// Recipe: `quick` (784-500-500, < 10 min) or `paper` (784-500-500-2000,
@@ -83,12 +83,13 @@ struct Args {
     #[arg(long)]
     patience: Option<usize>,
     /// After early stopping, train the chosen model this many more epochs on
-    /// all 60,000 training images (validation included), at the learning
+    /// all training images (validation included), at the learning
     /// rate of the chosen epoch; the result is the last epoch's model.
     /// Default: the preset's (10 for paper, 0 for quick).
     #[arg(long)]
     final_epochs: Option<usize>,
-    /// Use only the first N of the 50,000 training images.
+    /// Use only the first N training images (of 50,000 for MNIST: the last
+    /// sixth of the training split is kept for validation).
     #[arg(long)]
     train_rows: Option<usize>,
     /// Seed of all initialisation, shuffling and sampling.
@@ -121,21 +122,23 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     let started = Instant::now();
     // Flags, configuration and run directory are checked before any data is read.
     let device = args.common.device.select()?;
-    let (run, config) = experiments::cli::open_run::<Args, ClassifyRunConfig, _>(
+    let (run, config, set, line) = experiments::cli::open_data_run::<Args, ClassifyRunConfig, _>(
         matches,
         BINARY,
         &args.out,
         args.resume,
         args.overwrite,
         &[],
-        || config_from_args(&args, datasets::MNIST_TRAIN_ROWS - VALID_ROWS),
+        &args.common.data,
+        |data| config_from_args(&args, data),
         ClassifyRunConfig::validate,
+        |config| &config.data,
     )?;
-    let (mnist, line) = args.common.mnist.load()?;
     println!("{line}");
-    let total = mnist.train.len();
-    let (train, valid) = train_and_valid(&mnist.train, config.train_rows, config.valid_rows)?;
-    let test = labelled(&mnist.test, "test images")?;
+    let classes = set.classes;
+    let total = set.train.len();
+    let (train, valid) = train_and_valid(&set, config.train_rows, config.valid_rows)?;
+    let test = labelled(&set.test, classes, "test images")?;
 
     let interrupter = Interrupter::new();
     let (mut renderer, records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
@@ -164,10 +167,10 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
                 "pretraining done after {:.1} min",
                 started.elapsed().as_secs_f64() / 60.0
             );
-            DbnClassifier::from_stack(&stack, 10, config.seed)?
+            DbnClassifier::from_stack(&stack, classes, config.seed)?
         }
         None => {
-            let mut classifier = ClassifierConfig::new(config.layer_sizes.clone(), 10);
+            let mut classifier = ClassifierConfig::new(config.layer_sizes.clone(), classes);
             // The baseline has the pretrained net's activations.
             let mut stack = StackConfig::uniform(&config.layer_sizes, &rbm::TrainConfig::new());
             config.first_units.apply(&mut stack);
@@ -228,7 +231,7 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
             patience: None,
             ..config.finetune.clone()
         };
-        let all = labelled(&mnist.train.range(0, total), "all training images")?;
+        let all = labelled(&set.train.range(0, total), classes, "all training images")?;
         println!(
             "final pass: {} epochs on all {} training images from epoch {} (lr {:.4})",
             final_config.max_epochs,
@@ -284,7 +287,7 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         finetune_epochs,
         100.0 * outcome.best_valid_error,
         if config.final_epochs > 0 {
-            format!(", then {} epochs on all 60,000", config.final_epochs)
+            format!(", then {} epochs on all {total}", config.final_epochs)
         } else {
             String::new()
         },
@@ -298,14 +301,13 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
 /// The run's configuration: the preset, then the flags, validated.
 fn config_from_args(
     args: &Args,
-    available: usize,
+    data: &DataSpec,
 ) -> Result<ClassifyRunConfig, Box<dyn std::error::Error>> {
+    let available = data.train_rows();
     let preset = args.preset;
     let hidden = args.hidden.clone().unwrap_or_else(|| preset.hidden_sizes());
-    let layer_sizes: Vec<usize> = std::iter::once(datasets::MNIST_PIXELS)
-        .chain(hidden)
-        .collect();
-    ClassifierConfig::new(layer_sizes.clone(), 10).validate()?;
+    let layer_sizes: Vec<usize> = std::iter::once(data.pixels()).chain(hidden).collect();
+    ClassifierConfig::new(layer_sizes.clone(), data.classes).validate()?;
     let mut train = preset.pretrain().with_seed(args.seed);
     if let Some(epochs) = args.pretrain_epochs {
         train = train.with_epochs(epochs);
@@ -345,6 +347,7 @@ fn config_from_args(
         .map(experiments::classify_run::PretrainedSource::from_path)
         .transpose()?;
     let config = ClassifyRunConfig {
+        data: data.clone(),
         preset,
         first_units: args.first_units,
         stack: (!args.no_pretrain).then_some(stack),
@@ -352,7 +355,7 @@ fn config_from_args(
         finetune,
         train_rows: args.train_rows.unwrap_or(available).min(available),
         final_epochs: args.final_epochs.unwrap_or(preset.final_epochs()),
-        valid_rows: VALID_ROWS,
+        valid_rows: data.valid_rows(),
         seed: args.seed,
         device: args.common.device.device.clone(),
         pretrained,

@@ -16,8 +16,8 @@ use dbn::{
 };
 use experiments::classify_run::PretrainedSource;
 use experiments::dashboard::dashboard;
+use experiments::data::{DataSpec, labelled, train_and_valid};
 use experiments::images::write_grid;
-use experiments::mnist::{VALID_ROWS, labelled, train_and_valid};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::rbm_run::tensor_rows;
 use experiments::run_dir::RunDir;
@@ -129,6 +129,9 @@ struct Args {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RunConfig {
+    /// The data set (left out of the file for MNIST).
+    #[serde(default, skip_serializing_if = "DataSpec::is_mnist")]
+    data: DataSpec,
     preset: Preset,
     lower: StackConfig,
     top: StackConfig,
@@ -169,18 +172,14 @@ impl RunConfig {
         self.lower.validate()?;
         self.top.validate()?;
         self.updown.validate()?;
-        if self.lower.sizes().first() != Some(&datasets::MNIST_PIXELS) {
-            return Err(format!(
-                "the lower layers must start at {} pixels",
-                datasets::MNIST_PIXELS
-            )
-            .into());
+        let pixels = self.data.pixels();
+        if self.lower.sizes().first() != Some(&pixels) {
+            return Err(format!("the lower layers must start at the {pixels} pixels").into());
         }
         let features = *self.lower.sizes().last().expect("validated: layers");
-        if self.top.sizes().first() != Some(&(features + LABELS)) {
-            return Err(
-                format!("the top RBM must have {} visible units", features + LABELS).into(),
-            );
+        let visible = features + self.data.classes;
+        if self.top.sizes().first() != Some(&visible) {
+            return Err(format!("the top RBM must have {visible} visible units").into());
         }
         if self.sample_steps == 0 {
             return Err("sample_steps must be at least 1".into());
@@ -188,7 +187,7 @@ impl RunConfig {
         if self.samples_per_class == 0 {
             return Err("samples_per_class must be at least 1".into());
         }
-        let available = datasets::MNIST_TRAIN_ROWS - VALID_ROWS;
+        let available = self.data.train_rows();
         if self.train_rows == 0 || self.train_rows > available {
             return Err(format!(
                 "train_rows must be in 1..={available}, found {}",
@@ -219,7 +218,6 @@ struct BestEpoch {
     valid_error_percent: f64,
 }
 
-const LABELS: usize = 10;
 /// Clamped chains per digit for the clamped-sample accuracy.
 const CHECKED_PER_CLASS: usize = 100;
 
@@ -238,7 +236,7 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     let started = Instant::now();
     // Flags, configuration and run directory are checked before any data is read.
     let device = args.common.device.select()?;
-    let (run, config) = if args.resume {
+    let (run, config, data) = if args.resume {
         experiments::cli::reject_on_resume::<Args>(
             matches,
             &[
@@ -265,9 +263,11 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         config.validate()?;
         run.confirm(BINARY, &config.identity())?;
         run.write_json("config.json", &config)?;
-        (run, config)
+        let data = args.common.data.resumed(&config.data);
+        (run, config, data)
     } else {
-        let config = config_from_args(&args, datasets::MNIST_TRAIN_ROWS - VALID_ROWS)?;
+        let data = args.common.data.prepare()?;
+        let config = config_from_args(&args, &data.spec)?;
         let run = RunDir::start(
             &args.out,
             BINARY,
@@ -275,18 +275,20 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
             &config.identity(),
             args.overwrite,
         )?;
-        (run, config)
+        (run, config, data)
     };
-    let (mnist, line) = args.common.mnist.load()?;
+    let (mnist, line) = data.load()?;
     println!("{line}");
-    let (train, valid) = train_and_valid(&mnist.train, config.train_rows, VALID_ROWS)?;
-    let test = labelled(&mnist.test, "test images")?;
+    let classes = mnist.classes;
+    let image = mnist.image_size();
+    let (train, valid) = train_and_valid(&mnist, config.train_rows, config.data.valid_rows())?;
+    let test = labelled(&mnist.test, classes, "test images")?;
     let (train_images, train_labels) = train.tensors(&device);
     let (valid_images, valid_labels) = valid.tensors(&device);
     let (test_images, test_labels) = test.tensors(&device);
     let one_hot = |labels: &[u8]| {
         let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
-        one_hot_rows(&labels, LABELS, &device)
+        one_hot_rows(&labels, classes, &device)
     };
     let train_one_hot = one_hot(train.labels())?;
     drop(train_labels);
@@ -524,7 +526,7 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     // grid shows the first samples_per_class of each.
     let per_class = config.samples_per_class;
     let chains_per_class = per_class.max(CHECKED_PER_CLASS);
-    let requested: Vec<Option<usize>> = (0..LABELS)
+    let requested: Vec<Option<usize>> = (0..classes)
         .flat_map(|l| vec![Some(l); chains_per_class])
         .collect();
     let mut sampler = Sampler::new(config.seed.wrapping_add(7));
@@ -540,7 +542,14 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         .chunks(chains_per_class)
         .flat_map(|class| class[..per_class].to_vec())
         .collect();
-    write_grid(&run.file("samples.png"), &shown, 28, 28, per_class, false)?;
+    write_grid(
+        &run.file("samples.png"),
+        &shown,
+        image.0,
+        image.1,
+        per_class,
+        false,
+    )?;
     let frames_dir = run.file("frames");
     run.subdir("frames")?;
     let mut frame_error = None;
@@ -556,8 +565,8 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
             if let Err(e) = write_grid(
                 &frames_dir.join(format!("frame-{step:05}.png")),
                 &rows,
-                28,
-                28,
+                image.0,
+                image.1,
                 1,
                 false,
             ) {
@@ -572,7 +581,7 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     // The same frames as a movie: at most 300 of them, 10 per second.
     let every = movie.len().div_ceil(300).max(1);
     let shown: Vec<Vec<f32>> = movie.into_iter().step_by(every).collect();
-    experiments::images::write_grey_gif(&run.file("frames.gif"), &shown, 28, 28, 4, 10)?;
+    experiments::images::write_grey_gif(&run.file("frames.gif"), &shown, image.0, image.1, 4, 10)?;
     // Per digit as well: where the sampler fails is the useful part.
     let predicted: Vec<i64> = model
         .classify(samples.clone())
@@ -638,10 +647,9 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
     Ok(())
 }
 
-fn config_from_args(
-    args: &Args,
-    available: usize,
-) -> Result<RunConfig, Box<dyn std::error::Error>> {
+fn config_from_args(args: &Args, data: &DataSpec) -> Result<RunConfig, Box<dyn std::error::Error>> {
+    let available = data.train_rows();
+    let classes = data.classes;
     let (lower_epochs, top_epochs, top_cd_k, updown_epochs, final_epochs, sample_steps) =
         match args.preset {
             Preset::Quick => (5, 10, 1, 3, 0, 1000),
@@ -655,16 +663,16 @@ fn config_from_args(
             .with_seed(args.seed)
     };
     let lower = StackConfig::uniform(
-        &[784, 500, 500],
+        &[data.pixels(), 500, 500],
         &cd(args.lower_epochs.unwrap_or(lower_epochs)),
     );
     lower.validate()?;
     let mut top = StackConfig::uniform(
-        &[500 + LABELS, 2000],
+        &[500 + classes, 2000],
         &cd(args.top_epochs.unwrap_or(top_epochs)).with_k(args.top_cd_k.unwrap_or(top_cd_k)),
     );
-    top.layers[0].rbm = RbmConfig::new(500 + LABELS, 2000)
-        .with_visible_units(UnitKind::BinaryWithSoftmax { group: LABELS });
+    top.layers[0].rbm = RbmConfig::new(500 + classes, 2000)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: classes });
     top.validate()?;
     let epochs = args.updown_epochs.unwrap_or(updown_epochs);
     let updown = UpDownConfig {
@@ -691,6 +699,7 @@ fn config_from_args(
         return Err("--train-rows must be at least 1".into());
     }
     let config = RunConfig {
+        data: data.clone(),
         preset: args.preset,
         lower,
         top,

@@ -65,8 +65,12 @@ fn main() -> std::process::ExitCode {
 }
 
 /// The preset, then the flags, validated.
-fn config_from_args(args: &Args) -> Result<StudyConfig, Box<dyn std::error::Error>> {
+fn config_from_args(
+    args: &Args,
+    data: &experiments::data::DataSpec,
+) -> Result<StudyConfig, Box<dyn std::error::Error>> {
     let mut config = args.preset.config();
+    config.data = data.clone();
     if let Some(depths) = &args.depths {
         config.depths = depths.clone();
     }
@@ -86,19 +90,20 @@ fn config_from_args(args: &Args) -> Result<StudyConfig, Box<dyn std::error::Erro
 fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let device = args.common.device.select()?;
-    let (run, config) = experiments::cli::open_run::<Args, StudyConfig, _>(
+    let (run, config, set, line) = experiments::cli::open_data_run::<Args, StudyConfig, _>(
         matches,
         BINARY,
         &args.out,
         args.resume,
         args.overwrite,
         &[],
-        || config_from_args(&args),
+        &args.common.data,
+        |data| config_from_args(&args, data),
         StudyConfig::validate,
+        |config| &config.data,
     )?;
-    let (mnist, line) = args.common.mnist.load()?;
     println!("{line}");
-    let data = StudyData::from_mnist(&mnist, &config, &device)?;
+    let data = StudyData::new(&set, &config, &device)?;
     let interrupter = Interrupter::new();
     let (mut renderer, records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
     for &seed in &config.seeds {

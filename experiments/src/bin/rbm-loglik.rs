@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use experiments::mnist::{BinarizeMode, images_tensor};
+use experiments::data::{BinarizeMode, images_tensor};
 use experiments::rbm_run::{RbmRunConfig, model_path};
 use rbm::{AisConfig, ais_log_partition, base_rate_biases, load_rbm, mean_log_likelihood};
 
@@ -44,7 +44,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    // The flags and the model file are checked before MNIST is read.
+    // The flags and the model file are checked before the data are read.
     match args.steps {
         Some(steps) => AisConfig::linear(args.runs, steps, args.seed),
         None => AisConfig::paper(args.runs, args.seed),
@@ -53,13 +53,20 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.common.device.select()?;
     let file = model_path(&args.model);
     load_rbm(&file, &device)?;
-    let (mnist, line) = args.common.mnist.load()?;
-    println!("{line}");
     let run = args
         .model
         .is_dir()
         .then(|| RbmRunConfig::load(&args.model))
         .transpose()?;
+    // A run directory's own data set unless --data names another.
+    let mut data = args.common.data.clone();
+    if let Some(run) = &run
+        && data.data.is_mnist()
+    {
+        data.data = run.data.source.clone();
+    }
+    let (mnist, line) = data.load()?;
+    println!("{line}");
     let mode = args
         .binarize
         .or(run.as_ref().map(|r| r.binarize))
@@ -70,6 +77,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(0);
     let binarization = mode.with_seed(seed);
     let (rbm, config) = load_rbm(&file, &device)?;
+    if config.n_visible != mnist.dim() {
+        return Err(format!(
+            "{}: the model has {} visible units, the images of {} have {} pixels",
+            file.display(),
+            config.n_visible,
+            data.data,
+            mnist.dim()
+        )
+        .into());
+    }
     println!(
         "model {} ({}x{}), test binarisation: {}",
         file.display(),
@@ -85,9 +102,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         None => AisConfig::paper(args.runs, args.seed),
     };
     println!(
-        "AIS: {} runs, {} temperatures, base rate from the 60,000 training images",
+        "AIS: {} runs, {} temperatures, base rate from the {} training images",
         ais.runs,
-        ais.betas.len()
+        ais.betas.len(),
+        mnist.train.len()
     );
     let started = Instant::now();
     let estimate = ais_log_partition(&rbm, base_rate_biases(&train), &ais)?;

