@@ -1,12 +1,13 @@
 //! Greedy pretraining of a small stack, then fine-tuning it as a
-//! classifier with backprop through Burn's Learner, from the library API.
+//! classifier with backprop through Burn's Learner, from the library API
+//! (the `rbm` and `dbn` crates only).
 //!
 //! cargo run --release --example pretrain_finetune
 use burn::prelude::*;
 use burn::train::Interrupter;
+use burn::train::renderer::default_renderer;
+use dbn::learner::{FINETUNE_PHASE, Selection, finetune};
 use dbn::{DbnClassifier, FinetuneConfig, LabelledImages, PretrainOutcome, StackConfig, pretrain};
-use experiments::dashboard::dashboard;
-use experiments::finetune::{FINETUNE_PHASE, Selection, finetune};
 use rbm::TrainConfig;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,7 +40,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. The stack with a softmax head, fine-tuned by backprop (Burn's Learner).
     let classifier = DbnClassifier::from_stack(&stack, 4, 1)?;
     let interrupter = Interrupter::new();
-    let (renderer, records) = dashboard(&interrupter, None);
+    // Burn's own renderer (its TUI on a terminal), watched for divergence.
+    let (renderer, records) = dbn::monitor::recorder(
+        default_renderer(interrupter.clone(), None),
+        &interrupter,
+        None,
+    );
     let dir = std::env::temp_dir().join(format!("pretrain_finetune-{}", std::process::id()));
     let finetune_config = FinetuneConfig {
         max_epochs: 10,

@@ -13,9 +13,9 @@ use burn::train::renderer::{
     MetricsRendererTraining,
 };
 use datasets::{Binarization, FetchOptions, MnistLocation};
+use dbn::learner::{FINETUNE_PHASE, Selection, finetune, last_checkpoint};
 use dbn::{DbnClassifier, FinetuneConfig, LabelledImages, RbmStack, StackConfig};
 use experiments::dashboard::{PlainRenderer, SharedRecords, dashboard};
-use experiments::finetune::{FINETUNE_PHASE, Selection, finetune, last_checkpoint};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 use experiments::run_dir::RunDir;
 use rbm::TrainConfig;

@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::dashboard::SharedRecords;
 use crate::data::DataSpec;
-use crate::finetune::{Selection, finetune};
 use crate::run_dir::RunDir;
 use crate::study::{Arm, UnitOutcome};
+use dbn::learner::{Selection, finetune};
 
 /// The rows an epoch presents at least (the labelled images repeated).
 pub const MIN_EPOCH_ROWS: usize = 10_000;

@@ -8,7 +8,6 @@ pub mod dashboard;
 pub mod data;
 pub mod device;
 pub mod few_labels;
-pub mod finetune;
 pub mod images;
 pub mod patches;
 pub mod plots;

@@ -4,7 +4,7 @@
 //! budget and seeds; their test errors, and their trajectories in function
 //! space (the output probabilities on a fixed set of test images after
 //! every epoch). Fine-tuning is the project's one Learner path
-//! ([`crate::finetune::finetune`]); pretraining is
+//! ([`dbn::learner::finetune`]); pretraining is
 //! [`crate::pretrain_run::pretrain_with_checkpoints`].
 //!
 //! Every trained network is a unit committed in the run directory
@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 use crate::data::DataSpec;
 
 use crate::dashboard::SharedRecords;
-use crate::finetune::{Selection, finetune, model_checkpoint};
 use crate::pretrain_run::pretrain_with_checkpoints;
 use crate::run_dir::RunDir;
+use dbn::learner::{Selection, finetune, model_checkpoint};
 
 /// The two arms of the study.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

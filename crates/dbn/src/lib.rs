@@ -43,6 +43,8 @@ mod error;
 mod finetune;
 mod generative;
 pub mod infinite_sbn;
+pub mod learner;
+pub mod monitor;
 mod pretrain;
 mod stack;
 mod store;

@@ -1,7 +1,7 @@
 //! Fine-tuning throughput of the paper's 784-500-500-2000-10 sigmoid net
 //! (softmax cross-entropy, SGD momentum 0.9, learning rate 0.1, batch 100,
 //! no dropout) over the first 50,000 MNIST images, through the project's
-//! one Learner path (`experiments::finetune::finetune`): the work per
+//! one Learner path (`dbn::learner::finetune`): the work per
 //! sample of `../shared/bench/peer_torch_mlp.py`, plus the Learner's
 //! per-epoch validation on `--valid-rows` images and its checkpoint.
 //!
@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use burn::train::Interrupter;
 use clap::Parser;
+use dbn::learner::{FINETUNE_PHASE, Selection, finetune};
 use dbn::{ClassifierConfig, FinetuneConfig};
 use experiments::dashboard::dashboard;
 use experiments::data::labelled;
-use experiments::finetune::{FINETUNE_PHASE, Selection, finetune};
 
 #[derive(Parser, Debug)]
 #[command(

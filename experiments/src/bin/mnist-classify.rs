@@ -8,13 +8,13 @@ use std::time::Instant;
 use burn::train::Interrupter;
 use clap::Parser;
 
+use dbn::learner::{
+    FINAL_PASS_PHASE, FINETUNE_PHASE, HEAD_PHASE, Selection, finetune, last_checkpoint,
+};
 use dbn::{ClassifierConfig, DbnClassifier, StackConfig, save_classifier};
 use experiments::classify_run::{ClassifyPreset, ClassifyRunConfig, FirstUnits};
 use experiments::dashboard::dashboard;
 use experiments::data::{DataSpec, labelled, train_and_valid};
-use experiments::finetune::{
-    FINAL_PASS_PHASE, FINETUNE_PHASE, HEAD_PHASE, Selection, finetune, last_checkpoint,
-};
 use experiments::pretrain_run::pretrain_with_checkpoints;
 
 #[derive(Parser, Debug)]

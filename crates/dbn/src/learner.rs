@@ -1,9 +1,12 @@
 //! Fine-tuning a [`DbnClassifier`] with Burn's `Learner`: SGD with momentum,
 //! a checkpoint every epoch, early stopping on the validation error, and
-//! the best-validation model at the end.
+//! the best-validation model at the end. The caller gives the renderer
+//! (Burn's TUI, a logger, or [`crate::monitor::recorder`] around either) and
+//! the directory for the Learner's checkpoints; nothing here prints.
 
 use std::path::{Path, PathBuf};
 
+use crate::{ClassificationBatcher, DbnClassifier, FinetuneConfig, LabelledImages};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::prelude::*;
 use burn::train::checkpoint::{
@@ -15,9 +18,8 @@ use burn::train::renderer::MetricsRenderer;
 use burn::train::{
     Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
 };
-use dbn::{ClassificationBatcher, DbnClassifier, FinetuneConfig, LabelledImages};
 
-use crate::dashboard::SharedRecords;
+use crate::monitor::SharedRecords;
 
 /// The phase label that fine-tuning epochs carry in the dashboard and in
 /// `metrics.jsonl`.
@@ -192,7 +194,7 @@ pub fn finetune(
     // number (per batch); the dashboard stopped training before the epoch
     // was checkpointed, so the last checkpoint is the last good epoch.
     if let Some(d) = records.lock().expect("not poisoned").divergence.clone() {
-        return Err(dbn::DbnError::Diverged {
+        return Err(crate::DbnError::Diverged {
             phase: "fine-tuning",
             epoch: d.epoch,
             quantity: if d.quantity == "train_loss" {
@@ -253,7 +255,7 @@ pub fn finetune(
         }
     };
     Ok(FinetuneOutcome {
-        best: best.with_dropout(dbn::DropoutRates::NONE),
+        best: best.with_dropout(crate::DropoutRates::NONE),
         best_epoch,
         best_valid_error,
         epochs_done,
