@@ -85,3 +85,83 @@ pub fn load_patches(
     let to_tensor = |rows: &[f32]| rbm::tensor_from_rows(&transform.apply(rows), dim, device);
     Ok((to_tensor(&train), to_tensor(&held_out)))
 }
+
+/// Real-valued rows from a NumPy file (`gaussian-rbm --rows`): the file and
+/// its SHA-256 (the run's identity covers its contents) and the
+/// preprocessing; the last tenth of the rows (at least one) is held out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsSpec {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub whiten: WhitenMode,
+}
+
+/// The largest row width that whitening accepts: its covariance is
+/// `width x width` and is decomposed on the host.
+pub const MAX_ROW_WIDTH: usize = 4096;
+
+impl RowsSpec {
+    /// The file's absolute path and current hash.
+    pub fn from_path(
+        path: &std::path::Path,
+        whiten: WhitenMode,
+    ) -> Result<Self, crate::run_dir::RunError> {
+        Ok(Self {
+            sha256: crate::run_dir::file_hash(path)?,
+            path: std::fs::canonicalize(path).map_err(|source| crate::run_dir::RunError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?,
+            whiten,
+        })
+    }
+}
+
+/// Training and held-out rows `[rows, width]` from `spec`'s file,
+/// preprocessed like patches (each row's mean removed, then the chosen
+/// whitening fitted on the training rows alone), and the rows' image size
+/// (height, width) for pictures of the filters.
+pub fn load_rows(
+    spec: &RowsSpec,
+    device: &Device,
+) -> Result<(Tensor<2>, Tensor<2>, (usize, usize)), Box<dyn std::error::Error>> {
+    let hash = crate::run_dir::file_hash(&spec.path)?;
+    if hash != spec.sha256 {
+        return Err(format!(
+            "{}: the file has changed since the run began (SHA-256 {} in config.json, {hash} now)",
+            spec.path.display(),
+            spec.sha256
+        )
+        .into());
+    }
+    let rows = datasets::read_npy_rows(&spec.path)?;
+    let dim = rows.height * rows.width;
+    if dim > MAX_ROW_WIDTH {
+        return Err(format!(
+            "{}: rows of {dim} values; whitening accepts at most {MAX_ROW_WIDTH}",
+            spec.path.display()
+        )
+        .into());
+    }
+    if rows.count < 3 {
+        return Err(format!(
+            "{}: {} rows; at least 3 are needed (2 to fit the whitening, 1 held out)",
+            spec.path.display(),
+            rows.count
+        )
+        .into());
+    }
+    let held_out = (rows.count / 10).max(1);
+    let split = (rows.count - held_out) * dim;
+    let whitening = match spec.whiten {
+        WhitenMode::Standardise => Whitening::Standardise,
+        WhitenMode::Zca => Whitening::Zca { epsilon: 0.01 },
+    };
+    let transform = PatchTransform::fit(&rows.values[..split], dim, whitening);
+    let to_tensor = |values: &[f32]| rbm::tensor_from_rows(&transform.apply(values), dim, device);
+    Ok((
+        to_tensor(&rows.values[..split]),
+        to_tensor(&rows.values[split..]),
+        (rows.height, rows.width),
+    ))
+}

@@ -1,14 +1,23 @@
 //! The pieces of an RBM training run that the binaries share: options,
-//! the configuration file, pictures of filters, samples and reconstructions.
+//! the configuration file, the epoch loop with committed checkpoints and
+//! the dashboard, pictures of filters, samples and reconstructions.
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use rbm::{Rbm, RbmConfig, Sampler, TrainConfig};
+use burn::train::Interrupter;
+use burn::train::renderer::MetricsRenderer;
+use dbn::PretrainEvent;
+use dbn::monitor::PretrainReporter;
+use rbm::{
+    CdTrainer, EpochMetrics, Progress, Rbm, RbmConfig, Sampler, TrainConfig, load_rbm,
+    load_trainer_state, save_rbm, save_trainer_state,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{BinarizeMode, DataSpec};
 use crate::images::write_grid;
+use crate::run_dir::RunDir;
 
 /// Everything that defines a `train-rbm` run, written as `config.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,4 +151,155 @@ pub fn write_samples(
         10,
         false,
     )
+}
+
+/// The name of an RBM run's checkpoint commits.
+const CHECKPOINT: &str = "checkpoint";
+
+/// How [`train_with_checkpoints`] ended.
+pub enum RbmTraining {
+    /// All epochs done: the trainer (its RBM is the model).
+    Finished(Box<CdTrainer>),
+    /// Stopped from the dashboard after a committed epoch (`--resume` continues).
+    Interrupted { epochs_done: usize },
+}
+
+/// Trains an RBM in `run` to `train.epochs` epochs on `data`, monitoring
+/// `held_out`: resumes from the run's last committed checkpoint (a fresh
+/// run, or one killed before its first, starts from scratch with `seed`
+/// of `train`), commits `checkpoint/model-E` and `checkpoint/trainer-E`
+/// after every epoch (an interrupted run loses at most the epoch in
+/// progress), appends each epoch to `metrics.jsonl` under `phase`, keeps
+/// `model.safetensors` as the last epoch's model, and shows progress on
+/// `renderer` (Burn's TUI on a terminal, plain lines otherwise).
+/// Divergence (the rule of `CdTrainer::train_epoch`) is an error that
+/// names the last good checkpoint.
+#[allow(clippy::too_many_arguments)]
+pub fn train_with_checkpoints(
+    run: &RunDir,
+    phase: &str,
+    rbm_config: &RbmConfig,
+    train: &TrainConfig,
+    data: &Tensor<2>,
+    held_out: Option<&Tensor<2>>,
+    renderer: &mut dyn MetricsRenderer,
+    interrupter: &Interrupter,
+) -> Result<RbmTraining, Box<dyn std::error::Error>> {
+    let device = data.device();
+    let mut trainer = match run.last_commit(CHECKPOINT)? {
+        Some(commit) => {
+            let model = run
+                .committed(&commit, "model")
+                .ok_or("commit without a model")?;
+            let state = run
+                .committed(&commit, "trainer")
+                .ok_or("commit without a trainer state")?;
+            let (rbm, saved) = load_rbm(&model, &device)?;
+            if saved != *rbm_config {
+                return Err(format!(
+                    "{}: the model's configuration is not the run's config.json",
+                    model.display()
+                )
+                .into());
+            }
+            let state =
+                load_trainer_state(&state, rbm_config.n_visible, rbm_config.n_hidden, &device)?;
+            // Records of epochs after the checkpoint are redone.
+            let done = state.epochs_done as u64;
+            run.retain_jsonl("metrics.jsonl", |r| {
+                r.get("epoch")
+                    .and_then(|e| e.as_u64())
+                    .is_some_and(|e| e <= done)
+            })?;
+            CdTrainer::resume(rbm, train.clone(), state)?
+        }
+        None => {
+            let _ = std::fs::remove_file(run.file("metrics.jsonl"));
+            CdTrainer::new(rbm_config.init(&device, train.seed), train.clone())?
+        }
+    };
+    let mut reporter = PretrainReporter::labelled(train.batch_size, interrupter.clone(), phase);
+    if trainer.epochs_done() < train.epochs {
+        let _ = reporter.report(
+            renderer,
+            &PretrainEvent::LayerStarted {
+                layer: 1,
+                layers: 1,
+                n_visible: rbm_config.n_visible,
+                n_hidden: rbm_config.n_hidden,
+                epochs: train.epochs,
+                epochs_done: trainer.epochs_done(),
+                rows: data.dims()[0],
+            },
+        );
+    }
+    while trainer.epochs_done() < train.epochs {
+        let metrics: EpochMetrics = trainer
+            .train_epoch(data, held_out, |progress| {
+                if let Progress::Batch {
+                    epoch,
+                    batch,
+                    batches,
+                } = progress
+                {
+                    let _ = reporter.report(
+                        renderer,
+                        &PretrainEvent::Batch {
+                            layer: 1,
+                            epoch,
+                            batch,
+                            batches,
+                        },
+                    );
+                }
+            })
+            .map_err(|e| {
+                format!(
+                    "{e}; the last good checkpoint (epoch {}) is kept in {}",
+                    trainer.epochs_done(),
+                    run.path.display()
+                )
+            })?;
+        // The epoch's files under names of their own, then the commit.
+        let epoch = trainer.epochs_done();
+        let model = format!("checkpoint/model-{epoch}.safetensors");
+        let state = format!("checkpoint/trainer-{epoch}.safetensors");
+        run.subdir("checkpoint")?;
+        save_rbm(trainer.rbm(), rbm_config, &run.file(&model))?;
+        save_trainer_state(&trainer.state(), &run.file(&state))?;
+        run.append_jsonl(
+            "metrics.jsonl",
+            &crate::dashboard::rbm_epoch_record(phase, &metrics),
+        )?;
+        run.commit(
+            CHECKPOINT,
+            serde_json::json!({ "epochs_done": epoch }),
+            &[("model", &model), ("trainer", &state)],
+        )?;
+        // The model of the last epoch, where users look for it.
+        save_rbm(trainer.rbm(), rbm_config, &run.file("model.safetensors"))?;
+        let flow = reporter.report(
+            renderer,
+            &PretrainEvent::Epoch {
+                layer: 1,
+                metrics: &metrics,
+                finished: &[],
+                trainer: &trainer,
+            },
+        );
+        if flow.is_break() && trainer.epochs_done() < train.epochs {
+            return Ok(RbmTraining::Interrupted {
+                epochs_done: trainer.epochs_done(),
+            });
+        }
+    }
+    let finished = [trainer.rbm().clone()];
+    let _ = reporter.report(
+        renderer,
+        &PretrainEvent::LayerFinished {
+            layer: 1,
+            finished: &finished,
+        },
+    );
+    Ok(RbmTraining::Finished(Box::new(trainer)))
 }

@@ -90,6 +90,18 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("gaussian-rbm", &["--patches", "0"], &["training patches"]),
         ("gaussian-rbm", &["--patch", "0"], &["patch side"]),
         ("gaussian-rbm", &["--hidden", "0"], &["n_hidden"]),
+        (
+            "gaussian-rbm",
+            &["--resume", "--epochs", "3"],
+            &["--epochs", "--resume"],
+        ),
+        (
+            "gaussian-rbm",
+            &["--rows", "x.npy", "--patch", "8"],
+            &["--rows", "--patch"],
+        ),
+        ("gaussian-rbm", &["--rows", "no-such.npy"], &["no-such.npy"]),
+        ("train-rbm", &["--data", "csv:x"], &["--data", "csv:x"]),
         ("gaussian-sweeps", &["--rates", "0"], &["learning_rate"]),
         ("mnist-classify", &["--hidden", "0"], &["layer size"]),
         ("mnist-classify", &["--lr", "5"], &["learning_rate"]),

@@ -234,3 +234,48 @@ fn a_bad_data_option_is_a_usage_error_naming_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn gaussian_rbm_trains_on_npy_rows_and_resumes_only_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = dir.path().join("rows.npy");
+    // 60 rows of 12 values (not a square: filters are drawn 1 x 12).
+    let values: Vec<f32> = (0..60 * 12)
+        .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+        .collect();
+    datasets::write_npy_f32(&rows, &[60, 12], &values).unwrap();
+    let out = dir.path().join("run");
+    let args = [
+        "--rows",
+        rows.to_str().unwrap(),
+        "--hidden",
+        "6",
+        "--epochs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let stdout = succeeds(&run(env!("CARGO_BIN_EXE_gaussian-rbm"), &args));
+    assert!(stdout.contains("recon_mse="), "{stdout}");
+    let (_, config) = rbm::load_rbm(&out.join("model.safetensors"), &Device::flex()).unwrap();
+    assert_eq!(config.n_visible, 12);
+    let run_config = json(&out.join("config.json"));
+    assert_eq!(run_config["train"]["monitor_rows"], 6);
+    assert!(run_config.get("patches").is_none());
+    // A finished run resumes to the same model; a changed file is refused.
+    let before = std::fs::read(out.join("model.safetensors")).unwrap();
+    let resume = ["--out", out.to_str().unwrap(), "--resume"];
+    succeeds(&run(env!("CARGO_BIN_EXE_gaussian-rbm"), &resume));
+    assert_eq!(
+        std::fs::read(out.join("model.safetensors")).unwrap(),
+        before
+    );
+    datasets::write_npy_f32(&rows, &[60, 12], &vec![0.5; 60 * 12]).unwrap();
+    let output = run(env!("CARGO_BIN_EXE_gaussian-rbm"), &resume);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("rows.npy") && stderr.contains("changed"),
+        "{stderr}"
+    );
+}

@@ -243,6 +243,8 @@ impl MetricsRenderer for EpochRecorder {
 /// with its epochs, the reconstruction error of the training and held-out
 /// data as end-of-epoch values, and the batch progress.
 pub struct PretrainReporter {
+    /// Replaces "pretrain layer L/N (VxH)" as the phase label.
+    label: Option<String>,
     reconstruction: MetricId,
     free_energy_gap: MetricId,
     registered: bool,
@@ -253,11 +255,21 @@ pub struct PretrainReporter {
 impl PretrainReporter {
     pub fn new(batch_size: usize, interrupter: Interrupter) -> Self {
         Self {
+            label: None,
             reconstruction: MetricId::new(Arc::new(RECONSTRUCTION.to_string())),
             free_energy_gap: MetricId::new(Arc::new(FREE_ENERGY_GAP.to_string())),
             registered: false,
             batch_size,
             interrupter,
+        }
+    }
+
+    /// The same, labelling every layer's epochs `label` (a single RBM's
+    /// training, e.g. `train-rbm`).
+    pub fn labelled(batch_size: usize, interrupter: Interrupter, label: &str) -> Self {
+        Self {
+            label: Some(label.to_string()),
+            ..Self::new(batch_size, interrupter)
         }
     }
 
@@ -297,7 +309,9 @@ impl PretrainReporter {
                     }
                     self.registered = true;
                 }
-                let label = format!("pretrain layer {layer}/{layers} ({n_visible}x{n_hidden})");
+                let label = self.label.clone().unwrap_or_else(|| {
+                    format!("pretrain layer {layer}/{layers} ({n_visible}x{n_hidden})")
+                });
                 renderer.start(*epochs, epochs_done + 1, None, Some(&label));
             }
             PretrainEvent::Batch { batch, batches, .. } => {

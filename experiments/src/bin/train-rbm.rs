@@ -2,16 +2,17 @@
 //! CD-k or PCD-k.
 //!
 //! cargo run --release -p experiments --bin train-rbm -- --epochs 20 --hidden 500 --out runs/rbm
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use burn::train::Interrupter;
 use clap::Parser;
+use experiments::dashboard::dashboard;
 use experiments::data::{BinarizeMode, images_tensor};
-use experiments::rbm_run::{RbmRunConfig, write_filters, write_reconstructions, write_samples};
-use rbm::{
-    CdTrainer, Progress, RbmConfig, TrainConfig, load_rbm, load_trainer_state, save_rbm,
-    save_trainer_state,
+use experiments::rbm_run::{
+    RbmRunConfig, RbmTraining, train_with_checkpoints, write_filters, write_reconstructions,
+    write_samples,
 };
+use rbm::{RbmConfig, TrainConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -81,8 +82,6 @@ struct Args {
 }
 
 const BINARY: &str = "train-rbm";
-/// The name of the checkpoint's commits.
-const COMMIT: &str = "checkpoint";
 
 experiments::use_mimalloc!();
 
@@ -117,49 +116,6 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         .then(|| images_tensor(&mnist.train.range(split, total), binarization, &device));
     let rbm_config = run_config.rbm.clone();
     let train_config = run_config.train.clone();
-    let mut trainer = match run.last_commit(COMMIT)? {
-        Some(commit) => {
-            let model = run
-                .committed(&commit, "model")
-                .ok_or("commit without a model")?;
-            let state = run
-                .committed(&commit, "trainer")
-                .ok_or("commit without a trainer state")?;
-            let (rbm, saved) = load_rbm(&model, &device)?;
-            if saved != rbm_config {
-                return Err(format!(
-                    "{}: the model's configuration is not the run's config.json",
-                    model.display()
-                )
-                .into());
-            }
-            let state =
-                load_trainer_state(&state, rbm_config.n_visible, rbm_config.n_hidden, &device)?;
-            println!(
-                "resuming {}: {} of {} epochs done",
-                args.out.display(),
-                state.epochs_done,
-                train_config.epochs
-            );
-            // Records of epochs after the checkpoint are redone.
-            let done = state.epochs_done as u64;
-            run.retain_jsonl("metrics.jsonl", |r| {
-                r.get("epoch")
-                    .and_then(|e| e.as_u64())
-                    .is_some_and(|e| e <= done)
-            })?;
-            CdTrainer::resume(rbm, train_config.clone(), state)?
-        }
-        None => {
-            // A fresh run, or one interrupted before its first checkpoint:
-            // it starts from its own configuration, from scratch.
-            let _ = std::fs::remove_file(run.file("metrics.jsonl"));
-            CdTrainer::new(
-                rbm_config.init(&device, train_config.seed),
-                train_config.clone(),
-            )?
-        }
-    };
     println!(
         "training {}x{} RBM, {}-{}, {} images ({}), {} epochs on {}",
         rbm_config.n_visible,
@@ -171,64 +127,26 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         train_config.epochs,
         args.common.device.device
     );
-    // A live progress line only on a terminal; logs get one line per epoch.
-    let live = std::io::stderr().is_terminal();
-    while trainer.epochs_done() < train_config.epochs {
-        let epoch_result = trainer.train_epoch(&train, held_out.as_ref(), |p| {
-            if let Progress::Batch {
-                epoch,
-                batch,
-                batches,
-            } = p
-                && live
-                && batch % 100 == 0
-            {
-                eprint!("\repoch {epoch}: batch {batch}/{batches}   ");
-            }
-        });
-        if live {
-            eprint!("\r");
+    let interrupter = Interrupter::new();
+    let (mut renderer, _) = dashboard(&interrupter, None);
+    let trainer = match train_with_checkpoints(
+        &run,
+        BINARY,
+        &rbm_config,
+        &train_config,
+        &train,
+        held_out.as_ref(),
+        renderer.as_mut(),
+        &interrupter,
+    )? {
+        RbmTraining::Finished(trainer) => trainer,
+        RbmTraining::Interrupted { epochs_done } => {
+            drop(renderer);
+            println!("interrupted after epoch {epochs_done}; continue with --resume");
+            return Ok(());
         }
-        let metrics = epoch_result.map_err(|e| {
-            format!(
-                "{e}; the last good checkpoint (epoch {}) is kept in {}",
-                trainer.epochs_done(),
-                run.path.display()
-            )
-        })?;
-        println!(
-            "epoch {:>3}  recon {:.5}  held-out recon {}  F gap {}  {:.0} samples/s  {:.1} s",
-            metrics.epoch,
-            metrics.reconstruction_error,
-            metrics
-                .held_out_reconstruction_error
-                .map_or("-".into(), |v| format!("{v:.5}")),
-            metrics
-                .free_energy_gap
-                .map_or("-".into(), |v| format!("{v:+.2}")),
-            metrics.samples_per_second,
-            metrics.wall_seconds
-        );
-        // The epoch's files under names of their own, then the commit: an
-        // interrupted run loses at most the epoch in progress (--resume).
-        let epoch = trainer.epochs_done();
-        let model = format!("checkpoint/model-{epoch}.safetensors");
-        let state = format!("checkpoint/trainer-{epoch}.safetensors");
-        run.subdir("checkpoint")?;
-        save_rbm(trainer.rbm(), &rbm_config, &run.file(&model))?;
-        save_trainer_state(&trainer.state(), &run.file(&state))?;
-        run.append_jsonl(
-            "metrics.jsonl",
-            &experiments::dashboard::rbm_epoch_record("train-rbm", &metrics),
-        )?;
-        run.commit(
-            COMMIT,
-            serde_json::json!({ "epochs_done": epoch }),
-            &[("model", &model), ("trainer", &state)],
-        )?;
-        // The model of the last epoch, where users look for it.
-        save_rbm(trainer.rbm(), &rbm_config, &run.file("model.safetensors"))?;
-    }
+    };
+    drop(renderer); // closes the TUI before the summary lines
     let rbm = trainer.rbm();
     write_filters(rbm, 100, image, &run.file("filters.png"))?;
     let shown = images_tensor(&mnist.test.head(50), binarization, &device);
