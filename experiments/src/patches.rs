@@ -117,14 +117,23 @@ impl RowsSpec {
     }
 }
 
-/// Training and held-out rows `[rows, width]` from `spec`'s file,
-/// preprocessed like patches (each row's mean removed, then the chosen
-/// whitening fitted on the training rows alone), and the rows' image size
-/// (height, width) for pictures of the filters.
+/// Rows on the device, split and preprocessed ([`load_rows`]).
+pub struct LoadedRows {
+    /// `[rows, width]`, the first nine tenths.
+    pub train: Tensor<2>,
+    /// `[rows, width]`, the last tenth (at least one row).
+    pub held_out: Tensor<2>,
+    /// (height, width) of a row as a picture, for the filters.
+    pub image: (usize, usize),
+}
+
+/// Training and held-out rows from `spec`'s file, preprocessed like
+/// patches (each row's mean removed, then the chosen whitening fitted on
+/// the training rows alone).
 pub fn load_rows(
     spec: &RowsSpec,
     device: &Device,
-) -> Result<(Tensor<2>, Tensor<2>, (usize, usize)), Box<dyn std::error::Error>> {
+) -> Result<LoadedRows, Box<dyn std::error::Error>> {
     let hash = crate::run_dir::file_hash(&spec.path)?;
     if hash != spec.sha256 {
         return Err(format!(
@@ -159,9 +168,9 @@ pub fn load_rows(
     };
     let transform = PatchTransform::fit(&rows.values[..split], dim, whitening);
     let to_tensor = |values: &[f32]| rbm::tensor_from_rows(&transform.apply(values), dim, device);
-    Ok((
-        to_tensor(&rows.values[..split]),
-        to_tensor(&rows.values[split..]),
-        (rows.height, rows.width),
-    ))
+    Ok(LoadedRows {
+        train: to_tensor(&rows.values[..split]),
+        held_out: to_tensor(&rows.values[split..]),
+        image: (rows.height, rows.width),
+    })
 }

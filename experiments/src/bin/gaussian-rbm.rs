@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use burn::train::Interrupter;
 use clap::Parser;
 use experiments::dashboard::dashboard;
-use experiments::patches::{PatchSpec, RowsSpec, WhitenMode, load_patches, load_rows};
+use experiments::patches::{LoadedRows, PatchSpec, RowsSpec, WhitenMode, load_patches, load_rows};
 use experiments::rbm_run::{RbmTraining, train_with_checkpoints, write_filters};
 use rbm::{RbmConfig, SigmaConfig, TrainConfig, UnitKind};
 use serde::{Deserialize, Serialize};
@@ -206,7 +206,11 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
             (train, held_out, (spec.size, spec.size), what)
         }
         (None, Some(spec)) => {
-            let (train, held_out, image) = load_rows(spec, &device)?;
+            let LoadedRows {
+                train,
+                held_out,
+                image,
+            } = load_rows(spec, &device)?;
             let what = format!(
                 "{} rows of {} ({:?})",
                 train.dims()[0],
