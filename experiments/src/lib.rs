@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod data;
 pub mod device;
 pub mod few_labels;
+pub mod generative_run;
 pub mod images;
 pub mod patches;
 pub mod plots;
