@@ -1,4 +1,5 @@
-//! The configuration of an `mnist-classify` run and its presets.
+//! An `mnist-classify` run: its configuration, its presets, and the run
+//! itself (pretraining, fine-tuning, final pass) with its checkpoints.
 
 use std::path::Path;
 
@@ -233,4 +234,199 @@ impl ClassifyRunConfig {
         }
         Ok(())
     }
+}
+
+/// How [`train_classifier`] ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ClassifyRun {
+    /// The chosen model is `model.safetensors`; its test error in percent.
+    Finished { test_error: f64 },
+    /// Stopped during pretraining; `--resume` continues.
+    Interrupted,
+}
+
+/// Runs (or resumes) `config` on `set` in `run`, on `device`: greedy
+/// pretraining with committed checkpoints (or the given stack, or none for
+/// the baseline), the head alone, fine-tuning with Burn's Learner to early
+/// stopping, the optional final pass on all training images; writes the
+/// model, `result.json` and the learning curves. Progress lines go to
+/// `log` (the dashboard shows the epochs).
+pub fn train_classifier(
+    run: &crate::run_dir::RunDir,
+    config: &ClassifyRunConfig,
+    set: &datasets::ImageSet,
+    device: &burn::prelude::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<ClassifyRun, Box<dyn std::error::Error>> {
+    use burn::train::Interrupter;
+    use dbn::learner::{
+        FINAL_PASS_PHASE, FINETUNE_PHASE, HEAD_PHASE, Selection, finetune, last_checkpoint,
+    };
+    use dbn::{ClassifierConfig, DbnClassifier, save_classifier};
+
+    use crate::dashboard::dashboard;
+    use crate::data::{labelled, train_and_valid};
+    use crate::pretrain_run::pretrain_with_checkpoints;
+
+    let started = std::time::Instant::now();
+    let device = device.clone();
+    let classes = set.classes;
+    let total = set.train.len();
+    let (train, valid) = train_and_valid(set, config.train_rows, config.valid_rows)?;
+    let test = labelled(&set.test, classes, "test images")?;
+
+    let interrupter = Interrupter::new();
+    let (mut renderer, records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
+    let classifier = match &config.stack {
+        Some(stack_config) => {
+            if let Some(source) = &config.pretrained
+                && crate::pretrain_run::adopt_pretrained(run, source, stack_config, &device)?
+            {
+                log(&format!("pretrained stack from {}", source.path.display()));
+            }
+            let (data, _) = train.tensors(&device);
+            let (held_out, _) = valid.tensors(&device);
+            let Some(stack) = pretrain_with_checkpoints(
+                run,
+                stack_config,
+                &data,
+                Some(&held_out),
+                renderer.as_mut(),
+                &interrupter,
+            )?
+            else {
+                return Ok(ClassifyRun::Interrupted);
+            };
+            log(&format!(
+                "pretraining done after {:.1} min",
+                started.elapsed().as_secs_f64() / 60.0
+            ));
+            DbnClassifier::from_stack(&stack, classes, config.seed)?
+        }
+        None => {
+            let mut classifier = ClassifierConfig::new(config.layer_sizes.clone(), classes);
+            // The baseline has the pretrained net's activations.
+            let mut stack = StackConfig::uniform(&config.layer_sizes, &rbm::TrainConfig::new());
+            config.first_units.apply(&mut stack);
+            classifier.hidden_units = stack.layers.iter().map(|l| l.rbm.hidden_units).collect();
+            classifier.validate()?;
+            classifier.init(&device, config.seed)
+        }
+    };
+    // A fresh run's directory was empty: any Learner checkpoint is this run's.
+    let resume_from = last_checkpoint(&run.file("learner"));
+    let (classifier, renderer) = if config.finetune.head_epochs > 0 && resume_from.is_none() {
+        // The head alone first, at the first epoch's rate, without decay.
+        let head_config = dbn::FinetuneConfig {
+            max_epochs: config.finetune.head_epochs,
+            lr_decay: 1.0,
+            patience: None,
+            ..config.finetune.clone()
+        };
+        let dir = run.file("learner-head");
+        let resume_head = last_checkpoint(&dir);
+        let head = finetune(
+            classifier.with_head_only(true),
+            &head_config,
+            train.clone(),
+            valid.clone(),
+            &dir,
+            resume_head,
+            renderer,
+            &records,
+            &interrupter,
+            HEAD_PHASE,
+            Selection::Last,
+        )?;
+        (head.best.with_head_only(false), head.renderer)
+    } else {
+        (classifier, renderer)
+    };
+    let mut outcome = finetune(
+        classifier,
+        &config.finetune,
+        train,
+        valid.clone(),
+        &run.file("learner"),
+        resume_from,
+        renderer,
+        &records,
+        &interrupter,
+        FINETUNE_PHASE,
+        Selection::BestValidation,
+    )?;
+    let mut result_extra = serde_json::json!({});
+    let finetune_epochs = outcome.epochs_done;
+    if config.final_epochs > 0 && !outcome.interrupted {
+        let chosen_error = outcome.best_valid_error;
+        let final_config = dbn::FinetuneConfig {
+            max_epochs: config.final_epochs,
+            learning_rate: config.finetune.learning_rate_at(outcome.best_epoch),
+            patience: None,
+            ..config.finetune.clone()
+        };
+        let all = labelled(&set.train.range(0, total), classes, "all training images")?;
+        log(&format!(
+            "final pass: {} epochs on all {} training images from epoch {} (lr {:.4})",
+            final_config.max_epochs,
+            all.len(),
+            outcome.best_epoch,
+            final_config.learning_rate
+        ));
+        let dir = run.file("learner-final");
+        let resume_final = last_checkpoint(&dir);
+        let best_epoch = outcome.best_epoch;
+        outcome = finetune(
+            outcome.best,
+            &final_config,
+            all,
+            valid,
+            &dir,
+            resume_final,
+            outcome.renderer,
+            &records,
+            &interrupter,
+            FINAL_PASS_PHASE,
+            Selection::Last,
+        )?;
+        result_extra = serde_json::json!({
+            "final_pass_epochs": outcome.epochs_done,
+            "chosen_epoch_before_final_pass": best_epoch,
+            "valid_error_percent_before_final_pass": 100.0 * chosen_error,
+        });
+        outcome.best_valid_error = chosen_error;
+        outcome.best_epoch = best_epoch;
+    }
+    drop(outcome.renderer); // closes the TUI before the summary lines
+    save_classifier(&outcome.best, &run.file("model.safetensors"))?;
+    let (images, labels) = test.tensors(&device);
+    let test_error = 100.0 * outcome.best.error_rate(&images, &labels, 1000);
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let result = serde_json::json!({
+        "best_epoch": outcome.best_epoch, "epochs_done": finetune_epochs,
+        "valid_error_percent": 100.0 * outcome.best_valid_error,
+        "test_error_percent": test_error, "wall_minutes": minutes,
+        "interrupted": outcome.interrupted, "final_pass": result_extra,
+    });
+    run.write_json("result.json", &result)?;
+    if let Err(e) =
+        crate::plots::write_learning_curves(run, "mnist-classify: pretraining and fine-tuning")
+    {
+        log(&format!("warning: learning curves not drawn: {e}"));
+    }
+    log(&format!(
+        "chosen epoch {} of {} (validation error {:.2}%){}; {:.1} min; wrote {}",
+        outcome.best_epoch,
+        finetune_epochs,
+        100.0 * outcome.best_valid_error,
+        if config.final_epochs > 0 {
+            format!(", then {} epochs on all {total}", config.final_epochs)
+        } else {
+            String::new()
+        },
+        minutes,
+        run.path.display()
+    ));
+    log(&format!("test_error={test_error:.2}"));
+    Ok(ClassifyRun::Finished { test_error })
 }
