@@ -90,7 +90,7 @@ fn long_chains_and_cd_k_approach_the_exact_gradient() {
         let state = rbm.gibbs(start, 300, &mut sampler);
         let model = statistics(state.visible, state.hidden_mean, 1.0 / chains as f64);
         let data_stats = data_statistics(&rbm, &data);
-        let long_chain = rbm::Gradient {
+        let long_chain = rbm::ParameterTensors {
             weight: data_stats.weight.clone() - model.weight,
             visible_bias: data_stats.visible_bias.clone() - model.visible_bias,
             hidden_bias: data_stats.hidden_bias.clone() - model.hidden_bias,

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use crate::store::{check_capacity, inspect_weights, load_inspected, save_tensors};
-use crate::{Gradient, RbmError, TrainerState};
+use crate::{ParameterTensors, RbmError, TrainerState};
 use burn::module::Param;
 use burn::prelude::*;
 
@@ -96,7 +96,7 @@ pub fn load_trainer_state(
     load_inspected(&mut record, path, &file)?;
     Ok(TrainerState {
         epochs_done,
-        velocity: Some(Gradient {
+        velocity: Some(ParameterTensors {
             weight: record.velocity_weight.val(),
             visible_bias: record.velocity_visible_bias.val(),
             hidden_bias: record.velocity_hidden_bias.val(),

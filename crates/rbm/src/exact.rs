@@ -6,7 +6,7 @@ use burn::prelude::*;
 
 use crate::gradient::statistics;
 use crate::math::{log_sum_exp, to_host_f64};
-use crate::{Gradient, Rbm, RbmError};
+use crate::{ParameterTensors, Rbm, RbmError};
 
 /// The largest layer that exact enumeration accepts (2^25 states).
 pub const MAX_ENUMERATED_UNITS: usize = 25;
@@ -98,7 +98,7 @@ pub fn exact_log_likelihood(rbm: &Rbm, data: &Tensor<2>) -> Result<f64, RbmError
 
 /// The model's expectations `<v h^T>`, `<v>`, `<h>`, exactly (binary
 /// units only: [`RbmError::Unsupported`] otherwise).
-pub fn exact_model_statistics(rbm: &Rbm) -> Result<Gradient, RbmError> {
+pub fn exact_model_statistics(rbm: &Rbm) -> Result<ParameterTensors, RbmError> {
     if rbm.visible_units != crate::UnitKind::Bernoulli
         || rbm.hidden_units != crate::UnitKind::Bernoulli
     {
@@ -108,7 +108,7 @@ pub fn exact_model_statistics(rbm: &Rbm) -> Result<Gradient, RbmError> {
     }
     let (side, units) = enumerated_layer(rbm)?;
     let log_z = exact_log_partition(rbm)?;
-    let mut sum: Option<Gradient> = None;
+    let mut sum: Option<ParameterTensors> = None;
     for_each_chunk(rbm, side, units, |states, minus_free_energy| {
         // p(state) as a column, [count, 1]
         let probability = (minus_free_energy - log_z).exp().unsqueeze_dim::<2>(1);
@@ -127,7 +127,7 @@ pub fn exact_model_statistics(rbm: &Rbm) -> Result<Gradient, RbmError> {
         let hidden_bias = (hidden.clone() * probability.clone())
             .sum_dim(0)
             .squeeze_dim::<1>(0);
-        let chunk = Gradient {
+        let chunk = ParameterTensors {
             hidden_bias,
             ..statistics(visible * probability, hidden, 1.0)
         };
@@ -143,7 +143,7 @@ pub fn exact_model_statistics(rbm: &Rbm) -> Result<Gradient, RbmError> {
 ///
 /// # Shapes
 /// - data: `[n, n_visible]`
-pub fn data_statistics(rbm: &Rbm, data: &Tensor<2>) -> Gradient {
+pub fn data_statistics(rbm: &Rbm, data: &Tensor<2>) -> ParameterTensors {
     let rows = data.dims()[0];
     let hidden = rbm.hidden_given_visible(data.clone());
     statistics(data.clone(), hidden, 1.0 / rows as f64)
@@ -151,21 +151,24 @@ pub fn data_statistics(rbm: &Rbm, data: &Tensor<2>) -> Gradient {
 
 /// The exact gradient of the mean log-likelihood of `data`:
 /// data statistics minus model statistics.
-pub fn exact_log_likelihood_gradient(rbm: &Rbm, data: &Tensor<2>) -> Result<Gradient, RbmError> {
+pub fn exact_log_likelihood_gradient(
+    rbm: &Rbm,
+    data: &Tensor<2>,
+) -> Result<ParameterTensors, RbmError> {
     let model = exact_model_statistics(rbm)?;
     Ok(subtract(data_statistics(rbm, data), model))
 }
 
-pub(crate) fn add(a: Gradient, b: Gradient) -> Gradient {
-    Gradient {
+pub(crate) fn add(a: ParameterTensors, b: ParameterTensors) -> ParameterTensors {
+    ParameterTensors {
         weight: a.weight + b.weight,
         visible_bias: a.visible_bias + b.visible_bias,
         hidden_bias: a.hidden_bias + b.hidden_bias,
     }
 }
 
-pub(crate) fn subtract(a: Gradient, b: Gradient) -> Gradient {
-    Gradient {
+pub(crate) fn subtract(a: ParameterTensors, b: ParameterTensors) -> ParameterTensors {
+    ParameterTensors {
         weight: a.weight - b.weight,
         visible_bias: a.visible_bias - b.visible_bias,
         hidden_bias: a.hidden_bias - b.hidden_bias,

@@ -3,10 +3,16 @@
 
 use burn::prelude::*;
 
-/// One tensor per RBM parameter: a gradient, an update, or a set of
-/// expectations `<v h^T>`, `<v>`, `<h>`.
+/// One tensor per RBM parameter (weights, visible biases, hidden biases),
+/// whatever the tensors mean; this crate uses it for
+/// - gradient estimates: [`CdEstimate::gradient`](crate::CdEstimate) (CD-k/PCD-k)
+///   and [`exact_log_likelihood_gradient`](crate::exact_log_likelihood_gradient);
+/// - expectations `<v h^T>`, `<v>`, `<h>` under the data or the model
+///   ([`statistics`], [`exact_model_statistics`](crate::exact_model_statistics));
+/// - the momentum velocity of training ([`TrainerState::velocity`](crate::TrainerState)),
+///   i.e. the last parameter update.
 #[derive(Debug, Clone)]
-pub struct Gradient {
+pub struct ParameterTensors {
     /// `[n_visible, n_hidden]`
     pub weight: Tensor<2>,
     /// `[n_visible]`
@@ -15,9 +21,9 @@ pub struct Gradient {
     pub hidden_bias: Tensor<1>,
 }
 
-impl Gradient {
+impl ParameterTensors {
     /// Largest absolute difference over all entries, read to the host.
-    pub fn max_abs_diff(&self, other: &Gradient) -> f64 {
+    pub fn max_abs_diff(&self, other: &ParameterTensors) -> f64 {
         let w = (self.weight.clone() - other.weight.clone()).abs().max();
         let v = (self.visible_bias.clone() - other.visible_bias.clone())
             .abs()
@@ -29,7 +35,7 @@ impl Gradient {
     }
 
     /// Root mean square difference over all entries, read to the host.
-    pub fn rms_diff(&self, other: &Gradient) -> f64 {
+    pub fn rms_diff(&self, other: &ParameterTensors) -> f64 {
         let count = self.weight.shape().num_elements()
             + self.visible_bias.dims()[0]
             + self.hidden_bias.dims()[0];
@@ -49,10 +55,10 @@ impl Gradient {
 ///
 /// # Shapes
 /// - visible: `[rows, n_visible]`, hidden: `[rows, n_hidden]`
-pub fn statistics(visible: Tensor<2>, hidden: Tensor<2>, scale: f64) -> Gradient {
+pub fn statistics(visible: Tensor<2>, hidden: Tensor<2>, scale: f64) -> ParameterTensors {
     let visible_bias = sum_rows(visible.clone()) * scale;
     let (weight, hidden_bias) = products(visible, hidden * scale);
-    Gradient {
+    ParameterTensors {
         weight,
         visible_bias,
         hidden_bias,
@@ -76,7 +82,7 @@ pub fn contrastive_statistics(
     negative_hidden: Tensor<2>,
     positive_scale: f64,
     negative_scale: f64,
-) -> Gradient {
+) -> ParameterTensors {
     let visible_bias = sum_rows(positive_visible.clone()) * positive_scale
         - sum_rows(negative_visible.clone()) * negative_scale;
     let visible = Tensor::cat(vec![positive_visible, negative_visible], 0); // [batch + chains, n_visible]
@@ -88,7 +94,7 @@ pub fn contrastive_statistics(
         0,
     ); // [batch + chains, n_hidden]
     let (weight, hidden_bias) = products(visible, hidden);
-    Gradient {
+    ParameterTensors {
         weight,
         visible_bias,
         hidden_bias,

@@ -54,7 +54,7 @@ pub use exact::{
     MAX_ENUMERATED_UNITS, data_statistics, exact_log_likelihood, exact_log_likelihood_gradient,
     exact_log_partition, exact_model_statistics,
 };
-pub use gradient::{Gradient, contrastive_statistics, statistics};
+pub use gradient::{ParameterTensors, contrastive_statistics, statistics};
 pub use model::{GibbsState, MAX_UNITS, MAX_WEIGHTS, Rbm, RbmConfig, SigmaConfig};
 pub use sampler::Sampler;
 pub use store::{

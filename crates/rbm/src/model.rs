@@ -446,7 +446,7 @@ impl Rbm {
 
     /// `k` steps of alternating Gibbs sampling that start from hidden states.
     /// Each step samples v ~ p(v | h), then h ~ p(h | v) (the last h is not
-    /// sampled: its mean is returned). With `mean_field_last_visible`, the
+    /// sampled: its mean is returned). With `mean_field_reconstruction`, the
     /// last visible layer is its conditional mean rather than a sample
     /// (Hinton's practical guide, section 3.2, for CD's negative statistics).
     ///
@@ -459,7 +459,7 @@ impl Rbm {
         &self,
         hidden: Tensor<2>,
         k: usize,
-        mean_field_last_visible: bool,
+        mean_field_reconstruction: bool,
         sampler: &mut Sampler,
     ) -> GibbsState {
         assert!(k >= 1, "gibbs_from_hidden: k must be at least 1");
@@ -468,7 +468,7 @@ impl Rbm {
         loop {
             let visible_input = self.visible_input(hidden);
             let visible_mean_normalized = self.visible_units.mean(visible_input.clone());
-            let visible = if step == k && mean_field_last_visible {
+            let visible = if step == k && mean_field_reconstruction {
                 self.denormalize_visible(visible_mean_normalized.clone())
             } else {
                 self.denormalize_visible(self.visible_units.sample(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::check_data;
 use crate::gradient::contrastive_statistics;
-use crate::{ConfigError, GibbsState, Gradient, Rbm, RbmError, Sampler};
+use crate::{ConfigError, GibbsState, ParameterTensors, Rbm, RbmError, Sampler};
 
 /// A target for the mean activation of each hidden unit (guide, section 11).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -210,7 +210,7 @@ pub enum Progress<'a> {
 pub struct CdEstimate {
     /// `scale` times (data statistics minus negative-phase statistics), each
     /// averaged over its rows.
-    pub gradient: Gradient,
+    pub gradient: ParameterTensors,
     /// E[h | v] on the batch, `[batch, n_hidden]`.
     pub positive_hidden: Tensor<2>,
     /// The negative phase's final states.
@@ -223,7 +223,7 @@ pub struct CdEstimate {
 /// The CD-k estimate of the gradient on `batch`, times `scale`: with
 /// `chains = None` the negative chains start at h ~ p(h | batch) (CD-k);
 /// with `Some(hidden states)` they continue from those states (PCD-k).
-/// With `mean_field_last_visible` the last visible layer is its conditional
+/// With `mean_field_reconstruction` the last visible layer is its conditional
 /// mean rather than a sample (only meaningful for CD).
 /// The trainer and the tests both estimate gradients through this function.
 ///
@@ -234,7 +234,7 @@ pub fn contrastive_divergence(
     batch: Tensor<2>,
     chains: Option<Tensor<2>>,
     k: usize,
-    mean_field_last_visible: bool,
+    mean_field_reconstruction: bool,
     scale: f64,
     sampler: &mut Sampler,
 ) -> CdEstimate {
@@ -247,7 +247,7 @@ pub fn contrastive_divergence(
             .hidden_units
             .sample(positive_input, positive_hidden.clone(), sampler),
     };
-    let negative = rbm.gibbs_from_hidden(start, k, mean_field_last_visible, sampler);
+    let negative = rbm.gibbs_from_hidden(start, k, mean_field_reconstruction, sampler);
     let chain_rows = negative.visible.dims()[0];
     let positive_scale = scale / batch_rows as f64;
     let negative_scale = scale / chain_rows as f64;
@@ -311,7 +311,7 @@ pub struct TrainerState {
     /// Completed epochs.
     pub epochs_done: usize,
     /// Momentum velocities (absent before the first update).
-    pub velocity: Option<Gradient>,
+    pub velocity: Option<ParameterTensors>,
     /// Hidden states of the persistent chains, `[chains, n_hidden]` (PCD only).
     pub chains: Option<Tensor<2>>,
     /// Running mean activation of the hidden units, `[n_hidden]` (sparsity only).
@@ -325,7 +325,7 @@ pub struct TrainerState {
 pub struct CdTrainer {
     config: TrainConfig,
     rbm: Option<Rbm>,
-    velocity: Option<Gradient>,
+    velocity: Option<ParameterTensors>,
     /// Hidden states of the persistent chains, `[batch_size, n_hidden]`.
     chains: Option<Tensor<2>>,
     /// Running mean activation of each hidden unit, `[n_hidden]`.
@@ -570,7 +570,7 @@ impl CdTrainer {
     /// running mean activation of each hidden unit (guide, section 11).
     fn add_sparsity_penalty(
         &mut self,
-        update: &mut Gradient,
+        update: &mut ParameterTensors,
         sparsity: SparsityConfig,
         batch: Tensor<2>,
         positive_hidden: Tensor<2>,
@@ -596,13 +596,13 @@ impl CdTrainer {
     fn apply_update(
         &mut self,
         rbm: Rbm,
-        update: Gradient,
+        update: ParameterTensors,
         learning_rate: f64,
         momentum: f64,
     ) -> Rbm {
         let decay = learning_rate * self.config.weight_decay;
         let velocity = match self.velocity.take() {
-            Some(v) => Gradient {
+            Some(v) => ParameterTensors {
                 weight: v.weight * momentum + update.weight,
                 visible_bias: v.visible_bias * momentum + update.visible_bias,
                 hidden_bias: v.hidden_bias * momentum + update.hidden_bias,
@@ -610,7 +610,7 @@ impl CdTrainer {
             None => update,
         };
         let velocity = if decay > 0.0 {
-            Gradient {
+            ParameterTensors {
                 weight: velocity.weight - rbm.weight.val() * decay,
                 ..velocity
             }

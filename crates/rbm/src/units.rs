@@ -251,7 +251,7 @@ impl UnitKind {
     }
 
     /// Whether the units take finitely many states per unit that
-    /// [`UnitKind::enumerate_states`] can list (needed for exact log Z).
+    /// can be listed one by one (needed for exact log Z).
     pub fn enumerable(&self) -> bool {
         matches!(self, UnitKind::Bernoulli)
     }
