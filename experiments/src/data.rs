@@ -85,6 +85,11 @@ impl DataSpec {
         self.height * self.width
     }
 
+    /// Layer sizes of a network on these images: the pixels, then `hidden`.
+    pub fn layer_sizes(&self, hidden: &[usize]) -> Vec<usize> {
+        layer_sizes(self.pixels(), hidden)
+    }
+
     /// Images held out for validation: the last sixth of the training
     /// images (MNIST: the customary last 10,000 of 60,000).
     pub fn valid_rows(&self) -> usize {
@@ -117,6 +122,14 @@ impl DataSpec {
             self.train_images, self.test_images, self.height, self.width, self.classes
         )
     }
+}
+
+/// Layer sizes of a network: `inputs`, then `hidden` (the one place that
+/// builds them).
+pub fn layer_sizes(inputs: usize, hidden: &[usize]) -> Vec<usize> {
+    std::iter::once(inputs)
+        .chain(hidden.iter().copied())
+        .collect()
 }
 
 /// A data set chosen and, unless it is MNIST (whose spec is known), already

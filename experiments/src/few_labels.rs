@@ -84,9 +84,7 @@ impl FewLabelsConfig {
     }
 
     pub fn sizes(&self) -> Vec<usize> {
-        std::iter::once(self.data.pixels())
-            .chain(self.hidden.iter().copied())
-            .collect()
+        self.data.layer_sizes(&self.hidden)
     }
 }
 

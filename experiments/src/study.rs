@@ -121,9 +121,7 @@ impl StudyConfig {
 
     /// The layer sizes of a network of `depth` hidden layers.
     pub fn sizes(&self, depth: usize) -> Vec<usize> {
-        let mut sizes = vec![self.data.pixels()];
-        sizes.extend(std::iter::repeat_n(self.width, depth));
-        sizes
+        self.data.layer_sizes(&vec![self.width; depth])
     }
 }
 

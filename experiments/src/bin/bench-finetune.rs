@@ -13,7 +13,7 @@ use clap::Parser;
 use dbn::learner::{FINETUNE_PHASE, Selection, finetune};
 use dbn::{ClassifierConfig, FinetuneConfig};
 use experiments::dashboard::dashboard;
-use experiments::data::labelled;
+use experiments::data::{labelled, layer_sizes};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,14 +45,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let hidden = args.hidden.iter().copied();
-    ClassifierConfig::new(
-        std::iter::once(datasets::MNIST_PIXELS)
-            .chain(hidden.clone())
-            .collect(),
-        10,
-    )
-    .validate()?;
+    ClassifierConfig::new(layer_sizes(datasets::MNIST_PIXELS, &args.hidden), 10).validate()?;
     if args.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
@@ -70,7 +63,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.common.device.select()?;
     let (set, line) = data.load()?;
     println!("{line}");
-    let sizes: Vec<usize> = std::iter::once(set.dim()).chain(hidden).collect();
+    let sizes = layer_sizes(set.dim(), &args.hidden);
     let classes = set.classes;
     let train = labelled(&set.train.range(0, args.rows), classes, "training images")?;
     let valid = labelled(

@@ -144,7 +144,7 @@ fn config_from_args(
     let available = data.train_rows();
     let preset = args.preset;
     let hidden = args.hidden.clone().unwrap_or_else(|| preset.hidden_sizes());
-    let layer_sizes: Vec<usize> = std::iter::once(data.pixels()).chain(hidden).collect();
+    let layer_sizes = data.layer_sizes(&hidden);
     ClassifierConfig::new(layer_sizes.clone(), data.classes).validate()?;
     let mut train = preset.pretrain().with_seed(args.seed);
     if let Some(epochs) = args.pretrain_epochs {
