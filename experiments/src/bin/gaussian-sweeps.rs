@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use clap::Parser;
 use datasets::Binarization;
+use datasets::DataSource;
 use experiments::data::images_tensor;
 use experiments::patches::{PatchSpec, WhitenMode, load_patches};
-use experiments::run_dir::RunDir;
 use rbm::{CdTrainer, RbmConfig, SigmaConfig, TrainConfig, UnitKind, exact_log_likelihood};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,23 +39,73 @@ struct Args {
     /// Output directory (a fresh run refuses a non-empty one).
     #[arg(long, default_value = "runs/gaussian-sweeps")]
     out: PathBuf,
-    /// Delete the run in --out first.
+    /// Continue the sweep in --out with its config.json: rows already
+    /// measured are kept (flags that would change it are refused).
     #[arg(long)]
+    resume: bool,
+    /// Delete the run in --out first.
+    #[arg(long, conflicts_with = "resume")]
     overwrite: bool,
     #[command(flatten)]
     common: experiments::CommonArgs,
 }
 
-#[derive(Debug, Serialize)]
+/// Everything that defines a sweep (`config.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SweepConfig {
+    rates: Vec<f64>,
+    hidden: Vec<usize>,
+    sigmas: Vec<f64>,
+    epochs: usize,
+    seed: u64,
+    /// The binary units' data (left out for MNIST).
+    #[serde(default, skip_serializing_if = "DataSource::is_mnist")]
+    data: DataSource,
+}
+
+impl SweepConfig {
+    /// Every value is checked before any work.
+    fn validate(&self) -> Result<(), Box<dyn std::error::Error>> {
+        if self.rates.is_empty() || self.hidden.is_empty() || self.sigmas.is_empty() {
+            return Err("--rates, --hidden and --sigmas each need at least one value".into());
+        }
+        for &rate in &self.rates {
+            TrainConfig::new().with_learning_rate(rate).validate()?;
+        }
+        TrainConfig::new().with_epochs(self.epochs).validate()?;
+        for &hidden in &self.hidden {
+            RbmConfig::new(64, hidden).validate()?;
+        }
+        for &sigma in &self.sigmas {
+            RbmConfig::new(64, 1)
+                .with_visible_units(UnitKind::Gaussian)
+                .with_visible_sigma(Some(SigmaConfig::fixed(sigma)))
+                .validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// The rows measured so far: the step of each commit of the sweep.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Measured {
+    rates: Vec<RateRow>,
+    sigma_hidden: Vec<SigmaRow>,
+}
+
+/// The name of the sweep's commits (one per measured row).
+const SWEEP: &str = "sweep";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct RateRow {
-    units: &'static str,
+    units: String,
     learning_rate: f64,
     /// Held-out reconstruction MSE after the last epoch (None: diverged).
     held_out_recon: Option<f64>,
     diverged_at_epoch: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SigmaRow {
     sigma: f64,
     hidden: usize,
@@ -67,43 +117,40 @@ struct SigmaRow {
 experiments::use_mimalloc!();
 
 fn main() -> std::process::ExitCode {
-    experiments::report(run(Args::parse()))
+    let (args, matches) = experiments::cli::parse::<Args>();
+    experiments::report(run(args, &matches))
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    // Every flag is checked before any work.
-    if args.rates.is_empty() || args.hidden.is_empty() || args.sigmas.is_empty() {
-        return Err("--rates, --hidden and --sigmas each need at least one value".into());
-    }
-    for &rate in &args.rates {
-        TrainConfig::new().with_learning_rate(rate).validate()?;
-    }
-    TrainConfig::new().with_epochs(args.epochs).validate()?;
-    for &hidden in &args.hidden {
-        RbmConfig::new(64, hidden).validate()?;
-    }
-    for &sigma in &args.sigmas {
-        RbmConfig::new(64, 1)
-            .with_visible_units(UnitKind::Gaussian)
-            .with_visible_sigma(Some(SigmaConfig::fixed(sigma)))
-            .validate()?;
-    }
+fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.common.device.select()?;
-    let mut config = serde_json::json!({
-        "rates": args.rates, "hidden": args.hidden, "sigmas": args.sigmas,
-        "epochs": args.epochs, "seed": args.seed,
-    });
-    if !args.common.data.data.is_mnist() {
-        config["data"] = args.common.data.data.to_string().into();
-    }
-    let run = RunDir::start(
-        &args.out,
+    let (run, config) = experiments::cli::open_run::<Args, SweepConfig, _>(
+        matches,
         "gaussian-sweeps",
-        &config,
-        &config,
+        &args.out,
+        args.resume,
         args.overwrite,
+        &[],
+        || {
+            let config = SweepConfig {
+                rates: args.rates.clone(),
+                hidden: args.hidden.clone(),
+                sigmas: args.sigmas.clone(),
+                epochs: args.epochs,
+                seed: args.seed,
+                data: args.common.data.data.clone(),
+            };
+            config.validate()?;
+            Ok(config)
+        },
+        SweepConfig::validate,
     )?;
-    let (mnist, line) = args.common.data.load()?;
+    let mut measured: Measured = match run.last_commit(SWEEP)? {
+        Some(commit) => serde_json::from_value(commit.step)?,
+        None => Measured::default(),
+    };
+    let mut data_args = args.common.data.clone();
+    data_args.data = config.data.clone();
+    let (mnist, line) = data_args.load()?;
     println!("{line}");
     let spec = PatchSpec {
         images_dir: datasets::natural_images_dir(),
@@ -111,7 +158,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         train: 20_000,
         held_out: 2_000,
         whiten: WhitenMode::Zca,
-        seed: args.seed,
+        seed: config.seed,
     };
     let (patches, patches_held_out) = load_patches(&spec, &device)?;
     let digits = images_tensor(&mnist.train.head(10_000), Binarization::None, &device);
@@ -120,40 +167,51 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // (a) The same CD-1 recipe at each rate: binary RBM on MNIST
     // intensities (784 x 100, 5 epochs), Gaussian RBM (sigma 1) on whitened
     // 8x8 patches (64 x 100).
-    let mut rate_rows = Vec::new();
-    for &learning_rate in &args.rates {
+    let mut row = 0;
+    for &learning_rate in &config.rates {
         for (units, data, held_out, epochs) in [
             ("binary (MNIST)", &digits, &digits_held_out, 5),
             (
                 "gaussian (patches)",
                 &patches,
                 &patches_held_out,
-                args.epochs,
+                config.epochs,
             ),
         ] {
+            row += 1;
+            if row <= measured.rates.len() {
+                continue; // measured before a resume
+            }
             let visible = if units.starts_with("binary") {
                 UnitKind::Bernoulli
             } else {
                 UnitKind::Gaussian
             };
-            let config = RbmConfig::new(data.dims()[1], 100).with_visible_units(visible);
-            let (recon, diverged) =
-                train(&config, data, held_out, learning_rate, epochs, args.seed);
-            rate_rows.push(RateRow {
-                units,
+            let rbm_config = RbmConfig::new(data.dims()[1], 100).with_visible_units(visible);
+            let (recon, diverged) = train(
+                &rbm_config,
+                data,
+                held_out,
+                learning_rate,
+                epochs,
+                config.seed,
+            );
+            measured.rates.push(RateRow {
+                units: units.to_string(),
                 learning_rate,
                 held_out_recon: recon,
                 diverged_at_epoch: diverged,
             });
+            run.commit(SWEEP, serde_json::to_value(&measured)?, &[])?;
         }
     }
     println!("\n(a) held-out reconstruction MSE after training, by learning rate\n");
     println!(
         "| learning rate | binary units (MNIST, 5 epochs) | Gaussian units (patches, {} epochs) |",
-        args.epochs
+        config.epochs
     );
     println!("|---|---|---|");
-    for pair in rate_rows.chunks(2) {
+    for pair in measured.rates.chunks(2) {
         println!(
             "| {} | {} | {} |",
             pair[0].learning_rate,
@@ -163,14 +221,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // (b) Fixed sigma, small vs 1, against the number of hidden units.
-    let mut sigma_rows = Vec::new();
-    for &sigma in &args.sigmas {
-        for &hidden in &args.hidden {
-            let config = RbmConfig::new(64, hidden)
+    let mut row = 0;
+    for &sigma in &config.sigmas {
+        for &hidden in &config.hidden {
+            row += 1;
+            if row <= measured.sigma_hidden.len() {
+                continue; // measured before a resume
+            }
+            let rbm_config = RbmConfig::new(64, hidden)
                 .with_visible_units(UnitKind::Gaussian)
                 .with_visible_sigma(Some(SigmaConfig::fixed(sigma)));
             let (recon, log_likelihood) =
-                match train_model(&config, &patches, 0.01, args.epochs, args.seed) {
+                match train_model(&rbm_config, &patches, 0.01, config.epochs, config.seed) {
                     Ok(trainer) => {
                         let rbm = trainer.rbm();
                         let recon = (patches_held_out.clone()
@@ -185,23 +247,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     }
                     Err(_) => (None, None),
                 };
-            sigma_rows.push(SigmaRow {
+            measured.sigma_hidden.push(SigmaRow {
                 sigma,
                 hidden,
                 held_out_recon: recon,
                 held_out_log_likelihood: log_likelihood,
             });
+            run.commit(SWEEP, serde_json::to_value(&measured)?, &[])?;
         }
     }
     println!(
         "\n(b) fixed sigma vs hidden units (64 visible, learning rate 0.01, {} epochs)\n",
-        args.epochs
+        config.epochs
     );
     println!(
         "| sigma | hidden | held-out recon MSE | held-out log-likelihood (nats/patch, exact) |"
     );
     println!("|---|---|---|---|");
-    for row in &sigma_rows {
+    for row in &measured.sigma_hidden {
         let recon = row
             .held_out_recon
             .map_or("diverged".into(), |r| format!("{r:.4}"));
@@ -210,10 +273,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .map_or("-".into(), |l| format!("{l:.2}"));
         println!("| {} | {} | {recon} | {ll} |", row.sigma, row.hidden);
     }
-    run.write_json(
-        "sweeps.json",
-        &serde_json::json!({ "rates": rate_rows, "sigma_hidden": sigma_rows }),
-    )?;
+    run.write_json("sweeps.json", &measured)?;
     println!("\nwrote {}", run.file("sweeps.json").display());
     Ok(())
 }
