@@ -107,6 +107,65 @@ fn probe(name: &str, device: Device) -> Result<Device, DeviceError> {
     }
 }
 
+/// The Vulkan driver manifests (ICD files) the Vulkan loader would find on
+/// Linux: those named by `VK_DRIVER_FILES` or `VK_ICD_FILENAMES` when set,
+/// else the `*.json` files of the loader's standard `vulkan/icd.d`
+/// directories. Without one, wgpu falls back to OpenGL, which on a machine
+/// without a GPU is Mesa's llvmpipe: it works, but the test suite then takes
+/// many minutes (measured: over 5 minutes for one file that takes 2 s on
+/// lavapipe); the tests check this first and stop with a clear message.
+pub fn vulkan_driver_manifests() -> Vec<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let listed = |value: std::ffi::OsString| -> Vec<PathBuf> {
+        std::env::split_paths(&value)
+            .flat_map(|path| {
+                if path.is_dir() {
+                    json_files(&path)
+                } else if path.is_file() {
+                    vec![path]
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect()
+    };
+    for variable in ["VK_DRIVER_FILES", "VK_ICD_FILENAMES"] {
+        if let Some(value) = std::env::var_os(variable).filter(|v| !v.is_empty()) {
+            return listed(value);
+        }
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".config")));
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".local/share")));
+    dirs.extend(config);
+    dirs.push("/etc/xdg".into());
+    dirs.push("/etc".into());
+    dirs.extend(data);
+    let data_dirs = std::env::var_os("XDG_DATA_DIRS")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "/usr/local/share:/usr/share".into());
+    dirs.extend(std::env::split_paths(&data_dirs));
+    dirs.iter()
+        .flat_map(|dir| json_files(&dir.join("vulkan/icd.d")))
+        .collect()
+}
+
+fn json_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The device for `name` (`flex`, `ndarray`, `wgpu`, `vulkan`, `cuda`, or
 /// `cuda:N` for the N-th GPU). Never falls back to another backend.
 pub fn select_device(name: &str) -> Result<Device, DeviceError> {

@@ -36,7 +36,9 @@ macro_rules! use_mimalloc {
 #[doc(hidden)]
 pub use mimalloc;
 
-pub use device::{DeviceArgs, DeviceError, available_backends, select_device};
+pub use device::{
+    DeviceArgs, DeviceError, available_backends, select_device, vulkan_driver_manifests,
+};
 
 /// The flags every binary that trains on labelled images shares:
 /// `--device`, `--data`, `--mnist-dir`, `--no-fetch`.

@@ -6,8 +6,25 @@ use rbm::{Rbm, RbmConfig, Sampler};
 
 /// Every backend compiled into this test build (`flex` always; `wgpu` when
 /// built with `--features wgpu`, which CI runs on Mesa's lavapipe).
+///
+/// # Panics
+/// At once, with what to install, when wgpu is compiled in on Linux and no
+/// Vulkan driver is installed: wgpu would fall back to OpenGL on llvmpipe
+/// and the tests would run for many minutes instead of failing.
 pub fn backends() -> Vec<(&'static str, Device)> {
-    experiments::available_backends()
+    let names = experiments::available_backends();
+    if cfg!(target_os = "linux")
+        && names.contains(&"wgpu")
+        && experiments::vulkan_driver_manifests().is_empty()
+    {
+        panic!(
+            "the tests were built with --features wgpu, but no Vulkan driver is installed \
+             (no ICD manifest in the loader's vulkan/icd.d directories or VK_DRIVER_FILES / \
+             VK_ICD_FILENAMES): install Mesa's lavapipe (`apt-get install mesa-vulkan-drivers`) \
+             or run the tests without --features wgpu"
+        );
+    }
+    names
         .into_iter()
         .map(|name| (name, experiments::select_device(name).expect("compiled in")))
         .collect()
