@@ -86,7 +86,7 @@ pub fn load_patches(
     Ok((to_tensor(&train), to_tensor(&held_out)))
 }
 
-/// Real-valued rows from a NumPy file (`gaussian-rbm --rows`): the file and
+/// Real-valued rows from a NumPy file (`gaussian-rbm --npy`): the file and
 /// its SHA-256 (the run's identity covers its contents) and the
 /// preprocessing; the last tenth of the rows (at least one) is held out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

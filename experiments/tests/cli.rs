@@ -97,10 +97,10 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ),
         (
             "gaussian-rbm",
-            &["--rows", "x.npy", "--patch", "8"],
-            &["--rows", "--patch"],
+            &["--npy", "x.npy", "--patch", "8"],
+            &["--npy", "--patch"],
         ),
-        ("gaussian-rbm", &["--rows", "no-such.npy"], &["no-such.npy"]),
+        ("gaussian-rbm", &["--npy", "no-such.npy"], &["no-such.npy"]),
         ("train-rbm", &["--data", "csv:x"], &["--data", "csv:x"]),
         ("gaussian-sweeps", &["--rates", "0"], &["learning_rate"]),
         ("mnist-classify", &["--hidden", "0"], &["layer size"]),
@@ -159,9 +159,13 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("infinite-sbn", &["--layers", "0"], &["--layers"]),
         ("bench-finetune", &["--epochs", "0"], &["--epochs"]),
         ("bench-finetune", &["--hidden", "0"], &["layer size"]),
-        ("bench-finetune", &["--rows", "60000"], &["--rows"]),
+        (
+            "bench-finetune",
+            &["--train-rows", "60000"],
+            &["--train-rows"],
+        ),
         ("bench-updown", &["--gibbs-steps", "0"], &["Gibbs"]),
-        ("bench-updown", &["--rows", "0"], &["--rows"]),
+        ("bench-updown", &["--train-rows", "0"], &["--train-rows"]),
         ("infinite-sbn", &["--weight-std=-1"], &["--weight-std"]),
     ];
     for (name, args, names) in cases {

@@ -246,7 +246,7 @@ fn gaussian_rbm_trains_on_npy_rows_and_resumes_only_the_same_file() {
     datasets::write_npy_f32(&rows, &[60, 12], &values).unwrap();
     let out = dir.path().join("run");
     let args = [
-        "--rows",
+        "--npy",
         rows.to_str().unwrap(),
         "--hidden",
         "6",

@@ -22,8 +22,8 @@ use experiments::data::{labelled, layer_sizes};
 )]
 struct Args {
     /// Training images (the first ones).
-    #[arg(long, default_value_t = 50_000)]
-    rows: usize,
+    #[arg(long, alias = "rows", default_value_t = 50_000)]
+    train_rows: usize,
     /// Images of the Learner's validation pass after each epoch (the
     /// peer has none; keep it small to compare).
     #[arg(long, default_value_t = 100)]
@@ -49,13 +49,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
-    if args.rows == 0 || args.valid_rows == 0 {
-        return Err("--rows and --valid-rows must be positive".into());
+    if args.train_rows == 0 || args.valid_rows == 0 {
+        return Err("--train-rows and --valid-rows must be positive".into());
     }
     let data = args.common.data.prepare()?;
-    if args.rows + args.valid_rows > data.spec.train_images {
+    if args.train_rows + args.valid_rows > data.spec.train_images {
         return Err(format!(
-            "--rows and --valid-rows must together be at most the {} training images",
+            "--train-rows and --valid-rows must together be at most the {} training images",
             data.spec.train_images
         )
         .into());
@@ -65,9 +65,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("{line}");
     let sizes = layer_sizes(set.dim(), &args.hidden);
     let classes = set.classes;
-    let train = labelled(&set.train.range(0, args.rows), classes, "training images")?;
+    let train = labelled(
+        &set.train.range(0, args.train_rows),
+        classes,
+        "training images",
+    )?;
     let valid = labelled(
-        &set.train.range(args.rows, args.rows + args.valid_rows),
+        &set.train
+            .range(args.train_rows, args.train_rows + args.valid_rows),
         classes,
         "validation images",
     )?;
@@ -103,7 +108,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         renderer = outcome.renderer;
         model = outcome.best;
         if epoch > 1 {
-            let rate = args.rows as f64 / seconds;
+            let rate = args.train_rows as f64 / seconds;
             println!("epoch {epoch}: {seconds:.2} s, {rate:.0} samples/s");
             rates.push(rate);
         }
@@ -121,7 +126,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Vec<_>>()
             .join("-"),
         args.common.device.device,
-        args.rows,
+        args.train_rows,
         args.valid_rows
     );
     println!("samples_per_sec={median:.0}");

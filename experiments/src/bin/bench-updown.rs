@@ -16,8 +16,8 @@ use rbm::{RbmConfig, UnitKind};
 )]
 struct Args {
     /// Training images (the first ones).
-    #[arg(long, default_value_t = 50_000)]
-    rows: usize,
+    #[arg(long, alias = "rows", default_value_t = 50_000)]
+    train_rows: usize,
     /// Gibbs steps in the top RBM per update (the paper's schedule: 3, 6, 10).
     #[arg(long, default_value_t = 3)]
     gibbs_steps: usize,
@@ -44,13 +44,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         seed: 1,
     };
     config.validate()?;
-    if args.epochs == 0 || args.rows == 0 {
-        return Err("--epochs and --rows must be at least 1".into());
+    if args.epochs == 0 || args.train_rows == 0 {
+        return Err("--epochs and --train-rows must be at least 1".into());
     }
     let data = args.common.data.prepare()?;
-    if args.rows > data.spec.train_images {
+    if args.train_rows > data.spec.train_images {
         return Err(format!(
-            "--rows must be at most the {} training images",
+            "--train-rows must be at most the {} training images",
             data.spec.train_images
         )
         .into());
@@ -58,7 +58,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.common.device.select()?;
     let (set, line) = data.load()?;
     println!("{line}");
-    let split = set.train.range(0, args.rows);
+    let split = set.train.range(0, args.train_rows);
     let images = images_tensor(&split, datasets::Binarization::None, &device);
     let classes: Vec<usize> = split.labels.iter().map(|&l| l as usize).collect();
     let labels = one_hot_rows(&classes, set.classes, &device)?;
@@ -70,7 +70,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_visible_units(UnitKind::BinaryWithSoftmax { group: set.classes })
         .init(&device, 3);
     let mut model = GenerativeDbn::from_greedy(&lower, top)?;
-    let warm = args.rows.min(1000);
+    let warm = args.train_rows.min(1000);
     model.up_down_epoch(
         &images.clone().slice(0..warm),
         &labels.clone().slice(0..warm),
@@ -82,7 +82,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for epoch in 0..args.epochs {
         // The epoch's metrics read the device back: its time is honest.
         let metrics = model.up_down_epoch(&images, &labels, &config, epoch, |_, _| {})?;
-        let rate = args.rows as f64 / metrics.seconds;
+        let rate = args.train_rows as f64 / metrics.seconds;
         println!(
             "epoch {}: {:.1} s, {rate:.0} samples/s (Gibbs steps {})",
             epoch + 1,

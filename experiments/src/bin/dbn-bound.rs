@@ -27,9 +27,9 @@ struct Args {
     /// Epochs of the second layer on samples of the first layer's posterior.
     #[arg(long, default_value_t = 50)]
     second_epochs: usize,
-    /// Seeds to repeat the measurement with.
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
-    seeds: Vec<u64>,
+    /// Repetitions of the measurement, with seeds 1..=N.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
     #[command(flatten)]
     device: experiments::DeviceArgs,
 }
@@ -59,8 +59,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if !(1..=20).contains(&args.hidden) {
         return Err(format!("--hidden must be in 1..=20, found {}", args.hidden).into());
     }
-    if args.seeds.is_empty() {
-        return Err("--seeds needs at least one seed".into());
+    if args.seeds == 0 {
+        return Err("--seeds must be at least 1".into());
     }
     for epochs in [args.first_epochs, args.second_epochs] {
         TrainConfig::new().with_epochs(epochs).validate()?;
@@ -80,7 +80,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "| seed | log p(v), 1 layer | bound, layer 2 = layer 1 transposed | bound, layer 2 trained | gain |"
     );
     println!("|---|---|---|---|---|");
-    for &seed in &args.seeds {
+    for seed in 1..=args.seeds {
         let first_config = TrainConfig::new()
             .with_epochs(args.first_epochs)
             .with_batch_size(patterns.len())

@@ -1,5 +1,5 @@
 //! Trains a Gaussian-Bernoulli RBM on natural-image patches (or on your own
-//! real-valued rows, `--rows FILE.npy`) and draws its filters.
+//! real-valued rows, `--npy FILE`) and draws its filters.
 //!
 //! cargo run --release -p experiments --bin gaussian-rbm -- --preset quick --out runs/gaussian-quick
 use std::path::PathBuf;
@@ -46,7 +46,7 @@ struct Args {
     /// [n, h, w]; the last tenth held out) instead of natural-image patches;
     /// --whiten applies to them as well.
     #[arg(long, conflicts_with_all = ["patch", "patches", "images_dir"])]
-    rows: Option<PathBuf>,
+    npy: Option<PathBuf>,
     /// Patch side in pixels.
     #[arg(long)]
     patch: Option<usize>,
@@ -143,7 +143,7 @@ fn config_from_args(args: &Args) -> Result<RunConfig, Box<dyn std::error::Error>
         SigmaMode::Fixed => SigmaConfig::fixed(args.sigma_init),
         SigmaMode::Learned => SigmaConfig::learned(args.sigma_init, 0.05, 5.0),
     };
-    let (patches, rows, dim, held_out) = match &args.rows {
+    let (patches, rows, dim, held_out) = match &args.npy {
         Some(path) => {
             let shape = datasets::read_npy_rows(path)?;
             let dim = shape.height * shape.width;
