@@ -42,6 +42,30 @@ pub struct ImageSplit {
 }
 
 impl ImageSplit {
+    /// A split read from an images file and a labels file (named in
+    /// errors): `count` images of `height x width` and one label each.
+    pub(crate) fn from_files(
+        intensities: Intensities,
+        (count, height, width): (usize, usize, usize),
+        labels: Vec<u8>,
+        (images_file, labels_file): (&Path, &Path),
+    ) -> Result<ImageSplit, DataError> {
+        if count != labels.len() {
+            return Err(DataError::CountMismatch {
+                images_file: images_file.to_path_buf(),
+                labels_file: labels_file.to_path_buf(),
+                images: count,
+                labels: labels.len(),
+            });
+        }
+        Ok(ImageSplit {
+            intensities,
+            labels,
+            height,
+            width,
+        })
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -270,20 +294,12 @@ pub fn load_idx_dir(dir: &Path) -> Result<ImageSet, DataError> {
     let split = |images_path: &Path, labels_path: &Path| -> Result<ImageSplit, DataError> {
         let images = parse_idx_images(images_path, read_maybe_gzip(images_path)?)?;
         let labels = parse_idx_labels(labels_path, read_maybe_gzip(labels_path)?)?;
-        if images.count != labels.len() {
-            return Err(DataError::CountMismatch {
-                images_file: images_path.to_path_buf(),
-                labels_file: labels_path.to_path_buf(),
-                images: images.count,
-                labels: labels.len(),
-            });
-        }
-        Ok(ImageSplit {
-            intensities: Intensities::Bytes(images.pixels),
+        ImageSplit::from_files(
+            Intensities::Bytes(images.pixels),
+            (images.count, images.rows, images.cols),
             labels,
-            height: images.rows,
-            width: images.cols,
-        })
+            (images_path, labels_path),
+        )
     };
     let train = split(&paths[0], &paths[1])?;
     let test = split(&paths[2], &paths[3])?;
@@ -316,20 +332,12 @@ pub fn load_npy_set(prefix: &str) -> Result<ImageSet, DataError> {
     let split = |images_path: &Path, labels_path: &Path| -> Result<ImageSplit, DataError> {
         let images = read_npy_images(images_path)?;
         let labels = read_npy_labels(labels_path)?;
-        if images.count != labels.len() {
-            return Err(DataError::CountMismatch {
-                images_file: images_path.to_path_buf(),
-                labels_file: labels_path.to_path_buf(),
-                images: images.count,
-                labels: labels.len(),
-            });
-        }
-        Ok(ImageSplit {
-            intensities: images.intensities,
+        ImageSplit::from_files(
+            images.intensities,
+            (images.count, images.height, images.width),
             labels,
-            height: images.height,
-            width: images.width,
-        })
+            (images_path, labels_path),
+        )
     };
     let train = split(&files[0], &files[1])?;
     let test = split(&files[2], &files[3])?;

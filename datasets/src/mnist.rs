@@ -99,20 +99,12 @@ pub fn load_mnist(dir: &Path, verify: bool) -> Result<ImageSet, DataError> {
                 expected_cols: SIDE,
             });
         }
-        if images.count != labels.len() {
-            return Err(DataError::CountMismatch {
-                images_file: images_path,
-                labels_file: labels_path,
-                images: images.count,
-                labels: labels.len(),
-            });
-        }
-        Ok(ImageSplit {
-            intensities: Intensities::Bytes(images.pixels),
+        ImageSplit::from_files(
+            Intensities::Bytes(images.pixels),
+            (images.count, images.rows, images.cols),
             labels,
-            height: SIDE,
-            width: SIDE,
-        })
+            (&images_path, &labels_path),
+        )
     };
     Ok(ImageSet {
         train: split(0)?,

@@ -175,13 +175,8 @@ pub struct PretrainedSource {
 impl PretrainedSource {
     /// The file's absolute path and current hash.
     pub fn from_path(path: &Path) -> Result<Self, crate::run_dir::RunError> {
-        Ok(Self {
-            sha256: crate::run_dir::file_hash(path)?,
-            path: std::fs::canonicalize(path).map_err(|source| crate::run_dir::RunError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?,
-        })
+        let (path, sha256) = crate::run_dir::identify_file(path)?;
+        Ok(Self { path, sha256 })
     }
 }
 
@@ -216,7 +211,6 @@ impl ClassifyRunConfig {
             return Err("a pretrained stack without pretraining (stack is null)".into());
         }
         self.finetune.validate()?;
-        let available = self.data.train_rows();
         if self.valid_rows != self.data.valid_rows() {
             return Err(format!(
                 "valid_rows must be {} (the last sixth of the training images), found {}",
@@ -225,13 +219,7 @@ impl ClassifyRunConfig {
             )
             .into());
         }
-        if self.train_rows == 0 || self.train_rows > available {
-            return Err(format!(
-                "train_rows must be in 1..={available}, found {}",
-                self.train_rows
-            )
-            .into());
-        }
+        self.data.check_train_rows(self.train_rows)?;
         Ok(())
     }
 }

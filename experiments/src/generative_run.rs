@@ -102,14 +102,7 @@ impl GenerativeRunConfig {
         if self.samples_per_class == 0 {
             return Err("samples_per_class must be at least 1".into());
         }
-        let available = self.data.train_rows();
-        if self.train_rows == 0 || self.train_rows > available {
-            return Err(format!(
-                "train_rows must be in 1..={available}, found {}",
-                self.train_rows
-            )
-            .into());
-        }
+        self.data.check_train_rows(self.train_rows)?;
         Ok(())
     }
 }

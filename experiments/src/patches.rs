@@ -106,12 +106,10 @@ impl RowsSpec {
         path: &std::path::Path,
         whiten: WhitenMode,
     ) -> Result<Self, crate::run_dir::RunError> {
+        let (path, sha256) = crate::run_dir::identify_file(path)?;
         Ok(Self {
-            sha256: crate::run_dir::file_hash(path)?,
-            path: std::fs::canonicalize(path).map_err(|source| crate::run_dir::RunError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?,
+            path,
+            sha256,
             whiten,
         })
     }

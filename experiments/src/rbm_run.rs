@@ -303,3 +303,33 @@ pub fn train_with_checkpoints(
     );
     Ok(RbmTraining::Finished(Box::new(trainer)))
 }
+
+/// [`train_with_checkpoints`] on the run's dashboard (Burn's TUI on a
+/// terminal, plain lines otherwise), closed before returning: the trainer,
+/// or `None` if training was stopped from the dashboard (`--resume`
+/// continues).
+pub fn train_on_dashboard(
+    run: &RunDir,
+    phase: &str,
+    rbm_config: &RbmConfig,
+    train: &TrainConfig,
+    data: &Tensor<2>,
+    held_out: Option<&Tensor<2>>,
+) -> Result<Option<Box<CdTrainer>>, Box<dyn std::error::Error>> {
+    let interrupter = Interrupter::new();
+    let (mut renderer, _) = crate::dashboard::dashboard(&interrupter, None);
+    let outcome = train_with_checkpoints(
+        run,
+        phase,
+        rbm_config,
+        train,
+        data,
+        held_out,
+        renderer.as_mut(),
+        &interrupter,
+    )?;
+    Ok(match outcome {
+        RbmTraining::Finished(trainer) => Some(trainer),
+        RbmTraining::Interrupted { .. } => None,
+    })
+}

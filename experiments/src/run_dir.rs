@@ -161,6 +161,14 @@ pub fn file_hash(path: &Path) -> Result<String, RunError> {
     Ok(hex(&hasher.finalize()))
 }
 
+/// A file that a run's configuration names as an input: its absolute path
+/// and its SHA-256 now, so that the run's identity covers its contents.
+pub fn identify_file(path: &Path) -> Result<(std::path::PathBuf, String), RunError> {
+    let sha256 = file_hash(path)?;
+    let absolute = std::fs::canonicalize(path).map_err(io_error(path))?;
+    Ok((absolute, sha256))
+}
+
 /// Reads a JSON file of at most [`MAX_JSON_BYTES`] as `T`; errors name the path.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RunError> {
     let length = std::fs::metadata(path).map_err(io_error(path))?.len();

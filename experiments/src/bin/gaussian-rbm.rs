@@ -4,11 +4,9 @@
 //! cargo run --release -p experiments --bin gaussian-rbm -- --preset quick --out runs/gaussian-quick
 use std::path::PathBuf;
 
-use burn::train::Interrupter;
 use clap::Parser;
-use experiments::dashboard::dashboard;
 use experiments::patches::{LoadedRows, PatchSpec, RowsSpec, WhitenMode, load_patches, load_rows};
-use experiments::rbm_run::{RbmTraining, train_with_checkpoints, write_filters};
+use experiments::rbm_run::{train_on_dashboard, write_filters};
 use rbm::{RbmConfig, SigmaConfig, TrainConfig, UnitKind};
 use serde::{Deserialize, Serialize};
 
@@ -236,28 +234,18 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         config.rbm.n_hidden,
         args.device.device
     );
-    let interrupter = Interrupter::new();
-    let (mut renderer, _) = dashboard(&interrupter, None);
-    // Divergence is an error (the rule of CdTrainer::train_epoch) naming
-    // the last good checkpoint.
-    let trainer = match train_with_checkpoints(
+    let Some(trainer) = train_on_dashboard(
         &run,
         BINARY,
         &config.rbm,
         &config.train,
         &train,
         Some(&held_out),
-        renderer.as_mut(),
-        &interrupter,
-    )? {
-        RbmTraining::Finished(trainer) => trainer,
-        RbmTraining::Interrupted { epochs_done } => {
-            drop(renderer);
-            println!("interrupted after epoch {epochs_done}; continue with --resume");
-            return Ok(());
-        }
+    )?
+    else {
+        println!("interrupted; continue with --resume");
+        return Ok(());
     };
-    drop(renderer);
     let rbm = trainer.rbm();
     let mean_sigma = rbm
         .visible_sigma()

@@ -4,13 +4,10 @@
 //! cargo run --release -p experiments --bin train-rbm -- --epochs 20 --hidden 500 --out runs/rbm
 use std::path::PathBuf;
 
-use burn::train::Interrupter;
 use clap::Parser;
-use experiments::dashboard::dashboard;
 use experiments::data::{BinarizeMode, images_tensor};
 use experiments::rbm_run::{
-    RbmRunConfig, RbmTraining, train_with_checkpoints, write_filters, write_reconstructions,
-    write_samples,
+    RbmRunConfig, train_on_dashboard, write_filters, write_reconstructions, write_samples,
 };
 use rbm::{RbmConfig, TrainConfig};
 
@@ -127,26 +124,18 @@ fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error:
         train_config.epochs,
         args.common.device.device
     );
-    let interrupter = Interrupter::new();
-    let (mut renderer, _) = dashboard(&interrupter, None);
-    let trainer = match train_with_checkpoints(
+    let Some(trainer) = train_on_dashboard(
         &run,
         BINARY,
         &rbm_config,
         &train_config,
         &train,
         held_out.as_ref(),
-        renderer.as_mut(),
-        &interrupter,
-    )? {
-        RbmTraining::Finished(trainer) => trainer,
-        RbmTraining::Interrupted { epochs_done } => {
-            drop(renderer);
-            println!("interrupted after epoch {epochs_done}; continue with --resume");
-            return Ok(());
-        }
+    )?
+    else {
+        println!("interrupted; continue with --resume");
+        return Ok(());
     };
-    drop(renderer); // closes the TUI before the summary lines
     let rbm = trainer.rbm();
     write_filters(rbm, 100, image, &run.file("filters.png"))?;
     let shown = images_tensor(&mnist.test.head(50), binarization, &device);
