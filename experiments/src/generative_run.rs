@@ -37,7 +37,9 @@ pub enum Preset {
     /// HOT 2006: 30 CD epochs per layer (the top RBM with CD-5), then 300
     /// epochs of up-down with 3, 6 and then 10 Gibbs steps per update, 10
     /// more on all training images from the best validation epoch; samples after
-    /// 5,000 Gibbs steps (many hours on 2 cores).
+    /// 5,000 Gibbs steps (about 1.5 hours on 2 cores, estimated from
+    /// bench-updown's rates; the last full run took many more on a busier
+    /// machine).
     Paper,
 }
 

@@ -34,11 +34,11 @@ impl From<StartArg> for SampleStart {
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about = "Train the generative DBN of Hinton, Osindero & Teh (2006) on MNIST"
+    about = "Train the generative DBN of Hinton, Osindero & Teh (2006) on MNIST (or --data)"
 )]
 struct Args {
-    /// Recipe: `quick` (minutes) or `paper` (HOT 2006; many hours). Flags
-    /// below override its values.
+    /// Recipe: `quick` (minutes) or `paper` (HOT 2006; hours). Flags below
+    /// override its values.
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     preset: Preset,
     /// CD epochs of each lower layer (784-500, 500-500).
