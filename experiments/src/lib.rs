@@ -50,6 +50,24 @@ pub struct CommonArgs {
     pub data: data::DataArgs,
 }
 
+/// Runs a binary's work on a worker of rayon's global pool and ends the
+/// binary with [`report`] of its result.
+///
+/// Flex's GEMM and large elementwise ops split their work over that pool.
+/// Called from `main`'s own thread, each op wakes the workers and parks the
+/// caller: three threads on two cores, a context switch per op. Run on a
+/// worker, the caller takes its share of each op itself.
+pub fn run_on_workers(
+    run: impl FnOnce() -> Result<(), Box<dyn std::error::Error>> + Send,
+) -> std::process::ExitCode {
+    // Workers get the main thread's usual 8 MiB of stack. Building the
+    // pool fails only when it already exists; the run then uses that one.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(8 << 20)
+        .build_global();
+    rayon::scope(|_| report(run()))
+}
+
 /// Ends a binary: on error, prints the error and its causes as sentences
 /// (not Rust debug output) and exits with status 1.
 pub fn report(result: Result<(), Box<dyn std::error::Error>>) -> std::process::ExitCode {

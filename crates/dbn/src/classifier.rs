@@ -386,7 +386,13 @@ impl TrainStep for DbnClassifier {
 
     fn step(&self, batch: ClassificationBatch) -> TrainOutput<ClassificationOutput> {
         let output = self.forward_classification(batch);
-        TrainOutput::new(self, output.loss.backward(), output)
+        let gradients = output.loss.backward();
+        // The metrics need values, not the graph: detached, the outputs
+        // release the graph's hold on the parameters, so the optimizer
+        // can update them in place.
+        let output =
+            ClassificationOutput::new(output.loss.detach(), output.output.detach(), output.targets);
+        TrainOutput::new(self, gradients, output)
     }
 }
 

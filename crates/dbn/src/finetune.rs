@@ -4,11 +4,11 @@
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::exponential::ExponentialLrSchedulerConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
-use burn::optim::momentum::MomentumConfig;
 use burn::optim::{ModuleOptimizer, SgdConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::DbnConfigError;
+use crate::optimizer::MomentumSgd;
 
 /// Backpropagation fine-tuning: mini-batch SGD with classical momentum,
 /// L2 weight decay and a learning rate that decays exponentially per
@@ -119,19 +119,18 @@ impl FinetuneConfig {
         Ok(())
     }
 
-    /// SGD with classical momentum (Burn's default dampening of 0.1 is
-    /// turned off) and L2 weight decay.
+    /// SGD with classical momentum (no dampening) and L2 weight decay:
+    /// [`MomentumSgd`], or Burn's `Sgd` without momentum.
     pub fn optimizer(&self) -> ModuleOptimizer {
-        let momentum = (self.momentum > 0.0).then(|| {
-            MomentumConfig::new()
-                .with_momentum(self.momentum)
-                .with_dampening(0.0)
-        });
-        let weight_decay =
-            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        let weight_decay = (self.weight_decay > 0.0).then_some(self.weight_decay as f32);
+        if self.momentum > 0.0 {
+            return ModuleOptimizer::from(MomentumSgd {
+                momentum: self.momentum as f32,
+                weight_decay,
+            });
+        }
         SgdConfig::new()
-            .with_momentum(momentum)
-            .with_weight_decay(weight_decay)
+            .with_weight_decay(weight_decay.map(WeightDecayConfig::new))
             .init()
     }
 

@@ -45,6 +45,7 @@ mod generative;
 pub mod infinite_sbn;
 pub mod learner;
 pub mod monitor;
+pub mod optimizer;
 mod pretrain;
 mod stack;
 mod store;

@@ -39,6 +39,7 @@ mod data;
 mod error;
 mod exact;
 mod gradient;
+pub mod host;
 pub mod math;
 mod model;
 mod sampler;

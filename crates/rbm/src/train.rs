@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::check_data;
 use crate::gradient::contrastive_statistics;
+use crate::host::momentum_ascent;
 use crate::{ConfigError, GibbsState, ParameterTensors, Rbm, RbmError, Sampler};
 
 /// A target for the mean activation of each hidden unit (guide, section 11).
@@ -601,27 +602,36 @@ impl CdTrainer {
         momentum: f64,
     ) -> Rbm {
         let decay = learning_rate * self.config.weight_decay;
-        let velocity = match self.velocity.take() {
-            Some(v) => ParameterTensors {
-                weight: v.weight * momentum + update.weight,
-                visible_bias: v.visible_bias * momentum + update.visible_bias,
-                hidden_bias: v.hidden_bias * momentum + update.hidden_bias,
-            },
-            None => update,
+        let (velocity_weight, velocity_visible, velocity_hidden) = match self.velocity.take() {
+            Some(v) => (Some(v.weight), Some(v.visible_bias), Some(v.hidden_bias)),
+            None => (None, None, None),
         };
-        let velocity = if decay > 0.0 {
-            ParameterTensors {
-                weight: velocity.weight - rbm.weight.val() * decay,
-                ..velocity
-            }
-        } else {
-            velocity
-        };
+        // Each parameter moves out of the model and back (held once, so a
+        // host backend updates it in place); only weights decay.
+        let mut velocity = (None, None, None);
         let rbm = Rbm {
-            weight: rbm.weight.map(|w| w + velocity.weight.clone()),
-            visible_bias: rbm.visible_bias.map(|b| b + velocity.visible_bias.clone()),
-            hidden_bias: rbm.hidden_bias.map(|b| b + velocity.hidden_bias.clone()),
+            weight: rbm.weight.map(|w| {
+                let (w, v) = momentum_ascent(w, velocity_weight, update.weight, momentum, decay);
+                velocity.0 = Some(v);
+                w
+            }),
+            visible_bias: rbm.visible_bias.map(|b| {
+                let (b, v) =
+                    momentum_ascent(b, velocity_visible, update.visible_bias, momentum, 0.0);
+                velocity.1 = Some(v);
+                b
+            }),
+            hidden_bias: rbm.hidden_bias.map(|b| {
+                let (b, v) = momentum_ascent(b, velocity_hidden, update.hidden_bias, momentum, 0.0);
+                velocity.2 = Some(v);
+                b
+            }),
             ..rbm
+        };
+        let velocity = ParameterTensors {
+            weight: velocity.0.expect("mapped"),
+            visible_bias: velocity.1.expect("mapped"),
+            hidden_bias: velocity.2.expect("mapped"),
         };
         self.velocity = Some(velocity);
         rbm

@@ -31,7 +31,8 @@ struct Args {
 experiments::use_mimalloc!();
 
 fn main() -> std::process::ExitCode {
-    experiments::report(run(Args::parse()))
+    let args = Args::parse();
+    experiments::run_on_workers(|| run(args))
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

@@ -37,7 +37,8 @@ struct Args {
 experiments::use_mimalloc!();
 
 fn main() -> std::process::ExitCode {
-    experiments::report(run(Args::parse()))
+    let args = Args::parse();
+    experiments::run_on_workers(|| run(args))
 }
 
 /// Sides of bars-and-stripes offered: the patterns of side 6 already

@@ -129,7 +129,7 @@ experiments::use_mimalloc!();
 
 fn main() -> std::process::ExitCode {
     let (args, matches) = experiments::cli::parse::<Args>();
-    experiments::report(run(args, &matches))
+    experiments::run_on_workers(|| run(args, &matches))
 }
 
 fn config_from_args(args: &Args) -> Result<RunConfig, Box<dyn std::error::Error>> {

@@ -61,7 +61,7 @@ experiments::use_mimalloc!();
 
 fn main() -> std::process::ExitCode {
     let (args, matches) = experiments::cli::parse::<Args>();
-    experiments::report(run(args, &matches))
+    experiments::run_on_workers(|| run(args, &matches))
 }
 
 /// The preset, then the flags, validated.

@@ -84,7 +84,7 @@ experiments::use_mimalloc!();
 
 fn main() -> std::process::ExitCode {
     let (args, matches) = experiments::cli::parse::<Args>();
-    experiments::report(run(args, &matches))
+    experiments::run_on_workers(|| run(args, &matches))
 }
 
 fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
