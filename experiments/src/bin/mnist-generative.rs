@@ -37,24 +37,25 @@ impl From<StartArg> for SampleStart {
     about = "Train the generative DBN of Hinton, Osindero & Teh (2006) on MNIST (or --data)"
 )]
 struct Args {
-    /// Recipe: `quick` (minutes) or `paper` (HOT 2006; hours). Flags below
-    /// override its values.
+    /// Recipe (minutes or hours; below). Flags below override its values.
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     preset: Preset,
-    /// CD epochs of each lower layer (784-500, 500-500).
+    /// CD epochs of each lower layer (784-500, 500-500) [quick: 10, paper: 30].
     #[arg(long)]
     lower_epochs: Option<usize>,
-    /// CD epochs of the top RBM (510-2000).
+    /// CD epochs of the top RBM (510-2000) [quick: 20, paper: 30].
     #[arg(long)]
     top_epochs: Option<usize>,
     /// Gibbs steps of the top RBM's CD-k (lower layers use CD-1). Longer
     /// chains give it a much better free-energy classifier: on the paper
     /// run's features, 20 epochs reach 2.38% validation error with CD-5
-    /// against 5.26% after 10 epochs (4.23% after 30) with CD-1.
+    /// against 5.26% after 10 epochs (4.23% after 30) with CD-1 [both
+    /// presets: 5].
     #[arg(long)]
     top_cd_k: Option<usize>,
     /// Up-down epochs (with --resume: continue a finished or interrupted
-    /// run up to this many, keeping its Gibbs schedule).
+    /// run up to this many, keeping its Gibbs schedule) [quick: 20, paper:
+    /// 300].
     #[arg(long)]
     updown_epochs: Option<usize>,
     /// Up-down epochs on all 60,000 training images after the best
@@ -64,7 +65,7 @@ struct Args {
     /// Up-down learning rate.
     #[arg(long, default_value_t = 0.01)]
     updown_lr: f64,
-    /// Gibbs steps per generated sample [quick: 1,000, paper: 5,000 (HOT
+    /// Gibbs steps per generated sample [quick and paper: 5,000 (HOT
     /// 2006 ran 1,000 between consecutive samples of one chain); with
     /// --resume: the run's, unless given].
     #[arg(long)]
@@ -182,7 +183,7 @@ fn config_from_args(
     let classes = data.classes;
     let (lower_epochs, top_epochs, top_cd_k, updown_epochs, final_epochs, sample_steps) =
         match args.preset {
-            Preset::Quick => (5, 10, 1, 3, 0, 1000),
+            Preset::Quick => (10, 20, 5, 20, 0, 5000),
             Preset::Paper => (30, 30, 5, 300, 10, 5000),
         };
     let cd = |epochs| {
