@@ -161,6 +161,11 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("bench-finetune", &["--hidden", "0"], &["layer size"]),
         (
             "bench-finetune",
+            &["--weight-decay=-1"],
+            &["weight_decay", "-1"],
+        ),
+        (
+            "bench-finetune",
             &["--train-rows", "60000"],
             &["--train-rows"],
         ),

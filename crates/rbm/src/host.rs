@@ -257,10 +257,11 @@ fn momentum_descent_ops<const D: usize>(
         Some(v) => gradient.add(v.mul_scalar(momentum)),
         None => gradient,
     };
-    (
-        parameter - velocity.clone().mul_scalar(learning_rate),
-        velocity,
-    )
+    // `-(velocity * rate) + parameter` is `parameter - velocity * rate`
+    // exactly; written this way the product's fresh buffer takes the sum,
+    // where a parameter still held by the caller would need one more.
+    let step = velocity.clone().mul_scalar(-learning_rate);
+    (step.add(parameter), velocity)
 }
 
 #[cfg(test)]
