@@ -11,9 +11,9 @@
 //! both paths give the same bits; GPU backends keep the tensor ops.
 //!
 //! Each update spells out its own loops, one per case (with or without a
-//! velocity): a version sharing one per-element closure with an `Option`
-//! step measured 8% slower on `bench-cd --pcd` (the loops no longer
-//! vectorise).
+//! velocity), and shares only the plumbing ([`fused`]): a version sharing
+//! one per-element closure with an `Option` step measured 8% slower on
+//! `bench-cd --pcd`.
 //!
 //! The host path needs this crate's `flex` feature; without it, or on any
 //! other device, [`on_host`] is false and callers use tensor ops.
@@ -43,10 +43,48 @@ pub fn on_host(device: &Device) -> bool {
     }
 }
 
-/// The values of `tensor`, moved out of it (no copy: callers check that
-/// it is held once).
-fn host_values<const D: usize>(tensor: Tensor<D>) -> TensorData {
-    tensor.into_data()
+/// Operands that [`fused`] could not take, handed back unchanged.
+type Operands<const D: usize> = Box<(Tensor<D>, Option<Tensor<D>>, Tensor<D>)>;
+
+/// Runs `update(parameter, velocity, step)` over the operands' numbers in
+/// one pass on the host (see [`for_each_element`]) when [`on_host`] holds
+/// and every operand is f32 and held only here (a shared one would have to
+/// be copied out); returns the new `(parameter, velocity)`, or the
+/// operands for the tensor-op path. Without a velocity, the step's buffer
+/// becomes the velocity's: `update` then sees no step and the step in
+/// `velocity`.
+fn fused<const D: usize>(
+    parameter: Tensor<D>,
+    velocity: Option<Tensor<D>>,
+    step: Tensor<D>,
+    update: impl Fn(&mut [f32], &mut [f32], Option<&[f32]>) + Sync,
+) -> Result<(Tensor<D>, Tensor<D>), Operands<D>> {
+    let device = parameter.device();
+    let fusable = on_host(&device)
+        && [Some(&parameter), Some(&step), velocity.as_ref()]
+            .into_iter()
+            .flatten()
+            .all(|t| t.dtype() == DType::F32 && t.can_mut());
+    if !fusable {
+        return Err(Box::new((parameter, velocity, step)));
+    }
+    let shape = parameter.shape();
+    // Moved out without a copy: each operand is held once.
+    let (mut parameter, step) = (parameter.into_data(), step.into_data());
+    let (mut velocity, step) = match velocity.map(Tensor::into_data) {
+        Some(v) => (v, Some(step)),
+        None => (step, None),
+    };
+    for_each_element(
+        parameter.as_mut_slice::<f32>().expect("f32"),
+        velocity.as_mut_slice::<f32>().expect("f32"),
+        step.as_ref().map(|s| s.as_slice::<f32>().expect("f32")),
+        update,
+    );
+    Ok((
+        Tensor::<D>::from_data(parameter, &device).reshape(shape.clone()),
+        Tensor::<D>::from_data(velocity, &device).reshape(shape),
+    ))
 }
 
 /// Runs `update(parameter, velocity, step)` over matching chunks of the
@@ -94,55 +132,35 @@ pub fn momentum_ascent<const D: usize>(
     momentum: f64,
     decay: f64,
 ) -> (Tensor<D>, Tensor<D>) {
-    let device = parameter.device();
-    if on_host(&device)
-        && [Some(&parameter), Some(&step), velocity.as_ref()]
-            .into_iter()
-            .flatten()
-            .all(|t| t.dtype() == DType::F32 && t.can_mut())
-    {
-        let shape = parameter.shape();
-        let (momentum, decay) = (momentum as f32, decay as f32);
-        let (mut parameter, step) = (host_values(parameter), host_values(step));
-        // The step's buffer becomes the velocity's when there is none.
-        let (mut velocity, step) = match velocity.map(host_values) {
-            Some(v) => (v, Some(step)),
-            None => (step, None),
+    let (momentum32, decay32) = (momentum as f32, decay as f32);
+    let update = |p: &mut [f32], v: &mut [f32], s: Option<&[f32]>| {
+        let apply = |p: &mut f32, v: &mut f32, velocity: f32| {
+            let velocity = if decay32 > 0.0 {
+                velocity - *p * decay32
+            } else {
+                velocity
+            };
+            *v = velocity;
+            *p += velocity;
         };
-        {
-            let p = parameter.as_mut_slice::<f32>().expect("f32");
-            let v = velocity.as_mut_slice::<f32>().expect("f32");
-            let s = step.as_ref().map(|s| s.as_slice::<f32>().expect("f32"));
-            for_each_element(p, v, s, |p, v, s| {
-                let apply = |p: &mut f32, v: &mut f32, velocity: f32| {
-                    let velocity = if decay > 0.0 {
-                        velocity - *p * decay
-                    } else {
-                        velocity
-                    };
-                    *v = velocity;
-                    *p += velocity;
-                };
-                match s {
-                    Some(s) => {
-                        for ((p, v), s) in p.iter_mut().zip(v.iter_mut()).zip(s) {
-                            apply(p, v, *v * momentum + *s);
-                        }
-                    }
-                    // Without a velocity yet, `v` holds the step.
-                    None => {
-                        for (p, v) in p.iter_mut().zip(v.iter_mut()) {
-                            apply(p, v, *v);
-                        }
-                    }
+        match s {
+            Some(s) => {
+                for ((p, v), s) in p.iter_mut().zip(v.iter_mut()).zip(s) {
+                    apply(p, v, *v * momentum32 + *s);
                 }
-            });
+            }
+            // Without a velocity yet, `v` holds the step.
+            None => {
+                for (p, v) in p.iter_mut().zip(v.iter_mut()) {
+                    apply(p, v, *v);
+                }
+            }
         }
-        let parameter = Tensor::<D>::from_data(parameter, &device).reshape(shape.clone());
-        let velocity = Tensor::<D>::from_data(velocity, &device).reshape(shape);
-        return (parameter, velocity);
-    }
-    momentum_ascent_ops(parameter, velocity, step, momentum, decay)
+    };
+    fused(parameter, velocity, step, update).unwrap_or_else(|operands| {
+        let (p, v, s) = *operands;
+        momentum_ascent_ops(p, v, s, momentum, decay)
+    })
 }
 
 /// [`momentum_ascent`] as tensor ops, for any backend.
@@ -184,60 +202,34 @@ pub fn momentum_descent<const D: usize>(
     momentum: f32,
     weight_decay: Option<f32>,
 ) -> (Tensor<D>, Tensor<D>) {
-    let device = parameter.device();
-    if on_host(&device)
-        && [Some(&parameter), Some(&gradient), velocity.as_ref()]
-            .into_iter()
-            .flatten()
-            .all(|t| t.dtype() == DType::F32 && t.can_mut())
-    {
-        let shape = parameter.shape();
-        let rate = learning_rate as f32;
-        let (mut parameter, gradient) = (host_values(parameter), host_values(gradient));
-        let (mut velocity, gradient) = match velocity.map(host_values) {
-            Some(v) => (v, Some(gradient)),
-            None => (gradient, None),
+    let rate = learning_rate as f32;
+    let update = |p: &mut [f32], v: &mut [f32], g: Option<&[f32]>| {
+        let decayed = |p: &f32, gradient: f32| match weight_decay {
+            Some(decay) => *p * decay + gradient,
+            None => gradient,
         };
-        {
-            let p = parameter.as_mut_slice::<f32>().expect("f32");
-            let v = velocity.as_mut_slice::<f32>().expect("f32");
-            let g = gradient.as_ref().map(|g| g.as_slice::<f32>().expect("f32"));
-            for_each_element(p, v, g, |p, v, g| {
-                let decayed = |p: &f32, gradient: f32| match weight_decay {
-                    Some(decay) => *p * decay + gradient,
-                    None => gradient,
-                };
-                match g {
-                    Some(g) => {
-                        for ((p, v), g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
-                            let velocity = decayed(p, *g) + *v * momentum;
-                            *v = velocity;
-                            *p -= velocity * rate;
-                        }
-                    }
-                    // Without a velocity yet, `v` holds the gradient.
-                    None => {
-                        for (p, v) in p.iter_mut().zip(v.iter_mut()) {
-                            let velocity = decayed(p, *v);
-                            *v = velocity;
-                            *p -= velocity * rate;
-                        }
-                    }
+        match g {
+            Some(g) => {
+                for ((p, v), g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
+                    let velocity = decayed(p, *g) + *v * momentum;
+                    *v = velocity;
+                    *p -= velocity * rate;
                 }
-            });
+            }
+            // Without a velocity yet, `v` holds the gradient.
+            None => {
+                for (p, v) in p.iter_mut().zip(v.iter_mut()) {
+                    let velocity = decayed(p, *v);
+                    *v = velocity;
+                    *p -= velocity * rate;
+                }
+            }
         }
-        let parameter = Tensor::<D>::from_data(parameter, &device).reshape(shape.clone());
-        let velocity = Tensor::<D>::from_data(velocity, &device).reshape(shape);
-        return (parameter, velocity);
-    }
-    momentum_descent_ops(
-        parameter,
-        velocity,
-        gradient,
-        learning_rate,
-        momentum,
-        weight_decay,
-    )
+    };
+    fused(parameter, velocity, gradient, update).unwrap_or_else(|operands| {
+        let (p, v, g) = *operands;
+        momentum_descent_ops(p, v, g, learning_rate, momentum, weight_decay)
+    })
 }
 
 /// [`momentum_descent`] as tensor ops, for any backend.
