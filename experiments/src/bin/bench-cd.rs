@@ -128,9 +128,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let variant = if args.pcd {
         "PCD (sampled visibles: scikit-learn's work per sample)"
     } else if args.sampled_reconstruction {
-        "CD, sampled reconstruction"
+        "CD, sampled reconstruction (the peers' CD-1 work per sample: \
+         peer_torch_rbm.py and scikit-learn sample the visibles)"
     } else {
-        "CD, mean-field reconstruction"
+        "CD, mean-field reconstruction (the trainer's default: fewer random \
+         numbers per sample than the peers; --sampled-reconstruction does their work)"
     };
     println!(
         "{variant}, k = {}, {}x{} batch {} on {}: median {median:.0}, best {best:.0} samples/s",
