@@ -12,8 +12,8 @@ use burn::prelude::*;
 use burn::train::Interrupter;
 use datasets::ImageSet;
 use dbn::{
-    GenerativeDbn, SampleStart, StackConfig, UpDownConfig, load_classifier, load_generative,
-    one_hot_rows, save_generative,
+    GenerativeDbn, SampleStart, StackConfig, UpDownConfig, UpDownMetrics, load_classifier,
+    load_generative, one_hot_rows, save_generative,
 };
 use rbm::Sampler;
 use serde::{Deserialize, Serialize};
@@ -281,15 +281,15 @@ pub fn train_generative(
         state.epochs_done += 1;
         state.final_done = 0; // a final pass starts again from the new choice
         let valid_error = 100.0 * model.error_rate(&valid_images, &valid_labels, 1000);
-        log(&format!(
-            "up-down epoch {:>3}/{}  Gibbs steps {}  wake recon {:.4}  sleep prediction {:.4}  valid error {valid_error:.2}%  {:.0} s",
-            metrics.epoch,
-            config.updown.epochs,
-            metrics.gibbs_steps,
-            metrics.wake_reconstruction,
-            metrics.sleep_prediction,
-            metrics.seconds
-        ));
+        let (line, values) = updown_record(
+            &format!(
+                "up-down epoch {:>3}/{}",
+                metrics.epoch, config.updown.epochs
+            ),
+            &metrics,
+            Some(valid_error),
+        );
+        log(&line);
         let model_file = format!("updown/epoch-{}.safetensors", state.epochs_done);
         save_generative(&model, &run.file(&model_file))?;
         // Ties go to the later epoch: more training at equal validation error.
@@ -306,10 +306,7 @@ pub fn train_generative(
         }
         run.append_jsonl(
             "metrics.jsonl",
-            &serde_json::json!({ "phase": "up-down", "epoch": metrics.epoch, "values": {
-                "gibbs_steps": metrics.gibbs_steps, "wake_reconstruction": metrics.wake_reconstruction,
-                "sleep_prediction": metrics.sleep_prediction, "valid_error_percent": valid_error,
-                "seconds": metrics.seconds } }),
+            &serde_json::json!({ "phase": "up-down", "epoch": metrics.epoch, "values": values }),
         )?;
         run.commit(
             UPDOWN,
@@ -365,23 +362,22 @@ pub fn train_generative(
                     )
                 })?;
             state.final_done += 1;
-            log(&format!(
-                "final pass epoch {}/{} on all {} images  Gibbs steps {}  wake recon {:.4}  sleep prediction {:.4}  {:.0} s",
-                state.final_done,
-                config.final_epochs,
-                all_images.dims()[0],
-                metrics.gibbs_steps,
-                metrics.wake_reconstruction,
-                metrics.sleep_prediction,
-                metrics.seconds
-            ));
+            let (line, values) = updown_record(
+                &format!(
+                    "final pass epoch {}/{} on all {} images",
+                    state.final_done,
+                    config.final_epochs,
+                    all_images.dims()[0]
+                ),
+                &metrics,
+                None,
+            );
+            log(&line);
             let final_file = format!("updown/final-{}.safetensors", state.final_done);
             save_generative(&model, &run.file(&final_file))?;
             run.append_jsonl(
                 "metrics.jsonl",
-                &serde_json::json!({ "phase": "final pass", "epoch": state.final_done, "values": {
-                    "gibbs_steps": metrics.gibbs_steps, "wake_reconstruction": metrics.wake_reconstruction,
-                    "sleep_prediction": metrics.sleep_prediction, "seconds": metrics.seconds } }),
+                &serde_json::json!({ "phase": "final pass", "epoch": state.final_done, "values": values }),
             )?;
             let mut files = vec![("best", relative(&best_file)), ("final", final_file)];
             if let Some(name) = &last_model {
@@ -536,4 +532,31 @@ pub fn train_generative(
         updown_test_error,
         clamped_accuracy,
     }))
+}
+
+/// The progress line (`label`, then the epoch's measurements) and the
+/// `metrics.jsonl` values of one up-down epoch; `valid_error` (percent)
+/// where the epoch was validated.
+fn updown_record(
+    label: &str,
+    metrics: &UpDownMetrics,
+    valid_error: Option<f64>,
+) -> (String, serde_json::Value) {
+    let validated = valid_error
+        .map(|e| format!("  valid error {e:.2}%"))
+        .unwrap_or_default();
+    let line = format!(
+        "{label}  Gibbs steps {}  wake recon {:.4}  sleep prediction {:.4}{validated}  {:.0} s",
+        metrics.gibbs_steps, metrics.wake_reconstruction, metrics.sleep_prediction, metrics.seconds
+    );
+    let mut values = serde_json::json!({
+        "gibbs_steps": metrics.gibbs_steps,
+        "wake_reconstruction": metrics.wake_reconstruction,
+        "sleep_prediction": metrics.sleep_prediction,
+        "seconds": metrics.seconds,
+    });
+    if let Some(error) = valid_error {
+        values["valid_error_percent"] = error.into();
+    }
+    (line, values)
 }
