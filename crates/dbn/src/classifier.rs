@@ -387,9 +387,10 @@ impl TrainStep for DbnClassifier {
     fn step(&self, batch: ClassificationBatch) -> TrainOutput<ClassificationOutput> {
         let output = self.forward_classification(batch);
         let gradients = output.loss.backward();
-        // The metrics need values, not the graph: detached, the outputs
-        // release the graph's hold on the parameters, so the optimizer
-        // can update them in place.
+        // The metrics need values, not the graph: detached outputs do not
+        // keep the spent autodiff graph reachable while the Learner holds
+        // them. (The parameters stay shared anyway: the Learner clones the
+        // model for its optimizer step.)
         let output =
             ClassificationOutput::new(output.loss.detach(), output.output.detach(), output.targets);
         TrainOutput::new(self, gradients, output)
