@@ -59,8 +59,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         0,
         |_, _| {},
     )?;
-    let tiles = experiments::rbm_run::tensor_rows(samples);
-    experiments::images::write_grid(std::path::Path::new(&out), &tiles, 4, 4, 10, false)?;
+    let tiles = experiments::runs::rbm::tensor_rows(samples);
+    experiments::output::images::write_grid(std::path::Path::new(&out), &tiles, 4, 4, 10, false)?;
     println!("wrote {out}: row 1 clamped to bars, row 2 to stripes");
     Ok(())
 }

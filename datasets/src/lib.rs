@@ -25,18 +25,19 @@ mod image_set;
 mod mnist;
 mod natural;
 mod npy;
+mod source;
 mod synthetic;
 
 pub use binarize::Binarization;
 pub use error::DataError;
-pub use fetch::{FetchOptions, MNIST_FILES, MnistFile, ensure_mnist, fetch_mnist, sha256_hex};
+pub use fetch::{FetchOptions, MNIST_FILES, MnistFile, fetch_mnist, sha256_hex};
 pub use idx::{
     MAX_IDX_BYTES, parse_idx_images, parse_idx_labels, read_idx_images, read_idx_labels,
 };
-pub use image_set::{
-    DataSource, ImageSet, ImageSplit, Intensities, load_idx_dir, load_npy_set, npy_set_files,
+pub use image_set::{ImageSet, ImageSplit, Intensities};
+pub use mnist::{
+    MNIST_PIXELS, MNIST_TRAIN_ROWS, MnistLocation, SIDE as MNIST_SIDE, ensure_mnist, load_mnist,
 };
-pub use mnist::{MNIST_PIXELS, MNIST_TRAIN_ROWS, MnistLocation, SIDE as MNIST_SIDE, load_mnist};
 pub use natural::{
     GreyImage, ImageError, MAX_IMAGE_PIXELS, PatchTransform, Whitening, decode_grey_png,
     natural_images_dir, random_patches, read_grey_png, read_grey_pngs, symmetric_eigen,
@@ -45,6 +46,7 @@ pub use npy::{
     NpyImages, NpyRows, parse_npy_images, parse_npy_labels, parse_npy_rows, read_npy_images,
     read_npy_labels, read_npy_rows, write_npy_f32, write_npy_u8,
 };
+pub use source::{DataSource, load_idx_dir, load_npy_set, npy_set_files};
 pub use synthetic::bars_and_stripes;
 
 #[cfg(test)]

@@ -2,8 +2,8 @@ use std::path::{Path, PathBuf};
 
 use crate::image_set::{ImageSet, ImageSplit, Intensities};
 
-use crate::DataError;
-use crate::fetch::{MNIST_FILES, locate, verify_checksum};
+use crate::error::DataError;
+use crate::fetch::{FetchOptions, MNIST_FILES, fetch_mnist, locate, verify_checksum};
 use crate::idx::{parse_idx_images, parse_idx_labels, read_maybe_gzip};
 
 /// Side length of an MNIST image.
@@ -111,4 +111,14 @@ pub fn load_mnist(dir: &Path, verify: bool) -> Result<ImageSet, DataError> {
         test: split(2)?,
         classes: 10,
     })
+}
+
+/// Loads MNIST from `dir`, first fetching it there when files are missing
+/// and `options.fetch_if_missing` is set.
+pub fn ensure_mnist(dir: &Path, options: &FetchOptions) -> Result<ImageSet, DataError> {
+    let missing = MNIST_FILES.iter().any(|f| locate(dir, f).is_none());
+    if missing && options.fetch_if_missing {
+        fetch_mnist(dir, options)?;
+    }
+    load_mnist(dir, options.verify)
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use npyz::{NpyFile, NpyHeader, Order, TypeChar, WriterBuilder};
 
-use crate::DataError;
+use crate::error::DataError;
 use crate::idx::read_maybe_gzip;
 use crate::image_set::Intensities;
 

@@ -405,6 +405,53 @@ fn data_source_parses_and_prints_the_same_text() {
 }
 
 #[test]
+fn a_test_label_that_no_training_image_has_is_refused_naming_it_and_the_file() {
+    // IDX: training labels {0, 1, 2}, one test label 11.
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_set(dir.path());
+    let test_labels = dir.path().join("test-labels.idx");
+    std::fs::write(&test_labels, labels_bytes(2049, &[2, 11])).unwrap();
+    let error = load_idx_dir(dir.path()).unwrap_err();
+    match &error {
+        DataError::UnseenTestLabel {
+            file, index, label, ..
+        } => assert_eq!((file, *index, *label), (&test_labels, 1, 11)),
+        other => panic!("expected UnseenTestLabel, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(message.contains("label 11") && message.contains("test-labels.idx"));
+    // A gap inside the range counts too: training {0, 2}, test 1.
+    std::fs::write(
+        dir.path().join("train-labels.idx"),
+        labels_bytes(2049, &[0, 2, 0]),
+    )
+    .unwrap();
+    std::fs::write(&test_labels, labels_bytes(2049, &[1, 0])).unwrap();
+    assert!(matches!(
+        load_idx_dir(dir.path()),
+        Err(DataError::UnseenTestLabel {
+            label: 1,
+            index: 0,
+            ..
+        })
+    ));
+    // npy: the same rule.
+    let prefix = format!("{}/set-", dir.path().display());
+    let [train_x, train_y, test_x, test_y] = npy_set_files(&prefix);
+    let pixels = vec![0.5f32; 3 * 4];
+    write_npy_f32(&train_x, &[3, 4], &pixels).unwrap();
+    write_npy_u8(&train_y, &[3], &[0, 1, 2]).unwrap();
+    write_npy_f32(&test_x, &[2, 4], &pixels[..8]).unwrap();
+    write_npy_u8(&test_y, &[2], &[1, 11]).unwrap();
+    match load_npy_set(&prefix) {
+        Err(DataError::UnseenTestLabel {
+            file, label: 11, ..
+        }) => assert_eq!(file, test_y),
+        other => panic!("expected UnseenTestLabel, got {other:?}"),
+    }
+}
+
+#[test]
 fn npy_set_round_trips_bytes_and_floats() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("{}/set-", dir.path().display());
@@ -413,7 +460,7 @@ fn npy_set_round_trips_bytes_and_floats() {
     write_npy_f32(&train_x, &[3, 6], &floats).unwrap();
     write_npy_u8(&train_y, &[3], &[0, 3, 1]).unwrap();
     write_npy_f32(&test_x, &[1, 6], &floats[..6]).unwrap();
-    write_npy_u8(&test_y, &[1], &[2]).unwrap();
+    write_npy_u8(&test_y, &[1], &[1]).unwrap();
     let set = load_npy_set(&prefix).unwrap();
     // 6 pixels is not a square: one row of six.
     assert_eq!(

@@ -1,145 +1,246 @@
-//! Command-line plumbing shared by the binaries: parsing that remembers
-//! which flags the user gave, so that `--resume` can refuse the ones it
-//! would otherwise ignore.
+//! Command-line plumbing shared by the subcommands: the run-directory flags
+//! (one struct, flattened into every subcommand that writes a run), and
+//! opening a run in a way that remembers which flags the user gave, so
+//! that `--resume` can refuse the ones it would otherwise ignore.
+
+use std::path::PathBuf;
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use clap::{ArgMatches, Command};
 
-use crate::run_dir::RunError;
+use crate::data::{DataArgs, DataSpec};
+use crate::device::DeviceArgs;
+use crate::run_dir::{RunDir, RunError};
 
-/// Flags that every resumable binary accepts with `--resume`: where the run
-/// is and where it runs.
+/// Flags that every resumable subcommand accepts with `--resume`: where
+/// the run is and where it runs.
 pub const RESUME_ALWAYS_ALLOWED: [&str; 5] = ["resume", "out", "device", "mnist_dir", "no_fetch"];
 
-/// Parses the process's arguments into `A`, keeping the matches (exits
-/// with clap's usage message on a parse error, as `Parser::parse` does).
-pub fn parse<A: CommandFactory + FromArgMatches>() -> (A, ArgMatches) {
-    let matches = A::command().get_matches();
-    match A::from_arg_matches(&matches) {
-        Ok(args) => (args, matches),
-        Err(e) => e.exit(),
+/// `--out`, `--resume`, `--overwrite`: where a run is written. Flattened
+/// into every subcommand that writes a run directory.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Output directory [default: runs/SUBCOMMAND]; a fresh run refuses a
+    /// non-empty one.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in --out from its last committed checkpoint, with
+    /// the configuration in its config.json (flags that would change it
+    /// are refused).
+    #[arg(long)]
+    pub resume: bool,
+    /// Delete the run in --out first (only a directory that holds a run).
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
+}
+
+impl RunArgs {
+    /// The run directory: `--out`, else `runs/<kind>`.
+    pub fn dir(&self, kind: &str) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(kind))
     }
 }
 
-/// With `--resume`, every flag given on the command line must be one of
-/// [`RESUME_ALWAYS_ALLOWED`] or `allowed` (ids are the field names, e.g.
-/// `updown_epochs`): any other would be silently ignored, so it is an error
-/// naming the flag.
-pub fn reject_on_resume<A: CommandFactory>(
-    matches: &ArgMatches,
-    allowed: &[&str],
-) -> Result<(), RunError> {
-    let command = A::command();
-    for id in matches.ids() {
-        let id = id.as_str();
-        // Flattened argument structs appear as groups: only arguments count.
-        if command.get_arguments().all(|a| a.get_id() != id)
-            || matches.value_source(id) != Some(ValueSource::CommandLine)
-            || RESUME_ALWAYS_ALLOWED.contains(&id)
-            || allowed.contains(&id)
-        {
-            continue;
+/// The flags every subcommand that trains on labelled images shares:
+/// `--device`, `--data`, `--mnist-dir`, `--no-fetch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// A subcommand as the user invoked it: its run kind (the subcommand's
+/// name, recorded in `run.json`), its flag definitions and the matches, so
+/// that a resumed run can name a flag it would ignore.
+pub struct Invocation<'a> {
+    kind: &'static str,
+    command: Command,
+    matches: &'a ArgMatches,
+    resumable: &'a [&'a str],
+}
+
+impl<'a> Invocation<'a> {
+    /// The subcommand `kind` whose flags are `A`, parsed into `matches`.
+    pub fn new<A: clap::Args>(kind: &'static str, matches: &'a ArgMatches) -> Self {
+        Self {
+            kind,
+            command: A::augment_args(Command::new(kind)),
+            matches,
+            resumable: &[],
         }
-        let flag = command
-            .get_arguments()
-            .find(|a| a.get_id() == id)
-            .and_then(|a| a.get_long())
-            .unwrap_or(id)
-            .to_string();
-        let allowed = if allowed.is_empty() {
-            String::new()
+    }
+
+    /// Flags (field names, e.g. `updown_epochs`) that `--resume` accepts
+    /// besides [`RESUME_ALWAYS_ALLOWED`].
+    pub fn resumable_with(mut self, flags: &'a [&'a str]) -> Self {
+        self.resumable = flags;
+        self
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// With `--resume`, every flag given on the command line must be one of
+    /// [`RESUME_ALWAYS_ALLOWED`] or the resumable ones: any other would be
+    /// silently ignored, so it is an error naming the flag.
+    pub fn reject_on_resume(&self) -> Result<(), RunError> {
+        let arguments = || self.command.get_arguments();
+        for id in self.matches.ids() {
+            let id = id.as_str();
+            // Flattened argument structs appear as groups: only arguments count.
+            if arguments().all(|a| a.get_id() != id)
+                || self.matches.value_source(id) != Some(ValueSource::CommandLine)
+                || RESUME_ALWAYS_ALLOWED.contains(&id)
+                || self.resumable.contains(&id)
+            {
+                continue;
+            }
+            let flag = arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_long())
+                .unwrap_or(id)
+                .to_string();
+            let allowed = if self.resumable.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (with --resume only {} may change it)",
+                    self.resumable
+                        .iter()
+                        .map(|a| format!("--{}", a.replace('_', "-")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(RunError::FlagIgnoredByResume { flag, allowed });
+        }
+        Ok(())
+    }
+
+    /// Starts a fresh run in `run`'s directory with the configuration
+    /// `fresh` builds (it validates its own), or with `--resume` continues
+    /// the run there: flags other than the resumable ones are refused, its
+    /// `config.json` is read, amended by `amend` (what the resumable flags
+    /// change) and checked, and its identity must be the one the run
+    /// started with. Every resumable subcommand opens its run through this
+    /// one function.
+    pub fn open_amended<C: RunConfig>(
+        &self,
+        run: &RunArgs,
+        fresh: impl FnOnce() -> Result<C, Box<dyn std::error::Error>>,
+        amend: impl FnOnce(&mut C),
+    ) -> Result<(RunDir, C), Box<dyn std::error::Error>> {
+        let out = run.dir(self.kind);
+        if run.resume {
+            self.reject_on_resume()?;
+            let (mut dir, mut config): (RunDir, C) = RunDir::resume(&out, self.kind)?;
+            amend(&mut config);
+            config.check()?;
+            dir.confirm(self.kind, &config.identity())?;
+            dir.write_json(crate::run_dir::CONFIG_FILE, &config)?;
+            Ok((dir, config))
         } else {
-            format!(
-                " (with --resume only {} may change it)",
-                allowed
-                    .iter()
-                    .map(|a| format!("--{}", a.replace('_', "-")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        return Err(RunError::FlagIgnoredByResume { flag, allowed });
+            let config = fresh()?;
+            let dir = RunDir::start(&out, self.kind, &config, &config.identity(), run.overwrite)?;
+            Ok((dir, config))
+        }
     }
-    Ok(())
+
+    /// [`Invocation::open_amended`] for a run whose resume changes nothing.
+    pub fn open<C: RunConfig>(
+        &self,
+        run: &RunArgs,
+        fresh: impl FnOnce() -> Result<C, Box<dyn std::error::Error>>,
+    ) -> Result<(RunDir, C), Box<dyn std::error::Error>> {
+        self.open_amended(run, fresh, |_| {})
+    }
+
+    /// [`Invocation::open_amended`] for a run that trains on labelled
+    /// images: the fresh configuration is built from the spec of `--data`
+    /// (MNIST's without reading it, so flags are checked before any
+    /// download), a resumed run's data is the one its configuration names;
+    /// the images are then read and checked against that spec. Returns the
+    /// run, its configuration, the images and a line saying where they came
+    /// from.
+    pub fn open_with_data_amended<C: DataRunConfig>(
+        &self,
+        run: &RunArgs,
+        data: &DataArgs,
+        fresh: impl FnOnce(&DataSpec) -> Result<C, Box<dyn std::error::Error>>,
+        amend: impl FnOnce(&mut C),
+    ) -> Result<(RunDir, C, datasets::ImageSet, String), Box<dyn std::error::Error>> {
+        let mut prepared = None;
+        let (dir, config) = self.open_amended(
+            run,
+            || {
+                let fresh_data = data.prepare()?;
+                let config = fresh(&fresh_data.spec)?;
+                prepared = Some(fresh_data);
+                Ok(config)
+            },
+            amend,
+        )?;
+        let (set, line) = data
+            .prepared_or_resumed(prepared, config.data_spec())
+            .load()?;
+        Ok((dir, config, set, line))
+    }
+
+    /// [`Invocation::open_with_data_amended`] for a run whose resume
+    /// changes nothing.
+    pub fn open_with_data<C: DataRunConfig>(
+        &self,
+        run: &RunArgs,
+        data: &DataArgs,
+        fresh: impl FnOnce(&DataSpec) -> Result<C, Box<dyn std::error::Error>>,
+    ) -> Result<(RunDir, C, datasets::ImageSet, String), Box<dyn std::error::Error>> {
+        self.open_with_data_amended(run, data, fresh, |_| {})
+    }
 }
 
-/// Starts a fresh run in `out` with the configuration `fresh` builds (it
-/// validates its own), or with `resume` continues the run there: flags
-/// other than `allowed` are refused, its `config.json` is read and checked
-/// by `validate`, and its identity must be the one the run started with.
-/// Every resumable binary opens its run through this one function.
-#[allow(clippy::too_many_arguments)]
-pub fn open_run<A, C, E>(
-    matches: &ArgMatches,
-    binary: &str,
-    out: &std::path::Path,
-    resume: bool,
-    overwrite: bool,
-    allowed: &[&str],
-    fresh: impl FnOnce() -> Result<C, Box<dyn std::error::Error>>,
-    validate: impl Fn(&C) -> Result<(), E>,
-) -> Result<(crate::run_dir::RunDir, C), Box<dyn std::error::Error>>
-where
-    A: CommandFactory,
-    C: serde::Serialize + serde::de::DeserializeOwned,
-    E: Into<Box<dyn std::error::Error>>,
-{
-    use crate::run_dir::RunDir;
-    if resume {
-        reject_on_resume::<A>(matches, allowed)?;
-        let (mut run, config): (RunDir, C) = RunDir::resume(out, binary)?;
-        validate(&config).map_err(Into::into)?;
-        run.confirm(binary, &config)?;
-        Ok((run, config))
-    } else {
-        let config = fresh()?;
-        let run = RunDir::start(out, binary, &config, &config, overwrite)?;
-        Ok((run, config))
+/// A run's configuration as [`Invocation::open`] handles it: stored in
+/// `config.json`, checked again when read back, and hashed into `run.json`.
+pub trait RunConfig: serde::Serialize + serde::de::DeserializeOwned + Clone {
+    /// The rules a configuration read back from `config.json` must meet.
+    fn check(&self) -> Result<(), Box<dyn std::error::Error>>;
+
+    /// What makes the run this run (its SHA-256 is the run's identity): all
+    /// of it, unless `--resume` may change some fields, which a run then
+    /// blanks here.
+    fn identity(&self) -> std::borrow::Cow<'_, Self> {
+        std::borrow::Cow::Borrowed(self)
     }
 }
 
-/// [`open_run`] for a run that trains on labelled images: the fresh
-/// configuration is built from the spec of `--data` (MNIST's without
-/// reading it, so flags are checked before any download), a resumed run's
-/// data is the one its configuration names (`spec_of`); the images are
-/// then read and checked against that spec. Returns the run, its
-/// configuration, the images and a line saying where they came from.
-#[allow(clippy::too_many_arguments)]
-pub fn open_data_run<A, C, E>(
-    matches: &ArgMatches,
-    binary: &str,
-    out: &std::path::Path,
-    resume: bool,
-    overwrite: bool,
-    allowed: &[&str],
-    data: &crate::data::DataArgs,
-    fresh: impl FnOnce(&crate::data::DataSpec) -> Result<C, Box<dyn std::error::Error>>,
-    validate: impl Fn(&C) -> Result<(), E>,
-    spec_of: impl Fn(&C) -> &crate::data::DataSpec,
-) -> Result<(crate::run_dir::RunDir, C, datasets::ImageSet, String), Box<dyn std::error::Error>>
-where
-    A: CommandFactory,
-    C: serde::Serialize + serde::de::DeserializeOwned,
-    E: Into<Box<dyn std::error::Error>>,
-{
-    let mut prepared = None;
-    let (run, config) = open_run::<A, C, E>(
-        matches,
-        binary,
-        out,
-        resume,
-        overwrite,
-        allowed,
-        || {
-            let fresh_data = data.prepare()?;
-            let config = fresh(&fresh_data.spec)?;
-            prepared = Some(fresh_data);
-            Ok(config)
-        },
-        validate,
-    )?;
-    let (set, line) = data
-        .prepared_or_resumed(prepared, spec_of(&config))
-        .load()?;
-    Ok((run, config, set, line))
+/// A [`RunConfig`] of a run that trains on labelled images.
+pub trait DataRunConfig: RunConfig {
+    /// The data set the run trains on.
+    fn data_spec(&self) -> &DataSpec;
+}
+
+/// Implements [`RunConfig`] (and with `data`, [`DataRunConfig`]) for a
+/// configuration whose inherent `validate` holds its rules and whose
+/// identity is all of it.
+#[macro_export]
+macro_rules! run_config {
+    ($config:ty) => {
+        impl $crate::cli::RunConfig for $config {
+            fn check(&self) -> Result<(), Box<dyn std::error::Error>> {
+                self.validate().map_err(Into::into)
+            }
+        }
+    };
+    ($config:ty, data) => {
+        $crate::run_config!($config);
+        impl $crate::cli::DataRunConfig for $config {
+            fn data_spec(&self) -> &$crate::data::DataSpec {
+                &self.data
+            }
+        }
+    };
 }

@@ -73,6 +73,24 @@ pub enum DeviceError {
 /// silenced while probing.
 #[allow(dead_code)]
 fn probe(name: &str, device: Device) -> Result<Device, DeviceError> {
+    // Once per device name and process, under a lock: the panic hook is
+    // process-wide, and tests select devices from several threads at once.
+    static PROBED: std::sync::Mutex<Vec<(String, Result<(), DeviceError>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut probed = PROBED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, result)) = probed.iter().find(|(n, _)| n == name) {
+        return result.clone().map(|()| device);
+    }
+    let result = probe_once(name, device.clone());
+    probed.push((
+        name.to_string(),
+        result.as_ref().map(|_| ()).map_err(Clone::clone),
+    ));
+    result
+}
+
+#[allow(dead_code)]
+fn probe_once(name: &str, device: Device) -> Result<Device, DeviceError> {
     let hook = std::panic::take_hook();
     let reason = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
     let seen = reason.clone();

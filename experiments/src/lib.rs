@@ -1,24 +1,17 @@
-//! Shared plumbing for the experiment binaries: device selection, data sets
-//! on the device, run directories and PNG output. Model code lives in the
-//! `rbm` and `dbn` crates and knows nothing of this.
+//! The experiments behind the `deepbelief` command: one module per
+//! subcommand in [`commands`] (flags -> validated configuration -> one
+//! call), the runs themselves in [`runs`], and their shared plumbing (run
+//! directories, data sets on the device, device choice, pictures). Model
+//! code lives in the `rbm` and `dbn` crates and knows nothing of this.
 
-pub mod classify_run;
 pub mod cli;
-pub mod dashboard;
+pub mod commands;
 pub mod data;
 pub mod device;
-pub mod few_labels;
-pub mod generative_run;
-pub mod images;
+pub mod output;
 pub mod patches;
-pub mod plots;
-pub mod pretrain_run;
-pub mod rbm_run;
 pub mod run_dir;
-pub mod study;
-pub mod study_report;
-#[cfg(test)]
-mod study_tests;
+pub mod runs;
 
 /// Makes mimalloc the global allocator of the binary that invokes it (the
 /// library itself sets none): Burn allocates a fresh buffer for most tensor
@@ -36,19 +29,10 @@ macro_rules! use_mimalloc {
 #[doc(hidden)]
 pub use mimalloc;
 
+pub use cli::CommonArgs;
 pub use device::{
     DeviceArgs, DeviceError, available_backends, select_device, vulkan_driver_manifests,
 };
-
-/// The flags every binary that trains on labelled images shares:
-/// `--device`, `--data`, `--mnist-dir`, `--no-fetch`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct CommonArgs {
-    #[command(flatten)]
-    pub device: DeviceArgs,
-    #[command(flatten)]
-    pub data: data::DataArgs,
-}
 
 /// Runs a binary's work on a worker of rayon's global pool and ends the
 /// binary with [`report`] of its result.

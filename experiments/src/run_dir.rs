@@ -98,10 +98,25 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     }
 }
 
+/// Run kinds that the separate binaries wrote before the `deepbelief`
+/// command, with the subcommand that continues their runs.
+const RENAMED_KINDS: [(&str, &str); 4] = [
+    ("mnist-classify", "classify"),
+    ("mnist-generative", "generative"),
+    ("gaussian-rbm", "gaussian"),
+    ("pretraining-study", "study"),
+];
+
+/// Whether a run of kind `found` (as its `run.json` says) is one of `expected`.
+fn same_kind(found: &str, expected: &str) -> bool {
+    found == expected || RENAMED_KINDS.contains(&(found, expected))
+}
+
 /// The contents of `run.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunIdentity {
-    /// The binary that started the run.
+    /// The kind of run: the subcommand that started it (or, for runs from
+    /// before the `deepbelief` command, the binary).
     pub binary: String,
     /// SHA-256 of the run's configuration as canonical JSON (see [`config_hash`]).
     pub config_sha256: String,
@@ -283,7 +298,7 @@ impl RunDir {
         let run_path = path.join(RUN_FILE);
         let (identity, original) = if run_path.exists() {
             let identity: RunIdentity = read_json(&run_path)?;
-            if identity.binary != binary {
+            if !same_kind(&identity.binary, binary) {
                 return Err(RunError::OtherBinary {
                     dir: path.to_path_buf(),
                     expected: binary.into(),

@@ -1,5 +1,7 @@
 //! Deep belief networks built from stacked RBMs.
 //!
+//! - [`ClassifierRecipe`]: the common path in about ten lines (greedy
+//!   pretraining -> softmax head -> fine-tuning -> the chosen model).
 //! - [`StackConfig`] and [`pretrain`]: greedy layer-wise training, each RBM
 //!   on the activations of the one below (Hinton, Osindero & Teh 2006).
 //! - [`DbnClassifier`]: the stack as a Burn module with a softmax head,
@@ -35,34 +37,32 @@
 //! # Ok::<(), dbn::DbnError>(())
 //! ```
 
-mod batch;
-mod bound;
-mod classifier;
-mod config;
 mod error;
-mod finetune;
-mod generative;
-pub mod infinite_sbn;
-pub mod learner;
+pub mod finetune;
+pub mod generative;
 pub mod monitor;
-pub mod optimizer;
-mod pretrain;
-mod stack;
+mod recipe;
+pub mod stack;
 mod store;
+pub mod theory;
 
-pub use batch::{ClassificationBatch, ClassificationBatcher, LabelledImage, LabelledImages};
-pub use bound::{transposed, variational_bound};
-pub use classifier::{ClassifierConfig, DbnClassifier};
-pub use config::{LayerConfig, Propagation, StackConfig};
 pub use error::{DbnConfigError, DbnError};
-pub use finetune::{DropoutRates, FinetuneConfig};
-pub use generative::{GenerativeDbn, SampleStart, UpDownConfig, UpDownMetrics, one_hot_rows};
-pub use pretrain::{PretrainCheckpoint, PretrainEvent, PretrainOutcome, pretrain};
-pub use stack::{RbmStack, propagate};
+pub use finetune::batch::{
+    ClassificationBatch, ClassificationBatcher, LabelledImage, LabelledImages,
+};
+pub use finetune::classifier::{ClassifierConfig, DbnClassifier};
+pub use finetune::config::{DropoutRates, FinetuneConfig};
+pub use generative::model::{GenerativeDbn, SampleStart, one_hot_rows, top_visible};
+pub use generative::updown::{UpDownConfig, UpDownMetrics};
+pub use recipe::{ClassifierRecipe, TrainedClassifier};
+pub use stack::config::{LayerConfig, Propagation, StackConfig};
+pub use stack::model::{RbmStack, propagate};
+pub use stack::pretrain::{PretrainCheckpoint, PretrainEvent, PretrainOutcome, pretrain};
 pub use store::{
     CLASSIFIER_METADATA_KEY, GENERATIVE_METADATA_KEY, STACK_METADATA_KEY, load_classifier,
     load_generative, load_stack, save_classifier, save_generative, save_stack,
 };
+pub use theory::bound::{transposed, variational_bound};
 
 #[cfg(test)]
 mod tests;

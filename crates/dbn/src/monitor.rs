@@ -19,7 +19,7 @@ use burn::train::renderer::{
 use burn::train::{Interrupter, LearnerSummary};
 use serde::Serialize;
 
-use crate::PretrainEvent;
+use crate::stack::pretrain::PretrainEvent;
 
 /// The metrics of one epoch of one phase, as written to `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -366,3 +366,48 @@ impl PretrainReporter {
 /// The names of the pretraining metrics (also their ids).
 const RECONSTRUCTION: &str = "RBM reconstruction MSE";
 const FREE_ENERGY_GAP: &str = "RBM free-energy gap";
+
+/// A renderer that shows nothing: for library users who train without a
+/// dashboard (the records of [`recorder`] are still kept).
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl MetricsRendererTraining for Silent {
+    fn update_train(&mut self, _state: MetricState) {}
+    fn update_valid(&mut self, _state: MetricState) {}
+}
+
+impl TrainingProgressLogger for Silent {
+    fn start(
+        &mut self,
+        _epochs: usize,
+        _starting: usize,
+        _items: Option<usize>,
+        _label: Option<&str>,
+    ) {
+    }
+    fn update_epoch(&mut self, _epoch: usize) {}
+    fn start_split(&mut self, _split: &str, _total_items: usize) {}
+    fn update_split(&mut self, _items_processed: usize) {}
+    fn end_split(&mut self) {}
+    fn end(&mut self) {}
+    fn log_event_training(&mut self, _event: String) {}
+}
+
+impl EvaluationProgressLogger for Silent {
+    fn start_global_progress(&mut self, _total_tests: usize) {}
+    fn start_test(&mut self, _name: &str, _total_items: usize) {}
+    fn update_test_progress(&mut self, _items_processed: usize) {}
+    fn end_test(&mut self) {}
+    fn end_global_progress(&mut self) {}
+    fn log_event_evaluation(&mut self, _event: String) {}
+}
+
+impl MetricsRendererEvaluation for Silent {
+    fn update_test(&mut self, _name: EvaluationName, _state: MetricState) {}
+}
+
+impl MetricsRenderer for Silent {
+    fn manual_close(&mut self) {}
+    fn register_metric(&mut self, _definition: MetricDefinition) {}
+}

@@ -8,7 +8,11 @@ use std::path::Path;
 use burn::prelude::*;
 use rbm::{RbmConfig, check_capacity, inspect_weights, load_inspected, save_tensors};
 
-use crate::{ClassifierConfig, DbnClassifier, DbnError, GenerativeDbn, RbmStack};
+use crate::error::DbnError;
+use crate::finetune::classifier::ClassifierConfig;
+use crate::finetune::classifier::DbnClassifier;
+use crate::generative::model::GenerativeDbn;
+use crate::stack::model::RbmStack;
 
 /// Metadata key of a stack's per-layer [`RbmConfig`]s (a JSON array).
 pub const STACK_METADATA_KEY: &str = "stack_layers";

@@ -558,11 +558,11 @@ fn dropout_zeroes_the_expected_fraction_and_keeps_the_mean() {
     let device = device();
     let ones = Tensor::<2>::ones([400, 500], &device);
     assert_eq!(
-        max_abs_diff(classifier::dropped_out(ones.clone(), 0.0), ones.clone()),
+        max_abs_diff(crate::finetune::classifier::dropped_out(ones.clone(), 0.0), ones.clone()),
         0.0
     );
     device.seed(11);
-    let dropped = host(classifier::dropped_out(ones, 0.3));
+    let dropped = host(crate::finetune::classifier::dropped_out(ones, 0.3));
     // 200,000 independent drops: the zero fraction has standard deviation
     // sqrt(0.3 * 0.7 / 200000) = 0.001; 5 of them is the tolerance.
     let zeros = dropped.iter().filter(|&&x| x == 0.0).count() as f64 / dropped.len() as f64;
@@ -961,7 +961,7 @@ fn loading_a_stack_checks_that_its_layers_chain() {
 
 mod infinite_sbn_statements {
     use super::*;
-    use crate::infinite_sbn::{TiedNet, total_variation};
+    use crate::theory::infinite_sbn::{TiedNet, total_variation};
 
     /// An 8 x 6 RBM with N(0, 1) weights and N(0, 0.5^2) biases.
     fn random_net(seed: u64) -> TiedNet {

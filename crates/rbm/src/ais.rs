@@ -10,8 +10,12 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::error::ConfigError;
+use crate::error::RbmError;
 use crate::math::{logistic, softplus, to_host_f64};
-use crate::{ConfigError, Rbm, RbmError, Sampler, UnitKind};
+use crate::model::Rbm;
+use crate::sampler::Sampler;
+use crate::units::UnitKind;
 
 /// How AIS runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

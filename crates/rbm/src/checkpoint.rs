@@ -9,8 +9,10 @@
 
 use std::path::Path;
 
+use crate::error::RbmError;
+use crate::gradient::ParameterTensors;
 use crate::store::{check_capacity, inspect_weights, load_inspected, save_tensors};
-use crate::{ParameterTensors, RbmError, TrainerState};
+use crate::train::trainer::TrainerState;
 use burn::module::Param;
 use burn::prelude::*;
 

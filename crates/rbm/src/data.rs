@@ -2,7 +2,8 @@
 
 use burn::prelude::*;
 
-use crate::{RbmError, UnitKind};
+use crate::error::RbmError;
+use crate::units::UnitKind;
 
 /// A `[rows, width]` tensor from row-major host values.
 ///

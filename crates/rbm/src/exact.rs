@@ -4,9 +4,12 @@
 
 use burn::prelude::*;
 
+use crate::error::RbmError;
+use crate::gradient::ParameterTensors;
 use crate::gradient::statistics;
 use crate::math::{log_sum_exp, to_host_f64};
-use crate::{ParameterTensors, Rbm, RbmError};
+use crate::model::Rbm;
+use crate::units::UnitKind;
 
 /// The largest layer that exact enumeration accepts (2^25 states).
 pub const MAX_ENUMERATED_UNITS: usize = 25;
@@ -99,9 +102,7 @@ pub fn exact_log_likelihood(rbm: &Rbm, data: &Tensor<2>) -> Result<f64, RbmError
 /// The model's expectations `<v h^T>`, `<v>`, `<h>`, exactly (binary
 /// units only: [`RbmError::Unsupported`] otherwise).
 pub fn exact_model_statistics(rbm: &Rbm) -> Result<ParameterTensors, RbmError> {
-    if rbm.visible_units != crate::UnitKind::Bernoulli
-        || rbm.hidden_units != crate::UnitKind::Bernoulli
-    {
+    if rbm.visible_units != UnitKind::Bernoulli || rbm.hidden_units != UnitKind::Bernoulli {
         return Err(RbmError::Unsupported {
             what: "exact model statistics for RBMs whose units are not all binary",
         });

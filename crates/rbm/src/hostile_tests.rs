@@ -233,6 +233,7 @@ fn healthy_metrics() -> crate::EpochMetrics {
         reconstruction_error: 0.02,
         trivial_reconstruction_error: 0.1,
         max_abs_weight: 2.0,
+        max_abs_bias: 8.0,
         held_out_reconstruction_error: Some(0.03),
         free_energy_train: -80.0,
         free_energy_held_out: Some(-79.0),
@@ -302,6 +303,31 @@ fn divergence_rule_weight_magnitude() {
             ..
         }
     ));
+}
+
+#[test]
+fn divergence_rule_bias_magnitude() {
+    // Biases carry no weight decay: they can explode while weights stay
+    // small and the reconstruction error stays near the trivial predictor's.
+    let at_limit = crate::EpochMetrics {
+        max_abs_bias: 1e3,
+        ..healthy_metrics()
+    };
+    assert!(crate::check_divergence(&at_limit).is_ok());
+    let metrics = crate::EpochMetrics {
+        max_abs_bias: 4.9e3,
+        ..healthy_metrics()
+    };
+    let error = crate::check_divergence(&metrics).unwrap_err();
+    assert!(matches!(
+        error,
+        RbmError::Diverged {
+            epoch: 3,
+            quantity: "largest bias",
+            ..
+        }
+    ));
+    assert!(error.to_string().contains("epoch 3"), "{error}");
 }
 
 #[test]

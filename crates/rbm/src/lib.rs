@@ -38,13 +38,13 @@ mod checkpoint;
 mod data;
 mod error;
 mod exact;
+pub mod fused_update;
 mod gradient;
-pub mod host;
 pub mod math;
 mod model;
 mod sampler;
 mod store;
-mod train;
+pub mod train;
 mod units;
 
 pub use ais::{AisConfig, AisEstimate, ais_log_partition, base_rate_biases, mean_log_likelihood};
@@ -63,10 +63,12 @@ pub use store::{
     load_inspected, load_rbm, load_rbm_config, load_tensors, parse_weights, read_metadata,
     save_rbm, save_tensors,
 };
-pub use train::{
-    CdEstimate, CdTrainer, DIVERGENCE_FACTOR, DIVERGENCE_FLOOR, EpochMetrics, MAX_ABS_WEIGHT,
-    Progress, SparsityConfig, TrainConfig, TrainerState, check_divergence, contrastive_divergence,
+pub use train::cd::{CdEstimate, contrastive_divergence};
+pub use train::config::{SparsityConfig, TrainConfig};
+pub use train::metrics::{
+    DIVERGENCE_FACTOR, DIVERGENCE_FLOOR, EpochMetrics, MAX_ABS_WEIGHT, Progress, check_divergence,
 };
+pub use train::trainer::{CdTrainer, DriveError, DriveEvent, TrainerState};
 pub use units::UnitKind;
 
 #[cfg(test)]

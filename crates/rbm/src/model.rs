@@ -4,7 +4,10 @@ use burn::module::Param;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, RbmError, Sampler, UnitKind};
+use crate::error::ConfigError;
+use crate::error::RbmError;
+use crate::sampler::Sampler;
+use crate::units::UnitKind;
 
 /// The standard deviation of Gaussian visible units: fixed, or learned per
 /// unit (as `log sigma`, kept within `[min, max]`, with its own learning

@@ -16,7 +16,9 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 
-use crate::{Rbm, RbmConfig, RbmError};
+use crate::error::RbmError;
+use crate::model::Rbm;
+use crate::model::RbmConfig;
 
 /// Metadata key under which the configuration is stored.
 pub const CONFIG_METADATA_KEY: &str = "rbm_config";

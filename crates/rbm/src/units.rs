@@ -10,8 +10,10 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use crate::error::ConfigError;
+use crate::error::RbmError;
 use crate::math::{logistic, softplus};
-use crate::{ConfigError, RbmError, Sampler};
+use crate::sampler::Sampler;
 
 /// Terms on each side of `x + 1/2` kept in the NReLU free energy's sum; the
 /// terms left out are below `exp(-15)` each and fall geometrically.

@@ -1,0 +1,153 @@
+//! Hyperparameters of discriminative fine-tuning, and the Burn optimiser
+//! and learning-rate schedule they describe.
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::lr_scheduler::exponential::ExponentialLrSchedulerConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::{ModuleOptimizer, SgdConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::error::DbnConfigError;
+use crate::finetune::optimizer::MomentumSgd;
+
+/// Backpropagation fine-tuning: mini-batch SGD with classical momentum,
+/// L2 weight decay and a learning rate that decays exponentially per
+/// epoch, with early stopping on the validation error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneConfig {
+    /// Upper bound on the epochs (early stopping usually ends sooner).
+    pub max_epochs: usize,
+    pub batch_size: usize,
+    /// Learning rate of the first epoch (on the mean cross-entropy of a batch).
+    pub learning_rate: f64,
+    /// Factor by which the learning rate shrinks over each epoch (applied
+    /// smoothly per update): 1 keeps it constant.
+    pub lr_decay: f64,
+    /// Classical momentum (no dampening).
+    pub momentum: f64,
+    /// L2 penalty on all parameters.
+    pub weight_decay: f64,
+    /// Stop when the validation accuracy has not improved for this many
+    /// epochs; `None` trains all `max_epochs`.
+    pub patience: Option<usize>,
+    /// Seed of the data loader's shuffling.
+    pub seed: u64,
+    /// Epochs that train only the softmax head before all layers are
+    /// fine-tuned (0: none), at `learning_rate` without decay.
+    #[serde(default)]
+    pub head_epochs: usize,
+    /// Dropout during fine-tuning (Hinton et al. 2012); none by default.
+    #[serde(default)]
+    pub dropout: DropoutRates,
+}
+
+/// Probabilities of dropping units while fine-tuning: each input pixel and
+/// each hidden unit is zeroed independently in every training forward pass,
+/// and the kept ones are scaled by `1 / (1 - p)`, so that evaluation uses
+/// the whole net unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct DropoutRates {
+    /// Probability of dropping an input pixel (Srivastava et al. 2014: 0.2).
+    pub input: f64,
+    /// Probability of dropping a hidden unit (Srivastava et al. 2014: 0.5).
+    pub hidden: f64,
+}
+
+impl DropoutRates {
+    /// No dropout.
+    pub const NONE: DropoutRates = DropoutRates {
+        input: 0.0,
+        hidden: 0.0,
+    };
+
+    /// True when any probability is positive.
+    pub fn is_active(&self) -> bool {
+        self.input > 0.0 || self.hidden > 0.0
+    }
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self {
+            max_epochs: 50,
+            batch_size: 100,
+            learning_rate: 0.1,
+            lr_decay: 0.95,
+            momentum: 0.9,
+            weight_decay: 1e-5,
+            patience: Some(10),
+            seed: 42,
+            head_epochs: 0,
+            dropout: DropoutRates::NONE,
+        }
+    }
+}
+
+impl FinetuneConfig {
+    /// Checks every rule on the hyperparameters.
+    pub fn validate(&self) -> Result<(), DbnConfigError> {
+        if self.max_epochs == 0 {
+            return Err(DbnConfigError::ZeroEpochs);
+        }
+        if self.batch_size == 0 {
+            return Err(DbnConfigError::ZeroBatchSize);
+        }
+        // Burn's exponential schedule accepts rates in (0, 1].
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            return Err(DbnConfigError::InvalidLearningRate(self.learning_rate));
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return Err(DbnConfigError::InvalidLrDecay(self.lr_decay));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(DbnConfigError::MomentumOutOfRange(self.momentum));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(DbnConfigError::InvalidWeightDecay(self.weight_decay));
+        }
+        if self.patience == Some(0) {
+            return Err(DbnConfigError::ZeroPatience);
+        }
+        for (layer, probability) in [
+            ("input", self.dropout.input),
+            ("hidden", self.dropout.hidden),
+        ] {
+            if !(0.0..1.0).contains(&probability) {
+                return Err(DbnConfigError::InvalidDropout { layer, probability });
+            }
+        }
+        Ok(())
+    }
+
+    /// SGD with classical momentum (no dampening) and L2 weight decay:
+    /// [`MomentumSgd`], or Burn's `Sgd` without momentum.
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        let weight_decay = (self.weight_decay > 0.0).then_some(self.weight_decay as f32);
+        if self.momentum > 0.0 {
+            return ModuleOptimizer::from(MomentumSgd {
+                momentum: self.momentum as f32,
+                weight_decay,
+            });
+        }
+        SgdConfig::new()
+            .with_weight_decay(weight_decay.map(WeightDecayConfig::new))
+            .init()
+    }
+
+    /// The learning rate per update: `learning_rate * lr_decay^(t / batches_per_epoch)`
+    /// after `t` updates.
+    ///
+    /// # Panics
+    /// If the configuration is invalid (see [`FinetuneConfig::validate`]).
+    pub fn lr_scheduler(&self, batches_per_epoch: usize) -> ModuleLrScheduler {
+        let gamma = self.lr_decay.powf(1.0 / batches_per_epoch.max(1) as f64);
+        ExponentialLrSchedulerConfig::new(self.learning_rate, gamma)
+            .init()
+            .unwrap_or_else(|e| panic!("invalid FinetuneConfig: {e}"))
+    }
+
+    /// The learning rate during `epoch` (0-based) at its start.
+    pub fn learning_rate_at(&self, epoch: usize) -> f64 {
+        self.learning_rate * self.lr_decay.powi(epoch as i32)
+    }
+}

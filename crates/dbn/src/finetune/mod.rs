@@ -1,0 +1,10 @@
+//! Discriminative fine-tuning: the stack as a Burn module with a softmax
+//! head ([`classifier`]), labelled images for Burn's data loader
+//! ([`batch`]), the optimiser and schedule ([`config`], [`optimizer`]) and
+//! Burn's `Learner` wired with checkpoints and model choice ([`learner`]).
+
+pub mod batch;
+pub mod classifier;
+pub mod config;
+pub mod learner;
+pub mod optimizer;

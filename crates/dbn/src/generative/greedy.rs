@@ -1,0 +1,72 @@
+//! The greedy part of HOT 2006's recipe as configurations: lower layers
+//! (pixels-500-500, trained without labels), a top RBM of 2000 hidden units
+//! over [500 features, one softmax label group], every layer by CD at rate
+//! 0.1 with weight cost 2e-4; and the up-down settings that follow it.
+
+use burn::prelude::*;
+use rbm::{RbmConfig, TrainConfig, UnitKind};
+
+use super::model::top_visible;
+use crate::stack::config::StackConfig;
+use crate::stack::model::RbmStack;
+
+/// Units of each lower hidden layer and of the top RBM's hidden layer.
+pub const HOT_LOWER_UNITS: usize = 500;
+pub const HOT_TOP_UNITS: usize = 2000;
+
+/// CD for every greedy layer: rate 0.1, weight cost 2e-4, CD-`k`.
+fn hot_cd(epochs: usize, k: usize, seed: u64) -> TrainConfig {
+    TrainConfig::new()
+        .with_epochs(epochs)
+        .with_learning_rate(0.1)
+        .with_weight_decay(2e-4)
+        .with_k(k)
+        .with_seed(seed)
+}
+
+/// The lower layers, `pixels`-500-500 by CD-1, `epochs` each.
+pub fn hot_lower(pixels: usize, epochs: usize, seed: u64) -> StackConfig {
+    StackConfig::uniform(
+        &[pixels, HOT_LOWER_UNITS, HOT_LOWER_UNITS],
+        &hot_cd(epochs, 1, seed),
+    )
+}
+
+/// The top RBM over [500 features, `classes` softmax labels] with 2000
+/// hidden units, by CD-`k`.
+pub fn hot_top(classes: usize, epochs: usize, k: usize, seed: u64) -> StackConfig {
+    let visible = HOT_LOWER_UNITS + classes;
+    let mut top = StackConfig::uniform(&[visible, HOT_TOP_UNITS], &hot_cd(epochs, k, seed));
+    top.layers[0].rbm = RbmConfig::new(visible, HOT_TOP_UNITS)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: classes });
+    top
+}
+
+/// HOT's up-down: batches of 100, weight cost 1e-5, and 3, 6, then 10
+/// Gibbs steps in the top RBM over the thirds of the `epochs`.
+pub fn hot_updown(epochs: usize, learning_rate: f64, seed: u64) -> super::updown::UpDownConfig {
+    let mut schedule: Vec<(usize, usize)> = Vec::new();
+    for step in [(0, 3), (epochs / 3, 6), (2 * epochs / 3, 10)] {
+        if schedule.last().is_none_or(|last| last.0 < step.0) {
+            schedule.push(step);
+        }
+    }
+    super::updown::UpDownConfig {
+        epochs,
+        batch_size: 100,
+        learning_rate,
+        weight_decay: 1e-5,
+        gibbs_schedule: schedule,
+        seed,
+    }
+}
+
+/// The top RBM's training rows: the lower stack's features of `images`
+/// beside their one-hot `labels`.
+///
+/// # Shapes
+/// - images: `[rows, pixels]`, labels: `[rows, classes]` ->
+///   `[rows, features + classes]`
+pub fn top_rbm_data(lower: &RbmStack, images: Tensor<2>, labels: Tensor<2>) -> Tensor<2> {
+    top_visible(lower.features(images), labels)
+}

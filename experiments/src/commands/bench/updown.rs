@@ -1,0 +1,58 @@
+//! Up-down (contrastive wake-sleep) throughput of the paper's generative
+//! DBN (784-500-500 lower layers, a 510-2000 top RBM with 10 softmax
+//! labels; HOT 2006), batch 100, on the first 50,000 MNIST images:
+//! `GenerativeDbn::up_down_epoch` as `mnist-generative` runs it.
+//!
+//! cargo run --release -- bench updown --device flex
+use dbn::UpDownConfig;
+
+use crate::runs::bench::updown::{UpdownBench, bench_updown};
+
+/// Benchmark up-down epochs of the paper's generative DBN (samples per second).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Training images (the first ones).
+    #[arg(long, default_value_t = 50_000)]
+    train_rows: usize,
+    /// Gibbs steps in the top RBM per update (the paper's schedule: 3, 6, 10).
+    #[arg(long, default_value_t = 3)]
+    gibbs_steps: usize,
+    /// Timed epochs (after one untimed warm-up epoch on 1,000 images).
+    #[arg(long, default_value_t = 1)]
+    updown_epochs: usize,
+    #[command(flatten)]
+    common: crate::cli::CommonArgs,
+}
+
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let config = UpDownConfig {
+        epochs: 1,
+        batch_size: 100,
+        learning_rate: 0.01,
+        weight_decay: 1e-5,
+        gibbs_schedule: vec![(0, args.gibbs_steps)],
+        seed: 1,
+    };
+    config.validate()?;
+    if args.updown_epochs == 0 || args.train_rows == 0 {
+        return Err("--updown-epochs and --train-rows must be at least 1".into());
+    }
+    let data = args.common.data.prepare()?;
+    if args.train_rows > data.spec.train_images {
+        return Err(format!(
+            "--train-rows must be at most the {} training images",
+            data.spec.train_images
+        )
+        .into());
+    }
+    let device = args.common.device.select()?;
+    let (set, line) = data.load()?;
+    println!("{line}");
+    let bench = UpdownBench {
+        train_rows: args.train_rows,
+        epochs: args.updown_epochs,
+        updown: config,
+        device_name: args.common.device.device.clone(),
+    };
+    bench_updown(&bench, &set, &device, &mut |line| println!("{line}"))
+}

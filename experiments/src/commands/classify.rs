@@ -1,0 +1,173 @@
+//! Pretrains a DBN on MNIST or any labelled images (`--data`; greedy CD),
+//! fine-tunes it as a classifier with Burn's Learner, and reports the test
+//! error (the run itself: `crate::runs::classify::train_classifier`).
+//!
+//! cargo run --release -- classify --preset quick --out runs/classify-quick
+use std::path::PathBuf;
+
+use clap::ArgMatches;
+use dbn::{ClassifierConfig, StackConfig};
+
+use crate::cli::{Invocation, RunArgs};
+use crate::data::DataSpec;
+use crate::runs::classify::{ClassifyPreset, ClassifyRunConfig, FirstUnits, train_classifier};
+
+/// Pretrain a DBN on MNIST (or --data), fine-tune it with backprop, report the test error.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Recipe: `quick` (784-500-500, < 10 min) or `paper` (784-500-500-2000,
+    /// Hinton & Salakhutdinov 2006). Flags below override its values.
+    #[arg(long, value_enum, default_value_t = ClassifyPreset::Quick)]
+    preset: ClassifyPreset,
+    /// Hidden layer sizes, comma-separated (e.g. 500,500,2000).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Start from this pretrained stack (a `pretrained.safetensors`) instead
+    /// of pretraining; its sizes must match --hidden.
+    #[arg(long, conflicts_with_all = ["no_pretrain", "cd_epochs", "cd_lr", "cd_k", "sampled_propagation"])]
+    pretrained: Option<PathBuf>,
+    /// Skip pretraining: the same network from a random initialisation (baseline).
+    #[arg(long, conflicts_with_all = ["cd_epochs", "cd_lr", "cd_k", "sampled_propagation"])]
+    no_pretrain: bool,
+    /// CD epochs per layer.
+    #[arg(long)]
+    cd_epochs: Option<usize>,
+    /// CD learning rate.
+    #[arg(long)]
+    cd_lr: Option<f64>,
+    /// Gibbs steps of CD-k.
+    #[arg(long)]
+    cd_k: Option<usize>,
+    /// Unit type of the first layer: binary, nrelu, stepped or gaussian.
+    #[arg(long, value_enum, default_value_t = FirstUnits::Binary)]
+    first_units: FirstUnits,
+    /// Train layer 2 and up on sampled binary states instead of probabilities.
+    #[arg(long)]
+    sampled_propagation: bool,
+    /// Most fine-tuning epochs.
+    #[arg(long)]
+    finetune_epochs: Option<usize>,
+    /// Fine-tuning learning rate of the first epoch.
+    #[arg(long)]
+    finetune_lr: Option<f64>,
+    /// Factor by which the fine-tuning learning rate shrinks per epoch.
+    #[arg(long)]
+    finetune_lr_decay: Option<f64>,
+    /// Fine-tuning momentum.
+    #[arg(long)]
+    finetune_momentum: Option<f64>,
+    /// Fine-tuning L2 penalty.
+    #[arg(long)]
+    finetune_weight_decay: Option<f64>,
+    /// Fine-tuning mini-batch size.
+    #[arg(long)]
+    finetune_batch: Option<usize>,
+    /// Epochs that train only the softmax head before fine-tuning all layers.
+    #[arg(long)]
+    head_epochs: Option<usize>,
+    /// Fine-tuning dropout probability of the input pixels.
+    #[arg(long)]
+    input_dropout: Option<f64>,
+    /// Fine-tuning dropout probability of the hidden units.
+    #[arg(long)]
+    hidden_dropout: Option<f64>,
+    /// Stop after this many epochs without a better validation error (0: never).
+    #[arg(long)]
+    patience: Option<usize>,
+    /// After early stopping, train the chosen model this many more epochs on
+    /// all training images (validation included), at the learning
+    /// rate of the chosen epoch; the result is the last epoch's model.
+    /// Default: the preset's (10 for paper, 0 for quick).
+    #[arg(long)]
+    final_epochs: Option<usize>,
+    /// Use only the first N training images (of 50,000 for MNIST: the last
+    /// sixth of the training split is kept for validation).
+    #[arg(long)]
+    train_rows: Option<usize>,
+    /// Seed of all initialisation, shuffling and sampling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    common: crate::cli::CommonArgs,
+}
+
+pub fn run(args: Args, matches: &ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
+    // Flags, configuration and run directory are checked before any data is read.
+    let device = args.common.device.select()?;
+    let (run, config, set, line) = Invocation::new::<Args>("classify", matches).open_with_data(
+        &args.run,
+        &args.common.data,
+        |data| config_from_args(&args, data),
+    )?;
+    println!("{line}");
+    train_classifier(&run, &config, &set, &device, &mut |line| println!("{line}"))?
+        .announce_interruption();
+    Ok(())
+}
+/// The run's configuration: the preset, then the flags, validated.
+fn config_from_args(
+    args: &Args,
+    data: &DataSpec,
+) -> Result<ClassifyRunConfig, Box<dyn std::error::Error>> {
+    let available = data.train_rows();
+    let preset = args.preset;
+    let hidden = args.hidden.clone().unwrap_or_else(|| preset.hidden_sizes());
+    let layer_sizes = data.layer_sizes(&hidden);
+    ClassifierConfig::new(layer_sizes.clone(), data.classes).validate()?;
+    let mut train = preset.pretrain().with_seed(args.seed);
+    if let Some(epochs) = args.cd_epochs {
+        train = train.with_epochs(epochs);
+    }
+    if let Some(lr) = args.cd_lr {
+        train = train.with_learning_rate(lr);
+    }
+    if let Some(k) = args.cd_k {
+        train = train.with_k(k);
+    }
+    let mut stack = StackConfig::uniform(&layer_sizes, &train);
+    args.first_units.apply(&mut stack);
+    if args.sampled_propagation {
+        stack.propagation = dbn::Propagation::Sampled { seed: args.seed };
+    }
+    stack.validate()?;
+    let mut finetune = preset.finetune();
+    finetune.seed = args.seed;
+    finetune.max_epochs = args.finetune_epochs.unwrap_or(finetune.max_epochs);
+    finetune.learning_rate = args.finetune_lr.unwrap_or(finetune.learning_rate);
+    finetune.lr_decay = args.finetune_lr_decay.unwrap_or(finetune.lr_decay);
+    finetune.momentum = args.finetune_momentum.unwrap_or(finetune.momentum);
+    finetune.weight_decay = args.finetune_weight_decay.unwrap_or(finetune.weight_decay);
+    finetune.batch_size = args.finetune_batch.unwrap_or(finetune.batch_size);
+    finetune.head_epochs = args.head_epochs.unwrap_or(finetune.head_epochs);
+    finetune.dropout.input = args.input_dropout.unwrap_or(finetune.dropout.input);
+    finetune.dropout.hidden = args.hidden_dropout.unwrap_or(finetune.dropout.hidden);
+    if let Some(patience) = args.patience {
+        finetune.patience = (patience > 0).then_some(patience);
+    }
+    if args.train_rows == Some(0) {
+        return Err("--train-rows must be at least 1".into());
+    }
+    let pretrained = args
+        .pretrained
+        .as_deref()
+        .map(crate::runs::pretrain::PretrainedSource::from_path)
+        .transpose()?;
+    let config = ClassifyRunConfig {
+        data: data.clone(),
+        preset,
+        first_units: args.first_units,
+        stack: (!args.no_pretrain).then_some(stack),
+        layer_sizes,
+        finetune,
+        train_rows: args.train_rows.unwrap_or(available).min(available),
+        final_epochs: args.final_epochs.unwrap_or(preset.final_epochs()),
+        valid_rows: data.valid_rows(),
+        seed: args.seed,
+        device: args.common.device.device.clone(),
+        pretrained,
+    };
+    config.validate()?;
+    Ok(config)
+}

@@ -1,0 +1,71 @@
+//! Few labels (lecture 14b): a DBN pretrained on all 50,000 training
+//! images without labels, fine-tuned with only N labelled ones, against the
+//! same network from a random initialisation; test error against N.
+//!
+//! cargo run --release -- few-labels --preset quick --out runs/few-labels
+use crate::runs::Outcome;
+use crate::runs::few_labels::{FewLabelsConfig, Preset, run_few_labels};
+
+/// Test error against the number of labelled images, with and without pretraining.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(long, value_enum, default_value_t = Preset::Quick)]
+    preset: Preset,
+    /// Labelled images, comma-separated multiples of the number of classes
+    /// (10 for MNIST), or `all` [100,600,1000,3000,all].
+    #[arg(long, value_delimiter = ',')]
+    labels: Option<Vec<String>>,
+    /// Runs per arm and N; seeds 1..=N [preset's].
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// Fine-tuning epochs [preset's].
+    #[arg(long)]
+    finetune_epochs: Option<usize>,
+    #[command(flatten)]
+    run: crate::cli::RunArgs,
+    #[command(flatten)]
+    common: crate::cli::CommonArgs,
+}
+
+/// The preset's configuration with the flags' values, validated.
+fn config_from_args(
+    args: &Args,
+    data: &crate::data::DataSpec,
+) -> Result<FewLabelsConfig, Box<dyn std::error::Error>> {
+    let mut config = args.preset.config(data);
+    if let Some(values) = &args.labels {
+        config.label_counts = values
+            .iter()
+            .map(|v| match v.as_str() {
+                "all" => Ok(None),
+                n => n
+                    .parse::<usize>()
+                    .map(Some)
+                    .map_err(|_| format!("--labels: `{n}` is neither a number nor `all`")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+    }
+    if let Some(seeds) = args.seeds {
+        config.seeds = (1..=seeds).collect();
+    }
+    config.finetune.max_epochs = args.finetune_epochs.unwrap_or(config.finetune.max_epochs);
+    config.validate()?;
+    Ok(config)
+}
+
+pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
+    let device = args.common.device.select()?;
+    let (run, config, set, line) = crate::cli::Invocation::new::<Args>("few-labels", matches)
+        .open_with_data(&args.run, &args.common.data, |data| {
+            config_from_args(&args, data)
+        })?;
+    println!("{line}");
+    let outcome = run_few_labels(&run, &config, &set, &device, &mut |line| println!("{line}"))?;
+    outcome.announce_interruption();
+    if let Outcome::Finished(lines) = outcome {
+        for line in lines {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! AIS estimate of log Z and of the mean test log-likelihood of a saved RBM.
+//!
+//! cargo run --release -- loglik runs/rbm
+use std::path::PathBuf;
+
+use rbm::AisConfig;
+
+use crate::data::BinarizeMode;
+use crate::runs::loglik::{LoglikConfig, measure_loglik};
+
+/// Estimate an RBM's log partition function by AIS and its MNIST test log-likelihood.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A run directory of train-rbm, or a .safetensors model file.
+    model: PathBuf,
+    /// Parallel AIS runs.
+    #[arg(long, default_value_t = 100)]
+    ais_runs: usize,
+    /// Number of intermediate temperatures, linearly spaced; default: the
+    /// 14,500-step schedule of Salakhutdinov & Murray (2008).
+    #[arg(long)]
+    ais_steps: Option<usize>,
+    /// Binarisation of the test images; default: the one in the run's config.json.
+    #[arg(long, value_enum)]
+    binarize: Option<BinarizeMode>,
+    /// Seed of that binarisation (training images; test images use seed + 1).
+    #[arg(long)]
+    binarize_seed: Option<u64>,
+    /// Seed of the AIS runs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    common: crate::cli::CommonArgs,
+}
+
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    // The flags and the model file are checked before the data are read.
+    match args.ais_steps {
+        Some(steps) => AisConfig::linear(args.ais_runs, steps, args.seed),
+        None => AisConfig::paper(args.ais_runs, args.seed),
+    }
+    .validate()?;
+    let device = args.common.device.select()?;
+    let config = LoglikConfig {
+        model: args.model.clone(),
+        ais_runs: args.ais_runs,
+        ais_steps: args.ais_steps,
+        binarize: args.binarize,
+        binarize_seed: args.binarize_seed,
+        seed: args.seed,
+    };
+    measure_loglik(&config, &args.common.data, &device, &mut |line| {
+        println!("{line}")
+    })
+}

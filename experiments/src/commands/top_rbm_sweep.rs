@@ -1,0 +1,84 @@
+//! Trains only the top RBM of the generative DBN over the features of given
+//! lower layers, reporting the generative classification error on the
+//! validation images as it goes: for choosing the top RBM's training.
+//!
+//! cargo run --release -- top-rbm-sweep --lower runs/classify-paper/pretrained.safetensors
+use std::path::PathBuf;
+
+use rbm::TrainConfig;
+
+use crate::runs::top_rbm_sweep::{TopRbmSweepConfig, sweep_top_rbm};
+
+/// Train the generative DBN's top RBM alone and watch its validation error.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The lower layers (their first two, 784-500-500).
+    #[arg(long)]
+    lower: PathBuf,
+    /// CD epochs of the top RBM.
+    #[arg(long, default_value_t = 30)]
+    cd_epochs: usize,
+    /// CD learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    cd_lr: f64,
+    /// Learning rate of the last epoch (linear decay from --cd-lr); none: constant.
+    #[arg(long)]
+    cd_final_lr: Option<f64>,
+    /// Gibbs steps of CD-k.
+    #[arg(long, default_value_t = 1)]
+    cd_k: usize,
+    /// Persistent CD.
+    #[arg(long = "pcd")]
+    persistent: bool,
+    /// L2 weight cost.
+    #[arg(long, default_value_t = 2e-4)]
+    cd_weight_decay: f64,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 100)]
+    cd_batch: usize,
+    /// Hidden units of the top RBM.
+    #[arg(long, default_value_t = 2000)]
+    hidden: usize,
+    /// Report the validation error every N epochs.
+    #[arg(long, default_value_t = 5)]
+    eval_every: usize,
+    /// Use only the first N of the 50,000 training images.
+    #[arg(long)]
+    train_rows: Option<usize>,
+    /// Seed of initialisation, shuffling and sampling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    common: crate::cli::CommonArgs,
+}
+
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if args.eval_every == 0 {
+        return Err("--eval-every must be at least 1".into());
+    }
+    if args.train_rows == Some(0) {
+        return Err("--train-rows must be at least 1".into());
+    }
+    let train = TrainConfig::new()
+        .with_epochs(args.cd_epochs)
+        .with_learning_rate(args.cd_lr)
+        .with_final_learning_rate(args.cd_final_lr)
+        .with_k(args.cd_k)
+        .with_persistent(args.persistent)
+        .with_weight_decay(args.cd_weight_decay)
+        .with_batch_size(args.cd_batch)
+        .with_seed(args.seed);
+    train.validate()?;
+    // The lower stack is checked (two layers at least) before the data are read.
+    let device = args.common.device.select()?;
+    let config = TopRbmSweepConfig {
+        lower: args.lower.clone(),
+        train,
+        hidden: args.hidden,
+        eval_every: args.eval_every,
+        train_rows: args.train_rows,
+    };
+    sweep_top_rbm(&config, &args.common.data, &device, &mut |line| {
+        println!("{line}")
+    })
+}

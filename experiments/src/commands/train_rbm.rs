@@ -1,0 +1,117 @@
+//! Trains an RBM (pixels x N) on MNIST or any image set (`--data`) with
+//! CD-k or PCD-k.
+//!
+//! cargo run --release -- train-rbm --cd-epochs 20 --hidden 500 --out runs/rbm
+
+
+use crate::data::BinarizeMode;
+use crate::runs::rbm::{RbmRunConfig, train_rbm};
+use rbm::{RbmConfig, TrainConfig};
+
+/// Train an RBM on MNIST (or --data) with contrastive divergence.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Passes over the training images.
+    #[arg(long, default_value_t = 20)]
+    cd_epochs: usize,
+    /// Hidden units.
+    #[arg(long, default_value_t = 500)]
+    hidden: usize,
+    /// Gibbs steps per update (CD-k / PCD-k).
+    #[arg(long = "cd-k", default_value_t = 1)]
+    k: usize,
+    /// Persistent contrastive divergence.
+    #[arg(long)]
+    pcd: bool,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    cd_lr: f64,
+    /// Learning rate of the last epoch (linear decay); default: constant.
+    #[arg(long)]
+    cd_final_lr: Option<f64>,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 100)]
+    cd_batch: usize,
+    /// L2 weight cost.
+    #[arg(long, default_value_t = 0.0002)]
+    cd_weight_decay: f64,
+    /// Momentum for the first 5 epochs, then --cd-final-momentum.
+    #[arg(long, default_value_t = 0.5)]
+    cd_momentum: f64,
+    #[arg(long, default_value_t = 0.9)]
+    cd_final_momentum: f64,
+    /// How pixels become visible units.
+    #[arg(long, value_enum, default_value_t = BinarizeMode::Stochastic)]
+    binarize: BinarizeMode,
+    /// Seed of the stochastic binarisation (train and test).
+    #[arg(long, default_value_t = 0)]
+    binarize_seed: u64,
+    /// Last training images held out to monitor overfitting (0: train on
+    /// all of them). Default: the last sixth (10,000 of MNIST's 60,000).
+    #[arg(long)]
+    held_out: Option<usize>,
+    /// Use only the first N training images (after the hold-out).
+    #[arg(long)]
+    train_rows: Option<usize>,
+    /// Seed for initialisation, shuffling and sampling (the README's runs
+    /// from before the default became 1 pass --seed 42).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    run: crate::cli::RunArgs,
+    #[command(flatten)]
+    common: crate::cli::CommonArgs,
+}
+
+pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
+    // Everything the user gave is checked before any data is read.
+    let device = args.common.device.select()?;
+    let (run, config, set, line) = crate::cli::Invocation::new::<Args>("train-rbm", matches)
+        .open_with_data(&args.run, &args.common.data, |data| {
+            run_config_from_args(&args, data)
+        })?;
+    println!("{line}");
+    train_rbm(&run, &config, &set, &device, &mut |line| println!("{line}"))?
+        .announce_interruption();
+    Ok(())
+}
+
+/// The run's configuration from the command line, validated.
+fn run_config_from_args(
+    args: &Args,
+    data: &crate::data::DataSpec,
+) -> Result<RbmRunConfig, Box<dyn std::error::Error>> {
+    let total = data.train_images;
+    let held_out = args.held_out.unwrap_or(data.valid_rows());
+    if held_out >= total {
+        return Err(format!("--held-out {held_out} leaves no training images (of {total})").into());
+    }
+    if args.train_rows == Some(0) {
+        return Err("--train-rows must be at least 1".into());
+    }
+    let available = total - held_out;
+    let rbm = RbmConfig::new(data.pixels(), args.hidden);
+    let train = TrainConfig::new()
+        .with_epochs(args.cd_epochs)
+        .with_k(args.k)
+        .with_persistent(args.pcd)
+        .with_learning_rate(args.cd_lr)
+        .with_final_learning_rate(args.cd_final_lr)
+        .with_batch_size(args.cd_batch)
+        .with_weight_decay(args.cd_weight_decay)
+        .with_initial_momentum(args.cd_momentum)
+        .with_final_momentum(args.cd_final_momentum)
+        .with_seed(args.seed);
+    let config = RbmRunConfig {
+        data: data.clone(),
+        rbm,
+        train,
+        binarize: args.binarize,
+        binarize_seed: args.binarize_seed,
+        held_out,
+        train_rows: args.train_rows.unwrap_or(available).min(available),
+        device: args.common.device.device.clone(),
+    };
+    config.validate()?;
+    Ok(config)
+}

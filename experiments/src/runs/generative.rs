@@ -1,0 +1,639 @@
+//! The generative DBN of Hinton, Osindero & Teh (2006) as a resumable run
+//! (`mnist-generative`): greedy lower layers without labels, a top RBM
+//! over [features, softmax labels], contrastive wake-sleep (up-down) with
+//! the best-validation model kept, an optional final pass on all training
+//! images, clamped samples, their frames and movie. Every phase commits
+//! checkpoints in the run directory; progress lines go to a callback.
+
+use super::Outcome;
+use std::path::Path;
+use std::time::Instant;
+
+use burn::prelude::*;
+use burn::train::Interrupter;
+use datasets::ImageSet;
+use dbn::generative::greedy::{hot_lower, hot_top, hot_updown, top_rbm_data};
+use dbn::generative::schedule::{
+    OneHotSet, ScheduleError, UpDownState, final_phase, up_down_with_validation,
+};
+use dbn::{
+    GenerativeDbn, SampleStart, StackConfig, UpDownConfig, UpDownMetrics, load_classifier,
+    load_generative, one_hot_rows, save_generative,
+};
+use rbm::Sampler;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{DataSpec, labelled, train_and_valid};
+use crate::output::dashboard::dashboard;
+use crate::output::images::write_grid;
+use crate::run_dir::RunDir;
+use crate::runs::pretrain::PretrainedSource;
+use crate::runs::pretrain::pretrain_with_checkpoints;
+use crate::runs::rbm::tensor_rows;
+
+/// Named recipes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// 10 CD-1 epochs per lower layer, 20 of CD-5 for the top RBM, 20
+    /// epochs of up-down (Gibbs steps 3, 6, 10); samples after 5,000 Gibbs
+    /// steps: about 8 minutes on 2 cores (2.25% test error, 90.6% of
+    /// clamped samples labelled as their digit by the model, measured).
+    Quick,
+    /// HOT 2006: 30 CD epochs per layer (the top RBM with CD-5), then 300
+    /// epochs of up-down with 3, 6 and then 10 Gibbs steps per update, 10
+    /// more on all training images from the best validation epoch; samples
+    /// after 5,000 Gibbs steps: about 1.5 hours on 2 cores (measured: 86
+    /// minutes, in three resumed pieces).
+    Paper,
+}
+
+/// The values of a recipe that flags may override; [`GenerativeRecipe::config`]
+/// builds the run's configuration from them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerativeRecipe {
+    pub preset: Preset,
+    /// CD-1 epochs of each lower layer (pixels-500, 500-500).
+    pub lower_epochs: usize,
+    /// CD epochs of the top RBM (500 + classes - 2000) and its Gibbs steps.
+    pub top_epochs: usize,
+    pub top_cd_k: usize,
+    pub updown_epochs: usize,
+    pub updown_learning_rate: f64,
+    /// Up-down epochs on all training images after the chosen epoch.
+    pub final_epochs: usize,
+    pub sample_steps: usize,
+    pub sample_start: SampleStart,
+    pub samples_per_class: usize,
+    /// The first N training images (None: all but the validation ones).
+    pub train_rows: Option<usize>,
+    pub seed: u64,
+    /// The lower layers from a stack file instead of training them.
+    pub pretrained_lower: Option<PretrainedSource>,
+}
+
+impl Preset {
+    /// The preset's values (seed 1, all training images).
+    pub fn recipe(self) -> GenerativeRecipe {
+        let (lower_epochs, top_epochs, top_cd_k, updown_epochs, final_epochs, sample_steps) =
+            match self {
+                Preset::Quick => (10, 20, 5, 20, 0, 5000),
+                Preset::Paper => (30, 30, 5, 300, 10, 5000),
+            };
+        GenerativeRecipe {
+            preset: self,
+            lower_epochs,
+            top_epochs,
+            top_cd_k,
+            updown_epochs,
+            updown_learning_rate: 0.01,
+            final_epochs,
+            sample_steps,
+            sample_start: SampleStart::default(),
+            samples_per_class: 10,
+            train_rows: None,
+            seed: 1,
+            pretrained_lower: None,
+        }
+    }
+}
+
+impl GenerativeRecipe {
+    /// The run's configuration on `data`, validated: CD at rate 0.1 with
+    /// weight cost 2e-4 for every layer, batches of 100 and weight cost 1e-5
+    /// for up-down, whose Gibbs steps are 3, 6 and then 10 over its thirds.
+    pub fn config(
+        &self,
+        data: &DataSpec,
+    ) -> Result<GenerativeRunConfig, Box<dyn std::error::Error>> {
+        let lower = hot_lower(data.pixels(), self.lower_epochs, self.seed);
+        lower.validate()?;
+        let top = hot_top(data.classes, self.top_epochs, self.top_cd_k, self.seed);
+        top.validate()?;
+        let updown = hot_updown(self.updown_epochs, self.updown_learning_rate, self.seed);
+        if self.train_rows == Some(0) {
+            return Err("--train-rows must be at least 1".into());
+        }
+        let available = data.train_rows();
+        let config = GenerativeRunConfig {
+            data: data.clone(),
+            preset: self.preset,
+            lower,
+            top,
+            updown,
+            train_rows: self.train_rows.unwrap_or(available).min(available),
+            sample_steps: self.sample_steps,
+            sample_start: self.sample_start,
+            final_epochs: self.final_epochs,
+            samples_per_class: self.samples_per_class,
+            seed: self.seed,
+            pretrained_lower: self.pretrained_lower.clone(),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Everything that defines a run (`config.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenerativeRunConfig {
+    /// The data set (left out of the file for MNIST).
+    #[serde(default, skip_serializing_if = "DataSpec::is_mnist")]
+    pub data: DataSpec,
+    pub preset: Preset,
+    pub lower: StackConfig,
+    pub top: StackConfig,
+    pub updown: UpDownConfig,
+    pub train_rows: usize,
+    pub sample_steps: usize,
+    /// Absent in runs from before it could be chosen.
+    #[serde(default)]
+    pub sample_start: SampleStart,
+    /// Up-down epochs on all training images (validation ones included)
+    /// after the best validation epoch (absent in older runs: none).
+    #[serde(default)]
+    pub final_epochs: usize,
+    pub samples_per_class: usize,
+    pub seed: u64,
+    /// The lower layers were given (`--pretrained-lower`): file and hash.
+    #[serde(default)]
+    pub pretrained_lower: Option<PretrainedSource>,
+}
+
+impl crate::cli::RunConfig for GenerativeRunConfig {
+    fn check(&self) -> Result<(), Box<dyn std::error::Error>> {
+        self.validate()
+    }
+
+    /// Everything but what `--resume` may change (the number of up-down and
+    /// final epochs and the sampling).
+    fn identity(&self) -> std::borrow::Cow<'_, Self> {
+        std::borrow::Cow::Owned(GenerativeRunConfig {
+            updown: UpDownConfig {
+                epochs: 0,
+                ..self.updown.clone()
+            },
+            final_epochs: 0,
+            sample_steps: 0,
+            sample_start: SampleStart::default(),
+            ..self.clone()
+        })
+    }
+}
+
+impl crate::cli::DataRunConfig for GenerativeRunConfig {
+    fn data_spec(&self) -> &crate::data::DataSpec {
+        &self.data
+    }
+}
+
+impl GenerativeRunConfig {
+    pub fn validate(&self) -> Result<(), Box<dyn std::error::Error>> {
+        self.lower.validate()?;
+        self.top.validate()?;
+        self.updown.validate()?;
+        let pixels = self.data.pixels();
+        if self.lower.sizes().first() != Some(&pixels) {
+            return Err(format!("the lower layers must start at the {pixels} pixels").into());
+        }
+        let features = *self.lower.sizes().last().expect("validated: layers");
+        let visible = features + self.data.classes;
+        if self.top.sizes().first() != Some(&visible) {
+            return Err(format!("the top RBM must have {visible} visible units").into());
+        }
+        if self.sample_steps == 0 {
+            return Err("sample_steps must be at least 1".into());
+        }
+        if self.samples_per_class == 0 {
+            return Err("samples_per_class must be at least 1".into());
+        }
+        self.data.check_train_rows(self.train_rows)?;
+        Ok(())
+    }
+}
+
+/// Clamped chains per class for the clamped-sample accuracy.
+const CHECKED_PER_CLASS: usize = 100;
+
+/// The name of up-down's commits.
+const UPDOWN: &str = "updown";
+
+/// What a finished run measured (all of it, and more, in `result.json`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GenerativeOutcome {
+    /// Free-energy classification error of the greedy DBN on the test
+    /// images (percent).
+    pub greedy_test_error: f64,
+    /// The same after up-down (best validation epoch, then the final pass).
+    pub updown_test_error: f64,
+    /// Clamped samples classified as their class by the model (percent).
+    pub clamped_accuracy: f64,
+}
+
+/// Runs (or resumes) every phase of `config` on `set` in `run`, on
+/// `device`; `classifier` (a classifier's model file) also labels the
+/// clamped samples. Progress and result lines go to `log`.
+pub fn train_generative(
+    run: &RunDir,
+    config: &GenerativeRunConfig,
+    set: &ImageSet,
+    device: &Device,
+    classifier: Option<&Path>,
+    log: &mut dyn FnMut(&str),
+) -> Result<Outcome<GenerativeOutcome>, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let device = device.clone();
+    let classes = set.classes;
+    let image = set.image_size();
+    let (train, valid) = train_and_valid(set, config.train_rows, config.data.valid_rows())?;
+    let test = labelled(&set.test, classes, "test images")?;
+    let (train_images, train_labels) = train.tensors(&device);
+    let (valid_images, valid_labels) = valid.tensors(&device);
+    let (test_images, test_labels) = test.tensors(&device);
+    let one_hot = |labels: &[u8]| {
+        let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+        one_hot_rows(&labels, classes, &device)
+    };
+    let train_one_hot = one_hot(train.labels())?;
+    drop(train_labels);
+
+    let interrupter = Interrupter::new();
+    let (mut renderer, _records) = dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
+    // 1. Lower layers, without labels.
+    if let Some(source) = &config.pretrained_lower
+        && crate::runs::pretrain::adopt_pretrained(run, source, &config.lower, &device)?
+    {
+        log(&format!("lower layers from {}", source.path.display()));
+    }
+    let Some(lower) = pretrain_with_checkpoints(
+        run,
+        &config.lower,
+        &train_images,
+        Some(&valid_images),
+        renderer.as_mut(),
+        &interrupter,
+    )?
+    else {
+        return Ok(Outcome::Interrupted);
+    };
+    // 2. The top RBM on [features, labels].
+    let joint = top_rbm_data(&lower, train_images.clone(), train_one_hot.clone());
+    let top_dir = run.subdir("top")?;
+    let Some(top) = pretrain_with_checkpoints(
+        &top_dir,
+        &config.top,
+        &joint,
+        None,
+        renderer.as_mut(),
+        &interrupter,
+    )?
+    else {
+        return Ok(Outcome::Interrupted);
+    };
+    drop(renderer);
+    let greedy = GenerativeDbn::from_greedy(&lower, top.layers[0].clone())?;
+    save_generative(&greedy, &run.file("greedy.safetensors"))?;
+    let greedy_test_error = 100.0 * greedy.error_rate(&test_images, &test_labels, 1000);
+    let greedy_valid_error = 100.0 * greedy.error_rate(&valid_images, &valid_labels, 1000);
+    log(&format!(
+        "greedy DBN: generative classification error {greedy_valid_error:.2}% (validation), {greedy_test_error:.2}% (test); {:.1} min",
+        started.elapsed().as_secs_f64() / 60.0
+    ));
+
+    // 3. Up-down, a checkpoint after every epoch.
+    // The model of the epoch with the lowest validation error is kept
+    // beside the last one: it is the one tested, as HOT's "best validation
+    // net". (A run from before this was kept starts its search at its last
+    // epoch.)
+    run.subdir("updown")?;
+    let (mut model, mut state, mut best_file) = match run.last_commit(UPDOWN)? {
+        Some(commit) => {
+            let state: UpDownState = serde_json::from_value(commit.step.clone())?;
+            let model_file = run
+                .committed(&commit, "model")
+                .ok_or("up-down commit without a model")?;
+            let best_file = run
+                .committed(&commit, "best")
+                .ok_or("up-down commit without a best model")?;
+            (load_generative(&model_file, &device)?, state, best_file)
+        }
+        None => {
+            let best_file = run.file("updown/best-0.safetensors");
+            save_generative(&greedy, &best_file)?;
+            (greedy, UpDownState::start(greedy_valid_error), best_file)
+        }
+    };
+    let relative = |path: &std::path::Path| -> String {
+        path.strip_prefix(&run.path)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let train_set = OneHotSet {
+        images: train_images.clone(),
+        labels: train_one_hot.clone(),
+    };
+    up_down_with_validation(
+        &mut model,
+        &mut state,
+        &config.updown,
+        &train_set,
+        (&valid_images, &valid_labels),
+        |epoch| -> Result<(), Box<dyn std::error::Error>> {
+            let (metrics, state) = (epoch.metrics, epoch.state);
+            let (line, values) = updown_record(
+                &format!(
+                    "up-down epoch {:>3}/{}",
+                    metrics.epoch, config.updown.epochs
+                ),
+                metrics,
+                epoch.valid_error,
+            );
+            log(&line);
+            let model_file = format!("updown/epoch-{}.safetensors", state.epochs_done);
+            save_generative(epoch.model, &run.file(&model_file))?;
+            if epoch.is_best {
+                best_file = run.file(&format!("updown/best-{}.safetensors", state.epochs_done));
+                save_generative(epoch.model, &best_file)?;
+            }
+            run.append_jsonl(
+                "metrics.jsonl",
+                &serde_json::json!({ "phase": "up-down", "epoch": metrics.epoch, "values": values }),
+            )?;
+            run.commit(
+                UPDOWN,
+                serde_json::to_value(state)?,
+                &[("model", &model_file), ("best", &relative(&best_file))],
+            )?;
+            // The greedy model as "best of epoch 0" is committed only while
+            // no epoch has beaten it.
+            if state.best.is_some_and(|b| b.epoch > 0) {
+                let _ = std::fs::remove_file(run.file("updown/best-0.safetensors"));
+            }
+            Ok(())
+        },
+    )
+    .map_err(|e| schedule_error(e, "up-down epoch", run))?;
+    let done = state.epochs_done;
+    let last_test_error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
+    let best = state.best.expect("set at the start");
+    let mut model = load_generative(&best_file, &device)?;
+    let best_test_error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
+    log(&format!(
+        "up-down: best validation error {:.2}% at epoch {} of {done} (test {best_test_error:.2}%); last epoch's test error {last_test_error:.2}%",
+        best.valid_error_percent, best.epoch
+    ));
+
+    // 4. HOT 2006's final phase: more up-down epochs on all the training
+    // images, validation ones included, from the chosen net.
+    if config.final_epochs > 0 {
+        let all = OneHotSet {
+            images: Tensor::cat(vec![train_images.clone(), valid_images.clone()], 0),
+            labels: Tensor::cat(vec![train_one_hot.clone(), one_hot(valid.labels())?], 0),
+        };
+        let committed = run.last_commit(UPDOWN)?;
+        match committed.as_ref().and_then(|c| run.committed(c, "final")) {
+            Some(path) if state.final_done > 0 => model = load_generative(&path, &device)?,
+            _ => state.final_done = 0,
+        }
+        let last_model = committed
+            .as_ref()
+            .and_then(|c| c.files.get("model"))
+            .map(|f| f.name.clone());
+        let rows = all.images.dims()[0];
+        final_phase(
+            &mut model,
+            &mut state,
+            &config.updown,
+            &all,
+            config.final_epochs,
+            |epoch| -> Result<(), Box<dyn std::error::Error>> {
+                let state = epoch.state;
+                let (line, values) = updown_record(
+                    &format!(
+                        "final pass epoch {}/{} on all {rows} images",
+                        state.final_done, config.final_epochs,
+                    ),
+                    epoch.metrics,
+                    None,
+                );
+                log(&line);
+                let final_file = format!("updown/final-{}.safetensors", state.final_done);
+                save_generative(epoch.model, &run.file(&final_file))?;
+                run.append_jsonl(
+                    "metrics.jsonl",
+                    &serde_json::json!({ "phase": "final pass", "epoch": state.final_done, "values": values }),
+                )?;
+                let mut files = vec![("best", relative(&best_file)), ("final", final_file)];
+                if let Some(name) = &last_model {
+                    files.push(("model", name.clone()));
+                }
+                let files: Vec<(&str, &str)> =
+                    files.iter().map(|(r, f)| (*r, f.as_str())).collect();
+                run.commit(UPDOWN, serde_json::to_value(state)?, &files)?;
+                Ok(())
+            },
+        )
+        .map_err(|e| schedule_error(e, "final pass epoch", run))?;
+    }
+    // A resumed run may have done more final epochs than it now asks for.
+    let final_pass_epochs = if config.final_epochs > 0 {
+        state.final_done
+    } else {
+        0
+    };
+    let updown_test_error = if final_pass_epochs > 0 {
+        let error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
+        log(&format!(
+            "after {final_pass_epochs} epochs on all training images: test error {error:.2}%"
+        ));
+        error
+    } else {
+        best_test_error
+    };
+
+    // 5. Generation: clamped samples, one chain's frames.
+    // The accuracy check uses at least CHECKED_PER_CLASS chains per digit
+    // (near 90%, a 1,000-sample estimate has a standard error under 1 point); the
+    // grid shows the first samples_per_class of each.
+    let per_class = config.samples_per_class;
+    let chains_per_class = per_class.max(CHECKED_PER_CLASS);
+    let requested: Vec<Option<usize>> = (0..classes)
+        .flat_map(|l| vec![Some(l); chains_per_class])
+        .collect();
+    let mut sampler = Sampler::new(config.seed.wrapping_add(7));
+    let samples = model.sample(
+        &requested,
+        config.sample_start,
+        config.sample_steps,
+        &mut sampler,
+        0,
+        |_, _| {},
+    )?;
+    let shown: Vec<Vec<f32>> = tensor_rows(samples.clone())
+        .chunks(chains_per_class)
+        .flat_map(|class| class[..per_class].to_vec())
+        .collect();
+    write_grid(
+        &run.file("samples.png"),
+        &shown,
+        image.0,
+        image.1,
+        per_class,
+        false,
+    )?;
+    let frames_dir = run.file("frames");
+    run.subdir("frames")?;
+    let mut frame_error = None;
+    let mut movie = Vec::new();
+    model.sample(
+        &[Some(2)],
+        config.sample_start,
+        config.sample_steps,
+        &mut Sampler::new(config.seed),
+        10,
+        |step, pixels| {
+            let rows = tensor_rows(pixels);
+            if let Err(e) = write_grid(
+                &frames_dir.join(format!("frame-{step:05}.png")),
+                &rows,
+                image.0,
+                image.1,
+                1,
+                false,
+            ) {
+                frame_error = Some(e);
+            }
+            movie.extend(rows);
+        },
+    )?;
+    if let Some(e) = frame_error {
+        return Err(e.into());
+    }
+    // The same frames as a movie: at most 300 of them, 10 per second.
+    let every = movie.len().div_ceil(300).max(1);
+    let shown: Vec<Vec<f32>> = movie.into_iter().step_by(every).collect();
+    crate::output::images::write_grey_gif(
+        &run.file("frames.gif"),
+        &shown,
+        image.0,
+        image.1,
+        4,
+        10,
+    )?;
+    // Per digit as well: where the sampler fails is the useful part.
+    let predicted: Vec<i64> = model
+        .classify(samples.clone())
+        .into_data()
+        .try_into_vec_as::<i64>()?;
+    let by_digit: Vec<f64> = predicted
+        .chunks(chains_per_class)
+        .enumerate()
+        .map(|(digit, chunk)| {
+            100.0 * chunk.iter().filter(|&&p| p == digit as i64).count() as f64 / chunk.len() as f64
+        })
+        .collect();
+    let clamped_accuracy = by_digit.iter().sum::<f64>() / by_digit.len() as f64;
+    log(&format!(
+        "clamped samples labelled as their digit by the model: {}",
+        by_digit
+            .iter()
+            .enumerate()
+            .map(|(digit, a)| format!("{digit}: {a:.0}%"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let wanted: Vec<i64> = requested
+        .iter()
+        .map(|l| l.expect("clamped") as i64)
+        .collect();
+    let wanted = Tensor::<1, Int>::from_data(TensorData::new(wanted, [requested.len()]), &device);
+    let classifier_accuracy = match classifier {
+        Some(path) => {
+            let classifier = load_classifier(path, &device)?;
+            Some(100.0 * (1.0 - classifier.error_rate(&samples, &wanted, 1000)))
+        }
+        None => None,
+    };
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    run.write_json("result.json", &serde_json::json!({
+        "greedy_test_error_percent": greedy_test_error, "greedy_valid_error_percent": greedy_valid_error,
+        "updown_test_error_percent": updown_test_error, "updown_epochs": done,
+        "updown_best_epoch": best.epoch, "updown_best_valid_error_percent": best.valid_error_percent,
+        "updown_last_test_error_percent": last_test_error,
+        "updown_best_valid_test_error_percent": best_test_error,
+        "final_pass_epochs": final_pass_epochs,
+        "clamped_sample_accuracy_percent": clamped_accuracy,
+        "clamped_sample_accuracy_by_digit_percent": by_digit,
+        "clamped_sample_accuracy_by_classifier_percent": classifier_accuracy,
+        "wall_minutes": minutes,
+    }))?;
+    if let Err(e) = crate::output::plots::write_learning_curves(
+        run,
+        "mnist-generative: pretraining and up-down",
+    ) {
+        log(&format!("warning: learning curves not drawn: {e}"));
+    }
+    if let Some(a) = classifier_accuracy {
+        log(&format!(
+            "clamped samples labelled as their class by {}: {a:.1}%",
+            classifier.expect("set").display()
+        ));
+    }
+    log(&format!("wrote {} ({minutes:.1} min)", run.path.display()));
+    log(&format!("greedy_test_error={greedy_test_error:.2}"));
+    log(&format!("updown_test_error={updown_test_error:.2}"));
+    log(&format!("clamped_sample_accuracy={clamped_accuracy:.1}"));
+    Ok(Outcome::Finished(GenerativeOutcome {
+        greedy_test_error,
+        updown_test_error,
+        clamped_accuracy,
+    }))
+}
+
+/// The progress line (`label`, then the epoch's measurements) and the
+/// `metrics.jsonl` values of one up-down epoch; `valid_error` (percent)
+/// where the epoch was validated.
+fn updown_record(
+    label: &str,
+    metrics: &UpDownMetrics,
+    valid_error: Option<f64>,
+) -> (String, serde_json::Value) {
+    let validated = valid_error
+        .map(|e| format!("  valid error {e:.2}%"))
+        .unwrap_or_default();
+    let line = format!(
+        "{label}  Gibbs steps {}  wake recon {:.4}  sleep prediction {:.4}{validated}  {:.0} s",
+        metrics.gibbs_steps, metrics.wake_reconstruction, metrics.sleep_prediction, metrics.seconds
+    );
+    let mut values = serde_json::json!({
+        "gibbs_steps": metrics.gibbs_steps,
+        "wake_reconstruction": metrics.wake_reconstruction,
+        "sleep_prediction": metrics.sleep_prediction,
+        "seconds": metrics.seconds,
+    });
+    if let Some(error) = valid_error {
+        values["valid_error_percent"] = error.into();
+    }
+    (line, values)
+}
+
+/// An up-down schedule's failure as the run reports it: training errors
+/// name the last good checkpoint (`what` N) and the run directory.
+fn schedule_error(
+    error: ScheduleError<Box<dyn std::error::Error>>,
+    what: &str,
+    run: &RunDir,
+) -> Box<dyn std::error::Error> {
+    match error {
+        ScheduleError::Training {
+            source,
+            epochs_done,
+        } => format!(
+            "{source}; the last good checkpoint ({what} {epochs_done}) is kept in {}",
+            run.path.display()
+        )
+        .into(),
+        ScheduleError::Callback(e) => e,
+    }
+}

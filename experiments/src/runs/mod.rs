@@ -1,0 +1,41 @@
+//! The runs behind the subcommands: each takes a validated configuration,
+//! an open run directory, the data and the device, and reports progress
+//! through a callback (`say`), never by printing.
+
+pub mod bench;
+pub mod bound;
+pub mod classify;
+pub mod few_labels;
+pub mod function_space;
+pub mod gaussian;
+pub mod gaussian_sweeps;
+pub mod generative;
+pub mod infinite_sbn;
+pub mod loglik;
+pub mod pretrain;
+pub mod rbm;
+pub mod study;
+pub mod study_report;
+pub mod study_run;
+#[cfg(test)]
+mod study_tests;
+pub mod sweep;
+pub mod top_rbm_sweep;
+
+/// The outcome of a run that can stop early: finished with its result, or
+/// interrupted (from the dashboard) with its last committed checkpoint kept
+/// for `--resume`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome<T> {
+    Finished(T),
+    Interrupted,
+}
+
+impl<T> Outcome<T> {
+    /// Prints the line that tells an interrupted run how to continue.
+    pub fn announce_interruption(&self) {
+        if matches!(self, Outcome::Interrupted) {
+            println!("interrupted; continue with --resume");
+        }
+    }
+}
