@@ -294,7 +294,7 @@ impl RunDir {
                 missing: CONFIG_FILE.into(),
             });
         }
-        let config: C = read_json(&config_path)?;
+        // The kind first: another subcommand's configuration would not parse.
         let run_path = path.join(RUN_FILE);
         let (identity, original) = if run_path.exists() {
             let identity: RunIdentity = read_json(&run_path)?;
@@ -309,6 +309,7 @@ impl RunDir {
         } else {
             (String::new(), None) // adopted by `confirm`
         };
+        let config: C = read_json(&config_path)?;
         Ok((
             Self {
                 path: path.to_path_buf(),
@@ -538,5 +539,48 @@ fn first_entry(dir: &Path) -> Result<Option<String>, RunError> {
             path: dir.to_path_buf(),
             source,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Config {
+        epochs: usize,
+    }
+
+    #[test]
+    fn runs_of_the_earlier_binaries_resume_with_the_subcommand_that_replaced_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run");
+        let config = Config { epochs: 3 };
+        RunDir::start(&path, "mnist-classify", &config, &config, false).unwrap();
+        let (mut run, resumed): (RunDir, Config) = RunDir::resume(&path, "classify").unwrap();
+        assert_eq!(resumed, config);
+        run.confirm("classify", &resumed).unwrap();
+        // Another subcommand is refused by name, before its configuration
+        // is parsed (this one would not parse as a `Vec`).
+        let error = RunDir::resume::<Vec<u8>>(&path, "generative").unwrap_err();
+        match &error {
+            RunError::OtherBinary {
+                expected, found, ..
+            } => assert_eq!(
+                (expected.as_str(), found.as_str()),
+                ("generative", "mnist-classify")
+            ),
+            other => panic!("expected OtherBinary, got {other:?}"),
+        }
+        assert!(
+            error
+                .to_string()
+                .contains("`mnist-classify`, not of `generative`")
+        );
+        // A renamed kind is not a wildcard: `classify` runs are not `study` runs.
+        let fresh = dir.path().join("fresh");
+        RunDir::start(&fresh, "classify", &config, &config, false).unwrap();
+        assert!(RunDir::resume::<Config>(&fresh, "study").is_err());
+        assert!(RunDir::resume::<Config>(&fresh, "mnist-classify").is_err());
     }
 }

@@ -558,7 +558,10 @@ fn dropout_zeroes_the_expected_fraction_and_keeps_the_mean() {
     let device = device();
     let ones = Tensor::<2>::ones([400, 500], &device);
     assert_eq!(
-        max_abs_diff(crate::finetune::classifier::dropped_out(ones.clone(), 0.0), ones.clone()),
+        max_abs_diff(
+            crate::finetune::classifier::dropped_out(ones.clone(), 0.0),
+            ones.clone()
+        ),
         0.0
     );
     device.seed(11);

@@ -5,7 +5,6 @@
 //!
 //! cargo run --release -- gaussian-sweeps --out runs/gaussian-sweeps
 
-
 use crate::runs::gaussian_sweeps::{SweepConfig, run_gaussian_sweeps};
 
 /// Learning-rate and sigma/hidden-unit sweeps for Gaussian visible units.

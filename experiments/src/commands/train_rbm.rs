@@ -3,7 +3,6 @@
 //!
 //! cargo run --release -- train-rbm --cd-epochs 20 --hidden 500 --out runs/rbm
 
-
 use crate::data::BinarizeMode;
 use crate::runs::rbm::{RbmRunConfig, train_rbm};
 use rbm::{RbmConfig, TrainConfig};

@@ -4,7 +4,6 @@
 use std::ops::ControlFlow;
 
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 use burn::train::Interrupter;
 use burn::train::renderer::MetricsRenderer;
 use dbn::{
@@ -12,6 +11,7 @@ use dbn::{
     pretrain, save_stack,
 };
 use rbm::{load_rbm, load_trainer_state, save_rbm, save_trainer_state};
+use serde::{Deserialize, Serialize};
 
 use crate::output::dashboard::PretrainReporter;
 use crate::run_dir::{Commit, RunDir};

@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataSpec;
 
-
 use super::sweep::{Arm, UnitOutcome};
 use crate::output::dashboard::SharedRecords;
 use crate::run_dir::RunDir;

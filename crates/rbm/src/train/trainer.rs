@@ -140,28 +140,29 @@ impl CdTrainer {
     ) -> Result<Vec<EpochMetrics>, RbmError> {
         let mut all = Vec::new();
         // The callback never stops training: all epochs run.
-        let _ = self.drive(data, held_out, |event| {
-            match event {
-                DriveEvent::Batch {
-                    epoch,
-                    batch,
-                    batches,
-                } => on_progress(Progress::Batch {
-                    epoch,
-                    batch,
-                    batches,
-                }),
-                DriveEvent::Epoch { metrics, .. } => {
-                    on_progress(Progress::Epoch(metrics));
-                    all.push(metrics.clone());
+        let _ = self
+            .drive(data, held_out, |event| {
+                match event {
+                    DriveEvent::Batch {
+                        epoch,
+                        batch,
+                        batches,
+                    } => on_progress(Progress::Batch {
+                        epoch,
+                        batch,
+                        batches,
+                    }),
+                    DriveEvent::Epoch { metrics, .. } => {
+                        on_progress(Progress::Epoch(metrics));
+                        all.push(metrics.clone());
+                    }
                 }
-            }
-            Ok::<_, Infallible>(ControlFlow::Continue(()))
-        })
-        .map_err(|e| match e {
-            DriveError::Training(e) => e,
-            DriveError::Callback(never) => match never {},
-        })?;
+                Ok::<_, Infallible>(ControlFlow::Continue(()))
+            })
+            .map_err(|e| match e {
+                DriveError::Training(e) => e,
+                DriveError::Callback(never) => match never {},
+            })?;
         Ok(all)
     }
 
