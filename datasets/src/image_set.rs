@@ -124,14 +124,14 @@ impl ImageSet {
 
     /// Checks what every source must satisfy: non-empty splits of one image
     /// size, labels of at least two classes, and no test label that the
-    /// training labels lack. `train_file` and
-    /// `test_file` name the files in errors.
+    /// training labels lack. `files` (training images, training labels,
+    /// test images, test labels) name the files in errors.
     pub(crate) fn checked(
         train: ImageSplit,
         test: ImageSplit,
-        train_file: &Path,
-        test_file: &Path,
+        files: [&Path; 4],
     ) -> Result<ImageSet, DataError> {
+        let [train_file, train_labels, test_file, test_labels] = files;
         for (split, file) in [(&train, train_file), (&test, test_file)] {
             if split.is_empty() || split.dim() == 0 {
                 return Err(DataError::EmptySplit {
@@ -162,16 +162,16 @@ impl ImageSet {
             .find(|&(_, &l)| !seen[l as usize])
         {
             return Err(DataError::UnseenTestLabel {
-                file: test_file.to_path_buf(),
+                file: test_labels.to_path_buf(),
                 index,
                 label,
-                train_file: train_file.to_path_buf(),
+                train_file: train_labels.to_path_buf(),
             });
         }
         let classes = seen.iter().rposition(|&s| s).map_or(0, |last| last + 1);
         if classes < 2 {
             return Err(DataError::TooFewClasses {
-                file: train_file.to_path_buf(),
+                file: train_labels.to_path_buf(),
                 classes,
             });
         }

@@ -144,7 +144,7 @@ pub fn load_idx_dir(dir: &Path) -> Result<ImageSet, DataError> {
     };
     let train = split(&paths[0], &paths[1])?;
     let test = split(&paths[2], &paths[3])?;
-    ImageSet::checked(train, test, &paths[0], &paths[2])
+    ImageSet::checked(train, test, [&paths[0], &paths[1], &paths[2], &paths[3]])
 }
 
 /// The four file names of an npy set with this prefix.
@@ -182,5 +182,5 @@ pub fn load_npy_set(prefix: &str) -> Result<ImageSet, DataError> {
     };
     let train = split(&files[0], &files[1])?;
     let test = split(&files[2], &files[3])?;
-    ImageSet::checked(train, test, &files[0], &files[2])
+    ImageSet::checked(train, test, [&files[0], &files[1], &files[2], &files[3]])
 }

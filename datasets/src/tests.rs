@@ -30,7 +30,7 @@ fn write_tiny(dir: &Path, gzip: bool) {
             "train-images-idx3-ubyte",
             images_bytes(2051, 3, 28, 28, 3 * 784),
         ),
-        ("train-labels-idx1-ubyte", labels_bytes(2049, &[1, 2, 3])),
+        ("train-labels-idx1-ubyte", labels_bytes(2049, &[9, 2, 7])),
         (
             "t10k-images-idx3-ubyte",
             images_bytes(2051, 2, 28, 28, 2 * 784),

@@ -567,3 +567,76 @@ fn checkpoint_before_any_update_is_refused() {
     let err = save_trainer_state(&trainer.state(), &dir.path().join("t.safetensors")).unwrap_err();
     assert!(matches!(err, RbmError::Unsupported { .. }));
 }
+
+/// 40 rows of 6 binary pixels (two patterns).
+fn two_patterns() -> Tensor<2> {
+    let rows: Vec<f32> = (0..40)
+        .flat_map(|i| {
+            let on = (i % 2) as f32;
+            [on, on, on, 1.0 - on, 1.0 - on, 1.0 - on]
+        })
+        .collect();
+    tensor_from_rows(&rows, 6, &device())
+}
+
+#[test]
+fn drive_stops_at_the_end_of_the_epoch_in_which_a_stop_was_asked() {
+    let data = two_patterns();
+    let config = TrainConfig::new().with_epochs(4).with_batch_size(10);
+    let mut trainer = CdTrainer::new(RbmConfig::new(6, 3).init(&device(), 1), config).unwrap();
+    let mut events = Vec::new();
+    let flow = trainer
+        .drive(&data, None, |event| {
+            Ok::<_, std::convert::Infallible>(match event {
+                DriveEvent::Batch { epoch, batch, .. } => {
+                    events.push(format!("b{epoch}.{batch}"));
+                    // Asked mid-epoch 2: the epoch still ends whole.
+                    if (epoch, batch) == (2, 2) {
+                        std::ops::ControlFlow::Break(())
+                    } else {
+                        std::ops::ControlFlow::Continue(())
+                    }
+                }
+                DriveEvent::Epoch { metrics, trainer } => {
+                    assert_eq!(trainer.epochs_done(), metrics.epoch);
+                    events.push(format!("e{}", metrics.epoch));
+                    std::ops::ControlFlow::Continue(())
+                }
+            })
+        })
+        .unwrap();
+    assert!(flow.is_break());
+    assert_eq!(trainer.epochs_done(), 2);
+    assert_eq!(
+        events.join(" "),
+        "b1.1 b1.2 b1.3 b1.4 e1 b2.1 b2.2 b2.3 b2.4 e2"
+    );
+    // Driving on finishes the other two epochs, bit for bit as one run.
+    let flow = trainer
+        .drive(&data, None, |_| Ok::<_, std::convert::Infallible>(std::ops::ControlFlow::Continue(())))
+        .unwrap();
+    assert!(flow.is_continue());
+    let mut whole = CdTrainer::new(RbmConfig::new(6, 3).init(&device(), 1), config_of(4)).unwrap();
+    whole.fit(&data, None, |_| {}).unwrap();
+    let host = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
+    assert_eq!(host(trainer.rbm().weight.val()), host(whole.rbm().weight.val()));
+}
+
+fn config_of(epochs: usize) -> TrainConfig {
+    TrainConfig::new().with_epochs(epochs).with_batch_size(10)
+}
+
+#[test]
+fn drive_returns_the_callback_error_after_the_epoch_is_counted() {
+    let data = two_patterns();
+    let mut trainer =
+        CdTrainer::new(RbmConfig::new(6, 3).init(&device(), 1), config_of(3)).unwrap();
+    let error = trainer
+        .drive(&data, None, |event| match event {
+            DriveEvent::Epoch { metrics, .. } if metrics.epoch == 2 => Err("disk full"),
+            _ => Ok(std::ops::ControlFlow::Continue(())),
+        })
+        .unwrap_err();
+    assert!(matches!(error, DriveError::Callback("disk full")));
+    assert_eq!(trainer.epochs_done(), 2, "the epoch was trained; its commit failed");
+}
