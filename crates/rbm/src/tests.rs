@@ -613,13 +613,18 @@ fn drive_stops_at_the_end_of_the_epoch_in_which_a_stop_was_asked() {
     );
     // Driving on finishes the other two epochs, bit for bit as one run.
     let flow = trainer
-        .drive(&data, None, |_| Ok::<_, std::convert::Infallible>(std::ops::ControlFlow::Continue(())))
+        .drive(&data, None, |_| {
+            Ok::<_, std::convert::Infallible>(std::ops::ControlFlow::Continue(()))
+        })
         .unwrap();
     assert!(flow.is_continue());
     let mut whole = CdTrainer::new(RbmConfig::new(6, 3).init(&device(), 1), config_of(4)).unwrap();
     whole.fit(&data, None, |_| {}).unwrap();
-    let host = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
-    assert_eq!(host(trainer.rbm().weight.val()), host(whole.rbm().weight.val()));
+    let host = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(
+        host(trainer.rbm().weight.val()),
+        host(whole.rbm().weight.val())
+    );
 }
 
 fn config_of(epochs: usize) -> TrainConfig {
@@ -638,5 +643,9 @@ fn drive_returns_the_callback_error_after_the_epoch_is_counted() {
         })
         .unwrap_err();
     assert!(matches!(error, DriveError::Callback("disk full")));
-    assert_eq!(trainer.epochs_done(), 2, "the epoch was trained; its commit failed");
+    assert_eq!(
+        trainer.epochs_done(),
+        2,
+        "the epoch was trained; its commit failed"
+    );
 }

@@ -16,12 +16,21 @@
 //!   only after the new commit is written, so an interruption at any point
 //!   loses at most the step in progress.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
+
+mod commit;
+mod error;
+mod identity;
+
+pub use commit::{Commit, CommittedFile};
+pub use error::RunError;
+use error::io_error;
+pub use identity::{
+    RunIdentity, config_hash, file_hash, identify_file, json_differences, read_json,
+};
 
 /// The identity file of a run directory.
 pub const RUN_FILE: &str = "run.json";
@@ -29,74 +38,6 @@ pub const RUN_FILE: &str = "run.json";
 pub const CONFIG_FILE: &str = "config.json";
 /// The largest JSON file a run reads (config, state, commits): 16 MiB.
 pub const MAX_JSON_BYTES: u64 = 1 << 24;
-
-/// Everything that can go wrong with a run directory; each names the path.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(
-        "{dir} is not empty (it holds {example}); continue that run with --resume, \
-         or pass --overwrite to delete it first"
-    )]
-    NotEmpty { dir: PathBuf, example: String },
-    #[error(
-        "{dir} holds files but no run ({RUN_FILE} is missing): refusing to delete them \
-         with --overwrite; choose another --out"
-    )]
-    NotARun { dir: PathBuf },
-    #[error("{dir}: nothing to resume ({missing} is missing); start the run without --resume")]
-    NothingToResume { dir: PathBuf, missing: String },
-    #[error("{dir} holds a run of `{found}`, not of `{expected}`")]
-    OtherBinary {
-        dir: PathBuf,
-        expected: String,
-        found: String,
-    },
-    #[error(
-        "{path} is not the configuration the run started with (SHA-256 {found}, \
-         the run's {expected} in {RUN_FILE}{differences}); the checkpoints belong to the original"
-    )]
-    ConfigChanged {
-        path: PathBuf,
-        expected: String,
-        found: String,
-        /// `; differs in a.b (old -> new), ...`, when the start's configuration is known.
-        differences: String,
-    },
-    #[error(
-        "{path}: a checkpoint of another configuration (SHA-256 {found}, this run's {expected})"
-    )]
-    ForeignCheckpoint {
-        path: PathBuf,
-        expected: String,
-        found: String,
-    },
-    #[error("{commit}: torn checkpoint: {file} {problem}")]
-    TornCheckpoint {
-        commit: PathBuf,
-        file: PathBuf,
-        problem: String,
-    },
-    #[error(
-        "--{flag} cannot be used with --resume: the run continues with the configuration \
-         in its {CONFIG_FILE}{allowed}"
-    )]
-    FlagIgnoredByResume { flag: String, allowed: String },
-    #[error("{path}: {message}")]
-    BadFile { path: PathBuf, message: String },
-    #[error("I/O error on {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
-    move |source| RunError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// Run kinds that the separate binaries wrote before the `deepbelief`
 /// command, with the subcommand that continues their runs.
@@ -110,118 +51,6 @@ const RENAMED_KINDS: [(&str, &str); 4] = [
 /// Whether a run of kind `found` (as its `run.json` says) is one of `expected`.
 fn same_kind(found: &str, expected: &str) -> bool {
     found == expected || RENAMED_KINDS.contains(&(found, expected))
-}
-
-/// The contents of `run.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunIdentity {
-    /// The kind of run: the subcommand that started it (or, for runs from
-    /// before the `deepbelief` command, the binary).
-    pub binary: String,
-    /// SHA-256 of the run's configuration as canonical JSON (see [`config_hash`]).
-    pub config_sha256: String,
-    /// The configuration that was hashed, to name what a changed one changed.
-    #[serde(default)]
-    pub config: Option<serde_json::Value>,
-}
-
-/// The paths at which two JSON values differ, with both values, e.g.
-/// `train.epochs (1 -> 2)`.
-pub fn json_differences(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
-    fn walk(path: &str, old: &serde_json::Value, new: &serde_json::Value, out: &mut Vec<String>) {
-        use serde_json::Value;
-        match (old, new) {
-            (Value::Object(a), Value::Object(b)) => {
-                let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-                keys.sort();
-                keys.dedup();
-                for key in keys {
-                    let child = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    walk(
-                        &child,
-                        a.get(key).unwrap_or(&Value::Null),
-                        b.get(key).unwrap_or(&Value::Null),
-                        out,
-                    );
-                }
-            }
-            _ if old != new => out.push(format!("{path} ({old} -> {new})")),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk("", old, new, &mut out);
-    out
-}
-
-/// SHA-256 (hex) of a configuration's JSON: the run's identity.
-pub fn config_hash(config: &impl Serialize) -> String {
-    let bytes = serde_json::to_vec(config).expect("run configurations serialise");
-    hex(&Sha256::digest(&bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SHA-256 (hex) of a file's contents.
-pub fn file_hash(path: &Path) -> Result<String, RunError> {
-    let mut file = std::fs::File::open(path).map_err(io_error(path))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(io_error(path))?;
-    Ok(hex(&hasher.finalize()))
-}
-
-/// A file that a run's configuration names as an input: its absolute path
-/// and its SHA-256 now, so that the run's identity covers its contents.
-pub fn identify_file(path: &Path) -> Result<(std::path::PathBuf, String), RunError> {
-    let sha256 = file_hash(path)?;
-    let absolute = std::fs::canonicalize(path).map_err(io_error(path))?;
-    Ok((absolute, sha256))
-}
-
-/// Reads a JSON file of at most [`MAX_JSON_BYTES`] as `T`; errors name the path.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RunError> {
-    let length = std::fs::metadata(path).map_err(io_error(path))?.len();
-    if length > MAX_JSON_BYTES {
-        return Err(RunError::BadFile {
-            path: path.to_path_buf(),
-            message: format!("{length} bytes, above the limit of {MAX_JSON_BYTES} for JSON"),
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
-    serde_json::from_str(&text).map_err(|e| RunError::BadFile {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
-}
-
-/// One file of a commit: its name relative to the run directory and its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommittedFile {
-    pub name: String,
-    pub sha256: String,
-}
-
-/// A committed checkpoint: the run's identity, the step it reached, and
-/// its files by role (e.g. `"model"`, `"trainer"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Commit {
-    pub config_sha256: String,
-    /// Where the run stands, e.g. `{"epochs_done": 3}`.
-    pub step: serde_json::Value,
-    pub files: BTreeMap<String, CommittedFile>,
-}
-
-impl Commit {
-    /// The step's field `key` as a number.
-    pub fn step_number(&self, key: &str) -> Option<usize> {
-        self.step.get(key)?.as_u64().map(|n| n as usize)
-    }
 }
 
 /// An output directory that belongs to one run (see the module docs).
@@ -428,95 +257,6 @@ impl RunDir {
         std::fs::write(&partial, kept).map_err(io_error(&partial))?;
         std::fs::rename(&partial, &path).map_err(io_error(&path))
     }
-
-    fn commit_path(&self, name: &str) -> PathBuf {
-        self.file(&format!("{name}.commit.json"))
-    }
-
-    /// Commits a checkpoint `name` at `step`: `files` (role, file name
-    /// relative to this directory) must already be written; their hashes
-    /// and the run's identity are recorded atomically, then the files of
-    /// the previous commit that this one does not list are removed.
-    pub fn commit(
-        &self,
-        name: &str,
-        step: serde_json::Value,
-        files: &[(&str, &str)],
-    ) -> Result<(), RunError> {
-        let previous = self.read_commit(name).ok().flatten();
-        let mut committed = BTreeMap::new();
-        for (role, file) in files {
-            committed.insert(
-                role.to_string(),
-                CommittedFile {
-                    name: file.to_string(),
-                    sha256: file_hash(&self.file(file))?,
-                },
-            );
-        }
-        let commit = Commit {
-            config_sha256: self.identity.clone(),
-            step,
-            files: committed,
-        };
-        self.write_json(&format!("{name}.commit.json"), &commit)?;
-        if let Some(previous) = previous {
-            for old in previous.files.values() {
-                if !commit.files.values().any(|f| f.name == old.name) {
-                    let _ = std::fs::remove_file(self.file(&old.name));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn read_commit(&self, name: &str) -> Result<Option<Commit>, RunError> {
-        let path = self.commit_path(name);
-        if !path.exists() {
-            return Ok(None);
-        }
-        read_json(&path).map(Some)
-    }
-
-    /// The last commit of checkpoint `name`, verified: it must carry this
-    /// run's identity, and each file must exist with its committed hash.
-    pub fn last_commit(&self, name: &str) -> Result<Option<Commit>, RunError> {
-        let Some(commit) = self.read_commit(name)? else {
-            return Ok(None);
-        };
-        let path = self.commit_path(name);
-        if commit.config_sha256 != self.identity {
-            return Err(RunError::ForeignCheckpoint {
-                path,
-                expected: self.identity.clone(),
-                found: commit.config_sha256,
-            });
-        }
-        for file in commit.files.values() {
-            let file_path = self.file(&file.name);
-            let torn = |problem: String| RunError::TornCheckpoint {
-                commit: path.clone(),
-                file: file_path.clone(),
-                problem,
-            };
-            if !file_path.exists() {
-                return Err(torn("is missing".into()));
-            }
-            let found = file_hash(&file_path)?;
-            if found != file.sha256 {
-                return Err(torn(format!(
-                    "has SHA-256 {found}, the commit recorded {}",
-                    file.sha256
-                )));
-            }
-        }
-        Ok(Some(commit))
-    }
-
-    /// The path of a committed file by role.
-    pub fn committed(&self, commit: &Commit, role: &str) -> Option<PathBuf> {
-        commit.files.get(role).map(|f| self.file(&f.name))
-    }
 }
 
 /// The first entry of `dir` (by name), if it exists and holds any.
@@ -544,6 +284,8 @@ fn first_entry(dir: &Path) -> Result<Option<String>, RunError> {
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
