@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{DataArgs, images_tensor};
 use crate::patches::{PatchSpec, WhitenMode, load_patches};
 use crate::run_dir::RunDir;
+use crate::runs::sweep::run_pending;
 
 /// Everything that defines a sweep (`config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,9 +115,9 @@ pub fn run_gaussian_sweeps(
     // (a) The same CD-1 recipe at each rate: binary RBM on MNIST
     // intensities (784 x 100, 5 epochs), Gaussian RBM (sigma 1) on whitened
     // 8x8 patches (64 x 100).
-    let mut row = 0;
-    for &learning_rate in &config.rates {
-        for (units, data, held_out, epochs) in [
+    let done = measured.rates.len();
+    let rate_rows = config.rates.iter().flat_map(|&learning_rate| {
+        [
             ("binary (MNIST)", &digits, &digits_held_out, 5),
             (
                 "gaussian (patches)",
@@ -124,11 +125,13 @@ pub fn run_gaussian_sweeps(
                 &patches_held_out,
                 config.epochs,
             ),
-        ] {
-            row += 1;
-            if row <= measured.rates.len() {
-                continue; // measured before a resume
-            }
+        ]
+        .map(|row| (learning_rate, row))
+    });
+    run_pending(
+        rate_rows.enumerate(),
+        |(row, _)| Ok::<_, Box<dyn std::error::Error>>(*row < done),
+        |(_, (learning_rate, (units, data, held_out, epochs)))| {
             let visible = if units.starts_with("binary") {
                 UnitKind::Bernoulli
             } else {
@@ -150,8 +153,9 @@ pub fn run_gaussian_sweeps(
                 diverged_at_epoch: diverged,
             });
             run.commit(SWEEP, serde_json::to_value(&measured)?, &[])?;
-        }
-    }
+            Ok(Some(()))
+        },
+    )?;
     say(&format!(
         "\n(a) held-out reconstruction MSE after training, by learning rate\n"
     ));
@@ -170,13 +174,15 @@ pub fn run_gaussian_sweeps(
     }
 
     // (b) Fixed sigma, small vs 1, against the number of hidden units.
-    let mut row = 0;
-    for &sigma in &config.sigmas {
-        for &hidden in &config.hidden {
-            row += 1;
-            if row <= measured.sigma_hidden.len() {
-                continue; // measured before a resume
-            }
+    let done = measured.sigma_hidden.len();
+    let sigma_rows = config
+        .sigmas
+        .iter()
+        .flat_map(|&sigma| config.hidden.iter().map(move |&hidden| (sigma, hidden)));
+    run_pending(
+        sigma_rows.enumerate(),
+        |(row, _)| Ok::<_, Box<dyn std::error::Error>>(*row < done),
+        |(_, (sigma, hidden))| {
             let rbm_config = RbmConfig::new(64, hidden)
                 .with_visible_units(UnitKind::Gaussian)
                 .with_visible_sigma(Some(SigmaConfig::fixed(sigma)));
@@ -203,8 +209,9 @@ pub fn run_gaussian_sweeps(
                 held_out_log_likelihood: log_likelihood,
             });
             run.commit(SWEEP, serde_json::to_value(&measured)?, &[])?;
-        }
-    }
+            Ok(Some(()))
+        },
+    )?;
     say(&format!(
         "\n(b) fixed sigma vs hidden units (64 visible, learning rate 0.01, {} epochs)\n",
         config.epochs

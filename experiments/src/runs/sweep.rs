@@ -1,9 +1,11 @@
-//! One driver for every seeds x settings x arms study (the pretraining
-//! study, the few-label sweep, and any new one): units are trained seed by
-//! seed, setting by setting, pretrained arm then random arm, each committed
-//! by the study before the next starts, so an interrupted sweep resumes by
-//! skipping the units already committed. Each seed's pretrained stack is
-//! made (or resumed) once, when its first pretrained unit needs it.
+//! One driver for every sweep: [`run_pending`] runs the units of a sweep in
+//! order, skipping those already committed, each committed by its measure
+//! before the next starts, so an interrupted sweep resumes where it stopped
+//! (the Gaussian-unit sweeps use it directly). [`run_sweep`] is the
+//! seeds x settings x arms study on top of it (the pretraining study, the
+//! few-label sweep, any new one): pretrained arm then random arm, each
+//! seed's pretrained stack made (or resumed) once, when its first
+//! pretrained unit needs it.
 
 use burn::train::renderer::MetricsRenderer;
 
@@ -66,41 +68,207 @@ pub trait ArmSweep {
     ) -> UnitOutcome<String>;
 }
 
+/// Runs `measure` on every unit of `units` (in order) that `is_done` does
+/// not find committed already; a measure commits its unit, or returns
+/// `None` when it was interrupted, which ends the sweep.
+pub fn run_pending<U, E>(
+    units: impl IntoIterator<Item = U>,
+    mut is_done: impl FnMut(&U) -> Result<bool, E>,
+    mut measure: impl FnMut(U) -> Result<Option<()>, E>,
+) -> Result<Outcome<()>, E> {
+    for unit in units {
+        if is_done(&unit)? {
+            continue;
+        }
+        if measure(unit)?.is_none() {
+            return Ok(Outcome::Interrupted);
+        }
+    }
+    Ok(Outcome::Finished(()))
+}
+
 /// Trains every unit of `seeds` x `settings` x both arms that is not yet
 /// committed, reporting each through `say`.
 pub fn run_sweep<S: ArmSweep>(
     sweep: &mut S,
     seeds: &[u64],
     settings: &[S::Setting],
-    mut renderer: Box<dyn MetricsRenderer>,
+    renderer: Box<dyn MetricsRenderer>,
     say: &mut dyn FnMut(&str),
 ) -> Result<Outcome<()>, Box<dyn std::error::Error>> {
-    for &seed in seeds {
-        let mut stack = None;
-        for &setting in settings {
-            for arm in Arm::BOTH {
-                let name = sweep.unit_name(setting, seed, arm);
-                if sweep.is_committed(&name)? {
-                    continue;
-                }
-                if arm == Arm::Pretrained && stack.is_none() {
-                    stack = sweep.pretrained_stack(seed, renderer.as_mut())?;
-                    if stack.is_none() {
-                        return Ok(Outcome::Interrupted);
-                    }
-                }
-                let from = match arm {
-                    Arm::Pretrained => stack.as_ref(),
-                    Arm::Random => None,
+    let units = seeds.iter().flat_map(|&seed| {
+        settings
+            .iter()
+            .flat_map(move |&setting| Arm::BOTH.map(|arm| (seed, setting, arm)))
+    });
+    // The dashboard moves into each unit's training and back.
+    let mut renderer = Some(renderer);
+    // The pretrained stack of the seed in progress.
+    let mut stack: Option<(u64, S::Stack)> = None;
+    let sweep = std::cell::RefCell::new(sweep);
+    run_pending(
+        units,
+        |&(seed, setting, arm)| {
+            let sweep = sweep.borrow();
+            sweep.is_committed(&sweep.unit_name(setting, seed, arm))
+        },
+        |(seed, setting, arm)| {
+            let mut sweep = sweep.borrow_mut();
+            let name = sweep.unit_name(setting, seed, arm);
+            if arm == Arm::Pretrained && stack.as_ref().is_none_or(|(s, _)| *s != seed) {
+                let dashboard = renderer.as_mut().expect("handed back").as_mut();
+                let Some(made) = sweep.pretrained_stack(seed, dashboard)? else {
+                    return Ok(None);
                 };
-                let (line, back) = sweep.train_unit(setting, seed, from, renderer)?;
-                renderer = back;
-                let Some(line) = line else {
-                    return Ok(Outcome::Interrupted);
-                };
-                say(&format!("{name}: {line}"));
+                stack = Some((seed, made));
             }
+            let from = match arm {
+                Arm::Pretrained => stack.as_ref().map(|(_, s)| s),
+                Arm::Random => None,
+            };
+            let (line, back) =
+                sweep.train_unit(setting, seed, from, renderer.take().expect("handed back"))?;
+            renderer = Some(back);
+            let Some(line) = line else {
+                return Ok(None);
+            };
+            say(&format!("{name}: {line}"));
+            Ok(Some(()))
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sweep that trains nothing: it records what the driver asks.
+    struct Recorder {
+        committed: Vec<String>,
+        calls: Vec<String>,
+        /// Interrupt the unit of this name instead of committing it.
+        interrupt: Option<String>,
+    }
+
+    impl ArmSweep for Recorder {
+        type Setting = usize;
+        type Stack = u64;
+
+        fn unit_name(&self, depth: usize, seed: u64, arm: Arm) -> String {
+            format!("d{depth}-s{seed}-{}", arm.name())
+        }
+
+        fn is_committed(&self, name: &str) -> Result<bool, Box<dyn std::error::Error>> {
+            Ok(self.committed.iter().any(|c| c == name))
+        }
+
+        fn pretrained_stack(
+            &mut self,
+            seed: u64,
+            _renderer: &mut dyn MetricsRenderer,
+        ) -> Result<Option<u64>, Box<dyn std::error::Error>> {
+            self.calls.push(format!("stack s{seed}"));
+            Ok(Some(seed * 100))
+        }
+
+        fn train_unit(
+            &mut self,
+            depth: usize,
+            seed: u64,
+            stack: Option<&u64>,
+            renderer: Box<dyn MetricsRenderer>,
+        ) -> UnitOutcome<String> {
+            let arm = if stack.is_some() {
+                Arm::Pretrained
+            } else {
+                Arm::Random
+            };
+            let name = self.unit_name(depth, seed, arm);
+            if self.interrupt.as_deref() == Some(name.as_str()) {
+                return Ok((None, renderer));
+            }
+            self.calls.push(format!("{name} from {stack:?}"));
+            self.committed.push(name);
+            Ok((Some("done".into()), renderer))
         }
     }
-    Ok(Outcome::Finished(()))
+
+    fn silent() -> Box<dyn MetricsRenderer> {
+        Box::new(dbn::monitor::Silent)
+    }
+
+    #[test]
+    fn the_driver_trains_what_is_not_committed_in_order_with_one_stack_per_seed() {
+        let mut sweep = Recorder {
+            // Seed 1 finished except its depth-2 random unit.
+            committed: vec![
+                "d1-s1-pretrained".into(),
+                "d1-s1-random".into(),
+                "d2-s1-pretrained".into(),
+            ],
+            calls: Vec::new(),
+            interrupt: None,
+        };
+        let mut lines = Vec::new();
+        let outcome = run_sweep(&mut sweep, &[1, 2], &[1, 2], silent(), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        assert_eq!(outcome, Outcome::Finished(()));
+        assert_eq!(
+            sweep.calls,
+            [
+                // No stack for seed 1: its pretrained units are committed.
+                "d2-s1-random from None",
+                "stack s2",
+                "d1-s2-pretrained from Some(200)",
+                "d1-s2-random from None",
+                "d2-s2-pretrained from Some(200)",
+                "d2-s2-random from None",
+            ]
+        );
+        assert_eq!(lines[0], "d2-s1-random: done");
+        assert_eq!(lines.len(), 5);
+    }
+
+    #[test]
+    fn an_interrupted_unit_ends_the_sweep_and_a_second_run_finishes_it() {
+        let mut sweep = Recorder {
+            committed: Vec::new(),
+            calls: Vec::new(),
+            interrupt: Some("d1-s1-random".into()),
+        };
+        let outcome = run_sweep(&mut sweep, &[1], &[1, 2], silent(), &mut |_| {}).unwrap();
+        assert_eq!(outcome, Outcome::Interrupted);
+        assert_eq!(sweep.committed, ["d1-s1-pretrained"]);
+        sweep.interrupt = None;
+        sweep.calls.clear();
+        let outcome = run_sweep(&mut sweep, &[1], &[1, 2], silent(), &mut |_| {}).unwrap();
+        assert_eq!(outcome, Outcome::Finished(()));
+        assert_eq!(
+            sweep.calls,
+            [
+                "d1-s1-random from None",
+                "stack s1",
+                "d2-s1-pretrained from Some(100)",
+                "d2-s1-random from None",
+            ]
+        );
+    }
+
+    #[test]
+    fn run_pending_skips_done_units_and_stops_at_an_interruption() {
+        let mut seen = Vec::new();
+        let outcome = run_pending(
+            0..6,
+            |&u| Ok::<_, ()>(u < 2),
+            |u| {
+                seen.push(u);
+                Ok(if u == 4 { None } else { Some(()) })
+            },
+        )
+        .unwrap();
+        assert_eq!(outcome, Outcome::Interrupted);
+        assert_eq!(seen, [2, 3, 4]);
+    }
 }
