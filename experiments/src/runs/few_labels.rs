@@ -13,7 +13,7 @@
 use burn::prelude::*;
 use burn::train::Interrupter;
 use burn::train::renderer::MetricsRenderer;
-use dbn::{ClassifierConfig, DbnClassifier, FinetuneConfig, LabelledImages, RbmStack, StackConfig};
+use dbn::{ClassifierConfig, FinetuneConfig, LabelledImages, RbmStack, StackConfig};
 use rbm::{Sampler, TrainConfig};
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +21,7 @@ use super::Outcome;
 use crate::data::DataSpec;
 use crate::output::dashboard::SharedRecords;
 use crate::run_dir::RunDir;
-use crate::runs::sweep::{Arm, ArmSweep, UnitOutcome, run_sweep};
+use crate::runs::sweep::{Arm, ArmSweep, UnitOutcome, run_sweep, unit_network};
 use dbn::finetune::learner::{Selection, finetune};
 
 /// The rows an epoch presents at least (the labelled images repeated).
@@ -234,16 +234,8 @@ pub fn run_unit(
     interrupter: &Interrupter,
 ) -> UnitOutcome<FewLabelsResult> {
     let started = std::time::Instant::now();
-    let arm = if stack.is_some() {
-        Arm::Pretrained
-    } else {
-        Arm::Random
-    };
+    let (arm, model) = unit_network(stack, &config.sizes(), config.data.classes, seed, device)?;
     let name = unit_name(labels, seed, arm);
-    let model = match stack {
-        Some(stack) => DbnClassifier::from_stack(stack, config.data.classes, seed)?,
-        None => ClassifierConfig::new(config.sizes(), config.data.classes).init(device, seed),
-    };
     let learner_dir = crate::runs::study::fresh_learner_dir(run, &name)?;
     let outcome = finetune(
         model,

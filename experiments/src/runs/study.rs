@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataSpec;
 
-use super::sweep::{Arm, UnitOutcome};
+use super::sweep::{Arm, UnitOutcome, unit_network};
 use crate::output::dashboard::SharedRecords;
 use crate::run_dir::RunDir;
 use crate::runs::pretrain::pretrain_with_checkpoints;
@@ -299,21 +299,16 @@ pub fn run_unit(
     interrupter: &Interrupter,
 ) -> UnitOutcome<Unit> {
     let started = std::time::Instant::now();
-    let arm = if stack.is_some() {
-        Arm::Pretrained
-    } else {
-        Arm::Random
-    };
-    let name = unit_name(depth, seed, arm);
     let device = data.probe.device();
-    let initial = match stack {
-        Some(stack) => DbnClassifier::from_stack(
-            &RbmStack::new(stack.layers[..depth].to_vec()),
-            config.data.classes,
-            seed,
-        )?,
-        None => ClassifierConfig::new(config.sizes(depth), config.data.classes).init(&device, seed),
-    };
+    let first_layers = stack.map(|stack| RbmStack::new(stack.layers[..depth].to_vec()));
+    let (arm, initial) = unit_network(
+        first_layers.as_ref(),
+        &config.sizes(depth),
+        config.data.classes,
+        seed,
+        &device,
+    )?;
+    let name = unit_name(depth, seed, arm);
     let before: Vec<Tensor<2>> = initial.hidden.iter().map(|l| l.weight.val()).collect();
     let learner_dir = fresh_learner_dir(run, &name)?;
     let mut trajectory = vec![output_probabilities(&initial, &data.probe)];

@@ -32,6 +32,29 @@ impl Arm {
     }
 }
 
+/// A unit's network before fine-tuning, and its arm: the pretrained
+/// `stack` with a softmax head, or (without one) the same architecture
+/// `sizes` from a random initialisation; the head (or the whole net) is
+/// seeded by `seed`.
+pub fn unit_network(
+    stack: Option<&dbn::RbmStack>,
+    sizes: &[usize],
+    classes: usize,
+    seed: u64,
+    device: &burn::prelude::Device,
+) -> Result<(Arm, dbn::DbnClassifier), dbn::DbnError> {
+    Ok(match stack {
+        Some(stack) => (
+            Arm::Pretrained,
+            dbn::DbnClassifier::from_stack(stack, classes, seed)?,
+        ),
+        None => (
+            Arm::Random,
+            dbn::ClassifierConfig::new(sizes.to_vec(), classes).init(device, seed),
+        ),
+    })
+}
+
 /// What training a unit returns: its result (`None` if interrupted) and
 /// the dashboard, handed back for the next unit.
 pub type UnitOutcome<T> = Result<(Option<T>, Box<dyn MetricsRenderer>), Box<dyn std::error::Error>>;
