@@ -4,8 +4,8 @@
 //!
 //! cargo run --release --example generate_picture -- generated.png
 use burn::prelude::*;
-use dbn::{GenerativeDbn, PretrainOutcome, SampleStart, StackConfig, one_hot_rows, pretrain};
-use rbm::{CdTrainer, RbmConfig, Sampler, TrainConfig, UnitKind};
+use dbn::{GenerativeRecipe, LabelledImages, SampleStart};
+use rbm::{Sampler, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()
@@ -21,33 +21,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let bars = (0..4).all(|r| (0..4).all(|c| p[r * 4 + c] == p[r * 4]));
         for _ in 0..10 {
             rows.extend_from_slice(p);
-            labels.push(usize::from(!bars));
+            labels.push(u8::from(!bars));
         }
     }
-    let images = rbm::tensor_from_rows(&rows, 16, &device);
+    let images = LabelledImages::new(rows, labels, 16, 2, "bars and stripes")?;
 
-    // Lower layer 16-12, then the top RBM over [12 features, 2 labels].
-    let lower_config = StackConfig::uniform(
-        &[16, 12],
-        &TrainConfig::new().with_epochs(200).with_batch_size(30),
-    );
-    let PretrainOutcome::Finished(lower) = pretrain(&lower_config, &images, None, None, |_| {
-        std::ops::ControlFlow::Continue(())
-    })?
-    else {
-        unreachable!("the callback never stops")
-    };
-    let joint = Tensor::cat(
-        vec![lower.features(images), one_hot_rows(&labels, 2, &device)?],
-        1,
-    );
-    let top = RbmConfig::new(14, 20).with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 });
-    let mut trainer = CdTrainer::new(
-        top.init(&device, 2),
-        TrainConfig::new().with_epochs(200).with_batch_size(30),
-    )?;
-    trainer.fit(&joint, None, |_| {})?;
-    let model = GenerativeDbn::from_greedy(&lower, trainer.into_rbm())?;
+    // Lower layer 16-12, then the top RBM over [12 features, 2 labels] with
+    // 20 hidden units; 200 CD-1 epochs each.
+    let cd = TrainConfig::new().with_epochs(200).with_batch_size(30);
+    let model = GenerativeRecipe::new(&[16, 12], 20, 2)
+        .with_lower_training(cd.clone())
+        .with_top_training(cd)
+        .fit(&images, &device)?;
 
     // Ten samples of each label after 500 Gibbs steps in the top RBM.
     let wanted: Vec<Option<usize>> = (0..20).map(|i| Some(i / 10)).collect();

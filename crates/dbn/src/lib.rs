@@ -1,7 +1,9 @@
 //! Deep belief networks built from stacked RBMs.
 //!
 //! - [`ClassifierRecipe`]: the common path in about ten lines (greedy
-//!   pretraining -> softmax head -> fine-tuning -> the chosen model).
+//!   pretraining -> softmax head -> fine-tuning -> the chosen model);
+//!   [`GenerativeRecipe`]: greedy layers -> top RBM over [features,
+//!   labels] -> up-down -> a model that samples images of a label.
 //! - [`StackConfig`] and [`pretrain`]: greedy layer-wise training, each RBM
 //!   on the activations of the one below (Hinton, Osindero & Teh 2006).
 //! - [`DbnClassifier`]: the stack as a Burn module with a softmax head,
@@ -54,7 +56,7 @@ pub use finetune::classifier::{ClassifierConfig, DbnClassifier};
 pub use finetune::config::{DropoutRates, FinetuneConfig};
 pub use generative::model::{GenerativeDbn, SampleStart, one_hot_rows, top_visible};
 pub use generative::updown::{UpDownConfig, UpDownMetrics};
-pub use recipe::{ClassifierRecipe, TrainedClassifier};
+pub use recipe::{ClassifierRecipe, GenerativeRecipe, TrainedClassifier};
 pub use stack::config::{LayerConfig, Propagation, StackConfig};
 pub use stack::model::{RbmStack, propagate};
 pub use stack::pretrain::{PretrainCheckpoint, PretrainEvent, PretrainOutcome, pretrain};

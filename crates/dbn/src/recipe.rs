@@ -195,3 +195,116 @@ impl ClassifierRecipe {
         })
     }
 }
+
+/// The generative path in one value: greedy layers without labels, a top
+/// RBM over [features, one softmax label group], then (optionally) up-down
+/// epochs; the model samples images of a chosen label
+/// ([`GenerativeDbn::sample`]) and classifies by free energy.
+///
+/// ```
+/// use burn::prelude::*;
+/// use dbn::{GenerativeRecipe, LabelledImages, SampleStart};
+/// use rbm::{Sampler, TrainConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // 60 rows of 6 pixels, 2 classes: which half is on.
+/// let labels: Vec<u8> = (0..60).map(|i| (i % 2) as u8).collect();
+/// let pixels = labels.iter().flat_map(|&l| [l, l, l, 1 - l, 1 - l, 1 - l].map(f32::from)).collect();
+/// let images = LabelledImages::new(pixels, labels, 6, 2, "toy images")?;
+/// let cd = TrainConfig::new().with_epochs(30).with_batch_size(10);
+/// let model = GenerativeRecipe::new(&[6, 4], 8, 2)
+///     .with_lower_training(cd.clone())
+///     .with_top_training(cd)
+///     .fit(&images, &Device::flex())?;
+/// let samples = model.sample(&[Some(1)], SampleStart::RandomFeatures, 100, &mut Sampler::new(1), 0, |_, _| {})?;
+/// assert_eq!(samples.dims(), [1, 6]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct GenerativeRecipe {
+    /// Pixels, then the lower hidden layer sizes, e.g. `[784, 500, 500]`.
+    pub lower_sizes: Vec<usize>,
+    /// Hidden units of the top RBM (its visible units: the last lower
+    /// layer's features and the label group).
+    pub top_hidden: usize,
+    pub classes: usize,
+    /// CD for each lower layer and for the top RBM (default:
+    /// [`TrainConfig::new`]'s values).
+    pub lower_training: TrainConfig,
+    pub top_training: TrainConfig,
+    /// Up-down epochs after the greedy layers (default: none).
+    pub updown: Option<crate::UpDownConfig>,
+}
+
+impl GenerativeRecipe {
+    pub fn new(lower_sizes: &[usize], top_hidden: usize, classes: usize) -> Self {
+        Self {
+            lower_sizes: lower_sizes.to_vec(),
+            top_hidden,
+            classes,
+            lower_training: TrainConfig::new(),
+            top_training: TrainConfig::new(),
+            updown: None,
+        }
+    }
+
+    pub fn with_lower_training(mut self, training: TrainConfig) -> Self {
+        self.lower_training = training;
+        self
+    }
+
+    pub fn with_top_training(mut self, training: TrainConfig) -> Self {
+        self.top_training = training;
+        self
+    }
+
+    pub fn with_updown(mut self, updown: crate::UpDownConfig) -> Self {
+        self.updown = Some(updown);
+        self
+    }
+
+    /// Trains the model on `images` and their labels: the lower layers
+    /// greedily without labels, the top RBM on [features, one-hot labels],
+    /// then the up-down epochs. Every setting is validated before any work.
+    pub fn fit(
+        &self,
+        images: &LabelledImages,
+        device: &Device,
+    ) -> Result<crate::GenerativeDbn, Box<dyn std::error::Error>> {
+        let lower_config = StackConfig::uniform(&self.lower_sizes, &self.lower_training);
+        lower_config.validate()?;
+        let features = *self.lower_sizes.last().expect("validated: layers");
+        let mut top_config = StackConfig::uniform(
+            &[features + self.classes, self.top_hidden],
+            &self.top_training,
+        );
+        top_config.layers[0].rbm = rbm::RbmConfig::new(features + self.classes, self.top_hidden)
+            .with_visible_units(rbm::UnitKind::BinaryWithSoftmax {
+                group: self.classes,
+            });
+        top_config.validate()?;
+        if let Some(updown) = &self.updown {
+            updown.validate()?;
+        }
+        let (pixels, _) = images.tensors(device); // [rows, pixels]
+        let classes: Vec<usize> = images.labels().iter().map(|&l| l as usize).collect();
+        let one_hot = crate::one_hot_rows(&classes, self.classes, device)?; // [rows, classes]
+        let finished = |outcome| match outcome {
+            PretrainOutcome::Finished(stack) => Ok(stack),
+            PretrainOutcome::Stopped => Err("pretraining stopped before its last layer"),
+        };
+        let never_stop = |_: crate::PretrainEvent<'_>| ControlFlow::Continue(());
+        let lower = finished(pretrain(&lower_config, &pixels, None, None, never_stop)?)?;
+        let joint =
+            crate::generative::greedy::top_rbm_data(&lower, pixels.clone(), one_hot.clone());
+        let top = finished(pretrain(&top_config, &joint, None, None, never_stop)?)?;
+        let mut model = crate::GenerativeDbn::from_greedy(&lower, top.layers[0].clone())?;
+        if let Some(updown) = &self.updown {
+            for epoch in 0..updown.epochs {
+                model.up_down_epoch(&pixels, &one_hot, updown, epoch, |_, _| {})?;
+            }
+        }
+        Ok(model)
+    }
+}
