@@ -34,7 +34,9 @@ pub fn backends() -> Vec<(&'static str, Device)> {
         }
         static SKIPPED: std::sync::Once = std::sync::Once::new();
         SKIPPED.call_once(|| {
-            eprintln!("wgpu tests skipped: {advice} ({REQUIRE_WGPU}=1 makes this a failure)");
+            say_once_per_run(&format!(
+                "wgpu tests skipped: {advice} ({REQUIRE_WGPU}=1 makes this a failure)"
+            ))
         });
         names.retain(|&name| name != "wgpu");
     }
@@ -42,6 +44,27 @@ pub fn backends() -> Vec<(&'static str, Device)> {
         .into_iter()
         .map(|name| (name, experiments::select_device(name).expect("compiled in")))
         .collect()
+}
+
+/// Writes `line` to stderr once per test run: the test binaries of one
+/// `cargo test` share their parent process (cargo), whose id names a marker
+/// file; written straight to the stream, which the test harness does not
+/// capture (it captures `eprintln!`).
+fn say_once_per_run(line: &str) {
+    use std::io::Write;
+    #[cfg(unix)]
+    let run = std::os::unix::process::parent_id();
+    #[cfg(not(unix))]
+    let run = std::process::id();
+    let marker = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("notice-{run}"));
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker)
+        .is_ok()
+    {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
 }
 
 /// An RBM with N(0, weight_std^2) weights and N(0, bias_std^2) biases.
