@@ -34,10 +34,10 @@ pub fn measure_bound(
         config.hidden,
         -(patterns.len() as f64).ln()
     ));
-    say(&format!(
-        "| seed | log p(v), 1 layer | bound, layer 2 = layer 1 transposed | bound, layer 2 trained | gain |"
-    ));
-    say(&format!("|---|---|---|---|---|"));
+    say(
+        "| seed | log p(v), 1 layer | bound, layer 2 = layer 1 transposed | bound, layer 2 trained | gain |",
+    );
+    say("|---|---|---|---|---|");
     for seed in 1..=config.seeds {
         let first_config = TrainConfig::new()
             .with_epochs(config.first_epochs)

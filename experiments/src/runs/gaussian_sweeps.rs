@@ -99,7 +99,7 @@ pub fn run_gaussian_sweeps(
     let mut data_args = data_args.clone();
     data_args.data = config.data.clone();
     let (mnist, line) = data_args.load()?;
-    say(&format!("{line}"));
+    say(&line);
     let spec = PatchSpec {
         images_dir: datasets::natural_images_dir(),
         size: 8,
@@ -156,14 +156,12 @@ pub fn run_gaussian_sweeps(
             Ok(Some(()))
         },
     )?;
-    say(&format!(
-        "\n(a) held-out reconstruction MSE after training, by learning rate\n"
-    ));
+    say("\n(a) held-out reconstruction MSE after training, by learning rate\n");
     say(&format!(
         "| learning rate | binary units (MNIST, 5 epochs) | Gaussian units (patches, {} epochs) |",
         config.epochs
     ));
-    say(&format!("|---|---|---|"));
+    say("|---|---|---|");
     for pair in measured.rates.chunks(2) {
         say(&format!(
             "| {} | {} | {} |",
@@ -216,10 +214,8 @@ pub fn run_gaussian_sweeps(
         "\n(b) fixed sigma vs hidden units (64 visible, learning rate 0.01, {} epochs)\n",
         config.epochs
     ));
-    say(&format!(
-        "| sigma | hidden | held-out recon MSE | held-out log-likelihood (nats/patch, exact) |"
-    ));
-    say(&format!("|---|---|---|---|"));
+    say("| sigma | hidden | held-out recon MSE | held-out log-likelihood (nats/patch, exact) |");
+    say("|---|---|---|---|");
     for row in &measured.sigma_hidden {
         let recon = row
             .held_out_recon

@@ -94,7 +94,7 @@ pub fn measure_infinite_sbn(
         say(&format!(
             "| layers L | TV(bottom, p(v)) from a uniform top | from a random top | max |posterior - p(h|v)|, L layers above h0 | max |SBN rule over L layers - Boltzmann gradient| (gradient norm {gradient_norm:.3}) |"
         ));
-        say(&format!("|---|---|---|---|---|"));
+        say("|---|---|---|---|---|");
         for &layers in &config.layers {
             let top_size = if layers % 2 == 1 { 64 } else { 256 };
             let uniform = vec![1.0 / top_size as f64; top_size];

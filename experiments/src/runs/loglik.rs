@@ -44,7 +44,7 @@ pub fn measure_loglik(
         data.data = run.data.source.clone();
     }
     let (mnist, line) = data.load()?;
-    say(&format!("{line}"));
+    say(&line);
     let mode = config
         .binarize
         .or(run.as_ref().map(|r| r.binarize))

@@ -46,7 +46,7 @@ pub fn sweep_top_rbm(
     }
     lower.layers.truncate(2);
     let (set, line) = data_args.load()?;
-    say(&format!("{line}"));
+    say(&line);
     if lower.sizes()[0] != set.dim() {
         return Err(format!(
             "{}: the stack takes {} inputs, the images of {} have {} pixels",
