@@ -16,6 +16,13 @@ struct Cli {
 experiments::use_mimalloc!();
 
 fn main() -> std::process::ExitCode {
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`| head`) would
+    // panic; a command-line tool ends quietly there instead.
+    #[cfg(unix)]
+    // SAFETY: called first, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // clap requires a subcommand; its own matches carry the flags given.
