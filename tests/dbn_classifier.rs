@@ -25,7 +25,15 @@ fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
         .iter()
         .zip(common::host2(b))
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+        // NaN-propagating: `f32::max` would drop a NaN difference, and a
+        // `< tolerance` check of NaN fails, as it must.
+        .fold(0.0, |m: f32, d| {
+            if m.is_nan() || d.is_nan() {
+                f32::NAN
+            } else {
+                m.max(d)
+            }
+        })
 }
 
 #[test]

@@ -53,7 +53,28 @@ fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
         .iter()
         .zip(host(b))
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+        // NaN-propagating: `f32::max` would drop a NaN difference, and a
+        // `< tolerance` check of NaN fails, as it must.
+        .fold(0.0, |m: f32, d| {
+            if m.is_nan() || d.is_nan() {
+                f32::NAN
+            } else {
+                m.max(d)
+            }
+        })
+}
+
+#[test]
+fn the_comparison_of_tensors_sees_a_nan() {
+    let device = Device::flex();
+    let zeros = Tensor::<2>::zeros([2, 3], &device);
+    let one_nan = Tensor::<2>::from_data(
+        TensorData::new(vec![0.0f32, 0.0, f32::NAN, 0.0, 0.0, 0.0], [2, 3]),
+        &device,
+    );
+    assert!(max_abs_diff(one_nan.clone(), zeros.clone()).is_nan());
+    assert!(max_abs_diff(zeros.clone(), one_nan).is_nan());
+    assert_eq!(max_abs_diff(zeros.clone(), zeros), 0.0);
 }
 
 // ---- validation: one test per rule ----
