@@ -244,3 +244,13 @@ macro_rules! run_config {
         }
     };
 }
+
+impl<T> crate::runs::Outcome<T> {
+    /// Prints the line that tells an interrupted run how to continue (the
+    /// subcommands print; the runs only report through callbacks).
+    pub fn announce_interruption(&self) {
+        if matches!(self, crate::runs::Outcome::Interrupted) {
+            println!("interrupted; continue with --resume");
+        }
+    }
+}

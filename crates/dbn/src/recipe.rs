@@ -275,14 +275,12 @@ impl GenerativeRecipe {
         let lower_config = StackConfig::uniform(&self.lower_sizes, &self.lower_training);
         lower_config.validate()?;
         let features = *self.lower_sizes.last().expect("validated: layers");
-        let mut top_config = StackConfig::uniform(
-            &[features + self.classes, self.top_hidden],
+        let top_config = crate::generative::greedy::top_stack(
+            features,
+            self.classes,
+            self.top_hidden,
             &self.top_training,
         );
-        top_config.layers[0].rbm = rbm::RbmConfig::new(features + self.classes, self.top_hidden)
-            .with_visible_units(rbm::UnitKind::BinaryWithSoftmax {
-                group: self.classes,
-            });
         top_config.validate()?;
         if let Some(updown) = &self.updown {
             updown.validate()?;

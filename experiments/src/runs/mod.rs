@@ -30,12 +30,3 @@ pub enum Outcome<T> {
     Finished(T),
     Interrupted,
 }
-
-impl<T> Outcome<T> {
-    /// Prints the line that tells an interrupted run how to continue.
-    pub fn announce_interruption(&self) {
-        if matches!(self, Outcome::Interrupted) {
-            println!("interrupted; continue with --resume");
-        }
-    }
-}

@@ -35,9 +35,25 @@ pub fn hot_lower(pixels: usize, epochs: usize, seed: u64) -> StackConfig {
 /// The top RBM over [500 features, `classes` softmax labels] with 2000
 /// hidden units, by CD-`k`.
 pub fn hot_top(classes: usize, epochs: usize, k: usize, seed: u64) -> StackConfig {
-    let visible = HOT_LOWER_UNITS + classes;
-    let mut top = StackConfig::uniform(&[visible, HOT_TOP_UNITS], &hot_cd(epochs, k, seed));
-    top.layers[0].rbm = RbmConfig::new(visible, HOT_TOP_UNITS)
+    top_stack(
+        HOT_LOWER_UNITS,
+        classes,
+        HOT_TOP_UNITS,
+        &hot_cd(epochs, k, seed),
+    )
+}
+
+/// A top RBM over [`features` units, one softmax group of `classes`]
+/// with `hidden` units, trained by `training`: a one-layer stack.
+pub fn top_stack(
+    features: usize,
+    classes: usize,
+    hidden: usize,
+    training: &TrainConfig,
+) -> StackConfig {
+    let visible = features + classes;
+    let mut top = StackConfig::uniform(&[visible, hidden], training);
+    top.layers[0].rbm = RbmConfig::new(visible, hidden)
         .with_visible_units(UnitKind::BinaryWithSoftmax { group: classes });
     top
 }
