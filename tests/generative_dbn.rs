@@ -170,8 +170,16 @@ fn an_up_down_step_stays_finite_and_improves_the_generative_objective() {
     let wake = [images.clone(), wake_hidden];
     let before = generative_log_likelihood(&model, &wake);
     // A small step of gradient ascent on this concave objective must raise it.
+    let mut velocity = model.zero_velocity();
+    let step = dbn::UpDownStep {
+        gibbs_steps: 3,
+        learning_rate: 0.05,
+        weight_decay: 0.0,
+        momentum: 0.0,
+        negative_labels: dbn::NegativeLabels::MeanField,
+    };
     let (wake_error, sleep_error) = model
-        .up_down_step(images, labels, 3, 0.05, 0.0, &mut Sampler::new(7))
+        .up_down_step(&mut velocity, images, labels, &step, &mut Sampler::new(7))
         .unwrap();
     let after = generative_log_likelihood(&model, &wake);
     assert!(after > before, "{after} !> {before}");

@@ -149,6 +149,14 @@ pub enum DataError {
         value: i64,
     },
 
+    #[error("{what}: {wanted} images of each class were asked for, class {class} has {found}")]
+    TooFewOfClass {
+        what: &'static str,
+        class: usize,
+        found: usize,
+        wanted: usize,
+    },
+
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,

@@ -102,6 +102,60 @@ impl ImageSplit {
     }
 }
 
+impl ImageSplit {
+    /// The first `per_class` images of each of the `classes` classes, in
+    /// their order in the split (HOT 2006's balanced training set: 4,400 of
+    /// each digit). `what` names the split in errors.
+    ///
+    /// # Errors
+    /// [`DataError::TooFewOfClass`] for a class with fewer images.
+    pub fn first_per_class(
+        &self,
+        per_class: usize,
+        classes: usize,
+        what: &'static str,
+    ) -> Result<ImageSplit, DataError> {
+        let mut taken = vec![0usize; classes];
+        let mut rows = Vec::with_capacity(per_class * classes);
+        for (row, &label) in self.labels.iter().enumerate() {
+            let class = label as usize;
+            if class < classes && taken[class] < per_class {
+                taken[class] += 1;
+                rows.push(row);
+            }
+        }
+        if let Some((class, &found)) = taken.iter().enumerate().find(|(_, n)| **n < per_class) {
+            return Err(DataError::TooFewOfClass {
+                what,
+                class,
+                found,
+                wanted: per_class,
+            });
+        }
+        let dim = self.dim();
+        let intensities = match &self.intensities {
+            Intensities::Bytes(b) => Intensities::Bytes(
+                rows.iter()
+                    .flat_map(|&r| &b[r * dim..(r + 1) * dim])
+                    .copied()
+                    .collect(),
+            ),
+            Intensities::Unit(v) => Intensities::Unit(
+                rows.iter()
+                    .flat_map(|&r| &v[r * dim..(r + 1) * dim])
+                    .copied()
+                    .collect(),
+            ),
+        };
+        Ok(ImageSplit {
+            intensities,
+            labels: rows.iter().map(|&r| self.labels[r]).collect(),
+            height: self.height,
+            width: self.width,
+        })
+    }
+}
+
 /// A labelled image set: a training and a test split of the same image
 /// size, with `classes` classes (labels `0..classes`).
 #[derive(Debug, Clone, PartialEq)]

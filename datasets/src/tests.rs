@@ -537,3 +537,29 @@ fn npy_errors_name_file_and_problem() {
         other => panic!("expected MissingDataFiles, got {other:?}"),
     }
 }
+
+#[test]
+fn first_per_class_keeps_order_and_names_a_short_class() {
+    // Six 1x1 images: labels 0 1 0 1 0 2, pixel value = row index.
+    let split = ImageSplit {
+        intensities: Intensities::Bytes(vec![0, 1, 2, 3, 4, 5]),
+        labels: vec![0, 1, 0, 1, 0, 2],
+        height: 1,
+        width: 1,
+    };
+    let two = split.first_per_class(2, 2, "training images").unwrap();
+    assert_eq!(two.labels, vec![0, 1, 0, 1]);
+    assert_eq!(two.intensities, Intensities::Bytes(vec![0, 1, 2, 3]));
+    let one = split.first_per_class(1, 3, "training images").unwrap();
+    assert_eq!(one.labels, vec![0, 1, 2]);
+    assert_eq!(one.intensities, Intensities::Bytes(vec![0, 1, 5]));
+    match split.first_per_class(2, 3, "training images") {
+        Err(DataError::TooFewOfClass {
+            class: 2,
+            found: 1,
+            wanted: 2,
+            ..
+        }) => {}
+        other => panic!("expected TooFewOfClass for class 2, got {other:?}"),
+    }
+}

@@ -74,6 +74,8 @@ pub enum DbnConfigError {
     },
     #[error("the Gibbs schedule needs k >= 1 and strictly increasing start epochs")]
     InvalidGibbsSchedule,
+    #[error("up-down momentum must be in [0, 1), found {0}")]
+    UpDownMomentumOutOfRange(f64),
 }
 
 /// Errors from the DBN crate's operations.
@@ -140,6 +142,21 @@ pub enum DbnError {
         value: f64,
         rule: String,
     },
+
+    #[error(
+        "{what}: class-balanced batches of {batch_size} need a batch size that is a multiple of the {classes} classes, each class with at least {per_class} images (class {class} has {found})"
+    )]
+    UnbalanceableBatches {
+        what: &'static str,
+        batch_size: usize,
+        classes: usize,
+        per_class: usize,
+        class: usize,
+        found: usize,
+    },
+
+    #[error("up-down velocity: {0}")]
+    VelocityMismatch(String),
 
     #[error("{path}: the checkpoint does not match the configuration: {message}")]
     CheckpointMismatch { path: PathBuf, message: String },

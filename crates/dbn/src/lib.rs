@@ -55,7 +55,9 @@ pub use finetune::batch::{
 pub use finetune::classifier::{ClassifierConfig, DbnClassifier};
 pub use finetune::config::{DropoutRates, FinetuneConfig};
 pub use generative::model::{GenerativeDbn, SampleStart, one_hot_rows, top_visible};
-pub use generative::updown::{UpDownConfig, UpDownMetrics};
+pub use generative::updown::{
+    BatchComposition, NegativeLabels, UpDownConfig, UpDownMetrics, UpDownStep,
+};
 pub use recipe::{ClassifierRecipe, GenerativeRecipe, TrainedClassifier};
 pub use stack::config::{LayerConfig, Propagation, StackConfig};
 pub use stack::model::{RbmStack, propagate};

@@ -299,8 +299,9 @@ impl GenerativeRecipe {
         let top = finished(pretrain(&top_config, &joint, None, None, never_stop)?)?;
         let mut model = crate::GenerativeDbn::from_greedy(&lower, top.layers[0].clone())?;
         if let Some(updown) = &self.updown {
+            let mut velocity = model.zero_velocity();
             for epoch in 0..updown.epochs {
-                model.up_down_epoch(&pixels, &one_hot, updown, epoch, |_, _| {})?;
+                model.up_down_epoch(&mut velocity, &pixels, &one_hot, updown, epoch, |_, _| {})?;
             }
         }
         Ok(model)

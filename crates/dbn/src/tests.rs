@@ -44,6 +44,10 @@ fn finished(outcome: PretrainOutcome) -> RbmStack {
     }
 }
 
+fn host1(x: Tensor<1>) -> Vec<f32> {
+    x.into_data().try_into_vec_as::<f32>().unwrap()
+}
+
 fn host(x: Tensor<2>) -> Vec<f32> {
     x.into_data().try_into_vec_as::<f32>().unwrap()
 }
@@ -850,6 +854,9 @@ fn updown(learning_rate: f64) -> UpDownConfig {
         batch_size: 10,
         learning_rate,
         weight_decay: 0.0,
+        momentum: 0.0,
+        negative_labels: NegativeLabels::MeanField,
+        batches: BatchComposition::Shuffled,
         gibbs_schedule: vec![(0, 1)],
         seed: 1,
     }
@@ -862,12 +869,13 @@ fn up_down_validates_its_config_and_data() {
     let (images, labels) = toy_data(&device);
     let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
     let one_hot = one_hot_rows(&labels, 2, &device).unwrap();
+    let mut velocity = model.zero_velocity();
     let zero_batch = UpDownConfig {
         batch_size: 0,
         ..updown(0.01)
     };
     assert!(matches!(
-        model.up_down_epoch(&images, &one_hot, &zero_batch, 0, |_, _| {}),
+        model.up_down_epoch(&mut velocity, &images, &one_hot, &zero_batch, 0, |_, _| {}),
         Err(DbnError::Config(DbnConfigError::ZeroBatchSize))
     ));
     let zero_k = UpDownConfig {
@@ -875,12 +883,19 @@ fn up_down_validates_its_config_and_data() {
         ..updown(0.01)
     };
     assert!(matches!(
-        model.up_down_epoch(&images, &one_hot, &zero_k, 0, |_, _| {}),
+        model.up_down_epoch(&mut velocity, &images, &one_hot, &zero_k, 0, |_, _| {}),
         Err(DbnError::Config(DbnConfigError::InvalidGibbsSchedule))
     ));
     let narrow = images.clone().slice([0..40, 0..11]);
     assert!(matches!(
-        model.up_down_epoch(&narrow, &one_hot, &updown(0.01), 0, |_, _| {}),
+        model.up_down_epoch(
+            &mut velocity,
+            &narrow,
+            &one_hot,
+            &updown(0.01),
+            0,
+            |_, _| {}
+        ),
         Err(DbnError::DataWidth {
             expected: 12,
             found: 11,
@@ -889,13 +904,278 @@ fn up_down_validates_its_config_and_data() {
     ));
     let fewer = one_hot.clone().slice(0..39);
     assert!(matches!(
-        model.up_down_epoch(&images, &fewer, &updown(0.01), 0, |_, _| {}),
+        model.up_down_epoch(&mut velocity, &images, &fewer, &updown(0.01), 0, |_, _| {}),
         Err(DbnError::LabelCount { .. })
     ));
     // A sane rate trains.
+    let bad_momentum = UpDownConfig {
+        momentum: 1.0,
+        ..updown(0.01)
+    };
+    assert!(matches!(
+        model.up_down_epoch(&mut velocity, &images, &one_hot, &bad_momentum, 0, |_, _| {}),
+        Err(DbnError::Config(DbnConfigError::UpDownMomentumOutOfRange(m))) if m == 1.0
+    ));
+    let mut wrong_velocity = toy_generative(&device);
+    wrong_velocity.top = RbmConfig::new(8, 4).init(&device, 3);
+    assert!(matches!(
+        model.up_down_epoch(
+            &mut wrong_velocity,
+            &images,
+            &one_hot,
+            &updown(0.01),
+            0,
+            |_, _| {}
+        ),
+        Err(DbnError::VelocityMismatch(_))
+    ));
+    // A sane rate trains.
     model
-        .up_down_epoch(&images, &one_hot, &updown(0.01), 0, |_, _| {})
+        .up_down_epoch(
+            &mut velocity,
+            &images,
+            &one_hot,
+            &updown(0.01),
+            0,
+            |_, _| {},
+        )
         .unwrap();
+}
+
+#[test]
+fn class_balanced_batches_hold_each_class_equally() {
+    let device = device();
+    let mut model = toy_generative(&device);
+    let (images, _) = toy_data(&device);
+    // 30 rows of class 0 and 10 of class 1: batches of 10 take 5 of each,
+    // so an epoch has 2 batches (20 rows); the other 20 of class 0 wait.
+    let labels: Vec<usize> = (0..40).map(|row| usize::from(row >= 30)).collect();
+    let one_hot = one_hot_rows(&labels, 2, &device).unwrap();
+    let balanced = UpDownConfig {
+        batches: BatchComposition::ClassBalanced,
+        ..updown(0.01)
+    };
+    let mut velocity = model.zero_velocity();
+    let metrics = model
+        .up_down_epoch(&mut velocity, &images, &one_hot, &balanced, 0, |_, _| {})
+        .unwrap();
+    assert_eq!(metrics.rows, 20);
+    let shuffled = model
+        .up_down_epoch(
+            &mut velocity,
+            &images,
+            &one_hot,
+            &updown(0.01),
+            1,
+            |_, _| {},
+        )
+        .unwrap();
+    assert_eq!(shuffled.rows, 40);
+    // A batch size that is not a multiple of the classes cannot balance.
+    let odd = UpDownConfig {
+        batch_size: 9,
+        ..balanced.clone()
+    };
+    assert!(matches!(
+        model.up_down_epoch(&mut velocity, &images, &one_hot, &odd, 0, |_, _| {}),
+        Err(DbnError::UnbalanceableBatches {
+            batch_size: 9,
+            classes: 2,
+            ..
+        })
+    ));
+    // Nor a class with fewer images than a batch's share.
+    let big = UpDownConfig {
+        batch_size: 30,
+        ..balanced
+    };
+    assert!(matches!(
+        model.up_down_epoch(&mut velocity, &images, &one_hot, &big, 0, |_, _| {}),
+        Err(DbnError::UnbalanceableBatches {
+            class: 1,
+            found: 10,
+            per_class: 15,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn mean_field_labels_move_the_label_biases_by_probabilities() {
+    // The label biases learn rate/rows * sum(targets - negative labels):
+    // with one-hot samples that sum is a whole number, with the softmax
+    // probabilities (HOT's appendix B) it is not.
+    let device = device();
+    let (images, labels) = toy_data(&device);
+    let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+    let one_hot = one_hot_rows(&labels, 2, &device).unwrap();
+    let rows = 40.0;
+    let rate = 0.5;
+    let scaled_label_change = |negative_labels| {
+        let mut model = toy_generative(&device);
+        let mut velocity = model.zero_velocity();
+        let before = host1(model.top.visible_bias.val());
+        let step = UpDownStep {
+            gibbs_steps: 2,
+            learning_rate: rate,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            negative_labels,
+        };
+        model
+            .up_down_step(
+                &mut velocity,
+                images.clone(),
+                one_hot.clone(),
+                &step,
+                &mut Sampler::new(5),
+            )
+            .unwrap();
+        let after = host1(model.top.visible_bias.val());
+        (6..8)
+            .map(|unit| (after[unit] - before[unit]) * rows / rate as f32)
+            .collect::<Vec<f32>>()
+    };
+    let off_integer = |v: &[f32]| {
+        v.iter()
+            .map(|x| (x - x.round()).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let sampled = scaled_label_change(NegativeLabels::Sampled);
+    assert!(off_integer(&sampled) < 1e-3, "{sampled:?}");
+    let mean_field = scaled_label_change(NegativeLabels::MeanField);
+    assert!(off_integer(&mean_field) > 1e-2, "{mean_field:?}");
+    // Either way the group's changes sum to zero: every row's targets and
+    // negative labels each sum to one.
+    for changes in [sampled, mean_field] {
+        assert!((changes[0] + changes[1]).abs() < 1e-3, "{changes:?}");
+    }
+}
+
+#[test]
+fn momentum_carries_the_last_change_into_the_next_step() {
+    // With momentum m the second step moves by m v1 + its own change; a
+    // model that takes that second step from a zero velocity moves by its
+    // change alone. The difference of the two is exactly m v1.
+    let device = device();
+    let (images, labels) = toy_data(&device);
+    let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+    let one_hot = one_hot_rows(&labels, 2, &device).unwrap();
+    let step = |momentum| UpDownStep {
+        gibbs_steps: 1,
+        learning_rate: 0.1,
+        weight_decay: 0.0,
+        momentum,
+        negative_labels: NegativeLabels::MeanField,
+    };
+    let mut model = toy_generative(&device);
+    let mut velocity = model.zero_velocity();
+    model
+        .up_down_step(
+            &mut velocity,
+            images.clone(),
+            one_hot.clone(),
+            &step(0.9),
+            &mut Sampler::new(1),
+        )
+        .unwrap();
+    let first_velocity = host(velocity.top.weight.val());
+    let (mut with, mut without) = (model.clone(), model.clone());
+    let mut fresh = model.zero_velocity();
+    with.up_down_step(
+        &mut velocity,
+        images.clone(),
+        one_hot.clone(),
+        &step(0.9),
+        &mut Sampler::new(2),
+    )
+    .unwrap();
+    without
+        .up_down_step(
+            &mut fresh,
+            images,
+            one_hot,
+            &step(0.9),
+            &mut Sampler::new(2),
+        )
+        .unwrap();
+    let (a, b) = (host(with.top.weight.val()), host(without.top.weight.val()));
+    for ((a, b), v) in a.iter().zip(&b).zip(&first_velocity) {
+        assert!((a - b - 0.9 * v).abs() < 1e-6, "{a} - {b} != 0.9 * {v}");
+    }
+    assert!(first_velocity.iter().any(|v| v.abs() > 1e-4));
+}
+
+#[test]
+fn label_free_energies_match_the_top_rbm_free_energy() {
+    let device = device();
+    let model = toy_generative(&device);
+    let (images, _) = toy_data(&device);
+    let features = model.features(images);
+    let fast = host(model.label_free_energies(features.clone()));
+    for label in 0..2 {
+        let one_hot = one_hot_rows(&vec![label; 40], 2, &device).unwrap();
+        let direct = host1(
+            model
+                .top
+                .free_energy(generative::model::top_visible(features.clone(), one_hot)),
+        );
+        for (row, d) in direct.iter().enumerate() {
+            let f = fast[row * 2 + label];
+            assert!(
+                (f - d).abs() <= 1e-5 * d.abs().max(1.0),
+                "row {row} label {label}: {f} vs {d}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_final_phase_stops_when_the_training_error_reaches_its_goal() {
+    use generative::schedule::{BestEpoch, OneHotSet, UpDownState, final_phase};
+    let device = device();
+    let (images, labels) = toy_data(&device);
+    let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+    let all = OneHotSet {
+        images,
+        labels: one_hot_rows(&labels, 2, &device).unwrap(),
+    };
+    let run = |goal: Option<f64>| {
+        let mut model = toy_generative(&device);
+        let mut velocity = model.zero_velocity();
+        let mut state = UpDownState::start(50.0);
+        state.best = Some(BestEpoch {
+            epoch: 1,
+            valid_error_percent: 50.0,
+            train_error_percent: goal,
+        });
+        let mut seen = Vec::new();
+        final_phase::<()>(
+            &mut model,
+            &mut velocity,
+            &mut state,
+            &updown(0.01),
+            &all,
+            4,
+            |e| {
+                seen.push(e.state.final_train_error_percent.expect("measured"));
+                Ok(())
+            },
+        )
+        .unwrap();
+        (state, seen)
+    };
+    // Any error is at most 100%: reached after the first epoch.
+    let (state, seen) = run(Some(100.0));
+    assert_eq!((state.final_done, seen.len()), (1, 1));
+    assert!(state.final_reached());
+    // No error is below 0%: every epoch up to the bound runs.
+    let (state, seen) = run(Some(-1.0));
+    assert_eq!((state.final_done, seen.len()), (4, 4));
+    assert!(!state.final_reached());
+    // Without a measured goal, the bound.
+    let (state, _) = run(None);
+    assert_eq!(state.final_done, 4);
 }
 
 #[test]
@@ -907,8 +1187,9 @@ fn up_down_divergence_is_detected() {
     let (images, labels) = toy_data(&device);
     let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
     let one_hot = one_hot_rows(&labels, 2, &device).unwrap();
+    let mut velocity = model.zero_velocity();
     let error = model
-        .up_down_epoch(&images, &one_hot, &updown(1e7), 0, |_, _| {})
+        .up_down_epoch(&mut velocity, &images, &one_hot, &updown(1e7), 0, |_, _| {})
         .unwrap_err();
     assert!(
         matches!(error, DbnError::Diverged { epoch: 1, .. }),
@@ -1127,4 +1408,84 @@ mod infinite_sbn_statements {
         let too_big = RbmConfig::new(13, 2).init(&device, 1);
         assert!(TiedNet::from_rbm(&too_big).is_err());
     }
+}
+
+/// Pre-activations from the extremes of f32's exp to 0, both signs.
+const EXTREME_INPUTS: [f32; 13] = [
+    -1e4, -200.0, -100.0, -88.8, -88.0, -50.0, 0.0, 50.0, 88.0, 88.8, 100.0, 200.0, 1e4,
+];
+
+#[test]
+fn every_unit_activation_and_its_gradient_are_finite_at_extreme_inputs() {
+    let device = Device::flex().autodiff();
+    for units in [
+        UnitKind::Bernoulli,
+        UnitKind::Gaussian,
+        UnitKind::SteppedSigmoid { copies: 10 },
+        UnitKind::NoisyRectified,
+        UnitKind::BinaryWithSoftmax { group: 3 },
+    ] {
+        let x = Tensor::<2>::from_data(TensorData::new(EXTREME_INPUTS.to_vec(), [1, 13]), &device)
+            .require_grad();
+        let y = units.mean(x.clone());
+        let forward = host(y.clone());
+        assert!(
+            forward.iter().all(|v| v.is_finite()),
+            "{}: {forward:?}",
+            units.name()
+        );
+        let grads = y.sum().backward();
+        let gradient = host(x.grad(&grads).expect("x is tracked"));
+        assert!(
+            gradient.iter().all(|v| v.is_finite()),
+            "{}: gradient {gradient:?}",
+            units.name()
+        );
+    }
+}
+
+#[test]
+fn the_logistic_gradient_is_s_times_one_minus_s_from_minus_200_to_200() {
+    // The backward of `1 / (1 + exp(-x))` written with four ops is
+    // 0 x inf = NaN below about -88; the classifier must use s (1 - s).
+    let device = Device::flex().autodiff();
+    let inputs: Vec<f32> = (-200..=200).map(|i| i as f32).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(inputs.clone(), [1, inputs.len()]), &device)
+        .require_grad();
+    let s = UnitKind::Bernoulli.mean(x.clone());
+    let grads = s.clone().sum().backward();
+    let gradient = host(x.grad(&grads).expect("x is tracked"));
+    for ((x, g), s) in inputs.iter().zip(&gradient).zip(host(s)) {
+        let expected = s * (1.0 - s);
+        // Both are f32 products of the same s: within a few ulps of 0.25 at most.
+        assert!(
+            (g - expected).abs() <= 1e-7,
+            "x = {x}: gradient {g}, s(1 - s) = {expected}"
+        );
+    }
+}
+
+#[test]
+fn a_classifier_with_saturated_pretrained_units_has_a_finite_gradient() {
+    // One hidden unit driven to -200 and one to +200: the loss's gradient
+    // must stay finite (it was NaN with the four-op logistic).
+    let device = Device::flex().autodiff();
+    let mut classifier = ClassifierConfig::new(vec![2, 2], 2).init(&device, 1);
+    classifier.hidden[0].weight = classifier.hidden[0].weight.clone().map(|w| {
+        Tensor::from_data(
+            TensorData::new(vec![-200.0f32, 0.0, 0.0, 200.0], [2, 2]),
+            &w.device(),
+        )
+        .require_grad()
+    });
+    let images = Tensor::<2>::from_data(
+        TensorData::new(vec![1.0f32, 1.0, 1.0, 0.0], [2, 2]),
+        &device,
+    );
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1], [2]), &device);
+    let output =
+        classifier.forward_classification(finetune::batch::ClassificationBatch { images, targets });
+    let grads = output.loss.backward();
+    let gradient = host(classifier.hidden[0].weight.grad(&grads).expect("tracked"));
+    assert!(gradient.iter().all(|g| g.is_finite()), "{gradient:?}");
 }

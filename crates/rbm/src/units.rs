@@ -91,7 +91,10 @@ impl UnitKind {
                 .reduce(|a, b| a + b)
                 .expect("copies >= 1"),
             UnitKind::NoisyRectified => {
-                let std = logistic(total_input.clone()).sqrt();
+                // The variance is floored at 1e-20 (inputs below about -46):
+                // the mean is 0 there either way, and sqrt's gradient at 0 and
+                // x / 0 would make the backward pass NaN.
+                let std = logistic(total_input.clone()).clamp_min(1e-20).sqrt();
                 let z = total_input.clone() / std.clone();
                 let cdf = (z.clone() * std::f64::consts::FRAC_1_SQRT_2)
                     .erf()
@@ -139,7 +142,10 @@ impl UnitKind {
                 .reduce(|a, b| a + b)
                 .expect("copies >= 1"),
             UnitKind::NoisyRectified => {
-                let std = logistic(total_input.clone()).sqrt();
+                // The variance is floored at 1e-20 (inputs below about -46):
+                // the mean is 0 there either way, and sqrt's gradient at 0 and
+                // x / 0 would make the backward pass NaN.
+                let std = logistic(total_input.clone()).clamp_min(1e-20).sqrt();
                 let noise = sampler.normal(total_input.dims(), 0.0, 1.0, &total_input.device());
                 relu(total_input + noise * std)
             }

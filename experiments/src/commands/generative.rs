@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::ArgMatches;
-use dbn::SampleStart;
+use dbn::{NegativeLabels, SampleStart};
 
 use crate::cli::{Invocation, RunArgs};
 use crate::data::DataSpec;
@@ -27,6 +27,24 @@ impl From<StartArg> for SampleStart {
         match start {
             StartArg::RandomFeatures => SampleStart::RandomFeatures,
             StartArg::NoiseImage => SampleStart::NoiseImage,
+        }
+    }
+}
+
+/// The command-line spelling of [`NegativeLabels`].
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LabelsArg {
+    /// Softmax probabilities (HOT 2006, appendix B).
+    MeanField,
+    /// A one-hot sample at every Gibbs step.
+    Sampled,
+}
+
+impl From<LabelsArg> for NegativeLabels {
+    fn from(labels: LabelsArg) -> Self {
+        match labels {
+            LabelsArg::MeanField => NegativeLabels::MeanField,
+            LabelsArg::Sampled => NegativeLabels::Sampled,
         }
     }
 }
@@ -56,12 +74,24 @@ pub struct Args {
     #[arg(long)]
     updown_epochs: Option<usize>,
     /// Up-down epochs on all 60,000 training images after the best
-    /// validation epoch, as HOT 2006's final net [quick: 0, paper: 10].
+    /// validation epoch, at most: HOT 2006's final net, trained until its
+    /// training error on all of them is as low as the chosen epoch's on
+    /// its training images [quick: 0, paper: 100].
     #[arg(long)]
     final_epochs: Option<usize>,
-    /// Up-down learning rate.
-    #[arg(long, default_value_t = 0.01)]
-    updown_lr: f64,
+    /// Up-down learning rate [presets: 0.01].
+    #[arg(long)]
+    updown_lr: Option<f64>,
+    /// Up-down momentum, in [0, 1) [presets: 0].
+    #[arg(long)]
+    updown_momentum: Option<f64>,
+    /// Up-down weight decay (L2 penalty times the learning rate) [presets: 1e-5].
+    #[arg(long)]
+    updown_weight_decay: Option<f64>,
+    /// The label group in up-down's negative phase: softmax probabilities
+    /// (HOT 2006, appendix B) or a one-hot sample per Gibbs step.
+    #[arg(long, value_enum, default_value_t = LabelsArg::MeanField)]
+    updown_labels: LabelsArg,
     /// Gibbs steps per generated sample [quick and paper: 5,000 (HOT
     /// 2006 ran 1,000 between consecutive samples of one chain); with
     /// --resume: the run's, unless given].
@@ -86,6 +116,10 @@ pub struct Args {
     /// Use only the first N of the 50,000 training images.
     #[arg(long)]
     train_rows: Option<usize>,
+    /// Of those, only the first N of each class (HOT 2006: 4,400 per digit,
+    /// 44,000 in all) [quick: all, paper: 4400].
+    #[arg(long)]
+    train_per_class: Option<usize>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// With --resume, only --updown-epochs, --final-epochs, --sample-steps,
@@ -156,7 +190,14 @@ fn config_from_args(
     set(args.updown_epochs, &mut recipe.updown_epochs);
     set(args.final_epochs, &mut recipe.final_epochs);
     set(args.sample_steps, &mut recipe.sample_steps);
-    recipe.updown_learning_rate = args.updown_lr;
+    let rates = &mut recipe.updown_rates;
+    rates.learning_rate = args.updown_lr.unwrap_or(rates.learning_rate);
+    rates.momentum = args.updown_momentum.unwrap_or(rates.momentum);
+    rates.weight_decay = args.updown_weight_decay.unwrap_or(rates.weight_decay);
+    recipe.updown_negative_labels = args.updown_labels.into();
+    if args.train_per_class.is_some() {
+        recipe.train_per_class = args.train_per_class;
+    }
     recipe.sample_start = args.sample_start.map(Into::into).unwrap_or_default();
     recipe.samples_per_class = args.samples_per_class;
     recipe.train_rows = args.train_rows;

@@ -25,6 +25,7 @@ pub mod loglik;
 pub mod study;
 pub mod top_rbm_sweep;
 pub mod train_rbm;
+pub mod updown_sweep;
 
 /// Every subcommand of `deepbelief`.
 #[derive(Subcommand, Debug)]
@@ -47,6 +48,9 @@ pub enum Command {
     GaussianSweeps(gaussian_sweeps::Args),
     /// The generative DBN's top RBM alone, validation error every N epochs.
     TopRbmSweep(top_rbm_sweep::Args),
+    /// The generative DBN's up-down rates chosen on validation: learning
+    /// rate x momentum x weight decay from one greedy DBN.
+    UpdownSweep(updown_sweep::Args),
     /// The exact variational bound of a two-layer DBN before and after
     /// stacking.
     Bound(bound::Args),
@@ -74,6 +78,7 @@ impl Command {
             Command::Gaussian(args) => gaussian::run(args, matches),
             Command::GaussianSweeps(args) => gaussian_sweeps::run(args, matches),
             Command::TopRbmSweep(args) => top_rbm_sweep::run(args),
+            Command::UpdownSweep(args) => updown_sweep::run(args, matches),
             Command::Bound(args) => bound::run(args),
             Command::InfiniteSbn(args) => infinite_sbn::run(args),
             Command::Study(args) => study::run(args, matches),

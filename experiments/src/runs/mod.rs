@@ -21,6 +21,7 @@ pub mod study_run;
 mod study_tests;
 pub mod sweep;
 pub mod top_rbm_sweep;
+pub mod updown_sweep;
 
 /// The outcome of a run that can stop early: finished with its result, or
 /// interrupted (from the dashboard) with its last committed checkpoint kept

@@ -58,9 +58,26 @@ pub fn top_stack(
     top
 }
 
-/// HOT's up-down: batches of 100, weight cost 1e-5, and 3, 6, then 10
-/// Gibbs steps in the top RBM over the thirds of the `epochs`.
-pub fn hot_updown(epochs: usize, learning_rate: f64, seed: u64) -> super::updown::UpDownConfig {
+/// The rates of up-down that HOT 2006 chose on validation and did not
+/// publish.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpDownRates {
+    pub learning_rate: f64,
+    pub momentum: f64,
+    /// L2 penalty on the weights, times the learning rate.
+    pub weight_decay: f64,
+}
+
+/// HOT's up-down: batches of 10 images of each of the `classes`, the
+/// label group's softmax probabilities in the negative phase (appendix
+/// B), and 3, 6, then 10 Gibbs steps in the top RBM over the thirds of the
+/// `epochs`.
+pub fn hot_updown(
+    epochs: usize,
+    classes: usize,
+    rates: UpDownRates,
+    seed: u64,
+) -> super::updown::UpDownConfig {
     let mut schedule: Vec<(usize, usize)> = Vec::new();
     for step in [(0, 3), (epochs / 3, 6), (2 * epochs / 3, 10)] {
         if schedule.last().is_none_or(|last| last.0 < step.0) {
@@ -69,9 +86,12 @@ pub fn hot_updown(epochs: usize, learning_rate: f64, seed: u64) -> super::updown
     }
     super::updown::UpDownConfig {
         epochs,
-        batch_size: 100,
-        learning_rate,
-        weight_decay: 1e-5,
+        batch_size: 10 * classes,
+        learning_rate: rates.learning_rate,
+        weight_decay: rates.weight_decay,
+        momentum: rates.momentum,
+        negative_labels: super::updown::NegativeLabels::MeanField,
+        batches: super::updown::BatchComposition::ClassBalanced,
         gibbs_schedule: schedule,
         seed,
     }

@@ -87,19 +87,39 @@ impl GenerativeDbn {
     }
 
     /// The top RBM's free energy of `[features, label]` for every label.
+    /// The features' share of the hidden input and of the energy is
+    /// computed once and each label adds its own row of weights: one
+    /// matrix product instead of one per label (the labels' visible units
+    /// are binary+softmax, whose energy is linear in the states).
     ///
     /// # Shapes
     /// - features: `[batch, features]` -> `[batch, n_labels]`
     pub fn label_free_energies(&self, features: Tensor<2>) -> Tensor<2> {
-        let [batch, _] = features.dims();
-        let device = features.device();
-        let labels = self.n_labels();
-        let columns = (0..labels)
-            .map(|label| {
-                let one_hot = one_hot_rows(&vec![label; batch], labels, &device)
-                    .expect("every label is below the number of labels");
-                let joint = top_visible(features.clone(), one_hot);
-                self.top.free_energy(joint).unsqueeze_dim::<2>(1)
+        let n_labels = self.n_labels();
+        let [_, n_features] = features.dims();
+        let weight = self.top.weight.val(); // [features + labels, hidden]
+        let [_, hidden] = weight.dims();
+        let visible_bias = self.top.visible_bias.val(); // [features + labels]
+        let hidden_input = features
+            .clone()
+            .matmul(weight.clone().slice([0..n_features, 0..hidden]))
+            + self.top.hidden_bias.val().unsqueeze_dim(0); // [batch, hidden]
+        let feature_energy = features
+            .matmul(visible_bias.clone().slice([0..n_features]).unsqueeze_dim(1))
+            .neg(); // [batch, 1]
+        let columns = (n_features..n_features + n_labels)
+            .map(|unit| {
+                let label_row = weight.clone().slice([unit..unit + 1, 0..hidden]); // [1, hidden]
+                let label_bias = visible_bias
+                    .clone()
+                    .slice([unit..unit + 1])
+                    .unsqueeze_dim(0); // [1, 1]
+                let log_partition = self
+                    .top
+                    .hidden_units
+                    .log_partition(hidden_input.clone() + label_row)
+                    .unsqueeze_dim(1); // [batch, 1]
+                feature_energy.clone() - label_bias - log_partition
             })
             .collect();
         Tensor::cat(columns, 1)

@@ -24,6 +24,10 @@ pub struct UpDownState {
     /// Epochs of the final phase on all training images done.
     #[serde(default)]
     pub final_done: usize,
+    /// The training error on all training images after the last final
+    /// epoch (percent; absent before one, and in older runs).
+    #[serde(default)]
+    pub final_train_error_percent: Option<f64>,
 }
 
 impl UpDownState {
@@ -35,9 +39,25 @@ impl UpDownState {
             best: Some(BestEpoch {
                 epoch: 0,
                 valid_error_percent: greedy_valid_error_percent,
+                train_error_percent: None,
             }),
             final_done: 0,
+            final_train_error_percent: None,
         }
+    }
+
+    /// The final phase's goal: HOT's rule, the chosen epoch's training
+    /// error (percent), if it was measured.
+    pub fn final_target(&self) -> Option<f64> {
+        self.best.and_then(|b| b.train_error_percent)
+    }
+
+    /// The final phase has reached its goal.
+    pub fn final_reached(&self) -> bool {
+        matches!(
+            (self.final_train_error_percent, self.final_target()),
+            (Some(error), Some(target)) if error <= target
+        )
     }
 }
 
@@ -46,6 +66,10 @@ impl UpDownState {
 pub struct BestEpoch {
     pub epoch: usize,
     pub valid_error_percent: f64,
+    /// Its error on the training images (percent): the final phase's goal
+    /// (absent in older runs).
+    #[serde(default)]
+    pub train_error_percent: Option<f64>,
 }
 
 /// Images with one-hot labels, on the device.
@@ -58,6 +82,14 @@ pub struct OneHotSet {
     pub labels: Tensor<2>,
 }
 
+impl OneHotSet {
+    /// The free-energy classification error of `model` on the set, percent.
+    pub fn error_percent(&self, model: &GenerativeDbn) -> f64 {
+        let classes = self.labels.clone().argmax(1).squeeze_dim::<1>(1);
+        100.0 * model.error_rate(&self.images, &classes, 1000)
+    }
+}
+
 /// What the driver reports after each epoch.
 pub struct UpDownEpoch<'a> {
     pub metrics: &'a UpDownMetrics,
@@ -66,6 +98,8 @@ pub struct UpDownEpoch<'a> {
     /// This epoch's model became the best one (commit it as such).
     pub is_best: bool,
     pub model: &'a GenerativeDbn,
+    /// The velocity of every parameter (to commit beside the model).
+    pub velocity: &'a GenerativeDbn,
     pub state: &'a UpDownState,
 }
 
@@ -84,10 +118,12 @@ pub enum ScheduleError<E> {
 /// [`UpDownState::start`] or a checkpoint's), measuring the error on
 /// `valid` (images and class indices) after each; an epoch at least as good
 /// as the best so far becomes the best (ties go to the later epoch: more
-/// training at equal validation error). A final phase done before is
+/// training at equal validation error), and its error on `train` is
+/// measured (the final phase's goal). A final phase done before is
 /// discarded: it starts again from the new choice.
 pub fn up_down_with_validation<E>(
     model: &mut GenerativeDbn,
+    velocity: &mut GenerativeDbn,
     state: &mut UpDownState,
     config: &UpDownConfig,
     train: &OneHotSet,
@@ -97,6 +133,7 @@ pub fn up_down_with_validation<E>(
     while state.epochs_done < config.epochs {
         let metrics = model
             .up_down_epoch(
+                velocity,
                 &train.images,
                 &train.labels,
                 config,
@@ -109,6 +146,7 @@ pub fn up_down_with_validation<E>(
             })?;
         state.epochs_done += 1;
         state.final_done = 0;
+        state.final_train_error_percent = None;
         let valid_error = 100.0 * model.error_rate(valid.0, valid.1, 1000);
         let is_best = state
             .best
@@ -117,6 +155,7 @@ pub fn up_down_with_validation<E>(
             state.best = Some(BestEpoch {
                 epoch: state.epochs_done,
                 valid_error_percent: valid_error,
+                train_error_percent: Some(train.error_percent(model)),
             });
         }
         on_epoch(UpDownEpoch {
@@ -124,6 +163,7 @@ pub fn up_down_with_validation<E>(
             valid_error: Some(valid_error),
             is_best,
             model,
+            velocity,
             state,
         })
         .map_err(ScheduleError::Callback)?;
@@ -133,20 +173,27 @@ pub fn up_down_with_validation<E>(
 
 /// HOT 2006's last step after choosing their net by validation: more
 /// up-down epochs on all training images (`all`, validation ones included)
-/// from the chosen `model`, up to `epochs` of them counted in
-/// `state.final_done`. Their epoch numbers follow the up-down ones, so the
-/// Gibbs steps are the schedule's last and the random stream is new.
+/// from the chosen `model` "until its error rate on the full training set
+/// was as low as its final error rate had been on the initial training
+/// set" ([`UpDownState::final_target`]; without a measured goal, all
+/// `max_epochs` run), at most `max_epochs` of them, counted in
+/// `state.final_done`, with the training error on `all` measured after
+/// each. Their epoch numbers follow the up-down ones, so the Gibbs steps
+/// are the schedule's last and the random stream is new; `velocity`
+/// starts as the caller gives it (zeros for a new final phase).
 pub fn final_phase<E>(
     model: &mut GenerativeDbn,
+    velocity: &mut GenerativeDbn,
     state: &mut UpDownState,
     config: &UpDownConfig,
     all: &OneHotSet,
-    epochs: usize,
+    max_epochs: usize,
     mut on_epoch: impl FnMut(UpDownEpoch<'_>) -> Result<(), E>,
 ) -> Result<(), ScheduleError<E>> {
-    while state.final_done < epochs {
+    while state.final_done < max_epochs && !state.final_reached() {
         let metrics = model
             .up_down_epoch(
+                velocity,
                 &all.images,
                 &all.labels,
                 config,
@@ -158,11 +205,13 @@ pub fn final_phase<E>(
                 epochs_done: state.final_done,
             })?;
         state.final_done += 1;
+        state.final_train_error_percent = Some(all.error_percent(model));
         on_epoch(UpDownEpoch {
             metrics: &metrics,
             valid_error: None,
             is_best: false,
             model,
+            velocity,
             state,
         })
         .map_err(ScheduleError::Callback)?;

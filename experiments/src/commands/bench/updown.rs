@@ -5,6 +5,9 @@
 //!
 //! cargo run --release -- bench updown --device flex
 use dbn::UpDownConfig;
+use dbn::generative::greedy::hot_updown;
+
+use crate::runs::generative::UPDOWN_RATES;
 
 use crate::runs::bench::updown::{UpdownBench, bench_updown};
 
@@ -20,24 +23,27 @@ pub struct Args {
     /// Timed epochs (after one untimed warm-up epoch on 1,000 images).
     #[arg(long, default_value_t = 1)]
     updown_epochs: usize,
+    /// Up-down momentum (0: no velocity kept) [the presets'].
+    #[arg(long)]
+    updown_momentum: Option<f64>,
     #[command(flatten)]
     common: crate::cli::CommonArgs,
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let config = UpDownConfig {
-        epochs: 1,
-        batch_size: 100,
-        learning_rate: 0.01,
-        weight_decay: 1e-5,
-        gibbs_schedule: vec![(0, args.gibbs_steps)],
-        seed: 1,
-    };
-    config.validate()?;
     if args.updown_epochs == 0 || args.train_rows == 0 {
         return Err("--updown-epochs and --train-rows must be at least 1".into());
     }
     let data = args.common.data.prepare()?;
+    // The presets' up-down (class-balanced batches, mean-field labels) at
+    // a fixed number of Gibbs steps.
+    let mut rates = UPDOWN_RATES;
+    rates.momentum = args.updown_momentum.unwrap_or(rates.momentum);
+    let config = UpDownConfig {
+        gibbs_schedule: vec![(0, args.gibbs_steps)],
+        ..hot_updown(1, data.spec.classes, rates, 1)
+    };
+    config.validate()?;
     if args.train_rows > data.spec.train_images {
         return Err(format!(
             "--train-rows must be at most the {} training images",

@@ -39,8 +39,10 @@ pub fn bench_updown(
         .with_visible_units(UnitKind::BinaryWithSoftmax { group: set.classes })
         .init(device, 3);
     let mut model = GenerativeDbn::from_greedy(&lower, top)?;
+    let mut velocity = model.zero_velocity();
     let warm = bench.train_rows.min(1000);
     model.up_down_epoch(
+        &mut velocity,
         &images.clone().slice(0..warm),
         &labels.clone().slice(0..warm),
         &bench.updown,
@@ -50,8 +52,15 @@ pub fn bench_updown(
     let mut rates = Vec::new();
     for epoch in 0..bench.epochs {
         // The epoch's metrics read the device back: its time is honest.
-        let metrics = model.up_down_epoch(&images, &labels, &bench.updown, epoch, |_, _| {})?;
-        let rate = bench.train_rows as f64 / metrics.seconds;
+        let metrics = model.up_down_epoch(
+            &mut velocity,
+            &images,
+            &labels,
+            &bench.updown,
+            epoch,
+            |_, _| {},
+        )?;
+        let rate = metrics.rows as f64 / metrics.seconds;
         say(&format!(
             "epoch {}: {:.1} s, {rate:.0} samples/s (Gibbs steps {})",
             epoch + 1,

@@ -1,0 +1,256 @@
+//! The choice of up-down's rates on validation, as HOT 2006 made it
+//! ("chosen by training the network several times and observing its
+//! performance on a separate validation set"): one greedy DBN, then a grid
+//! of learning rate x momentum x weight decay, each arm up-down epochs
+//! with the validation error after every one. Every arm commits each epoch
+//! (an interrupted sweep resumes inside its arm); `sweep.json` lists the
+//! finished arms and the chosen one (the lowest best validation error).
+
+use std::time::Instant;
+
+use datasets::ImageSet;
+use dbn::UpDownConfig;
+use dbn::generative::greedy::UpDownRates;
+use dbn::generative::schedule::{OneHotSet, UpDownState};
+use serde::{Deserialize, Serialize};
+
+use super::Outcome;
+use super::generative::{
+    GenerativeRunConfig, greedy_phases, one_hot_labels, updown_with_checkpoints,
+};
+use crate::run_dir::RunDir;
+
+/// Everything that defines a sweep (`config.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpDownSweepConfig {
+    /// The greedy recipe, data selection and up-down template (its epochs,
+    /// Gibbs schedule, batches and labels are every arm's; its rates are
+    /// replaced by each arm's).
+    pub generative: GenerativeRunConfig,
+    pub learning_rates: Vec<f64>,
+    pub momenta: Vec<f64>,
+    pub weight_decays: Vec<f64>,
+}
+
+crate::run_config!(UpDownSweepConfig);
+
+impl crate::cli::DataRunConfig for UpDownSweepConfig {
+    fn data_spec(&self) -> &crate::data::DataSpec {
+        &self.generative.data
+    }
+}
+
+impl UpDownSweepConfig {
+    /// Every rule: the generative configuration's, and grids that are not
+    /// empty and whose values each make a valid up-down configuration.
+    pub fn validate(&self) -> Result<(), Box<dyn std::error::Error>> {
+        self.generative.validate()?;
+        for (name, grid) in [
+            ("learning rate", &self.learning_rates),
+            ("momentum", &self.momenta),
+            ("weight decay", &self.weight_decays),
+        ] {
+            if grid.is_empty() {
+                return Err(format!("the {name} grid is empty").into());
+            }
+        }
+        for rates in self.arms() {
+            self.arm_config(rates).validate()?;
+        }
+        Ok(())
+    }
+
+    /// The arms in order: learning rate, then momentum, then weight decay.
+    pub fn arms(&self) -> Vec<UpDownRates> {
+        let mut arms = Vec::new();
+        for &learning_rate in &self.learning_rates {
+            for &momentum in &self.momenta {
+                for &weight_decay in &self.weight_decays {
+                    arms.push(UpDownRates {
+                        learning_rate,
+                        momentum,
+                        weight_decay,
+                    });
+                }
+            }
+        }
+        arms
+    }
+
+    /// An arm's up-down configuration.
+    pub fn arm_config(&self, rates: UpDownRates) -> UpDownConfig {
+        UpDownConfig {
+            learning_rate: rates.learning_rate,
+            momentum: rates.momentum,
+            weight_decay: rates.weight_decay,
+            ..self.generative.updown.clone()
+        }
+    }
+}
+
+/// An arm's directory name, e.g. `lr0.01-m0.9-wd0.00001`.
+pub fn arm_name(rates: UpDownRates) -> String {
+    format!(
+        "lr{}-m{}-wd{}",
+        rates.learning_rate, rates.momentum, rates.weight_decay
+    )
+}
+
+/// What a finished arm measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArmResult {
+    pub learning_rate: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub epochs: usize,
+    pub best_epoch: usize,
+    pub best_valid_error_percent: f64,
+    pub best_train_error_percent: Option<f64>,
+}
+
+/// The arm's result if its last commit has all its epochs.
+fn finished_arm(
+    arm_dir: &RunDir,
+    rates: UpDownRates,
+    epochs: usize,
+) -> Result<Option<ArmResult>, Box<dyn std::error::Error>> {
+    let Some(commit) = arm_dir.last_commit("updown")? else {
+        return Ok(None);
+    };
+    let state: UpDownState = serde_json::from_value(commit.step)?;
+    if state.epochs_done < epochs {
+        return Ok(None);
+    }
+    let best = state.best.ok_or("an up-down commit without a best epoch")?;
+    Ok(Some(ArmResult {
+        learning_rate: rates.learning_rate,
+        momentum: rates.momentum,
+        weight_decay: rates.weight_decay,
+        epochs: state.epochs_done,
+        best_epoch: best.epoch,
+        best_valid_error_percent: best.valid_error_percent,
+        best_train_error_percent: best.train_error_percent,
+    }))
+}
+
+/// Runs (or resumes) the sweep of `config` on `set` in `run`; progress and
+/// the result table go to `log`. Returns the finished arms, the chosen
+/// (lowest best validation error; ties to the earlier arm) first.
+pub fn run_updown_sweep(
+    run: &RunDir,
+    config: &UpDownSweepConfig,
+    set: &ImageSet,
+    device: &burn::prelude::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<Outcome<Vec<ArmResult>>, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let classes = set.classes;
+    let generative = &config.generative;
+    let (train, valid) = generative.splits(set)?;
+    let (train_images, _) = train.tensors(device);
+    let (valid_images, valid_labels) = valid.tensors(device);
+    let train_set = OneHotSet {
+        images: train_images,
+        labels: one_hot_labels(train.labels(), classes, device)?,
+    };
+    let Some(greedy) = greedy_phases(run, generative, &train_set, &valid_images, log)? else {
+        return Ok(Outcome::Interrupted);
+    };
+    let greedy_valid_error = 100.0 * greedy.error_rate(&valid_images, &valid_labels, 1000);
+    log(&format!(
+        "greedy DBN: validation error {greedy_valid_error:.2}% ({:.1} min)",
+        started.elapsed().as_secs_f64() / 60.0
+    ));
+    let arms = config.arms();
+    let epochs = generative.updown.epochs;
+    let outcome = super::sweep::run_pending(
+        arms.iter().copied(),
+        |&rates| -> Result<bool, Box<dyn std::error::Error>> {
+            let dir = run.subdir(&format!("arms/{}", arm_name(rates)))?;
+            Ok(finished_arm(&dir, rates, epochs)?.is_some())
+        },
+        |rates| -> Result<Option<()>, Box<dyn std::error::Error>> {
+            let name = arm_name(rates);
+            let dir = run.subdir(&format!("arms/{name}"))?;
+            let mut arm_log = |line: &str| log(&format!("{name}: {line}"));
+            let finished = updown_with_checkpoints(
+                &dir,
+                greedy.clone(),
+                greedy_valid_error,
+                &config.arm_config(rates),
+                &train_set,
+                (&valid_images, &valid_labels),
+                &mut arm_log,
+            )?;
+            let best = finished.state.best.expect("set at the start");
+            log(&format!(
+                "{name}: best validation error {:.2}% at epoch {} of {epochs}",
+                best.valid_error_percent, best.epoch
+            ));
+            write_summary(run, config)?;
+            Ok(Some(()))
+        },
+    )?;
+    if matches!(outcome, Outcome::Interrupted) {
+        return Ok(Outcome::Interrupted);
+    }
+    let results = write_summary(run, config)?;
+    log(
+        "arm (learning rate, momentum, weight decay): best validation error at epoch, training error there",
+    );
+    for (index, arm) in results.iter().enumerate() {
+        log(&format!(
+            "{}{}: {:.2}% at epoch {} of {}, training {}",
+            if index == 0 { "chosen " } else { "" },
+            arm_name(UpDownRates {
+                learning_rate: arm.learning_rate,
+                momentum: arm.momentum,
+                weight_decay: arm.weight_decay
+            }),
+            arm.best_valid_error_percent,
+            arm.best_epoch,
+            arm.epochs,
+            arm.best_train_error_percent
+                .map_or("not measured".into(), |e| format!("{e:.2}%"))
+        ));
+    }
+    log(&format!(
+        "wrote {} ({:.1} min)",
+        run.path.display(),
+        started.elapsed().as_secs_f64() / 60.0
+    ));
+    Ok(Outcome::Finished(results))
+}
+
+/// Writes `sweep.json` (the finished arms, best first, and the chosen
+/// rates) and returns the arms in that order.
+fn write_summary(
+    run: &RunDir,
+    config: &UpDownSweepConfig,
+) -> Result<Vec<ArmResult>, Box<dyn std::error::Error>> {
+    let epochs = config.generative.updown.epochs;
+    let mut results = Vec::new();
+    for rates in config.arms() {
+        let dir = run.subdir(&format!("arms/{}", arm_name(rates)))?;
+        if let Some(result) = finished_arm(&dir, rates, epochs)? {
+            results.push(result);
+        }
+    }
+    // A stable sort keeps the grid order among equal errors.
+    results.sort_by(|a, b| {
+        a.best_valid_error_percent
+            .total_cmp(&b.best_valid_error_percent)
+    });
+    run.write_json(
+        "sweep.json",
+        &serde_json::json!({
+            "arms_finished": results.len(),
+            "arms_in_grid": config.arms().len(),
+            "updown_epochs": epochs,
+            "gibbs_schedule": config.generative.updown.gibbs_schedule,
+            "chosen": results.first(),
+            "arms": results,
+        }),
+    )?;
+    Ok(results)
+}
