@@ -288,6 +288,27 @@ pub fn labelled(
     )
 }
 
+/// As [`train_and_valid`], with (given `per_class`) only the first
+/// `per_class` training images of each class kept (HOT 2006's balanced
+/// 44,000: 4,400 of each digit).
+pub fn train_and_valid_per_class(
+    set: &ImageSet,
+    train_rows: usize,
+    valid_rows: usize,
+    per_class: Option<usize>,
+) -> Result<(dbn::LabelledImages, dbn::LabelledImages), Box<dyn std::error::Error>> {
+    let (train, valid) = train_and_valid(set, train_rows, valid_rows)?;
+    let Some(per_class) = per_class else {
+        return Ok((train, valid));
+    };
+    let before_valid = set.train.range(
+        0,
+        train_rows.min(set.train.len().saturating_sub(valid_rows)),
+    );
+    let chosen = before_valid.first_per_class(per_class, set.classes, "training images")?;
+    Ok((labelled(&chosen, set.classes, "training images")?, valid))
+}
+
 /// The training split's first `train_rows` images (for training; at most
 /// those before the validation images) and its last `valid_rows` (for
 /// validation, early stopping and model choice), labelled.

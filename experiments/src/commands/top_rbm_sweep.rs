@@ -36,6 +36,16 @@ pub struct Args {
     /// Mini-batch size.
     #[arg(long, default_value_t = 100)]
     cd_batch: usize,
+    /// Momentum for the first 5 epochs, then --cd-final-momentum.
+    #[arg(long, default_value_t = 0.5)]
+    cd_momentum: f64,
+    #[arg(long, default_value_t = 0.9)]
+    cd_final_momentum: f64,
+    /// The negative phase's visible units sampled (the label group one-hot,
+    /// as HOT 2006's greedy top RBM: "exactly one unit was allowed to be
+    /// active") instead of their conditional means (the trainer's default).
+    #[arg(long, conflicts_with = "persistent")]
+    sampled_reconstruction: bool,
     /// Hidden units of the top RBM.
     #[arg(long, default_value_t = 2000)]
     hidden: usize,
@@ -45,6 +55,9 @@ pub struct Args {
     /// Use only the first N of the 50,000 training images.
     #[arg(long)]
     train_rows: Option<usize>,
+    /// Of those, only the first N of each class (HOT 2006: 4,400).
+    #[arg(long)]
+    train_per_class: Option<usize>,
     /// Seed of initialisation, shuffling and sampling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -59,6 +72,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.train_rows == Some(0) {
         return Err("--train-rows must be at least 1".into());
     }
+    if args.train_per_class == Some(0) {
+        return Err("--train-per-class must be at least 1".into());
+    }
     let train = TrainConfig::new()
         .with_epochs(args.cd_epochs)
         .with_learning_rate(args.cd_lr)
@@ -67,6 +83,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_persistent(args.persistent)
         .with_weight_decay(args.cd_weight_decay)
         .with_batch_size(args.cd_batch)
+        .with_initial_momentum(args.cd_momentum)
+        .with_final_momentum(args.cd_final_momentum)
+        .with_mean_field_reconstruction(!args.sampled_reconstruction)
         .with_seed(args.seed);
     train.validate()?;
     // The lower stack is checked (two layers at least) before the data are read.
@@ -77,6 +96,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         hidden: args.hidden,
         eval_every: args.eval_every,
         train_rows: args.train_rows,
+        train_per_class: args.train_per_class,
     };
     sweep_top_rbm(&config, &args.common.data, &device, &mut |line| {
         println!("{line}")

@@ -23,7 +23,7 @@ use dbn::{
 use rbm::Sampler;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{DataSpec, labelled, train_and_valid};
+use crate::data::{DataSpec, labelled, train_and_valid_per_class};
 use crate::output::dashboard::dashboard;
 use crate::output::images::write_grid;
 use crate::run_dir::RunDir;
@@ -255,23 +255,12 @@ impl GenerativeRunConfig {
         &self,
         set: &ImageSet,
     ) -> Result<(dbn::LabelledImages, dbn::LabelledImages), Box<dyn std::error::Error>> {
-        let valid_rows = self.data.valid_rows();
-        match self.train_per_class {
-            None => Ok(train_and_valid(set, self.train_rows, valid_rows)?),
-            Some(per_class) => {
-                let before_valid = set
-                    .train
-                    .range(0, self.train_rows.min(set.train.len() - valid_rows));
-                let chosen =
-                    before_valid.first_per_class(per_class, set.classes, "training images")?;
-                let total = set.train.len();
-                let valid = set.train.range(total - valid_rows, total);
-                Ok((
-                    labelled(&chosen, set.classes, "training images")?,
-                    labelled(&valid, set.classes, "validation images")?,
-                ))
-            }
-        }
+        train_and_valid_per_class(
+            set,
+            self.train_rows,
+            self.data.valid_rows(),
+            self.train_per_class,
+        )
     }
 }
 

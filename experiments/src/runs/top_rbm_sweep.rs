@@ -10,7 +10,7 @@ use dbn::generative::greedy::top_rbm_data;
 use dbn::{GenerativeDbn, one_hot_rows};
 use rbm::{CdTrainer, RbmConfig, TrainConfig, UnitKind};
 
-use crate::data::{DataArgs, train_and_valid};
+use crate::data::{DataArgs, train_and_valid_per_class};
 
 /// What the sweep takes.
 #[derive(Debug, Clone)]
@@ -24,6 +24,8 @@ pub struct TopRbmSweepConfig {
     pub eval_every: usize,
     /// The first N training images (None: all but the validation ones).
     pub train_rows: Option<usize>,
+    /// Of those, the first N of each class (None: all).
+    pub train_per_class: Option<usize>,
 }
 
 /// Trains the top RBM of `config` on the images `data_args` name,
@@ -64,7 +66,7 @@ pub fn sweep_top_rbm(
     rbm.validate()?;
     let rows = config.train_rows.unwrap_or(usize::MAX);
     let valid_rows = set.train.len() / 6;
-    let (train, valid) = train_and_valid(&set, rows, valid_rows)?;
+    let (train, valid) = train_and_valid_per_class(&set, rows, valid_rows, config.train_per_class)?;
     let (train_images, _) = train.tensors(device);
     let (valid_images, valid_labels) = valid.tensors(device);
     let labels: Vec<usize> = train.labels().iter().map(|&l| l as usize).collect();
