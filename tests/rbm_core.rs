@@ -167,27 +167,32 @@ fn gibbs_sampling_reaches_the_exact_distribution() {
     }
 }
 
+/// The bars-and-stripes recipe of the test below: CD-5 in batches of 2,
+/// 150 epochs (1,050 updates), the rate annealed linearly from 0.3 to 0.003.
+fn bars_and_stripes_training() -> TrainConfig {
+    TrainConfig::new()
+        .with_epochs(150)
+        .with_batch_size(2)
+        .with_k(5)
+        .with_learning_rate(0.3)
+        .with_final_learning_rate(Some(0.003))
+        .with_weight_decay(0.0)
+        .with_monitor_rows(14)
+}
+
 #[test]
 fn training_on_bars_and_stripes_raises_the_exact_log_likelihood() {
     for (name, device) in backends() {
-        let patterns = datasets::bars_and_stripes(3);
-        let data = tensor_from_rows(&patterns.concat(), 9, &device);
-        let rbm = RbmConfig::new(9, 12).with_init_std(0.1).init(&device, 2);
-        let before = exact_log_likelihood(&rbm, &data).unwrap();
-        let config = TrainConfig::new()
-            .with_epochs(1000)
-            .with_batch_size(2)
-            .with_learning_rate(0.1)
-            .with_weight_decay(0.0)
-            .with_monitor_rows(14)
-            .with_seed(4);
-        let mut trainer = CdTrainer::new(rbm, config).unwrap();
-        trainer.fit(&data, None, |_| {}).unwrap();
-        let after = exact_log_likelihood(trainer.rbm(), &data).unwrap();
-        // Uniform over 14 patterns would give -ln 14 = -2.64; the untrained
-        // model is near 9 ln 2 = 6.24 nats per pattern. Demand a clear gain.
+        let (before, after) = bars_and_stripes_gain(bars_and_stripes_training(), 1, &device);
+        // The untrained model (weights of std 0.1) is near 9 ln 2 = 6.24
+        // nats per pattern below 0; uniform over the 14 patterns, the best
+        // possible, is -ln 14 = -2.64. Over seeds 1..=100 this recipe ends
+        // between -5.06 and -3.20 (median -3.86; offline:
+        // `bars_and_stripes_gain_over_100_seeds`), so -5.2 passes on every
+        // one of them, while the earlier 1,000 epochs of CD-1 at a constant
+        // 0.1 ended below -6.6 on 5 of 100 seeds (worse than untrained).
         assert!(
-            after > before + 1.5,
+            before < -6.0 && after > -5.2,
             "{name}: log-likelihood {before:.3} -> {after:.3}"
         );
         assert!(
@@ -229,5 +234,55 @@ fn aggregated_posterior_is_not_factorial() {
             marginals[0] * marginals[1] * (1.0 - marginals[2]) * (1.0 - marginals[3]);
         assert!((factorial - 0.0625).abs() < 1e-6, "{name}: {factorial}");
         assert!(aggregated > 5.0 * factorial);
+    }
+}
+
+/// The exact log-likelihood gain of bars-and-stripes training under
+/// `config` from seed `seed` (model and training), on `device`.
+fn bars_and_stripes_gain(config: TrainConfig, seed: u64, device: &Device) -> (f64, f64) {
+    let patterns = datasets::bars_and_stripes(3);
+    let data = tensor_from_rows(&patterns.concat(), 9, device);
+    let rbm = RbmConfig::new(9, 12).with_init_std(0.1).init(device, seed);
+    let before = exact_log_likelihood(&rbm, &data).unwrap();
+    let mut trainer = CdTrainer::new(rbm, config.with_seed(seed)).unwrap();
+    trainer.fit(&data, None, |_| {}).unwrap();
+    (before, exact_log_likelihood(trainer.rbm(), &data).unwrap())
+}
+
+/// Offline: the distribution over 100 seeds of the gain behind
+/// `training_on_bars_and_stripes_raises_the_exact_log_likelihood`
+/// (`cargo test --release --test rbm_core -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn bars_and_stripes_gain_over_100_seeds() {
+    let device = Device::flex();
+    for (name, config) in [
+        (
+            "this test's recipe (CD-5, 150 epochs, 0.3 -> 0.003)",
+            bars_and_stripes_training(),
+        ),
+        (
+            "the earlier recipe (CD-1, 1,000 epochs, constant 0.1)",
+            TrainConfig::new()
+                .with_epochs(1000)
+                .with_batch_size(2)
+                .with_learning_rate(0.1)
+                .with_weight_decay(0.0)
+                .with_monitor_rows(14),
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let mut after: Vec<f64> = (1..=100)
+            .map(|seed| bars_and_stripes_gain(config.clone(), seed, &device).1)
+            .collect();
+        after.sort_by(f64::total_cmp);
+        println!(
+            "{name}: log-likelihood after, min {:.3}, 5% {:.3}, median {:.3}, max {:.3} ({:.1} s)",
+            after[0],
+            after[5],
+            after[50],
+            after[99],
+            started.elapsed().as_secs_f64()
+        );
     }
 }
