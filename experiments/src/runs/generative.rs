@@ -622,26 +622,6 @@ fn updown_record(
     (line, values)
 }
 
-/// An up-down schedule's failure as the run reports it: training errors
-/// name the last good checkpoint (`what` N) and the run directory.
-fn schedule_error(
-    error: ScheduleError<Box<dyn std::error::Error>>,
-    what: &str,
-    run: &RunDir,
-) -> Box<dyn std::error::Error> {
-    match error {
-        ScheduleError::Training {
-            source,
-            epochs_done,
-        } => format!(
-            "{source}; the last good checkpoint ({what} {epochs_done}) is kept in {}",
-            run.path.display()
-        )
-        .into(),
-        ScheduleError::Callback(e) => e,
-    }
-}
-
 /// One-hot rows of class labels.
 pub(crate) fn one_hot_labels(
     labels: &[u8],
@@ -824,4 +804,55 @@ pub(crate) fn updown_with_checkpoints(
         state,
         best_file,
     })
+}
+
+/// An up-down epoch that failed (divergence, bad data): the model's error,
+/// the last good checkpoint and where it is kept.
+#[derive(Debug)]
+pub struct UpDownFailed {
+    pub source: dbn::DbnError,
+    /// `what` of the last good checkpoint ("up-down epoch", "final pass epoch").
+    pub what: &'static str,
+    pub epochs_done: usize,
+    pub run: std::path::PathBuf,
+}
+
+impl std::fmt::Display for UpDownFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}; the last good checkpoint ({} {}) is kept in {}",
+            self.source,
+            self.what,
+            self.epochs_done,
+            self.run.display()
+        )
+    }
+}
+
+impl std::error::Error for UpDownFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// An up-down schedule's failure as the run reports it: training errors
+/// become [`UpDownFailed`], naming the last good checkpoint.
+fn schedule_error(
+    error: ScheduleError<Box<dyn std::error::Error>>,
+    what: &'static str,
+    run: &RunDir,
+) -> Box<dyn std::error::Error> {
+    match error {
+        ScheduleError::Training {
+            source,
+            epochs_done,
+        } => Box::new(UpDownFailed {
+            source,
+            what,
+            epochs_done,
+            run: run.path.clone(),
+        }),
+        ScheduleError::Callback(e) => e,
+    }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Outcome;
 use super::generative::{
-    GenerativeRunConfig, greedy_phases, one_hot_labels, updown_with_checkpoints,
+    GenerativeRunConfig, UpDownFailed, greedy_phases, one_hot_labels, updown_with_checkpoints,
 };
 use crate::run_dir::RunDir;
 
@@ -102,13 +102,20 @@ pub struct ArmResult {
     pub learning_rate: f64,
     pub momentum: f64,
     pub weight_decay: f64,
+    /// Epochs done (fewer than asked if it diverged).
     pub epochs: usize,
     pub best_epoch: usize,
     pub best_valid_error_percent: f64,
     pub best_train_error_percent: Option<f64>,
+    /// Why the arm stopped early: its divergence (absent if it ran to the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<String>,
 }
 
-/// The arm's result if its last commit has all its epochs.
+/// The file in which an arm that diverged says so.
+const DIVERGED: &str = "diverged.json";
+
+/// The arm's result if its last commit has all its epochs, or it diverged.
 fn finished_arm(
     arm_dir: &RunDir,
     rates: UpDownRates,
@@ -118,11 +125,19 @@ fn finished_arm(
         return Ok(None);
     };
     let state: UpDownState = serde_json::from_value(commit.step)?;
-    if state.epochs_done < epochs {
+    let diverged = if arm_dir.file(DIVERGED).exists() {
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(arm_dir.file(DIVERGED))?)?;
+        Some(record["error"].as_str().unwrap_or("diverged").to_string())
+    } else {
+        None
+    };
+    if state.epochs_done < epochs && diverged.is_none() {
         return Ok(None);
     }
     let best = state.best.ok_or("an up-down commit without a best epoch")?;
     Ok(Some(ArmResult {
+        diverged,
         learning_rate: rates.learning_rate,
         momentum: rates.momentum,
         weight_decay: rates.weight_decay,
@@ -181,12 +196,32 @@ pub fn run_updown_sweep(
                 &train_set,
                 (&valid_images, &valid_labels),
                 &mut arm_log,
-            )?;
-            let best = finished.state.best.expect("set at the start");
-            log(&format!(
-                "{name}: best validation error {:.2}% at epoch {} of {epochs}",
-                best.valid_error_percent, best.epoch
-            ));
+            );
+            match finished {
+                Ok(finished) => {
+                    let best = finished.state.best.expect("set at the start");
+                    log(&format!(
+                        "{name}: best validation error {:.2}% at epoch {} of {epochs}",
+                        best.valid_error_percent, best.epoch
+                    ));
+                }
+                // A diverged arm is a result of the sweep (these rates are
+                // too large), not a failure of it: recorded, and the sweep
+                // goes on.
+                Err(e) => match e.downcast_ref::<UpDownFailed>() {
+                    Some(failed) if matches!(failed.source, dbn::DbnError::Diverged { .. }) => {
+                        dir.write_json(
+                            DIVERGED,
+                            &serde_json::json!({
+                                "error": failed.source.to_string(),
+                                "epochs_done": failed.epochs_done,
+                            }),
+                        )?;
+                        log(&format!("{name}: {}", failed.source));
+                    }
+                    _ => return Err(e),
+                },
+            }
             write_summary(run, config)?;
             Ok(Some(()))
         },
@@ -200,7 +235,7 @@ pub fn run_updown_sweep(
     );
     for (index, arm) in results.iter().enumerate() {
         log(&format!(
-            "{}{}: {:.2}% at epoch {} of {}, training {}",
+            "{}{}: {:.2}% at epoch {} of {}, training {}{}",
             if index == 0 { "chosen " } else { "" },
             arm_name(UpDownRates {
                 learning_rate: arm.learning_rate,
@@ -211,7 +246,10 @@ pub fn run_updown_sweep(
             arm.best_epoch,
             arm.epochs,
             arm.best_train_error_percent
-                .map_or("not measured".into(), |e| format!("{e:.2}%"))
+                .map_or("not measured".into(), |e| format!("{e:.2}%")),
+            arm.diverged
+                .as_ref()
+                .map_or(String::new(), |e| format!(" (stopped: {e})"))
         ));
     }
     log(&format!(
