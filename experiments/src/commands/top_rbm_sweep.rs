@@ -58,6 +58,10 @@ pub struct Args {
     /// Of those, only the first N of each class (HOT 2006: 4,400).
     #[arg(long)]
     train_per_class: Option<usize>,
+    /// Standard deviation of the top RBM's initial weights (Hinton's
+    /// published RBM code: 0.1).
+    #[arg(long, default_value_t = 0.01)]
+    init_std: f64,
     /// Seed of initialisation, shuffling and sampling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -97,6 +101,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         eval_every: args.eval_every,
         train_rows: args.train_rows,
         train_per_class: args.train_per_class,
+        init_std: args.init_std,
     };
     sweep_top_rbm(&config, &args.common.data, &device, &mut |line| {
         println!("{line}")

@@ -26,6 +26,8 @@ pub struct TopRbmSweepConfig {
     pub train_rows: Option<usize>,
     /// Of those, the first N of each class (None: all).
     pub train_per_class: Option<usize>,
+    /// Standard deviation of the initial weights.
+    pub init_std: f64,
 }
 
 /// Trains the top RBM of `config` on the images `data_args` name,
@@ -62,7 +64,8 @@ pub fn sweep_top_rbm(
     let classes = set.classes;
     let n_visible = lower.sizes()[2] + classes;
     let rbm = RbmConfig::new(n_visible, config.hidden)
-        .with_visible_units(UnitKind::BinaryWithSoftmax { group: classes });
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: classes })
+        .with_init_std(config.init_std);
     rbm.validate()?;
     let rows = config.train_rows.unwrap_or(usize::MAX);
     let valid_rows = set.train.len() / 6;
