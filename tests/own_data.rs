@@ -2,37 +2,14 @@
 //! `--data npy:PREFIX`): a small synthetic set of 6x5 images in 3 classes,
 //! whose sizes must reach every layer, picture and label count.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::synthetic::{CLASSES, HEIGHT, WIDTH, synthetic, write_idx_set};
+
 use burn::prelude::*;
-
-const HEIGHT: usize = 6;
-const WIDTH: usize = 5;
-const CLASSES: usize = 3;
-
-/// Class `c` lights the pixels `p` with `p % 3 == c`, with seeded noise
-/// (an easy set: a linear classifier separates it).
-fn synthetic(rows: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut pixels = Vec::with_capacity(rows * HEIGHT * WIDTH);
-    let mut labels = Vec::with_capacity(rows);
-    for row in 0..rows {
-        let class = row % CLASSES;
-        labels.push(class as u8);
-        for p in 0..HEIGHT * WIDTH {
-            let base: u8 = if p % CLASSES == class { 220 } else { 20 };
-            pixels.push(base.saturating_add((next() % 30) as u8));
-        }
-    }
-    (pixels, labels)
-}
 
 fn write_npy_set(prefix: &str, train_rows: usize) {
     let [train_x, train_y, test_x, test_y] = datasets::npy_set_files(prefix);
@@ -43,31 +20,6 @@ fn write_npy_set(prefix: &str, train_rows: usize) {
     let (pixels, labels) = synthetic(30, 2);
     datasets::write_npy_u8(&test_x, &[30, HEIGHT as u64, WIDTH as u64], &pixels).unwrap();
     datasets::write_npy_u8(&test_y, &[30], &labels).unwrap();
-}
-
-fn idx(magic: u32, dims: &[usize], body: &[u8]) -> Vec<u8> {
-    let mut bytes = magic.to_be_bytes().to_vec();
-    for &d in dims {
-        bytes.extend_from_slice(&(d as u32).to_be_bytes());
-    }
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-fn write_idx_set(dir: &Path) {
-    for (name, rows, seed) in [("train", 600, 1), ("t10k", 30, 2)] {
-        let (pixels, labels) = synthetic(rows, seed);
-        std::fs::write(
-            dir.join(format!("{name}-images-idx3-ubyte")),
-            idx(2051, &[rows, HEIGHT, WIDTH], &pixels),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join(format!("{name}-labels-idx1-ubyte")),
-            idx(2049, &[rows], &labels),
-        )
-        .unwrap();
-    }
 }
 
 /// `deepbelief SUBCOMMAND ARGS --device flex`.

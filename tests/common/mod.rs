@@ -1,6 +1,8 @@
 //! Helpers shared by the workspace tests.
 #![allow(dead_code)]
 
+pub mod synthetic;
+
 use burn::prelude::*;
 use rbm::{Rbm, RbmConfig, Sampler};
 

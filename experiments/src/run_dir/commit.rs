@@ -26,6 +26,11 @@ pub struct Commit {
     /// Where the run stands, e.g. `{"epochs_done": 3}`.
     pub step: serde_json::Value,
     pub files: BTreeMap<String, CommittedFile>,
+    /// The previous commit's files that this one does not list: removed
+    /// after the commit is written, and again when it is next read, so
+    /// that a run stopped between the two leaves none behind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<String>,
 }
 
 impl Commit {
@@ -61,20 +66,28 @@ impl RunDir {
                 },
             );
         }
+        let superseded = previous
+            .iter()
+            .flat_map(|p| p.files.values())
+            .filter(|old| !committed.values().any(|f| f.name == old.name))
+            .map(|old| old.name.clone())
+            .collect();
         let commit = Commit {
             config_sha256: self.identity.clone(),
             step,
             files: committed,
+            superseded,
         };
         self.write_json(&format!("{name}.commit.json"), &commit)?;
-        if let Some(previous) = previous {
-            for old in previous.files.values() {
-                if !commit.files.values().any(|f| f.name == old.name) {
-                    let _ = std::fs::remove_file(self.file(&old.name));
-                }
-            }
-        }
+        self.remove_superseded(&commit);
         Ok(())
+    }
+
+    /// Removes the files a commit superseded (those already gone are fine).
+    fn remove_superseded(&self, commit: &Commit) {
+        for old in &commit.superseded {
+            let _ = std::fs::remove_file(self.file(old));
+        }
     }
 
     fn read_commit(&self, name: &str) -> Result<Option<Commit>, RunError> {
@@ -117,6 +130,9 @@ impl RunDir {
                 )));
             }
         }
+        // A run stopped right after this commit was written may have left
+        // the files it superseded.
+        self.remove_superseded(&commit);
         Ok(Some(commit))
     }
 

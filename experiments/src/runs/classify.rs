@@ -280,6 +280,21 @@ pub fn train_classifier(
     };
     // A fresh run's directory was empty: any Learner checkpoint is this run's.
     let resume_from = last_checkpoint(&run.file("learner"));
+    // Records of epochs after a phase's last complete checkpoint (a run
+    // stopped between an epoch's record and its checkpoint) are dropped:
+    // those epochs are done again.
+    let checkpointed = |dir: &str| last_checkpoint(&run.file(dir)).unwrap_or(0);
+    let (head_done, final_done) = (checkpointed("learner-head"), checkpointed("learner-final"));
+    let finetune_done = resume_from.unwrap_or(0);
+    run.retain_jsonl("metrics.jsonl", |record| {
+        let epoch = record["epoch"].as_u64().unwrap_or(0) as usize;
+        match record["phase"].as_str() {
+            Some(HEAD_PHASE) => epoch <= head_done,
+            Some(FINETUNE_PHASE) => epoch <= finetune_done,
+            Some(FINAL_PASS_PHASE) => epoch <= final_done,
+            _ => true,
+        }
+    })?;
     let (classifier, renderer) = if config.finetune.head_epochs > 0 && resume_from.is_none() {
         // The head alone first, at the first epoch's rate, without decay.
         let head_config = dbn::FinetuneConfig {

@@ -368,8 +368,10 @@ pub fn train_generative(
                 }
             }
             _ => {
+                // A final phase from an earlier choice is done again.
                 state.final_done = 0;
                 state.final_train_error_percent = None;
+                run.retain_jsonl("metrics.jsonl", |record| record["phase"] != "final pass")?;
                 model.zero_velocity()
             }
         };
@@ -736,6 +738,16 @@ pub(crate) fn updown_with_checkpoints(
                 .committed(&commit, "best")
                 .ok_or("up-down commit without a best model")?;
             let model = load_generative(&model_file, &device)?;
+            // Records of epochs after the commit (a run stopped between
+            // its record and its commit) are dropped: they are redone.
+            run.retain_jsonl("metrics.jsonl", |record| {
+                let epoch = record["epoch"].as_u64().unwrap_or(0) as usize;
+                match record["phase"].as_str() {
+                    Some("up-down") => epoch <= state.epochs_done,
+                    Some("final pass") => epoch <= state.final_done,
+                    _ => true,
+                }
+            })?;
             let velocity = match run.committed(&commit, "velocity") {
                 Some(path) => load_velocity(&model, &path, &device)?,
                 None => model.zero_velocity(),

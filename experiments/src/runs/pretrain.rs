@@ -60,6 +60,28 @@ pub fn pretrain_with_checkpoints(
         return Ok(Some(stack));
     }
     run.subdir("pretrain")?;
+    if let Some(commit) = &commit {
+        // Records of epochs after the commit (a run stopped between an
+        // epoch's record and its commit) are dropped: those epochs are done
+        // again. (Records kept in a parent run's file, as the generative
+        // DBN's top RBM's, are not reached from here.)
+        let layer = commit.step_number("layer").unwrap_or(1);
+        let epochs_done = commit.step_number("epochs_done").unwrap_or(0);
+        let layers = config.layers.len();
+        run.retain_jsonl("metrics.jsonl", |record| {
+            match record["phase"]
+                .as_str()
+                .and_then(|label| pretrain_layer_of(label, layers))
+            {
+                Some(l) => {
+                    l < layer
+                        || (l == layer
+                            && record["epoch"].as_u64().unwrap_or(0) as usize <= epochs_done)
+                }
+                None => true,
+            }
+        })?;
+    }
     let checkpoint = match &commit {
         Some(commit) => load_checkpoint(run, commit, config, &device)?,
         None => None,
@@ -234,4 +256,13 @@ fn load_checkpoint(
         return Ok(None);
     }
     Ok(Some(PretrainCheckpoint { finished, current }))
+}
+
+/// The layer (1-based) of a pretraining record's phase label
+/// `pretrain layer L/N (VxH)` of a stack of `layers` layers.
+fn pretrain_layer_of(label: &str, layers: usize) -> Option<usize> {
+    let (layer, rest) = label.strip_prefix("pretrain layer ")?.split_once('/')?;
+    rest.starts_with(&format!("{layers} ("))
+        .then(|| layer.parse().ok())
+        .flatten()
 }
