@@ -105,15 +105,12 @@ impl GenerativeDbn {
             .matmul(weight.clone().slice([0..n_features, 0..hidden]))
             + self.top.hidden_bias.val().unsqueeze_dim(0); // [batch, hidden]
         let feature_energy = features
-            .matmul(visible_bias.clone().slice([0..n_features]).unsqueeze_dim(1))
+            .matmul(visible_bias.clone().slice(0..n_features).unsqueeze_dim(1))
             .neg(); // [batch, 1]
         let columns = (n_features..n_features + n_labels)
             .map(|unit| {
                 let label_row = weight.clone().slice([unit..unit + 1, 0..hidden]); // [1, hidden]
-                let label_bias = visible_bias
-                    .clone()
-                    .slice([unit..unit + 1])
-                    .unsqueeze_dim(0); // [1, 1]
+                let label_bias = visible_bias.clone().slice(unit..unit + 1).unsqueeze_dim(0); // [1, 1]
                 let log_partition = self
                     .top
                     .hidden_units

@@ -448,7 +448,8 @@ impl GenerativeDbn {
                     .map(|(class, rows)| (class, rows.len()))
                     .min_by_key(|&(_, count)| count)
                     .expect("at least one class");
-                if config.batch_size % classes != 0 || per_class == 0 || found < per_class {
+                if !config.batch_size.is_multiple_of(classes) || per_class == 0 || found < per_class
+                {
                     return Err(DbnError::UnbalanceableBatches {
                         what: "up-down data",
                         batch_size: config.batch_size,
