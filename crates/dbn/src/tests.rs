@@ -1489,3 +1489,406 @@ fn a_classifier_with_saturated_pretrained_units_has_a_finite_gradient() {
     let gradient = host(classifier.hidden[0].weight.grad(&grads).expect("tracked"));
     assert!(gradient.iter().all(|g| g.is_finite()), "{gradient:?}");
 }
+
+/// A layer's parameters on the host in f64: `w` is `[nv, nh]` row-major.
+#[derive(Clone)]
+struct HostLayer {
+    w: Vec<f64>,
+    b: Vec<f64>,
+    c: Vec<f64>,
+    nv: usize,
+    nh: usize,
+}
+
+impl HostLayer {
+    fn of(rbm: &rbm::Rbm) -> Self {
+        let f = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
+        Self {
+            w: f(host(rbm.weight.val())),
+            b: f(host1(rbm.visible_bias.val())),
+            c: f(host1(rbm.hidden_bias.val())),
+            nv: rbm.n_visible(),
+            nh: rbm.n_hidden(),
+        }
+    }
+
+    fn zeros_like(&self) -> Self {
+        Self {
+            w: vec![0.0; self.w.len()],
+            b: vec![0.0; self.b.len()],
+            c: vec![0.0; self.c.len()],
+            ..self.clone()
+        }
+    }
+
+    /// `v W + c` for `rows` rows.
+    fn up_input(&self, v: &[f64], rows: usize) -> Vec<f64> {
+        let mut out = vec![0.0; rows * self.nh];
+        for r in 0..rows {
+            for j in 0..self.nh {
+                out[r * self.nh + j] = self.c[j]
+                    + (0..self.nv)
+                        .map(|i| v[r * self.nv + i] * self.w[i * self.nh + j])
+                        .sum::<f64>();
+            }
+        }
+        out
+    }
+
+    /// `h W^T + b` for `rows` rows.
+    fn down_input(&self, h: &[f64], rows: usize) -> Vec<f64> {
+        let mut out = vec![0.0; rows * self.nv];
+        for r in 0..rows {
+            for i in 0..self.nv {
+                out[r * self.nv + i] = self.b[i]
+                    + (0..self.nh)
+                        .map(|j| h[r * self.nh + j] * self.w[i * self.nh + j])
+                        .sum::<f64>();
+            }
+        }
+        out
+    }
+}
+
+fn sigmoid64(x: &[f64]) -> Vec<f64> {
+    x.iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect()
+}
+
+fn bernoulli64(p: &[f64], uniforms: &mut Sampler) -> Vec<f64> {
+    let u = uniforms.uniform_vec(p.len());
+    p.iter()
+        .zip(u)
+        .map(|(p, u)| if (u as f64) < *p { 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// `a^T b` of `[rows, n]` and `[rows, m]`: `[n, m]`.
+fn outer_sum(a: &[f64], n: usize, b: &[f64], m: usize, rows: usize) -> Vec<f64> {
+    let mut out = vec![0.0; n * m];
+    for r in 0..rows {
+        for i in 0..n {
+            for j in 0..m {
+                out[i * m + j] += a[r * n + i] * b[r * m + j];
+            }
+        }
+    }
+    out
+}
+
+fn column_sums(a: &[f64], n: usize, rows: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| (0..rows).map(|r| a[r * n + i]).sum())
+        .collect()
+}
+
+/// `p += v = momentum v + change`.
+fn move_by64(p: &mut [f64], v: &mut [f64], change: &[f64], momentum: f64) {
+    for ((p, v), d) in p.iter_mut().zip(v.iter_mut()).zip(change) {
+        *v = momentum * *v + d;
+        *p += *v;
+    }
+}
+
+/// The generative DBN's parameters and velocities on the host.
+struct HostDbn {
+    up: Vec<HostLayer>,
+    down: Vec<HostLayer>,
+    top: HostLayer,
+    velocity: (Vec<HostLayer>, Vec<HostLayer>, HostLayer),
+    labels: usize,
+}
+
+impl HostDbn {
+    fn of(model: &GenerativeDbn) -> Self {
+        let up: Vec<HostLayer> = model.up.iter().map(HostLayer::of).collect();
+        let down: Vec<HostLayer> = model.down.iter().map(HostLayer::of).collect();
+        let top = HostLayer::of(&model.top);
+        let velocity = (
+            up.iter().map(HostLayer::zeros_like).collect(),
+            down.iter().map(HostLayer::zeros_like).collect(),
+            top.zeros_like(),
+        );
+        Self {
+            up,
+            down,
+            top,
+            velocity,
+            labels: model.n_labels(),
+        }
+    }
+
+    /// One up-down step as HOT's appendix B with mean-field labels, the
+    /// uniforms drawn in the library's order.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        images: &[f64],
+        targets: &[f64],
+        rows: usize,
+        gibbs: usize,
+        lr: f64,
+        weight_decay: f64,
+        momentum: f64,
+        uniforms: &mut Sampler,
+    ) {
+        let layers = self.up.len();
+        let rate = lr / rows as f64;
+        let decay = lr * weight_decay;
+        // Wake: sampled states bottom-up through the recognition copies.
+        let mut wake = vec![images.to_vec()];
+        for layer in &self.up {
+            let p = sigmoid64(&layer.up_input(wake.last().unwrap(), rows));
+            wake.push(bernoulli64(&p, uniforms));
+        }
+        let nf = self.up[layers - 1].nh;
+        let nl = self.labels;
+        let top = &self.top;
+        let join = |features: &[f64], labels: &[f64]| -> Vec<f64> {
+            (0..rows)
+                .flat_map(|r| {
+                    features[r * nf..(r + 1) * nf]
+                        .iter()
+                        .chain(&labels[r * nl..(r + 1) * nl])
+                        .copied()
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let positive = join(wake.last().unwrap(), targets);
+        let positive_hidden = sigmoid64(&top.up_input(&positive, rows));
+        let mut hidden = bernoulli64(&positive_hidden, uniforms);
+        let (mut negative, mut negative_hidden) = (Vec::new(), Vec::new());
+        for step in 1..=gibbs {
+            let input = top.down_input(&hidden, rows); // [rows, nf + nl]
+            let mut feature_p = Vec::new();
+            let mut label_p = Vec::new();
+            for r in 0..rows {
+                let row = &input[r * (nf + nl)..(r + 1) * (nf + nl)];
+                feature_p.extend(sigmoid64(&row[..nf]));
+                let max = row[nf..].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = row[nf..].iter().map(|x| (x - max).exp()).collect();
+                let total: f64 = e.iter().sum();
+                label_p.extend(e.iter().map(|x| x / total));
+            }
+            let features = bernoulli64(&feature_p, uniforms);
+            negative = join(&features, &label_p);
+            negative_hidden = sigmoid64(&top.up_input(&negative, rows));
+            if step < gibbs {
+                hidden = bernoulli64(&negative_hidden, uniforms);
+            }
+        }
+        let nv_top = nf + nl;
+        let top_dw: Vec<f64> = outer_sum(&positive, nv_top, &positive_hidden, top.nh, rows)
+            .iter()
+            .zip(outer_sum(&negative, nv_top, &negative_hidden, top.nh, rows))
+            .map(|(p, n)| rate * (p - n))
+            .collect();
+        let top_db: Vec<f64> = column_sums(&positive, nv_top, rows)
+            .iter()
+            .zip(column_sums(&negative, nv_top, rows))
+            .map(|(p, n)| rate * (p - n))
+            .collect();
+        let top_dc: Vec<f64> = column_sums(&positive_hidden, top.nh, rows)
+            .iter()
+            .zip(column_sums(&negative_hidden, top.nh, rows))
+            .map(|(p, n)| rate * (p - n))
+            .collect();
+        // Sleep: from the negative phase's features down the generative
+        // copies, sampled except the pixels (probabilities).
+        let mut sleep = vec![
+            (0..rows)
+                .flat_map(|r| negative[r * nv_top..r * nv_top + nf].to_vec())
+                .collect::<Vec<f64>>(),
+        ];
+        for (index, layer) in self.down.iter().enumerate().rev() {
+            let p = sigmoid64(&layer.down_input(sleep.last().unwrap(), rows));
+            sleep.push(if index == 0 {
+                p
+            } else {
+                bernoulli64(&p, uniforms)
+            });
+        }
+        sleep.reverse();
+        // Generative copies learn to predict each wake layer from the one above.
+        for i in 0..layers {
+            let layer = &self.down[i];
+            let predicted = sigmoid64(&layer.down_input(&wake[i + 1], rows));
+            let error: Vec<f64> = wake[i].iter().zip(&predicted).map(|(a, b)| a - b).collect();
+            let dw: Vec<f64> = outer_sum(&error, layer.nv, &wake[i + 1], layer.nh, rows)
+                .iter()
+                .zip(&layer.w)
+                .map(|(g, w)| rate * g - decay * w)
+                .collect();
+            let db: Vec<f64> = column_sums(&error, layer.nv, rows)
+                .iter()
+                .map(|g| rate * g)
+                .collect();
+            let (layer, moving) = (&mut self.down[i], &mut self.velocity.1[i]);
+            move_by64(&mut layer.w, &mut moving.w, &dw, momentum);
+            move_by64(&mut layer.b, &mut moving.b, &db, momentum);
+        }
+        // Recognition copies learn to predict each sleep layer from the one below.
+        for i in 0..layers {
+            let layer = &self.up[i];
+            let predicted = sigmoid64(&layer.up_input(&sleep[i], rows));
+            let error: Vec<f64> = sleep[i + 1]
+                .iter()
+                .zip(&predicted)
+                .map(|(a, b)| a - b)
+                .collect();
+            let dw: Vec<f64> = outer_sum(&sleep[i], layer.nv, &error, layer.nh, rows)
+                .iter()
+                .zip(&layer.w)
+                .map(|(g, w)| rate * g - decay * w)
+                .collect();
+            let dc: Vec<f64> = column_sums(&error, layer.nh, rows)
+                .iter()
+                .map(|g| rate * g)
+                .collect();
+            let (layer, moving) = (&mut self.up[i], &mut self.velocity.0[i]);
+            move_by64(&mut layer.w, &mut moving.w, &dw, momentum);
+            move_by64(&mut layer.c, &mut moving.c, &dc, momentum);
+        }
+        let dw: Vec<f64> = top_dw
+            .iter()
+            .zip(&self.top.w)
+            .map(|(g, w)| g - decay * w)
+            .collect();
+        let moving = &mut self.velocity.2;
+        move_by64(&mut self.top.w, &mut moving.w, &dw, momentum);
+        move_by64(&mut self.top.b, &mut moving.b, &top_db, momentum);
+        move_by64(&mut self.top.c, &mut moving.c, &top_dc, momentum);
+    }
+}
+
+#[test]
+fn two_up_down_steps_match_a_hand_computation_in_f64() {
+    // Two lower layers (6-4-3: a sampled sleep layer between the top and
+    // the pixels), a top RBM over [3 features, 2 labels] with 4 hidden
+    // units, mean-field labels, 2 Gibbs steps, momentum 0.5 and weight
+    // decay, on 5 rows: every parameter of every copy against appendix B
+    // written out in f64 from the same uniforms. f32 rounding is ~1e-7 on
+    // values of order 1, far below the tolerance 1e-5; a uniform falling
+    // between the f32 and f64 probability (~1e-7 per unit) would show as a
+    // much larger difference, and this seed has none.
+    let device = device();
+    let lower = RbmStack::new(vec![
+        RbmConfig::new(6, 4).with_init_std(0.8).init(&device, 1),
+        RbmConfig::new(4, 3).with_init_std(0.8).init(&device, 2),
+    ]);
+    let top = RbmConfig::new(3 + 2, 4)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 })
+        .with_init_std(0.8)
+        .init(&device, 3);
+    let mut model = GenerativeDbn::from_greedy(&lower, top).unwrap();
+    let mut expected = HostDbn::of(&model);
+    let pixels: Vec<f32> = vec![
+        1., 0., 1., 0., 1., 0., //
+        1., 1., 1., 0., 0., 0., //
+        0., 0., 1., 1., 0., 1., //
+        0., 1., 0., 1., 0., 1., //
+        1., 1., 0., 0., 1., 1., //
+    ];
+    let classes = [0usize, 1, 1, 0, 1];
+    let images = rbm::tensor_from_rows(&pixels, 6, &device);
+    let targets = one_hot_rows(&classes, 2, &device).unwrap();
+    let images64: Vec<f64> = pixels.iter().map(|&x| f64::from(x)).collect();
+    let targets64: Vec<f64> = classes
+        .iter()
+        .flat_map(|&c| [f64::from(u8::from(c == 0)), f64::from(u8::from(c == 1))])
+        .collect();
+    let step = UpDownStep {
+        gibbs_steps: 2,
+        learning_rate: 0.4,
+        weight_decay: 0.01,
+        momentum: 0.5,
+        negative_labels: NegativeLabels::MeanField,
+    };
+    let mut velocity = model.zero_velocity();
+    for seed in [11, 12] {
+        model
+            .up_down_step(
+                &mut velocity,
+                images.clone(),
+                targets.clone(),
+                &step,
+                &mut Sampler::new(seed),
+            )
+            .unwrap();
+        expected.step(
+            &images64,
+            &targets64,
+            5,
+            2,
+            0.4,
+            0.01,
+            0.5,
+            &mut Sampler::new(seed),
+        );
+    }
+    let compare = |what: &str, found: Vec<f32>, want: &[f64]| {
+        assert_eq!(found.len(), want.len(), "{what}");
+        for (k, (f, w)) in found.iter().zip(want).enumerate() {
+            assert!(
+                (f64::from(*f) - w).abs() <= 1e-5, // NaN fails too
+                "{what}[{k}] = {f}, by hand {w}"
+            );
+        }
+    };
+    for i in 0..2 {
+        compare(
+            &format!("up[{i}].weight"),
+            host(model.up[i].weight.val()),
+            &expected.up[i].w,
+        );
+        compare(
+            &format!("up[{i}].hidden_bias"),
+            host1(model.up[i].hidden_bias.val()),
+            &expected.up[i].c,
+        );
+        compare(
+            &format!("down[{i}].weight"),
+            host(model.down[i].weight.val()),
+            &expected.down[i].w,
+        );
+        compare(
+            &format!("down[{i}].visible_bias"),
+            host1(model.down[i].visible_bias.val()),
+            &expected.down[i].b,
+        );
+    }
+    compare("top.weight", host(model.top.weight.val()), &expected.top.w);
+    compare(
+        "top.visible_bias",
+        host1(model.top.visible_bias.val()),
+        &expected.top.b,
+    );
+    compare(
+        "top.hidden_bias",
+        host1(model.top.hidden_bias.val()),
+        &expected.top.c,
+    );
+    // Every copy moved, and up and down apart.
+    let moved = |a: &[f64], b: &[f64]| a.iter().zip(b).any(|(x, y)| (x - y).abs() > 1e-3);
+    let start = HostDbn::of(
+        &GenerativeDbn::from_greedy(
+            &lower,
+            RbmConfig::new(5, 4)
+                .with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 })
+                .with_init_std(0.8)
+                .init(&device, 3),
+        )
+        .unwrap(),
+    );
+    for i in 0..2 {
+        assert!(
+            moved(&expected.up[i].w, &start.up[i].w),
+            "up[{i}] did not move"
+        );
+        assert!(
+            moved(&expected.down[i].w, &start.down[i].w),
+            "down[{i}] did not move"
+        );
+    }
+    assert!(moved(&expected.top.w, &start.top.w), "top did not move");
+}
