@@ -86,7 +86,21 @@ fn cd_training_on_mnist_lowers_reconstruction_error() {
     let mut trainer = CdTrainer::new(RbmConfig::new(784, 64).init(&device, 2), config).unwrap();
     let metrics = trainer.fit(&train, Some(&held_out), |_| {}).unwrap();
     assert!(metrics[2].reconstruction_error < metrics[0].reconstruction_error);
-    assert!(metrics[2].held_out_reconstruction_error.unwrap() < 0.06);
+    // The baseline a model without hidden units reaches: each held-out
+    // image "reconstructed" as the training images' mean image (0.070); an
+    // untrained RBM (weights of 0.01, visible biases from the data means)
+    // is at about that. Measured: 0.041 after these 3 epochs, 0.59 of the
+    // baseline; the bound is 0.7 of it (a margin of about 0.008).
+    let mean_image = train.clone().mean_dim(0); // [1, 784]
+    let baseline = (held_out.clone() - mean_image)
+        .square()
+        .mean()
+        .into_scalar::<f32>() as f64;
+    let reconstruction = metrics[2].held_out_reconstruction_error.unwrap();
+    assert!(
+        reconstruction < 0.7 * baseline,
+        "held-out reconstruction error {reconstruction} is not below 0.7 of the mean image's {baseline}"
+    );
     assert!(
         metrics
             .iter()
