@@ -1233,8 +1233,59 @@ fn loading_a_generative_dbn_checks_that_its_layers_chain() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.safetensors");
     let mut model = toy_generative(&device);
+    // Up and down copies made different (as up-down leaves them), so that a
+    // swap or a shared tensor on save or load would show.
+    model.down[0].weight = model.down[0].weight.clone().map(|w| w.add_scalar(1.0));
+    model.up[0].hidden_bias = model.up[0].hidden_bias.clone().map(|b| b.add_scalar(-0.5));
     save_generative(&model, &path).unwrap();
-    assert!(load_generative(&path, &device).is_ok());
+    let loaded = load_generative(&path, &device).unwrap();
+    for (what, a, b) in [
+        (
+            "up weight",
+            host(model.up[0].weight.val()),
+            host(loaded.up[0].weight.val()),
+        ),
+        (
+            "down weight",
+            host(model.down[0].weight.val()),
+            host(loaded.down[0].weight.val()),
+        ),
+        (
+            "top weight",
+            host(model.top.weight.val()),
+            host(loaded.top.weight.val()),
+        ),
+        (
+            "up hidden bias",
+            host1(model.up[0].hidden_bias.val()),
+            host1(loaded.up[0].hidden_bias.val()),
+        ),
+        (
+            "down visible bias",
+            host1(model.down[0].visible_bias.val()),
+            host1(loaded.down[0].visible_bias.val()),
+        ),
+        (
+            "top visible bias",
+            host1(model.top.visible_bias.val()),
+            host1(loaded.top.visible_bias.val()),
+        ),
+        (
+            "top hidden bias",
+            host1(model.top.hidden_bias.val()),
+            host1(loaded.top.hidden_bias.val()),
+        ),
+    ] {
+        // Bit for bit (NaN would fail: it is not equal to itself).
+        assert!(
+            a.iter().zip(&b).all(|(x, y)| x == y) && a.len() == b.len(),
+            "{what} changed on the round trip"
+        );
+    }
+    assert_ne!(
+        host(loaded.up[0].weight.val()),
+        host(loaded.down[0].weight.val())
+    );
     // A second lower layer whose visible units do not match the first's hidden.
     let extra = RbmConfig::new(5, 6).init(&device, 3);
     model.up.push(extra.clone());
