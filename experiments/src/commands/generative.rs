@@ -68,6 +68,14 @@ pub struct Args {
     /// presets: 5].
     #[arg(long)]
     top_cd_k: Option<usize>,
+    /// The top RBM's CD learning rate [presets: 0.1].
+    #[arg(long)]
+    top_cd_lr: Option<f64>,
+    /// The top RBM's negative-phase visible units sampled, the label group
+    /// one-hot (HOT 2006: "exactly one unit was allowed to be active"),
+    /// rather than their conditional means.
+    #[arg(long)]
+    top_sampled_reconstruction: bool,
     /// Up-down epochs (with --resume: continue a finished or interrupted
     /// run up to this many, keeping its Gibbs schedule) [quick: 20, paper:
     /// 300].
@@ -198,6 +206,8 @@ fn config_from_args(
     if args.train_per_class.is_some() {
         recipe.train_per_class = args.train_per_class;
     }
+    recipe.top_cd_lr = args.top_cd_lr.unwrap_or(recipe.top_cd_lr);
+    recipe.top_sampled_reconstruction = args.top_sampled_reconstruction;
     recipe.sample_start = args.sample_start.map(Into::into).unwrap_or_default();
     recipe.samples_per_class = args.samples_per_class;
     recipe.train_rows = args.train_rows;

@@ -59,6 +59,11 @@ pub struct GenerativeRecipe {
     /// CD epochs of the top RBM (500 + classes - 2000) and its Gibbs steps.
     pub top_epochs: usize,
     pub top_cd_k: usize,
+    /// The top RBM's CD learning rate (the lower layers': 0.1).
+    pub top_cd_lr: f64,
+    /// The top RBM's negative-phase visible units sampled (the label group
+    /// one-hot, as HOT's greedy top RBM) rather than their means.
+    pub top_sampled_reconstruction: bool,
     pub updown_epochs: usize,
     pub updown_rates: UpDownRates,
     /// Mean-field (HOT's appendix B) or sampled labels in up-down's
@@ -101,6 +106,8 @@ impl Preset {
             lower_epochs,
             top_epochs,
             top_cd_k,
+            top_cd_lr: 0.1,
+            top_sampled_reconstruction: false,
             updown_epochs,
             updown_rates: UPDOWN_RATES,
             updown_negative_labels: NegativeLabels::MeanField,
@@ -129,7 +136,10 @@ impl GenerativeRecipe {
     ) -> Result<GenerativeRunConfig, Box<dyn std::error::Error>> {
         let lower = hot_lower(data.pixels(), self.lower_epochs, self.seed);
         lower.validate()?;
-        let top = hot_top(data.classes, self.top_epochs, self.top_cd_k, self.seed);
+        let mut top = hot_top(data.classes, self.top_epochs, self.top_cd_k, self.seed);
+        let top_cd = &mut top.layers[0].train;
+        top_cd.learning_rate = self.top_cd_lr;
+        top_cd.mean_field_reconstruction = !self.top_sampled_reconstruction;
         top.validate()?;
         let mut updown = hot_updown(
             self.updown_epochs,
