@@ -237,6 +237,19 @@ impl RunDir {
         writeln!(file, "{line}").map_err(io_error(&path))
     }
 
+    /// Drops the `metrics.jsonl` records of epochs after their phase's last
+    /// checkpoint, `done(phase)` (`None`: a phase this does not touch): a
+    /// run stopped between an epoch's record and its commit wrote them, and
+    /// the resumed run does those epochs again.
+    pub fn drop_records_after(&self, done: impl Fn(&str) -> Option<usize>) -> Result<(), RunError> {
+        self.retain_jsonl("metrics.jsonl", |record| {
+            match record["phase"].as_str().and_then(&done) {
+                Some(done) => record["epoch"].as_u64().unwrap_or(0) as usize <= done,
+                None => true,
+            }
+        })
+    }
+
     /// Keeps only the lines of the JSON-lines file `name` that `keep`
     /// accepts (for a resume: records of steps that were committed), atomically.
     pub fn retain_jsonl(

@@ -286,14 +286,11 @@ pub fn train_classifier(
     let checkpointed = |dir: &str| last_checkpoint(&run.file(dir)).unwrap_or(0);
     let (head_done, final_done) = (checkpointed("learner-head"), checkpointed("learner-final"));
     let finetune_done = resume_from.unwrap_or(0);
-    run.retain_jsonl("metrics.jsonl", |record| {
-        let epoch = record["epoch"].as_u64().unwrap_or(0) as usize;
-        match record["phase"].as_str() {
-            Some(HEAD_PHASE) => epoch <= head_done,
-            Some(FINETUNE_PHASE) => epoch <= finetune_done,
-            Some(FINAL_PASS_PHASE) => epoch <= final_done,
-            _ => true,
-        }
+    run.drop_records_after(|phase| match phase {
+        HEAD_PHASE => Some(head_done),
+        FINETUNE_PHASE => Some(finetune_done),
+        FINAL_PASS_PHASE => Some(final_done),
+        _ => None,
     })?;
     let (classifier, renderer) = if config.finetune.head_epochs > 0 && resume_from.is_none() {
         // The head alone first, at the first epoch's rate, without decay.

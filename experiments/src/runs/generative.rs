@@ -381,7 +381,7 @@ pub fn train_generative(
                 // A final phase from an earlier choice is done again.
                 state.final_done = 0;
                 state.final_train_error_percent = None;
-                run.retain_jsonl("metrics.jsonl", |record| record["phase"] != "final pass")?;
+                run.drop_records_after(|phase| (phase == "final pass").then_some(0))?;
                 model.zero_velocity()
             }
         };
@@ -750,13 +750,10 @@ pub(crate) fn updown_with_checkpoints(
             let model = load_generative(&model_file, &device)?;
             // Records of epochs after the commit (a run stopped between
             // its record and its commit) are dropped: they are redone.
-            run.retain_jsonl("metrics.jsonl", |record| {
-                let epoch = record["epoch"].as_u64().unwrap_or(0) as usize;
-                match record["phase"].as_str() {
-                    Some("up-down") => epoch <= state.epochs_done,
-                    Some("final pass") => epoch <= state.final_done,
-                    _ => true,
-                }
+            run.drop_records_after(|phase| match phase {
+                "up-down" => Some(state.epochs_done),
+                "final pass" => Some(state.final_done),
+                _ => None,
             })?;
             let velocity = match run.committed(&commit, "velocity") {
                 Some(path) => load_velocity(&model, &path, &device)?,

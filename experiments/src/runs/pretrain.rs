@@ -68,18 +68,13 @@ pub fn pretrain_with_checkpoints(
         let layer = commit.step_number("layer").unwrap_or(1);
         let epochs_done = commit.step_number("epochs_done").unwrap_or(0);
         let layers = config.layers.len();
-        run.retain_jsonl("metrics.jsonl", |record| {
-            match record["phase"]
-                .as_str()
-                .and_then(|label| pretrain_layer_of(label, layers))
-            {
-                Some(l) => {
-                    l < layer
-                        || (l == layer
-                            && record["epoch"].as_u64().unwrap_or(0) as usize <= epochs_done)
-                }
-                None => true,
-            }
+        run.drop_records_after(|phase| {
+            let l = pretrain_layer_of(phase, layers)?;
+            Some(match l.cmp(&layer) {
+                std::cmp::Ordering::Less => usize::MAX,
+                std::cmp::Ordering::Equal => epochs_done,
+                std::cmp::Ordering::Greater => 0,
+            })
         })?;
     }
     let checkpoint = match &commit {
