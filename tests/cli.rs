@@ -132,6 +132,12 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["no-such-model.safetensors"],
         ),
         ("study", &["--seeds", "1"], &["2 seeds"]),
+        ("study", &["--seeds", "0"], &["--seeds"]),
+        ("study", &["--rates", "0.1,0"], &["--rates", "0"]),
+        ("study", &["--rates", "0.1,inf"], &["--rates", "inf"]),
+        ("study", &["--rates", "-1"], &["--rates"]),
+        ("study", &["--batch-size", "20000"], &["--batch-size", "20000"]),
+        ("study", &["--grid-seeds", "11"], &["--grid-seeds"]),
         ("study", &["--depths", "0"], &["depths"]),
         ("study", &["--width", "0"], &["layer size"]),
         (

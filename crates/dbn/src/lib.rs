@@ -54,6 +54,7 @@ pub use finetune::batch::{
 };
 pub use finetune::classifier::{ClassifierConfig, DbnClassifier};
 pub use finetune::config::{DropoutRates, FinetuneConfig};
+pub use finetune::sgd_net::{Initialisation, SgdNet, SgdStep, epoch_order, for_each_net};
 pub use generative::model::{GenerativeDbn, SampleStart, one_hot_rows, top_visible};
 pub use generative::updown::{
     BatchComposition, NegativeLabels, UpDownConfig, UpDownMetrics, UpDownStep,

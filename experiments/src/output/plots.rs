@@ -334,3 +334,200 @@ pub fn write_learning_curves(run: &crate::run_dir::RunDir, title: &str) -> PlotR
     let points = read_curves(&run.file("metrics.jsonl"));
     plot_learning_curves(&run.file("learning-curves.png"), title, &points)
 }
+
+const GROUP_COLOURS: [RGBColor; 3] = [
+    RGBColor(30, 90, 200),
+    RGBColor(210, 80, 30),
+    RGBColor(40, 150, 60),
+];
+
+/// The quartiles and whiskers of `values` (sorted copy): `[min, q1,
+/// median, q3, max]`, quartiles by linear interpolation.
+pub fn five_numbers(values: &[f64]) -> [f64; 5] {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let x = q * (v.len() - 1) as f64;
+        let (i, f) = (x.floor() as usize, x - x.floor());
+        if i + 1 < v.len() {
+            v[i] * (1.0 - f) + v[i + 1] * f
+        } else {
+            v[i]
+        }
+    };
+    [v[0], at(0.25), at(0.5), at(0.75), v[v.len() - 1]]
+}
+
+/// Box plots: for each x category, one box per group (whiskers at the
+/// minimum and maximum, the box from the first to the third quartile, a
+/// line at the median) with the values as points over it. `values[c][g]`
+/// are group `g`'s values at category `c`; up to three groups.
+pub fn plot_boxes(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    categories: &[String],
+    groups: &[&str],
+    values: &[Vec<Vec<f64>>],
+) -> PlotResult {
+    register_font();
+    let all = values.iter().flatten().flatten().map(|&v| v as f32);
+    let (y0, y1) = bounds(all);
+    let root = BitMapBackend::new(path, (1000, 650)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| named(path, e))?;
+    let n = categories.len() as f32;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(-0.5f32..n - 0.5, y0..y1)
+        .map_err(|e| named(path, e))?;
+    let names = categories.to_vec();
+    chart
+        .configure_mesh()
+        .x_labels(categories.len())
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 0.01 && i >= 0.0 && (i as usize) < names.len() {
+                names[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .draw()
+        .map_err(|e| named(path, e))?;
+    let width = 0.7 / groups.len().max(1) as f32;
+    for (c, per_group) in values.iter().enumerate() {
+        for (g, group) in per_group.iter().enumerate() {
+            if group.is_empty() {
+                continue;
+            }
+            let colour = GROUP_COLOURS[g % GROUP_COLOURS.len()];
+            let x = c as f32 - 0.35 + width * (g as f32 + 0.5);
+            let half = width * 0.35;
+            let [low, q1, median, q3, high] = five_numbers(group).map(|v| v as f32);
+            let lines = [
+                vec![(x, low), (x, q1)],
+                vec![(x, q3), (x, high)],
+                vec![(x - half / 2.0, low), (x + half / 2.0, low)],
+                vec![(x - half / 2.0, high), (x + half / 2.0, high)],
+                vec![(x - half, median), (x + half, median)],
+            ];
+            chart
+                .draw_series(
+                    lines
+                        .into_iter()
+                        .map(|l| PathElement::new(l, colour.stroke_width(2))),
+                )
+                .map_err(|e| named(path, e))?;
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x - half, q1), (x + half, q3)],
+                    colour.stroke_width(2),
+                )))
+                .map_err(|e| named(path, e))?;
+            let count = group.len().max(1) as f32;
+            chart
+                .draw_series(group.iter().enumerate().map(|(k, &v)| {
+                    let jitter = (k as f32 / count - 0.5) * half;
+                    Circle::new((x + jitter, v as f32), 2, colour.mix(0.6).filled())
+                }))
+                .map_err(|e| named(path, e))?;
+        }
+    }
+    for (g, name) in groups.iter().enumerate() {
+        root.draw(&Text::new(
+            format!("■ {name}"),
+            (620, 55 + 22 * g as i32),
+            ("sans-serif", 18)
+                .into_font()
+                .color(&GROUP_COLOURS[g % GROUP_COLOURS.len()]),
+        ))
+        .map_err(|e| named(path, e))?;
+    }
+    root.present().map_err(|e| named(path, e))?;
+    Ok(())
+}
+
+/// Histograms side by side, one panel per `(title, groups)`, each group
+/// `(name, values)` drawn as translucent bars over the panel's own `bins`
+/// bins (a panel's range is its values').
+pub fn plot_histograms(
+    path: &Path,
+    x_label: &str,
+    panels: &[(String, Vec<(String, Vec<f64>)>)],
+    bins: usize,
+) -> PlotResult {
+    register_font();
+    let bins = bins.max(1);
+    let root =
+        BitMapBackend::new(path, (600 * panels.len().max(1) as u32, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| named(path, e))?;
+    let areas = root.split_evenly((1, panels.len().max(1)));
+    for ((title, groups), area) in panels.iter().zip(&areas) {
+        let all = groups.iter().flat_map(|(_, v)| v.iter()).map(|&v| v as f32);
+        let (x0, x1) = bounds(all);
+        let bin_width = (x1 - x0) / bins as f32;
+        let count = |values: &[f64]| -> Vec<usize> {
+            let mut counts = vec![0usize; bins];
+            for &v in values {
+                let b = (((v as f32 - x0) / bin_width) as usize).min(bins - 1);
+                counts[b] += 1;
+            }
+            counts
+        };
+        let top = groups
+            .iter()
+            .flat_map(|(_, v)| count(v))
+            .max()
+            .unwrap_or(1) as f32;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(45)
+            .build_cartesian_2d(x0..x1, 0f32..top * 1.4)
+            .map_err(|e| named(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc("networks")
+            .draw()
+            .map_err(|e| named(path, e))?;
+        for (g, (name, values)) in groups.iter().enumerate() {
+            let colour = GROUP_COLOURS[g % GROUP_COLOURS.len()];
+            chart
+                .draw_series(
+                    count(values)
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(_, c)| *c > 0)
+                        .map(|(b, c)| {
+                            let left = x0 + b as f32 * bin_width;
+                            Rectangle::new(
+                                [(left, 0.0), (left + bin_width, c as f32)],
+                                colour.mix(0.45).filled(),
+                            )
+                        }),
+                )
+                .map_err(|e| named(path, e))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| named(path, e))?;
+    }
+    root.present().map_err(|e| named(path, e))?;
+    Ok(())
+}

@@ -6,12 +6,10 @@ use burn::prelude::*;
 use burn::train::Interrupter;
 use rbm::{Sampler, TrainConfig};
 
-use crate::output::dashboard::dashboard;
 use crate::run_dir::RunDir;
 use crate::runs::few_labels::{MIN_EPOCH_ROWS, balanced_subset, repeated_subset};
 use crate::runs::function_space::*;
 use crate::runs::study::*;
-use crate::runs::sweep::Arm;
 
 /// `count` trajectories of 6 points in 50 dimensions: each a random walk
 /// from its own start, all ending near `centre` (noise sd 0.5 per axis).
@@ -121,18 +119,21 @@ fn tiny_config() -> StudyConfig {
             .with_epochs(1)
             .with_batch_size(50)
             .with_monitor_rows(100),
-        finetune: dbn::FinetuneConfig {
-            max_epochs: 2,
+        finetune_epochs: 2,
+        batch_size: 10,
+        rates: vec![0.1, 0.5],
+        grid_seeds: 1,
+        momentum_arm: Some(MomentumRecipe {
             batch_size: 50,
-            patience: None,
-            ..dbn::FinetuneConfig::default()
-        },
+            ..MomentumRecipe::default()
+        }),
         probe_images: 20,
     }
 }
 
-/// Runs the tiny study's units in order, stopping after `limit` units.
-fn run_study(dir: &std::path::Path, limit: usize) -> Vec<Unit> {
+/// Trains the tiny study, stopping (as Ctrl-C would) after `limit` epoch
+/// commits; `None` if it stopped.
+fn train_tiny(dir: &std::path::Path, limit: usize) -> Option<crate::runs::study_run::StudyUnits> {
     let config = tiny_config();
     config.validate().unwrap();
     let device = Device::flex();
@@ -141,73 +142,140 @@ fn run_study(dir: &std::path::Path, limit: usize) -> Vec<Unit> {
     let data = StudyData::new(&mnist, &config, &device).unwrap();
     let run = RunDir::create(dir).unwrap();
     let interrupter = Interrupter::new();
-    let (mut renderer, records) = dashboard(&interrupter, None);
-    let mut units = Vec::new();
-    let mut trained = 0;
-    for &seed in &config.seeds {
-        let stack = pretrained_stack(&run, &config, seed, &data, renderer.as_mut(), &interrupter)
-            .unwrap()
-            .unwrap();
-        for &depth in &config.depths {
-            for arm in Arm::BOTH {
-                let name = unit_name(depth, seed, arm);
-                if let Some(unit) = load_unit(&run, &name).unwrap() {
-                    units.push(unit);
-                    continue;
-                }
-                if trained == limit {
-                    return units;
-                }
-                let from = (arm == Arm::Pretrained).then_some(&stack);
-                let (unit, back) = run_unit(
-                    &run,
-                    &config,
-                    depth,
-                    seed,
-                    from,
-                    false,
-                    &data,
-                    renderer,
-                    &records,
-                    &interrupter,
-                )
-                .unwrap();
-                renderer = back;
-                assert!(unit.is_some(), "not interrupted");
-                // As committed (JSON floats need not round-trip to the last bit).
-                units.push(load_unit(&run, &name).unwrap().unwrap());
-                trained += 1;
+    let mut commits = 0;
+    let stopper = interrupter.clone();
+    let mut say = |line: &str| {
+        if line.contains(": epoch ") {
+            commits += 1;
+            if commits == limit {
+                stopper.stop(None);
             }
         }
-    }
-    units
+    };
+    crate::runs::study_run::train_study(&run, &config, &data, &interrupter, &mut say).unwrap()
+}
+
+/// Every unit of a study, in key order, without wall times.
+fn units_of(study: &crate::runs::study_run::StudyUnits) -> Vec<(usize, StudyArm, f64, Vec<Unit>)> {
+    study
+        .cells
+        .iter()
+        .map(|(&(depth, arm), (rate, units))| {
+            let units = units
+                .iter()
+                .cloned()
+                .map(|mut u| {
+                    u.result.seconds = 0.0;
+                    u
+                })
+                .collect();
+            (depth, arm, *rate, units)
+        })
+        .collect()
 }
 
 #[test]
-fn an_interrupted_study_resumes_to_the_same_results() {
+fn an_interrupted_study_resumes_to_identical_units() {
     let whole = tempfile::tempdir().unwrap();
-    let uninterrupted = run_study(whole.path(), usize::MAX);
-    assert_eq!(uninterrupted.len(), 8);
+    let uninterrupted = units_of(&train_tiny(whole.path(), usize::MAX).unwrap());
+    // 2 depths x 3 arms, 2 seeds each.
+    assert_eq!(uninterrupted.len(), 6);
+    assert!(uninterrupted.iter().all(|(_, _, _, u)| u.len() == 2));
     let parts = tempfile::tempdir().unwrap();
-    assert_eq!(run_study(parts.path(), 3).len(), 3, "stopped after 3 units");
-    let resumed = run_study(parts.path(), usize::MAX);
-    // Everything but the wall time.
-    let without_time = |units: &[Unit]| -> Vec<Unit> {
-        units
-            .iter()
-            .cloned()
-            .map(|mut u| {
-                u.result.seconds = 0.0;
-                u
-            })
-            .collect()
-    };
-    assert_eq!(without_time(&resumed), without_time(&uninterrupted));
-    // A unit's trajectory: the epoch-0 vector and one per epoch, 20 x 10 each,
-    // rows of probabilities.
-    let unit = &resumed[0];
+    // Stopped inside a cell (after its first of two epochs), then again later.
+    assert!(train_tiny(parts.path(), 3).is_none(), "stopped after 3 epoch commits");
+    assert!(train_tiny(parts.path(), 4).is_none(), "stopped again");
+    let resumed = units_of(&train_tiny(parts.path(), usize::MAX).unwrap());
+    assert_eq!(resumed, uninterrupted);
+    // A unit's trajectory: the epoch-0 vector and one per epoch, 20 x 10
+    // each, rows of probabilities.
+    let unit = &resumed[0].3[0];
     assert_eq!(unit.trajectory.len(), 3);
     assert!(unit.trajectory.iter().all(|v| v.len() == 200));
     let row_sum: f32 = unit.trajectory[2][..10].iter().sum();
     assert!((row_sum - 1.0).abs() < 1e-4);
+    // The momentum arm trains at its recipe's rate, the others at a grid rate.
+    for (_, arm, rate, _) in &resumed {
+        match arm {
+            StudyArm::RandomGlorot4Momentum => assert_eq!(*rate, 0.1),
+            _ => assert!([0.1, 0.5].contains(rate)),
+        }
+    }
+}
+
+#[test]
+fn the_rate_chosen_is_the_one_with_the_lowest_mean_validation_error() {
+    use crate::runs::study_run::choose_rate;
+    assert_eq!(choose_rate(&[vec![5.0, 7.0], vec![4.0, 6.0], vec![9.0, 1.0]]), 1);
+    assert_eq!(choose_rate(&[vec![3.0], vec![2.0], vec![2.5]]), 1);
+    // Ties go to the first (the smaller rate as grids are written).
+    assert_eq!(choose_rate(&[vec![2.0], vec![2.0]]), 0);
+    assert_eq!(choose_rate(&[vec![9.0], vec![8.0], vec![1.0]]), 2);
+}
+
+fn broken(change: impl Fn(&mut StudyConfig)) -> StudyConfigError {
+    let mut config = tiny_config();
+    config.validate().unwrap();
+    change(&mut config);
+    config.validate().unwrap_err()
+}
+
+#[test]
+fn a_depth_of_zero_or_no_depth_is_refused() {
+    assert_eq!(broken(|c| c.depths = vec![1, 0]), StudyConfigError::Depths(vec![1, 0]));
+    assert_eq!(broken(|c| c.depths = vec![]), StudyConfigError::Depths(vec![]));
+}
+
+#[test]
+fn fewer_than_two_seeds_or_repeated_seeds_are_refused() {
+    assert_eq!(broken(|c| c.seeds = vec![]), StudyConfigError::TooFewSeeds(0));
+    assert_eq!(broken(|c| c.seeds = vec![3]), StudyConfigError::TooFewSeeds(1));
+    assert_eq!(broken(|c| c.seeds = vec![3, 3]), StudyConfigError::RepeatedSeeds(vec![3, 3]));
+}
+
+#[test]
+fn a_rate_that_is_not_positive_and_finite_is_refused() {
+    for rate in [0.0, -0.1, f64::NAN, f64::INFINITY] {
+        let error = broken(|c| c.rates = vec![0.1, rate]);
+        assert!(matches!(error, StudyConfigError::Rate(r) if r.to_bits() == rate.to_bits()));
+        assert!(error.to_string().contains("--rates"));
+    }
+    assert_eq!(broken(|c| c.rates = vec![]), StudyConfigError::NoRates);
+}
+
+#[test]
+fn grid_seeds_outside_the_seeds_are_refused() {
+    assert_eq!(
+        broken(|c| c.grid_seeds = 0),
+        StudyConfigError::GridSeeds { found: 0, seeds: 2 }
+    );
+    assert_eq!(
+        broken(|c| c.grid_seeds = 3),
+        StudyConfigError::GridSeeds { found: 3, seeds: 2 }
+    );
+}
+
+#[test]
+fn a_batch_larger_than_the_training_set_is_refused() {
+    assert_eq!(
+        broken(|c| c.batch_size = 401),
+        StudyConfigError::BatchSize { found: 401, train_rows: 400 }
+    );
+    assert_eq!(
+        broken(|c| c.batch_size = 0),
+        StudyConfigError::BatchSize { found: 0, train_rows: 400 }
+    );
+}
+
+#[test]
+fn zero_epochs_too_many_rows_and_a_bad_momentum_arm_are_refused() {
+    assert_eq!(broken(|c| c.finetune_epochs = 0), StudyConfigError::NoEpochs);
+    assert!(matches!(
+        broken(|c| c.train_rows = 60_000),
+        StudyConfigError::Rows { train_rows: 60_000, .. }
+    ));
+    assert!(matches!(
+        broken(|c| c.momentum_arm.as_mut().unwrap().momentum = 1.0),
+        StudyConfigError::MomentumArm(_)
+    ));
 }

@@ -1,10 +1,13 @@
 //! Discriminative fine-tuning: the stack as a Burn module with a softmax
 //! head ([`classifier`]), labelled images for Burn's data loader
 //! ([`batch`]), the optimiser and schedule ([`config`], [`optimizer`]) and
-//! Burn's `Learner` wired with checkpoints and model choice ([`learner`]).
+//! Burn's `Learner` wired with checkpoints and model choice ([`learner`]),
+//! and small logistic nets trained by plain SGD side by side, one per core
+//! ([`sgd_net`]).
 
 pub mod batch;
 pub mod classifier;
 pub mod config;
+pub mod sgd_net;
 pub mod learner;
 pub mod optimizer;
