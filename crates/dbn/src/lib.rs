@@ -52,9 +52,9 @@ pub use error::{DbnConfigError, DbnError};
 pub use finetune::batch::{
     ClassificationBatch, ClassificationBatcher, LabelledImage, LabelledImages,
 };
-pub use finetune::classifier::{ClassifierConfig, DbnClassifier};
+pub use finetune::classifier::{ClassifierConfig, DbnClassifier, Initialisation};
 pub use finetune::config::{DropoutRates, FinetuneConfig};
-pub use finetune::sgd_net::{Initialisation, SgdNet, SgdStep, epoch_order, for_each_net};
+pub use finetune::sgd_net::{SgdNet, SgdStep, epoch_order, for_each_net};
 pub use generative::model::{GenerativeDbn, SampleStart, one_hot_rows, top_visible};
 pub use generative::updown::{
     BatchComposition, NegativeLabels, UpDownConfig, UpDownMetrics, UpDownStep,

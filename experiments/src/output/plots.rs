@@ -110,27 +110,22 @@ pub fn plot_trajectories(
     Ok(())
 }
 
-/// A strip plot: for each x category, two groups of values side by side
-/// (points, and a bar at their mean).
-pub fn plot_strips(
+/// The chart of a plot whose x axis is `categories` (at 0, 1, ...; each
+/// labelled by name) and whose y axis spans `y`, on `root` filled white.
+fn category_chart<'a, 'b>(
     path: &Path,
+    root: &'a DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
     title: &str,
-    x_label: &str,
-    y_label: &str,
+    (x_label, y_label): (&str, &str),
     categories: &[String],
-    groups: (&str, &str),
-    values: &[(Vec<f64>, Vec<f64>)],
-) -> PlotResult {
-    register_font();
-    let all = values
-        .iter()
-        .flat_map(|(a, b)| a.iter().chain(b))
-        .map(|&v| v as f32);
-    let (y0, y1) = bounds(all);
-    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    (y0, y1): (f32, f32),
+) -> Result<
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf32, plotters::coord::types::RangedCoordf32>>,
+    Box<dyn std::error::Error>,
+> {
     root.fill(&WHITE).map_err(|e| named(path, e))?;
     let n = categories.len() as f32;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(40)
@@ -153,6 +148,28 @@ pub fn plot_strips(
         .y_desc(y_label)
         .draw()
         .map_err(|e| named(path, e))?;
+    Ok(chart)
+}
+
+/// A strip plot: for each x category, two groups of values side by side
+/// (points, and a bar at their mean).
+pub fn plot_strips(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    categories: &[String],
+    groups: (&str, &str),
+    values: &[(Vec<f64>, Vec<f64>)],
+) -> PlotResult {
+    register_font();
+    let all = values
+        .iter()
+        .flat_map(|(a, b)| a.iter().chain(b))
+        .map(|&v| v as f32);
+    let (y0, y1) = bounds(all);
+    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    let mut chart = category_chart(path, &root, title, (x_label, y_label), categories, (y0, y1))?;
     let colours = [RGBColor(30, 90, 200), RGBColor(210, 80, 30)];
     for (i, (first, second)) in values.iter().enumerate() {
         for (g, (group, offset)) in [(first, -0.15f32), (second, 0.15)].into_iter().enumerate() {
@@ -375,31 +392,7 @@ pub fn plot_boxes(
     let all = values.iter().flatten().flatten().map(|&v| v as f32);
     let (y0, y1) = bounds(all);
     let root = BitMapBackend::new(path, (1000, 650)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| named(path, e))?;
-    let n = categories.len() as f32;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(55)
-        .build_cartesian_2d(-0.5f32..n - 0.5, y0..y1)
-        .map_err(|e| named(path, e))?;
-    let names = categories.to_vec();
-    chart
-        .configure_mesh()
-        .x_labels(categories.len())
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 0.01 && i >= 0.0 && (i as usize) < names.len() {
-                names[i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .draw()
-        .map_err(|e| named(path, e))?;
+    let mut chart = category_chart(path, &root, title, (x_label, y_label), categories, (y0, y1))?;
     let width = 0.7 / groups.len().max(1) as f32;
     for (c, per_group) in values.iter().enumerate() {
         for (g, group) in per_group.iter().enumerate() {

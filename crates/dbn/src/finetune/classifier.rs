@@ -107,6 +107,15 @@ impl ClassifierConfig {
     /// If the configuration is invalid; call [`ClassifierConfig::validate`]
     /// first to get a typed error instead.
     pub fn init(&self, device: &Device, seed: u64) -> DbnClassifier {
+        self.init_with(Initialisation::Glorot4, device, seed)
+    }
+
+    /// A randomly initialised classifier drawn with `seed` by `init`
+    /// (hidden layers bottom first, then the head).
+    ///
+    /// # Panics
+    /// If the configuration is invalid (see [`ClassifierConfig::validate`]).
+    pub fn init_with(&self, init: Initialisation, device: &Device, seed: u64) -> DbnClassifier {
         if let Err(e) = self.validate() {
             panic!("invalid ClassifierConfig: {e}");
         }
@@ -114,15 +123,63 @@ impl ClassifierConfig {
         let hidden = self
             .layer_sizes
             .windows(2)
-            .map(|pair| glorot_linear(pair[0], pair[1], 4.0, &mut sampler, device))
+            .map(|pair| init.linear(pair[0], pair[1], false, &mut sampler, device))
             .collect();
         let top = *self.layer_sizes.last().expect("validated");
-        let head = glorot_linear(top, self.n_classes, 1.0, &mut sampler, device);
+        let head = init.linear(top, self.n_classes, true, &mut sampler, device);
         DbnClassifier {
             hidden,
             head,
             hidden_units: self.hidden_units.clone(),
             dropout: DropoutRates::NONE,
+        }
+    }
+}
+
+/// How a randomly initialised layer's weights are drawn (biases are zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Initialisation {
+    /// Erhan et al. (2009), following LeCun et al. (1998): uniform in
+    /// `±1 / sqrt(fan_in)`, for hidden layers and the head alike.
+    Erhan,
+    /// Glorot & Bengio (2010): uniform in `±4 sqrt(6 / (fan_in + fan_out))`
+    /// for logistic layers, `±sqrt(6 / (fan_in + fan_out))` for the head.
+    Glorot4,
+}
+
+impl Initialisation {
+    /// The half-width of the uniform interval of a layer's weights.
+    pub fn limit(self, inputs: usize, outputs: usize, is_head: bool) -> f64 {
+        match self {
+            Initialisation::Erhan => 1.0 / (inputs as f64).sqrt(),
+            Initialisation::Glorot4 => {
+                let gain = if is_head { 1.0 } else { 4.0 };
+                gain * (6.0 / (inputs + outputs) as f64).sqrt()
+            }
+        }
+    }
+
+    /// A layer of `inputs -> outputs` drawn from `sampler`: weights uniform
+    /// in `±limit`, zero biases.
+    pub fn linear(
+        self,
+        inputs: usize,
+        outputs: usize,
+        is_head: bool,
+        sampler: &mut Sampler,
+        device: &Device,
+    ) -> Linear {
+        let limit = self.limit(inputs, outputs, is_head);
+        let uniform = sampler.uniform([inputs, outputs], device);
+        Linear {
+            weight: burn::module::Param::from_tensor(
+                uniform.mul_scalar(2.0 * limit).sub_scalar(limit),
+            ),
+            bias: Some(burn::module::Param::from_tensor(Tensor::zeros(
+                [outputs],
+                device,
+            ))),
         }
     }
 }
@@ -152,22 +209,6 @@ fn check_sizes(sizes: &[usize]) -> Result<(), DbnConfigError> {
         }
     }
     Ok(())
-}
-
-/// A linear layer with Glorot-uniform weights times `gain`, zero bias.
-fn glorot_linear(
-    inputs: usize,
-    outputs: usize,
-    gain: f64,
-    sampler: &mut Sampler,
-    device: &Device,
-) -> Linear {
-    let limit = gain * (6.0 / (inputs + outputs) as f64).sqrt();
-    let uniform = sampler.uniform([inputs, outputs], device);
-    Linear {
-        weight: Param::from_tensor(uniform.mul_scalar(2.0 * limit).sub_scalar(limit)),
-        bias: Some(Param::from_tensor(Tensor::zeros([outputs], device))),
-    }
 }
 
 /// A feed-forward classifier: hidden layers with the activation of their
