@@ -136,7 +136,11 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("study", &["--rates", "0.1,0"], &["--rates", "0"]),
         ("study", &["--rates", "0.1,inf"], &["--rates", "inf"]),
         ("study", &["--rates", "-1"], &["--rates"]),
-        ("study", &["--batch-size", "20000"], &["--batch-size", "20000"]),
+        (
+            "study",
+            &["--batch-size", "20000"],
+            &["--batch-size", "20000"],
+        ),
         ("study", &["--grid-seeds", "11"], &["--grid-seeds"]),
         ("study", &["--depths", "0"], &["depths"]),
         ("study", &["--width", "0"], &["layer size"]),

@@ -8,7 +8,9 @@ use rbm::{ConfigError, RbmError};
 pub enum DbnConfigError {
     #[error("a stack needs at least one layer")]
     NoLayers,
-    #[error("hidden layer {layer} is not logistic (binary units): SgdNet's backward pass is for logistic layers only")]
+    #[error(
+        "hidden layer {layer} is not logistic (binary units): SgdNet's backward pass is for logistic layers only"
+    )]
     NotLogistic { layer: usize },
     #[error("layer {layer}: n_visible is {found}, but the layer below has {expected} hidden units")]
     LayerSizeMismatch {

@@ -120,7 +120,11 @@ fn category_chart<'a, 'b>(
     categories: &[String],
     (y0, y1): (f32, f32),
 ) -> Result<
-    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf32, plotters::coord::types::RangedCoordf32>>,
+    ChartContext<
+        'a,
+        BitMapBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordf32, plotters::coord::types::RangedCoordf32>,
+    >,
     Box<dyn std::error::Error>,
 > {
     root.fill(&WHITE).map_err(|e| named(path, e))?;
@@ -473,11 +477,7 @@ pub fn plot_histograms(
             }
             counts
         };
-        let top = groups
-            .iter()
-            .flat_map(|(_, v)| count(v))
-            .max()
-            .unwrap_or(1) as f32;
+        let top = groups.iter().flat_map(|(_, v)| count(v)).max().unwrap_or(1) as f32;
         let mut chart = ChartBuilder::on(area)
             .caption(title, ("sans-serif", 20))
             .margin(15)

@@ -19,7 +19,10 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::train::Interrupter;
 use burn::train::renderer::MetricsRenderer;
-use dbn::{ClassifierConfig, DbnClassifier, LabelledImages, RbmStack, SgdNet, SgdStep, StackConfig, for_each_net};
+use dbn::{
+    ClassifierConfig, DbnClassifier, LabelledImages, RbmStack, SgdNet, SgdStep, StackConfig,
+    for_each_net,
+};
 use rbm::TrainConfig;
 use serde::{Deserialize, Serialize};
 
@@ -502,10 +505,18 @@ pub fn initial_net(
             let first = RbmStack::new(stack.layers[..spec.depth].to_vec());
             let mut classifier = DbnClassifier::from_stack(&first, config.data.classes, spec.seed)?;
             let mut sampler = rbm::Sampler::new(spec.seed);
-            classifier.head = init.linear(config.width, config.data.classes, true, &mut sampler, device);
+            classifier.head = init.linear(
+                config.width,
+                config.data.classes,
+                true,
+                &mut sampler,
+                device,
+            );
             classifier
         }
-        (StudyArm::Pretrained, None) => return Err("the pretrained arm needs its seed's stack".into()),
+        (StudyArm::Pretrained, None) => {
+            return Err("the pretrained arm needs its seed's stack".into());
+        }
         _ => ClassifierConfig::new(config.sizes(spec.depth), config.data.classes)
             .init_with(init, device, spec.seed),
     };
@@ -686,7 +697,10 @@ fn cell_tensors(state: &CellState) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     let host = |t: &Tensor<2>| -> (Vec<usize>, Vec<f32>) {
         (
             t.dims().to_vec(),
-            t.clone().into_data().try_to_vec::<f32>().expect("float data"),
+            t.clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("float data"),
         )
     };
     let mut out = Vec::new();
@@ -713,7 +727,11 @@ fn cell_tensors(state: &CellState) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     out
 }
 
-fn save_cell(run: &RunDir, cell: &str, state: &CellState) -> Result<(), Box<dyn std::error::Error>> {
+fn save_cell(
+    run: &RunDir,
+    cell: &str,
+    state: &CellState,
+) -> Result<(), Box<dyn std::error::Error>> {
     run.subdir("cells")?;
     let file = format!("cells/{cell}-epoch-{}.safetensors", state.epochs_done);
     let tensors = cell_tensors(state);
@@ -784,7 +802,11 @@ fn load_cell(
         let biases = (0..layers)
             .map(|l| tensor(&format!("net{i}.bias{l}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let velocity = if file.names().iter().any(|n| *n == format!("net{i}.velocity0")) {
+        let velocity = if file
+            .names()
+            .iter()
+            .any(|n| *n == format!("net{i}.velocity0"))
+        {
             Some(
                 (0..2 * layers)
                     .map(|j| tensor(&format!("net{i}.velocity{j}")))
@@ -806,7 +828,9 @@ fn load_cell(
     let losses = losses.into_iter().map(|l| l.unwrap_or(f64::NAN)).collect();
     let diverged: Vec<Option<usize>> = serde_json::from_value(commit.step["diverged"].clone())?;
     Ok(Some(CellState {
-        epochs_done: commit.step_number("epochs_done").ok_or("cell commit without epochs_done")?,
+        epochs_done: commit
+            .step_number("epochs_done")
+            .ok_or("cell commit without epochs_done")?,
         nets,
         trajectories,
         losses,

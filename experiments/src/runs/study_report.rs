@@ -62,7 +62,11 @@ pub fn report(
             let (mean, sd) = mean_std(&e);
             let low = e.iter().copied().fold(f64::INFINITY, f64::min);
             let high = e.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let rate = study.cells.get(&(depth, arm)).map(|(r, _)| *r).unwrap_or(f64::NAN);
+            let rate = study
+                .cells
+                .get(&(depth, arm))
+                .map(|(r, _)| *r)
+                .unwrap_or(f64::NAN);
             let grid = study.grids.get(&(depth, arm)).cloned().unwrap_or_default();
             lines.push(format!(
                 "| {depth} | {} | {mean:.2} +- {:.2}% | {sd:.2} | {low:.2}-{high:.2}% | {rate} | {} |",
@@ -196,10 +200,7 @@ pub fn report(
                 points.len()
             ),
             &trajectories,
-            (
-                StudyArm::Pretrained.label(),
-                StudyArm::Random.label(),
-            ),
+            (StudyArm::Pretrained.label(), StudyArm::Random.label()),
         )?;
     }
 

@@ -10,8 +10,7 @@ use burn::train::Interrupter;
 use super::Outcome;
 use crate::run_dir::RunDir;
 use crate::runs::study::{
-    NetSpec, SgdData, StudyArm, StudyConfig, StudyData, Unit, load_unit, pretrained_stack,
-    run_cell,
+    NetSpec, SgdData, StudyArm, StudyConfig, StudyData, Unit, load_unit, pretrained_stack, run_cell,
 };
 
 /// The index of the rate whose networks have the lowest mean validation
@@ -29,7 +28,10 @@ pub fn choose_rate(valid_errors: &[Vec<f64>]) -> usize {
 }
 
 /// The committed units of `specs`, or `None` if any is missing.
-fn committed(run: &RunDir, specs: &[NetSpec]) -> Result<Option<Vec<Unit>>, Box<dyn std::error::Error>> {
+fn committed(
+    run: &RunDir,
+    specs: &[NetSpec],
+) -> Result<Option<Vec<Unit>>, Box<dyn std::error::Error>> {
     let mut units = Vec::with_capacity(specs.len());
     for spec in specs {
         match load_unit(run, &spec.unit_name())? {
@@ -95,7 +97,17 @@ pub fn train_study(
                         Some(units) => units,
                         None => {
                             let cell = format!("{prefix}-grid");
-                            match run_cell(run, config, &cell, &specs, &stacks, data, &sgd, interrupter, say)? {
+                            match run_cell(
+                                run,
+                                config,
+                                &cell,
+                                &specs,
+                                &stacks,
+                                data,
+                                &sgd,
+                                interrupter,
+                                say,
+                            )? {
                                 Some(units) => units,
                                 None => return Ok(None),
                             }
@@ -127,13 +139,27 @@ pub fn train_study(
             let specs: Vec<NetSpec> = config.seeds.iter().map(|&seed| spec(seed, rate)).collect();
             let missing: Vec<NetSpec> = specs
                 .iter()
-                .filter(|s| load_unit(run, &s.unit_name()).map(|u| u.is_none()).unwrap_or(true))
+                .filter(|s| {
+                    load_unit(run, &s.unit_name())
+                        .map(|u| u.is_none())
+                        .unwrap_or(true)
+                })
                 .copied()
                 .collect();
             if !missing.is_empty() {
                 let cell = format!("{prefix}-seeds");
-                if run_cell(run, config, &cell, &missing, &stacks, data, &sgd, interrupter, say)?
-                    .is_none()
+                if run_cell(
+                    run,
+                    config,
+                    &cell,
+                    &missing,
+                    &stacks,
+                    data,
+                    &sgd,
+                    interrupter,
+                    say,
+                )?
+                .is_none()
                 {
                     return Ok(None);
                 }

@@ -183,7 +183,10 @@ fn an_interrupted_study_resumes_to_identical_units() {
     assert!(uninterrupted.iter().all(|(_, _, _, u)| u.len() == 2));
     let parts = tempfile::tempdir().unwrap();
     // Stopped inside a cell (after its first of two epochs), then again later.
-    assert!(train_tiny(parts.path(), 3).is_none(), "stopped after 3 epoch commits");
+    assert!(
+        train_tiny(parts.path(), 3).is_none(),
+        "stopped after 3 epoch commits"
+    );
     assert!(train_tiny(parts.path(), 4).is_none(), "stopped again");
     let resumed = units_of(&train_tiny(parts.path(), usize::MAX).unwrap());
     assert_eq!(resumed, uninterrupted);
@@ -206,7 +209,10 @@ fn an_interrupted_study_resumes_to_identical_units() {
 #[test]
 fn the_rate_chosen_is_the_one_with_the_lowest_mean_validation_error() {
     use crate::runs::study_run::choose_rate;
-    assert_eq!(choose_rate(&[vec![5.0, 7.0], vec![4.0, 6.0], vec![9.0, 1.0]]), 1);
+    assert_eq!(
+        choose_rate(&[vec![5.0, 7.0], vec![4.0, 6.0], vec![9.0, 1.0]]),
+        1
+    );
     assert_eq!(choose_rate(&[vec![3.0], vec![2.0], vec![2.5]]), 1);
     // Ties go to the first (the smaller rate as grids are written).
     assert_eq!(choose_rate(&[vec![2.0], vec![2.0]]), 0);
@@ -222,15 +228,30 @@ fn broken(change: impl Fn(&mut StudyConfig)) -> StudyConfigError {
 
 #[test]
 fn a_depth_of_zero_or_no_depth_is_refused() {
-    assert_eq!(broken(|c| c.depths = vec![1, 0]), StudyConfigError::Depths(vec![1, 0]));
-    assert_eq!(broken(|c| c.depths = vec![]), StudyConfigError::Depths(vec![]));
+    assert_eq!(
+        broken(|c| c.depths = vec![1, 0]),
+        StudyConfigError::Depths(vec![1, 0])
+    );
+    assert_eq!(
+        broken(|c| c.depths = vec![]),
+        StudyConfigError::Depths(vec![])
+    );
 }
 
 #[test]
 fn fewer_than_two_seeds_or_repeated_seeds_are_refused() {
-    assert_eq!(broken(|c| c.seeds = vec![]), StudyConfigError::TooFewSeeds(0));
-    assert_eq!(broken(|c| c.seeds = vec![3]), StudyConfigError::TooFewSeeds(1));
-    assert_eq!(broken(|c| c.seeds = vec![3, 3]), StudyConfigError::RepeatedSeeds(vec![3, 3]));
+    assert_eq!(
+        broken(|c| c.seeds = vec![]),
+        StudyConfigError::TooFewSeeds(0)
+    );
+    assert_eq!(
+        broken(|c| c.seeds = vec![3]),
+        StudyConfigError::TooFewSeeds(1)
+    );
+    assert_eq!(
+        broken(|c| c.seeds = vec![3, 3]),
+        StudyConfigError::RepeatedSeeds(vec![3, 3])
+    );
 }
 
 #[test]
@@ -259,20 +280,32 @@ fn grid_seeds_outside_the_seeds_are_refused() {
 fn a_batch_larger_than_the_training_set_is_refused() {
     assert_eq!(
         broken(|c| c.batch_size = 401),
-        StudyConfigError::BatchSize { found: 401, train_rows: 400 }
+        StudyConfigError::BatchSize {
+            found: 401,
+            train_rows: 400
+        }
     );
     assert_eq!(
         broken(|c| c.batch_size = 0),
-        StudyConfigError::BatchSize { found: 0, train_rows: 400 }
+        StudyConfigError::BatchSize {
+            found: 0,
+            train_rows: 400
+        }
     );
 }
 
 #[test]
 fn zero_epochs_too_many_rows_and_a_bad_momentum_arm_are_refused() {
-    assert_eq!(broken(|c| c.finetune_epochs = 0), StudyConfigError::NoEpochs);
+    assert_eq!(
+        broken(|c| c.finetune_epochs = 0),
+        StudyConfigError::NoEpochs
+    );
     assert!(matches!(
         broken(|c| c.train_rows = 60_000),
-        StudyConfigError::Rows { train_rows: 60_000, .. }
+        StudyConfigError::Rows {
+            train_rows: 60_000,
+            ..
+        }
     ));
     assert!(matches!(
         broken(|c| c.momentum_arm.as_mut().unwrap().momentum = 1.0),

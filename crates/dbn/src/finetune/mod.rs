@@ -8,6 +8,6 @@
 pub mod batch;
 pub mod classifier;
 pub mod config;
-pub mod sgd_net;
 pub mod learner;
 pub mod optimizer;
+pub mod sgd_net;

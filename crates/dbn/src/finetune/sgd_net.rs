@@ -110,7 +110,9 @@ impl SgdNet {
         let mut inputs = vec![images];
         for (weight, bias) in self.weights[..last].iter().zip(&self.biases) {
             let below = inputs.last().expect("the images at least").clone();
-            inputs.push(rbm::math::logistic(below.matmul(weight.clone()) + bias.clone()));
+            inputs.push(rbm::math::logistic(
+                below.matmul(weight.clone()) + bias.clone(),
+            ));
         }
         inputs
     }
@@ -121,7 +123,10 @@ impl SgdNet {
     /// - images: `[batch, inputs]` -> `[batch, classes]`
     pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
         let last = self.weights.len() - 1;
-        let top = self.layer_inputs(images).pop().expect("the images at least");
+        let top = self
+            .layer_inputs(images)
+            .pop()
+            .expect("the images at least");
         top.matmul(self.weights[last].clone()) + self.biases[last].clone()
     }
 
@@ -149,8 +154,8 @@ impl SgdNet {
         let batch = images.dims()[0] as f64;
         let last = self.weights.len() - 1;
         let inputs = self.layer_inputs(images);
-        let logits = inputs[last].clone().matmul(self.weights[last].clone())
-            + self.biases[last].clone();
+        let logits =
+            inputs[last].clone().matmul(self.weights[last].clone()) + self.biases[last].clone();
         let log_p = log_softmax(logits, 1); // [batch, classes]
         let loss = (log_p.clone() * one_hot.clone())
             .sum()
@@ -179,7 +184,11 @@ impl SgdNet {
 
     /// [`SgdNet::gradients`] by Burn's autodiff on a tracked copy of the
     /// parameters: the reference the hand-written pass is tested against.
-    pub fn autodiff_gradients(&self, images: Tensor<2>, one_hot: Tensor<2>) -> (Vec<Tensor<2>>, f64) {
+    pub fn autodiff_gradients(
+        &self,
+        images: Tensor<2>,
+        one_hot: Tensor<2>,
+    ) -> (Vec<Tensor<2>>, f64) {
         let track = |t: &Tensor<2>| t.clone().autodiff().require_grad();
         let tracked = SgdNet {
             weights: self.weights.iter().map(track).collect(),
@@ -268,11 +277,7 @@ impl SgdNet {
                 .argmax(1)
                 .squeeze_dim::<1>(1);
             let truth = labels.clone().slice(start..end);
-            wrong += predicted
-                .not_equal(truth)
-                .int()
-                .sum()
-                .into_scalar::<i64>() as usize;
+            wrong += predicted.not_equal(truth).int().sum().into_scalar::<i64>() as usize;
             start = end;
         }
         wrong
@@ -326,8 +331,11 @@ mod tests {
 
     /// A small net and a batch with one-hot labels.
     fn net_and_batch(device: &Device, seed: u64) -> (SgdNet, Tensor<2>, Tensor<2>) {
-        let classifier =
-            ClassifierConfig::new(vec![6, 5, 4], 3).init_with(Initialisation::Glorot4, device, seed);
+        let classifier = ClassifierConfig::new(vec![6, 5, 4], 3).init_with(
+            Initialisation::Glorot4,
+            device,
+            seed,
+        );
         let net = SgdNet::from_classifier(&classifier).unwrap();
         device.seed(seed);
         let images = Tensor::<2>::random([7, 6], Distribution::Default, device);
@@ -365,7 +373,13 @@ mod tests {
                 "fan-in {fan_in}: {mean_square} vs {expected} (tolerance {tolerance})"
             );
             let bias = layer.bias.as_ref().unwrap().val();
-            assert!(bias.into_data().try_to_vec::<f32>().unwrap().iter().all(|b| *b == 0.0));
+            assert!(
+                bias.into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+                    .iter()
+                    .all(|b| *b == 0.0)
+            );
         }
         // Glorot x4: within 4 sqrt(6 / (fan_in + fan_out)), the head within
         // sqrt(6 / (fan_in + fan_out)), reaching to 1% of it.
@@ -373,13 +387,19 @@ mod tests {
         let layers: Vec<(&Linear, f32)> = glorot
             .hidden
             .iter()
-            .zip([4.0 * (6.0f32 / 1284.0).sqrt(), 4.0 * (6.0f32 / 800.0).sqrt()])
+            .zip([
+                4.0 * (6.0f32 / 1284.0).sqrt(),
+                4.0 * (6.0f32 / 800.0).sqrt(),
+            ])
             .chain(std::iter::once((&glorot.head, (6.0f32 / 310.0).sqrt())))
             .collect();
         for (layer, bound) in layers {
             let w = host(&layer.weight.val());
             let largest = w.iter().fold(0f32, |m, v| m.max(v.abs()));
-            assert!(largest <= bound * (1.0 + 1e-6) && largest > 0.99 * bound, "{largest} vs {bound}");
+            assert!(
+                largest <= bound * (1.0 + 1e-6) && largest > 0.99 * bound,
+                "{largest} vs {bound}"
+            );
         }
     }
 
@@ -389,7 +409,10 @@ mod tests {
         let (net, images, one_hot) = net_and_batch(&device, 3);
         let (hand, hand_loss) = net.gradients(images.clone(), one_hot.clone());
         let (auto, auto_loss) = net.autodiff_gradients(images, one_hot);
-        assert!((hand_loss - auto_loss).abs() < 1e-6, "{hand_loss} vs {auto_loss}");
+        assert!(
+            (hand_loss - auto_loss).abs() < 1e-6,
+            "{hand_loss} vs {auto_loss}"
+        );
         assert_eq!(hand.len(), 6);
         for (h, a) in hand.iter().zip(&auto) {
             assert_eq!(h.dims(), a.dims());
@@ -409,7 +432,14 @@ mod tests {
         let before: Vec<Vec<f32>> = net.weights.iter().chain(&net.biases).map(host).collect();
         let (grads, _) = net.gradients(images.clone(), one_hot.clone());
         let rate = 0.3f64;
-        net.step(images, one_hot, SgdStep { rate, momentum: 0.0 });
+        net.step(
+            images,
+            one_hot,
+            SgdStep {
+                rate,
+                momentum: 0.0,
+            },
+        );
         assert!(net.velocity.is_none(), "plain SGD keeps no velocity");
         let after: Vec<Vec<f32>> = net.weights.iter().chain(&net.biases).map(host).collect();
         for ((w0, w1), g) in before.iter().zip(&after).zip(&grads) {
@@ -451,13 +481,19 @@ mod tests {
         let device = Device::flex();
         let config = ClassifierConfig::new(vec![30, 20, 20], 4);
         let nets: Vec<SgdNet> = (0..3)
-            .map(|s| SgdNet::from_classifier(&config.init_with(Initialisation::Erhan, &device, s)).unwrap())
+            .map(|s| {
+                SgdNet::from_classifier(&config.init_with(Initialisation::Erhan, &device, s))
+                    .unwrap()
+            })
             .collect();
         device.seed(9);
         let images = Tensor::<2>::random([64, 30], Distribution::Default, &device);
         let labels: Vec<usize> = (0..64).map(|i| (i * 7) % 4).collect();
         let one_hot = crate::one_hot_rows(&labels, 4, &device).unwrap();
-        let step = SgdStep { rate: 0.5, momentum: 0.0 };
+        let step = SgdStep {
+            rate: 0.5,
+            momentum: 0.0,
+        };
         let mut parallel = nets.clone();
         for_each_net(&mut parallel, |k, net| {
             net.epoch(&images, &one_hot, &epoch_order(k as u64, 1, 64), 5, step)
@@ -477,7 +513,10 @@ mod tests {
         let device = Device::flex();
         let (net, images, _) = net_and_batch(&device, 6);
         let back = SgdNet::from_classifier(&net.to_classifier()).unwrap();
-        assert_eq!(bits(&net.forward(images.clone())), bits(&back.forward(images.clone())));
+        assert_eq!(
+            bits(&net.forward(images.clone())),
+            bits(&back.forward(images.clone()))
+        );
         assert_eq!(
             bits(&net.forward(images.clone())),
             bits(&net.to_classifier().forward(images))
