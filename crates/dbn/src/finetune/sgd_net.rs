@@ -150,18 +150,18 @@ impl SgdNet {
     ///
     /// # Shapes
     /// - images: `[batch, inputs]`, one_hot: `[batch, classes]`
-    pub fn gradients(&self, images: Tensor<2>, one_hot: Tensor<2>) -> (Vec<Tensor<2>>, f64) {
+    pub fn gradients(&self, images: Tensor<2>, one_hot: Tensor<2>) -> (Vec<Tensor<2>>, Tensor<1>) {
         let batch = images.dims()[0] as f64;
         let last = self.weights.len() - 1;
         let inputs = self.layer_inputs(images);
         let logits =
             inputs[last].clone().matmul(self.weights[last].clone()) + self.biases[last].clone();
         let log_p = log_softmax(logits, 1); // [batch, classes]
+        // Kept on the device: a training loop reads it once per epoch.
         let loss = (log_p.clone() * one_hot.clone())
             .sum()
             .neg()
-            .into_scalar::<f32>() as f64
-            / batch;
+            .div_scalar(batch);
         // d loss / d logits = (softmax - one_hot) / batch.
         let mut delta = (log_p.exp() - one_hot).div_scalar(batch);
         let mut weight_grads = Vec::with_capacity(last + 1);
@@ -207,11 +207,12 @@ impl SgdNet {
         (all, value)
     }
 
-    /// One step on one mini-batch; returns the loss before it.
+    /// One step on one mini-batch; returns the loss before it (`[1]`, on
+    /// the device).
     ///
     /// # Shapes
     /// - images: `[batch, inputs]`, one_hot: `[batch, classes]`
-    pub fn step(&mut self, images: Tensor<2>, one_hot: Tensor<2>, step: SgdStep) -> f64 {
+    pub fn step(&mut self, images: Tensor<2>, one_hot: Tensor<2>, step: SgdStep) -> Tensor<1> {
         let (mut grads, loss) = self.gradients(images, one_hot);
         if step.momentum > 0.0 {
             grads = match self.velocity.take() {
@@ -247,7 +248,7 @@ impl SgdNet {
         step: SgdStep,
     ) -> f64 {
         let device = images.device();
-        let mut total = 0.0;
+        let mut total = Tensor::<1>::zeros([1], &device);
         let mut steps = 0usize;
         for rows in order.chunks(batch.max(1)) {
             let index = Tensor::<1, Int>::from_data(
@@ -256,10 +257,10 @@ impl SgdNet {
             );
             let x = images.clone().select(0, index.clone());
             let y = one_hot.clone().select(0, index);
-            total += self.step(x, y, step);
+            total = total + self.step(x, y, step);
             steps += 1;
         }
-        total / steps.max(1) as f64
+        total.into_scalar::<f32>() as f64 / steps.max(1) as f64
     }
 
     /// The number of misclassified rows, evaluated `chunk` rows at a time.
@@ -408,6 +409,7 @@ mod tests {
         let device = Device::flex();
         let (net, images, one_hot) = net_and_batch(&device, 3);
         let (hand, hand_loss) = net.gradients(images.clone(), one_hot.clone());
+        let hand_loss = hand_loss.into_scalar::<f32>() as f64;
         let (auto, auto_loss) = net.autodiff_gradients(images, one_hot);
         assert!(
             (hand_loss - auto_loss).abs() < 1e-6,
