@@ -108,21 +108,13 @@ fn tensors(bytes: &[u8]) -> BTreeMap<String, (String, Vec<usize>, Vec<u8>)> {
 
 /// `metrics.jsonl` without the fields that measure time.
 fn records(dir: &Path) -> Vec<serde_json::Value> {
-    fn strip(value: &mut serde_json::Value) {
-        if let Some(object) = value.as_object_mut() {
-            object.retain(|key, _| !key.contains("second") && !key.contains("minute"));
-            for child in object.values_mut() {
-                strip(child);
-            }
-        }
-    }
     let Ok(text) = std::fs::read_to_string(dir.join("metrics.jsonl")) else {
         return Vec::new();
     };
     text.lines()
         .map(|line| {
             let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
-            strip(&mut value);
+            strip_times(&mut value);
             value
         })
         .collect()
@@ -145,6 +137,50 @@ fn assert_same_run(expected: &Path, resumed: &Path) {
         );
     }
     assert_eq!(records(expected), records(resumed), "metrics.jsonl differs");
+    let (a, b) = (results(expected), results(resumed));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "different result files"
+    );
+    assert!(a == b, "the result files differ after the resumed run");
+}
+
+/// Every JSON file under `dir` that reports a result (not the run's
+/// identity, configuration or commits), by relative path, without the
+/// fields that measure time.
+fn results(dir: &Path) -> BTreeMap<PathBuf, serde_json::Value> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, serde_json::Value>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if name.ends_with(".json")
+                && !name.ends_with(".commit.json")
+                && !["run.json", "config.json"].contains(&name.as_str())
+            {
+                let mut value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                strip_times(&mut value);
+                out.insert(path.strip_prefix(root).unwrap().to_path_buf(), value);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// `value` without the fields that measure time, at any depth.
+fn strip_times(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(object) => {
+            object.retain(|key, _| !key.contains("second") && !key.contains("minute"));
+            object.values_mut().for_each(strip_times);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_times),
+        _ => {}
+    }
 }
 
 /// A commit file `name` of a run directory, if written, as JSON.
@@ -153,15 +189,37 @@ fn commit(out: &Path, name: &str) -> Option<serde_json::Value> {
     serde_json::from_str(&text).ok()
 }
 
-/// The uninterrupted run and the killed-then-resumed one of the same flags.
+/// The uninterrupted run and the killed-then-resumed one of the same flags,
+/// on the synthetic IDX set.
 fn check_resume(subcommand: &str, args: &[&str], ready: impl Fn(&Path) -> bool, finished: &str) {
+    check_resume_on(
+        subcommand,
+        args,
+        |dir| {
+            write_idx_set(dir);
+            vec!["--data".into(), format!("idx:{}", dir.display())]
+        },
+        ready,
+        finished,
+    )
+}
+
+/// As [`check_resume`], with the data flags that `data` writes into the
+/// test's directory.
+fn check_resume_on(
+    subcommand: &str,
+    args: &[&str],
+    data: impl Fn(&Path) -> Vec<String>,
+    ready: impl Fn(&Path) -> bool,
+    finished: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
-    write_idx_set(dir.path());
-    let data = format!("idx:{}", dir.path().display());
+    let data = data(dir.path());
     let (whole, resumed) = (dir.path().join("whole"), dir.path().join("resumed"));
     let with = |out: &Path| -> Vec<String> {
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        all.extend(["--data".into(), data.clone(), "--out".into()]);
+        all.extend(data.iter().cloned());
+        all.push("--out".into());
         all.push(out.to_str().unwrap().into());
         all
     };
@@ -228,9 +286,7 @@ fn generative_resumes_to_the_same_model_after_a_kill_in_up_down() {
 #[test]
 fn classify_resumes_to_the_same_model_after_a_kill_in_pretraining() {
     // Killed once a pretraining epoch of the second layer is committed;
-    // fine-tuning then runs whole after the resume. (A kill inside
-    // fine-tuning resumes from Burn's Learner checkpoint, whose data order
-    // after a resume differs from an uninterrupted run's: not bit for bit.)
+    // fine-tuning then runs whole after the resume.
     check_resume(
         "classify",
         &[
@@ -248,5 +304,94 @@ fn classify_resumes_to_the_same_model_after_a_kill_in_pretraining() {
             })
         },
         "result.json",
+    );
+}
+
+#[test]
+fn classify_resumes_to_the_same_model_after_a_kill_in_fine_tuning() {
+    // Killed once Burn's Learner has checkpointed its second fine-tuning
+    // epoch (of 8), with dropout on: the resumed epochs must see the
+    // uninterrupted run's data order and dropout masks.
+    check_resume(
+        "classify",
+        &[
+            "--hidden",
+            "16,16",
+            "--cd-epochs",
+            "2",
+            "--finetune-epochs",
+            "8",
+            "--input-dropout",
+            "0.1",
+            "--hidden-dropout",
+            "0.25",
+        ],
+        |out| {
+            ["optim-2.bpk", "scheduler-2.bpk"]
+                .iter()
+                .all(|f| out.join("learner/checkpoint").join(f).exists())
+        },
+        "result.json",
+    );
+}
+
+#[test]
+fn few_labels_resumes_to_the_same_results_after_a_kill_mid_sweep() {
+    // Killed inside the third unit's fine-tuning: that unit starts again,
+    // its killed epochs' records gone.
+    check_resume(
+        "few-labels",
+        &[
+            "--hidden",
+            "16",
+            "--cd-epochs",
+            "2",
+            "--labels",
+            "30,all",
+            "--seeds",
+            "2",
+            "--finetune-epochs",
+            "2",
+        ],
+        |out| {
+            let count = |dir: &Path, suffix: &str| {
+                std::fs::read_dir(dir).map_or(0, |entries| {
+                    entries
+                        .filter_map(|e| e.ok())
+                        .filter(|e| e.file_name().to_string_lossy().ends_with(suffix))
+                        .count()
+                })
+            };
+            // Two units committed, and the third's first epoch checkpointed.
+            count(&out.join("units"), ".commit.json") >= 2
+                && std::fs::read_dir(out.join("learners")).is_ok_and(|learners| {
+                    learners
+                        .filter_map(|e| e.ok())
+                        .any(|e| count(&e.path().join("checkpoint"), "scheduler-1.bpk") == 1)
+                })
+        },
+        "result.json",
+    );
+}
+
+#[test]
+fn gaussian_resumes_to_the_same_model_after_a_kill() {
+    // Learned sigmas: their state is part of the checkpoint.
+    check_resume_on(
+        "gaussian",
+        &["--hidden", "6", "--cd-epochs", "60", "--sigma", "learned"],
+        |dir| {
+            let rows = dir.join("rows.npy");
+            let values: Vec<f32> = (0..200 * 12)
+                .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+                .collect();
+            datasets::write_npy_f32(&rows, &[200, 12], &values).unwrap();
+            vec!["--npy".into(), rows.to_str().unwrap().into()]
+        },
+        |out| {
+            commit(out, "checkpoint.commit.json")
+                .is_some_and(|c| c["step"]["epochs_done"].as_u64().unwrap_or(0) >= 3)
+        },
+        "filters.png",
     );
 }

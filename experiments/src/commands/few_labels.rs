@@ -21,6 +21,12 @@ pub struct Args {
     /// Fine-tuning epochs [preset's].
     #[arg(long)]
     finetune_epochs: Option<usize>,
+    /// Hidden layer sizes, comma-separated [preset's: 500,500 or 500,500,2000].
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// CD epochs per pretrained layer [preset's].
+    #[arg(long)]
+    cd_epochs: Option<usize>,
     #[command(flatten)]
     run: crate::cli::RunArgs,
     #[command(flatten)]
@@ -49,6 +55,12 @@ fn config_from_args(
         config.seeds = (1..=seeds).collect();
     }
     config.finetune.max_epochs = args.finetune_epochs.unwrap_or(config.finetune.max_epochs);
+    if let Some(hidden) = &args.hidden {
+        config.hidden = hidden.clone();
+    }
+    if let Some(epochs) = args.cd_epochs {
+        config.pretrain = config.pretrain.with_epochs(epochs);
+    }
     config.validate()?;
     Ok(config)
 }

@@ -237,6 +237,10 @@ pub fn run_unit(
     let (arm, model) = unit_network(stack, &config.sizes(), config.data.classes, seed, device)?;
     let name = unit_name(labels, seed, arm);
     let learner_dir = crate::runs::study::fresh_learner_dir(run, &name)?;
+    // A unit starts again from its first epoch: the records of a killed
+    // attempt go, so the file holds each epoch once.
+    let phase = format!("finetune {name}");
+    run.retain_jsonl("metrics.jsonl", |record| record["phase"] != phase.as_str())?;
     let outcome = finetune(
         model,
         &FinetuneConfig {
@@ -250,7 +254,7 @@ pub fn run_unit(
         renderer,
         records,
         interrupter,
-        &format!("finetune {name}"),
+        &phase,
         Selection::Last,
     )?;
     if outcome.interrupted {

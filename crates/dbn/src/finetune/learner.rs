@@ -10,7 +10,10 @@ use crate::finetune::batch::ClassificationBatcher;
 use crate::finetune::batch::LabelledImages;
 use crate::finetune::classifier::DbnClassifier;
 use crate::finetune::config::FinetuneConfig;
-use burn::data::dataloader::DataLoaderBuilder;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder, DataLoaderIterator};
 use burn::prelude::*;
 use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
@@ -97,8 +100,8 @@ fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
 /// with Burn's `Learner` writing checkpoints and logs to `dir`. With
 /// `resume_from = Some(epoch)`, the model, optimiser and schedule are
 /// restored from that checkpoint and training continues with the next epoch
-/// (the data order after a resume differs from an uninterrupted run's:
-/// Burn's loader reseeds its shuffling).
+/// (the data order and dropout masks are an uninterrupted run's, see
+/// [`ResumedOrder`]).
 #[allow(clippy::too_many_arguments)]
 pub fn finetune(
     model: DbnClassifier,
@@ -135,17 +138,22 @@ pub fn finetune(
         }
     }
     let batches = train.len().div_ceil(config.batch_size);
-    let loader_train = DataLoaderBuilder::new(ClassificationBatcher)
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .set_device(device.clone())
-        .build(train);
+    let loader_train = Arc::new(ResumedOrder {
+        inner: DataLoaderBuilder::new(ClassificationBatcher)
+            .batch_size(config.batch_size)
+            .shuffle(config.seed)
+            .set_device(device.clone())
+            .build(train),
+        seed: config.seed,
+        epochs_done: resume_from.unwrap_or(0),
+    });
     let loader_valid = DataLoaderBuilder::new(ClassificationBatcher)
         .batch_size(1000)
         .set_device(device.clone())
         .build(valid.clone());
-    // Dropout masks come from the device's generator: seeded, so a run
-    // repeats (a resumed one draws fresh masks from the same seed).
+    // Dropout masks come from the device's generator: seeded here, and
+    // again at each training epoch's start from (seed, epoch) by
+    // `ResumedOrder`, so a resumed run draws an uninterrupted run's masks.
     device.seed(config.seed);
     let learner = Learner::new(
         model.with_dropout(config.dropout).train(),
@@ -277,4 +285,75 @@ fn checkpoint_epochs_sorted(dir: &Path) -> Vec<usize> {
 /// The model file of a Learner checkpoint.
 pub fn model_checkpoint(dir: &Path, epoch: usize) -> PathBuf {
     dir.join("checkpoint").join(format!("model-{epoch}.bpk"))
+}
+
+/// The training loader of a run that resumes after `epochs_done` epochs:
+/// Burn's shuffling loader, whose generator is forked once when the
+/// Learner moves it to its device and advanced by one shuffle per epoch,
+/// is advanced past the epochs already done, so epoch `e` sees the order
+/// an uninterrupted run's epoch `e` saw. Each epoch also reseeds the
+/// device's generator from (seed, epoch): dropout masks then depend on the
+/// epoch, not on how many epochs this process ran.
+struct ResumedOrder<O> {
+    inner: Arc<dyn DataLoader<O>>,
+    seed: u64,
+    epochs_done: usize,
+}
+
+/// The loader the Learner iterates: `inner` (already moved and advanced),
+/// and the epoch it is at, to reseed the device at each epoch's start.
+struct EpochSeeded<O> {
+    inner: Arc<dyn DataLoader<O>>,
+    device: Device,
+    seed: u64,
+    next_epoch: AtomicUsize,
+}
+
+impl<O: Send + 'static> DataLoader<O> for ResumedOrder<O> {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<O> + 'a> {
+        self.inner.iter()
+    }
+
+    fn num_items(&self) -> usize {
+        self.inner.num_items()
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<O>> {
+        let moved = self.inner.to_device(device);
+        for _ in 0..self.epochs_done {
+            // Each `iter` draws the next epoch's permutation; nothing is batched.
+            drop(moved.iter());
+        }
+        Arc::new(EpochSeeded {
+            inner: moved,
+            device: device.clone(),
+            seed: self.seed,
+            next_epoch: AtomicUsize::new(self.epochs_done),
+        })
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<O>> {
+        self.inner.slice(start, end)
+    }
+}
+
+impl<O: Send + 'static> DataLoader<O> for EpochSeeded<O> {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<O> + 'a> {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst) as u64;
+        self.device
+            .seed(self.seed ^ (epoch + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        self.inner.iter()
+    }
+
+    fn num_items(&self) -> usize {
+        self.inner.num_items()
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<O>> {
+        self.inner.to_device(device)
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<O>> {
+        self.inner.slice(start, end)
+    }
 }
