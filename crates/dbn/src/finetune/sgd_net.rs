@@ -427,6 +427,95 @@ mod tests {
         }
     }
 
+    /// The mean cross-entropy of the net on the batch, in f64 on the host:
+    /// logistic hidden layers, softmax head (`weights[l]`: `[in, out]`
+    /// row-major, as the tensors).
+    fn host_loss(
+        weights: &[Vec<f64>],
+        biases: &[Vec<f64>],
+        sizes: &[usize],
+        x: &[f64],
+        labels: &[usize],
+    ) -> f64 {
+        let batch = labels.len();
+        let mut total = 0.0;
+        for (row, &label) in labels.iter().enumerate() {
+            let mut activity: Vec<f64> = x[row * sizes[0]..(row + 1) * sizes[0]].to_vec();
+            for layer in 0..weights.len() {
+                let (n_in, n_out) = (sizes[layer], sizes[layer + 1]);
+                let z: Vec<f64> = (0..n_out)
+                    .map(|j| {
+                        biases[layer][j]
+                            + (0..n_in)
+                                .map(|i| activity[i] * weights[layer][i * n_out + j])
+                                .sum::<f64>()
+                    })
+                    .collect();
+                activity = if layer + 1 < weights.len() {
+                    z.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
+                } else {
+                    z
+                };
+            }
+            let top = activity.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let log_sum = top + activity.iter().map(|v| (v - top).exp()).sum::<f64>().ln();
+            total += log_sum - activity[label];
+        }
+        total / batch as f64
+    }
+
+    #[test]
+    fn classifier_loss_gradients_match_central_differences_in_f64() {
+        // Central differences of the loss computed in f64 on the host,
+        // h = 1e-4: truncation error ~ h^2 |f^(3)| / 6 ~ 1e-9 and rounding
+        // ~ 1e-16 / h ~ 1e-12, far below the f32 gradients' own rounding
+        // (~1e-7 relative, summed over 7 rows and <= 6 terms): 1e-5 of the
+        // largest gradient allows both with a wide margin, while a wrong
+        // slope (s instead of s (1 - s)) or a missing 1/batch moves
+        // entries by far more.
+        let device = Device::flex();
+        let (net, images, one_hot) = net_and_batch(&device, 11);
+        let labels = [0usize, 1, 2, 2, 1, 0, 1];
+        let sizes = [6usize, 5, 4, 3];
+        let to_f64 = |t: &Tensor<2>| host(t).into_iter().map(f64::from).collect::<Vec<f64>>();
+        let mut weights: Vec<Vec<f64>> = net.weights.iter().map(to_f64).collect();
+        let mut biases: Vec<Vec<f64>> = net.biases.iter().map(to_f64).collect();
+        let x = to_f64(&images);
+        let (hand, _) = net.gradients(images.clone(), one_hot.clone());
+        let (auto, _) = net.autodiff_gradients(images, one_hot);
+        let h = 1e-4;
+        let layers = weights.len();
+        for (index, (hand, auto)) in hand.iter().zip(&auto).enumerate() {
+            let (hand, auto) = (host(hand), host(auto));
+            let scale = hand.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+            assert!(
+                scale > 1e-4,
+                "parameter group {index}: an all-zero gradient"
+            );
+            for entry in 0..hand.len() {
+                let mut nudge = |delta: f64| {
+                    if index < layers {
+                        weights[index][entry] += delta;
+                    } else {
+                        biases[index - layers][entry] += delta;
+                    }
+                    host_loss(&weights, &biases, &sizes, &x, &labels)
+                };
+                let up = nudge(h);
+                let down = nudge(-2.0 * h);
+                nudge(h);
+                let numeric = (up - down) / (2.0 * h);
+                for (what, value) in [("hand-written", hand[entry]), ("autodiff", auto[entry])] {
+                    let error = (value as f64 - numeric).abs();
+                    assert!(
+                        error.is_finite() && error <= 1e-5 * scale.max(1e-2),
+                        "group {index} entry {entry}: {what} {value} vs central difference {numeric}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_plain_step_is_w_minus_rate_times_gradient_bit_for_bit() {
         let device = Device::flex();
