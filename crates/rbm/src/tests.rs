@@ -970,3 +970,143 @@ fn the_exact_log_likelihood_gradient_matches_finite_differences_on_both_sides() 
         );
     }
 }
+
+#[test]
+fn a_gaussian_cd_step_with_learned_sigma_matches_a_hand_computation_and_clamps_sigma() {
+    // One CD-1 step of a 4x3 RBM with Gaussian visible units and learned
+    // sigma, written out in f64 from the same random stream: hidden
+    // samples (uniforms), then the reconstruction's noise (normals); the
+    // statistics of v / sigma, the visible bias's divided once more by
+    // sigma, and log sigma moved by sigma_rate / rows * (positive -
+    // negative) of (v~ - b~)^2 - v~ (h W^T), then clamped to [ln min,
+    // ln max]. Sigma starts at its maximum 1.0 in every unit, so a unit
+    // whose step is positive stays at 1.0 exactly; one whose step is
+    // negative moves (both occur, asserted). Tolerance 1e-5: f32 rounding
+    // on values of order 1 is ~1e-6 after the few operations here.
+    let device = device();
+    let (nv, nh, rows) = (4usize, 3usize, 5usize);
+    let data: Vec<f32> = vec![
+        0.5, -1.2, 0.3, 2.0, //
+        -0.7, 0.1, 1.5, -0.4, //
+        1.1, 0.9, -2.2, 0.0, //
+        0.2, -0.3, 0.8, 1.3, //
+        -1.5, 0.6, 0.4, -0.9, //
+    ];
+    let batch = crate::data::tensor_from_rows(&data, nv, &device);
+    let (lr, sigma_rate, min, max) = (0.1, 0.05, 0.5, 1.0);
+    let rbm = RbmConfig::new(nv, nh)
+        .with_visible_units(UnitKind::Gaussian)
+        .with_visible_sigma(Some(SigmaConfig::learned(1.0, min, max)))
+        .with_init_std(0.5)
+        .init(&device, 4);
+    let w = host(rbm.weight.val())
+        .into_iter()
+        .map(f64::from)
+        .collect::<Vec<_>>();
+    // Visible biases away from zero, so their extra division by sigma shows.
+    let b: Vec<f64> = vec![0.3, -0.2, 0.1, 0.4];
+    let rbm = with_parameters(
+        &rbm,
+        &w.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+        &b.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+        &[0.1, -0.1, 0.2],
+    );
+    let c = [0.1f64, -0.1, 0.2];
+    let sigma = [1.0f64; 4];
+    let config = TrainConfig::new()
+        .with_sigma_learning_rate(Some(sigma_rate))
+        .with_weight_decay(0.002)
+        .with_seed(8);
+    let mut trainer = CdTrainer::new(rbm, config).unwrap();
+    trainer.step(batch, lr, 0.5).unwrap();
+
+    let mut stream = Sampler::new(8);
+    let v: Vec<f64> = data.iter().map(|&x| f64::from(x)).collect();
+    let norm = |x: &[f64]| -> Vec<f64> {
+        x.iter()
+            .enumerate()
+            .map(|(k, x)| x / sigma[k % nv])
+            .collect()
+    };
+    let hidden_mean = |vt: &[f64]| -> Vec<f64> {
+        (0..rows * nh)
+            .map(|k| {
+                let (r, j) = (k / nh, k % nh);
+                sigmoid64(c[j] + (0..nv).map(|i| vt[r * nv + i] * w[i * nh + j]).sum::<f64>())
+            })
+            .collect()
+    };
+    let vt = norm(&v);
+    let ph = hidden_mean(&vt);
+    let h0: Vec<f64> = stream
+        .uniform_vec(rows * nh)
+        .iter()
+        .zip(&ph)
+        .map(|(&u, &p)| if (u as f64) < p { 1.0 } else { 0.0 })
+        .collect();
+    let noise = stream.normal_vec(rows * nv);
+    let top_down =
+        |h: &[f64], r: usize, i: usize| (0..nh).map(|j| h[r * nh + j] * w[i * nh + j]).sum::<f64>();
+    let v1t: Vec<f64> = (0..rows * nv)
+        .map(|k| {
+            let (r, i) = (k / nv, k % nv);
+            top_down(&h0, r, i) + b[i] / sigma[i] + f64::from(noise[k])
+        })
+        .collect();
+    let ph1 = hidden_mean(&v1t);
+    let scale = lr / rows as f64;
+    let expected_w: Vec<f64> = (0..nv * nh)
+        .map(|k| {
+            let (i, j) = (k / nh, k % nh);
+            let stat = |x: &[f64], p: &[f64]| {
+                (0..rows)
+                    .map(|r| x[r * nv + i] * p[r * nh + j])
+                    .sum::<f64>()
+            };
+            // Weight decay lr * 0.002 * w, on the weights only.
+            w[k] + scale * (stat(&vt, &ph) - stat(&v1t, &ph1)) - lr * 0.002 * w[k]
+        })
+        .collect();
+    let expected_b: Vec<f64> = (0..nv)
+        .map(|i| {
+            let sum = |x: &[f64]| (0..rows).map(|r| x[r * nv + i]).sum::<f64>();
+            b[i] + scale * (sum(&vt) - sum(&v1t)) / sigma[i]
+        })
+        .collect();
+    let log_sigma_stat = |x: &[f64], p: &[f64], i: usize| {
+        (0..rows)
+            .map(|r| (x[r * nv + i] - b[i] / sigma[i]).powi(2) - x[r * nv + i] * top_down(p, r, i))
+            .sum::<f64>()
+    };
+    let steps: Vec<f64> = (0..nv)
+        .map(|i| {
+            sigma_rate / rows as f64 * (log_sigma_stat(&vt, &ph, i) - log_sigma_stat(&v1t, &ph1, i))
+        })
+        .collect();
+    let expected_sigma: Vec<f64> = (0..nv)
+        .map(|i| (sigma[i].ln() + steps[i]).clamp(min.ln(), max.ln()).exp())
+        .collect();
+    assert!(
+        steps.iter().any(|s| *s > 1e-3) && steps.iter().any(|s| *s < -1e-3),
+        "this seed should clamp some units and move others: {steps:?}"
+    );
+
+    let found = trainer.rbm();
+    let sigma_found = host1(found.visible_sigma().unwrap());
+    for (what, got, want) in [
+        ("weights", host(found.weight.val()), expected_w),
+        (
+            "visible biases",
+            host1(found.visible_bias.val()),
+            expected_b,
+        ),
+        ("sigma", sigma_found, expected_sigma),
+    ] {
+        for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (f64::from(*g) - w).abs() <= 1e-5, // NaN fails this too
+                "{what}[{k}] = {g}, by hand {w}"
+            );
+        }
+    }
+}
