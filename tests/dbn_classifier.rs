@@ -168,7 +168,11 @@ fn pretrained_dbn_beats_chance_on_mnist_and_resumes_fine_tuning() {
 
     let (images, labels) = test.tensors(&device);
     let error = resumed.best.error_rate(&images, &labels, 500);
-    // Chance is 90% error; 3,000 images and 3 epochs give well under 15%.
+    // What this bounds: fine-tuning learned (chance is 90% error; resumed
+    // 3-epoch nets reach ~13%, 10 seeds). It does not show that pretraining
+    // helps: a random-init net reaches ~14.9% on this budget, 1.8 points
+    // (~1.6 SE) away, too close for a seed-robust assertion; the pretraining
+    // study (`deepbelief study`) measures that over seeds.
     assert!(error < 0.15, "test error {error}");
     // Every pretraining and fine-tuning epoch is in metrics.jsonl.
     let lines = std::fs::read_to_string(run.file("metrics.jsonl")).unwrap();

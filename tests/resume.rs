@@ -200,17 +200,20 @@ fn check_resume(subcommand: &str, args: &[&str], ready: impl Fn(&Path) -> bool, 
             vec!["--data".into(), format!("idx:{}", dir.display())]
         },
         ready,
+        |_| {},
         finished,
     )
 }
 
 /// As [`check_resume`], with the data flags that `data` writes into the
-/// test's directory.
+/// test's directory, and `after_kill` done to the killed run's directory
+/// before it resumes.
 fn check_resume_on(
     subcommand: &str,
     args: &[&str],
     data: impl Fn(&Path) -> Vec<String>,
     ready: impl Fn(&Path) -> bool,
+    after_kill: impl Fn(&Path),
     finished: &str,
 ) {
     let dir = tempfile::tempdir().unwrap();
@@ -236,6 +239,7 @@ fn check_resume_on(
         ready,
         &resumed.join(finished),
     );
+    after_kill(&resumed);
     run_to_end(
         subcommand,
         &["--out", resumed.to_str().unwrap(), "--resume"],
@@ -392,6 +396,50 @@ fn gaussian_resumes_to_the_same_model_after_a_kill() {
             commit(out, "checkpoint.commit.json")
                 .is_some_and(|c| c["step"]["epochs_done"].as_u64().unwrap_or(0) >= 3)
         },
+        |_| {},
         "filters.png",
+    );
+}
+
+#[test]
+fn generative_resumes_after_a_kill_in_its_top_rbm_with_a_record_past_the_commit() {
+    // Killed while the top RBM (committed under top/, recorded in the
+    // run's metrics.jsonl) trains; a record of the epoch after the last
+    // one is then appended, as a kill between an epoch's record and its
+    // commit leaves it: the resume must drop it.
+    check_resume_on(
+        "generative",
+        &[
+            "--lower-epochs",
+            "1",
+            "--top-epochs",
+            "15",
+            "--updown-epochs",
+            "1",
+            "--final-epochs",
+            "1",
+            "--sample-steps",
+            "5",
+            "--samples-per-class",
+            "2",
+        ],
+        |dir| {
+            write_idx_set(dir);
+            vec!["--data".into(), format!("idx:{}", dir.display())]
+        },
+        |out| {
+            commit(&out.join("top"), "pretrain.commit.json")
+                .is_some_and(|c| c["step"]["epochs_done"].as_u64().unwrap_or(0) >= 2)
+        },
+        |out| {
+            let path = out.join("metrics.jsonl");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut last: serde_json::Value =
+                serde_json::from_str(text.lines().last().unwrap()).unwrap();
+            let epoch = last["epoch"].as_u64().unwrap();
+            last["epoch"] = (epoch + 1).into();
+            std::fs::write(&path, format!("{text}{last}\n")).unwrap();
+        },
+        "result.json",
     );
 }

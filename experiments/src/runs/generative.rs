@@ -697,8 +697,9 @@ pub(crate) fn greedy_phases(
     };
     let joint = top_rbm_data(&lower, train.images.clone(), train.labels.clone());
     let top_dir = run.subdir("top")?;
-    let Some(top) = pretrain_with_checkpoints(
+    let Some(top) = crate::runs::pretrain::pretrain_recording_in(
         &top_dir,
+        run,
         &config.top,
         &joint,
         None,

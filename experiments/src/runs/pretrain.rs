@@ -52,6 +52,21 @@ pub fn pretrain_with_checkpoints(
     renderer: &mut dyn MetricsRenderer,
     interrupter: &Interrupter,
 ) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
+    pretrain_recording_in(run, run, config, data, held_out, renderer, interrupter)
+}
+
+/// [`pretrain_with_checkpoints`] for a stack whose epoch records go to the
+/// `metrics.jsonl` of `records` (a parent run: the generative DBN's top
+/// RBM is committed under `top/`, its records kept with the run's).
+pub fn pretrain_recording_in(
+    run: &RunDir,
+    records: &RunDir,
+    config: &StackConfig,
+    data: &Tensor<2>,
+    held_out: Option<&Tensor<2>>,
+    renderer: &mut dyn MetricsRenderer,
+    interrupter: &Interrupter,
+) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
     let device = data.device();
     let commit = run.last_commit(COMMIT)?;
     if let Some(path) = commit.as_ref().and_then(|c| run.committed(c, "stack")) {
@@ -63,13 +78,17 @@ pub fn pretrain_with_checkpoints(
     if let Some(commit) = &commit {
         // Records of epochs after the commit (a run stopped between an
         // epoch's record and its commit) are dropped: those epochs are done
-        // again. (Records kept in a parent run's file, as the generative
-        // DBN's top RBM's, are not reached from here.)
+        // again. A record is this stack's by its label's layer count and
+        // the layer's sizes.
         let layer = commit.step_number("layer").unwrap_or(1);
         let epochs_done = commit.step_number("epochs_done").unwrap_or(0);
         let layers = config.layers.len();
-        run.drop_records_after(|phase| {
+        records.drop_records_after(|phase| {
             let l = pretrain_layer_of(phase, layers)?;
+            let rbm = &config.layers.get(l.checked_sub(1)?)?.rbm;
+            if !phase.ends_with(&format!("({}x{})", rbm.n_visible, rbm.n_hidden)) {
+                return None;
+            }
             Some(match l.cmp(&layer) {
                 std::cmp::Ordering::Less => usize::MAX,
                 std::cmp::Ordering::Equal => epochs_done,
