@@ -10,11 +10,20 @@ use clap::{ArgMatches, Command};
 
 use crate::data::{DataArgs, DataSpec};
 use crate::device::DeviceArgs;
+use crate::run_dir::shard::Shard;
 use crate::run_dir::{RunDir, RunError};
 
 /// Flags that every resumable subcommand accepts with `--resume`: where
 /// the run is and where it runs.
-pub const RESUME_ALWAYS_ALLOWED: [&str; 5] = ["resume", "out", "device", "mnist_dir", "no_fetch"];
+pub const RESUME_ALWAYS_ALLOWED: [&str; 7] = [
+    "resume",
+    "out",
+    "device",
+    "mnist_dir",
+    "no_fetch",
+    "shard",
+    "report",
+];
 
 /// `--out`, `--resume`, `--overwrite`: where a run is written. Flattened
 /// into every subcommand that writes a run directory.
@@ -43,6 +52,24 @@ impl RunArgs {
     }
 }
 
+/// `--shard`, `--report`: a sweep run by several processes, on one machine
+/// or many, into one shared run directory. Flattened into every sweep of
+/// units (study, few-labels, ...).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ShardArgs {
+    /// Train only this process's share of the units, the K-th of N (e.g.
+    /// 2/8), into --out, which all N share: the first to arrive starts the
+    /// run, the others join it (the same flags are required). Each unit is
+    /// claimed before it is trained, so none trains twice; a dead
+    /// process's claim is taken over. No report: run --report after.
+    #[arg(long)]
+    pub shard: Option<Shard>,
+    /// Build the report (tables, pictures, result.json) from the units
+    /// committed in --out so far, training nothing; names what is missing.
+    #[arg(long, conflicts_with = "shard")]
+    pub report: bool,
+}
+
 /// The flags every subcommand that trains on labelled images shares:
 /// `--device`, `--data`, `--mnist-dir`, `--no-fetch`.
 #[derive(Debug, Clone, clap::Args)]
@@ -61,6 +88,7 @@ pub struct Invocation<'a> {
     command: Command,
     matches: &'a ArgMatches,
     resumable: &'a [&'a str],
+    shard: Option<&'a ShardArgs>,
 }
 
 impl<'a> Invocation<'a> {
@@ -71,7 +99,16 @@ impl<'a> Invocation<'a> {
             command: A::augment_args(Command::new(kind)),
             matches,
             resumable: &[],
+            shard: None,
         }
+    }
+
+    /// A sweep's invocation: with `--shard` a fresh run is started or
+    /// joined ([`RunDir::start_or_join`]); `--report` opens the run as a
+    /// resume does.
+    pub fn sharded(mut self, shard: &'a ShardArgs) -> Self {
+        self.shard = Some(shard);
+        self
     }
 
     /// Flags (field names, e.g. `updown_epochs`) that `--resume` accepts
@@ -136,7 +173,18 @@ impl<'a> Invocation<'a> {
         amend: impl FnOnce(&mut C),
     ) -> Result<(RunDir, C), Box<dyn std::error::Error>> {
         let out = run.dir(self.kind);
-        if run.resume {
+        let report = self.shard.is_some_and(|s| s.report);
+        let joining = self.shard.is_some_and(|s| s.shard.is_some());
+        if run.overwrite && (report || joining) {
+            return Err("--overwrite cannot be used with --shard or --report:                         it would delete the units of the other processes"
+                .into());
+        }
+        if joining && !run.resume {
+            let config = fresh()?;
+            let dir = RunDir::start_or_join(&out, self.kind, &config, &config.identity())?;
+            return Ok((dir, config));
+        }
+        if run.resume || report {
             self.reject_on_resume()?;
             let (mut dir, mut config): (RunDir, C) = RunDir::resume(&out, self.kind)?;
             amend(&mut config);

@@ -7,9 +7,10 @@
 //! cargo run --release -- study --preset quick --out runs/study-quick
 use std::time::Instant;
 
+use crate::run_dir::shard::Shard;
 use crate::runs::Outcome;
 use crate::runs::study::{Preset, StudyConfig};
-use crate::runs::study_run::run_study;
+use crate::runs::study_run::{report_committed, run_study};
 
 /// Erhan et al. (2009): pretrained vs random networks by depth, in function space.
 #[derive(clap::Args, Debug)]
@@ -55,8 +56,14 @@ pub struct Args {
     /// momentum 0.9, rate 0.1 x 0.95 per epoch, mini-batch 100 [paper: on].
     #[arg(long)]
     momentum_arm: bool,
+    /// Test images whose outputs trace each network's trajectory in
+    /// function space [preset's: 500].
+    #[arg(long)]
+    probe_images: Option<usize>,
     #[command(flatten)]
     run: crate::cli::RunArgs,
+    #[command(flatten)]
+    shard: crate::cli::ShardArgs,
     #[command(flatten)]
     common: crate::cli::CommonArgs,
 }
@@ -90,6 +97,7 @@ fn config_from_args(
     if args.momentum_arm && config.momentum_arm.is_none() {
         config.momentum_arm = Some(crate::runs::study::MomentumRecipe::default());
     }
+    config.probe_images = args.probe_images.unwrap_or(config.probe_images);
     config.validate()?;
     Ok(config)
 }
@@ -98,11 +106,22 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::er
     let started = Instant::now();
     let device = args.common.device.select()?;
     let (run, config, set, line) = crate::cli::Invocation::new::<Args>("study", matches)
+        .sharded(&args.shard)
         .open_with_data(&args.run, &args.common.data, |data| {
             config_from_args(&args, data)
         })?;
     println!("{line}");
-    let outcome = run_study(&run, &config, &set, &device, &mut |line| println!("{line}"))?;
+    if args.shard.report {
+        let lines = report_committed(&run, &config, &device, &mut |line| println!("{line}"))?;
+        for line in lines {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    let shard = args.shard.shard.unwrap_or(Shard::WHOLE);
+    let outcome = run_study(&run, &config, &set, shard, &device, &mut |line| {
+        println!("{line}")
+    })?;
     outcome.announce_interruption();
     if let Outcome::Finished(lines) = outcome {
         println!(

@@ -24,6 +24,7 @@ use serde::Serialize;
 mod commit;
 mod error;
 mod identity;
+pub mod shard;
 
 pub use commit::{Commit, CommittedFile};
 pub use error::RunError;
@@ -104,6 +105,74 @@ impl RunDir {
                 config: serde_json::to_value(identity).ok(),
             },
         )?;
+        Ok(run)
+    }
+
+    /// Starts the run in `path`, or joins it if another process of the same
+    /// sweep (`--shard`) started it: the first process to create
+    /// `run.json.lock` writes `config.json` and `run.json`; the others wait
+    /// for `run.json` (up to a minute), then must have the same identity
+    /// (another configuration is [`RunError::ConfigChanged`]). A directory
+    /// that holds files but no run is refused.
+    pub fn start_or_join(
+        path: &Path,
+        binary: &str,
+        config: &impl Serialize,
+        identity: &impl Serialize,
+    ) -> Result<Self, RunError> {
+        let lock = path.join("run.json.lock");
+        if !path.join(RUN_FILE).exists() {
+            if let Some(example) = first_entry(path)?
+                && example != "run.json.lock"
+                && !lock.exists()
+            {
+                return Err(RunError::NotEmpty {
+                    dir: path.to_path_buf(),
+                    example,
+                });
+            }
+            std::fs::create_dir_all(path).map_err(io_error(path))?;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
+                Ok(_) => {
+                    let mut run = Self {
+                        path: path.to_path_buf(),
+                        identity: config_hash(identity),
+                        original: None,
+                    };
+                    run.write_json(CONFIG_FILE, config)?;
+                    run.write_json(
+                        RUN_FILE,
+                        &RunIdentity {
+                            binary: binary.to_string(),
+                            config_sha256: run.identity.clone(),
+                            config: serde_json::to_value(identity).ok(),
+                        },
+                    )?;
+                    run.original = serde_json::to_value(identity).ok();
+                    return Ok(run);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                    while !path.join(RUN_FILE).exists() {
+                        if std::time::Instant::now() > deadline {
+                            return Err(RunError::BadFile {
+                                path: lock,
+                                message: "another process began this run a minute ago and                                           wrote no run.json: remove the lock if it died"
+                                    .into(),
+                            });
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                }
+                Err(source) => return Err(RunError::Io { path: lock, source }),
+            }
+        }
+        let (mut run, _): (Self, serde_json::Value) = Self::resume(path, binary)?;
+        run.confirm(binary, identity)?;
         Ok(run)
     }
 

@@ -82,11 +82,20 @@ pub fn tsne_2d(points: &[Vec<f32>], perplexity: f32, epochs: usize, seed: u64) -
         .map(|x| x * 1e-4)
         .collect();
     let samples: Vec<&[f32]> = points.iter().map(Vec::as_slice).collect();
-    let embedding = bhtsne::tSNE::<f32, &[f32], 2>::new(&samples)
-        .perplexity(perplexity)
-        .epochs(epochs)
-        .initial_embedding(initial)
-        .barnes_hut(0.5, |a, b| distance(a, b) as f32)
-        .embedding();
+    // One thread: bhtsne's parallel sums are ordered by the scheduler, so
+    // on several threads the same points embed differently from run to run
+    // (a study's report must be the same bytes from any process).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    let embedding = pool.install(|| {
+        bhtsne::tSNE::<f32, &[f32], 2>::new(&samples)
+            .perplexity(perplexity)
+            .epochs(epochs)
+            .initial_embedding(initial)
+            .barnes_hut(0.5, |a, b| distance(a, b) as f32)
+            .embedding()
+    });
     embedding.chunks(2).map(|p| [p[0], p[1]]).collect()
 }

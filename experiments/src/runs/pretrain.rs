@@ -55,6 +55,24 @@ pub fn pretrain_with_checkpoints(
     pretrain_recording_in(run, run, config, data, held_out, renderer, interrupter)
 }
 
+/// The stack of `config` that [`pretrain_with_checkpoints`] finished in
+/// `run`, if it did (nothing is trained).
+pub fn finished_stack(
+    run: &RunDir,
+    config: &StackConfig,
+    device: &Device,
+) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
+    let commit = run.last_commit(COMMIT)?;
+    match commit.as_ref().and_then(|c| run.committed(c, "stack")) {
+        Some(path) => {
+            let stack = load_stack(&path, device)?;
+            check_sizes(&path, &stack, config)?;
+            Ok(Some(stack))
+        }
+        None => Ok(None),
+    }
+}
+
 /// [`pretrain_with_checkpoints`] for a stack whose epoch records go to the
 /// `metrics.jsonl` of `records` (a parent run: the generative DBN's top
 /// RBM is committed under `top/`, its records kept with the run's).
@@ -68,12 +86,10 @@ pub fn pretrain_recording_in(
     interrupter: &Interrupter,
 ) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
     let device = data.device();
-    let commit = run.last_commit(COMMIT)?;
-    if let Some(path) = commit.as_ref().and_then(|c| run.committed(c, "stack")) {
-        let stack = load_stack(&path, &device)?;
-        check_sizes(&path, &stack, config)?;
+    if let Some(stack) = finished_stack(run, config, &device)? {
         return Ok(Some(stack));
     }
+    let commit = run.last_commit(COMMIT)?;
     run.subdir("pretrain")?;
     if let Some(commit) = &commit {
         // Records of epochs after the commit (a run stopped between an

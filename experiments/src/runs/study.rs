@@ -421,6 +421,19 @@ pub fn pretrained_stack(
 /// by `seed`) on `images`, checkpointed and resumed under
 /// `stacks/seed-<seed>/` of the run; `None` if interrupted. The study and
 /// the few-label sweep keep one such stack per seed.
+/// The stack of `seed` if [`seed_stack`] finished it (nothing is trained).
+pub fn finished_seed_stack(
+    run: &RunDir,
+    sizes: &[usize],
+    pretrain: &TrainConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
+    let stack_config = StackConfig::uniform(sizes, &pretrain.clone().with_seed(seed));
+    let dir = run.subdir(&format!("stacks/seed-{seed}"))?;
+    crate::runs::pretrain::finished_stack(&dir, &stack_config, device)
+}
+
 pub fn seed_stack(
     run: &RunDir,
     sizes: &[usize],

@@ -152,7 +152,15 @@ fn train_tiny(dir: &std::path::Path, limit: usize) -> Option<crate::runs::study_
             }
         }
     };
-    crate::runs::study_run::train_study(&run, &config, &data, &interrupter, &mut say).unwrap()
+    let shard = crate::run_dir::shard::Shard::WHOLE;
+    let finished =
+        crate::runs::study_run::train_study(&run, &config, &data, shard, &interrupter, &mut say)
+            .unwrap();
+    finished.then(|| {
+        crate::runs::study_run::committed_study(&run, &config)
+            .unwrap()
+            .0
+    })
 }
 
 /// Every unit of a study, in key order, without wall times.
