@@ -231,3 +231,67 @@ fn bad_shards_and_a_shard_of_another_configuration_are_refused_by_name() {
         "{stderr}"
     );
 }
+
+#[test]
+fn three_few_label_shards_report_what_one_process_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_set(dir.path());
+    let args = |out: &Path| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "few-labels",
+            "--hidden",
+            "16",
+            "--cd-epochs",
+            "1",
+            "--labels",
+            "30,all",
+            "--seeds",
+            "2",
+            "--finetune-epochs",
+            "1",
+            "--device",
+            "flex",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend([
+            "--data".into(),
+            format!("idx:{}", dir.path().display()),
+            "--out".into(),
+            out.display().to_string(),
+        ]);
+        args
+    };
+    let whole = dir.path().join("whole");
+    succeeded(command(&args(&whole), &[]).output().unwrap());
+    let sharded = dir.path().join("sharded");
+    let children: Vec<Child> = (1..=3)
+        .map(|k| spawn(&args(&sharded), &["--shard", &format!("{k}/3")]))
+        .collect();
+    for child in children {
+        succeeded(child.wait_with_output().unwrap());
+    }
+    let report = succeeded(
+        command(
+            &[
+                "few-labels".into(),
+                "--out".into(),
+                sharded.display().to_string(),
+            ],
+            &["--report", "--device", "flex"],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert!(!report.contains("not yet committed"), "{report}");
+    let (a, b) = (report_files(&whole), report_files(&sharded));
+    assert_eq!(names(&a), ["few-labels.png", "result.json"]);
+    assert_eq!(names(&a), names(&b));
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(
+            x == y,
+            "{name} differs between one process and three shards"
+        );
+    }
+}

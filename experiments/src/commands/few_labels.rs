@@ -30,6 +30,8 @@ pub struct Args {
     #[command(flatten)]
     run: crate::cli::RunArgs,
     #[command(flatten)]
+    shard: crate::cli::ShardArgs,
+    #[command(flatten)]
     common: crate::cli::CommonArgs,
 }
 
@@ -68,11 +70,24 @@ fn config_from_args(
 pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.common.device.select()?;
     let (run, config, set, line) = crate::cli::Invocation::new::<Args>("few-labels", matches)
+        .sharded(&args.shard)
         .open_with_data(&args.run, &args.common.data, |data| {
             config_from_args(&args, data)
         })?;
     println!("{line}");
-    let outcome = run_few_labels(&run, &config, &set, &device, &mut |line| println!("{line}"))?;
+    if args.shard.report {
+        for line in crate::runs::few_labels::report(&run, &config)? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    let shard = args
+        .shard
+        .shard
+        .unwrap_or(crate::run_dir::shard::Shard::WHOLE);
+    let outcome = run_few_labels(&run, &config, &set, shard, &device, &mut |line| {
+        println!("{line}")
+    })?;
     outcome.announce_interruption();
     if let Outcome::Finished(lines) = outcome {
         for line in lines {

@@ -21,6 +21,7 @@ use super::Outcome;
 use crate::data::DataSpec;
 use crate::output::dashboard::SharedRecords;
 use crate::run_dir::RunDir;
+use crate::run_dir::shard::Shard;
 use crate::runs::sweep::{Arm, ArmSweep, UnitOutcome, run_sweep, unit_network};
 use dbn::finetune::learner::{Selection, finetune};
 
@@ -320,6 +321,20 @@ impl ArmSweep for FewLabelsSweep<'_> {
         Ok(load_unit(self.run, name)?.is_some())
     }
 
+    fn finished_stack(&self, seed: u64) -> Result<Option<RbmStack>, Box<dyn std::error::Error>> {
+        crate::runs::study::finished_seed_stack(
+            self.run,
+            &self.config.sizes(),
+            &self.config.pretrain,
+            seed,
+            self.device,
+        )
+    }
+
+    fn should_stop(&self) -> bool {
+        self.interrupter.should_stop()
+    }
+
     fn pretrained_stack(
         &mut self,
         seed: u64,
@@ -371,14 +386,17 @@ impl ArmSweep for FewLabelsSweep<'_> {
     }
 }
 
-/// Runs (or resumes) the few-label sweep of `config` on `set` in `run`:
-/// every unit through the sweep driver, then the table, `few-labels.png`
-/// and `result.json`; returns the lines to print last (the table and one
-/// `few_labels_N_ARM=MEAN` line per count and arm).
+/// Runs (or resumes) `shard`'s units of the few-label sweep of `config` on
+/// `set` in `run` through the sweep driver; the whole sweep
+/// ([`Shard::WHOLE`]) then writes the table, `few-labels.png` and
+/// `result.json` and returns the lines to print last (the table and one
+/// `few_labels_N_ARM=MEAN` line per count and arm); a shard returns one
+/// line (the report is `--report`'s, once every shard is done).
 pub fn run_few_labels(
     run: &RunDir,
     config: &FewLabelsConfig,
     set: &datasets::ImageSet,
+    shard: Shard,
     device: &Device,
     say: &mut dyn FnMut(&str),
 ) -> Result<Outcome<Vec<String>>, Box<dyn std::error::Error>> {
@@ -405,6 +423,8 @@ pub fn run_few_labels(
     };
     if run_sweep(
         &mut sweep,
+        run,
+        shard,
         &config.seeds,
         &config.label_counts,
         renderer,
@@ -413,50 +433,76 @@ pub fn run_few_labels(
     {
         return Ok(Outcome::Interrupted);
     }
+    if shard != Shard::WHOLE {
+        return Ok(Outcome::Finished(vec![format!(
+            "shard {shard}: its units are committed in {}; once every shard is done, \
+             build the report with --report",
+            run.path.display()
+        )]));
+    }
     report(run, config).map(Outcome::Finished)
 }
 
-/// The table, the plot and `result.json` of a finished sweep; returns the
-/// lines to print.
-fn report(
+/// The table, the plot and `result.json` of the units committed so far
+/// (each row's n says how many seeds it holds; the missing units are
+/// named); returns the lines to print. An error if nothing is committed.
+pub fn report(
     run: &RunDir,
     config: &FewLabelsConfig,
 ) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
     let mut lines = vec![
         String::new(),
-        format!(
-            "| labelled images | pretrained: test error, mean +- sd (n = {}) | random init |",
-            config.seeds.len()
-        ),
+        "| labelled images | pretrained: test error, mean +- sd (n) | random init |".to_string(),
         "|---|---|---|".to_string(),
     ];
     let mut last = Vec::new();
+    let mut missing = Vec::new();
     for &labels in &config.label_counts {
-        let errors = |arm| -> Result<Vec<f64>, Box<dyn std::error::Error>> {
-            config
-                .seeds
-                .iter()
-                .map(|&seed| {
-                    let name = unit_name(labels, seed, arm);
-                    Ok(load_unit(run, &name)?
-                        .ok_or(format!("unit {name} is missing"))?
-                        .test_error_percent)
-                })
-                .collect()
+        let mut errors = |arm| -> Result<Vec<f64>, Box<dyn std::error::Error>> {
+            let mut found = Vec::new();
+            for &seed in &config.seeds {
+                let name = unit_name(labels, seed, arm);
+                match load_unit(run, &name)? {
+                    Some(unit) => found.push(unit.test_error_percent),
+                    None => missing.push(name),
+                }
+            }
+            Ok(found)
         };
         let (p, r) = (errors(Arm::Pretrained)?, errors(Arm::Random)?);
+        if p.is_empty() || r.is_empty() {
+            continue;
+        }
         let ((pm, ps), (rm, rs)) = (
             crate::runs::function_space::mean_std(&p),
             crate::runs::function_space::mean_std(&r),
         );
         let n = labels.map_or("all".to_string(), |n| n.to_string());
         lines.push(format!(
-            "| {n} | {pm:.2} +- {ps:.2}% | {rm:.2} +- {rs:.2}% |"
+            "| {n} | {pm:.2} +- {ps:.2}% ({}) | {rm:.2} +- {rs:.2}% ({}) |",
+            p.len(),
+            r.len()
         ));
         last.push(format!("few_labels_{n}_pretrained={pm:.2}"));
         last.push(format!("few_labels_{n}_random={rm:.2}"));
         rows.push((n, p, r));
+    }
+    if rows.is_empty() {
+        return Err(format!(
+            "{}: no label count has units of both arms committed yet",
+            run.path.display()
+        )
+        .into());
+    }
+    if !missing.is_empty() {
+        lines.insert(
+            0,
+            format!(
+                "not yet committed (left out of this report): {}",
+                missing.join(", ")
+            ),
+        );
     }
     crate::output::plots::plot_strips(
         &run.file("few-labels.png"),

@@ -10,6 +10,8 @@
 use burn::train::renderer::MetricsRenderer;
 
 use super::Outcome;
+use crate::run_dir::RunDir;
+use crate::run_dir::shard::{Owner, Shard, ensure};
 
 /// The two arms of a study.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -73,6 +75,15 @@ pub trait ArmSweep {
     /// Whether the unit of that name is committed already.
     fn is_committed(&self, name: &str) -> Result<bool, Box<dyn std::error::Error>>;
 
+    /// The pretrained stack of `seed` if it is finished (nothing trained).
+    fn finished_stack(&self, seed: u64) -> Result<Option<Self::Stack>, Box<dyn std::error::Error>>;
+
+    /// Whether the user asked to stop (checked while waiting for a unit
+    /// another process holds).
+    fn should_stop(&self) -> bool {
+        false
+    }
+
     /// The pretrained stack of `seed` (resumable); `None` if interrupted.
     fn pretrained_stack(
         &mut self,
@@ -110,10 +121,15 @@ pub fn run_pending<U, E>(
     Ok(Outcome::Finished(()))
 }
 
-/// Trains every unit of `seeds` x `settings` x both arms that is not yet
-/// committed, reporting each through `say`.
+/// Trains every unit of `seeds` x `settings` x both arms (in that order)
+/// that `shard` owns and that is not yet committed, reporting each through
+/// `say`. Each unit, and each seed's stack, is trained under a claim in
+/// `run` ([`crate::run_dir::shard`]): a unit another process holds is
+/// waited for, not trained twice.
 pub fn run_sweep<S: ArmSweep>(
     sweep: &mut S,
+    run: &RunDir,
+    shard: Shard,
     seeds: &[u64],
     settings: &[S::Setting],
     renderer: Box<dyn MetricsRenderer>,
@@ -129,36 +145,72 @@ pub fn run_sweep<S: ArmSweep>(
     // The pretrained stack of the seed in progress.
     let mut stack: Option<(u64, S::Stack)> = None;
     let sweep = std::cell::RefCell::new(sweep);
-    run_pending(
-        units,
-        |&(seed, setting, arm)| {
-            let sweep = sweep.borrow();
-            sweep.is_committed(&sweep.unit_name(setting, seed, arm))
-        },
-        |(seed, setting, arm)| {
-            let mut sweep = sweep.borrow_mut();
-            let name = sweep.unit_name(setting, seed, arm);
-            if arm == Arm::Pretrained && stack.as_ref().is_none_or(|(s, _)| *s != seed) {
-                let dashboard = renderer.as_mut().expect("handed back").as_mut();
-                let Some(made) = sweep.pretrained_stack(seed, dashboard)? else {
+    let say = std::cell::RefCell::new(say);
+    let waiting = |name: &str, owner: &Owner| {
+        (say.borrow_mut())(&format!(
+            "{name}: held by process {} on {}; waiting for its commit",
+            owner.pid, owner.host
+        ))
+    };
+    for (position, (seed, setting, arm)) in units.enumerate() {
+        if !shard.owns(position) {
+            continue;
+        }
+        let name = sweep.borrow().unit_name(setting, seed, arm);
+        let done = ensure(
+            run,
+            &name,
+            || {
+                Ok::<_, Box<dyn std::error::Error>>(
+                    sweep.borrow().is_committed(&name)?.then_some(()),
+                )
+            },
+            || {
+                if arm == Arm::Pretrained && stack.as_ref().is_none_or(|(s, _)| *s != seed) {
+                    let stack_name = format!("stack-seed-{seed}");
+                    let dashboard = renderer.as_mut().expect("handed back");
+                    let made = ensure(
+                        run,
+                        &stack_name,
+                        || sweep.borrow().finished_stack(seed),
+                        || {
+                            sweep
+                                .borrow_mut()
+                                .pretrained_stack(seed, dashboard.as_mut())
+                        },
+                        || sweep.borrow().should_stop(),
+                        |owner| waiting(&stack_name, owner),
+                    )?;
+                    let Some(made) = made else {
+                        return Ok(None);
+                    };
+                    stack = Some((seed, made));
+                }
+                let from = match arm {
+                    Arm::Pretrained => stack.as_ref().map(|(_, s)| s),
+                    Arm::Random => None,
+                };
+                let (line, back) = sweep.borrow_mut().train_unit(
+                    setting,
+                    seed,
+                    from,
+                    renderer.take().expect("handed back"),
+                )?;
+                renderer = Some(back);
+                let Some(line) = line else {
                     return Ok(None);
                 };
-                stack = Some((seed, made));
-            }
-            let from = match arm {
-                Arm::Pretrained => stack.as_ref().map(|(_, s)| s),
-                Arm::Random => None,
-            };
-            let (line, back) =
-                sweep.train_unit(setting, seed, from, renderer.take().expect("handed back"))?;
-            renderer = Some(back);
-            let Some(line) = line else {
-                return Ok(None);
-            };
-            say(&format!("{name}: {line}"));
-            Ok(Some(()))
-        },
-    )
+                (say.borrow_mut())(&format!("{name}: {line}"));
+                Ok(Some(()))
+            },
+            || sweep.borrow().should_stop(),
+            |owner| waiting(&name, owner),
+        )?;
+        if done.is_none() {
+            return Ok(Outcome::Interrupted);
+        }
+    }
+    Ok(Outcome::Finished(()))
 }
 
 #[cfg(test)]
@@ -183,6 +235,10 @@ mod tests {
 
         fn is_committed(&self, name: &str) -> Result<bool, Box<dyn std::error::Error>> {
             Ok(self.committed.iter().any(|c| c == name))
+        }
+
+        fn finished_stack(&self, _seed: u64) -> Result<Option<u64>, Box<dyn std::error::Error>> {
+            Ok(None)
         }
 
         fn pretrained_stack(
@@ -233,9 +289,17 @@ mod tests {
             interrupt: None,
         };
         let mut lines = Vec::new();
-        let outcome = run_sweep(&mut sweep, &[1, 2], &[1, 2], silent(), &mut |l| {
-            lines.push(l.to_string())
-        })
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        let outcome = run_sweep(
+            &mut sweep,
+            &run,
+            Shard::WHOLE,
+            &[1, 2],
+            &[1, 2],
+            silent(),
+            &mut |l| lines.push(l.to_string()),
+        )
         .unwrap();
         assert_eq!(outcome, Outcome::Finished(()));
         assert_eq!(
@@ -261,12 +325,32 @@ mod tests {
             calls: Vec::new(),
             interrupt: Some("d1-s1-random".into()),
         };
-        let outcome = run_sweep(&mut sweep, &[1], &[1, 2], silent(), &mut |_| {}).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        let outcome = run_sweep(
+            &mut sweep,
+            &run,
+            Shard::WHOLE,
+            &[1],
+            &[1, 2],
+            silent(),
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(outcome, Outcome::Interrupted);
         assert_eq!(sweep.committed, ["d1-s1-pretrained"]);
         sweep.interrupt = None;
         sweep.calls.clear();
-        let outcome = run_sweep(&mut sweep, &[1], &[1, 2], silent(), &mut |_| {}).unwrap();
+        let outcome = run_sweep(
+            &mut sweep,
+            &run,
+            Shard::WHOLE,
+            &[1],
+            &[1, 2],
+            silent(),
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(outcome, Outcome::Finished(()));
         assert_eq!(
             sweep.calls,
