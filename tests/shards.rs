@@ -295,3 +295,66 @@ fn three_few_label_shards_report_what_one_process_reports() {
         );
     }
 }
+
+#[test]
+fn two_up_down_sweep_shards_report_what_one_process_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_set(dir.path());
+    let args = |out: &Path| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "updown-sweep",
+            "--preset",
+            "quick",
+            "--updown-epochs",
+            "2",
+            "--lower-epochs",
+            "1",
+            "--top-epochs",
+            "1",
+            "--updown-lr-grid",
+            "0.01,0.03",
+            "--updown-momentum-grid",
+            "0,0.5",
+            "--updown-weight-decay-grid",
+            "0.00001",
+            "--device",
+            "flex",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend([
+            "--data".into(),
+            format!("idx:{}", dir.path().display()),
+            "--out".into(),
+            out.display().to_string(),
+        ]);
+        args
+    };
+    let whole = dir.path().join("whole");
+    succeeded(command(&args(&whole), &[]).output().unwrap());
+    let sharded = dir.path().join("sharded");
+    let children: Vec<Child> = (1..=2)
+        .map(|k| spawn(&args(&sharded), &["--shard", &format!("{k}/2")]))
+        .collect();
+    for child in children {
+        succeeded(child.wait_with_output().unwrap());
+    }
+    let report = succeeded(
+        command(
+            &[
+                "updown-sweep".into(),
+                "--out".into(),
+                sharded.display().to_string(),
+            ],
+            &["--report", "--device", "flex"],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert!(report.contains("chosen_learning_rate="), "{report}");
+    let sweep = |dir: &Path| std::fs::read(dir.join("sweep.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&sweep(&whole)).unwrap();
+    assert_eq!(summary["arms_finished"], 4);
+    assert!(sweep(&whole) == sweep(&sharded), "sweep.json differs");
+}

@@ -6,9 +6,10 @@
 //! cargo run --release -- updown-sweep --preset paper --out runs/updown-sweep
 use crate::cli::{Invocation, RunArgs};
 use crate::data::DataSpec;
+use crate::run_dir::shard::Shard;
 use crate::runs::Outcome;
 use crate::runs::generative::Preset;
-use crate::runs::updown_sweep::{UpDownSweepConfig, run_updown_sweep};
+use crate::runs::updown_sweep::{UpDownSweepConfig, report, run_updown_sweep};
 
 /// Choose the generative DBN's up-down rates on validation (HOT 2006).
 #[derive(clap::Args, Debug)]
@@ -37,10 +38,18 @@ pub struct Args {
     /// preset's per-class choice).
     #[arg(long)]
     train_rows: Option<usize>,
+    /// CD epochs of each lower layer [preset's].
+    #[arg(long)]
+    lower_epochs: Option<usize>,
+    /// CD epochs of the top RBM [preset's].
+    #[arg(long)]
+    top_epochs: Option<usize>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    shard: crate::cli::ShardArgs,
     #[command(flatten)]
     common: crate::cli::CommonArgs,
 }
@@ -53,6 +62,8 @@ fn config_from_args(
     recipe.updown_epochs = args.updown_epochs;
     recipe.train_rows = args.train_rows;
     recipe.seed = args.seed;
+    recipe.lower_epochs = args.lower_epochs.unwrap_or(recipe.lower_epochs);
+    recipe.top_epochs = args.top_epochs.unwrap_or(recipe.top_epochs);
     let mut generative = recipe.config(data)?;
     generative.updown.gibbs_schedule = vec![(0, args.gibbs_steps)];
     let config = UpDownSweepConfig {
@@ -68,11 +79,19 @@ fn config_from_args(
 pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.common.device.select()?;
     let (run, config, set, line) = Invocation::new::<Args>("updown-sweep", matches)
+        .sharded(&args.shard)
         .open_with_data(&args.run, &args.common.data, |data| {
             config_from_args(&args, data)
         })?;
     println!("{line}");
-    let outcome = run_updown_sweep(&run, &config, &set, &device, &mut |line| println!("{line}"))?;
+    let outcome = if args.shard.report {
+        Outcome::Finished(report(&run, &config, &mut |line| println!("{line}"))?)
+    } else {
+        let shard = args.shard.shard.unwrap_or(Shard::WHOLE);
+        run_updown_sweep(&run, &config, &set, shard, &device, &mut |line| {
+            println!("{line}")
+        })?
+    };
     outcome.announce_interruption();
     if let Outcome::Finished(arms) = outcome
         && let Some(chosen) = arms.first()

@@ -288,7 +288,8 @@ impl RunDir {
     /// Writes `value` as pretty JSON to `name`, atomically (temp file, rename).
     pub fn write_json(&self, name: &str, value: &impl Serialize) -> Result<(), RunError> {
         let target = self.file(name);
-        let partial = self.file(&format!("{name}.part"));
+        // Per process: shards of a sweep may write the same file at once.
+        let partial = self.file(&format!("{name}.part-{}", std::process::id()));
         let text = serde_json::to_string_pretty(value).expect("run files serialise");
         std::fs::write(&partial, text + "\n").map_err(io_error(&partial))?;
         std::fs::rename(&partial, &target).map_err(io_error(&target))
@@ -335,7 +336,7 @@ impl RunDir {
             .filter(|line| serde_json::from_str(line).is_ok_and(|v| keep(&v)))
             .map(|line| format!("{line}\n"))
             .collect();
-        let partial = self.file(&format!("{name}.part"));
+        let partial = self.file(&format!("{name}.part-{}", std::process::id()));
         std::fs::write(&partial, kept).map_err(io_error(&partial))?;
         std::fs::rename(&partial, &path).map_err(io_error(&path))
     }

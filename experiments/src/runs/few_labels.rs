@@ -231,9 +231,10 @@ pub fn run_unit(
     test: &LabelledImages,
     device: &Device,
     renderer: Box<dyn MetricsRenderer>,
-    records: &SharedRecords,
+    records: (&SharedRecords, &str),
     interrupter: &Interrupter,
 ) -> UnitOutcome<FewLabelsResult> {
+    let (records, records_file) = records;
     let started = std::time::Instant::now();
     let (arm, model) = unit_network(stack, &config.sizes(), config.data.classes, seed, device)?;
     let name = unit_name(labels, seed, arm);
@@ -241,7 +242,7 @@ pub fn run_unit(
     // A unit starts again from its first epoch: the records of a killed
     // attempt go, so the file holds each epoch once.
     let phase = format!("finetune {name}");
-    run.retain_jsonl("metrics.jsonl", |record| record["phase"] != phase.as_str())?;
+    run.retain_jsonl(records_file, |record| record["phase"] != phase.as_str())?;
     let outcome = finetune(
         model,
         &FinetuneConfig {
@@ -281,6 +282,17 @@ pub fn run_unit(
     Ok((Some(result), outcome.renderer))
 }
 
+/// The records file of `shard`: `metrics.jsonl` for a whole sweep, one
+/// per shard otherwise (shards append at once, and a unit that starts
+/// again rewrites its file).
+pub fn records_file(shard: Shard) -> String {
+    if shard == Shard::WHOLE {
+        "metrics.jsonl".into()
+    } else {
+        format!("metrics-shard-{}-of-{}.jsonl", shard.index, shard.count)
+    }
+}
+
 /// The committed result of unit `name`, if any.
 pub fn load_unit(
     run: &RunDir,
@@ -306,6 +318,8 @@ struct FewLabelsSweep<'a> {
     test: &'a LabelledImages,
     device: &'a Device,
     records: &'a SharedRecords,
+    /// This process's records file (one per shard: shards append at once).
+    records_file: &'a str,
     interrupter: &'a Interrupter,
 }
 
@@ -373,7 +387,7 @@ impl ArmSweep for FewLabelsSweep<'_> {
             self.test,
             self.device,
             renderer,
-            self.records,
+            (self.records, self.records_file),
             self.interrupter,
         )?;
         let line = result.map(|r| {
@@ -409,8 +423,9 @@ pub fn run_few_labels(
     let test = crate::data::labelled(&set.test, classes, "test images")?;
     let (images, _) = all.tensors(device);
     let interrupter = Interrupter::new();
+    let records_file = records_file(shard);
     let (renderer, records) =
-        crate::output::dashboard::dashboard(&interrupter, Some((run.clone(), "metrics.jsonl")));
+        crate::output::dashboard::dashboard(&interrupter, Some((run.clone(), &records_file)));
     let mut sweep = FewLabelsSweep {
         run,
         config,
@@ -419,6 +434,7 @@ pub fn run_few_labels(
         test: &test,
         device,
         records: &records,
+        records_file: &records_file,
         interrupter: &interrupter,
     };
     if run_sweep(

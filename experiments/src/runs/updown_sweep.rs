@@ -19,6 +19,7 @@ use super::generative::{
     GenerativeRunConfig, UpDownFailed, greedy_phases, one_hot_labels, updown_with_checkpoints,
 };
 use crate::run_dir::RunDir;
+use crate::run_dir::shard::{Owner, Shard, ensure};
 
 /// Everything that defines a sweep (`config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,13 +149,36 @@ fn finished_arm(
     }))
 }
 
-/// Runs (or resumes) the sweep of `config` on `set` in `run`; progress and
-/// the result table go to `log`. Returns the finished arms, the chosen
-/// (lowest best validation error; ties to the earlier arm) first.
+/// The greedy DBN of the sweep if its phases are finished (nothing trained).
+fn finished_greedy(
+    run: &RunDir,
+    generative: &GenerativeRunConfig,
+    device: &burn::prelude::Device,
+) -> Result<Option<dbn::GenerativeDbn>, Box<dyn std::error::Error>> {
+    use crate::runs::pretrain::finished_stack;
+    let Some(lower) = finished_stack(run, &generative.lower, device)? else {
+        return Ok(None);
+    };
+    let Some(top) = finished_stack(&run.subdir("top")?, &generative.top, device)? else {
+        return Ok(None);
+    };
+    Ok(Some(dbn::GenerativeDbn::from_greedy(
+        &lower,
+        top.layers[0].clone(),
+    )?))
+}
+
+/// Runs (or resumes) `shard`'s arms of the sweep of `config` on `set` in
+/// `run` (the greedy DBN is claimed by the first process that needs it;
+/// the others wait for it); progress goes to `log`. The whole sweep
+/// ([`Shard::WHOLE`]) ends with the table ([`report`]) and returns the
+/// finished arms, the chosen (lowest best validation error; ties to the
+/// earlier arm) first; a shard returns none (the report is `--report`'s).
 pub fn run_updown_sweep(
     run: &RunDir,
     config: &UpDownSweepConfig,
     set: &ImageSet,
+    shard: Shard,
     device: &burn::prelude::Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<Outcome<Vec<ArmResult>>, Box<dyn std::error::Error>> {
@@ -168,9 +192,33 @@ pub fn run_updown_sweep(
         images: train_images,
         labels: one_hot_labels(train.labels(), classes, device)?,
     };
-    let Some(greedy) = greedy_phases(run, generative, &train_set, &valid_images, log)? else {
+    let log = std::cell::RefCell::new(log);
+    let waiting = |name: &str, owner: &Owner| {
+        (log.borrow_mut())(&format!(
+            "{name}: held by process {} on {}; waiting for its commit",
+            owner.pid, owner.host
+        ))
+    };
+    let greedy = ensure(
+        run,
+        "greedy",
+        || finished_greedy(run, generative, device),
+        || {
+            greedy_phases(
+                run,
+                generative,
+                &train_set,
+                &valid_images,
+                *log.borrow_mut(),
+            )
+        },
+        || false,
+        |owner| waiting("greedy", owner),
+    )?;
+    let Some(greedy) = greedy else {
         return Ok(Outcome::Interrupted);
     };
+    let log = log.into_inner();
     let greedy_valid_error = 100.0 * greedy.error_rate(&valid_images, &valid_labels, 1000);
     log(&format!(
         "greedy DBN: validation error {greedy_valid_error:.2}% ({:.1} min)",
@@ -178,58 +226,142 @@ pub fn run_updown_sweep(
     ));
     let arms = config.arms();
     let epochs = generative.updown.epochs;
+    let log = std::cell::RefCell::new(log);
     let outcome = super::sweep::run_pending(
-        arms.iter().copied(),
-        |&rates| -> Result<bool, Box<dyn std::error::Error>> {
-            let dir = run.subdir(&format!("arms/{}", arm_name(rates)))?;
-            Ok(finished_arm(&dir, rates, epochs)?.is_some())
-        },
+        arms.iter()
+            .copied()
+            .enumerate()
+            .filter(|(position, _)| shard.owns(*position))
+            .map(|(_, rates)| rates),
+        |_| Ok::<bool, Box<dyn std::error::Error>>(false),
         |rates| -> Result<Option<()>, Box<dyn std::error::Error>> {
             let name = arm_name(rates);
             let dir = run.subdir(&format!("arms/{name}"))?;
-            let mut arm_log = |line: &str| log(&format!("{name}: {line}"));
-            let finished = updown_with_checkpoints(
-                &dir,
-                greedy.clone(),
-                greedy_valid_error,
-                &config.arm_config(rates),
-                &train_set,
-                (&valid_images, &valid_labels),
-                &mut arm_log,
-            );
-            match finished {
-                Ok(finished) => {
-                    let best = finished.state.best.expect("set at the start");
-                    log(&format!(
-                        "{name}: best validation error {:.2}% at epoch {} of {epochs}",
-                        best.valid_error_percent, best.epoch
-                    ));
-                }
-                // A diverged arm is a result of the sweep (these rates are
-                // too large), not a failure of it: recorded, and the sweep
-                // goes on.
-                Err(e) => match e.downcast_ref::<UpDownFailed>() {
-                    Some(failed) if matches!(failed.source, dbn::DbnError::Diverged { .. }) => {
-                        dir.write_json(
-                            DIVERGED,
-                            &serde_json::json!({
-                                "error": failed.source.to_string(),
-                                "epochs_done": failed.epochs_done,
-                            }),
-                        )?;
-                        log(&format!("{name}: {}", failed.source));
-                    }
-                    _ => return Err(e),
+            ensure(
+                run,
+                &format!("arm-{name}"),
+                || {
+                    Ok::<_, Box<dyn std::error::Error>>(
+                        finished_arm(&dir, rates, epochs)?.map(|_| ()),
+                    )
                 },
-            }
-            write_summary(run, config)?;
-            Ok(Some(()))
+                || {
+                    train_arm(
+                        run,
+                        config,
+                        rates,
+                        &greedy,
+                        greedy_valid_error,
+                        &train_set,
+                        (&valid_images, &valid_labels),
+                        *log.borrow_mut(),
+                    )
+                },
+                || false,
+                |owner| {
+                    (log.borrow_mut())(&format!(
+                        "arm-{name}: held by process {} on {}; waiting for its commit",
+                        owner.pid, owner.host
+                    ))
+                },
+            )
         },
     )?;
+    let log = log.into_inner();
     if matches!(outcome, Outcome::Interrupted) {
         return Ok(Outcome::Interrupted);
     }
+    if shard != Shard::WHOLE {
+        log(&format!(
+            "shard {shard}: its arms are committed in {}; once every shard is done, \
+             build the table with --report",
+            run.path.display()
+        ));
+        return Ok(Outcome::Finished(Vec::new()));
+    }
+    let results = report(run, config, log)?;
+    log(&format!(
+        "wrote {} ({:.1} min)",
+        run.path.display(),
+        started.elapsed().as_secs_f64() / 60.0
+    ));
+    Ok(Outcome::Finished(results))
+}
+
+/// Trains (or resumes) one arm of the sweep from `greedy` and commits it;
+/// a diverged arm is recorded as the sweep's result for those rates.
+#[allow(clippy::too_many_arguments)]
+fn train_arm(
+    run: &RunDir,
+    config: &UpDownSweepConfig,
+    rates: UpDownRates,
+    greedy: &dbn::GenerativeDbn,
+    greedy_valid_error: f64,
+    train_set: &OneHotSet,
+    valid: (
+        &burn::prelude::Tensor<2>,
+        &burn::prelude::Tensor<1, burn::prelude::Int>,
+    ),
+    log: &mut dyn FnMut(&str),
+) -> Result<Option<()>, Box<dyn std::error::Error>> {
+    let epochs = config.generative.updown.epochs;
+    let (valid_images, valid_labels) = valid;
+    let name = arm_name(rates);
+    let dir = run.subdir(&format!("arms/{name}"))?;
+    let mut arm_log = |line: &str| log(&format!("{name}: {line}"));
+    let finished = updown_with_checkpoints(
+        &dir,
+        greedy.clone(),
+        greedy_valid_error,
+        &config.arm_config(rates),
+        train_set,
+        (valid_images, valid_labels),
+        &mut arm_log,
+    );
+    match finished {
+        Ok(finished) => {
+            let best = finished.state.best.expect("set at the start");
+            log(&format!(
+                "{name}: best validation error {:.2}% at epoch {} of {epochs}",
+                best.valid_error_percent, best.epoch
+            ));
+        }
+        // A diverged arm is a result of the sweep (these rates are
+        // too large), not a failure of it: recorded, and the sweep
+        // goes on.
+        Err(e) => match e.downcast_ref::<UpDownFailed>() {
+            Some(failed) if matches!(failed.source, dbn::DbnError::Diverged { .. }) => {
+                dir.write_json(
+                    DIVERGED,
+                    &serde_json::json!({
+                        "error": failed.source.to_string(),
+                        "epochs_done": failed.epochs_done,
+                    }),
+                )?;
+                log(&format!("{name}: {}", failed.source));
+            }
+            _ => return Err(e),
+        },
+    }
+    write_summary(run, config)?;
+    Ok(Some(()))
+}
+
+/// Writes `sweep.json` from the arms finished so far and logs the table;
+/// returns the arms, the chosen first.
+pub fn report(
+    run: &RunDir,
+    config: &UpDownSweepConfig,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<ArmResult>, Box<dyn std::error::Error>> {
     let results = write_summary(run, config)?;
+    if results.len() < config.arms().len() {
+        log(&format!(
+            "{} of {} arms finished so far",
+            results.len(),
+            config.arms().len()
+        ));
+    }
     log(
         "arm (learning rate, momentum, weight decay): best validation error at epoch, training error there",
     );
@@ -252,12 +384,7 @@ pub fn run_updown_sweep(
                 .map_or(String::new(), |e| format!(" (stopped: {e})"))
         ));
     }
-    log(&format!(
-        "wrote {} ({:.1} min)",
-        run.path.display(),
-        started.elapsed().as_secs_f64() / 60.0
-    ));
-    Ok(Outcome::Finished(results))
+    Ok(results)
 }
 
 /// Writes `sweep.json` (the finished arms, best first, and the chosen
