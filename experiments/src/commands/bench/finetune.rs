@@ -1,6 +1,6 @@
 //! Fine-tuning throughput of the paper's 784-500-500-2000-10 sigmoid net
 //! (softmax cross-entropy, SGD momentum 0.9, learning rate 0.1, weight
-//! decay 1e-5 unless `--finetune-weight-decay` says otherwise, batch 100, no dropout) over the first 50,000 MNIST images, through the project's
+//! decay 1e-5 unless `--finetune-weight-decay` says otherwise, batch 100 unless `--batch` says otherwise, no dropout) over the first 50,000 MNIST images, through the project's
 //! one Learner path (`dbn::finetune::learner::finetune`): the work per
 //! sample of `../shared/bench/peer_torch_mlp.py`, plus the Learner's
 //! per-epoch validation on `--valid-rows` images and its checkpoint.
@@ -31,6 +31,9 @@ pub struct Args {
     /// Hidden layer sizes.
     #[arg(long, value_delimiter = ',', default_value = "500,500,2000")]
     hidden: Vec<usize>,
+    /// Mini-batch size (`peer_torch_mlp.py`'s `PEER_BATCH`).
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
     #[command(flatten)]
     common: crate::cli::CommonArgs,
 }
@@ -39,9 +42,17 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     ClassifierConfig::new(layer_sizes(datasets::MNIST_PIXELS, &args.hidden), 10).validate()?;
     FinetuneConfig {
         weight_decay: args.finetune_weight_decay,
+        batch_size: args.batch,
         ..FinetuneConfig::default()
     }
     .validate()?;
+    if args.batch > args.train_rows {
+        return Err(format!(
+            "--batch {} is larger than --train-rows {}",
+            args.batch, args.train_rows
+        )
+        .into());
+    }
     if args.finetune_epochs == 0 {
         return Err("--finetune-epochs must be at least 1".into());
     }
@@ -65,6 +76,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         epochs: args.finetune_epochs,
         weight_decay: args.finetune_weight_decay,
         hidden: args.hidden.clone(),
+        batch: args.batch,
         device_name: args.common.device.device.clone(),
     };
     bench_finetune(&bench, &set, &device, &mut |line| println!("{line}"))

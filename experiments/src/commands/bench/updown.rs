@@ -26,6 +26,10 @@ pub struct Args {
     /// Up-down momentum (0: no velocity kept) [the presets'].
     #[arg(long)]
     updown_momentum: Option<f64>,
+    /// Mini-batch size, a multiple of the classes (batches hold each class
+    /// equally) [100].
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
     #[command(flatten)]
     common: crate::cli::CommonArgs,
 }
@@ -41,6 +45,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     rates.momentum = args.updown_momentum.unwrap_or(rates.momentum);
     let config = UpDownConfig {
         gibbs_schedule: vec![(0, args.gibbs_steps)],
+        batch_size: args.batch,
         ..hot_updown(1, data.spec.classes, rates, 1)
     };
     config.validate()?;

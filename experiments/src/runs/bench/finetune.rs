@@ -26,6 +26,8 @@ pub struct FinetuneBench {
     pub weight_decay: f64,
     /// Hidden layer sizes.
     pub hidden: Vec<usize>,
+    /// Mini-batch size.
+    pub batch: usize,
     /// The device as the user named it (for the report).
     pub device_name: String,
 }
@@ -63,6 +65,7 @@ pub fn bench_finetune(
             patience: None,
             lr_decay: 1.0,
             weight_decay: bench.weight_decay,
+            batch_size: bench.batch,
             ..FinetuneConfig::default()
         };
         let started = Instant::now();
@@ -95,13 +98,14 @@ pub fn bench_finetune(
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     say(&format!(
-        "fine-tuning {} batch 100 on {} ({} images, validation {} images, checkpoint per epoch): median {median:.0} samples/s",
+        "fine-tuning {} batch {} on {} ({} images, validation {} images, checkpoint per epoch): median {median:.0} samples/s",
         sizes
             .iter()
             .chain([&10])
             .map(|s| s.to_string())
             .collect::<Vec<_>>()
             .join("-"),
+        bench.batch,
         bench.device_name,
         bench.train_rows,
         bench.valid_rows

@@ -40,7 +40,9 @@ pub fn bench_updown(
         .init(device, 3);
     let mut model = GenerativeDbn::from_greedy(&lower, top)?;
     let mut velocity = model.zero_velocity();
-    let warm = bench.train_rows.min(1000);
+    // At least one whole mini-batch (balanced batches need one of each class
+    // per tenth of the batch).
+    let warm = bench.train_rows.min(1000.max(2 * bench.updown.batch_size));
     model.up_down_epoch(
         &mut velocity,
         &images.clone().slice(0..warm),
@@ -72,9 +74,10 @@ pub fn bench_updown(
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     say(&format!(
-        "up-down {}-500-500 + {}-2000, batch 100, {} Gibbs steps, on {}: median {median:.0} samples/s",
+        "up-down {}-500-500 + {}-2000, batch {}, {} Gibbs steps, on {}: median {median:.0} samples/s",
         set.dim(),
         500 + set.classes,
+        bench.updown.batch_size,
         bench.updown.gibbs_steps_at(0),
         bench.device_name
     ));
