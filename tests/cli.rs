@@ -641,14 +641,16 @@ fn gaussian_sweeps_resume_measures_only_the_missing_rows() {
     };
     let full = read(&out.join("sweeps.json"));
     assert_eq!(full["rates"].as_array().unwrap().len(), 4);
-    // As if killed after the first row: the commit keeps one measured row.
-    let commit_path = out.join("sweep.commit.json");
-    let mut commit = read(&commit_path);
-    commit["step"]["rates"].as_array_mut().unwrap().truncate(1);
-    // A marked value: a kept row is not measured again.
-    commit["step"]["rates"][0]["held_out_recon"] = serde_json::json!(123.0);
-    commit["step"]["sigma_hidden"] = serde_json::json!([]);
-    std::fs::write(&commit_path, commit.to_string()).unwrap();
+    // As if killed after the first row: only its unit stays committed.
+    let rows = out.join("rows");
+    let kept = rows.join("rate-0-binary.commit.json");
+    for entry in std::fs::read_dir(&rows).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".commit.json") && path != kept {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let kept_at = std::fs::metadata(&kept).unwrap().modified().unwrap();
     std::fs::remove_file(out.join("sweeps.json")).unwrap();
     // Flags of the sweep are refused with --resume; the rest is measured again.
     let refused = run(
@@ -666,9 +668,13 @@ fn gaussian_sweeps_resume_measures_only_the_missing_rows() {
         "gaussian-sweeps",
         &["--out", out.to_str().unwrap(), "--resume"],
     ));
-    let mut resumed = read(&out.join("sweeps.json"));
-    assert_eq!(resumed["rates"][0]["held_out_recon"], 123.0);
-    resumed["rates"][0]["held_out_recon"] = full["rates"][0]["held_out_recon"].clone();
+    let resumed = read(&out.join("sweeps.json"));
+    // The kept row was not measured (nor committed) again; the others were.
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().modified().unwrap(),
+        kept_at
+    );
+    assert_eq!(std::fs::read_dir(&rows).unwrap().count(), 2 * (4 + 1));
     // Seeded runs: the same numbers (JSON round trips may move the last bit).
     let close = |a: &serde_json::Value, b: &serde_json::Value| match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => (x - y).abs() <= 1e-12 * x.abs().max(1e-300),

@@ -358,3 +358,56 @@ fn two_up_down_sweep_shards_report_what_one_process_reports() {
     assert_eq!(summary["arms_finished"], 4);
     assert!(sweep(&whole) == sweep(&sharded), "sweep.json differs");
 }
+
+#[test]
+fn two_gaussian_sweep_shards_report_what_one_process_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "gaussian-sweeps",
+            "--cd-lr-grid",
+            "0.1,0.01",
+            "--hidden-grid",
+            "4,6",
+            "--sigma-grid",
+            "1.0",
+            "--cd-epochs",
+            "1",
+            "--device",
+            "flex",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let whole = dir.path().join("whole");
+    succeeded(command(&args(&whole), &[]).output().unwrap());
+    let sharded = dir.path().join("sharded");
+    let children: Vec<Child> = (1..=2)
+        .map(|k| spawn(&args(&sharded), &["--shard", &format!("{k}/2")]))
+        .collect();
+    for child in children {
+        succeeded(child.wait_with_output().unwrap());
+    }
+    assert!(
+        !sharded.join("sweeps.json").exists(),
+        "a shard writes no report"
+    );
+    let report = succeeded(
+        command(
+            &[
+                "gaussian-sweeps".into(),
+                "--out".into(),
+                sharded.display().to_string(),
+            ],
+            &["--report", "--device", "flex"],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert!(!report.contains("not yet"), "{report}");
+    let sweeps = |dir: &Path| std::fs::read(dir.join("sweeps.json")).unwrap();
+    assert!(sweeps(&whole) == sweeps(&sharded), "sweeps.json differs");
+}

@@ -5,7 +5,7 @@
 //!
 //! cargo run --release -- gaussian-sweeps --out runs/gaussian-sweeps
 
-use crate::runs::gaussian_sweeps::{SweepConfig, run_gaussian_sweeps};
+use crate::runs::gaussian_sweeps::{SweepConfig, report, run_gaussian_sweeps};
 
 /// Learning-rate and sigma/hidden-unit sweeps for Gaussian visible units.
 #[derive(clap::Args, Debug)]
@@ -28,13 +28,16 @@ pub struct Args {
     #[command(flatten)]
     run: crate::cli::RunArgs,
     #[command(flatten)]
+    shard: crate::cli::ShardArgs,
+    #[command(flatten)]
     common: crate::cli::CommonArgs,
 }
 
 pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.common.device.select()?;
-    let (run, config) =
-        crate::cli::Invocation::new::<Args>("gaussian-sweeps", matches).open(&args.run, || {
+    let (run, config) = crate::cli::Invocation::new::<Args>("gaussian-sweeps", matches)
+        .sharded(&args.shard)
+        .open(&args.run, || {
             let config = SweepConfig {
                 rates: args.cd_lr_grid.clone(),
                 hidden: args.hidden_grid.clone(),
@@ -46,7 +49,19 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::er
             config.validate()?;
             Ok(config)
         })?;
-    run_gaussian_sweeps(&run, &config, &args.common.data, &device, &mut |line| {
-        println!("{line}")
-    })
+    if args.shard.report {
+        return report(&run, &config, &mut |line| println!("{line}"));
+    }
+    let shard = args
+        .shard
+        .shard
+        .unwrap_or(crate::run_dir::shard::Shard::WHOLE);
+    run_gaussian_sweeps(
+        &run,
+        &config,
+        &args.common.data,
+        shard,
+        &device,
+        &mut |line| println!("{line}"),
+    )
 }

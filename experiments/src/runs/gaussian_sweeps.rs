@@ -1,8 +1,8 @@
 //! The lecture's two claims about Gaussian visible units, measured:
 //! (a) the learning rate that suits binary units makes Gaussian units
 //! diverge, a smaller one works; (b) with a small sigma, many more hidden
-//! units are needed. Each measured row is committed, so a resumed sweep
-//! measures only the missing ones.
+//! units are needed. Each measured row is a unit, committed, so a resumed
+//! sweep measures only the missing ones, and `--shard` divides them.
 
 use burn::prelude::*;
 use datasets::{Binarization, DataSource};
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{DataArgs, images_tensor};
 use crate::patches::{PatchSpec, WhitenMode, load_patches};
 use crate::run_dir::RunDir;
-use crate::runs::sweep::run_pending;
+use crate::run_dir::shard::{Shard, ensure};
 
 /// Everything that defines a sweep (`config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,7 +59,8 @@ struct Measured {
     sigma_hidden: Vec<SigmaRow>,
 }
 
-/// The name of the sweep's commits (one per measured row).
+/// The name of the commit in which runs from before the row units kept
+/// every row (read once, see `adopt_old_rows`).
 const SWEEP: &str = "sweep";
 
 crate::run_config!(SweepConfig);
@@ -82,20 +83,111 @@ struct SigmaRow {
     held_out_log_likelihood: Option<f64>,
 }
 
-/// Runs (or resumes) the sweeps of `config` in `run`; MNIST (or the
-/// configured data) is found as `data_args` say. Prints its tables through
-/// `say` and writes `sweeps.json`.
+/// One measured row of the sweeps: the unit that `--shard` divides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SweepRow {
+    /// Table (a): the rate at `rates[rate]`, on binary (`gaussian` false)
+    /// or Gaussian units.
+    Rate { rate: usize, gaussian: bool },
+    /// Table (b): `sigmas[sigma]` with `hidden[hidden]` units.
+    Sigma { sigma: usize, hidden: usize },
+}
+
+impl SweepRow {
+    /// The unit's name (its commit's and claim's).
+    fn name(&self) -> String {
+        match self {
+            SweepRow::Rate { rate, gaussian } => {
+                format!(
+                    "rate-{rate}-{}",
+                    if *gaussian { "gaussian" } else { "binary" }
+                )
+            }
+            SweepRow::Sigma { sigma, hidden } => format!("sigma-{sigma}-hidden-{hidden}"),
+        }
+    }
+}
+
+/// Every row in order: table (a) rate by rate (binary, then Gaussian), then
+/// table (b) sigma by sigma.
+fn sweep_rows(config: &SweepConfig) -> Vec<SweepRow> {
+    let rates = (0..config.rates.len())
+        .flat_map(|rate| [false, true].map(|gaussian| SweepRow::Rate { rate, gaussian }));
+    let sigmas = (0..config.sigmas.len()).flat_map(|sigma| {
+        (0..config.hidden.len()).map(move |hidden| SweepRow::Sigma { sigma, hidden })
+    });
+    rates.chain(sigmas).collect()
+}
+
+/// The committed result of row `name` (`rows/<name>.json`), if any.
+fn load_row<T: serde::de::DeserializeOwned>(
+    run: &RunDir,
+    name: &str,
+) -> Result<Option<T>, Box<dyn std::error::Error>> {
+    let Some(commit) = run.last_commit(&format!("rows/{name}"))? else {
+        return Ok(None);
+    };
+    let file = run
+        .committed(&commit, "row")
+        .ok_or("a row commit without its row")?;
+    Ok(Some(crate::run_dir::read_json(&file)?))
+}
+
+/// Writes and commits row `name`.
+fn commit_row(
+    run: &RunDir,
+    name: &str,
+    row: &impl Serialize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    run.subdir("rows")?;
+    let file = format!("rows/{name}.json");
+    run.write_json(&file, row)?;
+    run.commit(
+        &format!("rows/{name}"),
+        serde_json::json!({ "done": true }),
+        &[("row", &file)],
+    )?;
+    Ok(())
+}
+
+/// A run from before the rows were units kept every row in its `sweep`
+/// commit: they become row units, once.
+fn adopt_old_rows(run: &RunDir, config: &SweepConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let Some(commit) = run.last_commit(SWEEP)? else {
+        return Ok(());
+    };
+    let old: Measured = serde_json::from_value(commit.step)?;
+    let rows = sweep_rows(config);
+    let (rate_rows, sigma_rows): (Vec<SweepRow>, Vec<SweepRow>) = rows
+        .iter()
+        .partition(|r| matches!(r, SweepRow::Rate { .. }));
+    for (row, measured) in rate_rows.iter().zip(&old.rates) {
+        if load_row::<RateRow>(run, &row.name())?.is_none() {
+            commit_row(run, &row.name(), measured)?;
+        }
+    }
+    for (row, measured) in sigma_rows.iter().zip(&old.sigma_hidden) {
+        if load_row::<SigmaRow>(run, &row.name())?.is_none() {
+            commit_row(run, &row.name(), measured)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs (or resumes) `shard`'s rows of the sweeps of `config` in `run`
+/// (every row claimed before it is measured); MNIST (or the configured
+/// data) is found as `data_args` say. The whole sweep ([`Shard::WHOLE`])
+/// then prints its tables through `say` and writes `sweeps.json`
+/// ([`report`]); a shard leaves that to `--report`.
 pub fn run_gaussian_sweeps(
     run: &RunDir,
     config: &SweepConfig,
     data_args: &DataArgs,
+    shard: Shard,
     device: &Device,
     say: &mut dyn FnMut(&str),
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut measured: Measured = match run.last_commit(SWEEP)? {
-        Some(commit) => serde_json::from_value(commit.step)?,
-        None => Measured::default(),
-    };
+    adopt_old_rows(run, config)?;
     let mut data_args = data_args.clone();
     data_args.data = config.data.clone();
     let (mnist, line) = data_args.load()?;
@@ -111,105 +203,178 @@ pub fn run_gaussian_sweeps(
     let (patches, patches_held_out) = load_patches(&spec, device)?;
     let digits = images_tensor(&mnist.train.head(10_000), Binarization::None, device);
     let digits_held_out = images_tensor(&mnist.test.head(2_000), Binarization::None, device);
+    let say = std::cell::RefCell::new(say);
+    for (position, row) in sweep_rows(config).into_iter().enumerate() {
+        if !shard.owns(position) {
+            continue;
+        }
+        let name = row.name();
+        ensure(
+            run,
+            &name,
+            || {
+                Ok::<_, Box<dyn std::error::Error>>(match row {
+                    SweepRow::Rate { .. } => load_row::<RateRow>(run, &name)?.map(|_| ()),
+                    SweepRow::Sigma { .. } => load_row::<SigmaRow>(run, &name)?.map(|_| ()),
+                })
+            },
+            || {
+                match row {
+                    // (a) The same CD-1 recipe at each rate: binary RBM on
+                    // MNIST intensities (784 x 100, 5 epochs), Gaussian RBM
+                    // (sigma 1) on whitened 8x8 patches (64 x 100).
+                    SweepRow::Rate { rate, gaussian } => {
+                        let learning_rate = config.rates[rate];
+                        let (units, data, held_out, epochs, visible) = if gaussian {
+                            (
+                                "gaussian (patches)",
+                                &patches,
+                                &patches_held_out,
+                                config.epochs,
+                                UnitKind::Gaussian,
+                            )
+                        } else {
+                            (
+                                "binary (MNIST)",
+                                &digits,
+                                &digits_held_out,
+                                5,
+                                UnitKind::Bernoulli,
+                            )
+                        };
+                        let rbm_config =
+                            RbmConfig::new(data.dims()[1], 100).with_visible_units(visible);
+                        let (recon, diverged) = train(
+                            &rbm_config,
+                            data,
+                            held_out,
+                            learning_rate,
+                            epochs,
+                            config.seed,
+                        );
+                        commit_row(
+                            run,
+                            &name,
+                            &RateRow {
+                                units: units.to_string(),
+                                learning_rate,
+                                held_out_recon: recon,
+                                diverged_at_epoch: diverged,
+                            },
+                        )?;
+                    }
+                    // (b) Fixed sigma, small vs 1, against the number of hidden units.
+                    SweepRow::Sigma { sigma, hidden } => {
+                        let (sigma, hidden) = (config.sigmas[sigma], config.hidden[hidden]);
+                        let rbm_config = RbmConfig::new(64, hidden)
+                            .with_visible_units(UnitKind::Gaussian)
+                            .with_visible_sigma(Some(SigmaConfig::fixed(sigma)));
+                        let (recon, log_likelihood) = match train_model(
+                            &rbm_config,
+                            &patches,
+                            0.01,
+                            config.epochs,
+                            config.seed,
+                        ) {
+                            Ok(trainer) => {
+                                let rbm = trainer.rbm();
+                                let recon = (patches_held_out.clone()
+                                    - rbm.reconstruct(patches_held_out.clone()))
+                                .square()
+                                .mean()
+                                .into_scalar::<f32>()
+                                    as f64;
+                                let log_likelihood = (hidden <= 20)
+                                    .then(|| exact_log_likelihood(rbm, &patches_held_out))
+                                    .transpose()?;
+                                (Some(recon), log_likelihood)
+                            }
+                            Err(_) => (None, None),
+                        };
+                        commit_row(
+                            run,
+                            &name,
+                            &SigmaRow {
+                                sigma,
+                                hidden,
+                                held_out_recon: recon,
+                                held_out_log_likelihood: log_likelihood,
+                            },
+                        )?;
+                    }
+                }
+                Ok(Some(()))
+            },
+            || false,
+            |owner| {
+                (say.borrow_mut())(&format!(
+                    "{name}: held by process {} on {}; waiting for its commit",
+                    owner.pid, owner.host
+                ))
+            },
+        )?;
+    }
+    let say = say.into_inner();
+    if shard != Shard::WHOLE {
+        say(&format!(
+            "shard {shard}: its rows are committed in {}; once every shard is done, \
+             build the tables with --report",
+            run.path.display()
+        ));
+        return Ok(());
+    }
+    report(run, config, say)
+}
 
-    // (a) The same CD-1 recipe at each rate: binary RBM on MNIST
-    // intensities (784 x 100, 5 epochs), Gaussian RBM (sigma 1) on whitened
-    // 8x8 patches (64 x 100).
-    let done = measured.rates.len();
-    let rate_rows = config.rates.iter().flat_map(|&learning_rate| {
-        [
-            ("binary (MNIST)", &digits, &digits_held_out, 5),
-            (
-                "gaussian (patches)",
-                &patches,
-                &patches_held_out,
-                config.epochs,
-            ),
-        ]
-        .map(|row| (learning_rate, row))
-    });
-    run_pending(
-        rate_rows.enumerate(),
-        |(row, _)| Ok::<_, Box<dyn std::error::Error>>(*row < done),
-        |(_, (learning_rate, (units, data, held_out, epochs)))| {
-            let visible = if units.starts_with("binary") {
-                UnitKind::Bernoulli
-            } else {
-                UnitKind::Gaussian
-            };
-            let rbm_config = RbmConfig::new(data.dims()[1], 100).with_visible_units(visible);
-            let (recon, diverged) = train(
-                &rbm_config,
-                data,
-                held_out,
-                learning_rate,
-                epochs,
-                config.seed,
-            );
-            measured.rates.push(RateRow {
-                units: units.to_string(),
-                learning_rate,
-                held_out_recon: recon,
-                diverged_at_epoch: diverged,
-            });
-            run.commit(SWEEP, serde_json::to_value(&measured)?, &[])?;
-            Ok(Some(()))
-        },
-    )?;
+/// The tables of the rows committed so far (missing rows named) and
+/// `sweeps.json`.
+pub fn report(
+    run: &RunDir,
+    config: &SweepConfig,
+    say: &mut dyn FnMut(&str),
+) -> Result<(), Box<dyn std::error::Error>> {
+    adopt_old_rows(run, config)?;
+    let mut measured = Measured::default();
+    let mut missing = Vec::new();
+    for row in sweep_rows(config) {
+        let name = row.name();
+        match row {
+            SweepRow::Rate { .. } => match load_row::<RateRow>(run, &name)? {
+                Some(r) => measured.rates.push(r),
+                None => missing.push(name),
+            },
+            SweepRow::Sigma { .. } => match load_row::<SigmaRow>(run, &name)? {
+                Some(r) => measured.sigma_hidden.push(r),
+                None => missing.push(name),
+            },
+        }
+    }
+    if !missing.is_empty() {
+        say(&format!(
+            "not yet committed (left out of these tables): {}",
+            missing.join(", ")
+        ));
+    }
     say("\n(a) held-out reconstruction MSE after training, by learning rate\n");
     say(&format!(
         "| learning rate | binary units (MNIST, 5 epochs) | Gaussian units (patches, {} epochs) |",
         config.epochs
     ));
     say("|---|---|---|");
-    for pair in measured.rates.chunks(2) {
+    for &rate in &config.rates {
+        let of = |units: &str| {
+            measured
+                .rates
+                .iter()
+                .find(|r| r.learning_rate == rate && r.units.starts_with(units))
+                .map_or("not yet measured".into(), outcome)
+        };
         say(&format!(
-            "| {} | {} | {} |",
-            pair[0].learning_rate,
-            outcome(&pair[0]),
-            outcome(&pair[1])
+            "| {rate} | {} | {} |",
+            of("binary"),
+            of("gaussian")
         ));
     }
-
-    // (b) Fixed sigma, small vs 1, against the number of hidden units.
-    let done = measured.sigma_hidden.len();
-    let sigma_rows = config
-        .sigmas
-        .iter()
-        .flat_map(|&sigma| config.hidden.iter().map(move |&hidden| (sigma, hidden)));
-    run_pending(
-        sigma_rows.enumerate(),
-        |(row, _)| Ok::<_, Box<dyn std::error::Error>>(*row < done),
-        |(_, (sigma, hidden))| {
-            let rbm_config = RbmConfig::new(64, hidden)
-                .with_visible_units(UnitKind::Gaussian)
-                .with_visible_sigma(Some(SigmaConfig::fixed(sigma)));
-            let (recon, log_likelihood) =
-                match train_model(&rbm_config, &patches, 0.01, config.epochs, config.seed) {
-                    Ok(trainer) => {
-                        let rbm = trainer.rbm();
-                        let recon = (patches_held_out.clone()
-                            - rbm.reconstruct(patches_held_out.clone()))
-                        .square()
-                        .mean()
-                        .into_scalar::<f32>() as f64;
-                        let log_likelihood = (hidden <= 20)
-                            .then(|| exact_log_likelihood(rbm, &patches_held_out))
-                            .transpose()?;
-                        (Some(recon), log_likelihood)
-                    }
-                    Err(_) => (None, None),
-                };
-            measured.sigma_hidden.push(SigmaRow {
-                sigma,
-                hidden,
-                held_out_recon: recon,
-                held_out_log_likelihood: log_likelihood,
-            });
-            run.commit(SWEEP, serde_json::to_value(&measured)?, &[])?;
-            Ok(Some(()))
-        },
-    )?;
     say(&format!(
         "\n(b) fixed sigma vs hidden units (64 visible, learning rate 0.01, {} epochs)\n",
         config.epochs
