@@ -491,20 +491,45 @@ fn conversion_folds_a_gaussian_first_layer_sigma_into_the_weights() {
 #[test]
 fn a_gaussian_first_layer_under_a_binary_layer_pretrains() {
     let device = device();
-    let (data, _) = toy_data(&device);
+    let (data, labels) = toy_data(&device);
     let mut config = StackConfig::uniform(&[12, 8, 4], &train(3).with_learning_rate(0.01));
     config.layers[0].rbm.visible_units = UnitKind::Gaussian;
     config.layers[0].rbm.visible_sigma = Some(rbm::SigmaConfig::learned(0.5, 0.05, 2.0));
     config.validate().unwrap();
     let stack =
         finished(pretrain(&config, &data, None, None, |_| ControlFlow::Continue(())).unwrap());
-    assert!(stack.layers[0].visible_sigma().is_some());
+    // Sigma was learned: moved from its initial 0.5 in some unit, within
+    // its bounds in all (the clamp).
+    let sigma = stack.layers[0].visible_sigma().expect("Gaussian");
+    let sigma: Vec<f32> = sigma.into_data().try_to_vec::<f32>().unwrap();
+    assert!(sigma.iter().all(|s| (0.05..=2.0).contains(s)), "{sigma:?}");
+    assert!(sigma.iter().any(|s| (s - 0.5).abs() > 1e-4), "{sigma:?}");
+    // The second layer's features are probabilities (a NaN fails the range
+    // check) that carry the input's class: in some unit the two classes'
+    // means differ by more than 5 standard errors of that difference (after
+    // 3 epochs at rate 0.01 the weights are small, so the features are all
+    // near 0.5: what counts is the separation, not the size).
     let features = host(stack.features(data));
-    assert!(
-        features
-            .iter()
-            .all(|f| f.is_finite() && (0.0..=1.0).contains(f))
-    );
+    assert!(features.iter().all(|f| (0.0..=1.0).contains(f)));
+    let separated = (0..4).any(|unit| {
+        let of = |class: u8| -> Vec<f64> {
+            features
+                .chunks(4)
+                .zip(&labels)
+                .filter(|(_, l)| **l == class)
+                .map(|(row, _)| f64::from(row[unit]))
+                .collect()
+        };
+        let (a, b) = (of(0), of(1));
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let var = |v: &[f64]| {
+            let m = mean(v);
+            v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64
+        };
+        let se = (var(&a) / a.len() as f64 + var(&b) / b.len() as f64).sqrt();
+        (mean(&a) - mean(&b)).abs() > 5.0 * se
+    });
+    assert!(separated, "no feature separates the classes: {features:?}");
 }
 
 #[test]
