@@ -450,13 +450,16 @@ pub fn plot_boxes(
     Ok(())
 }
 
+/// One histogram panel: its title and its groups, each `(name, values)`.
+pub type HistogramPanel = (String, Vec<(String, Vec<f64>)>);
+
 /// Histograms side by side, one panel per `(title, groups)`, each group
 /// `(name, values)` drawn as translucent bars over the panel's own `bins`
 /// bins (a panel's range is its values').
 pub fn plot_histograms(
     path: &Path,
     x_label: &str,
-    panels: &[(String, Vec<(String, Vec<f64>)>)],
+    panels: &[HistogramPanel],
     bins: usize,
 ) -> PlotResult {
     register_font();
