@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -232,12 +232,53 @@ fn bad_shards_and_a_shard_of_another_configuration_are_refused_by_name() {
     );
 }
 
+/// `flags` (a subcommand and its flags, without `--out`) run by one process
+/// into `DIR/whole`, and by `shards` processes at once into `DIR/sharded`
+/// followed by `--report` there; returns both directories and the
+/// report's output.
+fn whole_and_sharded(dir: &Path, flags: &[&str], shards: usize) -> (PathBuf, PathBuf, String) {
+    let with_out = |out: &Path| -> Vec<String> {
+        let mut args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+        args.extend([
+            "--device".into(),
+            "flex".into(),
+            "--out".into(),
+            out.display().to_string(),
+        ]);
+        args
+    };
+    let whole = dir.join("whole");
+    succeeded(command(&with_out(&whole), &[]).output().unwrap());
+    let sharded = dir.join("sharded");
+    let children: Vec<Child> = (1..=shards)
+        .map(|k| spawn(&with_out(&sharded), &["--shard", &format!("{k}/{shards}")]))
+        .collect();
+    for child in children {
+        succeeded(child.wait_with_output().unwrap());
+    }
+    let report = succeeded(
+        command(
+            &[
+                flags[0].into(),
+                "--out".into(),
+                sharded.display().to_string(),
+            ],
+            &["--report", "--device", "flex"],
+        )
+        .output()
+        .unwrap(),
+    );
+    (whole, sharded, report)
+}
+
 #[test]
 fn three_few_label_shards_report_what_one_process_reports() {
     let dir = tempfile::tempdir().unwrap();
     write_idx_set(dir.path());
-    let args = |out: &Path| -> Vec<String> {
-        let mut args: Vec<String> = [
+    let data = format!("idx:{}", dir.path().display());
+    let (whole, sharded, report) = whole_and_sharded(
+        dir.path(),
+        &[
             "few-labels",
             "--hidden",
             "16",
@@ -249,40 +290,10 @@ fn three_few_label_shards_report_what_one_process_reports() {
             "2",
             "--finetune-epochs",
             "1",
-            "--device",
-            "flex",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend([
-            "--data".into(),
-            format!("idx:{}", dir.path().display()),
-            "--out".into(),
-            out.display().to_string(),
-        ]);
-        args
-    };
-    let whole = dir.path().join("whole");
-    succeeded(command(&args(&whole), &[]).output().unwrap());
-    let sharded = dir.path().join("sharded");
-    let children: Vec<Child> = (1..=3)
-        .map(|k| spawn(&args(&sharded), &["--shard", &format!("{k}/3")]))
-        .collect();
-    for child in children {
-        succeeded(child.wait_with_output().unwrap());
-    }
-    let report = succeeded(
-        command(
-            &[
-                "few-labels".into(),
-                "--out".into(),
-                sharded.display().to_string(),
-            ],
-            &["--report", "--device", "flex"],
-        )
-        .output()
-        .unwrap(),
+            "--data",
+            &data,
+        ],
+        3,
     );
     assert!(!report.contains("not yet committed"), "{report}");
     let (a, b) = (report_files(&whole), report_files(&sharded));
@@ -300,8 +311,10 @@ fn three_few_label_shards_report_what_one_process_reports() {
 fn two_up_down_sweep_shards_report_what_one_process_reports() {
     let dir = tempfile::tempdir().unwrap();
     write_idx_set(dir.path());
-    let args = |out: &Path| -> Vec<String> {
-        let mut args: Vec<String> = [
+    let data = format!("idx:{}", dir.path().display());
+    let (whole, sharded, report) = whole_and_sharded(
+        dir.path(),
+        &[
             "updown-sweep",
             "--preset",
             "quick",
@@ -317,40 +330,10 @@ fn two_up_down_sweep_shards_report_what_one_process_reports() {
             "0,0.5",
             "--updown-weight-decay-grid",
             "0.00001",
-            "--device",
-            "flex",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend([
-            "--data".into(),
-            format!("idx:{}", dir.path().display()),
-            "--out".into(),
-            out.display().to_string(),
-        ]);
-        args
-    };
-    let whole = dir.path().join("whole");
-    succeeded(command(&args(&whole), &[]).output().unwrap());
-    let sharded = dir.path().join("sharded");
-    let children: Vec<Child> = (1..=2)
-        .map(|k| spawn(&args(&sharded), &["--shard", &format!("{k}/2")]))
-        .collect();
-    for child in children {
-        succeeded(child.wait_with_output().unwrap());
-    }
-    let report = succeeded(
-        command(
-            &[
-                "updown-sweep".into(),
-                "--out".into(),
-                sharded.display().to_string(),
-            ],
-            &["--report", "--device", "flex"],
-        )
-        .output()
-        .unwrap(),
+            "--data",
+            &data,
+        ],
+        2,
     );
     assert!(report.contains("chosen_learning_rate="), "{report}");
     let sweep = |dir: &Path| std::fs::read(dir.join("sweep.json")).unwrap();
@@ -362,8 +345,9 @@ fn two_up_down_sweep_shards_report_what_one_process_reports() {
 #[test]
 fn two_gaussian_sweep_shards_report_what_one_process_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let args = |out: &Path| -> Vec<String> {
-        [
+    let (whole, sharded, report) = whole_and_sharded(
+        dir.path(),
+        &[
             "gaussian-sweeps",
             "--cd-lr-grid",
             "0.1,0.01",
@@ -373,39 +357,8 @@ fn two_gaussian_sweep_shards_report_what_one_process_reports() {
             "1.0",
             "--cd-epochs",
             "1",
-            "--device",
-            "flex",
-            "--out",
-            out.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let whole = dir.path().join("whole");
-    succeeded(command(&args(&whole), &[]).output().unwrap());
-    let sharded = dir.path().join("sharded");
-    let children: Vec<Child> = (1..=2)
-        .map(|k| spawn(&args(&sharded), &["--shard", &format!("{k}/2")]))
-        .collect();
-    for child in children {
-        succeeded(child.wait_with_output().unwrap());
-    }
-    assert!(
-        !sharded.join("sweeps.json").exists(),
-        "a shard writes no report"
-    );
-    let report = succeeded(
-        command(
-            &[
-                "gaussian-sweeps".into(),
-                "--out".into(),
-                sharded.display().to_string(),
-            ],
-            &["--report", "--device", "flex"],
-        )
-        .output()
-        .unwrap(),
+        ],
+        2,
     );
     assert!(!report.contains("not yet"), "{report}");
     let sweeps = |dir: &Path| std::fs::read(dir.join("sweeps.json")).unwrap();

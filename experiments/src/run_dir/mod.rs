@@ -91,10 +91,21 @@ impl RunDir {
             std::fs::remove_dir_all(path).map_err(io_error(path))?;
         }
         std::fs::create_dir_all(path).map_err(io_error(path))?;
+        Self::write_identity(path, binary, config, identity)
+    }
+
+    /// Writes `config.json` and then `run.json` (the run's identity) in
+    /// `path`, which exists.
+    fn write_identity(
+        path: &Path,
+        binary: &str,
+        config: &impl Serialize,
+        identity: &impl Serialize,
+    ) -> Result<Self, RunError> {
         let run = Self {
             path: path.to_path_buf(),
             identity: config_hash(identity),
-            original: None,
+            original: serde_json::to_value(identity).ok(),
         };
         run.write_json(CONFIG_FILE, config)?;
         run.write_json(
@@ -102,7 +113,7 @@ impl RunDir {
             &RunIdentity {
                 binary: binary.to_string(),
                 config_sha256: run.identity.clone(),
-                config: serde_json::to_value(identity).ok(),
+                config: run.original.clone(),
             },
         )?;
         Ok(run)
@@ -137,24 +148,7 @@ impl RunDir {
                 .create_new(true)
                 .open(&lock)
             {
-                Ok(_) => {
-                    let mut run = Self {
-                        path: path.to_path_buf(),
-                        identity: config_hash(identity),
-                        original: None,
-                    };
-                    run.write_json(CONFIG_FILE, config)?;
-                    run.write_json(
-                        RUN_FILE,
-                        &RunIdentity {
-                            binary: binary.to_string(),
-                            config_sha256: run.identity.clone(),
-                            config: serde_json::to_value(identity).ok(),
-                        },
-                    )?;
-                    run.original = serde_json::to_value(identity).ok();
-                    return Ok(run);
-                }
+                Ok(_) => return Self::write_identity(path, binary, config, identity),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
                     while !path.join(RUN_FILE).exists() {

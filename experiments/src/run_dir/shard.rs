@@ -84,6 +84,15 @@ impl Shard {
     }
 }
 
+/// What a shard says once its share is committed in `dir`.
+pub fn shard_done_line(shard: Shard, dir: &Path) -> String {
+    format!(
+        "shard {shard}: its units are committed in {}; once every shard is done, \
+         build the report with --report",
+        dir.display()
+    )
+}
+
 /// Who holds a claim: written into its file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Owner {
@@ -105,6 +114,14 @@ impl Owner {
             host,
             pid: std::process::id(),
         }
+    }
+
+    /// What a process waiting for unit `name`, which this owner holds, says.
+    pub fn waiting_line(&self, name: &str) -> String {
+        format!(
+            "{name}: held by process {} on {}; waiting for its commit",
+            self.pid, self.host
+        )
     }
 
     /// Whether this owner is certainly gone: a process of this host that

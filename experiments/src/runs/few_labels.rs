@@ -450,11 +450,9 @@ pub fn run_few_labels(
         return Ok(Outcome::Interrupted);
     }
     if shard != Shard::WHOLE {
-        return Ok(Outcome::Finished(vec![format!(
-            "shard {shard}: its units are committed in {}; once every shard is done, \
-             build the report with --report",
-            run.path.display()
-        )]));
+        return Ok(Outcome::Finished(vec![
+            crate::run_dir::shard::shard_done_line(shard, &run.path),
+        ]));
     }
     report(run, config).map(Outcome::Finished)
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{DataArgs, images_tensor};
 use crate::patches::{PatchSpec, WhitenMode, load_patches};
 use crate::run_dir::RunDir;
-use crate::run_dir::shard::{Shard, ensure};
+use crate::run_dir::shard::{Shard, ensure, shard_done_line};
 
 /// Everything that defines a sweep (`config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -306,21 +306,12 @@ pub fn run_gaussian_sweeps(
                 Ok(Some(()))
             },
             || false,
-            |owner| {
-                (say.borrow_mut())(&format!(
-                    "{name}: held by process {} on {}; waiting for its commit",
-                    owner.pid, owner.host
-                ))
-            },
+            |owner| (say.borrow_mut())(&owner.waiting_line(&name)),
         )?;
     }
     let say = say.into_inner();
     if shard != Shard::WHOLE {
-        say(&format!(
-            "shard {shard}: its rows are committed in {}; once every shard is done, \
-             build the tables with --report",
-            run.path.display()
-        ));
+        say(&shard_done_line(shard, &run.path));
         return Ok(());
     }
     report(run, config, say)

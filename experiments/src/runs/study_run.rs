@@ -9,7 +9,7 @@ use burn::train::Interrupter;
 
 use super::Outcome;
 use crate::run_dir::RunDir;
-use crate::run_dir::shard::{Owner, Shard, ensure};
+use crate::run_dir::shard::{Shard, ensure, shard_done_line};
 use crate::runs::study::{
     NetSpec, SgdData, StudyArm, StudyConfig, StudyData, Unit, finished_seed_stack, load_unit,
     pretrained_stack, run_cell,
@@ -152,14 +152,6 @@ struct StudyWork<'a> {
     renderer: Box<dyn burn::train::renderer::MetricsRenderer>,
 }
 
-/// What a process waiting for a unit says once: who holds it.
-fn waiting_line(name: &str, owner: &Owner) -> String {
-    format!(
-        "{name}: held by process {} on {}; waiting for its commit",
-        owner.pid, owner.host
-    )
-}
-
 impl StudyWork<'_> {
     /// The stack of `seed`, trained here or by whoever holds it.
     fn stack(&mut self, seed: u64, say: &mut dyn FnMut(&str)) -> Result<bool, Failure> {
@@ -179,7 +171,7 @@ impl StudyWork<'_> {
             || finished_seed_stack(run, &sizes, &config.pretrain, seed, &device),
             || pretrained_stack(run, config, seed, data, renderer.as_mut(), interrupter),
             || interrupter.should_stop(),
-            |owner| say(&waiting_line(&name, owner)),
+            |owner| say(&owner.waiting_line(&name)),
         )?;
         Ok(match stack {
             Some(stack) => {
@@ -240,7 +232,7 @@ impl StudyWork<'_> {
             || committed(run, &specs),
             || self.cell(&name, &specs, *say.borrow_mut()),
             || interrupter.should_stop(),
-            |owner| (say.borrow_mut())(&waiting_line(&name, owner)),
+            |owner| (say.borrow_mut())(&owner.waiting_line(&name)),
         )?;
         Ok(units.map(|units| chosen_rate(self.config, &units).0))
     }
@@ -280,7 +272,7 @@ impl StudyWork<'_> {
                 committed(run, &specs)
             },
             || interrupter.should_stop(),
-            |owner| (say.borrow_mut())(&waiting_line(&name, owner)),
+            |owner| (say.borrow_mut())(&owner.waiting_line(&name)),
         )
     }
 
@@ -432,11 +424,7 @@ pub fn run_study(
         return Ok(Outcome::Interrupted);
     }
     if shard != Shard::WHOLE {
-        return Ok(Outcome::Finished(vec![format!(
-            "shard {shard}: its units are committed in {}; once every shard is done, \
-             build the report with --report",
-            run.path.display()
-        )]));
+        return Ok(Outcome::Finished(vec![shard_done_line(shard, &run.path)]));
     }
     report_committed(run, config, device, say).map(Outcome::Finished)
 }

@@ -146,12 +146,7 @@ pub fn run_sweep<S: ArmSweep>(
     let mut stack: Option<(u64, S::Stack)> = None;
     let sweep = std::cell::RefCell::new(sweep);
     let say = std::cell::RefCell::new(say);
-    let waiting = |name: &str, owner: &Owner| {
-        (say.borrow_mut())(&format!(
-            "{name}: held by process {} on {}; waiting for its commit",
-            owner.pid, owner.host
-        ))
-    };
+    let waiting = |name: &str, owner: &Owner| (say.borrow_mut())(&owner.waiting_line(name));
     for (position, (seed, setting, arm)) in units.enumerate() {
         if !shard.owns(position) {
             continue;

@@ -19,7 +19,7 @@ use super::generative::{
     GenerativeRunConfig, UpDownFailed, greedy_phases, one_hot_labels, updown_with_checkpoints,
 };
 use crate::run_dir::RunDir;
-use crate::run_dir::shard::{Owner, Shard, ensure};
+use crate::run_dir::shard::{Owner, Shard, ensure, shard_done_line};
 
 /// Everything that defines a sweep (`config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,12 +193,7 @@ pub fn run_updown_sweep(
         labels: one_hot_labels(train.labels(), classes, device)?,
     };
     let log = std::cell::RefCell::new(log);
-    let waiting = |name: &str, owner: &Owner| {
-        (log.borrow_mut())(&format!(
-            "{name}: held by process {} on {}; waiting for its commit",
-            owner.pid, owner.host
-        ))
-    };
+    let waiting = |name: &str, owner: &Owner| (log.borrow_mut())(&owner.waiting_line(name));
     let greedy = ensure(
         run,
         "greedy",
@@ -258,12 +253,7 @@ pub fn run_updown_sweep(
                     )
                 },
                 || false,
-                |owner| {
-                    (log.borrow_mut())(&format!(
-                        "arm-{name}: held by process {} on {}; waiting for its commit",
-                        owner.pid, owner.host
-                    ))
-                },
+                |owner: &Owner| (log.borrow_mut())(&owner.waiting_line(&format!("arm-{name}"))),
             )
         },
     )?;
@@ -272,11 +262,7 @@ pub fn run_updown_sweep(
         return Ok(Outcome::Interrupted);
     }
     if shard != Shard::WHOLE {
-        log(&format!(
-            "shard {shard}: its arms are committed in {}; once every shard is done, \
-             build the table with --report",
-            run.path.display()
-        ));
+        log(&shard_done_line(shard, &run.path));
         return Ok(Outcome::Finished(Vec::new()));
     }
     let results = report(run, config, log)?;
