@@ -269,7 +269,7 @@ fn generative_resumes_to_the_same_model_after_a_kill_in_up_down() {
             "--top-epochs",
             "1",
             "--updown-epochs",
-            "40",
+            "12",
             "--updown-momentum",
             "0.5",
             "--final-epochs",
