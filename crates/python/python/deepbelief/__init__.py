@@ -1,0 +1,9 @@
+"""RBMs and DBNs with scikit-learn estimators over deepbelief's Rust core.
+
+Estimators follow scikit-learn's conventions: the constructor stores its
+parameters, ``fit`` returns ``self``, learned attributes end in ``_``.
+"""
+
+from deepbelief.rbm import BernoulliRBM
+
+__all__ = ["BernoulliRBM"]

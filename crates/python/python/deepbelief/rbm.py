@@ -1,0 +1,141 @@
+"""Restricted Boltzmann machines as scikit-learn estimators."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from deepbelief import _native
+
+
+def _logistic(x):
+    # exp of a negative argument only: no overflow at any input.
+    out = np.empty_like(x)
+    positive = x >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-x[positive]))
+    e = np.exp(x[~positive])
+    out[~positive] = e / (1.0 + e)
+    return out
+
+
+class BernoulliRBM(TransformerMixin, BaseEstimator):
+    """Binary RBM trained by contrastive divergence on deepbelief's Rust core.
+
+    The parameters and learned attributes are scikit-learn's
+    ``sklearn.neural_network.BernoulliRBM``'s (a drop-in replacement),
+    plus what it lacks: ``k`` Gibbs steps, ``persistent`` (PCD, scikit-learn's
+    algorithm, the default) or CD, ``momentum`` and ``weight_decay``.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of binary hidden units.
+    learning_rate : float, default=0.1
+        Learning rate of the weight and bias updates.
+    batch_size : int, default=10
+        Examples per mini-batch.
+    n_iter : int, default=10
+        Passes over the training data (epochs).
+    verbose : int, default=0
+        Unused (kept for scikit-learn compatibility).
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation and sampling.
+    k : int, default=1
+        Gibbs steps per update.
+    persistent : bool, default=True
+        Persistent CD (chains carried across mini-batches), else CD-k.
+    momentum : float, default=0.0
+        Momentum of the updates, in [0, 1).
+    weight_decay : float, default=0.0
+        L2 penalty on the weights (times the learning rate).
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        Weight matrix.
+    intercept_hidden_ : ndarray of shape (n_components,)
+        Hidden biases.
+    intercept_visible_ : ndarray of shape (n_features,)
+        Visible biases.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    """
+
+    def __init__(
+        self,
+        n_components=256,
+        *,
+        learning_rate=0.1,
+        batch_size=10,
+        n_iter=10,
+        verbose=0,
+        random_state=None,
+        k=1,
+        persistent=True,
+        momentum=0.0,
+        weight_decay=0.0,
+    ):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.k = k
+        self.persistent = persistent
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+
+    def _check_input(self, X, reset, dtype):
+        X = validate_data(self, X, reset=reset, dtype=dtype, order="C")
+        if X.size and X.min() < 0.0:
+            raise ValueError(
+                "Negative values in data passed to BernoulliRBM: binary units take "
+                f"values in [0, 1]; found a minimum of {X.min()}"
+            )
+        if X.size and X.max() > 1.0:
+            raise ValueError(
+                "BernoulliRBM: X must hold values in [0, 1] (binary units); "
+                f"found a maximum of {X.max()}"
+            )
+        return X
+
+    def fit(self, X, y=None):
+        """Fit the model to the rows of ``X`` (values in [0, 1]); returns self."""
+        # The native core trains in float32 (a copy only for other dtypes).
+        X = self._check_input(X, reset=True, dtype=np.float32)
+        for name, value in [("n_components", self.n_components), ("batch_size", self.batch_size),
+                            ("n_iter", self.n_iter), ("k", self.k)]:
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"BernoulliRBM: {name} must be a positive integer, got {value!r}")
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        weights, hidden, visible = _native.fit_bernoulli_rbm(
+            X,
+            int(self.n_components),
+            float(self.learning_rate),
+            int(self.batch_size),
+            int(self.n_iter),
+            seed,
+            int(self.k),
+            bool(self.persistent),
+            float(self.momentum),
+            float(self.weight_decay),
+        )
+        self.components_ = np.ascontiguousarray(weights.T)
+        self.intercept_hidden_ = hidden
+        self.intercept_visible_ = visible
+        return self
+
+    def transform(self, X):
+        """Hidden unit probabilities P(h = 1 | v) of the rows of ``X``."""
+        check_is_fitted(self)
+        # Computed in the input's precision (float64 stays float64).
+        X = self._check_input(X, reset=False, dtype=(np.float64, np.float32))
+        weights = self.components_.astype(X.dtype, copy=False)
+        return _logistic(X @ weights.T + self.intercept_hidden_.astype(X.dtype, copy=False))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

@@ -1,0 +1,106 @@
+//! The native core of the Python package `deepbelief`: functions over
+//! numpy arrays that train and apply the Rust models. The estimators (the
+//! scikit-learn conventions, input checks) are the package's Python side;
+//! what arrives here is already a checked, C-ordered float32 matrix, and
+//! every rule the Rust side enforces comes back as a `ValueError` naming it.
+
+use burn::prelude::*;
+use numpy::ndarray::{Array1, Array2};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use rbm::{CdTrainer, RbmConfig, TrainConfig};
+
+/// The parameters of a trained binary RBM: weights `[n_visible,
+/// n_hidden]`, hidden biases, visible biases.
+type RbmArrays<'py> = (
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray1<f32>>,
+);
+
+/// Any error of the Rust side, as a Python `ValueError` with its message.
+fn value_error(error: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(error.to_string())
+}
+
+/// The rows of `x` as one host vector (a copy only if `x` is not C-ordered).
+fn rows_of(x: &PyReadonlyArray2<'_, f32>) -> (Vec<f32>, usize, usize) {
+    let view = x.as_array();
+    let (rows, width) = view.dim();
+    let values = match x.as_slice() {
+        Ok(slice) => slice.to_vec(),
+        Err(_) => view.iter().copied().collect(),
+    };
+    (values, rows, width)
+}
+
+fn host(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().expect("f32 tensors")
+}
+
+fn host1(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().expect("f32 tensors")
+}
+
+/// Trains a binary RBM of `n_components` hidden units on the rows of `x`
+/// (values in [0, 1]) by CD-k or PCD-k on the Flex CPU backend, without the
+/// GIL; returns its weights, hidden biases and visible biases.
+#[pyfunction]
+#[pyo3(signature = (x, n_components, learning_rate, batch_size, n_iter, seed, k, persistent, momentum, weight_decay))]
+#[allow(clippy::too_many_arguments)]
+fn fit_bernoulli_rbm<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    n_components: usize,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    persistent: bool,
+    momentum: f64,
+    weight_decay: f64,
+) -> PyResult<RbmArrays<'py>> {
+    let (values, rows, width) = rows_of(&x);
+    let rbm_config = RbmConfig::new(width, n_components);
+    rbm_config.validate().map_err(value_error)?;
+    let train = TrainConfig::new()
+        .with_epochs(n_iter)
+        .with_batch_size(batch_size.min(rows.max(1)))
+        .with_learning_rate(learning_rate)
+        .with_k(k)
+        .with_persistent(persistent)
+        .with_initial_momentum(momentum)
+        .with_final_momentum(momentum)
+        .with_weight_decay(weight_decay)
+        .with_seed(seed);
+    train.validate().map_err(value_error)?;
+    let (weights, hidden, visible) = py
+        .detach(move || -> Result<_, rbm::RbmError> {
+            let device = Device::flex();
+            let data = rbm::tensor_from_rows(&values, width, &device);
+            rbm::check_data(rbm::UnitKind::Bernoulli, &data, width, "X")?;
+            let mut trainer = CdTrainer::new(rbm_config.init(&device, seed), train)?;
+            trainer.fit(&data, None, |_| {})?;
+            let model = trainer.rbm();
+            Ok((
+                host(model.weight.val()),
+                host1(model.hidden_bias.val()),
+                host1(model.visible_bias.val()),
+            ))
+        })
+        .map_err(value_error)?;
+    let weights = Array2::from_shape_vec((width, n_components), weights).map_err(value_error)?;
+    Ok((
+        weights.into_pyarray(py),
+        Array1::from_vec(hidden).into_pyarray(py),
+        Array1::from_vec(visible).into_pyarray(py),
+    ))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fit_bernoulli_rbm, m)?)?;
+    Ok(())
+}
