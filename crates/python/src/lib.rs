@@ -99,8 +99,94 @@ fn fit_bernoulli_rbm<'py>(
     ))
 }
 
+/// Writes a binary RBM of these parameters (weights `[n_visible,
+/// n_hidden]`) to `path` as the Rust side's safetensors file.
+#[pyfunction]
+fn save_bernoulli_rbm(
+    path: std::path::PathBuf,
+    weights: PyReadonlyArray2<'_, f32>,
+    hidden_bias: numpy::PyReadonlyArray1<'_, f32>,
+    visible_bias: numpy::PyReadonlyArray1<'_, f32>,
+) -> PyResult<()> {
+    let (w, n_visible, n_hidden) = rows_of(&weights);
+    let (hb, vb) = (
+        hidden_bias.as_array().to_vec(),
+        visible_bias.as_array().to_vec(),
+    );
+    if hb.len() != n_hidden || vb.len() != n_visible {
+        return Err(PyValueError::new_err(format!(
+            "save: {n_visible}x{n_hidden} weights need {n_hidden} hidden and {n_visible} visible biases, \
+             found {} and {}",
+            hb.len(),
+            vb.len()
+        )));
+    }
+    let device = Device::flex();
+    let config = RbmConfig::new(n_visible, n_hidden);
+    config.validate().map_err(value_error)?;
+    let mut model = config.init(&device, 0);
+    model.weight = model
+        .weight
+        .map(|_| Tensor::from_data(TensorData::new(w, [n_visible, n_hidden]), &device));
+    model.hidden_bias = model
+        .hidden_bias
+        .map(|_| Tensor::from_data(TensorData::new(hb, [n_hidden]), &device));
+    model.visible_bias = model
+        .visible_bias
+        .map(|_| Tensor::from_data(TensorData::new(vb, [n_visible]), &device));
+    rbm::save_rbm(&model, &config, &path).map_err(value_error)
+}
+
+/// The binary RBM in the Rust side's file `path`: its weights, hidden and
+/// visible biases. Another kind of RBM is a `ValueError` naming it.
+#[pyfunction]
+fn load_bernoulli_rbm<'py>(py: Python<'py>, path: std::path::PathBuf) -> PyResult<RbmArrays<'py>> {
+    let (model, config) = rbm::load_rbm(&path, &Device::flex()).map_err(value_error)?;
+    if config.visible_units != rbm::UnitKind::Bernoulli
+        || config.hidden_units != rbm::UnitKind::Bernoulli
+    {
+        return Err(PyValueError::new_err(format!(
+            "{}: not a binary RBM (visible units {:?}, hidden units {:?})",
+            path.display(),
+            config.visible_units,
+            config.hidden_units
+        )));
+    }
+    let weights = Array2::from_shape_vec(
+        (config.n_visible, config.n_hidden),
+        host(model.weight.val()),
+    )
+    .map_err(value_error)?;
+    Ok((
+        weights.into_pyarray(py),
+        Array1::from_vec(host1(model.hidden_bias.val())).into_pyarray(py),
+        Array1::from_vec(host1(model.visible_bias.val())).into_pyarray(py),
+    ))
+}
+
+/// P(h = 1 | v) of the rows of `x` computed by the Rust model in `path`
+/// (the reference the Python side's `transform` is tested against).
+#[pyfunction]
+fn hidden_probabilities<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+    x: PyReadonlyArray2<'py, f32>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let device = Device::flex();
+    let (model, config) = rbm::load_rbm(&path, &device).map_err(value_error)?;
+    let (values, rows, width) = rows_of(&x);
+    let data = rbm::tensor_from_rows(&values, width, &device);
+    rbm::check_data(config.visible_units, &data, config.n_visible, "X").map_err(value_error)?;
+    let hidden = host(model.hidden_given_visible(data));
+    let out = Array2::from_shape_vec((rows, config.n_hidden), hidden).map_err(value_error)?;
+    Ok(out.into_pyarray(py))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit_bernoulli_rbm, m)?)?;
+    m.add_function(wrap_pyfunction!(save_bernoulli_rbm, m)?)?;
+    m.add_function(wrap_pyfunction!(load_bernoulli_rbm, m)?)?;
+    m.add_function(wrap_pyfunction!(hidden_probabilities, m)?)?;
     Ok(())
 }

@@ -139,3 +139,27 @@ class BernoulliRBM(TransformerMixin, BaseEstimator):
         tags.input_tags.positive_only = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+    def save(self, path):
+        """Write the fitted model as the Rust side's safetensors file (what
+        ``deepbelief train-rbm`` writes and ``rbm::load_rbm`` reads)."""
+        check_is_fitted(self)
+        _native.save_bernoulli_rbm(
+            str(path),
+            np.ascontiguousarray(self.components_.T, dtype=np.float32),
+            np.ascontiguousarray(self.intercept_hidden_, dtype=np.float32),
+            np.ascontiguousarray(self.intercept_visible_, dtype=np.float32),
+        )
+
+    @classmethod
+    def load(cls, path, **params):
+        """A fitted estimator from a binary RBM file of the Rust side
+        (``n_components`` from the file; other parameters from ``params``)."""
+        weights, hidden, visible = _native.load_bernoulli_rbm(str(path))
+        model = cls(n_components=weights.shape[1], **params)
+        model.components_ = np.ascontiguousarray(weights.T)
+        model.intercept_hidden_ = hidden
+        model.intercept_visible_ = visible
+        model.n_features_in_ = weights.shape[0]
+        return model
+
