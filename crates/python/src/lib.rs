@@ -182,8 +182,82 @@ fn hidden_probabilities<'py>(
     Ok(out.into_pyarray(py))
 }
 
+/// Trains an RBM of Gaussian visible units (sigma fixed at `sigma`, or
+/// learned from it within [sigma / 100, sigma * 100] at rate `sigma_rate`)
+/// and `n_components` binary hidden units on the rows of `x`, without the
+/// GIL; returns its weights `[n_visible, n_hidden]`, hidden biases, visible
+/// biases and per-pixel sigmas.
+#[pyfunction]
+#[pyo3(signature = (x, n_components, learning_rate, batch_size, n_iter, seed, k, persistent, momentum, weight_decay, sigma, learn_sigma, sigma_rate))]
+#[allow(clippy::too_many_arguments)]
+fn fit_gaussian_rbm<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    n_components: usize,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    persistent: bool,
+    momentum: f64,
+    weight_decay: f64,
+    sigma: f64,
+    learn_sigma: bool,
+    sigma_rate: f64,
+) -> PyResult<(RbmArrays<'py>, Bound<'py, PyArray1<f32>>)> {
+    let (values, rows, width) = rows_of(&x);
+    let sigma_config = if learn_sigma {
+        rbm::SigmaConfig::learned(sigma, sigma / 100.0, sigma * 100.0)
+    } else {
+        rbm::SigmaConfig::fixed(sigma)
+    };
+    let rbm_config = RbmConfig::new(width, n_components)
+        .with_visible_units(rbm::UnitKind::Gaussian)
+        .with_visible_sigma(Some(sigma_config));
+    rbm_config.validate().map_err(value_error)?;
+    let train = TrainConfig::new()
+        .with_epochs(n_iter)
+        .with_batch_size(batch_size.min(rows.max(1)))
+        .with_learning_rate(learning_rate)
+        .with_k(k)
+        .with_persistent(persistent)
+        .with_initial_momentum(momentum)
+        .with_final_momentum(momentum)
+        .with_weight_decay(weight_decay)
+        .with_sigma_learning_rate(learn_sigma.then_some(sigma_rate))
+        .with_seed(seed);
+    train.validate().map_err(value_error)?;
+    let (weights, hidden, visible, sigmas) = py
+        .detach(move || -> Result<_, rbm::RbmError> {
+            let device = Device::flex();
+            let data = rbm::tensor_from_rows(&values, width, &device);
+            rbm::check_data(rbm::UnitKind::Gaussian, &data, width, "X")?;
+            let mut trainer = CdTrainer::new(rbm_config.init(&device, seed), train)?;
+            trainer.fit(&data, None, |_| {})?;
+            let model = trainer.rbm();
+            Ok((
+                host(model.weight.val()),
+                host1(model.hidden_bias.val()),
+                host1(model.visible_bias.val()),
+                host1(model.visible_sigma().expect("Gaussian units have a sigma")),
+            ))
+        })
+        .map_err(value_error)?;
+    let weights = Array2::from_shape_vec((width, n_components), weights).map_err(value_error)?;
+    Ok((
+        (
+            weights.into_pyarray(py),
+            Array1::from_vec(hidden).into_pyarray(py),
+            Array1::from_vec(visible).into_pyarray(py),
+        ),
+        Array1::from_vec(sigmas).into_pyarray(py),
+    ))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fit_gaussian_rbm, m)?)?;
     m.add_function(wrap_pyfunction!(fit_bernoulli_rbm, m)?)?;
     m.add_function(wrap_pyfunction!(save_bernoulli_rbm, m)?)?;
     m.add_function(wrap_pyfunction!(load_bernoulli_rbm, m)?)?;

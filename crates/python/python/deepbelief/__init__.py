@@ -4,6 +4,6 @@ Estimators follow scikit-learn's conventions: the constructor stores its
 parameters, ``fit`` returns ``self``, learned attributes end in ``_``.
 """
 
-from deepbelief.rbm import BernoulliRBM
+from deepbelief.rbm import BernoulliRBM, GaussianRBM
 
-__all__ = ["BernoulliRBM"]
+__all__ = ["BernoulliRBM", "GaussianRBM"]

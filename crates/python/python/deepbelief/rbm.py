@@ -163,3 +163,118 @@ class BernoulliRBM(TransformerMixin, BaseEstimator):
         model.n_features_in_ = weights.shape[0]
         return model
 
+
+
+class GaussianRBM(TransformerMixin, BaseEstimator):
+    """RBM with Gaussian visible units and binary hidden units (real-valued
+    data such as whitened image patches), trained by contrastive divergence
+    on deepbelief's Rust core.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of binary hidden units.
+    learning_rate : float, default=0.001
+        Learning rate (Gaussian units need a smaller one than binary units).
+    batch_size : int, default=10
+        Examples per mini-batch.
+    n_iter : int, default=10
+        Passes over the training data (epochs).
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation and sampling.
+    sigma : float, default=1.0
+        Standard deviation of every visible unit (1 for standardised data),
+        or its starting value with ``learn_sigma``.
+    learn_sigma : bool, default=False
+        Learn one sigma per visible unit, within [sigma / 100, sigma * 100].
+    sigma_learning_rate : float, default=0.001
+        Learning rate of log sigma.
+    k : int, default=1
+        Gibbs steps per update.
+    persistent : bool, default=False
+        Persistent CD, else CD-k.
+    momentum : float, default=0.0
+        Momentum of the updates, in [0, 1).
+    weight_decay : float, default=0.0
+        L2 penalty on the weights (times the learning rate).
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+    intercept_hidden_ : ndarray of shape (n_components,)
+    intercept_visible_ : ndarray of shape (n_features,)
+    sigma_ : ndarray of shape (n_features,)
+        Standard deviation of each visible unit.
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        n_components=256,
+        *,
+        learning_rate=0.001,
+        batch_size=10,
+        n_iter=10,
+        random_state=None,
+        sigma=1.0,
+        learn_sigma=False,
+        sigma_learning_rate=0.001,
+        k=1,
+        persistent=False,
+        momentum=0.0,
+        weight_decay=0.0,
+    ):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.random_state = random_state
+        self.sigma = sigma
+        self.learn_sigma = learn_sigma
+        self.sigma_learning_rate = sigma_learning_rate
+        self.k = k
+        self.persistent = persistent
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+
+    def fit(self, X, y=None):
+        """Fit the model to the rows of ``X`` (real values); returns self."""
+        X = validate_data(self, X, reset=True, dtype=np.float32, order="C")
+        for name, value in [("n_components", self.n_components), ("batch_size", self.batch_size),
+                            ("n_iter", self.n_iter), ("k", self.k)]:
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"GaussianRBM: {name} must be a positive integer, got {value!r}")
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        (weights, hidden, visible), sigma = _native.fit_gaussian_rbm(
+            X,
+            int(self.n_components),
+            float(self.learning_rate),
+            int(self.batch_size),
+            int(self.n_iter),
+            seed,
+            int(self.k),
+            bool(self.persistent),
+            float(self.momentum),
+            float(self.weight_decay),
+            float(self.sigma),
+            bool(self.learn_sigma),
+            float(self.sigma_learning_rate),
+        )
+        self.components_ = np.ascontiguousarray(weights.T)
+        self.intercept_hidden_ = hidden
+        self.intercept_visible_ = visible
+        self.sigma_ = sigma
+        return self
+
+    def transform(self, X):
+        """Hidden unit probabilities P(h = 1 | v) = logistic((v / sigma) W + c)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C")
+        weights = self.components_.astype(X.dtype, copy=False)
+        scaled = X / self.sigma_.astype(X.dtype, copy=False)
+        return _logistic(scaled @ weights.T + self.intercept_hidden_.astype(X.dtype, copy=False))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
