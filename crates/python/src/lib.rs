@@ -255,8 +255,186 @@ fn fit_gaussian_rbm<'py>(
     ))
 }
 
+/// One layer's weights `[inputs, outputs]` and biases, as numpy arrays.
+type Layer<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<f32>>);
+
+fn layer<'py>(py: Python<'py>, weights: Tensor<2>, biases: Vec<f32>) -> PyResult<Layer<'py>> {
+    let [inputs, outputs] = weights.dims();
+    let weights = Array2::from_shape_vec((inputs, outputs), host(weights)).map_err(value_error)?;
+    Ok((
+        weights.into_pyarray(py),
+        Array1::from_vec(biases).into_pyarray(py),
+    ))
+}
+
+/// The greedy stack of binary RBMs of `hidden` sizes on the rows of `x`
+/// (values in [0, 1]), each layer by CD-k on the one below's hidden
+/// probabilities (Hinton & Salakhutdinov's recipe, with the given rates).
+#[allow(clippy::too_many_arguments)]
+fn greedy_stack(
+    values: Vec<f32>,
+    width: usize,
+    hidden: &[usize],
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    momentum: f64,
+    weight_decay: f64,
+) -> Result<(dbn::RbmStack, Tensor<2>), Box<dyn std::error::Error + Send + Sync>> {
+    let device = Device::flex();
+    let data = rbm::tensor_from_rows(&values, width, &device);
+    rbm::check_data(rbm::UnitKind::Bernoulli, &data, width, "X").map_err(|e| e.to_string())?;
+    let rows = data.dims()[0];
+    let train = TrainConfig::new()
+        .with_epochs(n_iter)
+        .with_batch_size(batch_size.min(rows.max(1)))
+        .with_learning_rate(learning_rate)
+        .with_k(k)
+        .with_initial_momentum(momentum)
+        .with_final_momentum(momentum)
+        .with_weight_decay(weight_decay)
+        .with_seed(seed);
+    let sizes: Vec<usize> = std::iter::once(width)
+        .chain(hidden.iter().copied())
+        .collect();
+    let config = dbn::StackConfig::uniform(&sizes, &train);
+    config.validate().map_err(|e| e.to_string())?;
+    match dbn::pretrain(&config, &data, None, None, |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .map_err(|e| e.to_string())?
+    {
+        dbn::PretrainOutcome::Finished(stack) => Ok((stack, data)),
+        dbn::PretrainOutcome::Stopped => Err("pretraining stopped".into()),
+    }
+}
+
+/// A DBN's greedy stack (see `greedy_stack`), without the GIL: each
+/// layer's weights `[inputs, outputs]` and hidden biases, bottom first.
+#[pyfunction]
+#[pyo3(signature = (x, hidden, learning_rate, batch_size, n_iter, seed, k, momentum, weight_decay))]
+#[allow(clippy::too_many_arguments)]
+fn fit_dbn<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    hidden: Vec<usize>,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    momentum: f64,
+    weight_decay: f64,
+) -> PyResult<Vec<Layer<'py>>> {
+    let (values, _, width) = rows_of(&x);
+    let layers = py
+        .detach(move || {
+            let (stack, _) = greedy_stack(
+                values,
+                width,
+                &hidden,
+                learning_rate,
+                batch_size,
+                n_iter,
+                seed,
+                k,
+                momentum,
+                weight_decay,
+            )?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                stack
+                    .layers
+                    .iter()
+                    .map(|l| (l.weight.val(), host1(l.hidden_bias.val())))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .map_err(value_error)?;
+    layers.into_iter().map(|(w, b)| layer(py, w, b)).collect()
+}
+
+/// A DBN classifier: the greedy stack of `hidden` sizes (see
+/// `greedy_stack`), a softmax head over `classes`, then `epochs` of
+/// fine-tuning by SGD with momentum (mini-batches of `batch_size`, orders
+/// drawn from the seed and the epoch) on the labels `y` (0..classes),
+/// without the GIL. Returns every layer's weights `[inputs, outputs]` and
+/// biases, bottom first, the head last.
+#[pyfunction]
+#[pyo3(signature = (x, y, classes, hidden, learning_rate, batch_size, n_iter, seed, k, momentum, weight_decay, finetune_epochs, finetune_learning_rate, finetune_momentum))]
+#[allow(clippy::too_many_arguments)]
+fn fit_dbn_classifier<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    y: numpy::PyReadonlyArray1<'py, i64>,
+    classes: usize,
+    hidden: Vec<usize>,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    momentum: f64,
+    weight_decay: f64,
+    finetune_epochs: usize,
+    finetune_learning_rate: f64,
+    finetune_momentum: f64,
+) -> PyResult<Vec<Layer<'py>>> {
+    let (values, rows, width) = rows_of(&x);
+    let labels: Vec<usize> = y.as_array().iter().map(|&l| l as usize).collect();
+    if labels.len() != rows {
+        return Err(PyValueError::new_err(format!(
+            "y has {} labels for {rows} rows of X",
+            labels.len()
+        )));
+    }
+    if let Some(bad) = labels.iter().find(|&&l| l >= classes) {
+        return Err(PyValueError::new_err(format!(
+            "label {bad} is not below the {classes} classes"
+        )));
+    }
+    let layers = py
+        .detach(move || {
+            let (stack, data) = greedy_stack(
+                values, width, &hidden, learning_rate, batch_size, n_iter, seed, k, momentum,
+                weight_decay,
+            )?;
+            let device = data.device();
+            let classifier =
+                dbn::DbnClassifier::from_stack(&stack, classes, seed).map_err(|e| e.to_string())?;
+            let mut net = dbn::SgdNet::from_classifier(&classifier).map_err(|e| e.to_string())?;
+            let one_hot = dbn::one_hot_rows(&labels, classes, &device).map_err(|e| e.to_string())?;
+            let step = dbn::SgdStep {
+                rate: finetune_learning_rate,
+                momentum: finetune_momentum,
+            };
+            for epoch in 1..=finetune_epochs {
+                let order = dbn::epoch_order(seed, epoch, rows);
+                let loss = net.epoch(&data, &one_hot, &order, batch_size.min(rows), step);
+                if !loss.is_finite() {
+                    return Err(format!(
+                        "fine-tuning diverged in epoch {epoch} (training loss {loss}): lower finetune_learning_rate"
+                    )
+                    .into());
+                }
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                net.weights
+                    .iter()
+                    .zip(&net.biases)
+                    .map(|(w, b)| (w.clone(), host(b.clone())))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .map_err(value_error)?;
+    layers.into_iter().map(|(w, b)| layer(py, w, b)).collect()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fit_dbn, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_dbn_classifier, m)?)?;
     m.add_function(wrap_pyfunction!(fit_gaussian_rbm, m)?)?;
     m.add_function(wrap_pyfunction!(fit_bernoulli_rbm, m)?)?;
     m.add_function(wrap_pyfunction!(save_bernoulli_rbm, m)?)?;

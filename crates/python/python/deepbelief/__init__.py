@@ -4,6 +4,7 @@ Estimators follow scikit-learn's conventions: the constructor stores its
 parameters, ``fit`` returns ``self``, learned attributes end in ``_``.
 """
 
+from deepbelief.dbn import DBN, DBNClassifier
 from deepbelief.rbm import BernoulliRBM, GaussianRBM
 
-__all__ = ["BernoulliRBM", "GaussianRBM"]
+__all__ = ["BernoulliRBM", "DBN", "DBNClassifier", "GaussianRBM"]
