@@ -43,6 +43,72 @@ fn host1(t: Tensor<1>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().expect("f32 tensors")
 }
 
+/// The CD recipe every trainer here takes, as `TrainConfig` (the batch
+/// capped at the rows), validated.
+#[allow(clippy::too_many_arguments)]
+fn cd_recipe(
+    rows: usize,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    persistent: bool,
+    momentum: f64,
+    weight_decay: f64,
+) -> PyResult<TrainConfig> {
+    let train = TrainConfig::new()
+        .with_epochs(n_iter)
+        .with_batch_size(batch_size.min(rows.max(1)))
+        .with_learning_rate(learning_rate)
+        .with_k(k)
+        .with_persistent(persistent)
+        .with_initial_momentum(momentum)
+        .with_final_momentum(momentum)
+        .with_weight_decay(weight_decay)
+        .with_seed(seed);
+    train.validate().map_err(value_error)?;
+    Ok(train)
+}
+
+/// Trains `rbm_config` on the rows `values` by `train`, without the GIL;
+/// returns its weights, hidden biases, visible biases and (Gaussian
+/// visible units) sigmas as numpy arrays.
+fn train_rbm<'py>(
+    py: Python<'py>,
+    values: Vec<f32>,
+    rbm_config: RbmConfig,
+    train: TrainConfig,
+) -> PyResult<(RbmArrays<'py>, Option<Bound<'py, PyArray1<f32>>>)> {
+    rbm_config.validate().map_err(value_error)?;
+    let (width, n_hidden, seed) = (rbm_config.n_visible, rbm_config.n_hidden, train.seed);
+    let (weights, hidden, visible, sigmas) = py
+        .detach(move || -> Result<_, rbm::RbmError> {
+            let device = Device::flex();
+            let data = rbm::tensor_from_rows(&values, width, &device);
+            rbm::check_data(rbm_config.visible_units, &data, width, "X")?;
+            let mut trainer = CdTrainer::new(rbm_config.init(&device, seed), train)?;
+            trainer.fit(&data, None, |_| {})?;
+            let model = trainer.rbm();
+            Ok((
+                host(model.weight.val()),
+                host1(model.hidden_bias.val()),
+                host1(model.visible_bias.val()),
+                model.visible_sigma().map(host1),
+            ))
+        })
+        .map_err(value_error)?;
+    let weights = Array2::from_shape_vec((width, n_hidden), weights).map_err(value_error)?;
+    Ok((
+        (
+            weights.into_pyarray(py),
+            Array1::from_vec(hidden).into_pyarray(py),
+            Array1::from_vec(visible).into_pyarray(py),
+        ),
+        sigmas.map(|s| Array1::from_vec(s).into_pyarray(py)),
+    ))
+}
+
 /// Trains a binary RBM of `n_components` hidden units on the rows of `x`
 /// (values in [0, 1]) by CD-k or PCD-k on the Flex CPU backend, without the
 /// GIL; returns its weights, hidden biases and visible biases.
@@ -63,40 +129,18 @@ fn fit_bernoulli_rbm<'py>(
     weight_decay: f64,
 ) -> PyResult<RbmArrays<'py>> {
     let (values, rows, width) = rows_of(&x);
-    let rbm_config = RbmConfig::new(width, n_components);
-    rbm_config.validate().map_err(value_error)?;
-    let train = TrainConfig::new()
-        .with_epochs(n_iter)
-        .with_batch_size(batch_size.min(rows.max(1)))
-        .with_learning_rate(learning_rate)
-        .with_k(k)
-        .with_persistent(persistent)
-        .with_initial_momentum(momentum)
-        .with_final_momentum(momentum)
-        .with_weight_decay(weight_decay)
-        .with_seed(seed);
-    train.validate().map_err(value_error)?;
-    let (weights, hidden, visible) = py
-        .detach(move || -> Result<_, rbm::RbmError> {
-            let device = Device::flex();
-            let data = rbm::tensor_from_rows(&values, width, &device);
-            rbm::check_data(rbm::UnitKind::Bernoulli, &data, width, "X")?;
-            let mut trainer = CdTrainer::new(rbm_config.init(&device, seed), train)?;
-            trainer.fit(&data, None, |_| {})?;
-            let model = trainer.rbm();
-            Ok((
-                host(model.weight.val()),
-                host1(model.hidden_bias.val()),
-                host1(model.visible_bias.val()),
-            ))
-        })
-        .map_err(value_error)?;
-    let weights = Array2::from_shape_vec((width, n_components), weights).map_err(value_error)?;
-    Ok((
-        weights.into_pyarray(py),
-        Array1::from_vec(hidden).into_pyarray(py),
-        Array1::from_vec(visible).into_pyarray(py),
-    ))
+    let train = cd_recipe(
+        rows,
+        learning_rate,
+        batch_size,
+        n_iter,
+        seed,
+        k,
+        persistent,
+        momentum,
+        weight_decay,
+    )?;
+    Ok(train_rbm(py, values, RbmConfig::new(width, n_components), train)?.0)
 }
 
 /// Writes a binary RBM of these parameters (weights `[n_visible,
@@ -215,44 +259,21 @@ fn fit_gaussian_rbm<'py>(
     let rbm_config = RbmConfig::new(width, n_components)
         .with_visible_units(rbm::UnitKind::Gaussian)
         .with_visible_sigma(Some(sigma_config));
-    rbm_config.validate().map_err(value_error)?;
-    let train = TrainConfig::new()
-        .with_epochs(n_iter)
-        .with_batch_size(batch_size.min(rows.max(1)))
-        .with_learning_rate(learning_rate)
-        .with_k(k)
-        .with_persistent(persistent)
-        .with_initial_momentum(momentum)
-        .with_final_momentum(momentum)
-        .with_weight_decay(weight_decay)
-        .with_sigma_learning_rate(learn_sigma.then_some(sigma_rate))
-        .with_seed(seed);
+    let train = cd_recipe(
+        rows,
+        learning_rate,
+        batch_size,
+        n_iter,
+        seed,
+        k,
+        persistent,
+        momentum,
+        weight_decay,
+    )?
+    .with_sigma_learning_rate(learn_sigma.then_some(sigma_rate));
     train.validate().map_err(value_error)?;
-    let (weights, hidden, visible, sigmas) = py
-        .detach(move || -> Result<_, rbm::RbmError> {
-            let device = Device::flex();
-            let data = rbm::tensor_from_rows(&values, width, &device);
-            rbm::check_data(rbm::UnitKind::Gaussian, &data, width, "X")?;
-            let mut trainer = CdTrainer::new(rbm_config.init(&device, seed), train)?;
-            trainer.fit(&data, None, |_| {})?;
-            let model = trainer.rbm();
-            Ok((
-                host(model.weight.val()),
-                host1(model.hidden_bias.val()),
-                host1(model.visible_bias.val()),
-                host1(model.visible_sigma().expect("Gaussian units have a sigma")),
-            ))
-        })
-        .map_err(value_error)?;
-    let weights = Array2::from_shape_vec((width, n_components), weights).map_err(value_error)?;
-    Ok((
-        (
-            weights.into_pyarray(py),
-            Array1::from_vec(hidden).into_pyarray(py),
-            Array1::from_vec(visible).into_pyarray(py),
-        ),
-        Array1::from_vec(sigmas).into_pyarray(py),
-    ))
+    let (arrays, sigmas) = train_rbm(py, values, rbm_config, train)?;
+    Ok((arrays, sigmas.expect("Gaussian units have a sigma")))
 }
 
 /// One layer's weights `[inputs, outputs]` and biases, as numpy arrays.
@@ -269,33 +290,16 @@ fn layer<'py>(py: Python<'py>, weights: Tensor<2>, biases: Vec<f32>) -> PyResult
 
 /// The greedy stack of binary RBMs of `hidden` sizes on the rows of `x`
 /// (values in [0, 1]), each layer by CD-k on the one below's hidden
-/// probabilities (Hinton & Salakhutdinov's recipe, with the given rates).
-#[allow(clippy::too_many_arguments)]
+/// probabilities (Hinton & Salakhutdinov's recipe, with `train`'s rates).
 fn greedy_stack(
     values: Vec<f32>,
     width: usize,
     hidden: &[usize],
-    learning_rate: f64,
-    batch_size: usize,
-    n_iter: usize,
-    seed: u64,
-    k: usize,
-    momentum: f64,
-    weight_decay: f64,
+    train: TrainConfig,
 ) -> Result<(dbn::RbmStack, Tensor<2>), Box<dyn std::error::Error + Send + Sync>> {
     let device = Device::flex();
     let data = rbm::tensor_from_rows(&values, width, &device);
     rbm::check_data(rbm::UnitKind::Bernoulli, &data, width, "X").map_err(|e| e.to_string())?;
-    let rows = data.dims()[0];
-    let train = TrainConfig::new()
-        .with_epochs(n_iter)
-        .with_batch_size(batch_size.min(rows.max(1)))
-        .with_learning_rate(learning_rate)
-        .with_k(k)
-        .with_initial_momentum(momentum)
-        .with_final_momentum(momentum)
-        .with_weight_decay(weight_decay)
-        .with_seed(seed);
     let sizes: Vec<usize> = std::iter::once(width)
         .chain(hidden.iter().copied())
         .collect();
@@ -328,21 +332,21 @@ fn fit_dbn<'py>(
     momentum: f64,
     weight_decay: f64,
 ) -> PyResult<Vec<Layer<'py>>> {
-    let (values, _, width) = rows_of(&x);
+    let (values, rows, width) = rows_of(&x);
+    let train = cd_recipe(
+        rows,
+        learning_rate,
+        batch_size,
+        n_iter,
+        seed,
+        k,
+        false,
+        momentum,
+        weight_decay,
+    )?;
     let layers = py
         .detach(move || {
-            let (stack, _) = greedy_stack(
-                values,
-                width,
-                &hidden,
-                learning_rate,
-                batch_size,
-                n_iter,
-                seed,
-                k,
-                momentum,
-                weight_decay,
-            )?;
+            let (stack, _) = greedy_stack(values, width, &hidden, train)?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
                 stack
                     .layers
@@ -394,12 +398,20 @@ fn fit_dbn_classifier<'py>(
             "label {bad} is not below the {classes} classes"
         )));
     }
+    let train = cd_recipe(
+        rows,
+        learning_rate,
+        batch_size,
+        n_iter,
+        seed,
+        k,
+        false,
+        momentum,
+        weight_decay,
+    )?;
     let layers = py
         .detach(move || {
-            let (stack, data) = greedy_stack(
-                values, width, &hidden, learning_rate, batch_size, n_iter, seed, k, momentum,
-                weight_decay,
-            )?;
+            let (stack, data) = greedy_stack(values, width, &hidden, train)?;
             let device = data.device();
             let classifier =
                 dbn::DbnClassifier::from_stack(&stack, classes, seed).map_err(|e| e.to_string())?;

@@ -3,35 +3,22 @@ transformer, and the stack with a softmax head fine-tuned as a classifier."""
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from deepbelief import _native
-from deepbelief.rbm import _logistic
+from deepbelief.rbm import _logistic, check_positive_ints, check_unit_interval, native_seed
 
 
-def _check_unit_interval(name, X):
-    if X.size and X.min() < 0.0:
-        raise ValueError(
-            f"Negative values in data passed to {name}: binary units take values in [0, 1]; "
-            f"found a minimum of {X.min()}"
-        )
-    if X.size and X.max() > 1.0:
-        raise ValueError(
-            f"{name}: X must hold values in [0, 1] (binary units); found a maximum of {X.max()}"
-        )
-    return X
-
-
-def _check_sizes(name, estimator, sizes):
-    for field in ["batch_size", "n_iter", "k"]:
-        value = getattr(estimator, field)
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: {field} must be a positive integer, got {value!r}")
+def _check_sizes(estimator):
+    """The hidden layer sizes of ``estimator`` after its CD recipe's
+    integers are checked: ValueErrors name what is wrong."""
+    check_positive_ints(estimator, ["batch_size", "n_iter", "k"])
+    sizes = estimator.hidden_layer_sizes
     layers = list(sizes)
     if not layers or any(not isinstance(n, (int, np.integer)) or n < 1 for n in layers):
-        raise ValueError(f"{name}: hidden_layer_sizes must be positive integers, got {sizes!r}")
+        raise ValueError(
+            f"{type(estimator).__name__}: hidden_layer_sizes must be positive integers, got {sizes!r}")
     return [int(n) for n in layers]
 
 
@@ -68,9 +55,9 @@ class DBN(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Train the stack layer by layer on the rows of ``X``; returns self."""
-        X = _check_unit_interval("DBN", validate_data(self, X, reset=True, dtype=np.float32, order="C"))
-        sizes = _check_sizes("DBN", self, self.hidden_layer_sizes)
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        X = check_unit_interval("DBN", validate_data(self, X, reset=True, dtype=np.float32, order="C"))
+        sizes = _check_sizes(self)
+        seed = native_seed(self.random_state)
         layers = _native.fit_dbn(X, sizes, float(self.learning_rate), int(self.batch_size),
                                  int(self.n_iter), seed, int(self.k), float(self.momentum),
                                  float(self.weight_decay))
@@ -81,7 +68,7 @@ class DBN(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """The top layer's hidden probabilities (one up-pass of probabilities)."""
         check_is_fitted(self)
-        X = _check_unit_interval(
+        X = check_unit_interval(
             "DBN", validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C"))
         for w, b in zip(self.coefs_, self.intercepts_):
             X = _logistic(X @ w.astype(X.dtype, copy=False) + b.astype(X.dtype, copy=False))
@@ -135,9 +122,9 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Pretrain, then fine-tune on ``(X, y)``; returns self."""
         X, y = validate_data(self, X, y, reset=True, dtype=np.float32, order="C")
-        _check_unit_interval("DBNClassifier", X)
+        check_unit_interval("DBNClassifier", X)
         check_classification_targets(y)
-        sizes = _check_sizes("DBNClassifier", self, self.hidden_layer_sizes)
+        sizes = _check_sizes(self)
         if not isinstance(self.finetune_epochs, (int, np.integer)) or self.finetune_epochs < 0:
             raise ValueError(
                 f"DBNClassifier: finetune_epochs must be a non-negative integer, got {self.finetune_epochs!r}")
@@ -145,7 +132,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"DBNClassifier needs samples of at least 2 classes in the data, got {len(self.classes_)} class")
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        seed = native_seed(self.random_state)
         layers = _native.fit_dbn_classifier(
             X, encoded.astype(np.int64), len(self.classes_), sizes, float(self.learning_rate),
             int(self.batch_size), int(self.n_iter), seed, int(self.k), float(self.momentum),
@@ -158,7 +145,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Class probabilities: the softmax of the head over the hidden layers."""
         check_is_fitted(self)
-        X = _check_unit_interval(
+        X = check_unit_interval(
             "DBNClassifier", validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C"))
         for w, b in zip(self.coefs_[:-1], self.intercepts_[:-1]):
             X = _logistic(X @ w.astype(X.dtype, copy=False) + b.astype(X.dtype, copy=False))

@@ -18,6 +18,37 @@ def _logistic(x):
     return out
 
 
+def check_unit_interval(name, X):
+    """``X`` if its values lie in [0, 1] (binary units), else a ValueError
+    naming ``name`` and the offending extreme."""
+    if X.size and X.min() < 0.0:
+        raise ValueError(
+            f"Negative values in data passed to {name}: binary units take values in [0, 1]; "
+            f"found a minimum of {X.min()}"
+        )
+    if X.size and X.max() > 1.0:
+        raise ValueError(
+            f"{name}: X must hold values in [0, 1] (binary units); found a maximum of {X.max()}"
+        )
+    return X
+
+
+def check_positive_ints(estimator, fields):
+    """A ValueError naming the first of ``fields`` of ``estimator`` that is
+    not a positive integer."""
+    for field in fields:
+        value = getattr(estimator, field)
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(
+                f"{type(estimator).__name__}: {field} must be a positive integer, got {value!r}"
+            )
+
+
+def native_seed(random_state):
+    """The native core's seed drawn from a scikit-learn ``random_state``."""
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
 class BernoulliRBM(TransformerMixin, BaseEstimator):
     """Binary RBM trained by contrastive divergence on deepbelief's Rust core.
 
@@ -88,27 +119,14 @@ class BernoulliRBM(TransformerMixin, BaseEstimator):
 
     def _check_input(self, X, reset, dtype):
         X = validate_data(self, X, reset=reset, dtype=dtype, order="C")
-        if X.size and X.min() < 0.0:
-            raise ValueError(
-                "Negative values in data passed to BernoulliRBM: binary units take "
-                f"values in [0, 1]; found a minimum of {X.min()}"
-            )
-        if X.size and X.max() > 1.0:
-            raise ValueError(
-                "BernoulliRBM: X must hold values in [0, 1] (binary units); "
-                f"found a maximum of {X.max()}"
-            )
-        return X
+        return check_unit_interval("BernoulliRBM", X)
 
     def fit(self, X, y=None):
         """Fit the model to the rows of ``X`` (values in [0, 1]); returns self."""
         # The native core trains in float32 (a copy only for other dtypes).
         X = self._check_input(X, reset=True, dtype=np.float32)
-        for name, value in [("n_components", self.n_components), ("batch_size", self.batch_size),
-                            ("n_iter", self.n_iter), ("k", self.k)]:
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"BernoulliRBM: {name} must be a positive integer, got {value!r}")
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        check_positive_ints(self, ["n_components", "batch_size", "n_iter", "k"])
+        seed = native_seed(self.random_state)
         weights, hidden, visible = _native.fit_bernoulli_rbm(
             X,
             int(self.n_components),
@@ -240,11 +258,8 @@ class GaussianRBM(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Fit the model to the rows of ``X`` (real values); returns self."""
         X = validate_data(self, X, reset=True, dtype=np.float32, order="C")
-        for name, value in [("n_components", self.n_components), ("batch_size", self.batch_size),
-                            ("n_iter", self.n_iter), ("k", self.k)]:
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"GaussianRBM: {name} must be a positive integer, got {value!r}")
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        check_positive_ints(self, ["n_components", "batch_size", "n_iter", "k"])
+        seed = native_seed(self.random_state)
         (weights, hidden, visible), sigma = _native.fit_gaussian_rbm(
             X,
             int(self.n_components),
