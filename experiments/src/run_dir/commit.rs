@@ -140,4 +140,23 @@ impl RunDir {
     pub fn committed(&self, commit: &Commit, role: &str) -> Option<PathBuf> {
         commit.files.get(role).map(|f| self.file(&f.name))
     }
+
+    /// The JSON file of `role` in the last commit `name`, parsed (a unit's
+    /// result, a sweep's row); `None` before the first commit.
+    pub fn last_committed_json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        role: &str,
+    ) -> Result<Option<T>, RunError> {
+        let Some(commit) = self.last_commit(name)? else {
+            return Ok(None);
+        };
+        let path = self
+            .committed(&commit, role)
+            .ok_or_else(|| RunError::BadFile {
+                path: self.file(&format!("{name}.commit.json")),
+                message: format!("a commit without its {role} file"),
+            })?;
+        Ok(Some(super::read_json(&path)?))
+    }
 }

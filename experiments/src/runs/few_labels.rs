@@ -298,13 +298,7 @@ pub fn load_unit(
     run: &RunDir,
     name: &str,
 ) -> Result<Option<FewLabelsResult>, Box<dyn std::error::Error>> {
-    let Some(commit) = run.last_commit(&format!("units/{name}"))? else {
-        return Ok(None);
-    };
-    let file = run
-        .committed(&commit, "result")
-        .ok_or("unit commit without a result")?;
-    Ok(Some(crate::run_dir::read_json(&file)?))
+    Ok(run.last_committed_json(&format!("units/{name}"), "result")?)
 }
 
 /// The few-label sweep as the sweep driver runs it: units of

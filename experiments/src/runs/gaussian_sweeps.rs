@@ -124,13 +124,7 @@ fn load_row<T: serde::de::DeserializeOwned>(
     run: &RunDir,
     name: &str,
 ) -> Result<Option<T>, Box<dyn std::error::Error>> {
-    let Some(commit) = run.last_commit(&format!("rows/{name}"))? else {
-        return Ok(None);
-    };
-    let file = run
-        .committed(&commit, "row")
-        .ok_or("a row commit without its row")?;
-    Ok(Some(crate::run_dir::read_json(&file)?))
+    Ok(run.last_committed_json(&format!("rows/{name}"), "row")?)
 }
 
 /// Writes and commits row `name`.
