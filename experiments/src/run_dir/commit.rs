@@ -100,10 +100,28 @@ impl RunDir {
 
     /// The last commit of checkpoint `name`, verified: it must carry this
     /// run's identity, and each file must exist with its committed hash.
+    /// Another process (a shard) may commit `name` again while this one
+    /// verifies, and remove the files the older commit named: a commit that
+    /// fails its check is read again, and only one that fails while it is
+    /// still the last is torn.
     pub fn last_commit(&self, name: &str) -> Result<Option<Commit>, RunError> {
-        let Some(commit) = self.read_commit(name)? else {
-            return Ok(None);
-        };
+        let mut attempts = 0;
+        loop {
+            let Some(commit) = self.read_commit(name)? else {
+                return Ok(None);
+            };
+            attempts += 1;
+            match self.verified(name, commit.clone()) {
+                Err(RunError::TornCheckpoint { .. })
+                    if attempts < 5 && self.read_commit(name)?.as_ref() != Some(&commit) => {}
+                other => return other.map(Some),
+            }
+        }
+    }
+
+    /// `commit` (the last of `name`) if it is this run's and its files are
+    /// whole; then the files it superseded are removed.
+    fn verified(&self, name: &str, commit: Commit) -> Result<Commit, RunError> {
         let path = self.commit_path(name);
         if commit.config_sha256 != self.identity {
             return Err(RunError::ForeignCheckpoint {
@@ -122,7 +140,8 @@ impl RunDir {
             if !file_path.exists() {
                 return Err(torn("is missing".into()));
             }
-            let found = file_hash(&file_path)?;
+            let found =
+                file_hash(&file_path).map_err(|e| torn(format!("could not be read: {e}")))?;
             if found != file.sha256 {
                 return Err(torn(format!(
                     "has SHA-256 {found}, the commit recorded {}",
@@ -133,7 +152,7 @@ impl RunDir {
         // A run stopped right after this commit was written may have left
         // the files it superseded.
         self.remove_superseded(&commit);
-        Ok(Some(commit))
+        Ok(commit)
     }
 
     /// The path of a committed file by role.

@@ -220,14 +220,6 @@ pub fn try_claim(run: &RunDir, name: &str) -> Result<Claimed, RunError> {
     }
 }
 
-/// Whether unit `name` of `run` is claimed by a process other than this one.
-pub fn held_by_another(run: &RunDir, name: &str) -> bool {
-    std::fs::read(claim_path(run, name))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Owner>(&bytes).ok())
-        .is_some_and(|owner| owner != Owner::me())
-}
-
 /// Starts the heartbeat of the claim file at `path`.
 fn hold(path: PathBuf) -> Claim {
     let stop = Arc::new(AtomicBool::new(false));
@@ -265,20 +257,8 @@ pub fn ensure<T, E: From<RunError>>(
     let mut train = Some(train);
     let mut told = false;
     loop {
-        match load() {
-            Ok(Some(done)) => return Ok(Some(done)),
-            Ok(None) => {}
-            // A unit another process is training can be read between one of
-            // its commits and the removal of the files that commit
-            // superseded: unfinished, not torn. Wait for it.
-            Err(_) if held_by_another(run, name) => {
-                if should_stop() {
-                    return Ok(None);
-                }
-                std::thread::sleep(POLL);
-                continue;
-            }
-            Err(e) => return Err(e),
+        if let Some(done) = load()? {
+            return Ok(Some(done));
         }
         match try_claim(run, name)? {
             Claimed::Mine(claim) => {

@@ -19,7 +19,7 @@ use super::generative::{
     GenerativeRunConfig, UpDownFailed, greedy_phases, one_hot_labels, updown_with_checkpoints,
 };
 use crate::run_dir::RunDir;
-use crate::run_dir::shard::{Owner, Shard, ensure, held_by_another, shard_done_line};
+use crate::run_dir::shard::{Owner, Shard, ensure, shard_done_line};
 
 /// Everything that defines a sweep (`config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -383,15 +383,7 @@ fn write_summary(
     let mut results = Vec::new();
     for rates in config.arms() {
         let dir = run.subdir(&format!("arms/{}", arm_name(rates)))?;
-        let finished = match finished_arm(&dir, rates, epochs) {
-            Ok(finished) => finished,
-            // An arm another shard is training can be read between its
-            // commit and the removal of the files that commit superseded:
-            // it is unfinished, not torn.
-            Err(_) if held_by_another(run, &format!("arm-{}", arm_name(rates))) => None,
-            Err(e) => return Err(e),
-        };
-        if let Some(result) = finished {
+        if let Some(result) = finished_arm(&dir, rates, epochs)? {
             results.push(result);
         }
     }
