@@ -1,55 +1,11 @@
-"""scikit-learn's own estimator checks, a pipeline and bad input."""
+"""BernoulliRBM: a pipeline, scikit-learn's API beyond fit, bad input."""
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from deepbelief import BernoulliRBM
-
-
-# These checks train on data outside [0, 1] (non-negative, but up to ~10:
-# scikit-learn has no tag for "values in [0, 1]"), which binary units refuse
-# with a ValueError by design. The same estimator with its input clipped to
-# [0, 1] passes every one of them (test below).
-_OUTSIDE_UNIT_INTERVAL = "trains on values above 1, which binary units refuse (ValueError by design)"
-_RANGE_CHECKS = [
-    "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
-    "check_estimators_fit_returns_self", "check_readonly_memmap_input",
-    "check_n_features_in_after_fitting", "check_estimators_dtypes", "check_pipeline_consistency",
-    "check_estimators_pickle", "check_f_contiguous_array_estimator",
-    "check_transformer_data_not_an_array", "check_transformer_general",
-    "check_transformer_preserve_dtypes", "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
-    "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
-    "check_n_features_in", "check_fit2d_predict1d",
-]
-
-
-@parametrize_with_checks(
-    [BernoulliRBM(n_components=8, n_iter=2, random_state=0)],
-    expected_failed_checks=lambda _: {name: _OUTSIDE_UNIT_INTERVAL for name in _RANGE_CHECKS},
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
-
-
-class _ClippedToUnitInterval(BernoulliRBM):
-    """The estimator with its input clipped to [0, 1] after validation."""
-
-    def _check_input(self, X, reset, dtype):
-        from sklearn.utils.validation import validate_data
-
-        X = validate_data(self, X, reset=reset, dtype=dtype, order="C")
-        if X.size and X.min() < 0.0:
-            raise ValueError("Negative values in data passed to BernoulliRBM")
-        return np.minimum(X, 1.0)
-
-
-@parametrize_with_checks([_ClippedToUnitInterval(n_components=8, n_iter=2, random_state=0)])
-def test_sklearn_checks_pass_where_the_data_are_in_the_unit_interval(estimator, check):
-    check(estimator)
 
 
 def _two_classes(rows=400, width=32, seed=0):

@@ -7,22 +7,30 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from deepbelief import _native
-from deepbelief.rbm import _logistic, check_positive_ints, check_unit_interval, native_seed
+from deepbelief._common import (
+    BinaryInput,
+    SavedAsRustFile,
+    check_layer_sizes,
+    check_positive_ints,
+    float32,
+    logistic,
+    native_seed,
+)
 
 
-def _check_sizes(estimator):
+def _check_recipe(estimator):
     """The hidden layer sizes of ``estimator`` after its CD recipe's
     integers are checked: ValueErrors name what is wrong."""
     check_positive_ints(estimator, ["batch_size", "n_iter", "k"])
-    sizes = estimator.hidden_layer_sizes
-    layers = list(sizes)
-    if not layers or any(not isinstance(n, (int, np.integer)) or n < 1 for n in layers):
-        raise ValueError(
-            f"{type(estimator).__name__}: hidden_layer_sizes must be positive integers, got {sizes!r}")
-    return [int(n) for n in layers]
+    return check_layer_sizes(estimator)
 
 
-class DBN(TransformerMixin, BaseEstimator):
+def _binary_input(estimator, X, reset, dtype):
+    X = validate_data(estimator, X, reset=reset, dtype=dtype, order="C")
+    return estimator._unit_interval(X)
+
+
+class DBN(BinaryInput, SavedAsRustFile, TransformerMixin, BaseEstimator):
     """A greedy stack of binary RBMs (Hinton, Osindero & Teh 2006); its
     ``transform`` is the top layer's hidden probabilities.
 
@@ -32,6 +40,8 @@ class DBN(TransformerMixin, BaseEstimator):
     learning_rate, batch_size, n_iter, k, momentum, weight_decay
         Each layer's CD-k recipe.
     random_state : int, RandomState instance or None, default=None
+    device : {"flex", "wgpu"}, default="flex"
+        The Burn backend that trains.
 
     Attributes
     ----------
@@ -39,11 +49,16 @@ class DBN(TransformerMixin, BaseEstimator):
         Each layer's recognition weights, bottom first.
     intercepts_ : list of ndarray of shape (n_outputs,)
         Each layer's hidden biases.
+    visible_intercepts_ : list of ndarray of shape (n_inputs,)
+        Each layer's visible biases (what generating from the stack needs).
     n_features_in_ : int
     """
 
+    _file_attributes = ("coefs_", "intercepts_", "visible_intercepts_")
+
     def __init__(self, hidden_layer_sizes=(256, 256), *, learning_rate=0.1, batch_size=10,
-                 n_iter=10, random_state=None, k=1, momentum=0.5, weight_decay=0.0002):
+                 n_iter=10, random_state=None, k=1, momentum=0.5, weight_decay=0.0002,
+                 device="flex"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -52,27 +67,56 @@ class DBN(TransformerMixin, BaseEstimator):
         self.k = k
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.device = device
 
     def fit(self, X, y=None):
         """Train the stack layer by layer on the rows of ``X``; returns self."""
-        X = check_unit_interval("DBN", validate_data(self, X, reset=True, dtype=np.float32, order="C"))
-        sizes = _check_sizes(self)
-        seed = native_seed(self.random_state)
+        X = _binary_input(self, X, reset=True, dtype=np.float32)
+        sizes = _check_recipe(self)
         layers = _native.fit_dbn(X, sizes, float(self.learning_rate), int(self.batch_size),
-                                 int(self.n_iter), seed, int(self.k), float(self.momentum),
-                                 float(self.weight_decay))
-        self.coefs_ = [w for w, _ in layers]
-        self.intercepts_ = [b for _, b in layers]
+                                 int(self.n_iter), native_seed(self.random_state), int(self.k),
+                                 float(self.momentum), float(self.weight_decay), str(self.device))
+        self._set_layers(layers)
         return self
+
+    def _set_layers(self, layers):
+        self.coefs_ = [weights for weights, *_ in layers]
+        self.intercepts_ = [hidden for _, hidden, *_ in layers]
+        self.visible_intercepts_ = [visible for _, _, visible, *_ in layers]
+        self.n_features_in_ = self.coefs_[0].shape[0]
 
     def transform(self, X):
         """The top layer's hidden probabilities (one up-pass of probabilities)."""
         check_is_fitted(self)
-        X = check_unit_interval(
-            "DBN", validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C"))
+        X = _binary_input(self, X, reset=False, dtype=(np.float64, np.float32))
         for w, b in zip(self.coefs_, self.intercepts_):
-            X = _logistic(X @ w.astype(X.dtype, copy=False) + b.astype(X.dtype, copy=False))
+            X = logistic(X @ w.astype(X.dtype, copy=False) + b.astype(X.dtype, copy=False))
         return X
+
+    def save(self, path):
+        """Write the stack as the Rust side's stack file (``dbn::load_stack``)."""
+        check_is_fitted(self)
+        layers = []
+        for w, hidden, visible in zip(self.coefs_, self.intercepts_, self.visible_intercepts_):
+            config = _native.rbm_config_json(w.shape[0], w.shape[1], "bernoulli", 1.0, False)
+            layers.append((float32(w), float32(hidden), float32(visible), None, config))
+        _native.save_stack(str(path), layers)
+
+    def _read(self, path):
+        layers = _native.load_stack(str(path))
+        for i, (_, _, _, log_sigma, _) in enumerate(layers):
+            if log_sigma is not None:
+                raise ValueError(f"{path}: layer {i} has Gaussian visible units; DBN is binary")
+        self._set_layers(layers)
+
+    @classmethod
+    def load(cls, path, **params):
+        """A fitted DBN from a stack file of the Rust side (layer sizes from
+        the file; other parameters from ``params``)."""
+        model = cls(**params)
+        model._read(path)
+        model.hidden_layer_sizes = tuple(w.shape[1] for w in model.coefs_)
+        return model
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -81,7 +125,7 @@ class DBN(TransformerMixin, BaseEstimator):
         return tags
 
 
-class DBNClassifier(ClassifierMixin, BaseEstimator):
+class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator):
     """A DBN classifier (Hinton & Salakhutdinov 2006): the greedy stack of
     binary RBMs, a softmax head, then fine-tuning of the whole net by SGD
     with momentum on the labels.
@@ -95,18 +139,24 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     finetune_learning_rate : float, default=0.1
     finetune_momentum : float, default=0.9
     random_state : int, RandomState instance or None, default=None
+    device : {"flex", "wgpu"}, default="flex"
+        The Burn backend that trains.
 
     Attributes
     ----------
     classes_ : ndarray
     coefs_, intercepts_ : lists of ndarray
-        Each layer's weights and biases after fine-tuning, the head last.
+        Each layer's weights ``(n_inputs, n_outputs)`` and biases after
+        fine-tuning, the softmax head last.
     n_features_in_ : int
     """
 
+    _file_attributes = ("coefs_", "intercepts_")
+
     def __init__(self, hidden_layer_sizes=(256, 256), *, learning_rate=0.1, batch_size=10,
                  n_iter=10, random_state=None, k=1, momentum=0.5, weight_decay=0.0002,
-                 finetune_epochs=10, finetune_learning_rate=0.1, finetune_momentum=0.9):
+                 finetune_epochs=10, finetune_learning_rate=0.1, finetune_momentum=0.9,
+                 device="flex"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -118,37 +168,41 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         self.finetune_epochs = finetune_epochs
         self.finetune_learning_rate = finetune_learning_rate
         self.finetune_momentum = finetune_momentum
+        self.device = device
 
     def fit(self, X, y):
         """Pretrain, then fine-tune on ``(X, y)``; returns self."""
         X, y = validate_data(self, X, y, reset=True, dtype=np.float32, order="C")
-        check_unit_interval("DBNClassifier", X)
         check_classification_targets(y)
-        sizes = _check_sizes(self)
-        if not isinstance(self.finetune_epochs, (int, np.integer)) or self.finetune_epochs < 0:
+        X = self._unit_interval(X)
+        sizes = _check_recipe(self)
+        epochs = self.finetune_epochs
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(
-                f"DBNClassifier: finetune_epochs must be a non-negative integer, got {self.finetune_epochs!r}")
+                f"DBNClassifier: finetune_epochs must be a non-negative integer, got {epochs!r}")
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
                 f"DBNClassifier needs samples of at least 2 classes in the data, got {len(self.classes_)} class")
-        seed = native_seed(self.random_state)
         layers = _native.fit_dbn_classifier(
             X, encoded.astype(np.int64), len(self.classes_), sizes, float(self.learning_rate),
-            int(self.batch_size), int(self.n_iter), seed, int(self.k), float(self.momentum),
-            float(self.weight_decay), int(self.finetune_epochs), float(self.finetune_learning_rate),
-            float(self.finetune_momentum))
+            int(self.batch_size), int(self.n_iter), native_seed(self.random_state), int(self.k),
+            float(self.momentum), float(self.weight_decay), int(epochs),
+            float(self.finetune_learning_rate), float(self.finetune_momentum), str(self.device))
+        self._set_layers(layers)
+        return self
+
+    def _set_layers(self, layers):
         self.coefs_ = [w for w, _ in layers]
         self.intercepts_ = [b for _, b in layers]
-        return self
+        self.n_features_in_ = self.coefs_[0].shape[0]
 
     def predict_proba(self, X):
         """Class probabilities: the softmax of the head over the hidden layers."""
         check_is_fitted(self)
-        X = check_unit_interval(
-            "DBNClassifier", validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C"))
+        X = _binary_input(self, X, reset=False, dtype=(np.float64, np.float32))
         for w, b in zip(self.coefs_[:-1], self.intercepts_[:-1]):
-            X = _logistic(X @ w.astype(X.dtype, copy=False) + b.astype(X.dtype, copy=False))
+            X = logistic(X @ w.astype(X.dtype, copy=False) + b.astype(X.dtype, copy=False))
         logits = X @ self.coefs_[-1].astype(X.dtype, copy=False) + self.intercepts_[-1].astype(X.dtype, copy=False)
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
@@ -156,7 +210,32 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """The most probable class of each row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        best = np.argmax(self.predict_proba(X), axis=1)
+        return self.classes_[best]
+
+    def save(self, path):
+        """Write the classifier as the Rust side's classifier file
+        (``dbn::load_classifier``; the class labels are not part of it:
+        the file's classes are 0, 1, ... in the order of ``classes_``)."""
+        check_is_fitted(self)
+        _native.save_classifier(
+            str(path), [(float32(w), float32(b)) for w, b in zip(self.coefs_, self.intercepts_)])
+
+    def _read(self, path):
+        self._set_layers(_native.load_classifier(str(path)))
+
+    @classmethod
+    def load(cls, path, classes=None, **params):
+        """A fitted classifier from a classifier file of the Rust side;
+        ``classes`` names its classes (default 0, 1, ...)."""
+        model = cls(**params)
+        model._read(path)
+        n_classes = model.coefs_[-1].shape[1]
+        model.classes_ = np.arange(n_classes) if classes is None else np.asarray(classes)
+        if len(model.classes_) != n_classes:
+            raise ValueError(f"{path}: {n_classes} classes, {len(model.classes_)} names given")
+        model.hidden_layer_sizes = tuple(w.shape[1] for w in model.coefs_[:-1])
+        return model
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,0 +1,119 @@
+"""What every estimator of the package shares: input checks, the seed of
+the native core, the logistic, and pickling through the Rust side's files."""
+
+import os
+import tempfile
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+
+def logistic(x):
+    """1 / (1 + exp(-x)), computed with exp of a non-positive argument
+    only, so no input overflows."""
+    out = np.empty_like(x)
+    positive = x >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-x[positive]))
+    e = np.exp(x[~positive])
+    out[~positive] = e / (1.0 + e)
+    return out
+
+
+def check_unit_interval(name, X):
+    """``X`` if its values lie in [0, 1] (binary units), else a ValueError
+    naming ``name`` and the offending extreme."""
+    if X.size and X.min() < 0.0:
+        raise ValueError(
+            f"Negative values in data passed to {name}: binary units take values in [0, 1]; "
+            f"found a minimum of {X.min()}"
+        )
+    if X.size and X.max() > 1.0:
+        raise ValueError(
+            f"{name}: X must hold values in [0, 1] (binary units); found a maximum of {X.max()}"
+        )
+    return X
+
+
+class BinaryInput:
+    """Estimators of binary visible units: their input must lie in [0, 1]."""
+
+    def _unit_interval(self, X):
+        return check_unit_interval(type(self).__name__, X)
+
+
+def check_positive_int(owner, field, value):
+    """``value`` as an int if it is a positive integer, else a ValueError
+    naming ``owner`` and ``field``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {field} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_positive_ints(estimator, fields):
+    """A ValueError naming the first of ``fields`` of ``estimator`` that is
+    not a positive integer."""
+    for field in fields:
+        check_positive_int(type(estimator).__name__, field, getattr(estimator, field))
+
+
+def check_layer_sizes(estimator, field="hidden_layer_sizes"):
+    """The layer sizes in ``field`` of ``estimator`` as a list of ints, or
+    a ValueError naming the field."""
+    sizes = getattr(estimator, field)
+    try:
+        layers = list(sizes)
+    except TypeError:
+        layers = None
+    if not layers or any(
+        isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in layers
+    ):
+        raise ValueError(
+            f"{type(estimator).__name__}: {field} must be a non-empty sequence of positive "
+            f"integers, got {sizes!r}"
+        )
+    return [int(n) for n in layers]
+
+
+def native_seed(random_state):
+    """The native core's seed drawn from a scikit-learn ``random_state``."""
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
+def float32(array):
+    """``array`` as a C-ordered float32 array (the native core's layout;
+    no copy when it already is one)."""
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+class SavedAsRustFile:
+    """Pickles a fitted estimator through the Rust side's file: the state
+    holds the file's bytes instead of the learned arrays, so a pickle is
+    exactly what ``save`` writes. Subclasses name the attributes the file
+    holds (``_file_attributes``) and implement ``save(path)`` and
+    ``_read(path)`` (which sets them)."""
+
+    _file_attributes = ()
+
+    def __getstate__(self):
+        # A copy: the base class may hand back the instance's own __dict__.
+        state = dict(super().__getstate__())
+        if self._file_attributes and all(hasattr(self, n) for n in self._file_attributes):
+            with tempfile.TemporaryDirectory() as directory:
+                path = os.path.join(directory, "model.safetensors")
+                self.save(path)
+                with open(path, "rb") as file:
+                    state["_rust_file"] = file.read()
+            for name in self._file_attributes:
+                state.pop(name, None)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        data = state.pop("_rust_file", None)
+        super().__setstate__(state)
+        if data is not None:
+            with tempfile.TemporaryDirectory() as directory:
+                path = os.path.join(directory, "model.safetensors")
+                with open(path, "wb") as file:
+                    file.write(data)
+                self._read(path)

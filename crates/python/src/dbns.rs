@@ -1,0 +1,538 @@
+//! Deep belief nets: the greedy stack, the classifier fine-tuned from it,
+//! the generative DBN with labels (HOT 2006), and their files.
+
+use burn::prelude::*;
+use dbn::{DbnClassifier, DropoutRates, GenerativeDbn, RbmStack};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+use rbm::{Rbm, Sampler, TrainConfig, UnitKind};
+
+use crate::convert::{
+    Layer, LayerIn, PartsIn, RbmParts, all_parts, device, host2, layer_of, linear_of, matrix,
+    parts_of, rbm_of, rows_of, value_error,
+};
+use crate::rbms::cd_recipe;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The greedy stack of binary RBMs of `hidden` sizes on the rows `data`
+/// (values in [0, 1]), each layer by `train` on the one below's hidden
+/// probabilities (Hinton & Salakhutdinov's recipe).
+fn greedy_stack(
+    data: &Tensor<2>,
+    hidden: &[usize],
+    train: &TrainConfig,
+) -> Result<RbmStack, BoxError> {
+    let width = data.dims()[1];
+    rbm::check_data(UnitKind::Bernoulli, data, width, "X")?;
+    let sizes: Vec<usize> = std::iter::once(width)
+        .chain(hidden.iter().copied())
+        .collect();
+    let config = dbn::StackConfig::uniform(&sizes, train);
+    config.validate()?;
+    match dbn::pretrain(&config, data, None, None, |_| {
+        std::ops::ControlFlow::Continue(())
+    })? {
+        dbn::PretrainOutcome::Finished(stack) => Ok(stack),
+        dbn::PretrainOutcome::Stopped => Err("pretraining stopped".into()),
+    }
+}
+
+/// The CD recipe of a stack's layers (no persistent chains).
+#[allow(clippy::too_many_arguments)]
+fn stack_recipe(
+    rows: usize,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    momentum: f64,
+    weight_decay: f64,
+) -> PyResult<TrainConfig> {
+    cd_recipe(
+        rows,
+        learning_rate,
+        batch_size,
+        n_iter,
+        seed,
+        k,
+        false,
+        momentum,
+        weight_decay,
+    )
+}
+
+/// A DBN's greedy stack (see `greedy_stack`) on `device`, without the
+/// GIL: each layer's parts, bottom first.
+#[pyfunction]
+#[pyo3(signature = (x, hidden, learning_rate, batch_size, n_iter, seed, k, momentum, weight_decay, device_name))]
+#[allow(clippy::too_many_arguments)]
+pub fn fit_dbn<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    hidden: Vec<usize>,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    momentum: f64,
+    weight_decay: f64,
+    device_name: &str,
+) -> PyResult<Vec<RbmParts<'py>>> {
+    let device = device(device_name)?;
+    let (values, rows, width) = rows_of(&x);
+    let train = stack_recipe(
+        rows,
+        learning_rate,
+        batch_size,
+        n_iter,
+        seed,
+        k,
+        momentum,
+        weight_decay,
+    )?;
+    let stack = py
+        .detach(move || greedy_stack(&matrix(values, rows, width, &device), &hidden, &train))
+        .map_err(value_error)?;
+    all_parts(py, &stack.layers)
+}
+
+/// The RBMs of `parts`, each below the next (a layer's hidden units are
+/// the next one's visible units).
+fn chained(parts: &[PartsIn<'_>], what: &str, device: &Device) -> PyResult<Vec<Rbm>> {
+    let layers: Vec<Rbm> = parts
+        .iter()
+        .map(|p| rbm_of(p, device))
+        .collect::<PyResult<_>>()?;
+    if layers.is_empty() {
+        return Err(value_error(format!("{what}: no layers")));
+    }
+    for (i, pair) in layers.windows(2).enumerate() {
+        if pair[0].n_hidden() != pair[1].n_visible() {
+            return Err(value_error(format!(
+                "{what}: layer {i} has {} hidden units, layer {} has {} visible units",
+                pair[0].n_hidden(),
+                i + 1,
+                pair[1].n_visible()
+            )));
+        }
+    }
+    Ok(layers)
+}
+
+/// Writes the stack of `layers` (parts, bottom first) to `path` as the
+/// Rust side's stack file (`dbn::load_stack` reads it).
+#[pyfunction]
+pub fn save_stack(path: std::path::PathBuf, layers: Vec<PartsIn<'_>>) -> PyResult<()> {
+    let stack = RbmStack::new(chained(&layers, "stack", &Device::flex())?);
+    dbn::save_stack(&stack, &path).map_err(value_error)
+}
+
+/// The layers' parts of the stack in the Rust side's file `path`.
+#[pyfunction]
+pub fn load_stack(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Vec<RbmParts<'_>>> {
+    let stack = dbn::load_stack(&path, &Device::flex()).map_err(value_error)?;
+    all_parts(py, &stack.layers)
+}
+
+/// Labels from Python as class indices below `classes`, one per row.
+fn class_indices(
+    y: &PyReadonlyArray1<'_, i64>,
+    rows: usize,
+    classes: usize,
+) -> PyResult<Vec<usize>> {
+    let labels = y.as_array();
+    if labels.len() != rows {
+        return Err(value_error(format!(
+            "y has {} labels for {rows} rows of X",
+            labels.len()
+        )));
+    }
+    labels
+        .iter()
+        .map(|&l| {
+            usize::try_from(l)
+                .ok()
+                .filter(|&l| l < classes)
+                .ok_or_else(|| value_error(format!("label {l} is not in 0..{classes}")))
+        })
+        .collect()
+}
+
+/// A DBN classifier: the greedy stack of `hidden` sizes (see
+/// `greedy_stack`), a softmax head over `classes`, then `finetune_epochs`
+/// of fine-tuning by SGD with momentum (mini-batches of `batch_size`,
+/// orders drawn from the seed and the epoch) on the labels `y` (0..classes),
+/// on `device`, without the GIL. Returns every layer's weights `[inputs,
+/// outputs]` and biases, bottom first, the head last.
+#[pyfunction]
+#[pyo3(signature = (x, y, classes, hidden, learning_rate, batch_size, n_iter, seed, k, momentum, weight_decay, finetune_epochs, finetune_learning_rate, finetune_momentum, device_name))]
+#[allow(clippy::too_many_arguments)]
+pub fn fit_dbn_classifier<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    y: PyReadonlyArray1<'py, i64>,
+    classes: usize,
+    hidden: Vec<usize>,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    momentum: f64,
+    weight_decay: f64,
+    finetune_epochs: usize,
+    finetune_learning_rate: f64,
+    finetune_momentum: f64,
+    device_name: &str,
+) -> PyResult<Vec<Layer<'py>>> {
+    let device = device(device_name)?;
+    let (values, rows, width) = rows_of(&x);
+    let labels = class_indices(&y, rows, classes)?;
+    let train = stack_recipe(
+        rows,
+        learning_rate,
+        batch_size,
+        n_iter,
+        seed,
+        k,
+        momentum,
+        weight_decay,
+    )?;
+    let layers = py
+        .detach(move || {
+            let data = matrix(values, rows, width, &device);
+            let stack = greedy_stack(&data, &hidden, &train)?;
+            let classifier = DbnClassifier::from_stack(&stack, classes, seed)?;
+            let mut net = dbn::SgdNet::from_classifier(&classifier)?;
+            let one_hot = dbn::one_hot_rows(&labels, classes, &device)?;
+            let step = dbn::SgdStep {
+                rate: finetune_learning_rate,
+                momentum: finetune_momentum,
+            };
+            for epoch in 1..=finetune_epochs {
+                let order = dbn::epoch_order(seed, epoch, rows);
+                let loss = net.epoch(&data, &one_hot, &order, batch_size.min(rows), step);
+                if !loss.is_finite() {
+                    return Err(format!(
+                        "fine-tuning diverged in epoch {epoch} (training loss {loss}): lower finetune_learning_rate"
+                    )
+                    .into());
+                }
+            }
+            Ok::<_, BoxError>(
+                net.weights
+                    .iter()
+                    .zip(&net.biases)
+                    .map(|(w, b)| (w.clone(), b.clone().flatten::<1>(0, 1)))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .map_err(value_error)?;
+    layers
+        .into_iter()
+        .map(|(w, b)| layer_of(py, w, b))
+        .collect()
+}
+
+/// Writes a classifier of logistic hidden layers (weights `[inputs,
+/// outputs]` and biases, bottom first, the softmax head last) to `path` as
+/// the Rust side's classifier file (`dbn::load_classifier` reads it).
+#[pyfunction]
+pub fn save_classifier(path: std::path::PathBuf, layers: Vec<LayerIn<'_>>) -> PyResult<()> {
+    let device = Device::flex();
+    let Some((head, hidden)) = layers.split_last() else {
+        return Err(value_error("classifier: no layers"));
+    };
+    let hidden: Vec<burn::nn::Linear> = hidden
+        .iter()
+        .enumerate()
+        .map(|(i, l)| linear_of(l, &format!("hidden layer {i}"), &device))
+        .collect::<PyResult<_>>()?;
+    let head = linear_of(head, "head", &device)?;
+    let classifier = DbnClassifier {
+        hidden_units: vec![UnitKind::Bernoulli; hidden.len()],
+        hidden,
+        head,
+        dropout: DropoutRates::NONE,
+    };
+    let config = classifier.config();
+    config.validate().map_err(value_error)?;
+    let mut inputs: Vec<usize> = classifier
+        .hidden
+        .iter()
+        .map(|l| l.weight.dims()[0])
+        .collect();
+    inputs.push(classifier.head.weight.dims()[0]);
+    if let Some(i) = (1..inputs.len()).find(|&i| inputs[i] != layer_outputs(&classifier, i - 1)) {
+        return Err(value_error(format!(
+            "classifier: layer {} has {} outputs, the next layer takes {} inputs",
+            i - 1,
+            layer_outputs(&classifier, i - 1),
+            inputs[i]
+        )));
+    }
+    dbn::save_classifier(&classifier, &path).map_err(value_error)
+}
+
+fn layer_outputs(classifier: &DbnClassifier, i: usize) -> usize {
+    classifier.hidden[i].weight.dims()[1]
+}
+
+/// The layers of the classifier in the Rust side's file `path` (see
+/// `save_classifier`); a classifier whose hidden units are not all
+/// logistic is a `ValueError` naming them.
+#[pyfunction]
+pub fn load_classifier(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Vec<Layer<'_>>> {
+    let classifier = dbn::load_classifier(&path, &Device::flex()).map_err(value_error)?;
+    if let Some(kind) = classifier
+        .hidden_units
+        .iter()
+        .find(|&&k| k != UnitKind::Bernoulli)
+    {
+        return Err(value_error(format!(
+            "{}: hidden units {kind:?}; DBNClassifier has logistic hidden units only",
+            path.display()
+        )));
+    }
+    classifier
+        .hidden
+        .iter()
+        .chain(std::iter::once(&classifier.head))
+        .map(|l| {
+            let bias = l
+                .bias
+                .as_ref()
+                .map(|b| b.val())
+                .expect("the loader gives biases");
+            layer_of(py, l.weight.val(), bias)
+        })
+        .collect()
+}
+
+/// A generative DBN as Python holds it: the recognition (up) and
+/// generative (down) copies of the lower layers, bottom first, and the top
+/// RBM over [features, labels].
+type GenerativeParts<'py> = (Vec<RbmParts<'py>>, Vec<RbmParts<'py>>, RbmParts<'py>);
+type GenerativeIn<'py> = (Vec<PartsIn<'py>>, Vec<PartsIn<'py>>, PartsIn<'py>);
+
+fn generative_parts<'py>(py: Python<'py>, model: &GenerativeDbn) -> PyResult<GenerativeParts<'py>> {
+    Ok((
+        all_parts(py, &model.up)?,
+        all_parts(py, &model.down)?,
+        parts_of(py, &model.top)?,
+    ))
+}
+
+/// The generative DBN of `parts`, its layers checked against each other.
+fn generative_of(parts: &GenerativeIn<'_>, device: &Device) -> PyResult<GenerativeDbn> {
+    let up = chained(&parts.0, "recognition layers", device)?;
+    let down = chained(&parts.1, "generative layers", device)?;
+    if let Some(i) = (0..up.len().max(down.len()))
+        .find(|&i| up.get(i).map(|l| l.weight.dims()) != down.get(i).map(|l| l.weight.dims()))
+    {
+        return Err(value_error(format!(
+            "generative DBN: recognition and generative layer {i} differ in shape"
+        )));
+    }
+    let top = rbm_of(&parts.2, device)?;
+    let features = up.last().expect("chained: not empty").n_hidden();
+    let UnitKind::BinaryWithSoftmax { group } = top.visible_units else {
+        return Err(value_error(
+            "generative DBN: the top RBM has no softmax label group",
+        ));
+    };
+    if top.n_visible() != features + group {
+        return Err(value_error(format!(
+            "generative DBN: the top RBM has {} visible units, {features} features and {group} labels need {}",
+            top.n_visible(),
+            features + group
+        )));
+    }
+    Ok(GenerativeDbn { up, down, top })
+}
+
+/// HOT 2006's generative DBN on the rows of `x` (values in [0, 1]) and
+/// their labels `y` (0..classes), on `device`, without the GIL: the lower
+/// layers of `hidden` sizes greedily by CD-k, the top RBM of `top_hidden`
+/// units over [features, softmax labels] by CD-`top_k`, then
+/// `updown_epochs` of up-down fine-tuning by HOT's recipe (class-balanced
+/// batches of 10 per class, mean-field labels, 3/6/10 Gibbs steps over the
+/// thirds) at the given rates. Returns the model's parts.
+#[pyfunction]
+#[pyo3(signature = (x, y, classes, hidden, top_hidden, learning_rate, batch_size, n_iter, seed, k, top_k, momentum, weight_decay, updown_epochs, updown_learning_rate, updown_momentum, updown_weight_decay, device_name))]
+#[allow(clippy::too_many_arguments)]
+pub fn fit_generative_dbn<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    y: PyReadonlyArray1<'py, i64>,
+    classes: usize,
+    hidden: Vec<usize>,
+    top_hidden: usize,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    top_k: usize,
+    momentum: f64,
+    weight_decay: f64,
+    updown_epochs: usize,
+    updown_learning_rate: f64,
+    updown_momentum: f64,
+    updown_weight_decay: f64,
+    device_name: &str,
+) -> PyResult<GenerativeParts<'py>> {
+    let device = device(device_name)?;
+    let (values, rows, width) = rows_of(&x);
+    let labels = class_indices(&y, rows, classes)?;
+    let labels: Vec<u8> = labels
+        .into_iter()
+        .map(|l| {
+            u8::try_from(l).map_err(|_| value_error(format!("{classes} classes: at most 256")))
+        })
+        .collect::<PyResult<_>>()?;
+    let lower = stack_recipe(
+        rows,
+        learning_rate,
+        batch_size,
+        n_iter,
+        seed,
+        k,
+        momentum,
+        weight_decay,
+    )?;
+    let top = stack_recipe(
+        rows,
+        learning_rate,
+        batch_size,
+        n_iter,
+        seed,
+        top_k,
+        momentum,
+        weight_decay,
+    )?;
+    let sizes: Vec<usize> = std::iter::once(width)
+        .chain(hidden.iter().copied())
+        .collect();
+    let mut recipe = dbn::GenerativeRecipe::new(&sizes, top_hidden, classes)
+        .with_lower_training(lower)
+        .with_top_training(top);
+    if updown_epochs > 0 {
+        let rates = dbn::generative::greedy::UpDownRates {
+            learning_rate: updown_learning_rate,
+            momentum: updown_momentum,
+            weight_decay: updown_weight_decay,
+        };
+        recipe = recipe.with_updown(dbn::generative::greedy::hot_updown(
+            updown_epochs,
+            classes,
+            rates,
+            seed,
+        ));
+    }
+    let images =
+        dbn::LabelledImages::new(values, labels, width, classes, "X").map_err(value_error)?;
+    let model = py
+        .detach(move || recipe.fit(&images, &device).map_err(|e| e.to_string()))
+        .map_err(value_error)?;
+    generative_parts(py, &model)
+}
+
+/// The label of each row of `x` under the generative DBN of `parts`: the
+/// one whose top-level free energy with the row's features is lowest.
+#[pyfunction]
+pub fn generative_predict<'py>(
+    py: Python<'py>,
+    parts: GenerativeIn<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    device_name: &str,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let device = device(device_name)?;
+    let model = generative_of(&parts, &device)?;
+    let (values, rows, width) = rows_of(&x);
+    let labels = py
+        .detach(move || -> Result<_, BoxError> {
+            let data = matrix(values, rows, width, &device);
+            rbm::check_data(UnitKind::Bernoulli, &data, model.up[0].n_visible(), "X")?;
+            Ok(model
+                .classify(data)
+                .into_data()
+                .convert::<i64>()
+                .try_into_vec::<i64>()
+                .map_err(|e| format!("{e:?}"))?)
+        })
+        .map_err(value_error)?;
+    Ok(numpy::ndarray::Array1::from_vec(labels).into_pyarray(py))
+}
+
+/// Images generated by the generative DBN of `parts`: one Gibbs chain in
+/// the top RBM per entry of `labels` (the label clamped; -1: free), run
+/// `n_steps` steps from random features, then one top-down pass of
+/// probabilities. Returns `[len(labels), pixels]` pixel probabilities.
+#[pyfunction]
+pub fn generative_sample<'py>(
+    py: Python<'py>,
+    parts: GenerativeIn<'py>,
+    labels: Vec<i64>,
+    n_steps: usize,
+    seed: u64,
+    device_name: &str,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let device = device(device_name)?;
+    let model = generative_of(&parts, &device)?;
+    let labels: Vec<Option<usize>> = labels
+        .into_iter()
+        .map(|l| match l {
+            -1 => Ok(None),
+            l => usize::try_from(l)
+                .map(Some)
+                .map_err(|_| value_error(format!("label {l}: expected a class index or -1"))),
+        })
+        .collect::<PyResult<_>>()?;
+    let images = py
+        .detach(move || {
+            model.sample(
+                &labels,
+                dbn::SampleStart::RandomFeatures,
+                n_steps,
+                &mut Sampler::new(seed),
+                0,
+                |_, _| {},
+            )
+        })
+        .map_err(value_error)?;
+    Ok(host2(images)?.into_pyarray(py))
+}
+
+/// Writes the generative DBN of `parts` to `path` as the Rust side's file
+/// (what `deepbelief generative` writes, `dbn::load_generative` reads).
+#[pyfunction]
+pub fn save_generative(path: std::path::PathBuf, parts: GenerativeIn<'_>) -> PyResult<()> {
+    let model = generative_of(&parts, &Device::flex())?;
+    dbn::save_generative(&model, &path).map_err(value_error)
+}
+
+/// The parts of the generative DBN in the Rust side's file `path`.
+#[pyfunction]
+pub fn load_generative(py: Python<'_>, path: std::path::PathBuf) -> PyResult<GenerativeParts<'_>> {
+    let model = dbn::load_generative(&path, &Device::flex()).map_err(value_error)?;
+    generative_parts(py, &model)
+}
+
+/// The hidden probabilities of the rows of `x` under the stack in the
+/// Rust side's file `path` (the reference for `DBN.transform`).
+#[pyfunction]
+pub fn stack_features<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+    x: PyReadonlyArray2<'py, f32>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let device = Device::flex();
+    let stack = dbn::load_stack(&path, &device).map_err(value_error)?;
+    let (values, rows, width) = rows_of(&x);
+    let data = matrix(values, rows, width, &device);
+    Ok(host2(stack.features(data))?.into_pyarray(py))
+}

@@ -1,0 +1,323 @@
+//! Single RBMs: training (whole fits and scikit-learn's one-update
+//! `partial_fit`), log-likelihood (exact or AIS), files.
+
+use burn::prelude::*;
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+use rbm::{AisConfig, CdTrainer, RbmConfig, SigmaConfig, TrainConfig, TrainerState, UnitKind};
+
+use crate::convert::{
+    PartsIn, RbmParts, checked_matrix, checked_vector, device, host1, host2, matrix, parts_of,
+    rbm_config, rbm_of, rows_of, value_error,
+};
+
+/// The CD recipe every trainer here takes, as `TrainConfig` (the batch
+/// capped at the rows), validated.
+#[allow(clippy::too_many_arguments)]
+pub fn cd_recipe(
+    rows: usize,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    persistent: bool,
+    momentum: f64,
+    weight_decay: f64,
+) -> PyResult<TrainConfig> {
+    let train = TrainConfig::new()
+        .with_epochs(n_iter)
+        .with_batch_size(batch_size.min(rows.max(1)))
+        .with_learning_rate(learning_rate)
+        .with_k(k)
+        .with_persistent(persistent)
+        .with_initial_momentum(momentum)
+        .with_final_momentum(momentum)
+        .with_weight_decay(weight_decay)
+        .with_seed(seed);
+    train.validate().map_err(value_error)?;
+    Ok(train)
+}
+
+/// The configuration JSON of an RBM of `n_visible` units of kind `visible`
+/// (`"bernoulli"` or `"gaussian"`; Gaussian units with sigma fixed at
+/// `sigma`, or learned from it within [sigma / 100, sigma * 100]) and
+/// `n_hidden` binary units, validated.
+#[pyfunction]
+pub fn rbm_config_json(
+    n_visible: usize,
+    n_hidden: usize,
+    visible: &str,
+    sigma: f64,
+    learn_sigma: bool,
+) -> PyResult<String> {
+    let config = RbmConfig::new(n_visible, n_hidden);
+    let config = match visible {
+        "bernoulli" => config,
+        "gaussian" => config
+            .with_visible_units(UnitKind::Gaussian)
+            .with_visible_sigma(Some(if learn_sigma {
+                SigmaConfig::learned(sigma, sigma / 100.0, sigma * 100.0)
+            } else {
+                SigmaConfig::fixed(sigma)
+            })),
+        other => {
+            return Err(value_error(format!(
+                "visible units: expected \"bernoulli\" or \"gaussian\", found {other:?}"
+            )));
+        }
+    };
+    config.validate().map_err(value_error)?;
+    serde_json::to_string(&config).map_err(value_error)
+}
+
+/// Trains the RBM of configuration `config` (JSON, see `rbm_config_json`)
+/// on the rows of `x` by CD-k or PCD-k on `device`, without the GIL.
+/// Returns its parts and each epoch's reconstruction error.
+#[pyfunction]
+#[pyo3(signature = (x, config, learning_rate, batch_size, n_iter, seed, k, persistent, momentum, weight_decay, sigma_learning_rate, device_name))]
+#[allow(clippy::too_many_arguments)]
+pub fn fit_rbm<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    config: &str,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    seed: u64,
+    k: usize,
+    persistent: bool,
+    momentum: f64,
+    weight_decay: f64,
+    sigma_learning_rate: Option<f64>,
+    device_name: &str,
+) -> PyResult<(RbmParts<'py>, Vec<f64>)> {
+    let config = rbm_config(config)?;
+    let device = device(device_name)?;
+    let (values, rows, width) = rows_of(&x);
+    let train = cd_recipe(
+        rows,
+        learning_rate,
+        batch_size,
+        n_iter,
+        seed,
+        k,
+        persistent,
+        momentum,
+        weight_decay,
+    )?
+    .with_sigma_learning_rate(sigma_learning_rate);
+    train.validate().map_err(value_error)?;
+    let (rbm, errors) = py
+        .detach(move || -> Result<_, rbm::RbmError> {
+            let data = matrix(values, rows, width, &device);
+            rbm::check_data(config.visible_units, &data, config.n_visible, "X")?;
+            let mut trainer = CdTrainer::new(config.init(&device, seed), train)?;
+            let epochs = trainer.fit(&data, None, |_| {})?;
+            let errors = epochs.iter().map(|m| m.reconstruction_error).collect();
+            Ok((trainer.into_rbm(), errors))
+        })
+        .map_err(value_error)?;
+    Ok((parts_of(py, &rbm)?, errors))
+}
+
+/// Momentum velocities as numpy arrays: weights, visible biases, hidden biases.
+type Velocity<'py> = (
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray1<f32>>,
+);
+type VelocityIn<'py> = (
+    PyReadonlyArray2<'py, f32>,
+    PyReadonlyArray1<'py, f32>,
+    PyReadonlyArray1<'py, f32>,
+);
+
+/// One CD-k (or PCD-k) update with all rows of `x` as the mini-batch
+/// (scikit-learn's `partial_fit`), from `parts` (`None`: a new RBM of
+/// configuration `config` drawn with `seed`), the persistent chains'
+/// hidden states `chains` and the momentum `velocity` of the previous call.
+/// Returns the parts, the chains (PCD) and the velocity to pass next time.
+#[pyfunction]
+#[pyo3(signature = (x, parts, config, chains, velocity, learning_rate, seed, k, persistent, momentum, weight_decay, device_name))]
+#[allow(clippy::too_many_arguments)]
+pub fn partial_fit_rbm<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    parts: Option<PartsIn<'py>>,
+    config: &str,
+    chains: Option<PyReadonlyArray2<'py, f32>>,
+    velocity: Option<VelocityIn<'py>>,
+    learning_rate: f64,
+    seed: u64,
+    k: usize,
+    persistent: bool,
+    momentum: f64,
+    weight_decay: f64,
+    device_name: &str,
+) -> PyResult<(
+    RbmParts<'py>,
+    Option<Bound<'py, PyArray2<f32>>>,
+    Velocity<'py>,
+)> {
+    let config = rbm_config(config)?;
+    let device = device(device_name)?;
+    let model = match &parts {
+        Some(parts) => rbm_of(parts, &device)?,
+        None => config.init(&device, seed),
+    };
+    let (values, rows, width) = rows_of(&x);
+    let train = cd_recipe(
+        rows,
+        learning_rate,
+        rows,
+        1,
+        seed,
+        k,
+        persistent,
+        momentum,
+        weight_decay,
+    )?;
+    let chains = chains
+        .map(|c| {
+            let (values, rows, width) = rows_of(&c);
+            if width != model.n_hidden() {
+                return Err(value_error(format!(
+                    "persistent chains: expected {} hidden units, found {width}",
+                    model.n_hidden()
+                )));
+            }
+            Ok(matrix(values, rows, width, &device))
+        })
+        .transpose()?;
+    let velocity = velocity
+        .map(|(w, vb, hb)| {
+            let (nv, nh) = (config.n_visible, config.n_hidden);
+            Ok::<_, PyErr>(rbm::ParameterTensors {
+                weight: checked_matrix(&w, [nv, nh], "weight velocity", &device)?,
+                visible_bias: checked_vector(&vb, nv, "visible bias velocity", &device)?,
+                hidden_bias: checked_vector(&hb, nh, "hidden bias velocity", &device)?,
+            })
+        })
+        .transpose()?;
+    let (model, state) = py
+        .detach(move || -> Result<_, rbm::RbmError> {
+            let data = matrix(values, rows, width, &device);
+            rbm::check_data(config.visible_units, &data, config.n_visible, "X")?;
+            let state = TrainerState {
+                epochs_done: 0,
+                velocity,
+                chains,
+                hidden_activity: None,
+            };
+            let mut trainer = CdTrainer::resume(model, train, state)?;
+            trainer.step(data, learning_rate, momentum)?;
+            let state = trainer.state();
+            Ok((trainer.into_rbm(), state))
+        })
+        .map_err(value_error)?;
+    let velocity = state.velocity.expect("an update sets the velocity");
+    Ok((
+        parts_of(py, &model)?,
+        state
+            .chains
+            .map(|c| host2(c).map(|a| a.into_pyarray(py)))
+            .transpose()?,
+        (
+            host2(velocity.weight)?.into_pyarray(py),
+            host1(velocity.visible_bias)?.into_pyarray(py),
+            host1(velocity.hidden_bias)?.into_pyarray(py),
+        ),
+    ))
+}
+
+/// The mean log-likelihood per row of `x` under the RBM of `parts`, in
+/// nats, with log Z exact (`method = "exact"`: enumerates the smaller
+/// layer) or estimated by AIS (`"ais"`: `ais_runs` runs from the base-rate
+/// model of `x`, on Salakhutdinov & Murray's 14,501 temperatures or
+/// `ais_steps` + 1 equally spaced ones). Returns the log-likelihood, log Z
+/// and log Z's band (log of the mean importance weight -/+ 3 standard
+/// errors; both equal log Z when exact).
+#[pyfunction]
+#[pyo3(signature = (parts, x, method, ais_runs, ais_steps, seed, device_name))]
+#[allow(clippy::too_many_arguments)]
+pub fn log_likelihood(
+    py: Python<'_>,
+    parts: PartsIn<'_>,
+    x: PyReadonlyArray2<'_, f32>,
+    method: &str,
+    ais_runs: usize,
+    ais_steps: Option<usize>,
+    seed: u64,
+    device_name: &str,
+) -> PyResult<(f64, f64, f64, f64)> {
+    let device = device(device_name)?;
+    let model = rbm_of(&parts, &device)?;
+    let (values, rows, width) = rows_of(&x);
+    let ais = match method {
+        "exact" => None,
+        "ais" => {
+            let config = match ais_steps {
+                Some(steps) => AisConfig::linear(ais_runs, steps, seed),
+                None => AisConfig::paper(ais_runs, seed),
+            };
+            config.validate().map_err(value_error)?;
+            Some(config)
+        }
+        other => {
+            return Err(value_error(format!(
+                "method: expected \"exact\" or \"ais\", found {other:?}"
+            )));
+        }
+    };
+    py.detach(move || -> Result<_, rbm::RbmError> {
+        let data = matrix(values, rows, width, &device);
+        rbm::check_data(model.visible_units, &data, model.n_visible(), "X")?;
+        let (log_z, low, high) = match ais {
+            None => {
+                let log_z = rbm::exact_log_partition(&model)?;
+                (log_z, log_z, log_z)
+            }
+            Some(config) => {
+                let estimate =
+                    rbm::ais_log_partition(&model, rbm::base_rate_biases(&data), &config)?;
+                (estimate.log_z, estimate.log_z_low, estimate.log_z_high)
+            }
+        };
+        let mean = rbm::mean_log_likelihood(&model, &data, log_z)?;
+        Ok((mean, log_z, low, high))
+    })
+    .map_err(value_error)
+}
+
+/// Writes the RBM of `parts` to `path` as the Rust side's safetensors
+/// file (what `deepbelief train-rbm` writes and `rbm::load_rbm` reads).
+#[pyfunction]
+pub fn save_rbm(path: std::path::PathBuf, parts: PartsIn<'_>) -> PyResult<()> {
+    let device = Device::flex();
+    let model = rbm_of(&parts, &device)?;
+    rbm::save_rbm(&model, &rbm_config(&parts.4)?, &path).map_err(value_error)
+}
+
+/// The parts of the RBM in the Rust side's file `path`.
+#[pyfunction]
+pub fn load_rbm(py: Python<'_>, path: std::path::PathBuf) -> PyResult<RbmParts<'_>> {
+    let (model, _) = rbm::load_rbm(&path, &Device::flex()).map_err(value_error)?;
+    parts_of(py, &model)
+}
+
+/// P(h = 1 | v) of the rows of `x` computed by the Rust model in `path`
+/// (the reference the Python side's `transform` is tested against).
+#[pyfunction]
+pub fn hidden_probabilities<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+    x: PyReadonlyArray2<'py, f32>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let device = Device::flex();
+    let (model, config) = rbm::load_rbm(&path, &device).map_err(value_error)?;
+    let (values, rows, width) = rows_of(&x);
+    let data = matrix(values, rows, width, &device);
+    rbm::check_data(config.visible_units, &data, config.n_visible, "X").map_err(value_error)?;
+    Ok(host2(model.hidden_given_visible(data))?.into_pyarray(py))
+}
