@@ -1,6 +1,8 @@
-"""Models move between Python and the Rust side as safetensors files."""
+"""Models move between Python and the Rust side as safetensors files, and
+pickle through them."""
 
 import os
+import pickle
 import shutil
 import subprocess
 from pathlib import Path
@@ -8,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepbelief import BernoulliRBM, _native
+from deepbelief import DBN, BernoulliRBM, DBNClassifier, GaussianRBM, GenerativeDBN, _native
 
 
 def _binary(rows, width, seed):
@@ -67,3 +69,71 @@ def test_a_file_that_is_not_an_rbm_is_a_value_error_naming_it(tmp_path):
     path.write_bytes(b"not a weights file")
     with pytest.raises(ValueError, match="junk.safetensors"):
         BernoulliRBM.load(path)
+
+
+def _labelled(rows=300, width=12, seed=0):
+    rng = np.random.default_rng(seed)
+    prototypes = rng.random((3, width)) < 0.5
+    y = rng.integers(0, 3, rows)
+    return (prototypes[y] ^ (rng.random((rows, width)) < 0.1)).astype(np.float32), y
+
+
+def _models():
+    """One fitted model of every estimator, the data it saw, and what must
+    come back the same from its file: (model, X, method)."""
+    X, y = _labelled()
+    real = np.random.default_rng(1).normal(size=(100, 6))
+    names = np.array(["ant", "bee", "cat"])[y]
+    return [
+        (BernoulliRBM(n_components=5, n_iter=2, random_state=0).fit(X), X, "transform"),
+        (GaussianRBM(n_components=4, n_iter=3, learn_sigma=True, sigma_learning_rate=0.01,
+                     random_state=0).fit(real), real, "transform"),
+        (DBN((8, 4), n_iter=2, random_state=0).fit(X), X, "transform"),
+        (DBNClassifier((8,), n_iter=2, finetune_epochs=3, random_state=0).fit(X, names), X,
+         "predict_proba"),
+        (GenerativeDBN((8,), top_units=16, n_iter=3, batch_size=10, random_state=0).fit(X, names),
+         X, "predict"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(5), ids=["bernoulli", "gaussian", "dbn", "classifier", "generative"])
+def test_every_model_saves_loads_and_pickles_to_the_same_model(tmp_path, index):
+    model, X, method = _models()[index]
+    path = tmp_path / "model.safetensors"
+    model.save(path)
+    classes = getattr(model, "classes_", None)
+    loaded = type(model).load(path, **({} if classes is None else {"classes": classes}))
+    pickled = pickle.dumps(model)
+    # The pickled state holds a file's bytes, not the arrays.
+    state = model.__getstate__()
+    assert state["_rust_file"].startswith(path.read_bytes()[:8])
+    assert not set(model._file_attributes) & set(state)
+    for other in (loaded, pickle.loads(pickled)):
+        for name in model._file_attributes:
+            a, b = getattr(model, name), getattr(other, name)
+            assert repr(a) == repr(b), name
+        assert np.array_equal(getattr(model, method)(X), getattr(other, method)(X))
+
+
+def test_a_gaussian_file_is_not_a_bernoulli_rbm(tmp_path):
+    model, _, _ = _models()[1]
+    model.save(tmp_path / "gaussian.safetensors")
+    with pytest.raises(ValueError, match="gaussian.safetensors.*gaussian visible"):
+        BernoulliRBM.load(tmp_path / "gaussian.safetensors")
+    loaded = GaussianRBM.load(tmp_path / "gaussian.safetensors")
+    assert loaded.learn_sigma and np.array_equal(loaded.sigma_, model.sigma_)
+
+
+def test_a_saved_stack_is_what_the_rust_side_reads(tmp_path):
+    model, X, _ = _models()[2]
+    model.save(tmp_path / "stack.safetensors")
+    expected = _native.stack_features(str(tmp_path / "stack.safetensors"), X)
+    assert np.allclose(model.transform(X), expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [DBN, DBNClassifier, GenerativeDBN, GaussianRBM])
+def test_a_file_of_another_kind_is_a_value_error_naming_it(tmp_path, cls):
+    model, _, _ = _models()[0]
+    model.save(tmp_path / "rbm.safetensors")
+    with pytest.raises(ValueError, match="rbm.safetensors"):
+        cls.load(tmp_path / "rbm.safetensors")

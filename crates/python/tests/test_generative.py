@@ -1,0 +1,72 @@
+"""GenerativeDBN: it classifies, its samples look like their class, and
+bad requests are ValueErrors."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from deepbelief import GenerativeDBN
+
+
+def _prototypes(rows=600, width=24, seed=0):
+    # Three binary prototypes with 10% of pixels flipped.
+    rng = np.random.default_rng(seed)
+    prototypes = rng.random((3, width)) < 0.5
+    y = rng.integers(0, 3, rows)
+    return (prototypes[y] ^ (rng.random((rows, width)) < 0.1)).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def trained():
+    X, y = _prototypes()
+    names = np.array(["ant", "bee", "cat"])[y]
+    model = GenerativeDBN((16,), top_units=32, n_iter=10, batch_size=10, updown_epochs=5,
+                          random_state=0).fit(X[:400], names[:400])
+    return model, X, names
+
+
+def test_it_classifies_held_out_images(trained):
+    model, X, names = trained
+    # Chance is 1/3; prototypes ~12 pixels apart at 10% noise are separable.
+    assert model.score(X[400:], names[400:]) > 0.95
+
+
+def test_samples_of_a_class_are_classified_as_that_class_by_another_model(trained):
+    model, X, names = trained
+    judge = LogisticRegression(max_iter=1000).fit(X, names)
+    for label in model.classes_:
+        samples = model.sample(label, 200, n_samples=30, random_state=1)
+        assert samples.shape == (30, 24)
+        assert np.all((samples >= 0) & (samples <= 1))
+        agreed = np.mean(judge.predict((samples > 0.5).astype(np.float32)) == label)
+        assert agreed >= 0.9, (label, agreed)
+
+
+def test_sampling_is_seeded(trained):
+    model, _, _ = trained
+    a = model.sample("bee", 20, n_samples=3, random_state=7)
+    assert np.array_equal(a, model.sample("bee", 20, n_samples=3, random_state=7))
+    assert not np.array_equal(a, model.sample("bee", 20, n_samples=3, random_state=8))
+    assert model.sample(None, 20, n_samples=2, random_state=7).shape == (2, 24)
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [({"label": "dog"}, "dog"), ({"label": "ant", "n_steps": 0}, "n_steps"),
+     ({"label": "ant", "n_samples": 0}, "n_samples")],
+)
+def test_bad_sample_requests_are_value_errors_naming_them(trained, kwargs, words):
+    model, _, _ = trained
+    with pytest.raises(ValueError, match=words):
+        model.sample(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [({"top_units": 0}, "top_units"), ({"hidden_layer_sizes": ()}, "hidden_layer_sizes"),
+     ({"updown_epochs": -1}, "updown_epochs"), ({"top_k": 0}, "top_k")],
+)
+def test_bad_settings_are_value_errors_naming_them(params, words):
+    X, y = _prototypes(rows=30)
+    with pytest.raises(ValueError, match=words):
+        GenerativeDBN(**params).fit(X, y)
