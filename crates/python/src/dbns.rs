@@ -11,7 +11,7 @@ use crate::convert::{
     Layer, LayerIn, PartsIn, RbmParts, all_parts, device, host2, layer_of, linear_of, matrix,
     parts_of, rbm_of, rows_of, value_error,
 };
-use crate::rbms::cd_recipe;
+use crate::rbms::CdRecipe;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -38,61 +38,19 @@ fn greedy_stack(
     }
 }
 
-/// The CD recipe of a stack's layers (no persistent chains).
-#[allow(clippy::too_many_arguments)]
-fn stack_recipe(
-    rows: usize,
-    learning_rate: f64,
-    batch_size: usize,
-    n_iter: usize,
-    seed: u64,
-    k: usize,
-    momentum: f64,
-    weight_decay: f64,
-) -> PyResult<TrainConfig> {
-    cd_recipe(
-        rows,
-        learning_rate,
-        batch_size,
-        n_iter,
-        seed,
-        k,
-        false,
-        momentum,
-        weight_decay,
-    )
-}
-
 /// A DBN's greedy stack (see `greedy_stack`) on `device`, without the
 /// GIL: each layer's parts, bottom first.
 #[pyfunction]
-#[pyo3(signature = (x, hidden, learning_rate, batch_size, n_iter, seed, k, momentum, weight_decay, device_name))]
-#[allow(clippy::too_many_arguments)]
 pub fn fit_dbn<'py>(
     py: Python<'py>,
     x: PyReadonlyArray2<'py, f32>,
     hidden: Vec<usize>,
-    learning_rate: f64,
-    batch_size: usize,
-    n_iter: usize,
-    seed: u64,
-    k: usize,
-    momentum: f64,
-    weight_decay: f64,
+    recipe: CdRecipe,
     device_name: &str,
 ) -> PyResult<Vec<RbmParts<'py>>> {
     let device = device(device_name)?;
     let (values, rows, width) = rows_of(&x);
-    let train = stack_recipe(
-        rows,
-        learning_rate,
-        batch_size,
-        n_iter,
-        seed,
-        k,
-        momentum,
-        weight_decay,
-    )?;
+    let train = recipe.train_config(rows)?;
     let stack = py
         .detach(move || greedy_stack(&matrix(values, rows, width, &device), &hidden, &train))
         .map_err(value_error)?;
@@ -161,46 +119,39 @@ fn class_indices(
         .collect()
 }
 
-/// A DBN classifier: the greedy stack of `hidden` sizes (see
-/// `greedy_stack`), a softmax head over `classes`, then `finetune_epochs`
-/// of fine-tuning by SGD with momentum (mini-batches of `batch_size`,
+/// Fine-tuning by SGD with momentum, as the Python side passes it.
+#[derive(FromPyObject, Debug, Clone, Copy)]
+pub struct Finetune {
+    #[pyo3(item)]
+    pub epochs: usize,
+    #[pyo3(item)]
+    pub learning_rate: f64,
+    #[pyo3(item)]
+    pub momentum: f64,
+}
+
+/// A DBN classifier: the greedy stack of `hidden` sizes by `recipe` (see
+/// `greedy_stack`), a softmax head over `classes`, then `finetune.epochs`
+/// of fine-tuning by SGD with momentum (mini-batches of the recipe's size,
 /// orders drawn from the seed and the epoch) on the labels `y` (0..classes),
 /// on `device`, without the GIL. Returns every layer's weights `[inputs,
 /// outputs]` and biases, bottom first, the head last.
 #[pyfunction]
-#[pyo3(signature = (x, y, classes, hidden, learning_rate, batch_size, n_iter, seed, k, momentum, weight_decay, finetune_epochs, finetune_learning_rate, finetune_momentum, device_name))]
-#[allow(clippy::too_many_arguments)]
 pub fn fit_dbn_classifier<'py>(
     py: Python<'py>,
     x: PyReadonlyArray2<'py, f32>,
     y: PyReadonlyArray1<'py, i64>,
     classes: usize,
     hidden: Vec<usize>,
-    learning_rate: f64,
-    batch_size: usize,
-    n_iter: usize,
-    seed: u64,
-    k: usize,
-    momentum: f64,
-    weight_decay: f64,
-    finetune_epochs: usize,
-    finetune_learning_rate: f64,
-    finetune_momentum: f64,
+    recipe: CdRecipe,
+    finetune: Finetune,
     device_name: &str,
 ) -> PyResult<Vec<Layer<'py>>> {
     let device = device(device_name)?;
     let (values, rows, width) = rows_of(&x);
     let labels = class_indices(&y, rows, classes)?;
-    let train = stack_recipe(
-        rows,
-        learning_rate,
-        batch_size,
-        n_iter,
-        seed,
-        k,
-        momentum,
-        weight_decay,
-    )?;
+    let (seed, batch_size) = (recipe.seed, recipe.batch_size);
+    let train = recipe.train_config(rows)?;
     let layers = py
         .detach(move || {
             let data = matrix(values, rows, width, &device);
@@ -209,10 +160,10 @@ pub fn fit_dbn_classifier<'py>(
             let mut net = dbn::SgdNet::from_classifier(&classifier)?;
             let one_hot = dbn::one_hot_rows(&labels, classes, &device)?;
             let step = dbn::SgdStep {
-                rate: finetune_learning_rate,
-                momentum: finetune_momentum,
+                rate: finetune.learning_rate,
+                momentum: finetune.momentum,
             };
-            for epoch in 1..=finetune_epochs {
+            for epoch in 1..=finetune.epochs {
                 let order = dbn::epoch_order(seed, epoch, rows);
                 let loss = net.epoch(&data, &one_hot, &order, batch_size.min(rows), step);
                 if !loss.is_finite() {
@@ -354,15 +305,27 @@ fn generative_of(parts: &GenerativeIn<'_>, device: &Device) -> PyResult<Generati
     Ok(GenerativeDbn { up, down, top })
 }
 
+/// Up-down's epochs and rates, as the Python side passes them.
+#[derive(FromPyObject, Debug, Clone, Copy)]
+pub struct UpDown {
+    #[pyo3(item)]
+    pub epochs: usize,
+    #[pyo3(item)]
+    pub learning_rate: f64,
+    #[pyo3(item)]
+    pub momentum: f64,
+    #[pyo3(item)]
+    pub weight_decay: f64,
+}
+
 /// HOT 2006's generative DBN on the rows of `x` (values in [0, 1]) and
 /// their labels `y` (0..classes), on `device`, without the GIL: the lower
-/// layers of `hidden` sizes greedily by CD-k, the top RBM of `top_hidden`
-/// units over [features, softmax labels] by CD-`top_k`, then
-/// `updown_epochs` of up-down fine-tuning by HOT's recipe (class-balanced
-/// batches of 10 per class, mean-field labels, 3/6/10 Gibbs steps over the
-/// thirds) at the given rates. Returns the model's parts.
+/// layers of `hidden` sizes greedily by the `lower` recipe, the top RBM of
+/// `top_hidden` units over [features, softmax labels] by the `top` one,
+/// then `updown.epochs` of up-down fine-tuning by HOT's recipe
+/// (class-balanced batches of 10 per class, mean-field labels, 3/6/10
+/// Gibbs steps over the thirds) at its rates. Returns the model's parts.
 #[pyfunction]
-#[pyo3(signature = (x, y, classes, hidden, top_hidden, learning_rate, batch_size, n_iter, seed, k, top_k, momentum, weight_decay, updown_epochs, updown_learning_rate, updown_momentum, updown_weight_decay, device_name))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_generative_dbn<'py>(
     py: Python<'py>,
@@ -371,18 +334,9 @@ pub fn fit_generative_dbn<'py>(
     classes: usize,
     hidden: Vec<usize>,
     top_hidden: usize,
-    learning_rate: f64,
-    batch_size: usize,
-    n_iter: usize,
-    seed: u64,
-    k: usize,
-    top_k: usize,
-    momentum: f64,
-    weight_decay: f64,
-    updown_epochs: usize,
-    updown_learning_rate: f64,
-    updown_momentum: f64,
-    updown_weight_decay: f64,
+    lower: CdRecipe,
+    top: CdRecipe,
+    updown: UpDown,
     device_name: &str,
 ) -> PyResult<GenerativeParts<'py>> {
     let device = device(device_name)?;
@@ -394,40 +348,22 @@ pub fn fit_generative_dbn<'py>(
             u8::try_from(l).map_err(|_| value_error(format!("{classes} classes: at most 256")))
         })
         .collect::<PyResult<_>>()?;
-    let lower = stack_recipe(
-        rows,
-        learning_rate,
-        batch_size,
-        n_iter,
-        seed,
-        k,
-        momentum,
-        weight_decay,
-    )?;
-    let top = stack_recipe(
-        rows,
-        learning_rate,
-        batch_size,
-        n_iter,
-        seed,
-        top_k,
-        momentum,
-        weight_decay,
-    )?;
+    let seed = lower.seed;
+    let (lower, top) = (lower.train_config(rows)?, top.train_config(rows)?);
     let sizes: Vec<usize> = std::iter::once(width)
         .chain(hidden.iter().copied())
         .collect();
     let mut recipe = dbn::GenerativeRecipe::new(&sizes, top_hidden, classes)
         .with_lower_training(lower)
         .with_top_training(top);
-    if updown_epochs > 0 {
+    if updown.epochs > 0 {
         let rates = dbn::generative::greedy::UpDownRates {
-            learning_rate: updown_learning_rate,
-            momentum: updown_momentum,
-            weight_decay: updown_weight_decay,
+            learning_rate: updown.learning_rate,
+            momentum: updown.momentum,
+            weight_decay: updown.weight_decay,
         };
         recipe = recipe.with_updown(dbn::generative::greedy::hot_updown(
-            updown_epochs,
+            updown.epochs,
             classes,
             rates,
             seed,

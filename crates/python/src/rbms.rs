@@ -11,32 +11,45 @@ use crate::convert::{
     rbm_config, rbm_of, rows_of, value_error,
 };
 
-/// The CD recipe every trainer here takes, as `TrainConfig` (the batch
-/// capped at the rows), validated.
-#[allow(clippy::too_many_arguments)]
-pub fn cd_recipe(
-    rows: usize,
-    learning_rate: f64,
-    batch_size: usize,
-    n_iter: usize,
-    seed: u64,
-    k: usize,
-    persistent: bool,
-    momentum: f64,
-    weight_decay: f64,
-) -> PyResult<TrainConfig> {
-    let train = TrainConfig::new()
-        .with_epochs(n_iter)
-        .with_batch_size(batch_size.min(rows.max(1)))
-        .with_learning_rate(learning_rate)
-        .with_k(k)
-        .with_persistent(persistent)
-        .with_initial_momentum(momentum)
-        .with_final_momentum(momentum)
-        .with_weight_decay(weight_decay)
-        .with_seed(seed);
-    train.validate().map_err(value_error)?;
-    Ok(train)
+/// The CD recipe as the Python side passes it (one tuple, built from an
+/// estimator's parameters by `deepbelief._common.cd_recipe`).
+#[derive(FromPyObject, Debug, Clone, Copy)]
+pub struct CdRecipe {
+    #[pyo3(item)]
+    pub learning_rate: f64,
+    #[pyo3(item)]
+    pub batch_size: usize,
+    #[pyo3(item)]
+    pub n_iter: usize,
+    #[pyo3(item)]
+    pub seed: u64,
+    #[pyo3(item)]
+    pub k: usize,
+    #[pyo3(item)]
+    pub persistent: bool,
+    #[pyo3(item)]
+    pub momentum: f64,
+    #[pyo3(item)]
+    pub weight_decay: f64,
+}
+
+impl CdRecipe {
+    /// As `TrainConfig` for data of `rows` rows (the batch capped at the
+    /// rows; a constant momentum), validated.
+    pub fn train_config(&self, rows: usize) -> PyResult<TrainConfig> {
+        let train = TrainConfig::new()
+            .with_epochs(self.n_iter)
+            .with_batch_size(self.batch_size.min(rows.max(1)))
+            .with_learning_rate(self.learning_rate)
+            .with_k(self.k)
+            .with_persistent(self.persistent)
+            .with_initial_momentum(self.momentum)
+            .with_final_momentum(self.momentum)
+            .with_weight_decay(self.weight_decay)
+            .with_seed(self.seed);
+        train.validate().map_err(value_error)?;
+        Ok(train)
+    }
 }
 
 /// The configuration JSON of an RBM of `n_visible` units of kind `visible`
@@ -72,41 +85,25 @@ pub fn rbm_config_json(
 }
 
 /// Trains the RBM of configuration `config` (JSON, see `rbm_config_json`)
-/// on the rows of `x` by CD-k or PCD-k on `device`, without the GIL.
+/// on the rows of `x` by `recipe` on the device named `device_name`,
+/// without the GIL.
 /// Returns its parts and each epoch's reconstruction error.
 #[pyfunction]
-#[pyo3(signature = (x, config, learning_rate, batch_size, n_iter, seed, k, persistent, momentum, weight_decay, sigma_learning_rate, device_name))]
-#[allow(clippy::too_many_arguments)]
 pub fn fit_rbm<'py>(
     py: Python<'py>,
     x: PyReadonlyArray2<'py, f32>,
     config: &str,
-    learning_rate: f64,
-    batch_size: usize,
-    n_iter: usize,
-    seed: u64,
-    k: usize,
-    persistent: bool,
-    momentum: f64,
-    weight_decay: f64,
+    recipe: CdRecipe,
     sigma_learning_rate: Option<f64>,
     device_name: &str,
 ) -> PyResult<(RbmParts<'py>, Vec<f64>)> {
     let config = rbm_config(config)?;
     let device = device(device_name)?;
     let (values, rows, width) = rows_of(&x);
-    let train = cd_recipe(
-        rows,
-        learning_rate,
-        batch_size,
-        n_iter,
-        seed,
-        k,
-        persistent,
-        momentum,
-        weight_decay,
-    )?
-    .with_sigma_learning_rate(sigma_learning_rate);
+    let seed = recipe.seed;
+    let train = recipe
+        .train_config(rows)?
+        .with_sigma_learning_rate(sigma_learning_rate);
     train.validate().map_err(value_error)?;
     let (rbm, errors) = py
         .detach(move || -> Result<_, rbm::RbmError> {
@@ -127,6 +124,13 @@ type Velocity<'py> = (
     Bound<'py, PyArray1<f32>>,
     Bound<'py, PyArray1<f32>>,
 );
+/// What `partial_fit_rbm` hands back: the parts, the persistent chains'
+/// hidden states (PCD) and the velocity.
+type PartialFit<'py> = (
+    RbmParts<'py>,
+    Option<Bound<'py, PyArray2<f32>>>,
+    Velocity<'py>,
+);
 type VelocityIn<'py> = (
     PyReadonlyArray2<'py, f32>,
     PyReadonlyArray1<'py, f32>,
@@ -134,13 +138,12 @@ type VelocityIn<'py> = (
 );
 
 /// One CD-k (or PCD-k) update with all rows of `x` as the mini-batch
-/// (scikit-learn's `partial_fit`), from `parts` (`None`: a new RBM of
-/// configuration `config` drawn with `seed`), the persistent chains'
-/// hidden states `chains` and the momentum `velocity` of the previous call.
+/// (scikit-learn's `partial_fit`) by `recipe` (its batch size and epochs
+/// unused), from `parts` (`None`: a new RBM of configuration `config`
+/// drawn with the recipe's seed), the persistent chains' hidden states
+/// `chains` and the momentum `velocity` of the previous call.
 /// Returns the parts, the chains (PCD) and the velocity to pass next time.
 #[pyfunction]
-#[pyo3(signature = (x, parts, config, chains, velocity, learning_rate, seed, k, persistent, momentum, weight_decay, device_name))]
-#[allow(clippy::too_many_arguments)]
 pub fn partial_fit_rbm<'py>(
     py: Python<'py>,
     x: PyReadonlyArray2<'py, f32>,
@@ -148,36 +151,18 @@ pub fn partial_fit_rbm<'py>(
     config: &str,
     chains: Option<PyReadonlyArray2<'py, f32>>,
     velocity: Option<VelocityIn<'py>>,
-    learning_rate: f64,
-    seed: u64,
-    k: usize,
-    persistent: bool,
-    momentum: f64,
-    weight_decay: f64,
+    recipe: CdRecipe,
     device_name: &str,
-) -> PyResult<(
-    RbmParts<'py>,
-    Option<Bound<'py, PyArray2<f32>>>,
-    Velocity<'py>,
-)> {
+) -> PyResult<PartialFit<'py>> {
     let config = rbm_config(config)?;
     let device = device(device_name)?;
     let model = match &parts {
         Some(parts) => rbm_of(parts, &device)?,
-        None => config.init(&device, seed),
+        None => config.init(&device, recipe.seed),
     };
     let (values, rows, width) = rows_of(&x);
-    let train = cd_recipe(
-        rows,
-        learning_rate,
-        rows,
-        1,
-        seed,
-        k,
-        persistent,
-        momentum,
-        weight_decay,
-    )?;
+    let (learning_rate, momentum) = (recipe.learning_rate, recipe.momentum);
+    let train = recipe.train_config(rows)?;
     let chains = chains
         .map(|c| {
             let (values, rows, width) = rows_of(&c);

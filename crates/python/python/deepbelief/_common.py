@@ -74,6 +74,41 @@ def check_layer_sizes(estimator, field="hidden_layer_sizes"):
     return [int(n) for n in layers]
 
 
+def check_non_negative_int(owner, field, value):
+    """``value`` as an int if it is a non-negative integer, else a
+    ValueError naming ``owner`` and ``field``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{owner}: {field} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def cd_recipe(estimator, seed, *, persistent=False, **overrides):
+    """The native core's CD recipe from ``estimator``'s parameters
+    (``learning_rate``, ``batch_size``, ``n_iter``, ``k``, ``momentum``,
+    ``weight_decay``; any of them replaced by ``overrides``), its integers
+    checked: a ValueError names the parameter."""
+    values = {name: getattr(estimator, name) for name in
+              ("learning_rate", "batch_size", "n_iter", "k", "momentum", "weight_decay")}
+    values.update(overrides)
+    owner = type(estimator).__name__
+    for field in ("batch_size", "n_iter", "k"):
+        values[field] = check_positive_int(owner, field, values[field])
+    for field in ("learning_rate", "momentum", "weight_decay"):
+        values[field] = float(values[field])
+    return dict(values, seed=seed, persistent=bool(persistent))
+
+
+def encode_classes(estimator, y):
+    """Sets ``estimator.classes_`` to the sorted labels of ``y`` and returns
+    each row's class index; fewer than 2 classes is a ValueError."""
+    estimator.classes_, encoded = np.unique(y, return_inverse=True)
+    if len(estimator.classes_) < 2:
+        raise ValueError(
+            f"{type(estimator).__name__} needs samples of at least 2 classes in the data, "
+            f"got {len(estimator.classes_)} class")
+    return encoded.astype(np.int64)
+
+
 def native_seed(random_state):
     """The native core's seed drawn from a scikit-learn ``random_state``."""
     return int(check_random_state(random_state).randint(0, 2**31 - 1))

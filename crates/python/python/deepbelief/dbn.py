@@ -10,19 +10,14 @@ from deepbelief import _native
 from deepbelief._common import (
     BinaryInput,
     SavedAsRustFile,
+    cd_recipe,
     check_layer_sizes,
-    check_positive_ints,
+    check_non_negative_int,
+    encode_classes,
     float32,
     logistic,
     native_seed,
 )
-
-
-def _check_recipe(estimator):
-    """The hidden layer sizes of ``estimator`` after its CD recipe's
-    integers are checked: ValueErrors name what is wrong."""
-    check_positive_ints(estimator, ["batch_size", "n_iter", "k"])
-    return check_layer_sizes(estimator)
 
 
 def _binary_input(estimator, X, reset, dtype):
@@ -72,10 +67,8 @@ class DBN(BinaryInput, SavedAsRustFile, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Train the stack layer by layer on the rows of ``X``; returns self."""
         X = _binary_input(self, X, reset=True, dtype=np.float32)
-        sizes = _check_recipe(self)
-        layers = _native.fit_dbn(X, sizes, float(self.learning_rate), int(self.batch_size),
-                                 int(self.n_iter), native_seed(self.random_state), int(self.k),
-                                 float(self.momentum), float(self.weight_decay), str(self.device))
+        recipe = cd_recipe(self, native_seed(self.random_state))
+        layers = _native.fit_dbn(X, check_layer_sizes(self), recipe, str(self.device))
         self._set_layers(layers)
         return self
 
@@ -175,20 +168,15 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         X, y = validate_data(self, X, y, reset=True, dtype=np.float32, order="C")
         check_classification_targets(y)
         X = self._unit_interval(X)
-        sizes = _check_recipe(self)
-        epochs = self.finetune_epochs
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(
-                f"DBNClassifier: finetune_epochs must be a non-negative integer, got {epochs!r}")
-        self.classes_, encoded = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"DBNClassifier needs samples of at least 2 classes in the data, got {len(self.classes_)} class")
+        recipe = cd_recipe(self, native_seed(self.random_state))
+        sizes = check_layer_sizes(self)
+        finetune = dict(
+            epochs=check_non_negative_int("DBNClassifier", "finetune_epochs", self.finetune_epochs),
+            learning_rate=float(self.finetune_learning_rate),
+            momentum=float(self.finetune_momentum))
+        encoded = encode_classes(self, y)
         layers = _native.fit_dbn_classifier(
-            X, encoded.astype(np.int64), len(self.classes_), sizes, float(self.learning_rate),
-            int(self.batch_size), int(self.n_iter), native_seed(self.random_state), int(self.k),
-            float(self.momentum), float(self.weight_decay), int(epochs),
-            float(self.finetune_learning_rate), float(self.finetune_momentum), str(self.device))
+            X, encoded, len(self.classes_), sizes, recipe, finetune, str(self.device))
         self._set_layers(layers)
         return self
 

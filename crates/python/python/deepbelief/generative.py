@@ -10,9 +10,11 @@ from deepbelief import _native
 from deepbelief._common import (
     BinaryInput,
     SavedAsRustFile,
+    cd_recipe,
     check_layer_sizes,
+    check_non_negative_int,
     check_positive_int,
-    check_positive_ints,
+    encode_classes,
     float32,
     native_seed,
 )
@@ -100,21 +102,17 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         check_classification_targets(y)
         X = self._unit_interval(X)
         sizes = check_layer_sizes(self)
-        check_positive_ints(self, ["top_units", "batch_size", "n_iter", "k", "top_k"])
-        epochs = self.updown_epochs
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(
-                f"GenerativeDBN: updown_epochs must be a non-negative integer, got {epochs!r}")
-        self.classes_, encoded = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"GenerativeDBN needs samples of at least 2 classes in the data, got {len(self.classes_)} class")
+        top_units = check_positive_int("GenerativeDBN", "top_units", self.top_units)
+        seed = native_seed(self.random_state)
+        lower = cd_recipe(self, seed)
+        top = cd_recipe(self, seed, k=check_positive_int("GenerativeDBN", "top_k", self.top_k))
+        updown = dict(
+            epochs=check_non_negative_int("GenerativeDBN", "updown_epochs", self.updown_epochs),
+            learning_rate=float(self.updown_learning_rate), momentum=float(self.updown_momentum),
+            weight_decay=float(self.updown_weight_decay))
+        encoded = encode_classes(self, y)
         up, down, top = _native.fit_generative_dbn(
-            X, encoded.astype(np.int64), len(self.classes_), sizes, int(self.top_units),
-            float(self.learning_rate), int(self.batch_size), int(self.n_iter),
-            native_seed(self.random_state), int(self.k), int(self.top_k), float(self.momentum),
-            float(self.weight_decay), int(epochs), float(self.updown_learning_rate),
-            float(self.updown_momentum), float(self.updown_weight_decay), str(self.device))
+            X, encoded, len(self.classes_), sizes, top_units, lower, top, updown, str(self.device))
         self._set_layers(up, down, top)
         return self
 

@@ -11,6 +11,7 @@ from deepbelief import _native
 from deepbelief._common import (
     BinaryInput,
     SavedAsRustFile,
+    cd_recipe,
     check_positive_int,
     check_positive_ints,
     float32,
@@ -50,12 +51,10 @@ class _Rbm(SavedAsRustFile, TransformerMixin, BaseEstimator):
         self.n_features_in_ = weights.shape[0]
 
     def _fit_native(self, X, sigma_learning_rate=None):
-        check_positive_ints(self, ["n_components", "batch_size", "n_iter", "k"])
+        check_positive_ints(self, ["n_components"])
+        recipe = cd_recipe(self, native_seed(self.random_state), persistent=self.persistent)
         config = _native.rbm_config_json(X.shape[1], int(self.n_components), *self._units())
-        parts, errors = _native.fit_rbm(
-            X, config, float(self.learning_rate), int(self.batch_size), int(self.n_iter),
-            native_seed(self.random_state), int(self.k), bool(self.persistent),
-            float(self.momentum), float(self.weight_decay), sigma_learning_rate, str(self.device))
+        parts, errors = _native.fit_rbm(X, config, recipe, sigma_learning_rate, str(self.device))
         self._set_parts(parts)
         for name in ("h_samples_", "_velocity"):
             self.__dict__.pop(name, None)
@@ -171,17 +170,18 @@ class BernoulliRBM(BinaryInput, _Rbm):
         to the next call. Returns self."""
         first = not hasattr(self, "components_")
         X = self._check_input(X, reset=first, dtype=np.float32)
-        check_positive_ints(self, ["n_components", "k"])
+        check_positive_ints(self, ["n_components"])
         if not hasattr(self, "random_state_"):
             self.random_state_ = check_random_state(self.random_state)
+        # One update on all of X: its rows are the batch, one pass.
+        recipe = cd_recipe(self, native_seed(self.random_state_), persistent=self.persistent,
+                           batch_size=len(X), n_iter=1)
         config = _native.rbm_config_json(X.shape[1], int(self.n_components), *self._units())
         chains = getattr(self, "h_samples_", None)
         parts, chains, velocity = _native.partial_fit_rbm(
             X, None if first else self._parts(), config,
             None if chains is None else float32(chains), getattr(self, "_velocity", None),
-            float(self.learning_rate), native_seed(self.random_state_), int(self.k),
-            bool(self.persistent), float(self.momentum), float(self.weight_decay),
-            str(self.device))
+            recipe, str(self.device))
         self._set_parts(parts)
         if chains is not None:
             self.h_samples_ = chains
