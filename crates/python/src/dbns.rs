@@ -137,6 +137,7 @@ pub struct Finetune {
 /// on `device`, without the GIL. Returns every layer's weights `[inputs,
 /// outputs]` and biases, bottom first, the head last.
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
 pub fn fit_dbn_classifier<'py>(
     py: Python<'py>,
     x: PyReadonlyArray2<'py, f32>,

@@ -144,6 +144,7 @@ type VelocityIn<'py> = (
 /// `chains` and the momentum `velocity` of the previous call.
 /// Returns the parts, the chains (PCD) and the velocity to pass next time.
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
 pub fn partial_fit_rbm<'py>(
     py: Python<'py>,
     x: PyReadonlyArray2<'py, f32>,
