@@ -340,6 +340,42 @@ fn classify_resumes_to_the_same_model_after_a_kill_in_fine_tuning() {
 }
 
 #[test]
+fn classify_by_conjugate_gradients_resumes_to_the_same_model_after_a_kill() {
+    // Killed once the third epoch (the first of all layers after two of the
+    // head alone) is committed; the final pass follows. CG is deterministic
+    // given its fixed batches, so the resumed run must match bit for bit.
+    check_resume(
+        "classify",
+        &[
+            "--hidden",
+            "16,16",
+            "--cd-epochs",
+            "2",
+            "--finetune-epochs",
+            "6",
+            "--line-searches",
+            "2",
+            "--head-epochs",
+            "2",
+            "--finetune-batch",
+            "100",
+            "--finetune-weight-decay",
+            "0",
+            "--final-epochs",
+            "2",
+        ],
+        |out| {
+            std::fs::read_to_string(out.join("conjugate.commit.json"))
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|commit| commit["step"]["epochs_done"].as_u64())
+                .is_some_and(|done| done >= 3)
+        },
+        "result.json",
+    );
+}
+
+#[test]
 fn few_labels_resumes_to_the_same_results_after_a_kill_mid_sweep() {
     // Killed inside the third unit's fine-tuning: that unit starts again,
     // its killed epochs' records gone.

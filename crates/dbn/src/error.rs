@@ -65,6 +65,15 @@ pub enum DbnConfigError {
     MomentumOutOfRange(f64),
     #[error("fine-tuning weight_decay must be non-negative and finite, found {0}")]
     InvalidWeightDecay(f64),
+    #[error("conjugate gradients need at least one line search per batch")]
+    ZeroLineSearches,
+    #[error(
+        "conjugate-gradient fine-tuning has no weight decay or dropout (as backpropclassify.m); found weight decay {weight_decay}, dropout {dropout:?}"
+    )]
+    ConjugateGradientRegulariser {
+        weight_decay: f64,
+        dropout: crate::finetune::config::DropoutRates,
+    },
     #[error("fine-tuning batch_size must be at least 1")]
     ZeroBatchSize,
     #[error("fine-tuning max_epochs must be at least 1")]

@@ -272,6 +272,43 @@ fn finetune_rules() {
                 probability: -0.1,
             },
         ),
+        (
+            FinetuneConfig {
+                method: crate::FinetuneMethod::ConjugateGradient { line_searches: 0 },
+                weight_decay: 0.0,
+                ..ok.clone()
+            },
+            DbnConfigError::ZeroLineSearches,
+        ),
+        (
+            FinetuneConfig {
+                method: crate::FinetuneMethod::ConjugateGradient { line_searches: 3 },
+                weight_decay: 1e-5,
+                ..ok.clone()
+            },
+            DbnConfigError::ConjugateGradientRegulariser {
+                weight_decay: 1e-5,
+                dropout: DropoutRates::NONE,
+            },
+        ),
+        (
+            FinetuneConfig {
+                method: crate::FinetuneMethod::ConjugateGradient { line_searches: 3 },
+                weight_decay: 0.0,
+                dropout: DropoutRates {
+                    input: 0.2,
+                    hidden: 0.0,
+                },
+                ..ok.clone()
+            },
+            DbnConfigError::ConjugateGradientRegulariser {
+                weight_decay: 0.0,
+                dropout: DropoutRates {
+                    input: 0.2,
+                    hidden: 0.0,
+                },
+            },
+        ),
     ];
     for (config, expected) in cases {
         assert_eq!(config.validate(), Err(expected.clone()), "{expected}");

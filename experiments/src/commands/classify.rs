@@ -71,6 +71,11 @@ pub struct Args {
     /// Fine-tuning dropout probability of the hidden units.
     #[arg(long)]
     hidden_dropout: Option<f64>,
+    /// Fine-tune by conjugate gradients (Hinton & Salakhutdinov's
+    /// `backpropclassify.m`) with this many line searches on each batch,
+    /// instead of SGD; the `hs` preset's is 3.
+    #[arg(long)]
+    line_searches: Option<usize>,
     /// Stop after this many epochs without a better validation error (0: never).
     #[arg(long)]
     patience: Option<usize>,
@@ -145,6 +150,9 @@ fn config_from_args(
     finetune.dropout.hidden = args.hidden_dropout.unwrap_or(finetune.dropout.hidden);
     if let Some(patience) = args.patience {
         finetune.patience = (patience > 0).then_some(patience);
+    }
+    if let Some(line_searches) = args.line_searches {
+        finetune.method = dbn::FinetuneMethod::ConjugateGradient { line_searches };
     }
     if args.train_rows == Some(0) {
         return Err("--train-rows must be at least 1".into());

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod bound;
 pub mod classify;
+pub mod conjugate_finetune;
 pub mod few_labels;
 pub mod function_space;
 pub mod gaussian;

@@ -39,6 +39,26 @@ pub struct FinetuneConfig {
     /// Dropout during fine-tuning (Hinton et al. 2012); none by default.
     #[serde(default)]
     pub dropout: DropoutRates,
+    /// The optimiser: SGD with momentum through Burn's Learner (the fields
+    /// above), or Hinton & Salakhutdinov's conjugate gradients.
+    #[serde(default)]
+    pub method: FinetuneMethod,
+}
+
+/// How fine-tuning moves the parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinetuneMethod {
+    /// Mini-batch SGD with classical momentum, weight decay and a decaying
+    /// rate, through Burn's `Learner`.
+    #[default]
+    Sgd,
+    /// Hinton & Salakhutdinov's `backpropclassify.m`: on each batch of
+    /// `batch_size` images (fixed batches), `line_searches` line searches
+    /// of conjugate gradients ([`crate::minimize`]) on the summed
+    /// cross-entropy; the head alone for `head_epochs`; no learning rate,
+    /// momentum, weight decay or dropout.
+    ConjugateGradient { line_searches: usize },
 }
 
 /// Probabilities of dropping units while fine-tuning: each input pixel and
@@ -79,6 +99,7 @@ impl Default for FinetuneConfig {
             seed: 42,
             head_epochs: 0,
             dropout: DropoutRates::NONE,
+            method: FinetuneMethod::Sgd,
         }
     }
 }
@@ -114,6 +135,18 @@ impl FinetuneConfig {
         ] {
             if !(0.0..1.0).contains(&probability) {
                 return Err(DbnConfigError::InvalidDropout { layer, probability });
+            }
+        }
+        if let FinetuneMethod::ConjugateGradient { line_searches } = self.method {
+            if line_searches == 0 {
+                return Err(DbnConfigError::ZeroLineSearches);
+            }
+            // Nothing of SGD's regularisers is silently dropped.
+            if self.dropout.is_active() || self.weight_decay > 0.0 {
+                return Err(DbnConfigError::ConjugateGradientRegulariser {
+                    weight_decay: self.weight_decay,
+                    dropout: self.dropout,
+                });
             }
         }
         Ok(())

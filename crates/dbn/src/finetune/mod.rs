@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod classifier;
 pub mod config;
+pub mod conjugate;
 pub mod learner;
 pub mod optimizer;
 pub mod sgd_net;

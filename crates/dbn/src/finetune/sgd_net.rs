@@ -117,6 +117,16 @@ impl SgdNet {
         inputs
     }
 
+    /// The top hidden layer's output: the head's input.
+    ///
+    /// # Shapes
+    /// - images: `[batch, inputs]` -> `[batch, top hidden units]`
+    pub fn top_features(&self, images: Tensor<2>) -> Tensor<2> {
+        self.layer_inputs(images)
+            .pop()
+            .expect("the images at least")
+    }
+
     /// Class logits.
     ///
     /// # Shapes

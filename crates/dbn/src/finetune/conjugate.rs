@@ -1,0 +1,706 @@
+//! Conjugate gradients with Rasmussen's line search: the optimiser of
+//! Hinton & Salakhutdinov's `backpropclassify.m`, which calls Carl
+//! Rasmussen's `minimize` with three line searches on each mini-batch of
+//! 1,000 images.
+//!
+//! The method: Polak-Ribiere directions; each line search extrapolates
+//! with cubics (at most 3 times the last step) until the slope is no
+//! longer steeply negative, then interpolates (quadratic or cubic, kept
+//! inside the bracket) until the strong Wolfe-Powell conditions hold
+//! (sufficient decrease with `RHO`, slope shrunk by `SIG`); at most `MAX`
+//! evaluations per line search. A failed line search restarts along the
+//! steepest descent direction from the best point seen; two failures in a
+//! row end the run. Everything is on host `f64` vectors: the objective
+//! computes the value and gradient however it likes (here: Burn's autodiff
+//! on any backend).
+
+// The constants of the `minimize.m` (2006-09-08) that ships with Hinton
+// & Salakhutdinov's code; later versions loosen the line search (SIG 0.5,
+// RHO 0.01, RATIO 100).
+/// Curvature: the slope must shrink to `SIG` times the initial slope.
+const SIG: f64 = 0.1;
+/// Sufficient decrease (Wolfe-Powell's rho), half of `SIG`.
+const RHO: f64 = SIG / 2.0;
+/// Never step closer than `INT` of the bracket to its ends.
+const INT: f64 = 0.1;
+/// Extrapolate at most `EXT` times the current step.
+const EXT: f64 = 3.0;
+/// Evaluations per line search.
+const MAX: usize = 20;
+/// Largest ratio of the next initial step to the last accepted one.
+const RATIO: f64 = 10.0;
+
+/// What [`minimize`] reached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Minimized {
+    /// The best point found.
+    pub x: Vec<f64>,
+    /// The value after each successful line search (the first entry: the
+    /// starting value).
+    pub values: Vec<f64>,
+    /// Evaluations of the objective.
+    pub evaluations: usize,
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `x + step * direction`.
+fn along(x: &[f64], step: f64, direction: &[f64]) -> Vec<f64> {
+    x.iter().zip(direction).map(|(x, d)| x + step * d).collect()
+}
+
+fn finite(value: f64, gradient: &[f64]) -> bool {
+    value.is_finite() && gradient.iter().all(|g| g.is_finite())
+}
+
+use burn::prelude::*;
+
+use crate::error::{DbnConfigError, DbnError};
+use crate::finetune::sgd_net::SgdNet;
+
+/// One evaluated point on the line: step, value, slope along the direction.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    step: f64,
+    value: f64,
+    slope: f64,
+}
+
+/// Minimises `objective` (value and gradient at a point) from `x` with at
+/// most `line_searches` line searches.
+///
+/// # Errors
+/// The first error of `objective`.
+pub fn minimize<E>(
+    x: Vec<f64>,
+    line_searches: usize,
+    mut objective: impl FnMut(&[f64]) -> Result<(f64, Vec<f64>), E>,
+) -> Result<Minimized, E> {
+    let mut x = x;
+    let (mut f0, mut df0) = objective(&x)?;
+    let mut evaluations = 1;
+    let mut values = vec![f0];
+    let mut s: Vec<f64> = df0.iter().map(|g| -g).collect();
+    let mut d0 = -dot(&s, &s);
+    let mut x3 = 1.0 / (1.0 - d0);
+    let mut searches = 0;
+    let mut failed_last = false;
+    while searches < line_searches {
+        searches += 1;
+        // The best point of this line search, kept in case it fails.
+        let (mut best_x, mut best_f, mut best_df) = (x.clone(), f0, df0.clone());
+        let mut budget = MAX;
+        let mut p3;
+        let mut df3;
+        // Extrapolation: step out while the slope stays steep.
+        // Every extrapolation starts its cubic from the line's origin (as
+        // `minimize.m` does), and an interpolation that follows brackets
+        // from there.
+        let origin = Point {
+            step: 0.0,
+            value: f0,
+            slope: d0,
+        };
+        let mut p2;
+        loop {
+            p2 = origin;
+            p3 = Point {
+                step: x3,
+                value: f0,
+                slope: d0,
+            };
+            df3 = df0.clone();
+            let mut success = false;
+            while !success && budget > 0 {
+                budget -= 1;
+                let point = along(&x, x3, &s);
+                let (f3, g3) = objective(&point)?;
+                evaluations += 1;
+                if finite(f3, &g3) {
+                    success = true;
+                    p3.value = f3;
+                    df3 = g3;
+                    if f3 < best_f {
+                        (best_x, best_f, best_df) = (point, f3, df3.clone());
+                    }
+                } else {
+                    // Bisect back towards the last good step.
+                    x3 = (p2.step + x3) / 2.0;
+                    p3.step = x3;
+                }
+            }
+            p3.slope = dot(&df3, &s);
+            if p3.slope > SIG * d0 || p3.value > f0 + x3 * RHO * d0 || budget == 0 {
+                break;
+            }
+            let p1 = p2;
+            p2 = p3;
+            // Cubic extrapolation through p1 and p2.
+            let span = p2.step - p1.step;
+            let a = 6.0 * (p1.value - p2.value) + 3.0 * (p2.slope + p1.slope) * span;
+            let b = 3.0 * (p2.value - p1.value) - (2.0 * p1.slope + p2.slope) * span;
+            let root = b * b - a * p1.slope * span;
+            x3 = p1.step - p1.slope * span * span / (b + root.sqrt());
+            if !x3.is_finite() || root < 0.0 || x3 < 0.0 || x3 > p2.step * EXT {
+                x3 = p2.step * EXT;
+            } else if x3 < p2.step + INT * span {
+                x3 = p2.step + INT * span;
+            }
+        }
+        // Interpolation: shrink the bracket [p2, p4] until Wolfe-Powell holds.
+        let mut p4 = p3;
+        while (p3.slope.abs() > -SIG * d0 || p3.value > f0 + x3 * RHO * d0) && budget > 0 {
+            if p3.slope > 0.0 || p3.value > f0 + x3 * RHO * d0 {
+                p4 = p3;
+            } else {
+                p2 = p3;
+            }
+            let span = p4.step - p2.step;
+            x3 = if p4.value > f0 {
+                // Quadratic through p2 (value, slope) and p4's value.
+                p2.step - 0.5 * p2.slope * span * span / (p4.value - p2.value - p2.slope * span)
+            } else {
+                let a = 6.0 * (p2.value - p4.value) / span + 3.0 * (p4.slope + p2.slope);
+                let b = 3.0 * (p4.value - p2.value) - (2.0 * p2.slope + p4.slope) * span;
+                p2.step + ((b * b - a * p2.slope * span * span).sqrt() - b) / a
+            };
+            if !x3.is_finite() {
+                x3 = (p2.step + p4.step) / 2.0;
+            }
+            x3 = x3.min(p4.step - INT * span).max(p2.step + INT * span);
+            let point = along(&x, x3, &s);
+            let (f3, g3) = objective(&point)?;
+            evaluations += 1;
+            budget -= 1;
+            if f3 < best_f {
+                (best_x, best_f, best_df) = (point, f3, g3.clone());
+            }
+            df3 = g3;
+            p3 = Point {
+                step: x3,
+                value: f3,
+                slope: dot(&df3, &s),
+            };
+        }
+        if p3.slope.abs() < -SIG * d0 && p3.value < f0 + x3 * RHO * d0 {
+            // Success: move, then the Polak-Ribiere direction.
+            x = along(&x, x3, &s);
+            f0 = p3.value;
+            values.push(f0);
+            let beta = (dot(&df3, &df3) - dot(&df0, &df3)) / dot(&df0, &df0);
+            s = s.iter().zip(&df3).map(|(s, g)| beta * s - g).collect();
+            df0 = df3;
+            let last_slope = d0;
+            d0 = dot(&df0, &s);
+            if d0 > 0.0 {
+                s = df0.iter().map(|g| -g).collect();
+                d0 = -dot(&s, &s);
+            }
+            x3 *= RATIO.min(last_slope / (d0 - f64::MIN_POSITIVE));
+            failed_last = false;
+        } else {
+            // Failure: back to the best point, then steepest descent.
+            (x, f0, df0) = (best_x, best_f, best_df);
+            if failed_last {
+                break;
+            }
+            s = df0.iter().map(|g| -g).collect();
+            d0 = -dot(&s, &s);
+            x3 = 1.0 / (1.0 - d0);
+            failed_last = true;
+        }
+    }
+    Ok(Minimized {
+        x,
+        values,
+        evaluations,
+    })
+}
+
+/// The parameters of layers `from..` of `net` (weights, then biases, each
+/// row-major) as one host vector.
+fn host_parameters(net: &SgdNet, from: usize) -> Vec<f64> {
+    net.weights[from..]
+        .iter()
+        .chain(&net.biases[from..])
+        .flat_map(|t| host_values(t.clone()))
+        .collect()
+}
+
+fn host_values(t: Tensor<2>) -> Vec<f64> {
+    t.into_data()
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .expect("f64 values after convert")
+}
+
+/// `net` with the parameters of layers `from..` taken from `values`
+/// (laid out as [`host_parameters`]).
+fn with_host_parameters(net: &SgdNet, from: usize, values: &[f64]) -> SgdNet {
+    let mut next = net.clone();
+    let mut offset = 0;
+    let device = net.weights[0].device();
+    for t in next.weights[from..]
+        .iter_mut()
+        .chain(next.biases[from..].iter_mut())
+    {
+        let shape = t.dims();
+        let len = shape[0] * shape[1];
+        let floats: Vec<f32> = values[offset..offset + len]
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        *t = Tensor::from_data(TensorData::new(floats, shape), &device);
+        offset += len;
+    }
+    next
+}
+
+/// The value and gradient, as host vectors, of the summed cross-entropy of
+/// `net` on a batch (`backpropclassify.m`'s `CG_CLASSIFY`: a sum, not a
+/// mean), with respect to the parameters of layers `from..`.
+fn summed_loss(
+    net: &SgdNet,
+    from: usize,
+    images: Tensor<2>,
+    one_hot: Tensor<2>,
+) -> (f64, Vec<f64>) {
+    let rows = images.dims()[0] as f64;
+    let (gradients, loss) = net.gradients(images, one_hot);
+    let layers = net.weights.len();
+    // `gradients` holds the weights' then the biases' gradients.
+    let wanted = gradients[from..layers]
+        .iter()
+        .chain(&gradients[layers + from..]);
+    let gradient = wanted
+        .flat_map(|g| host_values(g.clone()))
+        .map(|g| g * rows)
+        .collect();
+    (loss.into_scalar::<f32>() as f64 * rows, gradient)
+}
+
+/// What one conjugate-gradient epoch did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConjugateEpoch {
+    /// Mean cross-entropy per image over the epoch's batches, before and
+    /// after each batch's line searches.
+    pub loss_before: f64,
+    pub loss_after: f64,
+    /// Evaluations of the objective (each a forward and backward pass of
+    /// one batch).
+    pub evaluations: usize,
+}
+
+/// One epoch of Hinton & Salakhutdinov's `backpropclassify.m`: the rows of
+/// `images` in `order`, cut into batches of `batch_rows`, and on each batch
+/// `line_searches` line searches of [`minimize`] on the summed
+/// cross-entropy, over the head alone (`head_only`: the hidden layers'
+/// output is fixed input, `CG_CLASSIFY_INIT`; H&S's first 5 epochs) or over
+/// every layer (`CG_CLASSIFY`). No weight decay, as there.
+///
+/// # Shapes
+/// - images: `[rows, inputs]`, one_hot: `[rows, classes]`
+///
+/// # Errors
+/// [`DbnError::EmptyData`] for no rows; a zero batch size or number of line
+/// searches; a batch's loss that is not finite before its line searches
+/// ([`DbnError::Diverged`], naming `epoch`).
+#[allow(clippy::too_many_arguments)]
+pub fn conjugate_gradient_epoch(
+    net: &mut SgdNet,
+    epoch: usize,
+    images: &Tensor<2>,
+    one_hot: &Tensor<2>,
+    order: &[usize],
+    batch_rows: usize,
+    line_searches: usize,
+    head_only: bool,
+) -> Result<ConjugateEpoch, DbnError> {
+    if order.is_empty() {
+        return Err(DbnError::EmptyData {
+            what: "conjugate-gradient fine-tuning",
+        });
+    }
+    if batch_rows == 0 {
+        return Err(DbnConfigError::ZeroBatchSize.into());
+    }
+    if line_searches == 0 {
+        return Err(DbnConfigError::ZeroLineSearches.into());
+    }
+    let device = images.device();
+    let head = net.weights.len() - 1;
+    let from = if head_only { head } else { 0 };
+    let (mut before, mut after, mut evaluations) = (0.0, 0.0, 0);
+    for batch in order.chunks(batch_rows) {
+        let index: Vec<i64> = batch.iter().map(|&r| r as i64).collect();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(index, [batch.len()]), &device);
+        let x = images.clone().select(0, index.clone());
+        let y = one_hot.clone().select(0, index);
+        // The head alone sees the top hidden layer's fixed output.
+        let (objective_net, x) = if head_only {
+            let head_net = SgdNet {
+                weights: vec![net.weights[head].clone()],
+                biases: vec![net.biases[head].clone()],
+                velocity: None,
+            };
+            (head_net, net.top_features(x))
+        } else {
+            (net.clone(), x)
+        };
+        let layer = if head_only { 0 } else { from };
+        let start = host_parameters(&objective_net, layer);
+        let result = minimize(start, line_searches, |values| {
+            let candidate = with_host_parameters(&objective_net, layer, values);
+            Ok::<_, DbnError>(summed_loss(&candidate, layer, x.clone(), y.clone()))
+        })?;
+        let first = result.values[0];
+        if !first.is_finite() {
+            return Err(DbnError::Diverged {
+                phase: "conjugate-gradient fine-tuning",
+                epoch,
+                quantity: "a batch's cross-entropy",
+                value: first,
+                rule: "not finite".into(),
+            });
+        }
+        before += first;
+        after += result.values.last().copied().unwrap_or(first);
+        evaluations += result.evaluations;
+        let trained = with_host_parameters(&objective_net, layer, &result.x);
+        if head_only {
+            net.weights[head] = trained.weights[0].clone();
+            net.biases[head] = trained.biases[0].clone();
+        } else {
+            *net = trained;
+        }
+    }
+    let rows = order.len() as f64;
+    Ok(ConjugateEpoch {
+        loss_before: before / rows,
+        loss_after: after / rows,
+        evaluations,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// f(x) = 1/2 x'Ax - b'x with A = M'M + I (symmetric positive definite).
+    fn quadratic(n: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
+        let m: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| ((i * 7 + j * 3) % 11) as f64 / 11.0 - 0.4)
+                    .collect()
+            })
+            .collect();
+        let a = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| {
+                        (0..n).map(|k| m[k][i] * m[k][j]).sum::<f64>()
+                            + if i == j { 1.0 } else { 0.0 }
+                    })
+                    .collect()
+            })
+            .collect();
+        let b = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+        (a, b)
+    }
+
+    /// The solution of A x = b by Gaussian elimination with partial pivoting.
+    fn solve(a: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
+        let n = b.len();
+        let mut m: Vec<Vec<f64>> = a
+            .iter()
+            .zip(b)
+            .map(|(row, &bi)| row.iter().copied().chain([bi]).collect())
+            .collect();
+        for col in 0..n {
+            let pivot = (col..n)
+                .max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))
+                .expect("rows");
+            m.swap(col, pivot);
+            for row in col + 1..n {
+                let factor = m[row][col] / m[col][col];
+                for k in col..=n {
+                    m[row][k] -= factor * m[col][k];
+                }
+            }
+        }
+        let mut x = vec![0.0; n];
+        for row in (0..n).rev() {
+            let rest: f64 = (row + 1..n).map(|k| m[row][k] * x[k]).sum();
+            x[row] = (m[row][n] - rest) / m[row][row];
+        }
+        x
+    }
+
+    #[test]
+    fn it_minimises_a_quadratic_to_the_closed_form_solution() {
+        let n = 12;
+        let (a, b) = quadratic(n);
+        let objective = |x: &[f64]| {
+            let ax: Vec<f64> = a.iter().map(|row| dot(row, x)).collect();
+            let value = 0.5 * dot(x, &ax) - dot(&b, x);
+            let gradient = ax.iter().zip(&b).map(|(ax, b)| ax - b).collect();
+            Ok::<_, ()>((value, gradient))
+        };
+        let result = minimize(vec![0.0; n], 100, objective).expect("no errors");
+        let exact = solve(&a, &b);
+        let error = result
+            .x
+            .iter()
+            .zip(&exact)
+            .map(|(x, e)| (x - e).abs())
+            .fold(0.0, f64::max);
+        // Exact arithmetic would need n line searches; f64 rounding leaves
+        // ~1e-15 relative, and the stopping rule (two failed line searches
+        // once nothing decreases) stops near machine precision.
+        assert!(error < 1e-8, "max error {error}");
+        // The value never increases from one line search to the next.
+        assert!(result.values.windows(2).all(|w| w[1] <= w[0]));
+    }
+
+    #[test]
+    fn it_converges_in_a_few_times_n_line_searches_where_steepest_descent_crawls() {
+        // A diagonal quadratic with eigenvalues from 1 to 10^4: conjugate
+        // directions reach the minimum in about n line searches (the cubic
+        // interpolation is exact along a quadratic), steepest descent shrinks
+        // the error by at most (k - 1) / (k + 1) = 0.9998 per step.
+        let n = 12;
+        let scales: Vec<f64> = (0..n)
+            .map(|i| 10f64.powf(4.0 * i as f64 / (n - 1) as f64))
+            .collect();
+        let objective = |x: &[f64]| {
+            let value = x
+                .iter()
+                .zip(&scales)
+                .map(|(x, a)| 0.5 * a * (x - 1.0).powi(2))
+                .sum();
+            let gradient = x.iter().zip(&scales).map(|(x, a)| a * (x - 1.0)).collect();
+            Ok::<_, ()>((value, gradient))
+        };
+        let result = minimize(vec![0.0; n], 3 * n, objective).expect("no errors");
+        let error = result.x.iter().map(|x| (x - 1.0).abs()).fold(0.0, f64::max);
+        assert!(
+            error < 1e-6,
+            "max error {error} after {} line searches",
+            result.values.len() - 1
+        );
+    }
+
+    #[test]
+    fn it_finds_the_minimum_of_rosenbrocks_valley() {
+        // f = sum 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2, minimum 0 at (1, ..., 1).
+        let objective = |x: &[f64]| {
+            let n = x.len();
+            let mut value = 0.0;
+            let mut gradient = vec![0.0; n];
+            for i in 0..n - 1 {
+                let (u, v) = (x[i + 1] - x[i] * x[i], 1.0 - x[i]);
+                value += 100.0 * u * u + v * v;
+                gradient[i] += -400.0 * u * x[i] - 2.0 * v;
+                gradient[i + 1] += 200.0 * u;
+            }
+            Ok::<_, ()>((value, gradient))
+        };
+        let result = minimize(vec![-1.2, 1.0, -1.2, 1.0], 400, objective).expect("no errors");
+        assert!(
+            result.x.iter().all(|x| (x - 1.0).abs() < 1e-5),
+            "{:?}",
+            result.x
+        );
+    }
+
+    #[test]
+    fn it_stops_after_the_given_line_searches() {
+        let objective = |x: &[f64]| {
+            Ok::<_, ()>((
+                x[0].powi(4) + x[1] * x[1],
+                vec![4.0 * x[0].powi(3), 2.0 * x[1]],
+            ))
+        };
+        let result = minimize(vec![3.0, -2.0], 3, objective).expect("no errors");
+        assert!(result.values.len() <= 4);
+        assert!(result.evaluations <= 1 + 3 * (MAX + 1));
+        assert!(result.values.last() < result.values.first());
+    }
+
+    #[test]
+    fn a_non_finite_value_shortens_the_step_instead_of_failing() {
+        // A barrier: infinite from x = 1 on; the minimum is just below 0.9,
+        // and extrapolating from 0 (steps 0.055, then up to 3 times more)
+        // lands beyond the barrier.
+        let derivative = |x: f64| 1.0 / (1.0 - x) + 20.0 * (x - 0.95);
+        let objective = |x: &[f64]| {
+            let x = x[0];
+            Ok::<_, ()>(if x < 1.0 {
+                (
+                    -(1.0 - x).ln() + 10.0 * (x - 0.95).powi(2),
+                    vec![derivative(x)],
+                )
+            } else {
+                (f64::INFINITY, vec![f64::NAN])
+            })
+        };
+        let result = minimize(vec![0.0], 20, objective).expect("no errors");
+        assert!(result.x[0] < 1.0 && result.values.iter().all(|v| v.is_finite()));
+        assert!(derivative(result.x[0]).abs() < 1e-6, "{:?}", result.x);
+    }
+
+    /// A 6-5-4-3 net and 60 rows of two noisy prototypes per class.
+    fn net_and_data(device: &Device) -> (SgdNet, Tensor<2>, Tensor<2>, Vec<usize>) {
+        let classifier = crate::finetune::classifier::ClassifierConfig::new(vec![6, 5, 4], 3)
+            .init_with(
+                crate::finetune::classifier::Initialisation::Glorot4,
+                device,
+                1,
+            );
+        let net = SgdNet::from_classifier(&classifier).expect("logistic");
+        let labels: Vec<usize> = (0..60).map(|i| i % 3).collect();
+        let mut sampler = rbm::Sampler::new(2);
+        let noise = sampler.uniform_vec(60 * 6);
+        let pixels: Vec<f32> = labels
+            .iter()
+            .enumerate()
+            .flat_map(|(row, &label)| {
+                let noise = &noise[row * 6..row * 6 + 6];
+                (0..6).map(move |p| {
+                    if (p / 2 == label) ^ (noise[p] < 0.1) {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect();
+        let images = Tensor::from_data(TensorData::new(pixels, [60, 6]), device);
+        let one_hot = crate::one_hot_rows(&labels, 3, device).expect("labels below 3");
+        (net, images, one_hot, labels)
+    }
+
+    fn host32(t: &Tensor<2>) -> Vec<u32> {
+        t.clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32")
+            .into_iter()
+            .map(f32::to_bits)
+            .collect()
+    }
+
+    #[test]
+    fn the_summed_losss_gradient_is_laid_out_as_the_parameters() {
+        // Central differences of the summed loss at coordinates of every
+        // block (weights and biases of each layer), from layer 0 and from the
+        // head alone. f32 sums of 60 rows have errors ~1e-5 on a loss of ~70;
+        // with h = 1e-2 that is ~1e-3 on a slope, far below the slopes
+        // (~0.1-10) and below the 5e-3 allowed.
+        let device = Device::flex();
+        let (net, images, one_hot, _) = net_and_data(&device);
+        for from in [0, 2] {
+            let x = host_parameters(&net, from);
+            let (_, gradient) = summed_loss(&net, from, images.clone(), one_hot.clone());
+            assert_eq!(gradient.len(), x.len());
+            for index in (0..x.len()).step_by(7) {
+                let value_at = |delta: f64| {
+                    let mut moved = x.clone();
+                    moved[index] += delta;
+                    summed_loss(
+                        &with_host_parameters(&net, from, &moved),
+                        from,
+                        images.clone(),
+                        one_hot.clone(),
+                    )
+                    .0
+                };
+                let slope = (value_at(1e-2) - value_at(-1e-2)) / 2e-2;
+                assert!(
+                    (slope - gradient[index]).abs() < 5e-3 * gradient[index].abs().max(1.0),
+                    "from {from}, coordinate {index}: {slope} vs {}",
+                    gradient[index]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_epoch_lowers_every_batchs_loss_and_a_few_classify_the_training_set() {
+        let device = Device::flex();
+        let (mut net, images, one_hot, labels) = net_and_data(&device);
+        let order: Vec<usize> = (0..60).collect();
+        let first = conjugate_gradient_epoch(&mut net, 1, &images, &one_hot, &order, 20, 3, false)
+            .expect("trains");
+        assert!(first.loss_after < first.loss_before, "{first:?}");
+        assert!(
+            first.evaluations >= 3 * 2,
+            "at least two evaluations per line search"
+        );
+        for epoch in 2..=10 {
+            conjugate_gradient_epoch(&mut net, epoch, &images, &one_hot, &order, 20, 3, false)
+                .expect("trains");
+        }
+        let predicted = net
+            .forward(images)
+            .argmax(1)
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("i64");
+        let wrong = predicted
+            .iter()
+            .zip(&labels)
+            .filter(|&(&p, &l)| p as usize != l)
+            .count();
+        // The prototypes are 2 pixels apart per class at 10% noise: a few
+        // rows are ambiguous, most are not.
+        assert!(wrong <= 6, "{wrong} of 60 wrong");
+    }
+
+    #[test]
+    fn head_only_epochs_leave_the_hidden_layers_bit_for_bit() {
+        let device = Device::flex();
+        let (mut net, images, one_hot, _) = net_and_data(&device);
+        let before = net.clone();
+        let order: Vec<usize> = (0..60).collect();
+        let epoch = conjugate_gradient_epoch(&mut net, 1, &images, &one_hot, &order, 30, 3, true)
+            .expect("trains");
+        assert!(epoch.loss_after < epoch.loss_before);
+        for layer in 0..2 {
+            assert_eq!(host32(&net.weights[layer]), host32(&before.weights[layer]));
+            assert_eq!(host32(&net.biases[layer]), host32(&before.biases[layer]));
+        }
+        assert_ne!(host32(&net.weights[2]), host32(&before.weights[2]));
+    }
+
+    #[test]
+    fn empty_data_a_zero_batch_or_no_line_search_is_an_error() {
+        let device = Device::flex();
+        let (mut net, images, one_hot, _) = net_and_data(&device);
+        let order: Vec<usize> = (0..60).collect();
+        let mut run = |order: &[usize], batch, searches| {
+            conjugate_gradient_epoch(
+                &mut net, 1, &images, &one_hot, order, batch, searches, false,
+            )
+        };
+        assert!(matches!(run(&[], 10, 3), Err(DbnError::EmptyData { .. })));
+        assert!(matches!(
+            run(&order, 0, 3),
+            Err(DbnError::Config(DbnConfigError::ZeroBatchSize))
+        ));
+        assert!(matches!(
+            run(&order, 10, 0),
+            Err(DbnError::Config(DbnConfigError::ZeroLineSearches))
+        ));
+    }
+
+    #[test]
+    fn an_objectives_error_is_returned() {
+        let result = minimize(vec![1.0], 3, |_| Err::<(f64, Vec<f64>), _>("broken"));
+        assert_eq!(result, Err("broken"));
+    }
+}
