@@ -103,6 +103,40 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("generative", &["--sample-steps", "0"], &["sample_steps"]),
         (
             "generative",
+            &["--updown-momentum", "1"],
+            &["--updown-momentum"],
+        ),
+        ("generative", &["--updown-lr", "nan"], &["--updown-lr"]),
+        ("generative", &["--updown-lr=-0.01"], &["--updown-lr"]),
+        (
+            "generative",
+            &["--updown-weight-decay=-1"],
+            &["--updown-weight-decay"],
+        ),
+        ("generative", &["--top-cd-lr", "inf"], &["--top-cd-lr"]),
+        (
+            "generative",
+            &["--train-per-class", "0"],
+            &["train_per_class"],
+        ),
+        (
+            "updown-sweep",
+            &["--updown-momentum-grid", "0,1.5"],
+            &["--updown-momentum-grid"],
+        ),
+        (
+            "updown-sweep",
+            &["--updown-lr-grid", "0.01,0"],
+            &["--updown-lr-grid"],
+        ),
+        ("classify", &["--line-searches", "0"], &["line search"]),
+        (
+            "classify",
+            &["--line-searches", "3", "--input-dropout", "0.2"],
+            &["conjugate", "dropout"],
+        ),
+        (
+            "generative",
             &["--samples-per-class", "0"],
             &["samples_per_class"],
         ),

@@ -27,6 +27,70 @@ pub const RESUME_ALWAYS_ALLOWED: [&str; 7] = [
 
 /// `--out`, `--resume`, `--overwrite`: where a run is written. Flattened
 /// into every subcommand that writes a run directory.
+
+/// Clap value parsers for numbers with a rule: a value that breaks it is a
+/// usage error naming its flag, before anything runs.
+pub mod numbers {
+    fn number(text: &str) -> Result<f64, String> {
+        text.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("`{text}` is not a number"))
+    }
+
+    /// A learning rate: positive and finite.
+    pub fn rate(text: &str) -> Result<f64, String> {
+        let value = number(text)?;
+        if value > 0.0 && value.is_finite() {
+            Ok(value)
+        } else {
+            Err(format!("a rate must be positive and finite, found {value}"))
+        }
+    }
+
+    /// A momentum: in [0, 1).
+    pub fn momentum(text: &str) -> Result<f64, String> {
+        let value = number(text)?;
+        if (0.0..1.0).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("a momentum must be in [0, 1), found {value}"))
+        }
+    }
+
+    /// A penalty such as weight decay: non-negative and finite.
+    pub fn penalty(text: &str) -> Result<f64, String> {
+        let value = number(text)?;
+        if value >= 0.0 && value.is_finite() {
+            Ok(value)
+        } else {
+            Err(format!(
+                "a penalty must be non-negative and finite, found {value}"
+            ))
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn each_rule_refuses_what_breaks_it() {
+            assert_eq!(rate("0.03"), Ok(0.03));
+            for bad in ["0", "-1", "nan", "inf", "x"] {
+                assert!(rate(bad).is_err(), "{bad}");
+            }
+            assert_eq!(momentum("0"), Ok(0.0));
+            for bad in ["1", "1.5", "-0.1", "nan"] {
+                assert!(momentum(bad).is_err(), "{bad}");
+            }
+            assert_eq!(penalty("0"), Ok(0.0));
+            for bad in ["-1e-5", "inf", "nan"] {
+                assert!(penalty(bad).is_err(), "{bad}");
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Output directory [default: runs/SUBCOMMAND]; a fresh run refuses a

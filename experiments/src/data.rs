@@ -305,7 +305,11 @@ pub fn train_and_valid_per_class(
         0,
         train_rows.min(set.train.len().saturating_sub(valid_rows)),
     );
-    let chosen = before_valid.first_per_class(per_class, set.classes, "training images")?;
+    let chosen = before_valid.first_per_class(
+        per_class,
+        set.classes,
+        "training images (--train-per-class)",
+    )?;
     Ok((labelled(&chosen, set.classes, "training images")?, valid))
 }
 

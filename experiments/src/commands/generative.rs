@@ -69,7 +69,7 @@ pub struct Args {
     #[arg(long)]
     top_cd_k: Option<usize>,
     /// The top RBM's CD learning rate [presets: 0.1].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::rate)]
     top_cd_lr: Option<f64>,
     /// The top RBM's negative-phase visible units sampled, the label group
     /// one-hot (HOT 2006: "exactly one unit was allowed to be active"),
@@ -88,13 +88,13 @@ pub struct Args {
     #[arg(long)]
     final_epochs: Option<usize>,
     /// Up-down learning rate [presets: 0.01].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::rate)]
     updown_lr: Option<f64>,
     /// Up-down momentum, in [0, 1) [presets: 0].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::momentum)]
     updown_momentum: Option<f64>,
     /// Up-down weight decay (L2 penalty times the learning rate) [presets: 1e-5].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::penalty)]
     updown_weight_decay: Option<f64>,
     /// The label group in up-down's negative phase: softmax probabilities
     /// (HOT 2006, appendix B) or a one-hot sample per Gibbs step.

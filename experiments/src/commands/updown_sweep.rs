@@ -26,13 +26,13 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     gibbs_steps: usize,
     /// Learning rates to try.
-    #[arg(long, value_delimiter = ',', default_value = "0.01,0.03")]
+    #[arg(long, value_delimiter = ',', default_value = "0.01,0.03", value_parser = crate::cli::numbers::rate)]
     updown_lr_grid: Vec<f64>,
     /// Momenta to try.
-    #[arg(long, value_delimiter = ',', default_value = "0,0.9")]
+    #[arg(long, value_delimiter = ',', default_value = "0,0.9", value_parser = crate::cli::numbers::momentum)]
     updown_momentum_grid: Vec<f64>,
     /// Weight decays (L2 penalty times the learning rate) to try.
-    #[arg(long, value_delimiter = ',', default_value = "0.00001,0.0002")]
+    #[arg(long, value_delimiter = ',', default_value = "0.00001,0.0002", value_parser = crate::cli::numbers::penalty)]
     updown_weight_decay_grid: Vec<f64>,
     /// Use only the first N of the 50,000 training images (before the
     /// preset's per-class choice).
