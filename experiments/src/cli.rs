@@ -25,9 +25,6 @@ pub const RESUME_ALWAYS_ALLOWED: [&str; 7] = [
     "report",
 ];
 
-/// `--out`, `--resume`, `--overwrite`: where a run is written. Flattened
-/// into every subcommand that writes a run directory.
-
 /// Clap value parsers for numbers with a rule: a value that breaks it is a
 /// usage error naming its flag, before anything runs.
 pub mod numbers {
@@ -91,6 +88,8 @@ pub mod numbers {
     }
 }
 
+/// `--out`, `--resume`, `--overwrite`: where a run is written. Flattened
+/// into every subcommand that writes a run directory.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Output directory [default: runs/SUBCOMMAND]; a fresh run refuses a
