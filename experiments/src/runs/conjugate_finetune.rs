@@ -26,6 +26,27 @@ pub struct ConjugateSettings {
     pub seed: u64,
 }
 
+/// One epoch of `net` on `images` and their `targets` in the fixed batches
+/// of `order`, by `settings`.
+fn train_epoch(
+    settings: &ConjugateSettings,
+    net: &mut SgdNet,
+    epoch: usize,
+    (images, targets, order): (&Tensor<2>, &Tensor<2>, &[usize]),
+    head_only: bool,
+) -> Result<dbn::ConjugateEpoch, dbn::DbnError> {
+    conjugate_gradient_epoch(
+        net,
+        epoch,
+        images,
+        targets,
+        order,
+        settings.batch_size,
+        settings.line_searches,
+        head_only,
+    )
+}
+
 /// The chosen model and how it was reached.
 pub struct ConjugateOutcome {
     pub best: DbnClassifier,
@@ -112,16 +133,8 @@ pub fn conjugate_finetune(
         }
         let started = std::time::Instant::now();
         let head_only = epoch <= settings.head_epochs;
-        let stats = conjugate_gradient_epoch(
-            &mut net,
-            epoch,
-            &images,
-            &targets,
-            &order,
-            settings.batch_size,
-            settings.line_searches,
-            head_only,
-        )?;
+        let data = (&images, &targets, order.as_slice());
+        let stats = train_epoch(&settings, &mut net, epoch, data, head_only)?;
         let valid_error = net
             .to_classifier()
             .error_rate(&valid_images, &valid_labels, 1000);
@@ -192,16 +205,8 @@ pub fn conjugate_final_pass(
     }
     run.drop_records_after(|phase| (phase == CONJUGATE_FINAL_PHASE).then_some(done))?;
     for epoch in done + 1..=epochs {
-        let stats = conjugate_gradient_epoch(
-            &mut net,
-            epoch,
-            &images,
-            &targets,
-            &order,
-            settings.batch_size,
-            settings.line_searches,
-            false,
-        )?;
+        let data = (&images, &targets, order.as_slice());
+        let stats = train_epoch(&settings, &mut net, epoch, data, false)?;
         run.append_jsonl(
             "metrics.jsonl",
             &serde_json::json!({
