@@ -26,27 +26,6 @@ pub struct ConjugateSettings {
     pub seed: u64,
 }
 
-/// One epoch of `net` on `images` and their `targets` in the fixed batches
-/// of `order`, by `settings`.
-fn train_epoch(
-    settings: &ConjugateSettings,
-    net: &mut SgdNet,
-    epoch: usize,
-    (images, targets, order): (&Tensor<2>, &Tensor<2>, &[usize]),
-    head_only: bool,
-) -> Result<dbn::ConjugateEpoch, dbn::DbnError> {
-    conjugate_gradient_epoch(
-        net,
-        epoch,
-        images,
-        targets,
-        order,
-        settings.batch_size,
-        settings.line_searches,
-        head_only,
-    )
-}
-
 /// The chosen model and how it was reached.
 pub struct ConjugateOutcome {
     pub best: DbnClassifier,
@@ -78,19 +57,50 @@ fn load_net(
     )?)?)
 }
 
-/// One-hot targets of `images`' labels over the classes of `classifier`'s
-/// head, on `device`.
-fn one_hot(
-    images: &LabelledImages,
-    classifier: &DbnClassifier,
-    device: &Device,
-) -> Result<Tensor<2>, Box<dyn std::error::Error>> {
-    let labels: Vec<usize> = images.labels().iter().map(|&l| l as usize).collect();
-    Ok(dbn::one_hot_rows(
-        &labels,
-        classifier.head.weight.dims()[1],
-        device,
-    )?)
+/// A training set as conjugate gradients use it: images, one-hot targets
+/// over the classes of a classifier's head, and the fixed order of its
+/// batches (one shuffle from the seed, as `makebatches.m`).
+struct FixedBatches {
+    images: Tensor<2>,
+    targets: Tensor<2>,
+    order: Vec<usize>,
+}
+
+impl FixedBatches {
+    fn new(
+        set: &LabelledImages,
+        classifier: &DbnClassifier,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let labels: Vec<usize> = set.labels().iter().map(|&l| l as usize).collect();
+        let classes = classifier.head.weight.dims()[1];
+        Ok(Self {
+            images: set.tensors(device).0,
+            targets: dbn::one_hot_rows(&labels, classes, device)?,
+            order: dbn::epoch_order(seed, 0, set.len()),
+        })
+    }
+
+    /// One epoch of `net` on these batches by `settings`.
+    fn train_epoch(
+        &self,
+        settings: &ConjugateSettings,
+        net: &mut SgdNet,
+        epoch: usize,
+        head_only: bool,
+    ) -> Result<dbn::ConjugateEpoch, dbn::DbnError> {
+        conjugate_gradient_epoch(
+            net,
+            epoch,
+            &self.images,
+            &self.targets,
+            &self.order,
+            settings.batch_size,
+            settings.line_searches,
+            head_only,
+        )
+    }
 }
 
 /// Fine-tunes `classifier` on `train` (or resumes the run's committed
@@ -105,10 +115,8 @@ pub fn conjugate_finetune(
     device: &Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<ConjugateOutcome, Box<dyn std::error::Error>> {
-    let (images, _) = train.tensors(device);
-    let targets = one_hot(train, &classifier, device)?;
+    let batches = FixedBatches::new(train, &classifier, settings.seed, device)?;
     let (valid_images, valid_labels) = valid.tensors(device);
-    let order = dbn::epoch_order(settings.seed, 0, train.len());
     let mut net = SgdNet::from_classifier(&classifier)?;
     let (mut best, mut best_epoch, mut best_error, mut done) = (net.clone(), 0, f64::INFINITY, 0);
     if let Some(commit) = run.last_commit("conjugate")? {
@@ -133,8 +141,7 @@ pub fn conjugate_finetune(
         }
         let started = std::time::Instant::now();
         let head_only = epoch <= settings.head_epochs;
-        let data = (&images, &targets, order.as_slice());
-        let stats = train_epoch(&settings, &mut net, epoch, data, head_only)?;
+        let stats = batches.train_epoch(&settings, &mut net, epoch, head_only)?;
         let valid_error = net
             .to_classifier()
             .error_rate(&valid_images, &valid_labels, 1000);
@@ -194,9 +201,7 @@ pub fn conjugate_final_pass(
     device: &Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<DbnClassifier, Box<dyn std::error::Error>> {
-    let (images, _) = all.tensors(device);
-    let targets = one_hot(all, &chosen, device)?;
-    let order = dbn::epoch_order(settings.seed, 0, all.len());
+    let batches = FixedBatches::new(all, &chosen, settings.seed, device)?;
     let mut net = SgdNet::from_classifier(&chosen)?;
     let mut done = 0;
     if let Some(commit) = run.last_commit("conjugate-final")? {
@@ -205,8 +210,7 @@ pub fn conjugate_final_pass(
     }
     run.drop_records_after(|phase| (phase == CONJUGATE_FINAL_PHASE).then_some(done))?;
     for epoch in done + 1..=epochs {
-        let data = (&images, &targets, order.as_slice());
-        let stats = train_epoch(&settings, &mut net, epoch, data, false)?;
+        let stats = batches.train_epoch(&settings, &mut net, epoch, false)?;
         run.append_jsonl(
             "metrics.jsonl",
             &serde_json::json!({
