@@ -46,7 +46,9 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         Hidden units of the top RBM (HOT: 2000).
     learning_rate, batch_size, n_iter, k, momentum, weight_decay
         The lower layers' CD-k recipe (HOT: rate 0.1, weight cost 2e-4,
-        30 epochs, CD-1; batches of 100).
+        30 epochs, CD-1; batches of 100). The momentum is constant here;
+        the Rust `generative` presets use Hinton's 0.5, then 0.9 from the
+        sixth epoch.
     top_k : int, default=1
         Gibbs steps of the top RBM's CD.
     updown_epochs : int, default=0
