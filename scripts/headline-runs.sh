@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The runs behind the headline figures of docs/RESULTS.md (issue 20), as two
+# queues to run side by side, one per core. Every step resumes its run
+# directory (`--resume`) and skips a run that has finished (its result.json),
+# so after any interruption the same command carries on where it stopped.
+#
+#   scripts/headline-runs.sh a   # up-down sweep shard 2, its report, then
+#                                # `generative --preset paper` seeds 1-3 at
+#                                # the sweep's chosen rates
+#   scripts/headline-runs.sh b   # up-down sweep shard 1, then `classify
+#                                # --preset paper` (dropout) seeds 1-3, then
+#                                # `classify --preset hs` seeds 1-3
+#
+# B: the deepbelief binary (default: the release build of this checkout).
+# RUNS: where the run directories go (default: runs/). Logs: $RUNS/<run>.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
+RUNS=${RUNS:-runs}
+queue=${1:?usage: scripts/headline-runs.sh a|b}
+
+# run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
+# configuration is in its config.json), unless it has finished.
+run() {
+  local dir=$RUNS/$1 subcommand=$2
+  shift 2
+  if [ -f "$dir/result.json" ]; then
+    echo "$dir: finished"
+    return
+  fi
+  local args=("$@")
+  [ -f "$dir/config.json" ] && args=(--resume)
+  echo "$dir: $subcommand ${args[*]}"
+  "$B" "$subcommand" --device flex "${args[@]}" --out "$dir" >>"$dir.log" 2>&1 ||
+    { echo "$dir failed; see $dir.log" >&2; exit 1; }
+}
+
+sweep_shard() {
+  local dir=$RUNS/updown-sweep-paper
+  local started=()
+  [ -f "$dir/run.json" ] && started=(--resume)
+  "$B" updown-sweep --device flex --out "$dir" "${started[@]}" --shard "$1/2" \
+    >>"$dir-shard-$1.log" 2>&1
+}
+
+case $queue in
+a)
+  sweep_shard 2
+  # The other shard may still be on its last arm: wait for the whole table.
+  until "$B" updown-sweep --device flex --out "$RUNS/updown-sweep-paper" --report \
+    >>"$RUNS/updown-sweep-paper-report.log" 2>&1; do sleep 120; done
+  read -r lr momentum decay < <(python3 -c '
+import json, sys
+chosen = json.load(open(sys.argv[1]))["chosen"]
+print(chosen["learning_rate"], chosen["momentum"], chosen["weight_decay"])' \
+    "$RUNS/updown-sweep-paper/sweep.json")
+  # The independent classifier that reads the clamped samples.
+  run classify-quick classify --preset quick
+  for seed in 1 2 3; do
+    run "generative-paper-seed$seed" generative --preset paper --seed "$seed" \
+      --updown-lr "$lr" --updown-momentum "$momentum" --updown-weight-decay "$decay" \
+      --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
+  done
+  ;;
+b)
+  sweep_shard 1
+  for seed in 1 2 3; do
+    run "classify-paper-seed$seed" classify --preset paper --seed "$seed"
+  done
+  for seed in 1 2 3; do
+    run "classify-hs-seed$seed" classify --preset hs --seed "$seed"
+  done
+  ;;
+*)
+  echo "usage: scripts/headline-runs.sh a|b" >&2
+  exit 2
+  ;;
+esac
