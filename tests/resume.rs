@@ -171,11 +171,15 @@ fn results(dir: &Path) -> BTreeMap<PathBuf, serde_json::Value> {
     out
 }
 
-/// `value` without the fields that measure time, at any depth.
+/// `value` without the fields that measure time, or count the processes
+/// that spent it (`wall.json`, `processes`: a resumed run has one more),
+/// at any depth.
 fn strip_times(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(object) => {
-            object.retain(|key, _| !key.contains("second") && !key.contains("minute"));
+            object.retain(|key, _| {
+                !key.contains("second") && !key.contains("minute") && key != "processes"
+            });
             object.values_mut().for_each(strip_times);
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(strip_times),
@@ -185,6 +189,11 @@ fn strip_times(value: &mut serde_json::Value) {
 
 /// A commit file `name` of a run directory, if written, as JSON.
 fn commit(out: &Path, name: &str) -> Option<serde_json::Value> {
+    json_file(out, name)
+}
+
+/// The JSON file `name` of a run directory, if written.
+fn json_file(out: &Path, name: &str) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(out.join(name)).ok()?;
     serde_json::from_str(&text).ok()
 }
@@ -245,6 +254,29 @@ fn check_resume_on(
         &["--out", resumed.to_str().unwrap(), "--resume"],
     );
     assert_same_run(&whole, &resumed);
+    assert_wall_time_over_processes(&whole, &resumed);
+}
+
+/// Where a run keeps its wall time (`wall.json`), the uninterrupted run
+/// counts one process and the resumed one both of its processes' time.
+fn assert_wall_time_over_processes(whole: &Path, resumed: &Path) {
+    let (Some(one), Some(two)) = (
+        json_file(whole, "wall.json"),
+        json_file(resumed, "wall.json"),
+    ) else {
+        return; // a run type that keeps none
+    };
+    assert_eq!(one["processes"], 1, "{one}");
+    assert_eq!(two["processes"], 2, "{two}");
+    assert!(two["wall_seconds"].as_f64().unwrap() > 0.0, "{two}");
+    let result = json_file(resumed, "result.json").expect("a finished run's result");
+    assert_eq!(result["processes"], 2, "{result}");
+    let total = two["wall_seconds"].as_f64().unwrap() / 60.0;
+    let reported = result["wall_minutes"].as_f64().unwrap();
+    assert!(
+        reported <= total + 1e-9,
+        "result {reported} min, wall.json {total} min"
+    );
 }
 
 #[test]

@@ -21,11 +21,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub mod clock;
 mod commit;
 mod error;
 mod identity;
 pub mod shard;
 
+pub use clock::{CLOCK_FILE, RunClock, WallTime};
 pub use commit::{Commit, CommittedFile};
 pub use error::RunError;
 use error::io_error;

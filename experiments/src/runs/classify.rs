@@ -261,7 +261,7 @@ pub fn train_classifier(
     use crate::output::dashboard::dashboard;
     use crate::runs::pretrain::pretrain_with_checkpoints;
 
-    let started = std::time::Instant::now();
+    let clock = run.clock()?;
     let device = device.clone();
     let classes = set.classes;
     let total = set.train.len();
@@ -292,7 +292,7 @@ pub fn train_classifier(
             };
             log(&format!(
                 "pretraining done after {:.1} min",
-                started.elapsed().as_secs_f64() / 60.0
+                clock.total().wall_seconds / 60.0
             ));
             DbnClassifier::from_stack(&stack, classes, config.seed)?
         }
@@ -351,7 +351,7 @@ pub fn train_classifier(
                 "valid_error_percent_before_final_pass": 100.0 * chosen.valid_error,
             });
         }
-        return finish(run, config, chosen, &test, &device, started, total, log);
+        return finish(run, config, chosen, &test, &device, &clock, total, log);
     }
     // A fresh run's directory was empty: any Learner checkpoint is this run's.
     let resume_from = last_checkpoint(&run.file("learner"));
@@ -458,7 +458,7 @@ pub fn train_classifier(
         interrupted: outcome.interrupted,
         final_pass: result_extra,
     };
-    finish(run, config, chosen, &test, &device, started, total, log)
+    finish(run, config, chosen, &test, &device, &clock, total, log)
 }
 
 /// The model fine-tuning chose and how.
@@ -480,18 +480,21 @@ fn finish(
     chosen: Chosen,
     test: &dbn::LabelledImages,
     device: &burn::prelude::Device,
-    started: std::time::Instant,
+    clock: &crate::run_dir::RunClock,
     total: usize,
     log: &mut dyn FnMut(&str),
 ) -> Result<Outcome<f64>, Box<dyn std::error::Error>> {
     dbn::save_classifier(&chosen.model, &run.file("model.safetensors"))?;
     let (images, labels) = test.tensors(device);
     let test_error = 100.0 * chosen.model.error_rate(&images, &labels, 1000);
-    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let wall = clock.total();
+    let minutes = wall.wall_seconds / 60.0;
     let result = serde_json::json!({
         "best_epoch": chosen.best_epoch, "epochs_done": chosen.epochs_done,
         "valid_error_percent": 100.0 * chosen.valid_error,
-        "test_error_percent": test_error, "wall_minutes": minutes,
+        "test_error_percent": test_error,
+        // Over every process that worked on the run (see `RunClock`).
+        "wall_minutes": minutes, "processes": wall.processes,
         "interrupted": chosen.interrupted, "final_pass": chosen.final_pass,
     });
     run.write_json("result.json", &result)?;

@@ -7,7 +7,6 @@
 
 use super::Outcome;
 use std::path::Path;
-use std::time::Instant;
 
 use burn::prelude::*;
 use burn::train::Interrupter;
@@ -306,7 +305,7 @@ pub fn train_generative(
     classifier: Option<&Path>,
     log: &mut dyn FnMut(&str),
 ) -> Result<Outcome<GenerativeOutcome>, Box<dyn std::error::Error>> {
-    let started = Instant::now();
+    let clock = run.clock()?;
     let device = device.clone();
     let classes = set.classes;
     let image = set.image_size();
@@ -328,7 +327,7 @@ pub fn train_generative(
     let greedy_valid_error = 100.0 * greedy.error_rate(&valid_images, &valid_labels, 1000);
     log(&format!(
         "greedy DBN: generative classification error {greedy_valid_error:.2}% (validation), {greedy_test_error:.2}% (test); {:.1} min",
-        started.elapsed().as_secs_f64() / 60.0
+        clock.total().wall_seconds / 60.0
     ));
 
     // 3. Up-down, a checkpoint after every epoch; the best validation
@@ -567,7 +566,8 @@ pub fn train_generative(
         }
         None => None,
     };
-    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let wall = clock.total();
+    let minutes = wall.wall_seconds / 60.0;
     run.write_json("result.json", &serde_json::json!({
         "greedy_test_error_percent": greedy_test_error, "greedy_valid_error_percent": greedy_valid_error,
         "updown_test_error_percent": updown_test_error, "updown_epochs": done,
@@ -582,7 +582,8 @@ pub fn train_generative(
         "clamped_sample_accuracy_percent": clamped_accuracy,
         "clamped_sample_accuracy_by_digit_percent": by_digit,
         "clamped_sample_accuracy_by_classifier_percent": classifier_accuracy,
-        "wall_minutes": minutes,
+        // Over every process that worked on the run (see `RunClock`).
+        "wall_minutes": minutes, "processes": wall.processes,
     }))?;
     if let Err(e) = crate::output::plots::write_learning_curves(
         run,
