@@ -8,7 +8,8 @@
 #                                # `generative --preset paper` seeds 1-3 at
 #                                # the sweep's chosen rates
 #   scripts/headline-runs.sh b   # up-down sweep shard 1, then `classify
-#                                # --preset paper` (dropout) seeds 1-3, then
+#                                # --preset paper` (dropout) seeds 1-3, the
+#                                # CD-1 greedy stage seeds 2-3, then
 #                                # `classify --preset hs` seeds 1-3
 #
 # B: the deepbelief binary (default: the release build of this checkout).
@@ -66,6 +67,13 @@ b)
   sweep_shard 1
   for seed in 1 2 3; do
     run "classify-paper-seed$seed" classify --preset paper --seed "$seed"
+  done
+  # The greedy stage with a CD-1 top RBM as HOT (rate 0.03, sampled
+  # reconstruction; seed 1 is docs/RESULTS.md's runs/greedy-cd1-hot).
+  for seed in 2 3; do
+    run "greedy-cd1-seed$seed" generative --preset paper --seed "$seed" \
+      --top-cd-k 1 --top-cd-lr 0.03 --top-sampled-reconstruction \
+      --updown-epochs 1 --final-epochs 0 --sample-steps 1 --samples-per-class 1
   done
   for seed in 1 2 3; do
     run "classify-hs-seed$seed" classify --preset hs --seed "$seed"
