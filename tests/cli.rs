@@ -731,3 +731,39 @@ fn gaussian_sweeps_resume_measures_only_the_missing_rows() {
         }
     }
 }
+
+#[test]
+fn seeds_summarises_finished_runs_and_names_an_unfinished_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for (seed, error) in [(1, 1.25), (2, 1.5)] {
+        let run = dir.path().join(format!("seed{seed}"));
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("config.json"), format!("{{\"seed\": {seed}}}")).unwrap();
+        std::fs::write(
+            run.join("result.json"),
+            format!("{{\"test_error_percent\": {error}}}"),
+        )
+        .unwrap();
+    }
+    let unfinished = dir.path().join("seed3");
+    std::fs::create_dir_all(&unfinished).unwrap();
+    let (one, two) = (
+        text(&dir.path().join("seed1")),
+        text(&dir.path().join("seed2")),
+    );
+    let output = deepbelief("seeds")
+        .args([&one, &two, "--json"])
+        .output()
+        .unwrap();
+    succeeds(&output);
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let field = &summary["fields"]["test_error_percent"];
+    assert_eq!(field["mean"], 1.375);
+    assert_eq!(field["standard_error"], 0.125);
+    let output = deepbelief("seeds")
+        .args([&one, &text(&unfinished)])
+        .output()
+        .unwrap();
+    fails_naming(&output, &[&text(&unfinished), "result.json"]);
+    fails_naming(&deepbelief("seeds").output().unwrap(), &["<RUNS>"]);
+}

@@ -22,6 +22,7 @@ pub mod gaussian_sweeps;
 pub mod generative;
 pub mod infinite_sbn;
 pub mod loglik;
+pub mod seeds;
 pub mod study;
 pub mod top_rbm_sweep;
 pub mod train_rbm;
@@ -61,6 +62,8 @@ pub enum Command {
     Study(study::Args),
     /// Pretraining on unlabelled images, fine-tuning with N labels.
     FewLabels(few_labels::Args),
+    /// Mean and standard error over finished runs of one recipe (seeds).
+    Seeds(seeds::Args),
     /// Throughput of CD, fine-tuning and up-down (samples per second).
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -75,6 +78,7 @@ impl Command {
             Command::Generative(args) => generative::run(args, matches),
             Command::TrainRbm(args) => train_rbm::run(args, matches),
             Command::Loglik(args) => loglik::run(args),
+            Command::Seeds(args) => seeds::run(args),
             Command::Gaussian(args) => gaussian::run(args, matches),
             Command::GaussianSweeps(args) => gaussian_sweeps::run(args, matches),
             Command::TopRbmSweep(args) => top_rbm_sweep::run(args),

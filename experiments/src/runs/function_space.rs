@@ -65,6 +65,13 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// The standard error of the mean of `values` (sample sd / sqrt(n); 0 for
+/// one value).
+pub fn standard_error(values: &[f64]) -> f64 {
+    let (_, sd) = mean_std(values);
+    sd / (values.len() as f64).sqrt()
+}
+
 /// A 2-D t-SNE embedding of `points` (Barnes-Hut, `bhtsne`), started from
 /// a seeded random layout so that it repeats. The perplexity is capped at a
 /// third of the number of other points, as t-SNE requires.

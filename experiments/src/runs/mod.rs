@@ -15,6 +15,7 @@ pub mod infinite_sbn;
 pub mod loglik;
 pub mod pretrain;
 pub mod rbm;
+pub mod seeds;
 pub mod study;
 pub mod study_report;
 pub mod study_run;

@@ -10,17 +10,11 @@ use crate::output::images::write_grid;
 use crate::output::plots::{Trajectory, plot_boxes, plot_histograms, plot_trajectories};
 use crate::run_dir::RunDir;
 use crate::runs::function_space::{
-    distance, mean_pairwise_distance, mean_std, nearest_neighbour_purity, tsne_2d,
+    distance, mean_pairwise_distance, mean_std, nearest_neighbour_purity, standard_error, tsne_2d,
 };
 use crate::runs::rbm::tensor_rows;
 use crate::runs::study::{StudyArm, StudyConfig, Unit, unit_name};
 use crate::runs::study_run::StudyUnits;
-
-/// The standard error of the mean of `values` (sample sd / sqrt(n)).
-fn standard_error(values: &[f64]) -> f64 {
-    let (_, sd) = mean_std(values);
-    sd / (values.len() as f64).sqrt()
-}
 
 /// Writes `depth.png`, `histograms.png`, `trajectories-depth{d}.png`,
 /// `filters-before-after.png` and `result.json`; returns the lines to
