@@ -87,13 +87,13 @@ pub struct Args {
     /// its training images [quick: 0, paper: 100].
     #[arg(long)]
     final_epochs: Option<usize>,
-    /// Up-down learning rate [presets: 0.01].
+    /// Up-down learning rate [quick: 0.01, paper: 0.03].
     #[arg(long, value_parser = crate::cli::numbers::rate)]
     updown_lr: Option<f64>,
-    /// Up-down momentum, in [0, 1) [presets: 0].
+    /// Up-down momentum, in [0, 1) [quick: 0, paper: 0.9].
     #[arg(long, value_parser = crate::cli::numbers::momentum)]
     updown_momentum: Option<f64>,
-    /// Up-down weight decay (L2 penalty times the learning rate) [presets: 1e-5].
+    /// Up-down weight decay (L2 penalty times the learning rate) [quick: 1e-5, paper: 2e-4].
     #[arg(long, value_parser = crate::cli::numbers::penalty)]
     updown_weight_decay: Option<f64>,
     /// The label group in up-down's negative phase: softmax probabilities

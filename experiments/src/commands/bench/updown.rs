@@ -7,7 +7,7 @@
 use dbn::UpDownConfig;
 use dbn::generative::greedy::hot_updown;
 
-use crate::runs::generative::UPDOWN_RATES;
+use crate::runs::generative::PAPER_UPDOWN_RATES;
 
 use crate::runs::bench::updown::{UpdownBench, bench_updown};
 
@@ -23,7 +23,7 @@ pub struct Args {
     /// Timed epochs (after one untimed warm-up epoch on 1,000 images).
     #[arg(long, default_value_t = 1)]
     updown_epochs: usize,
-    /// Up-down momentum (0: no velocity kept) [the presets'].
+    /// Up-down momentum (0: no velocity kept) [the `paper` preset's].
     #[arg(long)]
     updown_momentum: Option<f64>,
     /// Mini-batch size, a multiple of the classes (batches hold each class
@@ -41,7 +41,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let data = args.common.data.prepare()?;
     // The presets' up-down (class-balanced batches, mean-field labels) at
     // a fixed number of Gibbs steps.
-    let mut rates = UPDOWN_RATES;
+    let mut rates = PAPER_UPDOWN_RATES;
     rates.momentum = args.updown_momentum.unwrap_or(rates.momentum);
     let config = UpDownConfig {
         gibbs_schedule: vec![(0, args.gibbs_steps)],
