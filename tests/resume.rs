@@ -347,7 +347,12 @@ fn classify_resumes_to_the_same_model_after_a_kill_in_pretraining() {
 fn classify_resumes_to_the_same_model_after_a_kill_in_fine_tuning() {
     // Killed once Burn's Learner has checkpointed its second fine-tuning
     // epoch (of 8), with dropout on: the resumed epochs must see the
-    // uninterrupted run's data order and dropout masks.
+    // uninterrupted run's data order and dropout masks. Batches of 5 (100
+    // steps an epoch) keep the epoch-2 checkpoint on disk long enough to
+    // be seen: the Learner removes it two epochs later, and at batches of
+    // 100 an idle machine ran those epochs between two polls. Patience 8:
+    // no early stop (this data reaches 100% validation accuracy by epoch
+    // 2; early stopping across a resume is not what this test is about).
     check_resume(
         "classify",
         &[
@@ -356,6 +361,10 @@ fn classify_resumes_to_the_same_model_after_a_kill_in_fine_tuning() {
             "--cd-epochs",
             "2",
             "--finetune-epochs",
+            "8",
+            "--finetune-batch",
+            "5",
+            "--patience",
             "8",
             "--input-dropout",
             "0.1",
