@@ -200,7 +200,12 @@ fn json_file(out: &Path, name: &str) -> Option<serde_json::Value> {
 
 /// The uninterrupted run and the killed-then-resumed one of the same flags,
 /// on the synthetic IDX set.
-fn check_resume(subcommand: &str, args: &[&str], ready: impl Fn(&Path) -> bool, finished: &str) {
+fn check_resume(
+    subcommand: &str,
+    args: &[&str],
+    ready: impl Fn(&Path) -> bool,
+    finished: &str,
+) -> tempfile::TempDir {
     check_resume_on(
         subcommand,
         args,
@@ -224,7 +229,7 @@ fn check_resume_on(
     ready: impl Fn(&Path) -> bool,
     after_kill: impl Fn(&Path),
     finished: &str,
-) {
+) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let data = data(dir.path());
     let (whole, resumed) = (dir.path().join("whole"), dir.path().join("resumed"));
@@ -255,6 +260,7 @@ fn check_resume_on(
     );
     assert_same_run(&whole, &resumed);
     assert_wall_time_over_processes(&whole, &resumed);
+    dir
 }
 
 /// Where a run keeps its wall time (`wall.json`), the uninterrupted run
@@ -378,6 +384,40 @@ fn classify_resumes_to_the_same_model_after_a_kill_in_fine_tuning() {
         },
         "result.json",
     );
+}
+
+#[test]
+fn classify_early_stopping_resumes_at_an_uninterrupted_runs_stop() {
+    // The same run with early stopping on (patience 3): this data reaches
+    // 100% validation accuracy by epoch 2, so an uninterrupted run stops
+    // at epoch 5 of 12. Killed after the epoch-2 checkpoint, the resumed
+    // process must count patience from epoch 2, not from its own first
+    // epoch, and stop at the same epoch with the same model.
+    let dir = check_resume(
+        "classify",
+        &[
+            "--hidden",
+            "16,16",
+            "--cd-epochs",
+            "2",
+            "--finetune-epochs",
+            "12",
+            "--finetune-batch",
+            "5",
+            "--patience",
+            "3",
+        ],
+        |out| {
+            ["optim-2.bpk", "scheduler-2.bpk"]
+                .iter()
+                .all(|f| out.join("learner/checkpoint").join(f).exists())
+        },
+        "result.json",
+    );
+    // Early stopping did stop the run (else the test shows nothing).
+    let result = json_file(&dir.path().join("whole"), "result.json").unwrap();
+    let done = result["epochs_done"].as_u64().unwrap();
+    assert!((3..12).contains(&done), "{result}");
 }
 
 #[test]

@@ -21,8 +21,10 @@ use burn::train::checkpoint::{
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::renderer::MetricsRenderer;
+use burn::train::metric::store::EventStoreClient;
 use burn::train::{
-    Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
+    EarlyStoppingStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition,
+    SupervisedTraining,
 };
 
 use crate::monitor::SharedRecords;
@@ -186,13 +188,16 @@ pub fn finetune(
         .label(phase)
         .num_epochs(config.max_epochs);
     if let Some(patience) = config.patience {
-        training = training.early_stopping(MetricEarlyStoppingStrategy::new(
-            &AccuracyMetric::new(),
-            Aggregate::Mean,
-            Direction::Highest,
-            Split::Valid,
-            StoppingCondition::NoImprovementSince { n_epochs: patience },
-        ));
+        training = training.early_stopping(ResumedEarlyStopping {
+            inner: MetricEarlyStoppingStrategy::new(
+                &AccuracyMetric::new(),
+                Aggregate::Mean,
+                Direction::Highest,
+                Split::Valid,
+                StoppingCondition::NoImprovementSince { n_epochs: patience },
+            ),
+            next_epoch: 1,
+        });
     }
     if let Some(epoch) = resume_from {
         training = training.checkpoint(epoch);
@@ -273,6 +278,31 @@ pub fn finetune(
         interrupted,
         renderer: result.renderer,
     })
+}
+
+/// Burn's early stopping, made to survive a resume: Burn's strategy keeps
+/// its best epoch in memory, so a resumed process would count patience from
+/// its own first epoch and run past an uninterrupted run's stop. Before the
+/// first epoch this process sees, the epochs before it are replayed from
+/// the metric logs the Learner keeps on disk (`valid/epoch-N/`), so the
+/// state is an uninterrupted run's.
+#[derive(Clone)]
+struct ResumedEarlyStopping {
+    inner: MetricEarlyStoppingStrategy,
+    /// The first epoch the inner strategy has not seen.
+    next_epoch: usize,
+}
+
+impl EarlyStoppingStrategy for ResumedEarlyStopping {
+    fn should_stop(&mut self, epoch: usize, store: &EventStoreClient) -> bool {
+        // Epochs before a resume: an uninterrupted run did not stop at them
+        // (it went on to checkpoint later ones), so only the state counts.
+        for earlier in self.next_epoch..epoch {
+            self.inner.should_stop(earlier, store);
+        }
+        self.next_epoch = epoch + 1;
+        self.inner.should_stop(epoch, store)
+    }
 }
 
 /// The complete checkpoints in `dir`, oldest first.
