@@ -21,12 +21,7 @@
 use burn::prelude::*;
 use burn::tensor::DType;
 
-/// Elements below which a fused loop runs on one thread: splitting a
-/// small update costs more in wake-ups than it saves (Flex's own
-/// threshold for elementwise ops).
-const PARALLEL_ELEMENTS: usize = 256 * 1024;
-/// Elements per parallel task.
-const CHUNK: usize = 32 * 1024;
+use crate::host_kernels::{CHUNK, PARALLEL_ELEMENTS};
 
 /// True when tensors on `device` are host memory that the fused updates
 /// of this module may read and write directly (Flex, with this crate's
@@ -226,6 +221,25 @@ pub fn momentum_descent<const D: usize>(
             }
         }
     };
+    // A parameter that is shared (Burn's Learner keeps the model it hands
+    // to the optimizer) is read in place by the host kernel, the new value
+    // written over the gradient.
+    let device = parameter.device();
+    let shared_on_host = crate::host_ops::on_flex(&device)
+        && !device.is_autodiff()
+        && !parameter.can_mut()
+        && velocity.is_some();
+    if shared_on_host {
+        let velocity = velocity.expect("checked above");
+        return crate::host_ops::momentum_descent_on_flex(
+            parameter,
+            velocity,
+            gradient,
+            rate,
+            momentum,
+            weight_decay,
+        );
+    }
     fused(parameter, velocity, gradient, update).unwrap_or_else(|operands| {
         let (p, v, g) = *operands;
         momentum_descent_ops(p, v, g, learning_rate, momentum, weight_decay)
@@ -332,6 +346,41 @@ mod tests {
                 );
                 // And the update did something.
                 assert_ne!(bits(&ops_p), bits(&p));
+            }
+        }
+    }
+
+    /// A parameter held elsewhere too (Burn's Learner keeps the model it
+    /// hands the optimizer) goes to the host kernel, which reads it in
+    /// place: the tensor ops' bits on either side of the parallel
+    /// threshold, with and without decay, and the other holder's copy
+    /// unchanged.
+    #[test]
+    fn descent_on_a_shared_parameter_matches_tensor_ops_bit_for_bit() {
+        for rows in [3, PARALLEL_ELEMENTS / 300 + 7] {
+            for weight_decay in [None, Some(1e-3)] {
+                let [p, v, g] = operands(rows, 40 + rows as u64);
+                let before = bits(&p);
+                let (host_p, host_v) = momentum_descent(
+                    p.clone(),
+                    Some(v.clone().add_scalar(0.0)),
+                    g.clone().add_scalar(0.0),
+                    0.1,
+                    0.9,
+                    weight_decay,
+                );
+                let (ops_p, ops_v) = momentum_descent_ops(
+                    p.clone(),
+                    Some(v.clone()),
+                    g.clone(),
+                    0.1,
+                    0.9,
+                    weight_decay,
+                );
+                assert_eq!(bits(&host_p), bits(&ops_p), "parameter, rows {rows}");
+                assert_eq!(bits(&host_v), bits(&ops_v), "velocity, rows {rows}");
+                assert_eq!(bits(&p), before, "the shared parameter changed");
+                assert_ne!(bits(&host_p), before);
             }
         }
     }

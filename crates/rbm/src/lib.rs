@@ -49,6 +49,8 @@ mod error;
 mod exact;
 pub mod fused_update;
 mod gradient;
+mod host_kernels;
+pub mod host_ops;
 pub mod math;
 mod model;
 mod sampler;

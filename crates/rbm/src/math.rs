@@ -5,15 +5,19 @@ use burn::tensor::activation::relu;
 
 /// The logistic function `1 / (1 + exp(-x))`.
 ///
-/// Without autodiff it is written with four elementwise ops rather than
-/// Burn's `sigmoid`: on Flex this is faster (its `sigmoid` branches per
-/// element; `exp` and the rest vectorise), and on the CubeCL backends the
-/// ops fuse; `exp(-x)` overflows to infinity for very negative `x`, giving
-/// exactly 0. On an autodiff device it is Burn's `sigmoid`, whose backward
-/// is `s (1 - s)`: the four ops' backward multiplies 0 by that infinity,
-/// NaN at pre-activations below about -88, which saturated pretrained
-/// units reach (measured: -162 on MNIST).
+/// On Flex it is one vectorised pass ([`crate::host_ops`]; Flex's own
+/// `sigmoid` and `exp` call a scalar `expf` per element), with autodiff
+/// too. Elsewhere, without autodiff, it is four elementwise ops, which
+/// the CubeCL backends fuse (`exp(-x)` overflows to infinity for very
+/// negative `x`, giving exactly 0); with autodiff it is Burn's `sigmoid`.
+/// Both autodiff paths have the backward `s (1 - s)`: the four ops'
+/// backward multiplies 0 by that infinity, NaN at pre-activations below
+/// about -88, which saturated pretrained units reach (measured: -162 on
+/// MNIST).
 pub fn logistic<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if crate::host_ops::on_flex(&x.device()) {
+        return crate::host_ops::logistic_on_flex(x);
+    }
     if x.device().is_autodiff() {
         return burn::tensor::activation::sigmoid(x);
     }

@@ -1,5 +1,7 @@
 //! Burn's SGD with classical momentum and weight decay, with the update
-//! fused into one pass on host backends ([`rbm::fused_update::momentum_descent`]).
+//! fused into one pass on host backends ([`rbm::fused_update::momentum_descent`];
+//! under Burn's `Learner`, which keeps the model it hands the optimizer,
+//! the shared parameter is read in place by [`rbm::host_ops`]).
 //!
 //! Burn's `Sgd` spends five to seven tensor ops per parameter on an
 //! update (measured ~13% of a fine-tuning epoch of 784-500-500-2000-10 on
