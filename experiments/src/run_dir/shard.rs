@@ -246,6 +246,11 @@ fn hold(path: PathBuf) -> Claim {
 /// this process claims and `train`s it (which commits it), or waits while
 /// another live process does. `None` if `train` was interrupted or
 /// `should_stop` while waiting.
+///
+/// While waiting it polls only the claim file: `load` (which may read and
+/// hash a unit's files) runs once before and once each time this process
+/// gets the claim, which is when the other owner has committed and let go,
+/// or died.
 pub fn ensure<T, E: From<RunError>>(
     run: &RunDir,
     name: &str,
@@ -256,13 +261,14 @@ pub fn ensure<T, E: From<RunError>>(
 ) -> Result<Option<T>, E> {
     let mut train = Some(train);
     let mut told = false;
+    if let Some(done) = load()? {
+        return Ok(Some(done));
+    }
     loop {
-        if let Some(done) = load()? {
-            return Ok(Some(done));
-        }
         match try_claim(run, name)? {
             Claimed::Mine(claim) => {
-                // Committed between the look and the claim?
+                // Committed by another owner, or between the first look
+                // and the claim?
                 if let Some(done) = load()? {
                     return Ok(Some(done));
                 }
@@ -422,5 +428,45 @@ mod tests {
         }
         assert_eq!(trained.get(), 1);
         assert!(!claim_path(&run, "unit-d").exists());
+    }
+
+    /// A process waiting on another's unit does not load it at every poll:
+    /// once before, and once when the owner has committed and let go.
+    #[test]
+    fn a_waiting_process_loads_only_when_the_claim_is_released() {
+        use std::sync::atomic::AtomicUsize;
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        std::fs::create_dir_all(run.file("claims")).unwrap();
+        let other = Owner {
+            pid: std::os::unix::process::parent_id(),
+            ..Owner::me()
+        };
+        let path = claim_path(&run, "unit-e");
+        std::fs::write(&path, serde_json::to_string(&other).unwrap()).unwrap();
+        let loads = Arc::new(AtomicUsize::new(0));
+        let committed = Arc::new(AtomicBool::new(false));
+        let (l, c) = (loads.clone(), committed.clone());
+        let waiter_run = run.clone();
+        let waiter = std::thread::spawn(move || {
+            ensure::<u32, RunError>(
+                &waiter_run,
+                "unit-e",
+                || {
+                    l.fetch_add(1, Ordering::SeqCst);
+                    Ok(c.load(Ordering::SeqCst).then_some(7))
+                },
+                || panic!("the other owner trains it"),
+                || false,
+                |_| {},
+            )
+        });
+        // Several polls while the other owner holds the claim.
+        std::thread::sleep(POLL * 4);
+        committed.store(true, Ordering::SeqCst);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(waiter.join().unwrap().unwrap(), Some(7));
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        assert!(!path.exists(), "the waiter let go of its claim");
     }
 }

@@ -426,8 +426,9 @@ mod tests {
             m.swap(col, pivot);
             for row in col + 1..n {
                 let factor = m[row][col] / m[col][col];
-                for k in col..=n {
-                    m[row][k] -= factor * m[col][k];
+                let (above, below) = m.split_at_mut(row);
+                for (target, source) in below[0][col..].iter_mut().zip(&above[col][col..]) {
+                    *target -= factor * source;
                 }
             }
         }
