@@ -129,20 +129,29 @@ impl UpDownConfig {
 
 /// Moves a parameter by `momentum velocity + change` and keeps that as its
 /// velocity (with momentum 0, by `change` alone: the same numbers as a
-/// plain update).
+/// plain update). Both tensors move out of their `Param`s, held once, so
+/// on a host backend the update is one fused pass in place
+/// ([`rbm::fused_update::momentum_ascent`] without decay: the same f32
+/// operations as `velocity * momentum + change`, then `parameter + that`).
 fn move_by<const D: usize>(
     parameter: &mut Param<Tensor<D>>,
     velocity: &mut Param<Tensor<D>>,
     change: Tensor<D>,
     momentum: f64,
 ) {
-    let step = if momentum > 0.0 {
-        velocity.val() * momentum + change
-    } else {
-        change
-    };
-    *velocity = velocity.clone().map(|_| step.clone());
-    *parameter = parameter.clone().map(|p| p + step);
+    let device = change.device();
+    let placeholder = || Param::from_tensor(Tensor::<D>::zeros([0; D], &device));
+    let (p_id, p, p_mapper) = std::mem::replace(parameter, placeholder()).consume();
+    let (v_id, v, v_mapper) = std::mem::replace(velocity, placeholder()).consume();
+    let (p, v) = rbm::fused_update::momentum_ascent(
+        p,
+        (momentum > 0.0).then_some(v),
+        change,
+        momentum,
+        0.0,
+    );
+    *parameter = Param::from_mapped_value(p_id, p, p_mapper);
+    *velocity = Param::from_mapped_value(v_id, v, v_mapper);
 }
 
 /// What one up-down epoch measured.
