@@ -143,13 +143,8 @@ fn move_by<const D: usize>(
     let placeholder = || Param::from_tensor(Tensor::<D>::zeros([0; D], &device));
     let (p_id, p, p_mapper) = std::mem::replace(parameter, placeholder()).consume();
     let (v_id, v, v_mapper) = std::mem::replace(velocity, placeholder()).consume();
-    let (p, v) = rbm::fused_update::momentum_ascent(
-        p,
-        (momentum > 0.0).then_some(v),
-        change,
-        momentum,
-        0.0,
-    );
+    let (p, v) =
+        rbm::fused_update::momentum_ascent(p, (momentum > 0.0).then_some(v), change, momentum, 0.0);
     *parameter = Param::from_mapped_value(p_id, p, p_mapper);
     *velocity = Param::from_mapped_value(v_id, v, v_mapper);
 }
