@@ -21,7 +21,7 @@
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use crate::host_kernels::{CHUNK, PARALLEL_ELEMENTS};
+use crate::host_kernels::{CHUNK, PARALLEL_ELEMENTS, sgd_momentum_element};
 
 /// True when tensors on `device` are host memory that the fused updates
 /// of this module may read and write directly (Flex, with this crate's
@@ -198,26 +198,16 @@ pub fn momentum_descent<const D: usize>(
     weight_decay: Option<f32>,
 ) -> (Tensor<D>, Tensor<D>) {
     let rate = learning_rate as f32;
-    let update = |p: &mut [f32], v: &mut [f32], g: Option<&[f32]>| {
-        let decayed = |p: &f32, gradient: f32| match weight_decay {
-            Some(decay) => *p * decay + gradient,
-            None => gradient,
-        };
-        match g {
-            Some(g) => {
-                for ((p, v), g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
-                    let velocity = decayed(p, *g) + *v * momentum;
-                    *v = velocity;
-                    *p -= velocity * rate;
-                }
+    let update = |p: &mut [f32], v: &mut [f32], g: Option<&[f32]>| match g {
+        Some(g) => {
+            for ((p, v), g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
+                (*v, *p) = sgd_momentum_element(*p, *g, Some(*v), rate, momentum, weight_decay);
             }
-            // Without a velocity yet, `v` holds the gradient.
-            None => {
-                for (p, v) in p.iter_mut().zip(v.iter_mut()) {
-                    let velocity = decayed(p, *v);
-                    *v = velocity;
-                    *p -= velocity * rate;
-                }
+        }
+        // Without a velocity yet, `v` holds the gradient.
+        None => {
+            for (p, v) in p.iter_mut().zip(v.iter_mut()) {
+                (*v, *p) = sgd_momentum_element(*p, *v, None, rate, momentum, weight_decay);
             }
         }
     };

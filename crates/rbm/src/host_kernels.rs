@@ -86,6 +86,31 @@ pub(crate) fn logistic(x: f32) -> f32 {
     1.0 / (1.0 + exp_r * two_to_n)
 }
 
+/// Burn's `Sgd` with momentum for one element, the one place its formula
+/// is written: the new velocity `(decay * p + g) + momentum * v` (the
+/// decayed gradient alone at the first step, `v` None) and the new
+/// parameter `p - rate * velocity`, as `(velocity, parameter)`. The same
+/// f32 operations in the same order as Burn's tensor ops.
+#[inline(always)]
+pub(crate) fn sgd_momentum_element(
+    p: f32,
+    g: f32,
+    v: Option<f32>,
+    rate: f32,
+    momentum: f32,
+    decay: Option<f32>,
+) -> (f32, f32) {
+    let gradient = match decay {
+        Some(decay) => p * decay + g,
+        None => g,
+    };
+    let velocity = match v {
+        Some(v) => gradient + v * momentum,
+        None => gradient,
+    };
+    (velocity, p - velocity * rate)
+}
+
 /// One SGD step with classical momentum, the parameter only read: for each
 /// element, `velocity = (decay * parameter + gradient) + momentum *
 /// velocity` (`gradient + momentum * velocity` without decay), and the new
@@ -109,19 +134,16 @@ pub fn momentum_descent_into(
         velocity.len(),
         gradient.len()
     );
+    // One loop per case, each with a constant `decay`, so that both vectorise.
     let step = |p: &[f32], v: &mut [f32], g: &mut [f32]| match decay {
         Some(decay) => {
             for ((p, v), g) in p.iter().zip(v.iter_mut()).zip(g.iter_mut()) {
-                let new_velocity = (*p * decay + *g) + *v * momentum;
-                *v = new_velocity;
-                *g = *p - new_velocity * rate;
+                (*v, *g) = sgd_momentum_element(*p, *g, Some(*v), rate, momentum, Some(decay));
             }
         }
         None => {
             for ((p, v), g) in p.iter().zip(v.iter_mut()).zip(g.iter_mut()) {
-                let new_velocity = *g + *v * momentum;
-                *v = new_velocity;
-                *g = *p - new_velocity * rate;
+                (*v, *g) = sgd_momentum_element(*p, *g, Some(*v), rate, momentum, None);
             }
         }
     };
