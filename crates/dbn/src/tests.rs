@@ -1240,6 +1240,69 @@ fn the_final_phase_stops_when_the_training_error_reaches_its_goal() {
     assert_eq!(state.final_done, 4);
 }
 
+/// The schedule leaves the chosen epoch's training error unmeasured;
+/// `measure_best_train_error` measures it with the model it is given,
+/// once: a second call with another model keeps the first value.
+#[test]
+fn the_chosen_epochs_training_error_is_measured_once_with_its_model() {
+    use generative::schedule::{OneHotSet, UpDownState, up_down_with_validation};
+    let device = device();
+    let (images, labels) = toy_data(&device);
+    let classes: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+    let train = OneHotSet {
+        images: images.clone(),
+        labels: one_hot_rows(&classes, 2, &device).unwrap(),
+    };
+    let valid_labels = Tensor::<1, Int>::from_data(
+        TensorData::new(classes.iter().map(|&c| c as i64).collect(), [classes.len()]),
+        &device,
+    );
+    let mut model = toy_generative(&device);
+    let mut velocity = model.zero_velocity();
+    let mut state = UpDownState::start(100.0);
+    let config = UpDownConfig {
+        epochs: 2,
+        ..updown(0.01)
+    };
+    let mut bests = 0;
+    up_down_with_validation::<()>(
+        &mut model,
+        &mut velocity,
+        &mut state,
+        &config,
+        &train,
+        (&images, &valid_labels),
+        |e| {
+            bests += usize::from(e.is_best);
+            Ok(())
+        },
+    )
+    .unwrap();
+    let best = state.best.expect("a best epoch");
+    assert!(bests >= 1 && best.epoch >= 1, "100% is beaten or tied");
+    assert_eq!(
+        best.train_error_percent, None,
+        "not measured by the schedule"
+    );
+    state.measure_best_train_error(&model, &train);
+    let measured = state.best.unwrap().train_error_percent;
+    assert_eq!(measured, Some(train.error_percent(&model)));
+    // Three rows (classes 0, 1, 0): an error of 0, 1/3, 2/3 or 1, never
+    // the balanced set's.
+    let three = OneHotSet {
+        images: train.images.clone().slice([0..3, 0..12]),
+        labels: train.labels.clone().slice([0..3, 0..2]),
+    };
+    let other = toy_generative(&device);
+    assert_ne!(
+        three.error_percent(&other),
+        measured.unwrap(),
+        "a different answer is possible"
+    );
+    state.measure_best_train_error(&other, &three);
+    assert_eq!(state.best.unwrap().train_error_percent, measured, "kept");
+}
+
 #[test]
 fn up_down_divergence_is_detected() {
     // At a learning rate of 10^7 one update moves weights by ~10^5, far

@@ -834,6 +834,19 @@ pub(crate) fn updown_with_checkpoints(
         },
     )
     .map_err(|e| schedule_error(e, "up-down epoch", run))?;
+    // The chosen epoch's training error, measured once the choice is
+    // final and committed with the last epoch's files.
+    if state.best.is_some_and(|b| b.train_error_percent.is_none()) {
+        state.measure_best_train_error(&load_generative(&best_file, &device)?, train);
+        if let Some(commit) = run.last_commit(UPDOWN)? {
+            let files: Vec<(&str, &str)> = commit
+                .files
+                .iter()
+                .map(|(role, file)| (role.as_str(), file.name.as_str()))
+                .collect();
+            run.commit(UPDOWN, serde_json::to_value(&state)?, &files)?;
+        }
+    }
     Ok(UpDownRun {
         last: model,
         state,

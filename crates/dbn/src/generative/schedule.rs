@@ -52,6 +52,17 @@ impl UpDownState {
         self.best.and_then(|b| b.train_error_percent)
     }
 
+    /// Measures the chosen epoch's error on `train` (percent), the final
+    /// phase's goal, with `best_model`, the chosen epoch's model, unless
+    /// it is already known.
+    pub fn measure_best_train_error(&mut self, best_model: &GenerativeDbn, train: &OneHotSet) {
+        if let Some(best) = &mut self.best
+            && best.train_error_percent.is_none()
+        {
+            best.train_error_percent = Some(train.error_percent(best_model));
+        }
+    }
+
     /// The final phase has reached its goal.
     pub fn final_reached(&self) -> bool {
         matches!(
@@ -118,8 +129,10 @@ pub enum ScheduleError<E> {
 /// [`UpDownState::start`] or a checkpoint's), measuring the error on
 /// `valid` (images and class indices) after each; an epoch at least as good
 /// as the best so far becomes the best (ties go to the later epoch: more
-/// training at equal validation error), and its error on `train` is
-/// measured (the final phase's goal). A final phase done before is
+/// training at equal validation error). Its error on `train`, the final
+/// phase's goal, is left to [`UpDownState::measure_best_train_error`]
+/// once the choice is final (measured at every new best, it cost 10 s an
+/// epoch on most epochs of a short run). A final phase done before is
 /// discarded: it starts again from the new choice.
 pub fn up_down_with_validation<E>(
     model: &mut GenerativeDbn,
@@ -155,7 +168,7 @@ pub fn up_down_with_validation<E>(
             state.best = Some(BestEpoch {
                 epoch: state.epochs_done,
                 valid_error_percent: valid_error,
-                train_error_percent: Some(train.error_percent(model)),
+                train_error_percent: None,
             });
         }
         on_epoch(UpDownEpoch {
