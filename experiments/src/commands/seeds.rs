@@ -30,7 +30,13 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
     }
-    println!("{} runs (seeds {:?})", summary.runs.len(), summary.seeds);
+    // A run without a seed in its configuration shows as "-".
+    let seeds: Vec<String> = summary
+        .seeds
+        .iter()
+        .map(|seed| seed.map_or("-".into(), |s| s.to_string()))
+        .collect();
+    println!("{} runs (seeds {})", summary.runs.len(), seeds.join(", "));
     println!("{:<48} {:>12} {:>10}  values", "field", "mean", "+- SE");
     for (name, field) in &summary.fields {
         let values: Vec<String> = field.values.iter().map(|v| format!("{v:.4}")).collect();
