@@ -10,7 +10,8 @@
 #   scripts/headline-runs.sh b   # up-down sweep shard 1, then `classify
 #                                # --preset paper` (dropout) seeds 1-3, the
 #                                # CD-1 greedy stage seeds 2-3, then
-#                                # `classify --preset hs` seeds 1-3
+#                                # `classify --preset hs` seeds 1-3 from
+#                                # the paper runs' pretrained stacks
 #
 # B: the deepbelief binary (default: the release build of this checkout).
 # RUNS: where the run directories go (default: runs/). Logs: $RUNS/<run>.log.
@@ -75,8 +76,12 @@ b)
       --top-cd-k 1 --top-cd-lr 0.03 --top-sampled-reconstruction \
       --updown-epochs 1 --final-epochs 0 --sample-steps 1 --samples-per-class 1
   done
+  # H&S's fine-tuning. Its pretraining is the `paper` preset's (the same
+  # configuration and seed), so each seed starts from that run's stack
+  # rather than pretraining it again (about an hour a seed here).
   for seed in 1 2 3; do
-    run "classify-hs-seed$seed" classify --preset hs --seed "$seed"
+    run "classify-hs-seed$seed" classify --preset hs --seed "$seed" \
+      --pretrained "$RUNS/classify-paper-seed$seed/pretrained.safetensors"
   done
   ;;
 *)
