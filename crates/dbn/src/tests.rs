@@ -1192,16 +1192,23 @@ fn label_free_energies_match_the_top_rbm_free_energy() {
     }
 }
 
+/// The toy data as a one-hot set for the up-down schedule, with its
+/// class indices.
+fn toy_one_hot_set(device: &Device) -> (generative::schedule::OneHotSet, Vec<usize>) {
+    let (images, labels) = toy_data(device);
+    let classes: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+    let set = generative::schedule::OneHotSet {
+        images,
+        labels: one_hot_rows(&classes, 2, device).unwrap(),
+    };
+    (set, classes)
+}
+
 #[test]
 fn the_final_phase_stops_when_the_training_error_reaches_its_goal() {
-    use generative::schedule::{BestEpoch, OneHotSet, UpDownState, final_phase};
+    use generative::schedule::{BestEpoch, UpDownState, final_phase};
     let device = device();
-    let (images, labels) = toy_data(&device);
-    let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
-    let all = OneHotSet {
-        images,
-        labels: one_hot_rows(&labels, 2, &device).unwrap(),
-    };
+    let (all, _) = toy_one_hot_set(&device);
     let run = |goal: Option<f64>| {
         let mut model = toy_generative(&device);
         let mut velocity = model.zero_velocity();
@@ -1247,12 +1254,8 @@ fn the_final_phase_stops_when_the_training_error_reaches_its_goal() {
 fn the_chosen_epochs_training_error_is_measured_once_with_its_model() {
     use generative::schedule::{OneHotSet, UpDownState, up_down_with_validation};
     let device = device();
-    let (images, labels) = toy_data(&device);
-    let classes: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
-    let train = OneHotSet {
-        images: images.clone(),
-        labels: one_hot_rows(&classes, 2, &device).unwrap(),
-    };
+    let (train, classes) = toy_one_hot_set(&device);
+    let images = train.images.clone();
     let valid_labels = Tensor::<1, Int>::from_data(
         TensorData::new(classes.iter().map(|&c| c as i64).collect(), [classes.len()]),
         &device,
