@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check, as one command of at most 8 minutes on a machine with an
+# The GPU check, as one command of at most 9 minutes on a machine with an
 # NVIDIA GPU and PyTorch (CUDA), from the kit of scripts/gpu-kit.sh:
 #  1. the Vulkan/EGL loaders unpacked, the NVIDIA ICD found;
 #  2. the RBM and DBN test binaries on every compiled backend, wgpu
@@ -7,7 +7,11 @@
 #  3. `bench cd` (CD-1, sampled reconstruction: the peer's work), `bench
 #     finetune` and `bench updown` on wgpu at each batch size, beside
 #     PyTorch's hand-written CD-1 and fine-tuning on the same GPU, with
-#     each pair's ratio (ours / PyTorch's samples per second).
+#     each pair's ratio (ours / PyTorch's samples per second);
+#  4. `generative --preset quick` end to end (GENERATIVE=0 skips it;
+#     GENERATIVE_TIMEOUT, default 300 s).
+# Carry runs/classify-quick/model.safetensors too for step 4's
+# independent labeller.
 # Environment: BATCHES (default "100 1000 10000"), TESTS (the test
 # binaries to run; empty: none), PEER_DEVICE (cuda),
 # PYTHON (python3), DEVICE (wgpu), ROWS (50000: images per timed epoch),
@@ -79,3 +83,16 @@ for b in $batches; do
 done
 echo "== samples/s, ours on $device, PyTorch on $peer_device $(elapsed)"
 cat "$out/table.md"
+
+# 4. The generative DBN's quick preset end to end (3.1 min on an H200 on
+# 2026-11-30), with the CPU run's quick classifier as the independent
+# labeller when the call carries it (runs/classify-quick/model.safetensors).
+if [ "${GENERATIVE:-1}" = 1 ]; then
+  echo "== generative --preset quick on $device $(elapsed)"
+  classifier=runs/classify-quick/model.safetensors
+  labeller=(); [ -f "$classifier" ] && labeller=(--classifier "$classifier")
+  rm -rf /tmp/gpu-check-generative-quick
+  timeout "${GENERATIVE_TIMEOUT:-300}" "$db" generative --device "$device" --preset quick --no-fetch \
+      "${labeller[@]}" --out /tmp/gpu-check-generative-quick 2>&1 | tee "$out/generative-quick.log" | tail -n 8
+fi
+echo "== done $(elapsed)"
