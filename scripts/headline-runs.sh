@@ -11,7 +11,9 @@
 #                                # --preset paper` (dropout) seeds 1-3, the
 #                                # CD-1 greedy stage seeds 2-3, then
 #                                # `classify --preset hs` seeds 1-3 from
-#                                # the paper runs' pretrained stacks
+#                                # the paper runs' pretrained stacks,
+#                                # then generative seeds 3 and 2 where
+#                                # queue a has not started them
 #
 # B: the deepbelief binary (default: the release build of this checkout).
 # RUNS: where the run directories go (default: runs/). Logs: $RUNS/<run>.log.
@@ -22,7 +24,11 @@ RUNS=${RUNS:-runs}
 queue=${1:?usage: scripts/headline-runs.sh a|b}
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
-# configuration is in its config.json), unless it has finished.
+# configuration is in its config.json), unless it has finished or the
+# other queue holds it (a run both queues list goes to the first to
+# reach it: its lock file stays locked while that queue runs it), or,
+# with wait=1 (a run that the next one needs), waits for the other queue
+# to finish it.
 run() {
   local dir=$RUNS/$1 subcommand=$2
   shift 2
@@ -30,11 +36,38 @@ run() {
     echo "$dir: finished"
     return
   fi
+  local lock
+  exec {lock}>"$dir.lock"
+  if ! flock -n "$lock" && { [ "${wait:-0}" != 1 ] || ! flock "$lock"; }; then
+    echo "$dir: running in the other queue"
+    exec {lock}>&-
+    return
+  fi
+  if [ -f "$dir/result.json" ]; then
+    echo "$dir: finished in the other queue"
+    exec {lock}>&-
+    return
+  fi
   local args=("$@")
   [ -f "$dir/config.json" ] && args=(--resume)
   echo "$dir: $subcommand ${args[*]}"
   "$B" "$subcommand" --device flex "${args[@]}" --out "$dir" >>"$dir.log" 2>&1 ||
     { echo "$dir failed; see $dir.log" >&2; exit 1; }
+  exec {lock}>&-
+}
+
+# generative_paper SEED: the `paper` preset at the sweep's chosen up-down
+# rates, its clamped samples also read by the quick classifier.
+generative_paper() {
+  local chosen=$RUNS/updown-sweep-paper/sweep.json lr momentum decay
+  read -r lr momentum decay < <(python3 -c '
+import json, sys
+chosen = json.load(open(sys.argv[1]))["chosen"]
+print(chosen["learning_rate"], chosen["momentum"], chosen["weight_decay"])' "$chosen")
+  wait=1 run classify-quick classify --preset quick
+  run "generative-paper-seed$1" generative --preset paper --seed "$1" \
+    --updown-lr "$lr" --updown-momentum "$momentum" --updown-weight-decay "$decay" \
+    --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
 }
 
 sweep_shard() {
@@ -51,17 +84,8 @@ a)
   # The other shard may still be on its last arm: wait for the whole table.
   until "$B" updown-sweep --device flex --out "$RUNS/updown-sweep-paper" --report \
     >>"$RUNS/updown-sweep-paper-report.log" 2>&1; do sleep 120; done
-  read -r lr momentum decay < <(python3 -c '
-import json, sys
-chosen = json.load(open(sys.argv[1]))["chosen"]
-print(chosen["learning_rate"], chosen["momentum"], chosen["weight_decay"])' \
-    "$RUNS/updown-sweep-paper/sweep.json")
-  # The independent classifier that reads the clamped samples.
-  run classify-quick classify --preset quick
   for seed in 1 2 3; do
-    run "generative-paper-seed$seed" generative --preset paper --seed "$seed" \
-      --updown-lr "$lr" --updown-momentum "$momentum" --updown-weight-decay "$decay" \
-      --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
+    generative_paper "$seed"
   done
   ;;
 b)
@@ -82,6 +106,13 @@ b)
   for seed in 1 2 3; do
     run "classify-hs-seed$seed" classify --preset hs --seed "$seed" \
       --pretrained "$RUNS/classify-paper-seed$seed/pretrained.safetensors"
+  done
+  # Then the generative seed that queue a has not reached (its runs take
+  # the longest): the lock gives each run to one queue.
+  until "$B" updown-sweep --device flex --out "$RUNS/updown-sweep-paper" --report \
+    >>"$RUNS/updown-sweep-paper-report.log" 2>&1; do sleep 120; done
+  for seed in 3 2; do
+    generative_paper "$seed"
   done
   ;;
 *)
