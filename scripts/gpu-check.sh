@@ -91,8 +91,7 @@ if [ "${GENERATIVE:-1}" = 1 ]; then
   echo "== generative --preset quick on $device $(elapsed)"
   classifier=runs/classify-quick/model.safetensors
   labeller=(); [ -f "$classifier" ] && labeller=(--classifier "$classifier")
-  rm -rf /tmp/gpu-check-generative-quick
   timeout "${GENERATIVE_TIMEOUT:-300}" "$db" generative --device "$device" --preset quick --no-fetch \
-      "${labeller[@]}" --out /tmp/gpu-check-generative-quick 2>&1 | tee "$out/generative-quick.log" | tail -n 8
+      "${labeller[@]}" --out "$(mktemp -d)/generative-quick" 2>&1 | tee "$out/generative-quick.log" | tail -n 8
 fi
 echo "== done $(elapsed)"

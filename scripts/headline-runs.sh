@@ -32,10 +32,6 @@ queue=${1:?usage: scripts/headline-runs.sh a|b}
 run() {
   local dir=$RUNS/$1 subcommand=$2
   shift 2
-  if [ -f "$dir/result.json" ]; then
-    echo "$dir: finished"
-    return
-  fi
   local lock
   exec {lock}>"$dir.lock"
   if ! flock -n "$lock" && { [ "${wait:-0}" != 1 ] || ! flock "$lock"; }; then
@@ -44,7 +40,7 @@ run() {
     return
   fi
   if [ -f "$dir/result.json" ]; then
-    echo "$dir: finished in the other queue"
+    echo "$dir: finished"
     exec {lock}>&-
     return
   fi
@@ -60,6 +56,9 @@ run() {
 # rates, its clamped samples also read by the quick classifier.
 generative_paper() {
   local chosen=$RUNS/updown-sweep-paper/sweep.json lr momentum decay
+  # The other shard may still be on its last arm: wait for the whole table.
+  until "$B" updown-sweep --device flex --out "$RUNS/updown-sweep-paper" --report \
+    >>"$RUNS/updown-sweep-paper-report.log" 2>&1; do sleep 120; done
   read -r lr momentum decay < <(python3 -c '
 import json, sys
 chosen = json.load(open(sys.argv[1]))["chosen"]
@@ -81,9 +80,6 @@ sweep_shard() {
 case $queue in
 a)
   sweep_shard 2
-  # The other shard may still be on its last arm: wait for the whole table.
-  until "$B" updown-sweep --device flex --out "$RUNS/updown-sweep-paper" --report \
-    >>"$RUNS/updown-sweep-paper-report.log" 2>&1; do sleep 120; done
   for seed in 1 2 3; do
     generative_paper "$seed"
   done
@@ -109,8 +105,6 @@ b)
   done
   # Then the generative seed that queue a has not reached (its runs take
   # the longest): the lock gives each run to one queue.
-  until "$B" updown-sweep --device flex --out "$RUNS/updown-sweep-paper" --report \
-    >>"$RUNS/updown-sweep-paper-report.log" 2>&1; do sleep 120; done
   for seed in 3 2; do
     generative_paper "$seed"
   done

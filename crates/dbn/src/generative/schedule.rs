@@ -132,8 +132,8 @@ pub enum ScheduleError<E> {
 /// training at equal validation error). Its error on `train`, the final
 /// phase's goal, is left to [`UpDownState::measure_best_train_error`]
 /// once the choice is final (measured at every new best, it took 4.4 of
-/// the `quick` preset's 16.2 minutes of up-down on 2 cores). A final phase done before is
-/// discarded: it starts again from the new choice.
+/// the `quick` preset's 16.2 minutes of up-down on 2 cores). A final
+/// phase done before is discarded: it starts again from the new choice.
 pub fn up_down_with_validation<E>(
     model: &mut GenerativeDbn,
     velocity: &mut GenerativeDbn,
