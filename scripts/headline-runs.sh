@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# The runs behind the headline figures of docs/RESULTS.md (issue 20), as two
+# The runs behind the headline figures of docs/RESULTS.md (issue 20), as
 # queues to run side by side, one per core. Every step resumes its run
-# directory (`--resume`) and skips a run that has finished (its result.json),
-# so after any interruption the same command carries on where it stopped.
+# directory (`--resume`) and skips a run that has finished (its
+# result.json), so after any interruption the same command carries on
+# where it stopped. A run directory does not survive a change of machine;
+# the finished runs' summaries are under docs/results/.
 #
-#   scripts/headline-runs.sh a   # up-down sweep shard 2, its report, then
-#                                # `generative --preset paper` seeds 1-3 at
-#                                # the sweep's chosen rates
-#   scripts/headline-runs.sh b   # up-down sweep shard 1, then `classify
-#                                # --preset paper` (dropout) seeds 1-3, the
-#                                # CD-1 greedy stage seeds 2-3, then
-#                                # `classify --preset hs` seeds 1-3 from
-#                                # the paper runs' pretrained stacks,
-#                                # then generative seeds 3 and 2 where
-#                                # queue a has not started them
+#   scripts/headline-runs.sh a       # the `quick` classifier (it reads the
+#                                    # samples), then `generative --preset
+#                                    # paper` seeds 1-3
+#   scripts/headline-runs.sh b       # `classify --preset hs` seeds 1-3, then
+#                                    # generative seeds 3 and 2 where queue a
+#                                    # has not started them
+#
+# Finished and committed (run them again to reproduce):
+#   scripts/headline-runs.sh sweep K # up-down sweep shard K of 2, then its
+#                                    # report (the `paper` preset's rates,
+#                                    # docs/results/updown-sweep-paper-*.json)
+#   scripts/headline-runs.sh dropout # `classify --preset paper` seeds 1-3
+#   scripts/headline-runs.sh cd1     # the CD-1 greedy stage, seeds 2-3
 #
 # B: the deepbelief binary (default: the release build of this checkout).
 # RUNS: where the run directories go (default: runs/). Logs: $RUNS/<run>.log.
@@ -21,7 +26,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-queue=${1:?usage: scripts/headline-runs.sh a|b}
+queue=${1:?usage: scripts/headline-runs.sh a|b|sweep K|dropout|cd1}
+mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
 # configuration is in its config.json), unless it has finished or the
@@ -52,43 +58,54 @@ run() {
   exec {lock}>&-
 }
 
-# generative_paper SEED: the `paper` preset at the sweep's chosen up-down
-# rates, its clamped samples also read by the quick classifier.
+# generative_paper SEED: the `paper` preset (its up-down rates are the
+# sweep's choice, PAPER_UPDOWN_RATES), its clamped samples also read by
+# the quick classifier.
 generative_paper() {
-  local chosen=$RUNS/updown-sweep-paper/sweep.json lr momentum decay
-  # The other shard may still be on its last arm: wait for the whole table.
-  until "$B" updown-sweep --device flex --out "$RUNS/updown-sweep-paper" --report \
-    >>"$RUNS/updown-sweep-paper-report.log" 2>&1; do sleep 120; done
-  read -r lr momentum decay < <(python3 -c '
-import json, sys
-chosen = json.load(open(sys.argv[1]))["chosen"]
-print(chosen["learning_rate"], chosen["momentum"], chosen["weight_decay"])' "$chosen")
   wait=1 run classify-quick classify --preset quick
   run "generative-paper-seed$1" generative --preset paper --seed "$1" \
-    --updown-lr "$lr" --updown-momentum "$momentum" --updown-weight-decay "$decay" \
     --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
-}
-
-sweep_shard() {
-  local dir=$RUNS/updown-sweep-paper
-  local started=()
-  [ -f "$dir/run.json" ] && started=(--resume)
-  "$B" updown-sweep --device flex --out "$dir" "${started[@]}" --shard "$1/2" \
-    >>"$dir-shard-$1.log" 2>&1
 }
 
 case $queue in
 a)
-  sweep_shard 2
   for seed in 1 2 3; do
     generative_paper "$seed"
   done
   ;;
 b)
-  sweep_shard 1
+  # H&S's fine-tuning. Its pretraining is the `paper` preset's (the same
+  # configuration and seed): where that run's stack is here, each seed
+  # starts from it rather than pretraining it again.
+  for seed in 1 2 3; do
+    stack=$RUNS/classify-paper-seed$seed/pretrained.safetensors
+    from=()
+    [ -f "$stack" ] && from=(--pretrained "$stack")
+    run "classify-hs-seed$seed" classify --preset hs --seed "$seed" "${from[@]}"
+  done
+  # Then the generative seeds that queue a has not reached (its runs take
+  # the longest): the lock gives each run to one queue.
+  for seed in 3 2; do
+    generative_paper "$seed"
+  done
+  ;;
+sweep)
+  shard=${2:?usage: scripts/headline-runs.sh sweep 1|2}
+  dir=$RUNS/updown-sweep-paper
+  started=()
+  [ -f "$dir/run.json" ] && started=(--resume)
+  "$B" updown-sweep --device flex --out "$dir" "${started[@]}" --shard "$shard/2" \
+    >>"$dir-shard-$shard.log" 2>&1
+  # The other shard may still be on its last arm: wait for the whole table.
+  until "$B" updown-sweep --device flex --out "$dir" --report \
+    >>"$dir-report.log" 2>&1; do sleep 120; done
+  ;;
+dropout)
   for seed in 1 2 3; do
     run "classify-paper-seed$seed" classify --preset paper --seed "$seed"
   done
+  ;;
+cd1)
   # The greedy stage with a CD-1 top RBM as HOT (rate 0.03, sampled
   # reconstruction; seed 1 is docs/RESULTS.md's runs/greedy-cd1-hot).
   for seed in 2 3; do
@@ -96,21 +113,9 @@ b)
       --top-cd-k 1 --top-cd-lr 0.03 --top-sampled-reconstruction \
       --updown-epochs 1 --final-epochs 0 --sample-steps 1 --samples-per-class 1
   done
-  # H&S's fine-tuning. Its pretraining is the `paper` preset's (the same
-  # configuration and seed), so each seed starts from that run's stack
-  # rather than pretraining it again (about an hour a seed here).
-  for seed in 1 2 3; do
-    run "classify-hs-seed$seed" classify --preset hs --seed "$seed" \
-      --pretrained "$RUNS/classify-paper-seed$seed/pretrained.safetensors"
-  done
-  # Then the generative seed that queue a has not reached (its runs take
-  # the longest): the lock gives each run to one queue.
-  for seed in 3 2; do
-    generative_paper "$seed"
-  done
   ;;
 *)
-  echo "usage: scripts/headline-runs.sh a|b" >&2
+  echo "usage: scripts/headline-runs.sh a|b|sweep K|dropout|cd1" >&2
   exit 2
   ;;
 esac
