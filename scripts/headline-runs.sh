@@ -6,12 +6,16 @@
 # where it stopped. A run directory does not survive a change of machine;
 # the finished runs' summaries are under docs/results/.
 #
-#   scripts/headline-runs.sh a       # the `quick` classifier (it reads the
-#                                    # samples), then `generative --preset
+#   scripts/headline-runs.sh a       # `classify --preset hs` seeds 1-3, then
+#                                    # the `quick` classifier (it reads the
+#                                    # samples) and `generative --preset
 #                                    # paper` seeds 1-3
-#   scripts/headline-runs.sh b       # `classify --preset hs` seeds 1-3, then
-#                                    # generative seeds 3 and 2 where queue a
-#                                    # has not started them
+#   scripts/headline-runs.sh b       # the same, the generative seeds in the
+#                                    # order 3, 2, 1
+#
+# A run both queues list goes to the first to reach it; the other queue
+# moves on (the hs seeds, about an hour each, first: they can finish
+# within one session).
 #
 # Finished and committed (run them again to reproduce):
 #   scripts/headline-runs.sh sweep K # up-down sweep shard K of 2, then its
@@ -67,25 +71,29 @@ generative_paper() {
     --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
 }
 
-case $queue in
-a)
-  for seed in 1 2 3; do
-    generative_paper "$seed"
-  done
-  ;;
-b)
+hs_seeds() {
   # H&S's fine-tuning. Its pretraining is the `paper` preset's (the same
   # configuration and seed): where that run's stack is here, each seed
   # starts from it rather than pretraining it again.
+  local seed stack from
   for seed in 1 2 3; do
     stack=$RUNS/classify-paper-seed$seed/pretrained.safetensors
     from=()
     [ -f "$stack" ] && from=(--pretrained "$stack")
     run "classify-hs-seed$seed" classify --preset hs --seed "$seed" "${from[@]}"
   done
-  # Then the generative seeds that queue a has not reached (its runs take
-  # the longest): the lock gives each run to one queue.
-  for seed in 3 2; do
+}
+
+case $queue in
+a)
+  hs_seeds
+  for seed in 1 2 3; do
+    generative_paper "$seed"
+  done
+  ;;
+b)
+  hs_seeds
+  for seed in 3 2 1; do
     generative_paper "$seed"
   done
   ;;
