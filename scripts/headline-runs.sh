@@ -14,8 +14,8 @@
 #                                    # order 3, 2, 1
 #
 # A run both queues list goes to the first to reach it; the other queue
-# moves on (the hs seeds, about an hour each, first: they can finish
-# within one session).
+# moves on (the hs seeds first: 3-4 hours each on two cores side by side,
+# a generative seed longer still).
 #
 # Finished and committed (run them again to reproduce):
 #   scripts/headline-runs.sh sweep K # up-down sweep shard K of 2, then its
