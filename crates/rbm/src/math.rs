@@ -25,7 +25,14 @@ pub fn logistic<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 }
 
 /// `log(1 + exp(x))` without overflow: `max(x, 0) + log1p(exp(-|x|))`.
+///
+/// On Flex without autodiff it is one vectorised pass
+/// ([`crate::host_ops`]); elsewhere five elementwise ops.
 pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let device = x.device();
+    if crate::host_ops::on_flex(&device) && !device.is_autodiff() {
+        return crate::host_ops::softplus_on_flex(x);
+    }
     let tail = x.clone().abs().neg().exp().log1p();
     relu(x) + tail
 }

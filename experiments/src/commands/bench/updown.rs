@@ -1,7 +1,8 @@
 //! Up-down (contrastive wake-sleep) throughput of the paper's generative
 //! DBN (784-500-500 lower layers, a 510-2000 top RBM with 10 softmax
 //! labels; HOT 2006), batch 100, on the first 50,000 MNIST images:
-//! `GenerativeDbn::up_down_epoch` as `mnist-generative` runs it.
+//! `GenerativeDbn::up_down_epoch` as `mnist-generative` runs it, then
+//! free-energy classification of the same images (images per second).
 //!
 //! cargo run --release -- bench updown --device flex
 use dbn::UpDownConfig;

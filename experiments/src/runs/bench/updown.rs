@@ -1,6 +1,7 @@
 //! Up-down throughput of the paper's generative DBN (784-500-500 lower
 //! layers, a 510-2000 top RBM with softmax labels; HOT 2006) on the first
-//! training images: `GenerativeDbn::up_down_epoch` as `generative` runs it.
+//! training images: `GenerativeDbn::up_down_epoch` as `generative` runs it,
+//! then the free-energy classification that validates each epoch.
 
 use burn::prelude::*;
 use dbn::{GenerativeDbn, RbmStack, UpDownConfig, one_hot_rows};
@@ -82,5 +83,23 @@ pub fn bench_updown(
         bench.device_name
     ));
     say(&format!("samples_per_sec={median:.0}"));
+    // What each validated epoch adds: free-energy classification (an
+    // up-pass, then the top RBM's free energy with each label).
+    let truth = Tensor::<1, Int>::from_data(
+        TensorData::new(
+            classes.iter().map(|&c| c as i64).collect::<Vec<_>>(),
+            [classes.len()],
+        ),
+        device,
+    );
+    let started = std::time::Instant::now();
+    let error = model.error_rate(&images, &truth, 1000);
+    let rate = bench.train_rows as f64 / started.elapsed().as_secs_f64();
+    say(&format!(
+        "free-energy classification of the {} images (error {:.2}%): {rate:.0} images/s",
+        bench.train_rows,
+        100.0 * error
+    ));
+    say(&format!("classified_per_sec={rate:.0}"));
     Ok(())
 }
