@@ -93,7 +93,7 @@ const LOG_POLY: [f32; 9] = [
     -1.666_805_8e-1,
     2.000_071_4e-1,
     -2.499_999_4e-1,
-    3.333_333_1e-1,
+    3.333_333e-1,
 ];
 
 /// `exp(t)`, branch-free, with `t` clamped to [-87, 88] so that the
