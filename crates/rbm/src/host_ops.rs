@@ -198,25 +198,33 @@ mod flex {
         x.layout().num_elements()
     }
 
+    /// `kernel` over `x`'s f32 values in a buffer of its own; `fallback`
+    /// (Flex's own ops) for other dtypes.
+    fn map_f32(
+        x: FlexTensor,
+        kernel: fn(&mut [f32]),
+        fallback: fn(FlexTensor) -> FlexTensor,
+    ) -> FlexTensor {
+        if x.dtype() != DType::F32 {
+            return fallback(x);
+        }
+        let mut x = owned_f32(x);
+        let n = elements(&x);
+        kernel(&mut x.try_storage_mut::<f32>().expect("owned")[..n]);
+        x
+    }
+
     impl HostOps for Flex {
         fn logistic(x: FlexTensor) -> FlexTensor {
-            if x.dtype() != DType::F32 {
-                return <Flex as burn::backend::ops::ActivationOps<Flex>>::sigmoid(x);
-            }
-            let mut x = owned_f32(x);
-            let n = elements(&x);
-            logistic_in_place(&mut x.try_storage_mut::<f32>().expect("owned")[..n]);
-            x
+            map_f32(
+                x,
+                logistic_in_place,
+                <Flex as burn::backend::ops::ActivationOps<Flex>>::sigmoid,
+            )
         }
 
         fn softplus(x: FlexTensor) -> FlexTensor {
-            if x.dtype() != DType::F32 {
-                return super::softplus_ops::<Flex>(x);
-            }
-            let mut x = owned_f32(x);
-            let n = elements(&x);
-            softplus_in_place(&mut x.try_storage_mut::<f32>().expect("owned")[..n]);
-            x
+            map_f32(x, softplus_in_place, super::softplus_ops::<Flex>)
         }
 
         fn momentum_descent(
