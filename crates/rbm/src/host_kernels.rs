@@ -4,8 +4,8 @@
 //!
 //! The logistic and the softplus are written lane by lane with no branches
 //! or calls, so the compiler vectorises them; on x86-64 they are compiled
-//! once more for AVX2 and chosen at run time. Neither build contracts
-//! `a * b + c` into an FMA, so both give the same bits.
+//! again for AVX2 and for AVX-512 and chosen at run time. No build
+//! contracts `a * b + c` into an FMA, so all give the same bits.
 
 use rayon::prelude::*;
 
@@ -45,10 +45,17 @@ fn map_in_place<F: Fn(f32) -> f32 + Copy + Send + Sync>(values: &mut [f32], f: F
 
 fn map_chunk<F: Fn(f32) -> f32 + Copy>(values: &mut [f32], f: F) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { map_avx2(values, f) };
-        return;
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            unsafe { map_avx512(values, f) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { map_avx2(values, f) };
+            return;
+        }
     }
     map_lanes(values, f);
 }
@@ -56,6 +63,14 @@ fn map_chunk<F: Fn(f32) -> f32 + Copy>(values: &mut [f32], f: F) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn map_avx2<F: Fn(f32) -> f32>(values: &mut [f32], f: F) {
+    map_lanes(values, f);
+}
+
+/// 16 lanes where the CPU has them (the Xeons and the AVX-512 EPYCs): the
+/// same operations as the other builds, so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn map_avx512<F: Fn(f32) -> f32>(values: &mut [f32], f: F) {
     map_lanes(values, f);
 }
 
@@ -329,6 +344,38 @@ mod tests {
                 assert_eq!(whole[i].to_bits(), scalar(x).to_bits(), "element {i}");
             }
             assert_eq!(small[..], whole[..1001]);
+        }
+    }
+
+    /// Each build the CPU can run (portable, AVX2, AVX-512) gives the
+    /// scalar functions' bits, on a length that is no multiple of any
+    /// vector width (so the tail loops run too).
+    #[test]
+    fn every_simd_build_gives_the_scalar_bits() {
+        let inputs: Vec<f32> = (0..4099)
+            .map(|i| ((i as f32) * 0.377_21).sin() * 100.0)
+            .collect();
+        for scalar in [logistic as fn(f32) -> f32, softplus] {
+            let want: Vec<u32> = inputs.iter().map(|&x| scalar(x).to_bits()).collect();
+            let bits = |values: Vec<f32>| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let mut portable = inputs.clone();
+            map_lanes(&mut portable, scalar);
+            assert_eq!(bits(portable), want, "portable");
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    let mut avx2 = inputs.clone();
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    unsafe { map_avx2(&mut avx2, scalar) };
+                    assert_eq!(bits(avx2), want, "AVX2");
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    let mut avx512 = inputs.clone();
+                    // SAFETY: the CPU supports AVX-512F, checked just above.
+                    unsafe { map_avx512(&mut avx512, scalar) };
+                    assert_eq!(bits(avx512), want, "AVX-512");
+                }
+            }
         }
     }
 

@@ -358,7 +358,7 @@ pub fn train_generative(
     let done = updown.state.epochs_done;
     let last_test_error = 100.0 * updown.last.error_rate(&test_images, &test_labels, 1000);
     let best = updown.state.best.expect("set at the start");
-    let mut model = load_generative(&updown.best_file, &device)?;
+    let mut model = updown.best;
     let best_test_error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
     log(&format!(
         "up-down: best validation error {:.2}% at epoch {} of {done} (test {best_test_error:.2}%, training error {}); last epoch's test error {last_test_error:.2}%",
@@ -734,7 +734,8 @@ pub(crate) struct UpDownRun {
     /// The last epoch's model.
     pub last: GenerativeDbn,
     pub state: UpDownState,
-    /// The best validation epoch's model file.
+    /// The best validation epoch's model, and the file it was loaded from.
+    pub best: GenerativeDbn,
     pub best_file: std::path::PathBuf,
 }
 
@@ -836,8 +837,9 @@ pub(crate) fn updown_with_checkpoints(
     .map_err(|e| schedule_error(e, "up-down epoch", run))?;
     // The chosen epoch's training error, measured once the choice is
     // final and committed with the last epoch's files.
+    let best = load_generative(&best_file, &device)?;
     if state.best.is_some_and(|b| b.train_error_percent.is_none()) {
-        state.measure_best_train_error(&load_generative(&best_file, &device)?, train);
+        state.measure_best_train_error(&best, train);
         if let Some(commit) = run.last_commit(UPDOWN)? {
             let files: Vec<(&str, &str)> = commit
                 .files
@@ -850,6 +852,7 @@ pub(crate) fn updown_with_checkpoints(
     Ok(UpDownRun {
         last: model,
         state,
+        best,
         best_file,
     })
 }
