@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 use crate::error::RbmError;
-use crate::math::{logistic, softplus, to_host_f64};
+use crate::math::{logistic, matmul, softplus, to_host_f64};
 use crate::model::Rbm;
 use crate::sampler::Sampler;
 use crate::units::UnitKind;
@@ -155,13 +155,10 @@ pub fn ais_log_partition(
     let mut block = Tensor::<1>::zeros([config.runs], &device);
     for (step, pair) in config.betas.windows(2).enumerate() {
         let (previous, beta) = (pair[0], pair[1]);
-        let input = visible.clone().matmul(weight.clone()) + hidden_bias.clone(); // [runs, n_hidden]
+        let input = matmul(visible.clone(), weight.clone()) + hidden_bias.clone(); // [runs, n_hidden]
         // log p*_beta(v) - log p*_previous(v), with v the state before the transition.
-        let visible_term = visible
-            .clone()
-            .matmul(bias_diff.clone())
-            .squeeze_dim::<1>(1)
-            * (beta - previous);
+        let visible_term =
+            matmul(visible.clone(), bias_diff.clone()).squeeze_dim::<1>(1) * (beta - previous);
         let hidden_term = (softplus(input.clone() * beta) - softplus(input.clone() * previous))
             .sum_dim(1)
             .squeeze_dim::<1>(1);
@@ -176,7 +173,7 @@ pub fn ais_log_partition(
             // One Gibbs sweep that leaves p_beta invariant.
             let hidden = sampler.bernoulli(logistic(input * beta));
             let visible_input = bias_a.clone() * (1.0 - beta)
-                + (hidden.matmul(weight_t.clone()) + bias_b.clone()) * beta;
+                + (matmul(hidden, weight_t.clone()) + bias_b.clone()) * beta;
             visible = sampler.bernoulli(logistic(visible_input));
         }
     }

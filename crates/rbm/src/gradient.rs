@@ -3,6 +3,8 @@
 
 use burn::prelude::*;
 
+use crate::math::matmul;
+
 /// One tensor per RBM parameter (weights, visible biases, hidden biases),
 /// whatever the tensors mean; this crate uses it for
 /// - gradient estimates: [`CdEstimate::gradient`](crate::CdEstimate) (CD-k/PCD-k)
@@ -104,7 +106,7 @@ pub fn contrastive_statistics(
 /// `(visible^T hidden, column sums of hidden)`.
 fn products(visible: Tensor<2>, hidden: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
     let hidden_sum = sum_rows(hidden.clone());
-    (visible.transpose().matmul(hidden), hidden_sum)
+    (matmul(visible.transpose(), hidden), hidden_sum)
 }
 
 /// Column sums: `[rows, units]` -> `[units]`.

@@ -7,6 +7,11 @@
 //! parameter the caller still shares (Burn's `Learner` keeps the model it
 //! hands to the optimizer, so a fine-tuned parameter is never held once).
 //!
+//! Flex's matmul allocates its output zeroed and then copies it once more
+//! (Burn's byte buffer re-aligns a `Vec<u8>`): 10% of a fine-tuning
+//! epoch. [`HostOps::matmul`] calls the same GEMM with the same arguments
+//! into an f32 buffer of its own, so the bits are Flex's.
+//!
 //! On an autodiff device the logistic keeps its output for the backward
 //! pass, `grad * s * (1 - s)`: finite for every input, where the backward
 //! of `1 / (1 + exp(-x))` written as tensor ops is `0 * inf` below -88.
@@ -14,10 +19,13 @@
 //! Callers use [`on_flex`] first: on any other backend (wgpu) the
 //! extension is not routed and they keep Burn's own ops.
 
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary, unary};
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::{Autodiff, Backend, backend_extension, tensor::FloatTensor};
 use burn::prelude::*;
 
@@ -27,6 +35,12 @@ pub trait HostOps: Backend {
     /// `1 / (1 + exp(-x))`, elementwise.
     fn logistic(x: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::sigmoid(x)
+    }
+
+    /// `lhs @ rhs` (Burn's `float_matmul` elsewhere, and on Flex for other
+    /// ranks or dtypes).
+    fn matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_matmul(lhs, rhs)
     }
 
     /// `log(1 + exp(x))`, elementwise ([`softplus_ops`] elsewhere).
@@ -108,6 +122,15 @@ pub(crate) fn logistic_on_flex<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as HostOps>::logistic(x.into_dispatch()))
 }
 
+/// [`HostOps::matmul`] on tensors whose device passes [`on_flex`].
+pub(crate) fn matmul_on_flex<const D: usize>(lhs: Tensor<D>, rhs: Tensor<D>) -> Tensor<D> {
+    use burn::backend::Dispatch;
+    Tensor::from_dispatch(<Dispatch as HostOps>::matmul(
+        lhs.into_dispatch(),
+        rhs.into_dispatch(),
+    ))
+}
+
 /// [`HostOps::softplus`] on a tensor whose device passes [`on_flex`].
 pub(crate) fn softplus_on_flex<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     use burn::backend::Dispatch;
@@ -140,6 +163,59 @@ pub(crate) fn momentum_descent_on_flex<const D: usize>(
 }
 
 impl<B: Backend + HostOps, C: CheckpointStrategy> HostOps for Autodiff<B, C> {
+    fn matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        /// Burn's matmul backward for 2-D operands, through
+        /// [`HostOps::matmul`]: `grad rhs^T` and `lhs^T grad`.
+        #[derive(Debug)]
+        struct Matmul;
+
+        impl<B: Backend + HostOps> Backward<B, 2> for Matmul {
+            type State = (Option<NodeId>, Option<NodeId>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let (lhs, rhs) = ops.state;
+                let lhs = lhs.map(|lhs| checkpointer.retrieve_node_output(lhs));
+                let rhs = rhs.map(|rhs| checkpointer.retrieve_node_output(rhs));
+                binary::<B, _, _>(
+                    ops.parents,
+                    ops.node,
+                    grads,
+                    |grad| B::matmul(grad, B::float_transpose(rhs.expect("kept for lhs"))),
+                    |grad| B::matmul(B::float_transpose(lhs.expect("kept for rhs")), grad),
+                );
+            }
+        }
+
+        // Other ranks broadcast batch dimensions: Burn's own op.
+        if lhs.primitive().shape().num_dims() != 2 || rhs.primitive().shape().num_dims() != 2 {
+            return <Self as FloatTensorOps<Self>>::float_matmul(lhs, rhs);
+        }
+        let (lhs_tracked, rhs_tracked) = (lhs.is_tracked(), rhs.is_tracked());
+        match Matmul
+            .prepare::<C>([lhs.node(), rhs.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                // Each operand is kept only for the other's gradient.
+                let lhs_state = rhs_tracked.then(|| prep.checkpoint(&lhs));
+                let rhs_state = lhs_tracked.then(|| prep.checkpoint(&rhs));
+                prep.finish(
+                    (lhs_state, rhs_state),
+                    B::matmul(lhs.into_primitive(), rhs.into_primitive()),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::matmul(lhs.into_primitive(), rhs.into_primitive()))
+            }
+        }
+    }
+
     fn logistic(x: FloatTensor<Self>) -> FloatTensor<Self> {
         /// The backward pass from the saved output `s`: `grad * s (1 - s)`.
         #[derive(Debug)]
@@ -175,8 +251,9 @@ mod flex {
     use super::HostOps;
     use crate::host_kernels::{logistic_in_place, momentum_descent_into, softplus_in_place};
     use burn::backend::Flex;
-    use burn::backend::flex::FlexTensor;
-    use burn::tensor::{DType, TensorData};
+    use burn::backend::flex::{FlexTensor, Layout};
+    use burn::backend::ops::FloatTensorOps;
+    use burn::tensor::{Bytes, DType, Shape, TensorData};
 
     /// `x` as one contiguous f32 buffer of its own: in place when `x` is
     /// already one, else a copy.
@@ -215,6 +292,67 @@ mod flex {
     }
 
     impl HostOps for Flex {
+        fn matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+            let (lhs_shape, rhs_shape) = (lhs.layout().shape(), rhs.layout().shape());
+            if lhs.dtype() != DType::F32
+                || rhs.dtype() != DType::F32
+                || lhs_shape.num_dims() != 2
+                || rhs_shape.num_dims() != 2
+                || lhs_shape[1] != rhs_shape[0]
+                || lhs_shape.num_elements() == 0
+                || rhs_shape.num_elements() == 0
+            {
+                return <Flex as FloatTensorOps<Flex>>::float_matmul(lhs, rhs);
+            }
+            let (m, k, n) = (lhs_shape[0], lhs_shape[1], rhs_shape[1]);
+            let mut out: Vec<f32> = Vec::with_capacity(m * n);
+            // Flex's arguments (`burn_flex::ops::matmul`): its strides,
+            // alpha 0 and beta 1 with the output not read, and threads
+            // from 192^3 multiply-adds.
+            let parallelism = if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {
+                gemm::Parallelism::Rayon(0)
+            } else {
+                gemm::Parallelism::None
+            };
+            let (lhs_rows, lhs_cols) = (lhs.layout().strides()[0], lhs.layout().strides()[1]);
+            let (rhs_rows, rhs_cols) = (rhs.layout().strides()[0], rhs.layout().strides()[1]);
+            let lhs_data: &[f32] = lhs.storage();
+            let rhs_data: &[f32] = rhs.storage();
+            // SAFETY: the operands' views lie within their storage (their
+            // layouts say so) and `out` has room for `m * n` values, which
+            // the GEMM writes all of (k > 0, the output not read) before
+            // the length is set.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    out.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    lhs_data.as_ptr().add(lhs.layout().start_offset()),
+                    lhs_cols,
+                    lhs_rows,
+                    rhs_data.as_ptr().add(rhs.layout().start_offset()),
+                    rhs_cols,
+                    rhs_rows,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                );
+                out.set_len(m * n);
+            }
+            FlexTensor::new(
+                Bytes::from_elems(out),
+                Layout::contiguous(Shape::new([m, n])),
+                DType::F32,
+            )
+        }
+
         fn logistic(x: FlexTensor) -> FlexTensor {
             map_f32(
                 x,
@@ -323,6 +461,86 @@ mod tests {
             assert!((a - b).abs() <= bound, "x = {v}: {a} vs the ops' {b}");
         }
         assert_eq!(host(x), values, "the shared input changed");
+    }
+
+    fn matrix(rows: usize, cols: usize, phase: f32, device: &Device) -> Tensor<2> {
+        let values: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i as f32) * 0.371 + phase).sin())
+            .collect();
+        Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+    }
+
+    fn bits(x: Tensor<2>) -> Vec<u32> {
+        host(x).iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The host matmul gives Flex's own bits, with and without autodiff:
+    /// contiguous operands, transposed ones (strided views), a slice at an
+    /// offset, shapes on either side of Flex's threshold for threads
+    /// (192^3 multiply-adds), and a product over k = 0.
+    #[test]
+    fn matmul_on_flex_gives_flexs_bits() {
+        for device in [Device::flex(), Device::flex().autodiff()] {
+            for (m, k, n) in [(3, 5, 4), (100, 784, 500), (250, 200, 170), (1, 1, 1)] {
+                let a = matrix(m, k, 0.1, &device);
+                let b = matrix(k, n, 0.7, &device);
+                assert_eq!(
+                    bits(crate::math::matmul(a.clone(), b.clone())),
+                    bits(a.clone().matmul(b.clone())),
+                    "{m}x{k} @ {k}x{n}"
+                );
+                let at = matrix(k, m, 0.2, &device).transpose();
+                let bt = matrix(n, k, 0.3, &device).transpose();
+                assert_eq!(
+                    bits(crate::math::matmul(at.clone(), bt.clone())),
+                    bits(at.matmul(bt)),
+                    "transposed {m}x{k} @ {k}x{n}"
+                );
+                let sliced = matrix(m + 2, k + 3, 0.4, &device).slice([1..m + 1, 2..k + 2]);
+                assert_eq!(
+                    bits(crate::math::matmul(sliced.clone(), b.clone())),
+                    bits(sliced.matmul(b)),
+                    "sliced {m}x{k} @ {k}x{n}"
+                );
+            }
+            let empty = Tensor::<2>::zeros([3, 0], &device);
+            let product = crate::math::matmul(empty, Tensor::zeros([0, 4], &device));
+            assert_eq!(product.dims(), [3, 4]);
+            assert_eq!(host(product), vec![0.0; 12]);
+        }
+    }
+
+    /// With autodiff the host matmul's gradients are Burn's bit for bit
+    /// (`grad rhs^T`, `lhs^T grad`), with either operand tracked or both.
+    #[test]
+    fn matmul_gradients_on_flex_are_burns() {
+        let device = Device::flex().autodiff();
+        for (track_lhs, track_rhs) in [(true, true), (true, false), (false, true)] {
+            let operands = || {
+                let (a, b) = (matrix(30, 20, 0.5, &device), matrix(20, 10, 0.9, &device));
+                (
+                    if track_lhs { a.require_grad() } else { a },
+                    if track_rhs { b.require_grad() } else { b },
+                )
+            };
+            let weights = matrix(30, 10, 0.6, &device);
+            let (a, b) = operands();
+            let ours = (crate::math::matmul(a.clone(), b.clone()) * weights.clone())
+                .sum()
+                .backward();
+            let (a2, b2) = operands();
+            let burns = (a2.clone().matmul(b2.clone()) * weights).sum().backward();
+            for (x, x2, tracked) in [(a, a2, track_lhs), (b, b2, track_rhs)] {
+                match (x.grad(&ours), x2.grad(&burns)) {
+                    (Some(g), Some(g2)) => {
+                        assert!(tracked);
+                        assert_eq!(bits(g), bits(g2));
+                    }
+                    (None, None) => assert!(!tracked),
+                    _ => panic!("one gradient missing ({track_lhs}, {track_rhs})"),
+                }
+            }
+        }
     }
 
     /// With autodiff the gradient is Burn's `sigmoid` gradient `s (1 - s)`

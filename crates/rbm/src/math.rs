@@ -24,6 +24,20 @@ pub fn logistic<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     x.neg().exp().add_scalar(1.0).recip()
 }
 
+/// `lhs @ rhs`: on Flex (with or without autodiff) Flex's own GEMM with
+/// its arguments, into a buffer of its own ([`crate::host_ops`]; the same
+/// bits without Flex's zeroing and copy of the output), else Burn's
+/// `matmul`.
+///
+/// # Shapes
+/// - lhs: `[m, k]`, rhs: `[k, n]` -> `[m, n]`
+pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+    if crate::host_ops::on_flex(&lhs.device()) {
+        return crate::host_ops::matmul_on_flex(lhs, rhs);
+    }
+    lhs.matmul(rhs)
+}
+
 /// `log(1 + exp(x))` without overflow: `max(x, 0) + log1p(exp(-|x|))`.
 ///
 /// On Flex without autodiff it is one vectorised pass

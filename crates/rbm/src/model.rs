@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 use crate::error::RbmError;
+use crate::math::matmul;
 use crate::sampler::Sampler;
 use crate::units::UnitKind;
 
@@ -323,7 +324,7 @@ impl Rbm {
     /// # Shapes
     /// - visible: `[batch, n_visible]` -> `[batch, n_hidden]`
     pub fn hidden_input(&self, visible: Tensor<2>) -> Tensor<2> {
-        self.normalize_visible(visible).matmul(self.weight.val())
+        matmul(self.normalize_visible(visible), self.weight.val())
             + self.hidden_bias.val().unsqueeze()
     }
 
@@ -333,7 +334,7 @@ impl Rbm {
     /// # Shapes
     /// - hidden: `[batch, n_hidden]` -> `[batch, n_visible]`
     pub fn visible_input(&self, hidden: Tensor<2>) -> Tensor<2> {
-        hidden.matmul(self.weight.val().transpose()) + self.normalized_visible_bias().unsqueeze()
+        matmul(hidden, self.weight.val().transpose()) + self.normalized_visible_bias().unsqueeze()
     }
 
     /// E[h | v]: the hidden units' conditional means given visible states.
@@ -397,7 +398,7 @@ impl Rbm {
     /// - visible: `[batch, n_visible]`, hidden: `[batch, n_hidden]` -> `[batch]`
     pub fn energy(&self, visible: Tensor<2>, hidden: Tensor<2>) -> Tensor<1> {
         let visible = self.normalize_visible(visible);
-        let interaction = (visible.clone().matmul(self.weight.val()) * hidden.clone())
+        let interaction = (matmul(visible.clone(), self.weight.val()) * hidden.clone())
             .sum_dim(1)
             .squeeze_dim(1);
         self.visible_units

@@ -245,9 +245,7 @@ impl UnitKind {
     /// # Shapes
     /// - states: `[batch, units]`, bias: `[units]` -> `[batch]`
     pub fn self_energy(&self, states: Tensor<2>, bias: Tensor<1>) -> Tensor<1> {
-        let linear = states
-            .clone()
-            .matmul(bias.unsqueeze_dim::<2>(1))
+        let linear = crate::math::matmul(states.clone(), bias.unsqueeze_dim::<2>(1))
             .squeeze_dim::<1>(1)
             .neg();
         match self {

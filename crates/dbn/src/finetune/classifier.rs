@@ -7,6 +7,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use rbm::math::matmul;
 use rbm::{Sampler, UnitKind};
 use serde::{Deserialize, Serialize};
 
@@ -315,7 +316,7 @@ impl DbnClassifier {
         let mut activations = Vec::with_capacity(self.hidden.len());
         let mut below = images;
         for (layer, units) in self.hidden.iter().zip(&self.hidden_units) {
-            below = units.mean(layer.forward(below));
+            below = units.mean(linear(layer, below));
             activations.push(below.clone());
         }
         activations
@@ -342,9 +343,9 @@ impl DbnClassifier {
             .iter()
             .zip(&self.hidden_units)
             .fold(dropped_out(images, rates.input), |below, (layer, units)| {
-                dropped_out(units.mean(layer.forward(below)), rates.hidden)
+                dropped_out(units.mean(linear(layer, below)), rates.hidden)
             });
-        self.head.forward(top)
+        linear(&self.head, top)
     }
 
     /// Logits, mean cross-entropy loss and targets of a batch.
@@ -379,6 +380,20 @@ impl DbnClassifier {
         batch_size: usize,
     ) -> f64 {
         chunked_error_rate(images, labels, batch_size, |chunk| self.predict(chunk))
+    }
+}
+
+/// `layer`'s `x W + b` as Burn's `Linear::forward` computes it (matmul,
+/// then the bias added), the matmul through [`rbm::math::matmul`] (on
+/// Flex: the same bits without the output's extra copy).
+///
+/// # Shapes
+/// - x: `[batch, inputs]` -> `[batch, outputs]`
+pub(crate) fn linear(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let product = matmul(x, layer.weight.val()); // [batch, outputs]
+    match &layer.bias {
+        Some(bias) => product + bias.val().unsqueeze(),
+        None => product,
     }
 }
 

@@ -18,6 +18,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use rbm::Sampler;
+use rbm::math::matmul;
 
 use crate::error::DbnConfigError;
 use crate::finetune::classifier::DbnClassifier;
@@ -111,7 +112,7 @@ impl SgdNet {
         for (weight, bias) in self.weights[..last].iter().zip(&self.biases) {
             let below = inputs.last().expect("the images at least").clone();
             inputs.push(rbm::math::logistic(
-                below.matmul(weight.clone()) + bias.clone(),
+                matmul(below, weight.clone()) + bias.clone(),
             ));
         }
         inputs
@@ -137,7 +138,7 @@ impl SgdNet {
             .layer_inputs(images)
             .pop()
             .expect("the images at least");
-        top.matmul(self.weights[last].clone()) + self.biases[last].clone()
+        matmul(top, self.weights[last].clone()) + self.biases[last].clone()
     }
 
     /// Mean cross-entropy of the softmax on the batch.
@@ -165,7 +166,7 @@ impl SgdNet {
         let last = self.weights.len() - 1;
         let inputs = self.layer_inputs(images);
         let logits =
-            inputs[last].clone().matmul(self.weights[last].clone()) + self.biases[last].clone();
+            matmul(inputs[last].clone(), self.weights[last].clone()) + self.biases[last].clone();
         let log_p = log_softmax(logits, 1); // [batch, classes]
         // Kept on the device: a training loop reads it once per epoch.
         let loss = (log_p.clone() * one_hot.clone())
@@ -178,12 +179,12 @@ impl SgdNet {
         let mut bias_grads = Vec::with_capacity(last + 1);
         for layer in (0..=last).rev() {
             let input = inputs[layer].clone(); // [batch, inputs of the layer]
-            weight_grads.push(input.clone().transpose().matmul(delta.clone()));
+            weight_grads.push(matmul(input.clone().transpose(), delta.clone()));
             bias_grads.push(delta.clone().sum_dim(0));
             if layer > 0 {
                 // Through the logistic below: s (1 - s).
                 let slope = input.clone() - input.square();
-                delta = delta.matmul(self.weights[layer].clone().transpose()) * slope;
+                delta = matmul(delta, self.weights[layer].clone().transpose()) * slope;
             }
         }
         weight_grads.reverse();

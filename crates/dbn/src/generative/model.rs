@@ -5,6 +5,7 @@
 //! classifies by the top RBM's free energy.
 
 use burn::prelude::*;
+use rbm::math::matmul;
 use rbm::{Rbm, Sampler, UnitKind};
 use serde::{Deserialize, Serialize};
 
@@ -100,13 +101,15 @@ impl GenerativeDbn {
         let weight = self.top.weight.val(); // [features + labels, hidden]
         let [_, hidden] = weight.dims();
         let visible_bias = self.top.visible_bias.val(); // [features + labels]
-        let hidden_input = features
-            .clone()
-            .matmul(weight.clone().slice([0..n_features, 0..hidden]))
-            + self.top.hidden_bias.val().unsqueeze_dim(0); // [batch, hidden]
-        let feature_energy = features
-            .matmul(visible_bias.clone().slice(0..n_features).unsqueeze_dim(1))
-            .neg(); // [batch, 1]
+        let hidden_input = matmul(
+            features.clone(),
+            weight.clone().slice([0..n_features, 0..hidden]),
+        ) + self.top.hidden_bias.val().unsqueeze_dim(0); // [batch, hidden]
+        let feature_energy = matmul(
+            features,
+            visible_bias.clone().slice(0..n_features).unsqueeze_dim(1),
+        )
+        .neg(); // [batch, 1]
         let columns = (n_features..n_features + n_labels)
             .map(|unit| {
                 let label_row = weight.clone().slice([unit..unit + 1, 0..hidden]); // [1, hidden]

@@ -3,6 +3,7 @@
 
 use burn::module::Param;
 use burn::prelude::*;
+use rbm::math::matmul;
 use rbm::{Rbm, Sampler, contrastive_statistics};
 use serde::{Deserialize, Serialize};
 
@@ -363,7 +364,7 @@ impl GenerativeDbn {
                 wake_error = Some(error.clone().square().mean());
             }
             let (layer, moving) = (&mut self.down[i], &mut velocity.down[i]);
-            let change_w = error.clone().transpose().matmul(wake[i + 1].clone()) * rate
+            let change_w = matmul(error.clone().transpose(), wake[i + 1].clone()) * rate
                 - layer.weight.val() * decay;
             let change_b = error.sum_dim(0).squeeze_dim::<1>(0) * rate;
             move_by(&mut layer.weight, &mut moving.weight, change_w, momentum);
@@ -382,7 +383,7 @@ impl GenerativeDbn {
                 sleep_error = Some(error.clone().square().mean());
             }
             let (layer, moving) = (&mut self.up[i], &mut velocity.up[i]);
-            let change_w = sleep[i].clone().transpose().matmul(error.clone()) * rate
+            let change_w = matmul(sleep[i].clone().transpose(), error.clone()) * rate
                 - layer.weight.val() * decay;
             let change_b = error.sum_dim(0).squeeze_dim::<1>(0) * rate;
             move_by(&mut layer.weight, &mut moving.weight, change_w, momentum);

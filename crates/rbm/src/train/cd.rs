@@ -5,6 +5,7 @@
 use burn::prelude::*;
 
 use crate::gradient::{ParameterTensors, contrastive_statistics};
+use crate::math::matmul;
 use crate::model::{GibbsState, Rbm};
 use crate::sampler::Sampler;
 
@@ -86,7 +87,7 @@ pub fn contrastive_divergence(
 fn log_sigma_statistic(rbm: &Rbm, visible: Tensor<2>, hidden: Tensor<2>) -> Tensor<1> {
     let normalized = rbm.normalize_visible(visible);
     let bias = rbm.normalize_visible(rbm.visible_bias.val().unsqueeze());
-    let top_down = hidden.matmul(rbm.weight.val().transpose());
+    let top_down = matmul(hidden, rbm.weight.val().transpose());
     ((normalized.clone() - bias).square() - normalized * top_down)
         .sum_dim(0)
         .squeeze_dim(0)
