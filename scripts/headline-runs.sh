@@ -11,7 +11,8 @@
 #                                    # samples) and `generative --preset
 #                                    # paper` seeds 1-3
 #   scripts/headline-runs.sh b       # the same, the generative seeds in the
-#                                    # order 3, 2, 1
+#                                    # order 3, 2, 1 (in either queue a seed
+#                                    # already started goes first)
 #
 # A run both queues list goes to the first to reach it; the other queue
 # moves on (the hs seeds first: 3-4 hours each on two cores side by side,
@@ -71,6 +72,25 @@ generative_paper() {
     --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
 }
 
+# generative_seeds SEED...: the generative `paper` seeds in the given
+# order, except that seeds already started (a config.json, no result.json)
+# come first, so that after an interruption the queue that reaches them
+# resumes them rather than starting a new seed while they wait.
+generative_seeds() {
+  local seed started=() fresh=()
+  for seed in "$@"; do
+    local dir=$RUNS/generative-paper-seed$seed
+    if [ -f "$dir/config.json" ] && [ ! -f "$dir/result.json" ]; then
+      started+=("$seed")
+    else
+      fresh+=("$seed")
+    fi
+  done
+  for seed in "${started[@]}" "${fresh[@]}"; do
+    generative_paper "$seed"
+  done
+}
+
 hs_seeds() {
   # H&S's fine-tuning. Its pretraining is the `paper` preset's (the same
   # configuration and seed): where that run's stack is here, each seed
@@ -87,15 +107,11 @@ hs_seeds() {
 case $queue in
 a)
   hs_seeds
-  for seed in 1 2 3; do
-    generative_paper "$seed"
-  done
+  generative_seeds 1 2 3
   ;;
 b)
   hs_seeds
-  for seed in 3 2 1; do
-    generative_paper "$seed"
-  done
+  generative_seeds 3 2 1
   ;;
 sweep)
   shard=${2:?usage: scripts/headline-runs.sh sweep 1|2}
