@@ -255,14 +255,20 @@ mod flex {
     use burn::backend::ops::FloatTensorOps;
     use burn::tensor::{Bytes, DType, Shape, TensorData};
 
-    /// `x` as one contiguous f32 buffer of its own: in place when `x` is
-    /// already one, else a copy.
-    fn owned_f32(x: FlexTensor) -> FlexTensor {
-        let mut x = if x.is_contiguous() && x.layout().start_offset() == 0 {
+    /// `x` itself when its values are one contiguous run from the start
+    /// of its buffer, else a contiguous copy.
+    fn contiguous(x: FlexTensor) -> FlexTensor {
+        if x.is_contiguous() && x.layout().start_offset() == 0 {
             x
         } else {
             x.to_contiguous()
-        };
+        }
+    }
+
+    /// `x` as one contiguous f32 buffer of its own: in place when `x` is
+    /// already one, else a copy.
+    fn owned_f32(x: FlexTensor) -> FlexTensor {
+        let mut x = contiguous(x);
         if x.try_storage_mut::<f32>().is_none() {
             let shape = x.layout().shape().clone();
             let values = x.as_slice::<f32>().expect("contiguous f32").to_vec();
@@ -382,11 +388,7 @@ mod flex {
                     parameter, velocity, gradient, rate, momentum, decay, has_decay,
                 );
             }
-            let parameter = if parameter.is_contiguous() && parameter.layout().start_offset() == 0 {
-                parameter
-            } else {
-                parameter.to_contiguous()
-            };
+            let parameter = contiguous(parameter);
             // The new parameter goes into the gradient's buffer: the
             // parameter itself may be shared and is only read.
             let (mut velocity, mut out) = (owned_f32(velocity), owned_f32(gradient));
