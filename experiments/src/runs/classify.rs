@@ -291,7 +291,7 @@ pub fn train_classifier(
                 return Ok(Outcome::Interrupted);
             };
             log(&format!(
-                "pretraining done after {:.1} min",
+                "pretraining done; run time so far {:.1} min",
                 clock.total().wall_seconds / 60.0
             ));
             DbnClassifier::from_stack(&stack, classes, config.seed)?

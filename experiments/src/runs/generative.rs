@@ -340,7 +340,7 @@ pub fn train_generative(
     let greedy_test_error = 100.0 * greedy.error_rate(&test_images, &test_labels, 1000);
     let greedy_valid_error = 100.0 * greedy.error_rate(&valid_images, &valid_labels, 1000);
     log(&format!(
-        "greedy DBN: generative classification error {greedy_valid_error:.2}% (validation), {greedy_test_error:.2}% (test); {:.1} min",
+        "greedy DBN: generative classification error {greedy_valid_error:.2}% (validation), {greedy_test_error:.2}% (test); run time so far {:.1} min",
         clock.total().wall_seconds / 60.0
     ));
 

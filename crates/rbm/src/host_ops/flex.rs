@@ -1,0 +1,158 @@
+//! [`HostOps`] on Flex: the host kernels on f32 buffers of their own.
+
+use super::HostOps;
+use crate::host_kernels::{logistic_in_place, momentum_descent_into, softplus_in_place};
+use burn::backend::Flex;
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::ops::FloatTensorOps;
+use burn::tensor::{Bytes, DType, Shape, TensorData};
+
+/// `x` itself when its values are one contiguous run from the start
+/// of its buffer, else a contiguous copy.
+fn contiguous(x: FlexTensor) -> FlexTensor {
+    if x.is_contiguous() && x.layout().start_offset() == 0 {
+        x
+    } else {
+        x.to_contiguous()
+    }
+}
+
+/// `x` as one contiguous f32 buffer of its own: in place when `x` is
+/// already one, else a copy.
+fn owned_f32(x: FlexTensor) -> FlexTensor {
+    let mut x = contiguous(x);
+    if x.try_storage_mut::<f32>().is_none() {
+        let shape = x.layout().shape().clone();
+        let values = x.as_slice::<f32>().expect("contiguous f32").to_vec();
+        x = FlexTensor::from_data(TensorData::new(values, shape));
+    }
+    x
+}
+
+fn elements(x: &FlexTensor) -> usize {
+    x.layout().num_elements()
+}
+
+/// `kernel` over `x`'s f32 values in a buffer of its own; `fallback`
+/// (Flex's own ops) for other dtypes.
+fn map_f32(
+    x: FlexTensor,
+    kernel: fn(&mut [f32]),
+    fallback: fn(FlexTensor) -> FlexTensor,
+) -> FlexTensor {
+    if x.dtype() != DType::F32 {
+        return fallback(x);
+    }
+    let mut x = owned_f32(x);
+    let n = elements(&x);
+    kernel(&mut x.try_storage_mut::<f32>().expect("owned")[..n]);
+    x
+}
+
+impl HostOps for Flex {
+    fn matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+        let (lhs_shape, rhs_shape) = (lhs.layout().shape(), rhs.layout().shape());
+        if lhs.dtype() != DType::F32
+            || rhs.dtype() != DType::F32
+            || lhs_shape.num_dims() != 2
+            || rhs_shape.num_dims() != 2
+            || lhs_shape[1] != rhs_shape[0]
+            || lhs_shape.num_elements() == 0
+            || rhs_shape.num_elements() == 0
+        {
+            return <Flex as FloatTensorOps<Flex>>::float_matmul(lhs, rhs);
+        }
+        let (m, k, n) = (lhs_shape[0], lhs_shape[1], rhs_shape[1]);
+        let mut out: Vec<f32> = Vec::with_capacity(m * n);
+        // Flex's arguments (`burn_flex::ops::matmul`): its strides,
+        // alpha 0 and beta 1 with the output not read, and threads
+        // from 192^3 multiply-adds.
+        let parallelism = if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {
+            gemm::Parallelism::Rayon(0)
+        } else {
+            gemm::Parallelism::None
+        };
+        let (lhs_rows, lhs_cols) = (lhs.layout().strides()[0], lhs.layout().strides()[1]);
+        let (rhs_rows, rhs_cols) = (rhs.layout().strides()[0], rhs.layout().strides()[1]);
+        let lhs_data: &[f32] = lhs.storage();
+        let rhs_data: &[f32] = rhs.storage();
+        // SAFETY: the operands' views lie within their storage (their
+        // layouts say so) and `out` has room for `m * n` values, which
+        // the GEMM writes all of (k > 0, the output not read) before
+        // the length is set.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                lhs_data.as_ptr().add(lhs.layout().start_offset()),
+                lhs_cols,
+                lhs_rows,
+                rhs_data.as_ptr().add(rhs.layout().start_offset()),
+                rhs_cols,
+                rhs_rows,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+            out.set_len(m * n);
+        }
+        FlexTensor::new(
+            Bytes::from_elems(out),
+            Layout::contiguous(Shape::new([m, n])),
+            DType::F32,
+        )
+    }
+
+    fn logistic(x: FlexTensor) -> FlexTensor {
+        map_f32(
+            x,
+            logistic_in_place,
+            <Flex as burn::backend::ops::ActivationOps<Flex>>::sigmoid,
+        )
+    }
+
+    fn softplus(x: FlexTensor) -> FlexTensor {
+        map_f32(x, softplus_in_place, super::softplus_ops::<Flex>)
+    }
+
+    fn momentum_descent(
+        parameter: FlexTensor,
+        velocity: FlexTensor,
+        gradient: FlexTensor,
+        rate: f32,
+        momentum: f32,
+        decay: f32,
+        has_decay: bool,
+    ) -> (FlexTensor, FlexTensor) {
+        if [&parameter, &velocity, &gradient]
+            .iter()
+            .any(|t| t.dtype() != DType::F32)
+        {
+            return super::momentum_descent_ops::<Flex>(
+                parameter, velocity, gradient, rate, momentum, decay, has_decay,
+            );
+        }
+        let parameter = contiguous(parameter);
+        // The new parameter goes into the gradient's buffer: the
+        // parameter itself may be shared and is only read.
+        let (mut velocity, mut out) = (owned_f32(velocity), owned_f32(gradient));
+        let n = elements(&parameter);
+        momentum_descent_into(
+            &parameter.as_slice::<f32>().expect("contiguous f32")[..n],
+            &mut velocity.try_storage_mut::<f32>().expect("owned")[..n],
+            &mut out.try_storage_mut::<f32>().expect("owned")[..n],
+            rate,
+            momentum,
+            has_decay.then_some(decay),
+        );
+        (out, velocity)
+    }
+}

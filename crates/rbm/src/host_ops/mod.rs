@@ -1,0 +1,162 @@
+//! Kernels that Flex lacks, as a Burn backend extension ([`HostOps`]):
+//! a vectorised logistic (Flex's `sigmoid` and `exp` call a scalar `expf`
+//! per element, and Burn's autodiff `sigmoid` evaluates it twice, once
+//! more in the backward pass), a vectorised softplus (six passes with a
+//! scalar `expf` and `log1pf` as tensor ops; the free energies that
+//! classify with a generative DBN are mostly softplus) and an SGD momentum step that reads a
+//! parameter the caller still shares (Burn's `Learner` keeps the model it
+//! hands to the optimizer, so a fine-tuned parameter is never held once).
+//!
+//! Flex's matmul allocates its output zeroed and then copies it once more
+//! (Burn's byte buffer re-aligns a `Vec<u8>`): 10% of a fine-tuning
+//! epoch. [`HostOps::matmul`] calls the same GEMM with the same arguments
+//! into an f32 buffer of its own, so the bits are Flex's.
+//!
+//! On an autodiff device the logistic keeps its output for the backward
+//! pass, `grad * s * (1 - s)`: finite for every input, where the backward
+//! of `1 / (1 + exp(-x))` written as tensor ops is `0 * inf` below -88.
+//!
+//! Callers use [`on_flex`] first: on any other backend (wgpu) the
+//! extension is not routed and they keep Burn's own ops.
+
+use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
+use burn::prelude::*;
+
+/// Operations with a host kernel on Flex; elsewhere Burn's own ops.
+#[backend_extension(Flex: cfg(feature = "flex"), Autodiff)]
+pub trait HostOps: Backend {
+    /// `1 / (1 + exp(-x))`, elementwise.
+    fn logistic(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::sigmoid(x)
+    }
+
+    /// `lhs @ rhs` (Burn's `float_matmul` elsewhere, and on Flex for other
+    /// ranks or dtypes).
+    fn matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_matmul(lhs, rhs)
+    }
+
+    /// `log(1 + exp(x))`, elementwise ([`softplus_ops`] elsewhere).
+    fn softplus(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        softplus_ops::<Self>(x)
+    }
+
+    /// One SGD step with classical momentum on a parameter that has a
+    /// velocity: `g' = g + decay * p` (when `has_decay`), `v' = g' + m *
+    /// v`, `p' = p - rate * v'`. Returns `(p', v')`.
+    #[allow(clippy::too_many_arguments)]
+    fn momentum_descent(
+        parameter: FloatTensor<Self>,
+        velocity: FloatTensor<Self>,
+        gradient: FloatTensor<Self>,
+        rate: f32,
+        momentum: f32,
+        decay: f32,
+        has_decay: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        momentum_descent_ops::<Self>(
+            parameter, velocity, gradient, rate, momentum, decay, has_decay,
+        )
+    }
+}
+
+/// [`HostOps::softplus`] as the backend's tensor ops, stable for any
+/// input: `max(x, 0) + log1p(exp(-|x|))`.
+fn softplus_ops<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    let tail = B::float_log1p(B::float_exp(B::float_neg(B::float_abs(x.clone()))));
+    B::float_add(B::relu(x), tail)
+}
+
+/// [`HostOps::momentum_descent`] as the backend's tensor ops.
+#[allow(clippy::too_many_arguments)]
+fn momentum_descent_ops<B: Backend>(
+    parameter: FloatTensor<B>,
+    velocity: FloatTensor<B>,
+    gradient: FloatTensor<B>,
+    rate: f32,
+    momentum: f32,
+    decay: f32,
+    has_decay: bool,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let gradient = if has_decay {
+        B::float_add(
+            B::float_mul_scalar(parameter.clone(), decay.into()),
+            gradient,
+        )
+    } else {
+        gradient
+    };
+    let velocity = B::float_add(gradient, B::float_mul_scalar(velocity, momentum.into()));
+    let parameter = B::float_sub(
+        parameter,
+        B::float_mul_scalar(velocity.clone(), rate.into()),
+    );
+    (parameter, velocity)
+}
+
+/// True when tensors on `device` (with or without autodiff) are routed to
+/// the host kernels of [`HostOps`].
+pub fn on_flex(device: &Device) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        // Device equality ignores autodiff.
+        *device == Device::flex()
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+/// [`HostOps::logistic`] on a tensor whose device passes [`on_flex`].
+pub(crate) fn logistic_on_flex<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    use burn::backend::Dispatch;
+    Tensor::from_dispatch(<Dispatch as HostOps>::logistic(x.into_dispatch()))
+}
+
+/// [`HostOps::matmul`] on tensors whose device passes [`on_flex`].
+pub(crate) fn matmul_on_flex<const D: usize>(lhs: Tensor<D>, rhs: Tensor<D>) -> Tensor<D> {
+    use burn::backend::Dispatch;
+    Tensor::from_dispatch(<Dispatch as HostOps>::matmul(
+        lhs.into_dispatch(),
+        rhs.into_dispatch(),
+    ))
+}
+
+/// [`HostOps::softplus`] on a tensor whose device passes [`on_flex`].
+pub(crate) fn softplus_on_flex<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    use burn::backend::Dispatch;
+    Tensor::from_dispatch(<Dispatch as HostOps>::softplus(x.into_dispatch()))
+}
+
+/// [`HostOps::momentum_descent`] on tensors whose device passes [`on_flex`].
+pub(crate) fn momentum_descent_on_flex<const D: usize>(
+    parameter: Tensor<D>,
+    velocity: Tensor<D>,
+    gradient: Tensor<D>,
+    rate: f32,
+    momentum: f32,
+    decay: Option<f32>,
+) -> (Tensor<D>, Tensor<D>) {
+    use burn::backend::Dispatch;
+    let (parameter, velocity) = <Dispatch as HostOps>::momentum_descent(
+        parameter.into_dispatch(),
+        velocity.into_dispatch(),
+        gradient.into_dispatch(),
+        rate,
+        momentum,
+        decay.unwrap_or(0.0),
+        decay.is_some(),
+    );
+    (
+        Tensor::from_dispatch(parameter),
+        Tensor::from_dispatch(velocity),
+    )
+}
+
+mod autodiff;
+#[cfg(feature = "flex")]
+mod flex;
+#[cfg(all(test, feature = "flex"))]
+mod tests;

@@ -1,0 +1,163 @@
+use super::*;
+use burn::tensor::TensorData;
+
+fn host(x: Tensor<2>) -> Vec<f32> {
+    x.try_into_vec_as::<f32>().expect("f32")
+}
+
+fn inputs(device: &Device) -> (Vec<f32>, Tensor<2>) {
+    let values: Vec<f32> = (-800..=800).map(|i| i as f32 / 4.0).collect();
+    let n = values.len();
+    (
+        values.clone(),
+        Tensor::from_data(TensorData::new(values, [1, n]), device),
+    )
+}
+
+/// On Flex, with and without autodiff, the logistic agrees with Burn's
+/// `sigmoid` within the kernel's bound (4 x 2^-24 relative, 1.7e-38
+/// absolute where the input is clamped), and an input held elsewhere
+/// is left as it was and gives the same bits as a unique one.
+#[test]
+fn logistic_on_flex_agrees_with_burns_sigmoid() {
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        assert!(on_flex(&device));
+        let (values, x) = inputs(&device);
+        let ours = host(logistic_on_flex(x.clone()));
+        let burns = host(burn::tensor::activation::sigmoid(x.clone()));
+        for ((v, a), b) in values.iter().zip(&ours).zip(&burns) {
+            let bound = 4.0 * f32::EPSILON / 2.0 * b + 1.7e-38;
+            assert!((a - b).abs() <= bound, "x = {v}: {a} vs Burn's {b}");
+        }
+        assert_eq!(host(x.clone()), values, "the shared input changed");
+        let unique = host(logistic_on_flex(x.add_scalar(0.0)));
+        assert_eq!(unique, ours);
+    }
+}
+
+/// On Flex the softplus kernel agrees with the five tensor ops it
+/// replaces (what an autodiff device still runs), within both bounds
+/// added: each is within 4 ulp of the exact value (libm's `expf` and
+/// `log1pf` are within 1 ulp, the add rounds once), plus 1.7e-38 where
+/// the kernel clamps; the shared input is left as it was.
+#[test]
+fn softplus_on_flex_agrees_with_the_tensor_ops() {
+    let (values, x) = inputs(&Device::flex());
+    let ours = host(crate::math::softplus(x.clone()));
+    let ops = host(crate::math::softplus(Tensor::<2>::from_data(
+        x.to_data(),
+        &Device::flex().autodiff(),
+    )));
+    for ((v, a), b) in values.iter().zip(&ours).zip(&ops) {
+        let bound = 8.0 * f32::EPSILON / 2.0 * a.max(*b) + 1.7e-38;
+        assert!((a - b).abs() <= bound, "x = {v}: {a} vs the ops' {b}");
+    }
+    assert_eq!(host(x), values, "the shared input changed");
+}
+
+fn matrix(rows: usize, cols: usize, phase: f32, device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i as f32) * 0.371 + phase).sin())
+        .collect();
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+fn bits(x: Tensor<2>) -> Vec<u32> {
+    host(x).iter().map(|v| v.to_bits()).collect()
+}
+
+/// The host matmul gives Flex's own bits, with and without autodiff:
+/// contiguous operands, transposed ones (strided views), a slice at an
+/// offset, shapes on either side of Flex's threshold for threads
+/// (192^3 multiply-adds), and a product over k = 0.
+#[test]
+fn matmul_on_flex_gives_flexs_bits() {
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        for (m, k, n) in [(3, 5, 4), (100, 784, 500), (250, 200, 170), (1, 1, 1)] {
+            let a = matrix(m, k, 0.1, &device);
+            let b = matrix(k, n, 0.7, &device);
+            assert_eq!(
+                bits(crate::math::matmul(a.clone(), b.clone())),
+                bits(a.clone().matmul(b.clone())),
+                "{m}x{k} @ {k}x{n}"
+            );
+            let at = matrix(k, m, 0.2, &device).transpose();
+            let bt = matrix(n, k, 0.3, &device).transpose();
+            assert_eq!(
+                bits(crate::math::matmul(at.clone(), bt.clone())),
+                bits(at.matmul(bt)),
+                "transposed {m}x{k} @ {k}x{n}"
+            );
+            let sliced = matrix(m + 2, k + 3, 0.4, &device).slice([1..m + 1, 2..k + 2]);
+            assert_eq!(
+                bits(crate::math::matmul(sliced.clone(), b.clone())),
+                bits(sliced.matmul(b)),
+                "sliced {m}x{k} @ {k}x{n}"
+            );
+        }
+        let empty = Tensor::<2>::zeros([3, 0], &device);
+        let product = crate::math::matmul(empty, Tensor::zeros([0, 4], &device));
+        assert_eq!(product.dims(), [3, 4]);
+        assert_eq!(host(product), vec![0.0; 12]);
+    }
+}
+
+/// With autodiff the host matmul's gradients are Burn's bit for bit
+/// (`grad rhs^T`, `lhs^T grad`), with either operand tracked or both.
+#[test]
+fn matmul_gradients_on_flex_are_burns() {
+    let device = Device::flex().autodiff();
+    for (track_lhs, track_rhs) in [(true, true), (true, false), (false, true)] {
+        let operands = || {
+            let (a, b) = (matrix(30, 20, 0.5, &device), matrix(20, 10, 0.9, &device));
+            (
+                if track_lhs { a.require_grad() } else { a },
+                if track_rhs { b.require_grad() } else { b },
+            )
+        };
+        let weights = matrix(30, 10, 0.6, &device);
+        let (a, b) = operands();
+        let ours = (crate::math::matmul(a.clone(), b.clone()) * weights.clone())
+            .sum()
+            .backward();
+        let (a2, b2) = operands();
+        let burns = (a2.clone().matmul(b2.clone()) * weights).sum().backward();
+        for (x, x2, tracked) in [(a, a2, track_lhs), (b, b2, track_rhs)] {
+            match (x.grad(&ours), x2.grad(&burns)) {
+                (Some(g), Some(g2)) => {
+                    assert!(tracked);
+                    assert_eq!(bits(g), bits(g2));
+                }
+                (None, None) => assert!(!tracked),
+                _ => panic!("one gradient missing ({track_lhs}, {track_rhs})"),
+            }
+        }
+    }
+}
+
+/// With autodiff the gradient is Burn's `sigmoid` gradient `s (1 - s)`
+/// of our `s`: finite everywhere, within a few ulp of 0.25 of Burn's.
+#[test]
+fn logistic_gradient_on_flex_agrees_with_burns_sigmoid() {
+    let device = Device::flex().autodiff();
+    let (values, x) = inputs(&device);
+    let x = x.require_grad();
+    let s = logistic_on_flex(x.clone());
+    let ours = host(x.grad(&s.clone().sum().backward()).expect("tracked"));
+    let x2 = inputs(&device).1.require_grad();
+    let burns = host(
+        x2.grad(
+            &burn::tensor::activation::sigmoid(x2.clone())
+                .sum()
+                .backward(),
+        )
+        .expect("tracked"),
+    );
+    for ((v, a), b) in values.iter().zip(&ours).zip(&burns) {
+        assert!(a.is_finite(), "x = {v}: {a}");
+        assert!((a - b).abs() <= 1e-7, "x = {v}: {a} vs Burn's {b}");
+    }
+    for ((v, g), s) in values.iter().zip(&ours).zip(host(s)) {
+        assert_eq!(*g, s * (1.0 - s), "x = {v}");
+    }
+}
