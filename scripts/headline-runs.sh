@@ -13,6 +13,8 @@
 #   scripts/headline-runs.sh b       # the same, the generative seeds in the
 #                                    # order 3, 2, 1 (in either queue a seed
 #                                    # already started goes first)
+#   (both queues then go on to the 500-hidden PCD RBM's log-likelihood,
+#   seeds 1-3: `scripts/headline-runs.sh pcd` alone)
 #
 # A run both queues list goes to the first to reach it; the other queue
 # moves on (the hs seeds first: 3-4 hours each on two cores side by side,
@@ -31,7 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-queue=${1:?usage: scripts/headline-runs.sh a|b|sweep K|dropout|cd1}
+queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|sweep K|dropout|cd1}
 mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
@@ -104,14 +106,30 @@ hs_seeds() {
   done
 }
 
+# pcd_seeds: the 500-hidden RBM of docs/RESULTS.md's log-likelihood
+# table (450 epochs of PCD-1), its test log-likelihood by AIS at the end
+# of each run (result.json), seeds 1-3.
+pcd_seeds() {
+  local seed
+  for seed in 1 2 3; do
+    run "pcd500-seed$seed" train-rbm --cd-epochs 450 --hidden 500 --pcd \
+      --cd-lr 0.01 --cd-final-lr 0.0001 --held-out 0 --seed "$seed" --loglik
+  done
+}
+
 case $queue in
 a)
   hs_seeds
   generative_seeds 1 2 3
+  pcd_seeds
   ;;
 b)
   hs_seeds
   generative_seeds 3 2 1
+  pcd_seeds
+  ;;
+pcd)
+  pcd_seeds
   ;;
 sweep)
   shard=${2:?usage: scripts/headline-runs.sh sweep 1|2}
@@ -139,7 +157,7 @@ cd1)
   done
   ;;
 *)
-  echo "usage: scripts/headline-runs.sh a|b|sweep K|dropout|cd1" >&2
+  echo "usage: scripts/headline-runs.sh a|b|pcd|sweep K|dropout|cd1" >&2
   exit 2
   ;;
 esac

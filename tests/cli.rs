@@ -484,6 +484,42 @@ fn a_run_interrupted_before_its_first_checkpoint_restarts_from_its_own_config() 
 }
 
 #[test]
+fn train_rbm_loglik_is_the_loglik_subcommands_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rbm");
+    let ais = ["--ais-runs", "10", "--ais-steps", "200"];
+    let mut args = vec!["--cd-epochs", "2", "--loglik"];
+    args.extend(ais);
+    succeeds(&tiny_rbm(&out, &args));
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    let number = |name: &str| {
+        result[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name} in {result}"))
+    };
+    assert_eq!(result["epochs_done"], 2);
+    assert!(number("log_z_low") <= number("log_z") && number("log_z") <= number("log_z_high"));
+    // A log-likelihood of binary images is a log-probability: below 0.
+    assert!(number("test_loglik") < 0.0 && number("train_loglik") < 0.0);
+    // The subcommand, given the run directory and the same AIS flags,
+    // measures the same model on the same images with the same runs.
+    let output = run("loglik", &[&text(&out), ais[0], ais[1], ais[2], ais[3]]);
+    succeeds(&output);
+    let printed = String::from_utf8_lossy(&output.stdout);
+    for name in ["train_loglik", "test_loglik"] {
+        assert!(
+            printed.contains(&format!("{name}={:.3}", number(name))),
+            "{name}: {} in result.json, loglik printed:\n{printed}",
+            number(name)
+        );
+    }
+    // The AIS flags mean nothing without --loglik.
+    let output = tiny_rbm(&dir.path().join("plain"), &["--ais-runs", "5"]);
+    fails_naming(&output, &["--loglik"]);
+}
+
+#[test]
 fn divergence_is_an_error_and_no_model_is_saved() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rbm");

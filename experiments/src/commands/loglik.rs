@@ -3,10 +3,8 @@
 //! cargo run --release -- loglik runs/rbm
 use std::path::PathBuf;
 
-use rbm::AisConfig;
-
 use crate::data::BinarizeMode;
-use crate::runs::loglik::{LoglikConfig, measure_loglik};
+use crate::runs::loglik::{AisSettings, LoglikConfig, measure_loglik};
 
 /// Estimate an RBM's log partition function by AIS and its MNIST test log-likelihood.
 #[derive(clap::Args, Debug)]
@@ -35,19 +33,18 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // The flags and the model file are checked before the data are read.
-    match args.ais_steps {
-        Some(steps) => AisConfig::linear(args.ais_runs, steps, args.seed),
-        None => AisConfig::paper(args.ais_runs, args.seed),
-    }
-    .validate()?;
+    let ais = AisSettings {
+        runs: args.ais_runs,
+        steps: args.ais_steps,
+        seed: args.seed,
+    };
+    ais.config().validate()?;
     let device = args.common.device.select()?;
     let config = LoglikConfig {
         model: args.model.clone(),
-        ais_runs: args.ais_runs,
-        ais_steps: args.ais_steps,
+        ais,
         binarize: args.binarize,
         binarize_seed: args.binarize_seed,
-        seed: args.seed,
     };
     measure_loglik(&config, &args.common.data, &device, &mut |line| {
         println!("{line}")

@@ -1,25 +1,122 @@
 //! AIS estimate of log Z and of the mean test log-likelihood of a saved
 //! RBM (a `train-rbm` run directory or a model file), on the run's own
-//! data and binarisation unless told otherwise.
+//! data and binarisation unless told otherwise; and the same estimate at
+//! the end of a `train-rbm --loglik` run.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::prelude::*;
-use rbm::{AisConfig, ais_log_partition, base_rate_biases, load_rbm, mean_log_likelihood};
+use rbm::{
+    AisConfig, Rbm, RbmError, ais_log_partition, base_rate_biases, load_rbm, mean_log_likelihood,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::data::{BinarizeMode, DataArgs, images_tensor};
 use crate::runs::rbm::{RbmRunConfig, model_path};
+
+/// The AIS of a log-likelihood estimate: parallel runs, temperatures
+/// (`None`: the 14,500-step schedule of Salakhutdinov & Murray 2008) and
+/// the seed of the runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AisSettings {
+    pub runs: usize,
+    pub steps: Option<usize>,
+    pub seed: u64,
+}
+
+impl AisSettings {
+    /// The `rbm` crate's configuration of these settings.
+    pub fn config(&self) -> AisConfig {
+        match self.steps {
+            Some(steps) => AisConfig::linear(self.runs, steps, self.seed),
+            None => AisConfig::paper(self.runs, self.seed),
+        }
+    }
+}
+
+/// log Z by AIS and the mean log-likelihoods (nats per image) it gives.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LoglikEstimate {
+    pub log_z: f64,
+    /// log(mean -+ 3 standard errors) of the importance weights.
+    pub log_z_low: f64,
+    pub log_z_high: f64,
+    /// log Z of the base-rate model AIS starts from.
+    pub log_z_base: f64,
+    pub train_loglik: f64,
+    pub test_loglik: f64,
+    /// Time of the AIS runs alone.
+    pub ais_seconds: f64,
+}
+
+/// The binarised images a log-likelihood is measured on: every training
+/// image binarised with `seed`, every test image with `seed + 1` (one
+/// stream each, as in training).
+///
+/// # Shapes
+/// - returns `([train, pixels], [test, pixels])`
+pub fn loglik_images(
+    set: &datasets::ImageSet,
+    mode: BinarizeMode,
+    seed: u64,
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>) {
+    let train = images_tensor(&set.train, mode.with_seed(seed), device);
+    let test = images_tensor(&set.test, mode.with_seed(seed.wrapping_add(1)), device);
+    (train, test)
+}
+
+/// AIS on `rbm` from the base rates of `train`, then the mean
+/// log-likelihood of `train` and of `test` under that log Z.
+///
+/// # Errors
+/// Invalid AIS settings, an RBM AIS does not support (units that are not
+/// binary), data of the wrong width.
+pub fn estimate_loglik(
+    rbm: &Rbm,
+    train: &Tensor<2>,
+    test: &Tensor<2>,
+    ais: &AisConfig,
+) -> Result<LoglikEstimate, RbmError> {
+    let started = Instant::now();
+    let estimate = ais_log_partition(rbm, base_rate_biases(train), ais)?;
+    let ais_seconds = started.elapsed().as_secs_f64();
+    Ok(LoglikEstimate {
+        log_z: estimate.log_z,
+        log_z_low: estimate.log_z_low,
+        log_z_high: estimate.log_z_high,
+        log_z_base: estimate.log_z_base,
+        train_loglik: mean_log_likelihood(rbm, train, estimate.log_z)?,
+        test_loglik: mean_log_likelihood(rbm, test, estimate.log_z)?,
+        ais_seconds,
+    })
+}
+
+/// The lines that report an estimate (`key=value` last, for scripts).
+pub fn loglik_lines(estimate: &LoglikEstimate) -> Vec<String> {
+    vec![
+        format!(
+            "log Z = {:.3}, 3-sigma band [{:.3}, {:.3}], base-rate log Z_A = {:.3}, {:.1} s",
+            estimate.log_z,
+            estimate.log_z_low,
+            estimate.log_z_high,
+            estimate.log_z_base,
+            estimate.ais_seconds
+        ),
+        format!("train_loglik={:.3}", estimate.train_loglik),
+        format!("log_z={:.4}", estimate.log_z),
+        format!("test_loglik={:.3}", estimate.test_loglik),
+    ]
+}
 
 /// What the measurement takes (the subcommand's flags, checked there).
 #[derive(Debug, Clone)]
 pub struct LoglikConfig {
     pub model: PathBuf,
-    pub ais_runs: usize,
-    pub ais_steps: Option<usize>,
+    pub ais: AisSettings,
     pub binarize: Option<BinarizeMode>,
     pub binarize_seed: Option<u64>,
-    pub seed: u64,
 }
 
 /// Runs the measurement on `device`, reporting each line through `say`.
@@ -72,33 +169,17 @@ pub fn measure_loglik(
         model.n_hidden,
         binarization.describe()
     ));
-    // Training and test images are binarised by one stream, as in training.
-    let train = images_tensor(&mnist.train, binarization, device);
-    let test = images_tensor(&mnist.test, mode.with_seed(seed.wrapping_add(1)), device);
-    let ais = match config.ais_steps {
-        Some(steps) => AisConfig::linear(config.ais_runs, steps, config.seed),
-        None => AisConfig::paper(config.ais_runs, config.seed),
-    };
+    let (train, test) = loglik_images(&mnist, mode, seed, device);
+    let ais = config.ais.config();
     say(&format!(
         "AIS: {} runs, {} temperatures, base rate from the {} training images",
         ais.runs,
         ais.betas.len(),
         mnist.train.len()
     ));
-    let started = Instant::now();
-    let estimate = ais_log_partition(&rbm, base_rate_biases(&train), &ais)?;
-    say(&format!(
-        "log Z = {:.3}, 3-sigma band [{:.3}, {:.3}], base-rate log Z_A = {:.3}, {:.1} s",
-        estimate.log_z,
-        estimate.log_z_low,
-        estimate.log_z_high,
-        estimate.log_z_base,
-        started.elapsed().as_secs_f64()
-    ));
-    let train_loglik = mean_log_likelihood(&rbm, &train, estimate.log_z)?;
-    let test_loglik = mean_log_likelihood(&rbm, &test, estimate.log_z)?;
-    say(&format!("train_loglik={train_loglik:.3}"));
-    say(&format!("log_z={:.4}", estimate.log_z));
-    say(&format!("test_loglik={test_loglik:.3}"));
+    let estimate = estimate_loglik(&rbm, &train, &test, &ais)?;
+    for line in loglik_lines(&estimate) {
+        say(&line);
+    }
     Ok(())
 }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{BinarizeMode, DataSpec, images_tensor};
 use crate::output::images::write_grid;
 use crate::run_dir::RunDir;
+use crate::runs::loglik::{AisSettings, estimate_loglik, loglik_images, loglik_lines};
 
 /// Everything that defines a `train-rbm` run, written as `config.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +36,11 @@ pub struct RbmRunConfig {
     /// Training images used (the first ones), after the held-out ones are removed.
     pub train_rows: usize,
     pub device: String,
+    /// AIS after training (`--loglik`): log Z and the train and test
+    /// log-likelihoods into `result.json`. Absent from the file when off,
+    /// so that runs from before the option keep their identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loglik: Option<AisSettings>,
 }
 
 impl RbmRunConfig {
@@ -47,6 +53,9 @@ impl RbmRunConfig {
     pub fn validate(&self) -> Result<(), Box<dyn std::error::Error>> {
         self.rbm.validate()?;
         self.train.validate()?;
+        if let Some(ais) = &self.loglik {
+            ais.config().validate()?;
+        }
         let total = self.data.train_images;
         if self.rbm.n_visible != self.data.pixels() {
             return Err(format!(
@@ -356,8 +365,10 @@ pub fn train_on_dashboard(
 crate::run_config!(RbmRunConfig, data);
 
 /// Runs (or resumes) a `train-rbm` run of `config` on `set` in `run`: the
-/// RBM trained with committed checkpoints on Burn's dashboard, then its
-/// filters, reconstructions of test images, samples and learning curves.
+/// RBM trained with committed checkpoints on Burn's dashboard, then (with
+/// `config.loglik`) its log-likelihood by AIS, its filters,
+/// reconstructions of test images, samples and learning curves, and
+/// `result.json`.
 pub fn train_rbm(
     run: &RunDir,
     config: &RbmRunConfig,
@@ -365,6 +376,7 @@ pub fn train_rbm(
     device: &Device,
     say: &mut dyn FnMut(&str),
 ) -> Result<super::Outcome<()>, Box<dyn std::error::Error>> {
+    let clock = run.clock()?;
     let image = set.image_size();
     let total = set.train.len();
     let split = total - config.held_out;
@@ -397,6 +409,28 @@ pub fn train_rbm(
         return Ok(super::Outcome::Interrupted);
     };
     let rbm = trainer.rbm();
+    // Measured as `deepbelief loglik RUN` with the same AIS settings
+    // measures it (all training images, the run's binarisation), so that
+    // either reproduces the other.
+    let loglik = match &config.loglik {
+        Some(ais) => {
+            let ais = ais.config();
+            say(&format!(
+                "AIS: {} runs, {} temperatures, base rate from the {} training images",
+                ais.runs,
+                ais.betas.len(),
+                total
+            ));
+            let (all_train, test) =
+                loglik_images(set, config.binarize, config.binarize_seed, device);
+            let estimate = estimate_loglik(rbm, &all_train, &test, &ais)?;
+            for line in loglik_lines(&estimate) {
+                say(&line);
+            }
+            Some(estimate)
+        }
+        None => None,
+    };
     write_filters(rbm, 100, image, &run.file("filters.png"))?;
     let shown = images_tensor(&set.test.head(50), binarization, device);
     write_reconstructions(rbm, shown, image, &run.file("reconstructions.png"))?;
@@ -414,6 +448,24 @@ pub fn train_rbm(
     ) {
         say(&format!("warning: learning curves not drawn: {e}"));
     }
-    say(&format!("wrote {}", run.path.display()));
+    let wall = clock.total();
+    let mut result = serde_json::json!({
+        "epochs_done": trainer.epochs_done(),
+        // Over every process that worked on the run (see `RunClock`).
+        "wall_minutes": wall.wall_seconds / 60.0,
+        "processes": wall.processes,
+    });
+    if let (Some(estimate), serde_json::Value::Object(fields)) = (&loglik, &mut result)
+        && let serde_json::Value::Object(measured) = serde_json::to_value(estimate)?
+    {
+        // Top-level numbers, which `deepbelief seeds` summarises.
+        fields.extend(measured);
+    }
+    run.write_json("result.json", &result)?;
+    say(&format!(
+        "{:.1} min; wrote {}",
+        wall.wall_seconds / 60.0,
+        run.path.display()
+    ));
     Ok(super::Outcome::Finished(()))
 }
