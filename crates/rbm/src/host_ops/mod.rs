@@ -115,8 +115,12 @@ pub(crate) fn logistic_on_flex<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as HostOps>::logistic(x.into_dispatch()))
 }
 
-/// [`HostOps::matmul`] on tensors whose device passes [`on_flex`].
-pub(crate) fn matmul_on_flex<const D: usize>(lhs: Tensor<D>, rhs: Tensor<D>) -> Tensor<D> {
+/// [`HostOps::matmul`] on matrices whose device passes [`on_flex`] (the
+/// host GEMM takes rank 2 only; other ranks would fall back to Flex's).
+///
+/// # Shapes
+/// - lhs: `[m, k]`, rhs: `[k, n]` -> `[m, n]`
+pub(crate) fn matmul_on_flex(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
     use burn::backend::Dispatch;
     Tensor::from_dispatch(<Dispatch as HostOps>::matmul(
         lhs.into_dispatch(),
