@@ -51,6 +51,13 @@ fn along(x: &[f64], step: f64, direction: &[f64]) -> Vec<f64> {
     x.iter().zip(direction).map(|(x, d)| x + step * d).collect()
 }
 
+/// `direction = -gradient`, in place.
+fn steepest_descent(direction: &mut [f64], gradient: &[f64]) {
+    for (d, g) in direction.iter_mut().zip(gradient) {
+        *d = -g;
+    }
+}
+
 fn finite(value: f64, gradient: &[f64]) -> bool {
     value.is_finite() && gradient.iter().all(|g| g.is_finite())
 }
@@ -89,8 +96,11 @@ pub fn minimize<E>(
     let mut failed_last = false;
     while searches < line_searches {
         searches += 1;
-        // The best point of this line search, kept in case it fails.
-        let (mut best_x, mut best_f, mut best_df) = (x.clone(), f0, df0.clone());
+        // The line search's best point when it improved on the start; a
+        // failed search falls back to it (to the start otherwise, which is
+        // therefore never copied).
+        let mut best: Option<(Vec<f64>, f64, Vec<f64>)> = None;
+        let mut best_f = f0;
         let mut budget = MAX;
         let mut p3;
         let mut df3;
@@ -111,26 +121,27 @@ pub fn minimize<E>(
                 value: f0,
                 slope: d0,
             };
-            df3 = df0.clone();
-            let mut success = false;
-            while !success && budget > 0 {
+            // Without a finite evaluation the slope is the origin's.
+            let mut evaluated = None;
+            while evaluated.is_none() && budget > 0 {
                 budget -= 1;
                 let point = along(&x, x3, &s);
                 let (f3, g3) = objective(&point)?;
                 evaluations += 1;
                 if finite(f3, &g3) {
-                    success = true;
                     p3.value = f3;
-                    df3 = g3;
                     if f3 < best_f {
-                        (best_x, best_f, best_df) = (point, f3, df3.clone());
+                        best_f = f3;
+                        best = Some((point, f3, g3.clone()));
                     }
+                    evaluated = Some(g3);
                 } else {
                     // Bisect back towards the last good step.
                     x3 = (p2.step + x3) / 2.0;
                     p3.step = x3;
                 }
             }
+            df3 = evaluated.unwrap_or_else(|| df0.clone());
             p3.slope = dot(&df3, &s);
             if p3.slope > SIG * d0 || p3.value > f0 + x3 * RHO * d0 || budget == 0 {
                 break;
@@ -175,7 +186,8 @@ pub fn minimize<E>(
             evaluations += 1;
             budget -= 1;
             if f3 < best_f {
-                (best_x, best_f, best_df) = (point, f3, g3.clone());
+                best_f = f3;
+                best = Some((point, f3, g3.clone()));
             }
             df3 = g3;
             p3 = Point {
@@ -190,23 +202,27 @@ pub fn minimize<E>(
             f0 = p3.value;
             values.push(f0);
             let beta = (dot(&df3, &df3) - dot(&df0, &df3)) / dot(&df0, &df0);
-            s = s.iter().zip(&df3).map(|(s, g)| beta * s - g).collect();
+            for (s, g) in s.iter_mut().zip(&df3) {
+                *s = beta * *s - g;
+            }
             df0 = df3;
             let last_slope = d0;
             d0 = dot(&df0, &s);
             if d0 > 0.0 {
-                s = df0.iter().map(|g| -g).collect();
+                steepest_descent(&mut s, &df0);
                 d0 = -dot(&s, &s);
             }
             x3 *= RATIO.min(last_slope / (d0 - f64::MIN_POSITIVE));
             failed_last = false;
         } else {
             // Failure: back to the best point, then steepest descent.
-            (x, f0, df0) = (best_x, best_f, best_df);
+            if let Some(point) = best.take() {
+                (x, f0, df0) = point;
+            }
             if failed_last {
                 break;
             }
-            s = df0.iter().map(|g| -g).collect();
+            steepest_descent(&mut s, &df0);
             d0 = -dot(&s, &s);
             x3 = 1.0 / (1.0 - d0);
             failed_last = true;
@@ -532,6 +548,36 @@ mod tests {
         assert!(result.values.len() <= 4);
         assert!(result.evaluations <= 1 + 3 * (MAX + 1));
         assert!(result.values.last() < result.values.first());
+    }
+
+    #[test]
+    fn failed_line_searches_return_the_best_point_evaluated() {
+        // x^2 whose reported gradient is right at the start only and
+        // points uphill everywhere else: no step meets Wolfe-Powell, so
+        // the first line search fails (after points better than the
+        // start), restarts from its best point, and the second fails too
+        // (every point worse), which ends the run.
+        let start = 5.0;
+        let seen = std::cell::RefCell::new(Vec::new());
+        let objective = |x: &[f64]| {
+            let x = x[0];
+            seen.borrow_mut().push((x * x, x));
+            let gradient = if x == start { 2.0 * x } else { -2.0 * x };
+            Ok::<_, ()>((x * x, vec![gradient]))
+        };
+        let result = minimize(vec![start], 10, objective).expect("no errors");
+        let seen = seen.into_inner();
+        let (best_value, best_x) = seen
+            .iter()
+            .copied()
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .expect("evaluations");
+        assert!(best_value < start * start, "some step improved: {seen:?}");
+        assert_eq!(result.x, vec![best_x]);
+        // Only successful line searches add values.
+        assert_eq!(result.values, vec![start * start]);
+        assert_eq!(result.evaluations, seen.len());
+        assert!(result.evaluations <= 1 + 2 * MAX, "{}", result.evaluations);
     }
 
     #[test]
