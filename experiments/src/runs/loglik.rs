@@ -93,6 +93,15 @@ pub fn estimate_loglik(
     })
 }
 
+/// The line that announces the AIS of an estimate.
+pub fn ais_line(ais: &AisConfig, train_rows: usize) -> String {
+    format!(
+        "AIS: {} runs, {} temperatures, base rate from the {train_rows} training images",
+        ais.runs,
+        ais.betas.len(),
+    )
+}
+
 /// The lines that report an estimate (`key=value` last, for scripts).
 pub fn loglik_lines(estimate: &LoglikEstimate) -> Vec<String> {
     vec![
@@ -171,12 +180,7 @@ pub fn measure_loglik(
     ));
     let (train, test) = loglik_images(&mnist, mode, seed, device);
     let ais = config.ais.config();
-    say(&format!(
-        "AIS: {} runs, {} temperatures, base rate from the {} training images",
-        ais.runs,
-        ais.betas.len(),
-        mnist.train.len()
-    ));
+    say(&ais_line(&ais, mnist.train.len()));
     let estimate = estimate_loglik(&rbm, &train, &test, &ais)?;
     for line in loglik_lines(&estimate) {
         say(&line);

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{BinarizeMode, DataSpec, images_tensor};
 use crate::output::images::write_grid;
 use crate::run_dir::RunDir;
-use crate::runs::loglik::{AisSettings, estimate_loglik, loglik_images, loglik_lines};
+use crate::runs::loglik::{AisSettings, ais_line, estimate_loglik, loglik_images, loglik_lines};
 
 /// Everything that defines a `train-rbm` run, written as `config.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -415,12 +415,7 @@ pub fn train_rbm(
     let loglik = match &config.loglik {
         Some(ais) => {
             let ais = ais.config();
-            say(&format!(
-                "AIS: {} runs, {} temperatures, base rate from the {} training images",
-                ais.runs,
-                ais.betas.len(),
-                total
-            ));
+            say(&ais_line(&ais, total));
             let (all_train, test) =
                 loglik_images(set, config.binarize, config.binarize_seed, device);
             let estimate = estimate_loglik(rbm, &all_train, &test, &ais)?;
