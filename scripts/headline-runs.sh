@@ -27,6 +27,9 @@
 #   scripts/headline-runs.sh dropout # `classify --preset paper` seeds 1-3
 #   scripts/headline-runs.sh cd1     # the CD-1 greedy stage, seeds 2-3
 #
+# Summaries for docs/results/: `deepbelief seeds RUN...` (mean and standard
+# error over seeds) and, per generative seed, scripts/generative-summary.py.
+#
 # B: the deepbelief binary (default: the release build of this checkout).
 # RUNS: where the run directories go (default: runs/). Logs: $RUNS/<run>.log.
 set -euo pipefail

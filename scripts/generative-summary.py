@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""The per-seed summary of a finished `generative --preset paper` run, for
+docs/results/: its result.json, HOT's figures beside it, the wall time by
+phase and the per-epoch curves from metrics.jsonl.
+
+    scripts/generative-summary.py runs/generative-paper-seed2 \
+        --machine "2-core Intel Xeon with AVX-512 (a VM), Flex; beside ..." \
+        > docs/results/generative-paper-seed2-DATE.json
+
+The run's own config.json gives the seed and the command; what the
+machine was and what ran beside it is the caller's to say.
+"""
+import argparse
+import datetime
+import json
+import pathlib
+import sys
+
+# Hinton, Osindero & Teh (2006), section 6.
+HOT = {
+    "greedy_test_error_percent": 2.49,
+    "updown_best_valid_test_error_percent": 1.39,
+    "after_final_phase_test_error_percent": 1.25,
+    "final_phase_epochs": 59,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=pathlib.Path, help="a finished run directory")
+    parser.add_argument("--machine", required=True, help="the machine and what ran beside")
+    args = parser.parse_args()
+    result_path = args.run / "result.json"
+    if not result_path.exists():
+        sys.exit(f"{result_path}: missing (the run has not finished)")
+    result = json.loads(result_path.read_text())
+    config = json.loads((args.run / "config.json").read_text())
+    records = [json.loads(line) for line in (args.run / "metrics.jsonl").open()]
+    updown = [r["values"] for r in records if r.get("phase") == "up-down"]
+    final = [r["values"] for r in records if r.get("phase") == "final pass"]
+    seed = config.get("seed")
+    summary = {
+        "what": f"generative --preset paper, seed {seed}",
+        "date": datetime.date.today().isoformat(),
+        "machine": args.machine,
+        "command": f"deepbelief generative --device flex --preset paper --seed {seed} "
+        f"--samples-per-class 50 --classifier runs/classify-quick/model.safetensors "
+        f"--out {args.run}  (scripts/headline-runs.sh; resumed with --resume)",
+        "result": result,
+        "paper": HOT,
+        "minutes": {
+            "updown_epochs_sum": round(sum(v["seconds"] for v in updown) / 60, 1),
+            "final_pass_epochs_sum": round(sum(v.get("seconds", 0) for v in final) / 60, 1),
+            "whole_run": round(result["wall_minutes"], 1),
+        },
+        "updown_valid_error_percent_by_epoch": [v["valid_error_percent"] for v in updown],
+        "updown_gibbs_steps_by_epoch": [v["gibbs_steps"] for v in updown],
+        "final_pass_train_error_percent_by_epoch": [v.get("train_error_percent") for v in final],
+    }
+    json.dump(summary, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()
