@@ -364,6 +364,19 @@ pub fn train_on_dashboard(
 
 crate::run_config!(RbmRunConfig, data);
 
+/// What a finished `train-rbm` run writes as `result.json`.
+#[derive(Debug, Serialize)]
+struct RbmResult {
+    epochs_done: usize,
+    /// Over every process that worked on the run (see `RunClock`).
+    wall_minutes: f64,
+    processes: usize,
+    /// Top-level numbers (which `deepbelief seeds` summarises); absent
+    /// without `--loglik`.
+    #[serde(flatten)]
+    loglik: Option<crate::runs::loglik::LoglikEstimate>,
+}
+
 /// Runs (or resumes) a `train-rbm` run of `config` on `set` in `run`: the
 /// RBM trained with committed checkpoints on Burn's dashboard, then (with
 /// `config.loglik`) its log-likelihood by AIS, its filters,
@@ -444,19 +457,15 @@ pub fn train_rbm(
         say(&format!("warning: learning curves not drawn: {e}"));
     }
     let wall = clock.total();
-    let mut result = serde_json::json!({
-        "epochs_done": trainer.epochs_done(),
-        // Over every process that worked on the run (see `RunClock`).
-        "wall_minutes": wall.wall_seconds / 60.0,
-        "processes": wall.processes,
-    });
-    if let (Some(estimate), serde_json::Value::Object(fields)) = (&loglik, &mut result)
-        && let serde_json::Value::Object(measured) = serde_json::to_value(estimate)?
-    {
-        // Top-level numbers, which `deepbelief seeds` summarises.
-        fields.extend(measured);
-    }
-    run.write_json("result.json", &result)?;
+    run.write_json(
+        "result.json",
+        &RbmResult {
+            epochs_done: trainer.epochs_done(),
+            wall_minutes: wall.wall_seconds / 60.0,
+            processes: wall.processes,
+            loglik,
+        },
+    )?;
     say(&format!(
         "{:.1} min; wrote {}",
         wall.wall_seconds / 60.0,
