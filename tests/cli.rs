@@ -483,6 +483,110 @@ fn a_run_interrupted_before_its_first_checkpoint_restarts_from_its_own_config() 
     assert_eq!(lines.lines().count(), 2, "one metrics line per epoch");
 }
 
+/// A JSON file of a run directory.
+fn json_of(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn generative_keeps_its_classifier_across_a_resume_and_checks_it_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let classifier_run = dir.path().join("classifier");
+    succeeds(&run(
+        "classify",
+        &[
+            "--out",
+            &text(&classifier_run),
+            "--train-rows",
+            "1000",
+            "--hidden",
+            "20",
+            "--cd-epochs",
+            "1",
+            "--finetune-epochs",
+            "1",
+        ],
+    ));
+    let model = classifier_run.join("model.safetensors");
+    let tiny = |out: &Path, classifier: &Path| -> Vec<String> {
+        [
+            "--out",
+            &text(out),
+            "--train-rows",
+            "1000",
+            "--lower-epochs",
+            "1",
+            "--top-epochs",
+            "1",
+            "--updown-epochs",
+            "1",
+            "--final-epochs",
+            "0",
+            "--sample-steps",
+            "5",
+            "--samples-per-class",
+            "2",
+            "--classifier",
+            &text(classifier),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let out = dir.path().join("generative");
+    let args = tiny(&out, &model);
+    succeeds(&run(
+        "generative",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let recorded = &json_of(&out.join("config.json"))["classifier"];
+    assert_eq!(recorded["sha256"].as_str().map(str::len), Some(64));
+    let labelled = |out: &Path| {
+        json_of(&out.join("result.json"))["clamped_sample_accuracy_by_classifier_percent"]
+            .as_f64()
+            .is_some()
+    };
+    assert!(labelled(&out), "the first process labels the samples");
+
+    // Resumed for one more up-down epoch without --classifier: the recorded
+    // classifier still labels the samples.
+    std::fs::remove_file(out.join("result.json")).unwrap();
+    succeeds(&run(
+        "generative",
+        &["--out", &text(&out), "--resume", "--updown-epochs", "2"],
+    ));
+    assert!(labelled(&out), "the resumed process labels the samples");
+
+    // A classifier file that changed since the start is refused.
+    let changed = dir.path().join("changed.safetensors");
+    std::fs::copy(&model, &changed).unwrap();
+    let copy = dir.path().join("copy");
+    let args = tiny(&copy, &changed);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    succeeds(&run("generative", &args));
+    std::fs::write(&changed, b"not the same file").unwrap();
+    std::fs::remove_file(copy.join("result.json")).unwrap();
+    fails_naming(
+        &run("generative", &["--out", &text(&copy), "--resume"]),
+        &["--classifier", "changed.safetensors", "SHA-256 changed"],
+    );
+
+    // A file that is not a classifier fails before any training.
+    let wrong = dir.path().join("wrong");
+    let args = tiny(&wrong, &out.join("greedy.safetensors"));
+    fails_naming(
+        &run(
+            "generative",
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        ),
+        &["greedy.safetensors"],
+    );
+    assert!(
+        !wrong.join("pretrain.commit.json").exists(),
+        "no training before the check"
+    );
+}
+
 #[test]
 fn train_rbm_loglik_is_the_loglik_subcommands_estimate() {
     let dir = tempfile::tempdir().unwrap();

@@ -118,7 +118,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "lower_epochs")]
     pretrained_lower: Option<PathBuf>,
     /// A classifier from mnist-classify (its model.safetensors) that also
-    /// labels the clamped samples.
+    /// labels the clamped samples; recorded in the run (file and SHA-256),
+    /// so `--resume` uses it unless given another.
     #[arg(long)]
     classifier: Option<PathBuf>,
     /// Use only the first N of the 50,000 training images.
@@ -141,6 +142,12 @@ pub struct Args {
 pub fn run(args: Args, matches: &ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
     // Flags, configuration and run directory are checked before any data is read.
     let device = args.common.device.select()?;
+    // Hashed now: a missing file fails before anything else.
+    let classifier = args
+        .classifier
+        .as_deref()
+        .map(PretrainedSource::from_path)
+        .transpose()?;
     let resumable = [
         "updown_epochs",
         "final_epochs",
@@ -153,24 +160,21 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<(), Box<dyn std::error::E
         .open_with_data_amended(
             &args.run,
             &args.common.data,
-            |data| config_from_args(&args, data),
-            |config| amend(&args, config),
+            |data| config_from_args(&args, data, classifier.clone()),
+            |config| amend(&args, config, classifier.clone()),
         )?;
     println!("{line}");
-    train_generative(
-        &run,
-        &config,
-        &set,
-        &device,
-        args.classifier.as_deref(),
-        &mut |line| println!("{line}"),
-    )?
-    .announce_interruption();
+    train_generative(&run, &config, &set, &device, &mut |line| println!("{line}"))?
+        .announce_interruption();
     Ok(())
 }
 
-/// What the resumable flags change in a resumed run's configuration.
-fn amend(args: &Args, config: &mut GenerativeRunConfig) {
+/// What the resumable flags change in a resumed run's configuration (a
+/// classifier given now replaces the recorded one; none given keeps it).
+fn amend(args: &Args, config: &mut GenerativeRunConfig, classifier: Option<PretrainedSource>) {
+    if classifier.is_some() {
+        config.classifier = classifier;
+    }
     if let Some(epochs) = args.updown_epochs {
         config.updown.epochs = epochs;
     }
@@ -189,8 +193,10 @@ fn amend(args: &Args, config: &mut GenerativeRunConfig) {
 fn config_from_args(
     args: &Args,
     data: &DataSpec,
+    classifier: Option<PretrainedSource>,
 ) -> Result<GenerativeRunConfig, Box<dyn std::error::Error>> {
     let mut recipe = args.preset.recipe();
+    recipe.classifier = classifier;
     let set = |value: Option<usize>, field: &mut usize| *field = value.unwrap_or(*field);
     set(args.lower_epochs, &mut recipe.lower_epochs);
     set(args.top_epochs, &mut recipe.top_epochs);

@@ -16,8 +16,8 @@ use dbn::generative::schedule::{
     OneHotSet, ScheduleError, UpDownState, final_phase, up_down_with_validation,
 };
 use dbn::{
-    GenerativeDbn, NegativeLabels, SampleStart, StackConfig, UpDownConfig, UpDownMetrics,
-    load_classifier, load_generative, one_hot_rows, save_generative,
+    DbnClassifier, GenerativeDbn, NegativeLabels, SampleStart, StackConfig, UpDownConfig,
+    UpDownMetrics, load_classifier, load_generative, one_hot_rows, save_generative,
 };
 use rbm::Sampler;
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,8 @@ pub struct GenerativeRecipe {
     pub seed: u64,
     /// The lower layers from a stack file instead of training them.
     pub pretrained_lower: Option<PretrainedSource>,
+    /// A classifier's model file that also labels the clamped samples.
+    pub classifier: Option<PretrainedSource>,
 }
 
 /// Up-down's rates in the `paper` preset. HOT 2006 chose theirs on
@@ -135,6 +137,7 @@ impl Preset {
             },
             seed: 1,
             pretrained_lower: None,
+            classifier: None,
         }
     }
 }
@@ -179,6 +182,7 @@ impl GenerativeRecipe {
             samples_per_class: self.samples_per_class,
             seed: self.seed,
             pretrained_lower: self.pretrained_lower.clone(),
+            classifier: self.classifier.clone(),
         };
         config.validate()?;
         Ok(config)
@@ -215,6 +219,11 @@ pub struct GenerativeRunConfig {
     /// The lower layers were given (`--pretrained-lower`): file and hash.
     #[serde(default)]
     pub pretrained_lower: Option<PretrainedSource>,
+    /// The independent classifier that also labels the clamped samples
+    /// (`--classifier`): file and hash, kept so that a resumed run uses it
+    /// (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<PretrainedSource>,
 }
 
 impl crate::cli::RunConfig for GenerativeRunConfig {
@@ -223,7 +232,7 @@ impl crate::cli::RunConfig for GenerativeRunConfig {
     }
 
     /// Everything but what `--resume` may change (the number of up-down and
-    /// final epochs and the sampling).
+    /// final epochs, the sampling and the independent classifier).
     fn identity(&self) -> std::borrow::Cow<'_, Self> {
         std::borrow::Cow::Owned(GenerativeRunConfig {
             updown: UpDownConfig {
@@ -233,6 +242,7 @@ impl crate::cli::RunConfig for GenerativeRunConfig {
             final_epochs: 0,
             sample_steps: 0,
             sample_start: SampleStart::default(),
+            classifier: None,
             ..self.clone()
         })
     }
@@ -309,19 +319,25 @@ pub struct GenerativeOutcome {
 }
 
 /// Runs (or resumes) every phase of `config` on `set` in `run`, on
-/// `device`; `classifier` (a classifier's model file) also labels the
-/// clamped samples. Progress and result lines go to `log`.
+/// `device`; the configuration's classifier, if any, also labels the
+/// clamped samples (it is loaded and checked before training, so that a
+/// wrong file fails at once, not after hours). Progress and result lines
+/// go to `log`.
 pub fn train_generative(
     run: &RunDir,
     config: &GenerativeRunConfig,
     set: &ImageSet,
     device: &Device,
-    classifier: Option<&Path>,
     log: &mut dyn FnMut(&str),
 ) -> Result<Outcome<GenerativeOutcome>, Box<dyn std::error::Error>> {
     let clock = run.clock()?;
     let device = device.clone();
     let classes = set.classes;
+    let classifier = config
+        .classifier
+        .as_ref()
+        .map(|source| independent_classifier(source, config.data.pixels(), classes, &device))
+        .transpose()?;
     let image = set.image_size();
     let (train, valid) = config.splits(set)?;
     let test = labelled(&set.test, classes, "test images")?;
@@ -573,13 +589,9 @@ pub fn train_generative(
         .map(|l| l.expect("clamped") as i64)
         .collect();
     let wanted = Tensor::<1, Int>::from_data(TensorData::new(wanted, [requested.len()]), &device);
-    let classifier_accuracy = match classifier {
-        Some(path) => {
-            let classifier = load_classifier(path, &device)?;
-            Some(100.0 * (1.0 - classifier.error_rate(&samples, &wanted, 1000)))
-        }
-        None => None,
-    };
+    let classifier_accuracy = classifier
+        .as_ref()
+        .map(|classifier| 100.0 * (1.0 - classifier.error_rate(&samples, &wanted, 1000)));
     let wall = clock.total();
     let minutes = wall.wall_seconds / 60.0;
     run.write_json("result.json", &serde_json::json!({
@@ -605,10 +617,10 @@ pub fn train_generative(
     ) {
         log(&format!("warning: learning curves not drawn: {e}"));
     }
-    if let Some(a) = classifier_accuracy {
+    if let (Some(a), Some(source)) = (classifier_accuracy, &config.classifier) {
         log(&format!(
             "clamped samples labelled as their class by {}: {a:.1}%",
-            classifier.expect("set").display()
+            source.path.display()
         ));
     }
     log(&format!("wrote {} ({minutes:.1} min)", run.path.display()));
@@ -678,6 +690,37 @@ fn load_velocity(
         .check_velocity(&velocity)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(velocity)
+}
+
+/// The classifier of `source` (`--classifier`), checked: the file the run
+/// recorded (the same SHA-256), reading `pixels` inputs into `classes`
+/// outputs.
+fn independent_classifier(
+    source: &PretrainedSource,
+    pixels: usize,
+    classes: usize,
+    device: &Device,
+) -> Result<DbnClassifier, Box<dyn std::error::Error>> {
+    let path = &source.path;
+    if crate::run_dir::file_hash(path)? != source.sha256 {
+        return Err(format!(
+            "--classifier {}: not the classifier this run started with (its SHA-256 changed)",
+            path.display()
+        )
+        .into());
+    }
+    let classifier = load_classifier(path, device)?;
+    let config = classifier.config();
+    let inputs = config.layer_sizes.first().copied().unwrap_or(0);
+    if inputs != pixels || config.n_classes != classes {
+        return Err(format!(
+            "--classifier {}: a classifier of {inputs} inputs and {} classes, expected {pixels} and {classes} (the data's)",
+            path.display(),
+            config.n_classes
+        )
+        .into());
+    }
+    Ok(classifier)
 }
 
 /// The greedy phases of `config`, resumable: the lower layers on
