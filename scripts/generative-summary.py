@@ -29,6 +29,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=pathlib.Path, help="a finished run directory")
     parser.add_argument("--machine", required=True, help="the machine and what ran beside")
+    parser.add_argument(
+        "--labelled-copy",
+        type=pathlib.Path,
+        help="a copy of the run resumed with --classifier after it finished without one "
+        "(before 30223c1 a resume dropped --classifier): the independent classifier's "
+        "figure is taken from it, once its model-labelled samples match the run's",
+    )
     args = parser.parse_args()
     result_path = args.run / "result.json"
     if not result_path.exists():
@@ -57,6 +64,21 @@ def main():
         "updown_gibbs_steps_by_epoch": [v["gibbs_steps"] for v in updown],
         "final_pass_train_error_percent_by_epoch": [v.get("train_error_percent") for v in final],
     }
+    if args.labelled_copy:
+        copy = json.loads((args.labelled_copy / "result.json").read_text())
+        same = "clamped_sample_accuracy_by_digit_percent"
+        if copy[same] != result[same]:
+            sys.exit(f"{args.labelled_copy}: its samples are not the run's ({same} differs)")
+        figure = copy["clamped_sample_accuracy_by_classifier_percent"]
+        if figure is None:
+            sys.exit(f"{args.labelled_copy}: no classifier figure in its result.json")
+        summary["clamped_sample_accuracy_by_independent_classifier_percent"] = figure
+        summary["command"] += (
+            "; the resume dropped --classifier (fixed in 30223c1), so a copy of the "
+            "finished run labelled the same samples, regenerated bit for bit: deepbelief "
+            "generative --device flex --resume --out COPY --classifier "
+            "runs/classify-quick/model.safetensors"
+        )
     json.dump(summary, sys.stdout, indent=1)
     print()
 
