@@ -702,13 +702,9 @@ fn independent_classifier(
     device: &Device,
 ) -> Result<DbnClassifier, Box<dyn std::error::Error>> {
     let path = &source.path;
-    if crate::run_dir::file_hash(path)? != source.sha256 {
-        return Err(format!(
-            "--classifier {}: not the classifier this run started with (its SHA-256 changed)",
-            path.display()
-        )
-        .into());
-    }
+    source
+        .check_unchanged("classifier")
+        .map_err(|e| format!("--classifier {e}"))?;
     let classifier = load_classifier(path, device)?;
     let config = classifier.config();
     let inputs = config.layer_sizes.first().copied().unwrap_or(0);

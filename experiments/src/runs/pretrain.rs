@@ -35,6 +35,19 @@ impl PretrainedSource {
         let (path, sha256) = crate::run_dir::identify_file(path)?;
         Ok(Self { path, sha256 })
     }
+
+    /// Errors unless the file still has the hash recorded when the run
+    /// started; `what` says what it is (`"stack"`, `"classifier"`).
+    pub fn check_unchanged(&self, what: &str) -> Result<(), Box<dyn std::error::Error>> {
+        if crate::run_dir::file_hash(&self.path)? != self.sha256 {
+            return Err(format!(
+                "{}: not the {what} this run started from (its SHA-256 changed)",
+                self.path.display()
+            )
+            .into());
+        }
+        Ok(())
+    }
 }
 
 /// Trains the stack of `config` greedily, reporting to `renderer` and
@@ -153,14 +166,8 @@ pub fn adopt_pretrained(
     if run.file(PRETRAINED_FILE).exists() {
         return Ok(false);
     }
+    source.check_unchanged("stack")?;
     let path = &source.path;
-    if crate::run_dir::file_hash(path)? != source.sha256 {
-        return Err(format!(
-            "{}: not the stack this run started from (its SHA-256 changed)",
-            path.display()
-        )
-        .into());
-    }
     let mut stack = load_stack(path, device)?;
     stack.layers.truncate(config.layers.len());
     check_sizes(path, &stack, config)?;
