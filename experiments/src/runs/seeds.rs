@@ -45,7 +45,9 @@ pub struct FieldSummary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeedsSummary {
     pub runs: Vec<PathBuf>,
-    /// Each run's `seed` from its config.json, where it has one.
+    /// Each run's seed from its config.json, where it has one: the
+    /// `seed` field that differs between the runs (`train.seed` of a
+    /// `train-rbm` run), else the top-level one.
     pub seeds: Vec<Option<u64>>,
     /// Every top-level number that all the runs' result.json hold.
     pub fields: BTreeMap<String, FieldSummary>,
@@ -80,10 +82,7 @@ pub fn summarise_seeds(
             path.exists().then(|| read_object(&path)).transpose()
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let seeds = configs
-        .iter()
-        .map(|c| c.as_ref()?.get("seed")?.as_u64())
-        .collect();
+    let seeds = run_seeds(&configs);
     if let Some(Some(reference)) = configs.first() {
         for (dir, config) in dirs.iter().zip(&configs).skip(1) {
             let Some(config) = config else { continue };
@@ -121,6 +120,60 @@ pub fn summarise_seeds(
         seeds,
         fields,
     })
+}
+
+/// Each run's seed: the values at the first `seed` field (top level
+/// first, then below it, fields in name order) that differs between the
+/// runs, or the top-level `seed` when none differs (one run, or seeds
+/// that are all the same). A `train-rbm` run's seed is `train.seed`; its
+/// `loglik.seed` (the AIS seed) is the same in every run.
+fn run_seeds(configs: &[Option<serde_json::Map<String, serde_json::Value>>]) -> Vec<Option<u64>> {
+    let paths = configs
+        .iter()
+        .flatten()
+        .next()
+        .map(|c| seed_paths(c, &[]))
+        .unwrap_or_default();
+    let at = |path: &[String]| -> Vec<Option<u64>> {
+        configs
+            .iter()
+            .map(|c| {
+                let mut value = c.as_ref()?.get(path.first()?)?;
+                for key in &path[1..] {
+                    value = value.get(key)?;
+                }
+                value.as_u64()
+            })
+            .collect()
+    };
+    paths
+        .iter()
+        .map(|path| at(path))
+        .find(|seeds| seeds.iter().any(|s| *s != seeds[0]))
+        .unwrap_or_else(|| at(&["seed".to_string()]))
+}
+
+/// The paths of every `seed` field in `config`, shallowest first.
+fn seed_paths(
+    config: &serde_json::Map<String, serde_json::Value>,
+    prefix: &[String],
+) -> Vec<Vec<String>> {
+    let here = config.contains_key("seed").then(|| {
+        let mut path = prefix.to_vec();
+        path.push("seed".to_string());
+        path
+    });
+    let mut below: Vec<Vec<String>> = config
+        .iter()
+        .filter_map(|(key, value)| Some((key, value.as_object()?)))
+        .flat_map(|(key, object)| {
+            let mut path = prefix.to_vec();
+            path.push(key.clone());
+            seed_paths(object, &path)
+        })
+        .collect();
+    below.sort_by_key(Vec::len);
+    here.into_iter().chain(below).collect()
 }
 
 fn read_object(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, SeedsError> {
@@ -213,6 +266,21 @@ mod tests {
         assert!((error.standard_error - (7.0f64 / 9.0).sqrt()).abs() < 1e-12);
         assert!(!summary.fields.contains_key("note"));
         assert!(summary.fields.contains_key("best_epoch"));
+    }
+
+    #[test]
+    fn the_seed_that_differs_below_the_top_level_is_the_runs_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = [4, 5]
+            .iter()
+            .map(|&seed| {
+                let config = serde_json::json!({"rbm": {"n_hidden": 3}, "binarize_seed": 0, "loglik": {"seed": 1}, "train": {"epochs": 2, "seed": seed}});
+                let result = serde_json::json!({"x": seed as f64});
+                run(dir.path(), &format!("s{seed}"), config, Some(result))
+            })
+            .collect();
+        let summary = summarise_seeds(&dirs, &[]).unwrap();
+        assert_eq!(summary.seeds, vec![Some(4), Some(5)]);
     }
 
     #[test]
