@@ -15,6 +15,12 @@
 #                                    # already started goes first)
 #   (both queues then go on to the 500-hidden PCD RBM's log-likelihood,
 #   seeds 1-3: `scripts/headline-runs.sh pcd` alone)
+#   scripts/headline-runs.sh hs200   # H&S's own schedule for the hs preset:
+#                                    # 5 head epochs, then 195 of the whole
+#                                    # net on all 60,000, no validation
+#                                    # choice; seeds 1-3 from the hs runs'
+#                                    # stacks (7-16 h a seed beside another
+#                                    # run; run it twice, side by side)
 #
 # A run both queues list goes to the first to reach it; the other queue
 # moves on (the hs seeds first: 3-4 hours each on two cores side by side,
@@ -36,7 +42,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|sweep K|dropout|cd1}
+queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200|sweep K|dropout|cd1}
 mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
@@ -120,6 +126,19 @@ pcd_seeds() {
   done
 }
 
+# hs200_seeds: `classify --preset hs` as H&S ran it (`backpropclassify.m`:
+# epoch 200 kept, no validation): the 5 head-only epochs, then the whole
+# net on all 60,000 for 195 epochs (the final pass), from each seed's hs
+# run's pretrained stack.
+hs200_seeds() {
+  local seed
+  for seed in 1 2 3; do
+    run "classify-hs200-seed$seed" classify --preset hs --seed "$seed" \
+      --pretrained "$RUNS/classify-hs-seed$seed/pretrained.safetensors" \
+      --finetune-epochs 5 --patience 5 --final-epochs 195
+  done
+}
+
 case $queue in
 a)
   hs_seeds
@@ -133,6 +152,9 @@ b)
   ;;
 pcd)
   pcd_seeds
+  ;;
+hs200)
+  hs200_seeds
   ;;
 sweep)
   shard=${2:?usage: scripts/headline-runs.sh sweep 1|2}
@@ -160,7 +182,7 @@ cd1)
   done
   ;;
 *)
-  echo "usage: scripts/headline-runs.sh a|b|pcd|sweep K|dropout|cd1" >&2
+  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200|sweep K|dropout|cd1" >&2
   exit 2
   ;;
 esac
