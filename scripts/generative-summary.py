@@ -65,7 +65,10 @@ def main():
         "final_pass_train_error_percent_by_epoch": [v.get("train_error_percent") for v in final],
     }
     if args.labelled_copy:
-        copy = json.loads((args.labelled_copy / "result.json").read_text())
+        copy_result = args.labelled_copy / "result.json"
+        if not copy_result.exists():
+            sys.exit(f"{copy_result}: missing (the copy has not finished)")
+        copy = json.loads(copy_result.read_text())
         same = "clamped_sample_accuracy_by_digit_percent"
         if copy[same] != result[same]:
             sys.exit(f"{args.labelled_copy}: its samples are not the run's ({same} differs)")
