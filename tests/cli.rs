@@ -590,33 +590,58 @@ fn generative_keeps_its_classifier_across_a_resume_and_checks_it_first() {
 #[test]
 fn train_rbm_loglik_is_the_loglik_subcommands_estimate() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("rbm");
     let ais = ["--ais-runs", "10", "--ais-steps", "200"];
+    // A run on some of the training images, and one on all of them (whose
+    // binarised training images the estimate reuses rather than makes again).
+    let subset = dir.path().join("rbm");
     let mut args = vec!["--cd-epochs", "2", "--loglik"];
     args.extend(ais);
-    succeeds(&tiny_rbm(&out, &args));
-    let result: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
-    let number = |name: &str| {
-        result[name]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{name} in {result}"))
-    };
-    assert_eq!(result["epochs_done"], 2);
-    assert!(number("log_z_low") <= number("log_z") && number("log_z") <= number("log_z_high"));
-    // A log-likelihood of binary images is a log-probability: below 0.
-    assert!(number("test_loglik") < 0.0 && number("train_loglik") < 0.0);
-    // The subcommand, given the run directory and the same AIS flags,
-    // measures the same model on the same images with the same runs.
-    let output = run("loglik", &[&text(&out), ais[0], ais[1], ais[2], ais[3]]);
-    succeeds(&output);
-    let printed = String::from_utf8_lossy(&output.stdout);
-    for name in ["train_loglik", "test_loglik"] {
-        assert!(
-            printed.contains(&format!("{name}={:.3}", number(name))),
-            "{name}: {} in result.json, loglik printed:\n{printed}",
-            number(name)
-        );
+    succeeds(&tiny_rbm(&subset, &args));
+    let whole = dir.path().join("whole");
+    let whole_text = text(&whole);
+    let mut args = vec![
+        "--out",
+        &whole_text,
+        "--hidden",
+        "8",
+        "--train-rows",
+        "60000",
+        "--held-out",
+        "0",
+        "--cd-batch",
+        "500",
+        "--cd-epochs",
+        "1",
+        "--loglik",
+    ];
+    args.extend(ais);
+    succeeds(&run("train-rbm", &args));
+    for (out, epochs) in [(&subset, 2), (&whole, 1)] {
+        let result: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap())
+                .unwrap();
+        let number = |name: &str| {
+            result[name]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{name} in {result}"))
+        };
+        assert_eq!(result["epochs_done"], epochs);
+        assert!(number("log_z_low") <= number("log_z") && number("log_z") <= number("log_z_high"));
+        // A log-likelihood of binary images is a log-probability: below 0.
+        assert!(number("test_loglik") < 0.0 && number("train_loglik") < 0.0);
+        // The subcommand, given the run directory and the same AIS flags,
+        // measures the same model on the same images with the same runs.
+        let output = run("loglik", &[&text(out), ais[0], ais[1], ais[2], ais[3]]);
+        succeeds(&output);
+        let printed = String::from_utf8_lossy(&output.stdout);
+        for name in ["train_loglik", "test_loglik"] {
+            assert!(
+                printed.contains(&format!("{name}={:.3}", number(name))),
+                "{}: {name} {} in result.json, loglik printed:\n{printed}",
+                out.display(),
+                number(name)
+            );
+        }
     }
     // The AIS flags mean nothing without --loglik.
     let output = tiny_rbm(&dir.path().join("plain"), &["--ais-runs", "5"]);

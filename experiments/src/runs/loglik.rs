@@ -63,8 +63,21 @@ pub fn loglik_images(
     device: &Device,
 ) -> (Tensor<2>, Tensor<2>) {
     let train = images_tensor(&set.train, mode.with_seed(seed), device);
-    let test = images_tensor(&set.test, mode.with_seed(seed.wrapping_add(1)), device);
-    (train, test)
+    (train, loglik_test_images(set, mode, seed, device))
+}
+
+/// The test half of [`loglik_images`], for a caller that already holds
+/// the training images binarised with `seed`.
+///
+/// # Shapes
+/// - returns `[test, pixels]`
+pub fn loglik_test_images(
+    set: &datasets::ImageSet,
+    mode: BinarizeMode,
+    seed: u64,
+    device: &Device,
+) -> Tensor<2> {
+    images_tensor(&set.test, mode.with_seed(seed.wrapping_add(1)), device)
 }
 
 /// AIS on `rbm` from the base rates of `train`, then the mean

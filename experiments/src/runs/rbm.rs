@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::data::{BinarizeMode, DataSpec, images_tensor};
 use crate::output::images::write_grid;
 use crate::run_dir::RunDir;
-use crate::runs::loglik::{AisSettings, ais_line, estimate_loglik, loglik_images, loglik_lines};
+use crate::runs::loglik::{
+    AisSettings, ais_line, estimate_loglik, loglik_images, loglik_lines, loglik_test_images,
+};
 
 /// Everything that defines a `train-rbm` run, written as `config.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -429,8 +431,14 @@ pub fn train_rbm(
         Some(ais) => {
             let ais = ais.config();
             say(&ais_line(&ais, total));
-            let (all_train, test) =
-                loglik_images(set, config.binarize, config.binarize_seed, device);
+            // A run on every training image already holds them binarised
+            // with this seed: the same tensor, not a second copy.
+            let (all_train, test) = if rows == total {
+                let test = loglik_test_images(set, config.binarize, config.binarize_seed, device);
+                (train.clone(), test)
+            } else {
+                loglik_images(set, config.binarize, config.binarize_seed, device)
+            };
             let estimate = estimate_loglik(rbm, &all_train, &test, &ais)?;
             for line in loglik_lines(&estimate) {
                 say(&line);
