@@ -210,12 +210,15 @@ pub fn conjugate_final_pass(
     }
     run.drop_records_after(|phase| (phase == CONJUGATE_FINAL_PHASE).then_some(done))?;
     for epoch in done + 1..=epochs {
+        let started = std::time::Instant::now();
         let stats = batches.train_epoch(&settings, &mut net, epoch, false)?;
+        let seconds = started.elapsed().as_secs_f64();
         run.append_jsonl(
             "metrics.jsonl",
             &serde_json::json!({
                 "phase": CONJUGATE_FINAL_PHASE, "epoch": epoch,
                 "loss_before": stats.loss_before, "loss_after": stats.loss_after,
+                "evaluations": stats.evaluations, "seconds": seconds,
             }),
         )?;
         let model = classifier_file(run, &format!("conjugate-final-{epoch}.safetensors"), &net)?;
@@ -225,8 +228,8 @@ pub fn conjugate_final_pass(
             &[("model", &model)],
         )?;
         log(&format!(
-            "final pass epoch {epoch}/{epochs}: loss {:.4} -> {:.4}",
-            stats.loss_before, stats.loss_after
+            "final pass epoch {epoch}/{epochs}: loss {:.3e} -> {:.3e}, {} evaluations, {seconds:.0} s",
+            stats.loss_before, stats.loss_after, stats.evaluations
         ));
     }
     Ok(net.to_classifier())

@@ -168,13 +168,10 @@ impl SgdNet {
         let logits =
             matmul(inputs[last].clone(), self.weights[last].clone()) + self.biases[last].clone();
         let log_p = log_softmax(logits, 1); // [batch, classes]
+        let (per_row, slope) = cross_entropy_and_slope(log_p, one_hot);
         // Kept on the device: a training loop reads it once per epoch.
-        let loss = (log_p.clone() * one_hot.clone())
-            .sum()
-            .neg()
-            .div_scalar(batch);
-        // d loss / d logits = (softmax - one_hot) / batch.
-        let mut delta = (log_p.exp() - one_hot).div_scalar(batch);
+        let loss = per_row.sum().div_scalar(batch);
+        let mut delta = slope.div_scalar(batch); // d loss / d logits
         let mut weight_grads = Vec::with_capacity(last + 1);
         let mut bias_grads = Vec::with_capacity(last + 1);
         for layer in (0..=last).rev() {
@@ -320,6 +317,34 @@ pub fn for_each_net<T: Send>(
         .map(|(index, net)| work(index, net))
         .collect()
 }
+/// Each row's cross-entropy `-log p_t` and its slope `p - one_hot` with
+/// respect to the logits, from the log-softmax `log_p`, accurate in f32
+/// when the net is confident.
+///
+/// Written as `-log p_t` and `p - one_hot` directly, both vanish in f32
+/// once `1 - p_t` falls below about 6e-8 (p_t rounds to 1): the loss
+/// becomes 0 and the true class's slope 0 while the others' stay
+/// positive, a gradient of no function. Conjugate gradients, which trust
+/// value and slope together, then spent three to four times the
+/// evaluations per line search once the training loss was that small.
+/// Here `r = 1 - p_t` is summed from the other classes' probabilities
+/// (each accurate), the true class's slope is `-r`, and the loss is
+/// `-log1p(-r)` where `r < 1/2` (`-log p_t` as it is elsewhere, which is
+/// then no smaller than log 2).
+///
+/// # Shapes
+/// - log_p, one_hot: `[batch, classes]` (exactly one 1 per row)
+/// - returns `([batch, 1], [batch, classes])`
+pub fn cross_entropy_and_slope(log_p: Tensor<2>, one_hot: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let others = log_p.clone().exp() * (one_hot.clone().neg() + 1.0); // [batch, classes]
+    let rest = others.clone().sum_dim(1); // [batch, 1]: 1 - p_t
+    let slope = others - one_hot.clone() * rest.clone();
+    let direct = (log_p * one_hot).sum_dim(1).neg(); // [batch, 1]
+    let near_one = rest.clone().lower_elem(0.5);
+    let precise = rest.neg().log1p().neg();
+    (direct.mask_where(near_one, precise), slope)
+}
+
 /// A net's order of `n` training rows in `epoch`, a function of its
 /// seed and the epoch only, so a resumed run draws the same batches.
 pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
@@ -468,9 +493,14 @@ mod tests {
                     z
                 };
             }
-            let top = activity.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let log_sum = top + activity.iter().map(|v| (v - top).exp()).sum::<f64>().ln();
-            total += log_sum - activity[label];
+            // -log p = log(1 + sum over the other classes of
+            // exp(z_j - z_label)), exact, and accurate in f64 however
+            // small the loss (`top + ln(sum) - z_label` would cancel).
+            let others: f64 = (0..activity.len())
+                .filter(|&j| j != label)
+                .map(|j| (activity[j] - activity[label]).exp())
+                .sum();
+            total += others.ln_1p();
         }
         total / batch as f64
     }
@@ -525,6 +555,71 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_confident_nets_loss_and_gradients_keep_their_precision_in_f32() {
+        // Every row labelled 0 and the head's bias 20 for class 0: the
+        // other classes' probabilities are about e^-20 = 2e-9, so 1 - p_0
+        // (about 4e-9) is below f32's resolution at 1 and `-log p_0`,
+        // `p_0 - 1` computed directly are 0. The f64 reference: the loss
+        // on the host and central differences of it (h = 1e-4; truncation
+        // ~ h^2 / 6 of the gradient, negligible). The f32 values' own
+        // error: the logits carry ~1e-7 relative rounding per operation on
+        // values of ~20, a few times 1e-6 absolute, so each exp(z_j - z_0)
+        // is good to ~1e-5 relative; 1e-4 leaves a margin, while the
+        // direct formulas miss by 100% (a zero loss, a zero true-class
+        // slope). The lower layers' entries are held to 1e-4 of their
+        // group's largest, as in the test above: a saturated hidden unit's
+        // 1 - s is only as good as f32's absolute resolution near 1.
+        let device = Device::flex();
+        let (mut net, images, _) = net_and_batch(&device, 13);
+        let labels = [0usize; 7];
+        let one_hot = crate::one_hot_rows(&labels, 3, &device).unwrap();
+        let head = net.weights.len() - 1;
+        net.biases[head] = Tensor::<2>::from_floats([[20.0, 0.0, 0.0]], &device);
+        let sizes = [6usize, 5, 4, 3];
+        let to_f64 = |t: &Tensor<2>| host(t).into_iter().map(f64::from).collect::<Vec<f64>>();
+        let mut weights: Vec<Vec<f64>> = net.weights.iter().map(to_f64).collect();
+        let mut biases: Vec<Vec<f64>> = net.biases.iter().map(to_f64).collect();
+        let x = to_f64(&images);
+        let (hand, loss) = net.gradients(images, one_hot);
+        let expected = host_loss(&weights, &biases, &sizes, &x, &labels);
+        let loss = loss.into_scalar::<f32>() as f64;
+        assert!(expected > 1e-9 && expected < 1e-8, "the set-up: {expected}");
+        assert!(
+            (loss - expected).abs() <= 1e-4 * expected,
+            "loss {loss} vs {expected} in f64"
+        );
+        let h = 1e-4;
+        let layers = weights.len();
+        for (index, hand) in hand.iter().enumerate() {
+            let hand = host(hand);
+            let scale = hand.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+            assert!(scale > 1e-10, "group {index}: an all-zero gradient");
+            for (entry, &value) in hand.iter().enumerate() {
+                let mut nudge = |delta: f64| {
+                    if index < layers {
+                        weights[index][entry] += delta;
+                    } else {
+                        biases[index - layers][entry] += delta;
+                    }
+                    host_loss(&weights, &biases, &sizes, &x, &labels)
+                };
+                let up = nudge(h);
+                let down = nudge(-2.0 * h);
+                nudge(h);
+                let numeric = (up - down) / (2.0 * h);
+                assert!(
+                    (value as f64 - numeric).abs() <= 1e-4 * scale,
+                    "group {index} entry {entry}: {value} vs central difference {numeric}"
+                );
+            }
+        }
+        // The head's bias slopes sum to 0 (softmax ignores a common
+        // shift); the true class's is minus the others'.
+        let bias = host(&hand[layers + head]);
+        assert!(bias[0] < 0.0 && bias[1] > 0.0 && bias[2] > 0.0, "{bias:?}");
     }
 
     #[test]
