@@ -463,46 +463,85 @@ mod tests {
         }
     }
 
-    /// The mean cross-entropy of the net on the batch, in f64 on the host:
-    /// logistic hidden layers, softmax head (`weights[l]`: `[in, out]`
-    /// row-major, as the tensors).
-    fn host_loss(
-        weights: &[Vec<f64>],
-        biases: &[Vec<f64>],
-        sizes: &[usize],
-        x: &[f64],
-        labels: &[usize],
-    ) -> f64 {
-        let batch = labels.len();
-        let mut total = 0.0;
-        for (row, &label) in labels.iter().enumerate() {
-            let mut activity: Vec<f64> = x[row * sizes[0]..(row + 1) * sizes[0]].to_vec();
-            for layer in 0..weights.len() {
-                let (n_in, n_out) = (sizes[layer], sizes[layer + 1]);
-                let z: Vec<f64> = (0..n_out)
-                    .map(|j| {
-                        biases[layer][j]
-                            + (0..n_in)
-                                .map(|i| activity[i] * weights[layer][i * n_out + j])
-                                .sum::<f64>()
-                    })
-                    .collect();
-                activity = if layer + 1 < weights.len() {
-                    z.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
-                } else {
-                    z
-                };
+    /// A net and a batch in f64 on the host, the reference the f32
+    /// gradients are checked against: logistic hidden layers, softmax head
+    /// (`weights[l]`: `[in, out]` row-major, as the tensors).
+    struct HostNet {
+        weights: Vec<Vec<f64>>,
+        biases: Vec<Vec<f64>>,
+        sizes: Vec<usize>,
+        x: Vec<f64>,
+        labels: Vec<usize>,
+    }
+
+    impl HostNet {
+        fn of(net: &SgdNet, images: &Tensor<2>, labels: &[usize]) -> Self {
+            let to_f64 = |t: &Tensor<2>| host(t).into_iter().map(f64::from).collect::<Vec<f64>>();
+            let mut sizes = vec![net.weights[0].dims()[0]];
+            sizes.extend(net.weights.iter().map(|w| w.dims()[1]));
+            Self {
+                weights: net.weights.iter().map(to_f64).collect(),
+                biases: net.biases.iter().map(to_f64).collect(),
+                sizes,
+                x: to_f64(images),
+                labels: labels.to_vec(),
             }
-            // -log p = log(1 + sum over the other classes of
-            // exp(z_j - z_label)), exact, and accurate in f64 however
-            // small the loss (`top + ln(sum) - z_label` would cancel).
-            let others: f64 = (0..activity.len())
-                .filter(|&j| j != label)
-                .map(|j| (activity[j] - activity[label]).exp())
-                .sum();
-            total += others.ln_1p();
         }
-        total / batch as f64
+
+        /// The mean cross-entropy on the batch.
+        fn loss(&self) -> f64 {
+            let (sizes, layers) = (&self.sizes, self.weights.len());
+            let mut total = 0.0;
+            for (row, &label) in self.labels.iter().enumerate() {
+                let mut activity: Vec<f64> = self.x[row * sizes[0]..(row + 1) * sizes[0]].to_vec();
+                for layer in 0..layers {
+                    let (n_in, n_out) = (sizes[layer], sizes[layer + 1]);
+                    let z: Vec<f64> = (0..n_out)
+                        .map(|j| {
+                            self.biases[layer][j]
+                                + (0..n_in)
+                                    .map(|i| activity[i] * self.weights[layer][i * n_out + j])
+                                    .sum::<f64>()
+                        })
+                        .collect();
+                    activity = if layer + 1 < layers {
+                        z.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
+                    } else {
+                        z
+                    };
+                }
+                // -log p = log(1 + sum over the other classes of
+                // exp(z_j - z_label)), exact, and accurate in f64 however
+                // small the loss (`top + ln(sum) - z_label` would cancel).
+                let others: f64 = (0..activity.len())
+                    .filter(|&j| j != label)
+                    .map(|j| (activity[j] - activity[label]).exp())
+                    .sum();
+                total += others.ln_1p();
+            }
+            total / self.labels.len() as f64
+        }
+
+        /// The central difference (h = 1e-4) of the loss in parameter
+        /// `entry` of group `group` (the weights bottom first, then the
+        /// biases, as [`SgdNet::gradients`] orders them); the parameters
+        /// are left as they were.
+        fn central_difference(&mut self, group: usize, entry: usize) -> f64 {
+            let h = 1e-4;
+            let layers = self.weights.len();
+            let mut nudge = |delta: f64| {
+                if group < layers {
+                    self.weights[group][entry] += delta;
+                } else {
+                    self.biases[group - layers][entry] += delta;
+                }
+                self.loss()
+            };
+            let up = nudge(h);
+            let down = nudge(-2.0 * h);
+            nudge(h);
+            (up - down) / (2.0 * h)
+        }
     }
 
     #[test]
@@ -516,16 +555,9 @@ mod tests {
         // entries by far more.
         let device = Device::flex();
         let (net, images, one_hot) = net_and_batch(&device, 11);
-        let labels = [0usize, 1, 2, 2, 1, 0, 1];
-        let sizes = [6usize, 5, 4, 3];
-        let to_f64 = |t: &Tensor<2>| host(t).into_iter().map(f64::from).collect::<Vec<f64>>();
-        let mut weights: Vec<Vec<f64>> = net.weights.iter().map(to_f64).collect();
-        let mut biases: Vec<Vec<f64>> = net.biases.iter().map(to_f64).collect();
-        let x = to_f64(&images);
+        let mut reference = HostNet::of(&net, &images, &[0, 1, 2, 2, 1, 0, 1]);
         let (hand, _) = net.gradients(images.clone(), one_hot.clone());
         let (auto, _) = net.autodiff_gradients(images, one_hot);
-        let h = 1e-4;
-        let layers = weights.len();
         for (index, (hand, auto)) in hand.iter().zip(&auto).enumerate() {
             let (hand, auto) = (host(hand), host(auto));
             let scale = hand.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
@@ -534,18 +566,7 @@ mod tests {
                 "parameter group {index}: an all-zero gradient"
             );
             for entry in 0..hand.len() {
-                let mut nudge = |delta: f64| {
-                    if index < layers {
-                        weights[index][entry] += delta;
-                    } else {
-                        biases[index - layers][entry] += delta;
-                    }
-                    host_loss(&weights, &biases, &sizes, &x, &labels)
-                };
-                let up = nudge(h);
-                let down = nudge(-2.0 * h);
-                nudge(h);
-                let numeric = (up - down) / (2.0 * h);
+                let numeric = reference.central_difference(index, entry);
                 for (what, value) in [("hand-written", hand[entry]), ("autodiff", auto[entry])] {
                     let error = (value as f64 - numeric).abs();
                     assert!(
@@ -578,38 +599,22 @@ mod tests {
         let one_hot = crate::one_hot_rows(&labels, 3, &device).unwrap();
         let head = net.weights.len() - 1;
         net.biases[head] = Tensor::<2>::from_floats([[20.0, 0.0, 0.0]], &device);
-        let sizes = [6usize, 5, 4, 3];
-        let to_f64 = |t: &Tensor<2>| host(t).into_iter().map(f64::from).collect::<Vec<f64>>();
-        let mut weights: Vec<Vec<f64>> = net.weights.iter().map(to_f64).collect();
-        let mut biases: Vec<Vec<f64>> = net.biases.iter().map(to_f64).collect();
-        let x = to_f64(&images);
+        let mut reference = HostNet::of(&net, &images, &labels);
         let (hand, loss) = net.gradients(images, one_hot);
-        let expected = host_loss(&weights, &biases, &sizes, &x, &labels);
+        let expected = reference.loss();
         let loss = loss.into_scalar::<f32>() as f64;
         assert!(expected > 1e-9 && expected < 1e-8, "the set-up: {expected}");
         assert!(
             (loss - expected).abs() <= 1e-4 * expected,
             "loss {loss} vs {expected} in f64"
         );
-        let h = 1e-4;
-        let layers = weights.len();
+        let layers = reference.weights.len();
         for (index, hand) in hand.iter().enumerate() {
             let hand = host(hand);
             let scale = hand.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
             assert!(scale > 1e-10, "group {index}: an all-zero gradient");
             for (entry, &value) in hand.iter().enumerate() {
-                let mut nudge = |delta: f64| {
-                    if index < layers {
-                        weights[index][entry] += delta;
-                    } else {
-                        biases[index - layers][entry] += delta;
-                    }
-                    host_loss(&weights, &biases, &sizes, &x, &labels)
-                };
-                let up = nudge(h);
-                let down = nudge(-2.0 * h);
-                nudge(h);
-                let numeric = (up - down) / (2.0 * h);
+                let numeric = reference.central_difference(index, entry);
                 assert!(
                     (value as f64 - numeric).abs() <= 1e-4 * scale,
                     "group {index} entry {entry}: {value} vs central difference {numeric}"
