@@ -155,7 +155,8 @@ pub fn conjugate_finetune(
             &serde_json::json!({
                 "phase": CONJUGATE_PHASE, "epoch": epoch, "head_only": head_only,
                 "loss_before": stats.loss_before, "loss_after": stats.loss_after,
-                "evaluations": stats.evaluations, "valid_error_percent": 100.0 * valid_error,
+                "evaluations": stats.evaluations, "computed": stats.computed,
+                "valid_error_percent": 100.0 * valid_error,
                 "seconds": seconds,
             }),
         )?;
@@ -218,7 +219,8 @@ pub fn conjugate_final_pass(
             &serde_json::json!({
                 "phase": CONJUGATE_FINAL_PHASE, "epoch": epoch,
                 "loss_before": stats.loss_before, "loss_after": stats.loss_after,
-                "evaluations": stats.evaluations, "seconds": seconds,
+                "evaluations": stats.evaluations, "computed": stats.computed,
+                "seconds": seconds,
             }),
         )?;
         let model = classifier_file(run, &format!("conjugate-final-{epoch}.safetensors"), &net)?;
@@ -228,8 +230,8 @@ pub fn conjugate_final_pass(
             &[("model", &model)],
         )?;
         log(&format!(
-            "final pass epoch {epoch}/{epochs}: loss {:.3e} -> {:.3e}, {} evaluations, {seconds:.0} s",
-            stats.loss_before, stats.loss_after, stats.evaluations
+            "final pass epoch {epoch}/{epochs}: loss {:.3e} -> {:.3e}, {} evaluations ({} computed), {seconds:.0} s",
+            stats.loss_before, stats.loss_after, stats.evaluations, stats.computed
         ));
     }
     Ok(net.to_classifier())

@@ -257,9 +257,14 @@ fn host_values(tensors: Vec<Tensor<2>>, scale: f64) -> Vec<f64> {
     values
 }
 
-/// `net` with the parameters of layers `from..` taken from `values`
+/// `values` as the f32 parameters the net computes with.
+fn single_precision(values: &[f64]) -> Vec<f32> {
+    values.iter().map(|&v| v as f32).collect()
+}
+
+/// `net` with the parameters of layers `from..` taken from `floats`
 /// (laid out as [`host_parameters`]).
-fn with_host_parameters(net: &SgdNet, from: usize, values: &[f64]) -> SgdNet {
+fn with_host_parameters(net: &SgdNet, from: usize, floats: &[f32]) -> SgdNet {
     let mut next = net.clone();
     let mut offset = 0;
     let device = net.weights[0].device();
@@ -269,14 +274,61 @@ fn with_host_parameters(net: &SgdNet, from: usize, values: &[f64]) -> SgdNet {
     {
         let shape = t.dims();
         let len = shape[0] * shape[1];
-        let floats: Vec<f32> = values[offset..offset + len]
-            .iter()
-            .map(|&v| v as f32)
-            .collect();
-        *t = Tensor::from_data(TensorData::new(floats, shape), &device);
+        let data = TensorData::new(floats[offset..offset + len].to_vec(), shape);
+        *t = Tensor::from_data(data, &device);
         offset += len;
     }
     next
+}
+
+/// The objective's last few evaluations, by the f32 parameters they were
+/// computed at.
+///
+/// `minimize` steps in f64, but the net computes in f32: once the loss is
+/// tiny the steps fall below the weights' f32 resolution, and a failing
+/// line search evaluates point after point that rounds to one already
+/// computed (in a small `hs` run, 41 evaluations an epoch once stalled).
+/// The same f32 parameters give the same value and gradient bit for bit,
+/// so those are returned instead of computed again: `minimize` takes the
+/// same path and reaches the same point.
+struct RecentEvaluations {
+    /// Most recent first: parameters, value, gradient.
+    entries: Vec<(Vec<f32>, f64, Vec<f64>)>,
+    /// Evaluations actually computed.
+    computed: usize,
+}
+
+impl RecentEvaluations {
+    /// Enough for a line search's origin and its last two points.
+    const KEPT: usize = 3;
+
+    fn new() -> Self {
+        Self {
+            entries: Vec::with_capacity(Self::KEPT),
+            computed: 0,
+        }
+    }
+
+    /// The value and gradient at `floats`: remembered, or `compute`d and
+    /// remembered.
+    fn get<E>(
+        &mut self,
+        floats: Vec<f32>,
+        compute: impl FnOnce(&[f32]) -> Result<(f64, Vec<f64>), E>,
+    ) -> Result<(f64, Vec<f64>), E> {
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        if let Some(i) = self.entries.iter().position(|(p, _, _)| same(p, &floats)) {
+            let entry = self.entries.remove(i);
+            let result = (entry.1, entry.2.clone());
+            self.entries.insert(0, entry);
+            return Ok(result);
+        }
+        let (value, gradient) = compute(&floats)?;
+        self.computed += 1;
+        self.entries.truncate(Self::KEPT - 1);
+        self.entries.insert(0, (floats, value, gradient.clone()));
+        Ok((value, gradient))
+    }
 }
 
 /// The value and gradient, as host vectors, of the summed cross-entropy of
@@ -307,9 +359,11 @@ pub struct ConjugateEpoch {
     /// after each batch's line searches.
     pub loss_before: f64,
     pub loss_after: f64,
-    /// Evaluations of the objective (each a forward and backward pass of
-    /// one batch).
+    /// Evaluations of the objective that `minimize` asked for.
     pub evaluations: usize,
+    /// Those computed (a forward and backward pass of one batch); the
+    /// rest were at f32 parameters already computed.
+    pub computed: usize,
 }
 
 /// One epoch of Hinton & Salakhutdinov's `backpropclassify.m`: the rows of
@@ -351,7 +405,7 @@ pub fn conjugate_gradient_epoch(
     let device = images.device();
     let head = net.weights.len() - 1;
     let from = if head_only { head } else { 0 };
-    let (mut before, mut after, mut evaluations) = (0.0, 0.0, 0);
+    let (mut before, mut after, mut evaluations, mut computed) = (0.0, 0.0, 0, 0);
     for batch in order.chunks(batch_rows) {
         let index: Vec<i64> = batch.iter().map(|&r| r as i64).collect();
         let index = Tensor::<1, Int>::from_data(TensorData::new(index, [batch.len()]), &device);
@@ -370,10 +424,14 @@ pub fn conjugate_gradient_epoch(
         };
         let layer = if head_only { 0 } else { from };
         let start = host_parameters(&objective_net, layer);
+        let mut recent = RecentEvaluations::new();
         let result = minimize(start, line_searches, |values| {
-            let candidate = with_host_parameters(&objective_net, layer, values);
-            Ok::<_, DbnError>(summed_loss(&candidate, layer, x.clone(), y.clone()))
+            recent.get(single_precision(values), |floats| {
+                let candidate = with_host_parameters(&objective_net, layer, floats);
+                Ok::<_, DbnError>(summed_loss(&candidate, layer, x.clone(), y.clone()))
+            })
         })?;
+        computed += recent.computed;
         let first = result.values[0];
         if !first.is_finite() {
             return Err(DbnError::Diverged {
@@ -387,7 +445,7 @@ pub fn conjugate_gradient_epoch(
         before += first;
         after += result.values.last().copied().unwrap_or(first);
         evaluations += result.evaluations;
-        let trained = with_host_parameters(&objective_net, layer, &result.x);
+        let trained = with_host_parameters(&objective_net, layer, &single_precision(&result.x));
         if head_only {
             net.weights[head] = trained.weights[0].clone();
             net.biases[head] = trained.biases[0].clone();
@@ -400,6 +458,7 @@ pub fn conjugate_gradient_epoch(
         loss_before: before / rows,
         loss_after: after / rows,
         evaluations,
+        computed,
     })
 }
 
@@ -661,7 +720,7 @@ mod tests {
                     let mut moved = x.clone();
                     moved[index] += delta;
                     summed_loss(
-                        &with_host_parameters(&net, from, &moved),
+                        &with_host_parameters(&net, from, &single_precision(&moved)),
                         from,
                         images.clone(),
                         one_hot.clone(),
@@ -725,6 +784,86 @@ mod tests {
             assert_eq!(host32(&net.biases[layer]), host32(&before.biases[layer]));
         }
         assert_ne!(host32(&net.weights[2]), host32(&before.weights[2]));
+    }
+
+    /// f(x) = sum (x_i - 1)^2 computed in f32 at the f32-rounded point,
+    /// as the net computes: flat below f32's resolution near x = 1.
+    fn f32_bowl(floats: &[f32]) -> (f64, Vec<f64>) {
+        let value: f32 = floats.iter().map(|&v| (v - 1.0) * (v - 1.0)).sum();
+        let gradient = floats.iter().map(|&v| f64::from(2.0 * (v - 1.0))).collect();
+        (f64::from(value), gradient)
+    }
+
+    #[test]
+    fn remembered_evaluations_are_the_computed_ones_bit_for_bit() {
+        let mut recent = RecentEvaluations::new();
+        let mut calls = 0;
+        let mut at = |values: &[f64], recent: &mut RecentEvaluations| {
+            recent
+                .get(single_precision(values), |floats| {
+                    calls += 1;
+                    Ok::<_, ()>(f32_bowl(floats))
+                })
+                .unwrap()
+        };
+        let first = at(&[0.5, 2.0], &mut recent);
+        // 1e-12 moves an f64 but not its f32: remembered, not computed.
+        let again = at(&[0.5 + 1e-12, 2.0], &mut recent);
+        assert_eq!(first.0.to_bits(), again.0.to_bits());
+        assert_eq!(first.1, again.1);
+        assert_eq!(recent.computed, 1);
+        // Three more distinct points: the first is no longer kept.
+        for x in [0.25, 0.125, 0.0625] {
+            at(&[x, 2.0], &mut recent);
+        }
+        assert_eq!(recent.computed, 4);
+        let recomputed = at(&[0.5, 2.0], &mut recent);
+        assert_eq!(recent.computed, 5);
+        assert_eq!(recomputed.0.to_bits(), first.0.to_bits());
+        drop(at);
+        assert_eq!(calls, 5);
+    }
+
+    #[test]
+    fn minimize_takes_the_same_path_with_remembered_evaluations() {
+        // From near the bowl's floor, the line searches soon step below
+        // f32's resolution and evaluate points that round to ones already
+        // computed: `minimize` must reach the same point with the same
+        // values and the same count of evaluations either way.
+        let start: Vec<f64> = (0..50)
+            .map(|i| 1.0 + 1e-3 * ((i % 7) as f64 - 3.0))
+            .collect();
+        let plain = minimize(start.clone(), 12, |values| {
+            Ok::<_, ()>(f32_bowl(&single_precision(values)))
+        })
+        .unwrap();
+        let mut recent = RecentEvaluations::new();
+        let remembered = minimize(start, 12, |values| {
+            recent.get(single_precision(values), |floats| {
+                Ok::<_, ()>(f32_bowl(floats))
+            })
+        })
+        .unwrap();
+        assert_eq!(plain, remembered);
+        assert!(
+            recent.computed < remembered.evaluations,
+            "no evaluation was remembered ({} computed of {})",
+            recent.computed,
+            remembered.evaluations
+        );
+    }
+
+    #[test]
+    fn an_epoch_counts_its_computed_evaluations_among_all() {
+        let device = Device::flex();
+        let (mut net, images, one_hot, _) = net_and_data(&device);
+        let order: Vec<usize> = (0..60).collect();
+        let epoch = conjugate_gradient_epoch(&mut net, 1, &images, &one_hot, &order, 20, 3, false)
+            .expect("trains");
+        assert!(
+            epoch.computed >= 3 && epoch.computed <= epoch.evaluations,
+            "{epoch:?}"
+        );
     }
 
     #[test]
