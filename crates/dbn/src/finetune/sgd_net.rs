@@ -317,6 +317,7 @@ pub fn for_each_net<T: Send>(
         .map(|(index, net)| work(index, net))
         .collect()
 }
+
 /// Each row's cross-entropy `-log p_t` and its slope `p - one_hot` with
 /// respect to the logits, from the log-softmax `log_p`, accurate in f32
 /// when the net is confident.
@@ -335,7 +336,7 @@ pub fn for_each_net<T: Send>(
 /// # Shapes
 /// - log_p, one_hot: `[batch, classes]` (exactly one 1 per row)
 /// - returns `([batch, 1], [batch, classes])`
-pub fn cross_entropy_and_slope(log_p: Tensor<2>, one_hot: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+fn cross_entropy_and_slope(log_p: Tensor<2>, one_hot: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     let others = log_p.clone().exp() * (one_hot.clone().neg() + 1.0); // [batch, classes]
     let rest = others.clone().sum_dim(1); // [batch, 1]: 1 - p_t
     let slope = others - one_hot.clone() * rest.clone();
