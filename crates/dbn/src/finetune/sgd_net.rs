@@ -147,10 +147,8 @@ impl SgdNet {
     /// - images: `[batch, inputs]`, one_hot: `[batch, classes]`
     pub fn loss(&self, images: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
         let batch = images.dims()[0] as f64;
-        (log_softmax(self.forward(images), 1) * one_hot)
-            .sum()
-            .neg()
-            .div_scalar(batch)
+        let (per_row, _) = cross_entropy_and_slope(log_softmax(self.forward(images), 1), one_hot);
+        per_row.sum().div_scalar(batch)
     }
 
     /// The gradients of [`SgdNet::loss`] (weights bottom first, then biases
