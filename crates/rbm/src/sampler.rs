@@ -54,16 +54,30 @@ impl Sampler {
         }
     }
 
-    /// Host values uniform on [0, 1), on a grid of 2^-24 (two per `u64`).
+    /// Host values uniform on [0, 1), on a grid of 2^-24 (two per `u64`:
+    /// its high 24 bits, then bits 8 to 31; an odd last value takes the
+    /// high ones and leaves the rest).
     pub fn uniform_vec(&mut self, len: usize) -> Vec<f32> {
-        let mut out = Vec::with_capacity(len + 1);
-        while out.len() < len {
-            let bits = self.rng.next_u64();
-            out.push((bits >> 40) as f32 * UNIT_24);
-            out.push(((bits >> 8) & 0xff_ffff) as f32 * UNIT_24);
-        }
-        out.truncate(len);
+        let mut out = vec![0.0; len];
+        self.each_uniform(&mut out, |slot, u| *slot = u);
         out
+    }
+
+    /// `apply(value, u)` for each value in order with the next uniform of
+    /// [`Self::uniform_vec`]'s stream (the one definition of it), without
+    /// a buffer of uniforms.
+    #[inline(always)]
+    fn each_uniform(&mut self, values: &mut [f32], mut apply: impl FnMut(&mut f32, f32)) {
+        let mut pairs = values.chunks_exact_mut(2);
+        for pair in &mut pairs {
+            let bits = self.rng.next_u64();
+            apply(&mut pair[0], (bits >> 40) as f32 * UNIT_24);
+            apply(&mut pair[1], ((bits >> 8) & 0xff_ffff) as f32 * UNIT_24);
+        }
+        if let [last] = pairs.into_remainder() {
+            let bits = self.rng.next_u64();
+            apply(last, (bits >> 40) as f32 * UNIT_24);
+        }
     }
 
     /// Host values from N(0, 1), by the Box-Muller transform.
@@ -111,7 +125,98 @@ impl Sampler {
     /// - probabilities: `[batch, units]`, values in [0, 1]
     /// - output: `[batch, units]`, values in {0, 1}
     pub fn bernoulli(&mut self, probabilities: Tensor<2>) -> Tensor<2> {
-        let uniform = self.uniform(probabilities.dims(), &probabilities.device());
+        let device = probabilities.device();
+        if crate::host_ops::on_flex(&device) && probabilities.dtype() == burn::tensor::DType::F32 {
+            // On the host: one pass, drawing as it goes, over the
+            // probabilities' own buffer (no uniform tensor, no mask): the
+            // same draws and the same comparison, so the same states.
+            let shape = probabilities.dims();
+            let mut values = probabilities
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 values, checked above");
+            self.each_uniform(&mut values, |p, u| *p = if u < *p { 1.0 } else { 0.0 });
+            return Tensor::from_data(TensorData::new(values, shape), &device);
+        }
+        let uniform = self.uniform(probabilities.dims(), &device);
         uniform.lower(probabilities).float()
+    }
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use super::*;
+
+    /// The stream as first written: two values per `u64`, the last one
+    /// dropped for an odd length.
+    fn reference_uniforms(seed: u64, len: usize) -> Vec<f32> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut out = Vec::new();
+        while out.len() < len {
+            let bits = rng.next_u64();
+            out.push((bits >> 40) as f32 * UNIT_24);
+            out.push(((bits >> 8) & 0xff_ffff) as f32 * UNIT_24);
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn uniforms_are_the_stream_as_first_written_and_consume_it_alike() {
+        for len in [0, 1, 2, 7, 1000] {
+            let mut sampler = Sampler::new(11);
+            let drawn = sampler.uniform_vec(len);
+            assert_eq!(drawn, reference_uniforms(11, len), "length {len}");
+            // The next draw continues after ceil(len / 2) words.
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+            for _ in 0..len.div_ceil(2) {
+                rng.next_u64();
+            }
+            assert_eq!(sampler.rng.next_u64(), rng.next_u64(), "length {len}");
+        }
+    }
+
+    /// On Flex the fused draw gives the states of the tensor ops (uniforms
+    /// compared below the probabilities) bit for bit, for probabilities
+    /// 0, 1, in between and NaN, on an odd count, and leaves the stream
+    /// where they leave it.
+    #[test]
+    fn flex_bernoulli_draws_what_the_tensor_ops_draw() {
+        let device = Device::flex();
+        let (rows, cols) = (7, 13);
+        let p: Vec<f32> = (0..rows * cols)
+            .map(|i| match i % 9 {
+                0 => 0.0,
+                1 => 1.0,
+                2 => f32::NAN,
+                k => k as f32 / 9.0,
+            })
+            .collect();
+        let probabilities = Tensor::<2>::from_data(TensorData::new(p, [rows, cols]), &device);
+        let mut fused = Sampler::new(5);
+        let mut ops = Sampler::new(5);
+        let states = fused.bernoulli(probabilities.clone());
+        let expected = ops
+            .uniform([rows, cols], &device)
+            .lower(probabilities.clone())
+            .float();
+        let bits = |t: Tensor<2>| -> Vec<u32> {
+            t.into_data()
+                .to_vec::<f32>()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        let states = bits(states);
+        assert_eq!(states, bits(expected));
+        assert!(states.iter().any(|&b| b == 1.0f32.to_bits()));
+        assert!(states.iter().any(|&b| b == 0));
+        assert_eq!(fused.rng.next_u64(), ops.rng.next_u64());
+        // A probabilities tensor still held elsewhere is left as it was.
+        let before = bits(probabilities.clone());
+        let held = probabilities.clone();
+        fused.bernoulli(probabilities);
+        assert_eq!(bits(held), before);
     }
 }
