@@ -556,6 +556,17 @@ fn generative_keeps_its_classifier_across_a_resume_and_checks_it_first() {
         &["--out", &text(&out), "--resume", "--updown-epochs", "2"],
     ));
     assert!(labelled(&out), "the resumed process labels the samples");
+    assert_eq!(json_of(&out.join("config.json"))["down_pass"], "mean_field");
+
+    // Resumed once more, finished, to read the samples off by HOT's sampled
+    // down pass: recorded, and the samples labelled again.
+    std::fs::remove_file(out.join("result.json")).unwrap();
+    succeeds(&run(
+        "generative",
+        &["--out", &text(&out), "--resume", "--down-pass", "sampled"],
+    ));
+    assert_eq!(json_of(&out.join("config.json"))["down_pass"], "sampled");
+    assert!(labelled(&out), "the resumed process labels the samples again");
 
     // A classifier file that changed since the start is refused.
     let changed = dir.path().join("changed.safetensors");

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use burn::prelude::*;
 use common::{all_states, host1, host2};
 use dbn::{
-    GenerativeDbn, PretrainOutcome, RbmStack, SampleStart, StackConfig, pretrain, transposed,
+    DownPass, GenerativeDbn, PretrainOutcome, RbmStack, SamplePlan, SampleStart, StackConfig, pretrain, transposed,
     variational_bound,
 };
 use rbm::{
@@ -277,8 +277,7 @@ fn greedy_pretraining_feeds_a_joint_top_rbm() {
     let samples = model
         .sample(
             &[Some(0), Some(1), None],
-            SampleStart::NoiseImage,
-            50,
+            SamplePlan::new(50).with_start(SampleStart::NoiseImage),
             &mut Sampler::new(4),
             10,
             |_, _| {},
@@ -352,15 +351,24 @@ fn clamped_samples_draw_their_labels_pattern() {
     let model = GenerativeDbn::from_greedy(&stack, top).unwrap();
     let chains = 200;
     let requested: Vec<Option<usize>> = (0..2).flat_map(|l| vec![Some(l); chains]).collect();
-    // Both chain starts reach the same conditional distribution.
-    for start in [SampleStart::RandomFeatures, SampleStart::NoiseImage] {
+    // Both chain starts reach the same conditional distribution, and both
+    // down passes show it: through the lower layer's sigmoid(6 m - 3) a
+    // feature sampled on or off gives pixels of sigmoid(+-3) = 0.95 / 0.05
+    // (the sampled pass), its probability a value between (mean-field); the
+    // means over chains are the same 0.87 / 0.14.
+    let plans = [SampleStart::RandomFeatures, SampleStart::NoiseImage]
+        .into_iter()
+        .flat_map(|start| {
+            [DownPass::MeanField, DownPass::Sampled]
+                .map(|down_pass| SamplePlan::new(100).with_start(start).with_down_pass(down_pass))
+        });
+    for plan in plans {
         let mut frames = 0;
         let pixels = host2(
             model
                 .sample(
                     &requested,
-                    start,
-                    100,
+                    plan,
                     &mut Sampler::new(4),
                     25,
                     |_, frame| {
@@ -371,6 +379,10 @@ fn clamped_samples_draw_their_labels_pattern() {
                 .unwrap(),
         );
         assert_eq!(frames, 4);
+        let two_values = pixels
+            .iter()
+            .all(|&p| (p - 0.9526).abs() < 1e-3 || (p - 0.0474).abs() < 1e-3);
+        assert_eq!(two_values, plan.down_pass == DownPass::Sampled, "{plan:?}");
         for label in 0..2 {
             let rows = &pixels[label * chains * 4..(label + 1) * chains * 4];
             let mean = |cols: [usize; 2]| {
@@ -386,12 +398,12 @@ fn clamped_samples_draw_their_labels_pattern() {
             };
             assert!(
                 mean(own) > 0.7,
-                "{start:?}, label {label}: own pixels {}",
+                "{plan:?}, label {label}: own pixels {}",
                 mean(own)
             );
             assert!(
                 mean(other) < 0.3,
-                "{start:?}, label {label}: other pixels {}",
+                "{plan:?}, label {label}: other pixels {}",
                 mean(other)
             );
         }
@@ -401,8 +413,7 @@ fn clamped_samples_draw_their_labels_pattern() {
         model
             .sample(
                 &[None; 10],
-                SampleStart::RandomFeatures,
-                20,
+                SamplePlan::new(20),
                 &mut Sampler::new(5),
                 0,
                 |_, _| {},

@@ -56,7 +56,9 @@ pub use finetune::classifier::{ClassifierConfig, DbnClassifier, Initialisation};
 pub use finetune::config::{DropoutRates, FinetuneConfig, FinetuneMethod};
 pub use finetune::conjugate::{ConjugateEpoch, Minimized, conjugate_gradient_epoch, minimize};
 pub use finetune::sgd_net::{SgdNet, SgdStep, epoch_order, for_each_net};
-pub use generative::model::{GenerativeDbn, SampleStart, one_hot_rows, top_visible};
+pub use generative::model::{
+    DownPass, GenerativeDbn, SamplePlan, SampleStart, one_hot_rows, top_visible,
+};
 pub use generative::updown::{
     BatchComposition, NegativeLabels, UpDownConfig, UpDownMetrics, UpDownStep,
 };

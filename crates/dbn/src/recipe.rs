@@ -203,7 +203,7 @@ impl ClassifierRecipe {
 ///
 /// ```
 /// use burn::prelude::*;
-/// use dbn::{GenerativeRecipe, LabelledImages, SampleStart};
+/// use dbn::{GenerativeRecipe, LabelledImages, SamplePlan};
 /// use rbm::{Sampler, TrainConfig};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -216,7 +216,7 @@ impl ClassifierRecipe {
 ///     .with_lower_training(cd.clone())
 ///     .with_top_training(cd)
 ///     .fit(&images, &Device::flex())?;
-/// let samples = model.sample(&[Some(1)], SampleStart::RandomFeatures, 100, &mut Sampler::new(1), 0, |_, _| {})?;
+/// let samples = model.sample(&[Some(1)], SamplePlan::new(100), &mut Sampler::new(1), 0, |_, _| {})?;
 /// assert_eq!(samples.dims(), [1, 6]);
 /// # Ok(())
 /// # }

@@ -1330,14 +1330,7 @@ fn sampling_checks_its_labels_and_steps() {
     let model = toy_generative(&device());
     let mut sampler = Sampler::new(1);
     let sample = |labels: &[Option<usize>], steps, sampler: &mut Sampler| {
-        model.sample(
-            labels,
-            SampleStart::RandomFeatures,
-            steps,
-            sampler,
-            0,
-            |_, _| {},
-        )
+        model.sample(labels, SamplePlan::new(steps), sampler, 0, |_, _| {})
     };
     assert!(matches!(
         sample(&[Some(0), Some(2)], 5, &mut sampler),
@@ -1353,6 +1346,57 @@ fn sampling_checks_its_labels_and_steps() {
         sample(&[Some(1), None], 3, &mut sampler).unwrap().dims(),
         [2, 12]
     );
+}
+
+#[test]
+fn the_sampled_down_pass_samples_each_hidden_layer_and_ends_in_pixel_probabilities() {
+    let device = device();
+    // Two lower layers (12-6-4) under a top RBM over [4 features, 2 labels],
+    // up and down copies made different so that a pass on the wrong copy shows.
+    let stack = RbmStack::new(vec![
+        RbmConfig::new(12, 6).init(&device, 1),
+        RbmConfig::new(6, 4).init(&device, 2),
+    ]);
+    let top = RbmConfig::new(4 + 2, 5)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: 2 })
+        .init(&device, 3);
+    let mut model = GenerativeDbn::from_greedy(&stack, top).unwrap();
+    for layer in &mut model.down {
+        layer.weight = layer.weight.clone().map(|w| w.mul_scalar(40.0));
+    }
+    let features = Tensor::<2>::from_data(
+        TensorData::new(
+            vec![1.0f32, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0],
+            [3, 4],
+        ),
+        &device,
+    );
+    let states = model.sampled_down_pass(features.clone(), &mut Sampler::new(7));
+    let dims: Vec<[usize; 2]> = states.iter().map(Tensor::dims).collect();
+    assert_eq!(dims, [[3, 12], [3, 6], [3, 4]]);
+    assert_eq!(host(states[2].clone()), host(features));
+    // The middle layer is a binary sample (the weights are large, so its
+    // probabilities are far from 0 and 1 only by chance: a mean-field pass
+    // would show fractions) ...
+    assert!(host(states[1].clone()).iter().all(|&s| s == 0.0 || s == 1.0));
+    // ... and the pixels are the down copy's probabilities given it, bit for bit.
+    let pixels = model.down[0].visible_given_hidden(states[1].clone());
+    assert_eq!(host(states[0].clone()), host(pixels));
+    assert!(
+        host(states[0].clone())
+            .iter()
+            .any(|&p| p > 0.0 && p < 1.0 && p != 0.5)
+    );
+    // The same random numbers give the same states; `sample` with the
+    // sampled pass returns pixel probabilities of the right shape.
+    let again = model.sampled_down_pass(states[2].clone(), &mut Sampler::new(7));
+    assert_eq!(host(again[1].clone()), host(states[1].clone()));
+    let plan = SamplePlan::new(3).with_down_pass(DownPass::Sampled);
+    let images = model
+        .sample(&[Some(0), Some(1)], plan, &mut Sampler::new(1), 0, |_, _| {})
+        .unwrap();
+    assert_eq!(images.dims(), [2, 12]);
+    assert!(host(images).iter().all(|p| (0.0..=1.0).contains(p)));
 }
 
 #[test]

@@ -433,8 +433,7 @@ pub fn generative_sample<'py>(
         .detach(move || {
             model.sample(
                 &labels,
-                dbn::SampleStart::RandomFeatures,
-                n_steps,
+                dbn::SamplePlan::new(n_steps),
                 &mut Sampler::new(seed),
                 0,
                 |_, _| {},

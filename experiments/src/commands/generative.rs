@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::ArgMatches;
-use dbn::{NegativeLabels, SampleStart};
+use dbn::{DownPass, NegativeLabels, SampleStart};
 
 use crate::cli::{Invocation, RunArgs};
 use crate::data::DataSpec;
@@ -27,6 +27,25 @@ impl From<StartArg> for SampleStart {
         match start {
             StartArg::RandomFeatures => SampleStart::RandomFeatures,
             StartArg::NoiseImage => SampleStart::NoiseImage,
+        }
+    }
+}
+
+/// The command-line spelling of [`DownPass`].
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DownPassArg {
+    /// Probabilities all the way down from the penultimate units' means.
+    MeanField,
+    /// The penultimate units' sampled states, each hidden layer sampled
+    /// on the way down, pixel probabilities (HOT 2006, section 7).
+    Sampled,
+}
+
+impl From<DownPassArg> for DownPass {
+    fn from(pass: DownPassArg) -> Self {
+        match pass {
+            DownPassArg::MeanField => DownPass::MeanField,
+            DownPassArg::Sampled => DownPass::Sampled,
         }
     }
 }
@@ -109,6 +128,11 @@ pub struct Args {
     /// --resume: the run's, unless given].
     #[arg(long, value_enum)]
     sample_start: Option<StartArg>,
+    /// How each sample's image is read off its chain's last state
+    /// [quick: mean-field, paper: sampled; with --resume: the run's,
+    /// unless given].
+    #[arg(long, value_enum)]
+    down_pass: Option<DownPassArg>,
     /// Samples per class in samples.png.
     #[arg(long, default_value_t = 10)]
     samples_per_class: usize,
@@ -132,7 +156,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// With --resume, only --updown-epochs, --final-epochs, --sample-steps,
-    /// --sample-start and --classifier may be given.
+    /// --sample-start, --down-pass and --classifier may be given.
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -153,6 +177,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<(), Box<dyn std::error::E
         "final_epochs",
         "sample_steps",
         "sample_start",
+        "down_pass",
         "classifier",
     ];
     let (run, config, set, line) = Invocation::new::<Args>("generative", matches)
@@ -187,6 +212,9 @@ fn amend(args: &Args, config: &mut GenerativeRunConfig, classifier: Option<Pretr
     if let Some(start) = args.sample_start {
         config.sample_start = start.into();
     }
+    if let Some(pass) = args.down_pass {
+        config.down_pass = pass.into();
+    }
 }
 
 /// The preset's recipe with the flags' values, as a validated configuration.
@@ -215,6 +243,9 @@ fn config_from_args(
     recipe.top_cd_lr = args.top_cd_lr.unwrap_or(recipe.top_cd_lr);
     recipe.top_sampled_reconstruction = args.top_sampled_reconstruction;
     recipe.sample_start = args.sample_start.map(Into::into).unwrap_or_default();
+    if let Some(pass) = args.down_pass {
+        recipe.down_pass = pass.into();
+    }
     recipe.samples_per_class = args.samples_per_class;
     recipe.train_rows = args.train_rows;
     recipe.seed = args.seed;

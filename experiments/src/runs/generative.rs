@@ -16,7 +16,8 @@ use dbn::generative::schedule::{
     OneHotSet, ScheduleError, UpDownState, final_phase, up_down_with_validation,
 };
 use dbn::{
-    DbnClassifier, GenerativeDbn, NegativeLabels, SampleStart, StackConfig, UpDownConfig,
+    DbnClassifier, DownPass, GenerativeDbn, NegativeLabels, SamplePlan, SampleStart, StackConfig,
+    UpDownConfig,
     UpDownMetrics, load_classifier, load_generative, one_hot_rows, save_generative,
 };
 use rbm::Sampler;
@@ -74,6 +75,9 @@ pub struct GenerativeRecipe {
     pub final_epochs: usize,
     pub sample_steps: usize,
     pub sample_start: SampleStart,
+    /// How the samples' images are read off the chains (`paper`: HOT's
+    /// sampled down pass; `quick`: mean-field, as its figures were measured).
+    pub down_pass: DownPass,
     pub samples_per_class: usize,
     /// The first N training images (None: all but the validation ones).
     pub train_rows: Option<usize>,
@@ -129,6 +133,10 @@ impl Preset {
             final_epochs,
             sample_steps,
             sample_start: SampleStart::default(),
+            down_pass: match self {
+                Preset::Quick => DownPass::MeanField,
+                Preset::Paper => DownPass::Sampled,
+            },
             samples_per_class: 10,
             train_rows: None,
             train_per_class: match self {
@@ -178,6 +186,7 @@ impl GenerativeRecipe {
             train_per_class: self.train_per_class,
             sample_steps: self.sample_steps,
             sample_start: self.sample_start,
+            down_pass: self.down_pass,
             final_epochs: self.final_epochs,
             samples_per_class: self.samples_per_class,
             seed: self.seed,
@@ -208,6 +217,10 @@ pub struct GenerativeRunConfig {
     /// Absent in runs from before it could be chosen.
     #[serde(default)]
     pub sample_start: SampleStart,
+    /// Absent in runs from before it could be chosen: they used the
+    /// mean-field pass, the default.
+    #[serde(default)]
+    pub down_pass: DownPass,
     /// Up-down epochs on all training images (validation ones included)
     /// after the best validation epoch, at most: they stop when the
     /// training error on all is as low as the chosen epoch's (absent in
@@ -242,6 +255,7 @@ impl crate::cli::RunConfig for GenerativeRunConfig {
             final_epochs: 0,
             sample_steps: 0,
             sample_start: SampleStart::default(),
+            down_pass: DownPass::default(),
             classifier: None,
             ..self.clone()
         })
@@ -503,10 +517,14 @@ pub fn train_generative(
         .flat_map(|l| vec![Some(l); chains_per_class])
         .collect();
     let mut sampler = Sampler::new(config.seed.wrapping_add(7));
+    let plan = SamplePlan {
+        start: config.sample_start,
+        steps: config.sample_steps,
+        down_pass: config.down_pass,
+    };
     let samples = model.sample(
         &requested,
-        config.sample_start,
-        config.sample_steps,
+        plan,
         &mut sampler,
         0,
         |_, _| {},
@@ -529,8 +547,7 @@ pub fn train_generative(
     let mut movie = Vec::new();
     model.sample(
         &[Some(2)],
-        config.sample_start,
-        config.sample_steps,
+        plan,
         &mut Sampler::new(config.seed),
         10,
         |step, pixels| {
@@ -944,5 +961,31 @@ fn schedule_error(
             run: run.path.clone(),
         }),
         ScheduleError::Callback(e) => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_paper_preset_reads_images_off_its_chains_as_hot_and_older_runs_stay_mean_field() {
+        let data = DataSpec::mnist();
+        let quick = Preset::Quick.recipe().config(&data).unwrap();
+        let paper = Preset::Paper.recipe().config(&data).unwrap();
+        assert_eq!(quick.down_pass, DownPass::MeanField);
+        assert_eq!(paper.down_pass, DownPass::Sampled);
+        // A run written before the field existed sampled by the mean-field pass.
+        let mut written = serde_json::to_value(&paper).unwrap();
+        assert_eq!(written["down_pass"], "sampled");
+        written.as_object_mut().unwrap().remove("down_pass");
+        let older: GenerativeRunConfig = serde_json::from_value(written).unwrap();
+        assert_eq!(older.down_pass, DownPass::MeanField);
+        // `--resume` may change it: it is not part of the run's identity.
+        use crate::cli::RunConfig;
+        assert_eq!(
+            serde_json::to_value(older.identity()).unwrap(),
+            serde_json::to_value(paper.identity()).unwrap()
+        );
     }
 }

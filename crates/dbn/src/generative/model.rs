@@ -41,6 +41,51 @@ pub enum SampleStart {
     NoiseImage,
 }
 
+/// How an image is read off the top RBM's last Gibbs state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownPass {
+    /// The penultimate units' probabilities given the last hidden states,
+    /// then each lower layer's probabilities: no sampling below the top
+    /// RBM, a smooth image.
+    #[default]
+    MeanField,
+    /// HOT 2006, section 7: the penultimate units' sampled states "as input
+    /// to the layers below", each lower hidden layer sampled on the way
+    /// down (as up-down's sleep phase), the pixels' probabilities.
+    Sampled,
+}
+
+/// How [`GenerativeDbn::sample`] runs its chains and reads images off them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SamplePlan {
+    /// Where the top RBM's chains start.
+    pub start: SampleStart,
+    /// Alternating Gibbs steps in the top RBM (at least 1).
+    pub steps: usize,
+    /// How each chain's last state becomes an image.
+    pub down_pass: DownPass,
+}
+
+impl SamplePlan {
+    /// `steps` Gibbs steps from random features, a mean-field down pass.
+    pub fn new(steps: usize) -> Self {
+        Self {
+            start: SampleStart::default(),
+            steps,
+            down_pass: DownPass::default(),
+        }
+    }
+
+    pub fn with_start(self, start: SampleStart) -> Self {
+        Self { start, ..self }
+    }
+
+    pub fn with_down_pass(self, down_pass: DownPass) -> Self {
+        Self { down_pass, ..self }
+    }
+}
+
 impl GenerativeDbn {
     /// The DBN of a greedily trained stack (its layers become both the up and
     /// the down copies) and a top RBM whose visible units are the stack's
@@ -161,22 +206,46 @@ impl GenerativeDbn {
             .fold(features, |above, layer| layer.visible_given_hidden(above))
     }
 
+    /// Top-down pass from penultimate states, each hidden layer sampled and
+    /// the pixels left as probabilities (up-down's sleep phase; HOT's
+    /// generation). Returns every layer's states, `[0]` the pixels.
+    ///
+    /// # Shapes
+    /// - features: `[batch, features]` -> one `[batch, units of layer i]`
+    ///   per layer, pixels first
+    pub fn sampled_down_pass(&self, features: Tensor<2>, sampler: &mut Sampler) -> Vec<Tensor<2>> {
+        let mut states = vec![features];
+        for layer in self.down.iter().rev() {
+            let above = states.last().expect("the features").clone();
+            let probabilities = layer.visible_given_hidden(above);
+            states.push(if states.len() == self.down.len() {
+                probabilities // the visible layer: probabilities, as in HOT's code
+            } else {
+                sampler.bernoulli(probabilities)
+            });
+        }
+        states.reverse();
+        states
+    }
+
     /// Generates `labels.len()` images: alternating Gibbs sampling in the
-    /// top RBM for `steps` steps from `start`, with each chain's
+    /// top RBM for `plan.steps` steps from `plan.start`, with each chain's
     /// label clamped (`Some(label)`) or free (`None`), then one top-down
-    /// pass. `on_frame(step, pixels)` sees the pixel probabilities of the
-    /// current states every `frame_every` steps (0: never).
+    /// pass as `plan.down_pass` says. `on_frame(step, pixels)` sees the
+    /// mean-field pixel probabilities of the current states every
+    /// `frame_every` steps (0: never; frames draw no random numbers, so
+    /// they leave the chains as they are).
     ///
     /// # Shapes
     /// - returns `[labels.len(), pixels]`
     ///
     /// # Errors
-    /// No chains, `steps` 0, or a clamped label not below the number of labels.
+    /// No chains, `plan.steps` 0, or a clamped label not below the number
+    /// of labels.
     pub fn sample(
         &self,
         labels: &[Option<usize>],
-        start: SampleStart,
-        steps: usize,
+        plan: SamplePlan,
         sampler: &mut Sampler,
         frame_every: usize,
         mut on_frame: impl FnMut(usize, Tensor<2>),
@@ -189,6 +258,7 @@ impl GenerativeDbn {
                 what: "sampling chains",
             });
         }
+        let steps = plan.steps;
         if steps == 0 {
             return Err(DbnError::Rbm(rbm::ConfigError::ZeroGibbsSteps.into()));
         }
@@ -226,7 +296,7 @@ impl GenerativeDbn {
         // after 1,000 steps, against 86% from random features), but on a
         // weakly trained one (the `quick` preset) every chain stayed stuck
         // near that state (11%, chance), so it is not offered.
-        let features = match start {
+        let features = match plan.start {
             SampleStart::RandomFeatures => {
                 sampler.bernoulli(Tensor::full([chains, n_features], 0.5, &device))
             }
@@ -258,7 +328,14 @@ impl GenerativeDbn {
                 );
             }
         }
-        Ok(self.generate_from_features(split_features(visible_mean, n_labels)))
+        Ok(match plan.down_pass {
+            DownPass::MeanField => {
+                self.generate_from_features(split_features(visible_mean, n_labels))
+            }
+            DownPass::Sampled => self
+                .sampled_down_pass(split_features(visible, n_labels), sampler)
+                .swap_remove(0),
+        })
     }
 
     /// The largest absolute weight of every layer (up, down and top), on

@@ -344,17 +344,8 @@ impl GenerativeDbn {
             rate,
         );
         // Sleep: stochastic top-down pass from the negative phase's features.
-        let mut sleep = vec![split_features(negative_visible, n_labels)];
-        for layer in self.down.iter().rev() {
-            let above = sleep.last().expect("top").clone();
-            let probabilities = layer.visible_given_hidden(above);
-            sleep.push(if sleep.len() == self.down.len() {
-                probabilities // the visible layer: probabilities, as in HOT's code
-            } else {
-                sampler.bernoulli(probabilities)
-            });
-        }
-        sleep.reverse(); // sleep[i] is layer i, 0 = pixels
+        // sleep[i] is layer i, 0 = pixels.
+        let sleep = self.sampled_down_pass(split_features(negative_visible, n_labels), sampler);
         // Predictions with the old weights, then the updates.
         let mut wake_error = None;
         for i in 0..self.down.len() {
