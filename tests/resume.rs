@@ -326,6 +326,38 @@ fn generative_resumes_to_the_same_model_after_a_kill_in_up_down() {
 }
 
 #[test]
+fn generative_resumes_to_the_same_model_after_a_kill_in_its_top_rbms_persistent_cd() {
+    // The persistent chains and the velocities must be committed with the
+    // top RBM after every epoch of the phase.
+    check_resume(
+        "generative",
+        &[
+            "--lower-epochs",
+            "1",
+            "--top-epochs",
+            "1",
+            "--updown-epochs",
+            "2",
+            "--final-epochs",
+            "0",
+            "--top-pcd-epochs",
+            "20",
+            "--top-pcd-lr",
+            "0.01",
+            "--sample-steps",
+            "5",
+            "--samples-per-class",
+            "2",
+        ],
+        |out| {
+            commit(out, "top-pcd.commit.json")
+                .is_some_and(|c| c["step"]["epochs_done"].as_u64().unwrap_or(0) >= 2)
+        },
+        "result.json",
+    );
+}
+
+#[test]
 fn classify_resumes_to_the_same_model_after_a_kill_in_pretraining() {
     // Killed once a pretraining epoch of the second layer is committed;
     // fine-tuning then runs whole after the resume.

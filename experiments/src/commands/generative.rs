@@ -10,7 +10,7 @@ use dbn::{DownPass, NegativeLabels, SampleStart};
 
 use crate::cli::{Invocation, RunArgs};
 use crate::data::DataSpec;
-use crate::runs::generative::{GenerativeRunConfig, Preset, train_generative};
+use crate::runs::generative::{GenerativeRunConfig, Preset, TopPcd, train_generative};
 use crate::runs::pretrain::PretrainedSource;
 
 /// The command-line spelling of [`SampleStart`].
@@ -95,6 +95,21 @@ pub struct Args {
     /// rather than their conditional means.
     #[arg(long)]
     top_sampled_reconstruction: bool,
+    /// The top RBM by persistent CD (Tieleman 2008: its negative phase
+    /// from chains kept across updates, --top-cd-k steps each) instead of
+    /// CD from the data: a model whose long Gibbs chains, what sampling
+    /// runs, are trained as well as its data's neighbourhood.
+    #[arg(long)]
+    top_persistent: bool,
+    /// Epochs of persistent CD-1 for the top RBM after up-down and the
+    /// final phase, before sampling: this crate's extra phase for more
+    /// recognisable samples, not HOT's [presets: 0; with --resume: the
+    /// run's, unless given].
+    #[arg(long)]
+    top_pcd_epochs: Option<usize>,
+    /// Its learning rate [0.001; with --resume: the run's, unless given].
+    #[arg(long, value_parser = crate::cli::numbers::rate)]
+    top_pcd_lr: Option<f64>,
     /// Up-down epochs (with --resume: continue a finished or interrupted
     /// run up to this many, keeping its Gibbs schedule) [quick: 20, paper:
     /// 300].
@@ -156,7 +171,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// With --resume, only --updown-epochs, --final-epochs, --sample-steps,
-    /// --sample-start, --down-pass and --classifier may be given.
+    /// --sample-start, --down-pass, --top-pcd-epochs, --top-pcd-lr and
+    /// --classifier may be given.
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -178,6 +194,8 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<(), Box<dyn std::error::E
         "sample_steps",
         "sample_start",
         "down_pass",
+        "top_pcd_epochs",
+        "top_pcd_lr",
         "classifier",
     ];
     let (run, config, set, line) = Invocation::new::<Args>("generative", matches)
@@ -215,6 +233,13 @@ fn amend(args: &Args, config: &mut GenerativeRunConfig, classifier: Option<Pretr
     if let Some(pass) = args.down_pass {
         config.down_pass = pass.into();
     }
+    amend_top_pcd(args, &mut config.top_pcd);
+}
+
+/// What --top-pcd-epochs and --top-pcd-lr change.
+fn amend_top_pcd(args: &Args, top_pcd: &mut TopPcd) {
+    top_pcd.epochs = args.top_pcd_epochs.unwrap_or(top_pcd.epochs);
+    top_pcd.learning_rate = args.top_pcd_lr.unwrap_or(top_pcd.learning_rate);
 }
 
 /// The preset's recipe with the flags' values, as a validated configuration.
@@ -242,6 +267,8 @@ fn config_from_args(
     }
     recipe.top_cd_lr = args.top_cd_lr.unwrap_or(recipe.top_cd_lr);
     recipe.top_sampled_reconstruction = args.top_sampled_reconstruction;
+    recipe.top_persistent = args.top_persistent;
+    amend_top_pcd(args, &mut recipe.top_pcd);
     recipe.sample_start = args.sample_start.map(Into::into).unwrap_or_default();
     if let Some(pass) = args.down_pass {
         recipe.down_pass = pass.into();

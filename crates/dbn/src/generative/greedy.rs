@@ -106,3 +106,21 @@ pub fn hot_updown(
 pub fn top_rbm_data(lower: &RbmStack, images: Tensor<2>, labels: Tensor<2>) -> Tensor<2> {
     top_visible(lower.features(images), labels)
 }
+
+/// Persistent CD-1 (Tieleman 2008) for the top RBM of a trained generative
+/// DBN, `epochs` of it at `learning_rate`, momentum 0.5, weight cost 1e-5:
+/// this crate's extra phase for sampling, not HOT's. CD from the data
+/// (greedy and up-down alike) shapes the top RBM near its data; the long
+/// Gibbs chains that generate wander far from it, into states that CD
+/// never corrected. Chains kept across updates find and lower those.
+pub fn top_pcd(epochs: usize, learning_rate: f64, seed: u64) -> TrainConfig {
+    TrainConfig::new()
+        .with_persistent(true)
+        .with_k(1)
+        .with_epochs(epochs)
+        .with_learning_rate(learning_rate)
+        .with_initial_momentum(0.5)
+        .with_final_momentum(0.5)
+        .with_weight_decay(1e-5)
+        .with_seed(seed)
+}

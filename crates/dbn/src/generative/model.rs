@@ -132,6 +132,16 @@ impl GenerativeDbn {
             .fold(images, |below, layer| layer.hidden_given_visible(below))
     }
 
+    /// The top RBM's data: the recognition pass's features of `images`
+    /// beside their one-hot `labels`.
+    ///
+    /// # Shapes
+    /// - images: `[rows, pixels]`, labels: `[rows, n_labels]` ->
+    ///   `[rows, features + n_labels]`
+    pub fn top_data(&self, images: Tensor<2>, labels: Tensor<2>) -> Tensor<2> {
+        top_visible(self.features(images), labels)
+    }
+
     /// The top RBM's free energy of `[features, label]` for every label.
     /// The features' share of the hidden input and of the energy is
     /// computed once and each label adds its own row of weights: one
