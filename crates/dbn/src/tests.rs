@@ -1400,6 +1400,34 @@ fn the_sampled_down_pass_samples_each_hidden_layer_and_ends_in_pixel_probabiliti
 }
 
 #[test]
+fn the_top_rbms_persistent_cd_continues_from_the_trained_model() {
+    let device = device();
+    let mut top = toy_generative(&device).top;
+    // Trained biases of 0.5, where the data (a third of the units on) would give -0.69.
+    top.visible_bias = top.visible_bias.clone().map(|b| b.mul_scalar(0.0).add_scalar(0.5));
+    let data = Tensor::<2>::from_data(
+        TensorData::new(
+            (0..80).map(|i| ((i * 7) % 3 == 0) as u8 as f32).collect::<Vec<_>>(),
+            [10, 8],
+        ),
+        &device,
+    );
+    let training = crate::generative::greedy::top_pcd(1, 1e-6, 1).with_batch_size(5);
+    assert!(training.persistent && training.k == 1);
+    let mut trainer = rbm::CdTrainer::new(top.clone(), training).unwrap();
+    trainer.train_epoch(&data, None, |_| {}).unwrap();
+    assert!(trainer.state().chains.is_some(), "persistent chains kept");
+    // At a rate of 1e-6 two updates move a bias by less than 1e-5: the
+    // phase starts from the model, not from biases set from the data.
+    for (after, before) in host1(trainer.rbm().visible_bias.val())
+        .iter()
+        .zip(host1(top.visible_bias.val()))
+    {
+        assert!((after - before).abs() < 1e-5, "{before} -> {after}");
+    }
+}
+
+#[test]
 fn loading_a_generative_dbn_checks_that_its_layers_chain() {
     let device = device();
     let dir = tempfile::tempdir().unwrap();

@@ -122,5 +122,7 @@ pub fn top_pcd(epochs: usize, learning_rate: f64, seed: u64) -> TrainConfig {
         .with_initial_momentum(0.5)
         .with_final_momentum(0.5)
         .with_weight_decay(1e-5)
+        // The trained visible biases are kept, not started again from the data.
+        .with_init_visible_bias_from_data(false)
         .with_seed(seed)
 }
