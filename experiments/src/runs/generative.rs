@@ -565,8 +565,7 @@ pub fn train_generative(
         } else {
             format!("best-{}", best.epoch)
         };
-        let data = model.top_data(train_set.images.clone(), train_set.labels.clone());
-        model.top = top_pcd_with_checkpoints(run, config, &model.top, &from, &data, log)?;
+        model.top = top_pcd_with_checkpoints(run, config, &model, &from, &train_set, log)?;
         let error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
         log(&format!(
             "after persistent CD of the top RBM: test error {error:.2}%"
@@ -859,17 +858,17 @@ pub(crate) fn greedy_phases(
 /// The commit of the top RBM's persistent-CD phase.
 const TOP_PCD: &str = "top-pcd";
 
-/// `config.top_pcd` epochs of persistent CD on `top` (the top RBM of the
-/// up-down model named `from`), on `data` (`[rows, features + labels]`),
-/// the model and the trainer's state (velocities, chains) committed after
-/// every epoch in `top-pcd/`. A commit from another `from` or rate is
-/// started over.
+/// `config.top_pcd` epochs of persistent CD on the top RBM of `model` (the
+/// up-down model named `from`), each epoch on a fresh stochastic up-pass
+/// of `train` (as up-down's wake phase feeds it), the top RBM and the
+/// trainer's state (velocities, chains) committed after every epoch in
+/// `top-pcd/`. A commit from another `from` or rate is started over.
 fn top_pcd_with_checkpoints(
     run: &RunDir,
     config: &GenerativeRunConfig,
-    top: &Rbm,
+    model: &GenerativeDbn,
     from: &str,
-    data: &Tensor<2>,
+    train: &OneHotSet,
     log: &mut dyn FnMut(&str),
 ) -> Result<Rbm, Box<dyn std::error::Error>> {
     let settings = config.top_pcd;
@@ -879,7 +878,7 @@ fn top_pcd_with_checkpoints(
         config.seed.wrapping_add(11),
     );
     let rbm_config = &config.top.layers[0].rbm;
-    let device = data.device();
+    let device = train.images.device();
     run.subdir("top-pcd")?;
     let committed = run.last_commit(TOP_PCD)?.filter(|commit| {
         commit.step.get("from").and_then(|f| f.as_str()) == Some(from)
@@ -895,12 +894,16 @@ fn top_pcd_with_checkpoints(
             let state = load_trainer_state(&state, rbm_config.n_visible, rbm_config.n_hidden, &device)?;
             CdTrainer::resume(rbm, training, state)?
         }
-        None => CdTrainer::new(top.clone(), training)?,
+        None => CdTrainer::new(model.top.clone(), training)?,
     };
     let done = trainer.epochs_done();
     run.drop_records_after(|phase| (phase == "top pcd").then_some(done))?;
     while trainer.epochs_done() < settings.epochs {
-        let metrics = trainer.train_epoch(data, None, |_| {})?;
+        // Each epoch's up-pass draws from its own stream, so that a resumed
+        // phase sees the data the uninterrupted one saw.
+        let mut sampler = Sampler::for_epoch(config.seed.wrapping_add(13), trainer.epochs_done());
+        let data = model.sampled_top_data(train.images.clone(), train.labels.clone(), &mut sampler);
+        let metrics = trainer.train_epoch(&data, None, |_| {})?;
         let epoch = trainer.epochs_done();
         log(&format!(
             "top RBM by persistent CD, epoch {epoch}/{}: reconstruction error {:.4}  {:.0} s",

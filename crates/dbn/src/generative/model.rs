@@ -132,14 +132,36 @@ impl GenerativeDbn {
             .fold(images, |below, layer| layer.hidden_given_visible(below))
     }
 
-    /// The top RBM's data: the recognition pass's features of `images`
-    /// beside their one-hot `labels`.
+    /// Stochastic bottom-up pass with the recognition weights, each hidden
+    /// layer sampled (up-down's wake phase). Returns every layer's states,
+    /// `[0]` the images.
+    ///
+    /// # Shapes
+    /// - images: `[batch, pixels]` -> one `[batch, units of layer i]` per
+    ///   layer, pixels first
+    pub fn sampled_up_pass(&self, images: Tensor<2>, sampler: &mut Sampler) -> Vec<Tensor<2>> {
+        let mut states = vec![images];
+        for layer in &self.up {
+            let below = states.last().expect("the images").clone();
+            states.push(layer.sample_hidden(below, sampler));
+        }
+        states
+    }
+
+    /// The top RBM's data as up-down's wake phase gives it: the sampled
+    /// penultimate states of `images` beside their one-hot `labels`.
     ///
     /// # Shapes
     /// - images: `[rows, pixels]`, labels: `[rows, n_labels]` ->
     ///   `[rows, features + n_labels]`
-    pub fn top_data(&self, images: Tensor<2>, labels: Tensor<2>) -> Tensor<2> {
-        top_visible(self.features(images), labels)
+    pub fn sampled_top_data(
+        &self,
+        images: Tensor<2>,
+        labels: Tensor<2>,
+        sampler: &mut Sampler,
+    ) -> Tensor<2> {
+        let features = self.sampled_up_pass(images, sampler).pop().expect("the features");
+        top_visible(features, labels)
     }
 
     /// The top RBM's free energy of `[features, label]` for every label.

@@ -323,12 +323,8 @@ impl GenerativeDbn {
         let decay = step.learning_rate * step.weight_decay;
         let momentum = step.momentum;
         let n_labels = self.n_labels();
-        // Wake: stochastic bottom-up pass.
-        let mut wake = vec![images];
-        for layer in &self.up {
-            let below = wake.last().expect("data").clone();
-            wake.push(layer.sample_hidden(below, sampler));
-        }
+        // wake[i] is layer i, 0 = pixels.
+        let wake = self.sampled_up_pass(images, sampler);
         // Top RBM: CD-k from the wake states and the labels.
         let positive = top_visible(wake.last().expect("top").clone(), labels);
         let positive_hidden = self.top.hidden_given_visible(positive.clone());
