@@ -4,7 +4,7 @@
 //!
 //! cargo run --release --example generate_picture -- generated.png
 use burn::prelude::*;
-use dbn::{GenerativeRecipe, LabelledImages, SampleStart};
+use dbn::{GenerativeRecipe, LabelledImages, SamplePlan};
 use rbm::{Sampler, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,8 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let wanted: Vec<Option<usize>> = (0..20).map(|i| Some(i / 10)).collect();
     let samples = model.sample(
         &wanted,
-        SampleStart::RandomFeatures,
-        500,
+        SamplePlan::new(500),
         &mut Sampler::new(5),
         0,
         |_, _| {},

@@ -568,7 +568,10 @@ fn generative_keeps_its_classifier_across_a_resume_and_checks_it_first() {
         &["--out", &text(&out), "--resume", "--down-pass", "sampled"],
     ));
     assert_eq!(json_of(&out.join("config.json"))["down_pass"], "sampled");
-    assert!(labelled(&out), "the resumed process labels the samples again");
+    assert!(
+        labelled(&out),
+        "the resumed process labels the samples again"
+    );
 
     // A classifier file that changed since the start is refused.
     let changed = dir.path().join("changed.safetensors");

@@ -9,8 +9,8 @@ use std::ops::ControlFlow;
 use burn::prelude::*;
 use common::{all_states, host1, host2};
 use dbn::{
-    DownPass, GenerativeDbn, PretrainOutcome, RbmStack, SamplePlan, SampleStart, StackConfig, pretrain, transposed,
-    variational_bound,
+    DownPass, GenerativeDbn, PretrainOutcome, RbmStack, SamplePlan, SampleStart, StackConfig,
+    pretrain, transposed, variational_bound,
 };
 use rbm::{
     CdTrainer, RbmConfig, Sampler, TrainConfig, UnitKind, exact_log_likelihood, math::log_sum_exp,
@@ -359,23 +359,20 @@ fn clamped_samples_draw_their_labels_pattern() {
     let plans = [SampleStart::RandomFeatures, SampleStart::NoiseImage]
         .into_iter()
         .flat_map(|start| {
-            [DownPass::MeanField, DownPass::Sampled]
-                .map(|down_pass| SamplePlan::new(100).with_start(start).with_down_pass(down_pass))
+            [DownPass::MeanField, DownPass::Sampled].map(|down_pass| {
+                SamplePlan::new(100)
+                    .with_start(start)
+                    .with_down_pass(down_pass)
+            })
         });
     for plan in plans {
         let mut frames = 0;
         let pixels = host2(
             model
-                .sample(
-                    &requested,
-                    plan,
-                    &mut Sampler::new(4),
-                    25,
-                    |_, frame| {
-                        assert_eq!(frame.dims(), [2 * chains, 4]);
-                        frames += 1;
-                    },
-                )
+                .sample(&requested, plan, &mut Sampler::new(4), 25, |_, frame| {
+                    assert_eq!(frame.dims(), [2 * chains, 4]);
+                    frames += 1;
+                })
                 .unwrap(),
         );
         assert_eq!(frames, 4);

@@ -295,28 +295,37 @@ fn train_rbm_resumes_to_the_same_model_after_a_kill() {
     );
 }
 
+/// A generative run of one greedy epoch per layer and 5-step samples,
+/// with `phases`' flags for up-down and after.
+fn tiny_generative<'a>(phases: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--lower-epochs",
+        "1",
+        "--top-epochs",
+        "1",
+        "--sample-steps",
+        "5",
+        "--samples-per-class",
+        "2",
+    ];
+    args.extend_from_slice(phases);
+    args
+}
+
 #[test]
 fn generative_resumes_to_the_same_model_after_a_kill_in_up_down() {
     // Up-down with momentum (its velocity must be committed), killed after
     // its third epoch at the earliest.
     check_resume(
         "generative",
-        &[
-            "--lower-epochs",
-            "1",
-            "--top-epochs",
-            "1",
+        &tiny_generative(&[
             "--updown-epochs",
             "12",
             "--updown-momentum",
             "0.5",
             "--final-epochs",
             "3",
-            "--sample-steps",
-            "5",
-            "--samples-per-class",
-            "2",
-        ],
+        ]),
         |out| {
             commit(out, "updown.commit.json")
                 .is_some_and(|c| c["step"]["epochs_done"].as_u64().unwrap_or(0) >= 3)
@@ -331,11 +340,7 @@ fn generative_resumes_to_the_same_model_after_a_kill_in_its_top_rbms_persistent_
     // top RBM after every epoch of the phase.
     check_resume(
         "generative",
-        &[
-            "--lower-epochs",
-            "1",
-            "--top-epochs",
-            "1",
+        &tiny_generative(&[
             "--updown-epochs",
             "2",
             "--final-epochs",
@@ -344,11 +349,7 @@ fn generative_resumes_to_the_same_model_after_a_kill_in_its_top_rbms_persistent_
             "20",
             "--top-pcd-lr",
             "0.01",
-            "--sample-steps",
-            "5",
-            "--samples-per-class",
-            "2",
-        ],
+        ]),
         |out| {
             commit(out, "top-pcd.commit.json")
                 .is_some_and(|c| c["step"]["epochs_done"].as_u64().unwrap_or(0) >= 2)

@@ -1366,7 +1366,9 @@ fn the_sampled_down_pass_samples_each_hidden_layer_and_ends_in_pixel_probabiliti
     }
     let features = Tensor::<2>::from_data(
         TensorData::new(
-            vec![1.0f32, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0],
+            vec![
+                1.0f32, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0,
+            ],
             [3, 4],
         ),
         &device,
@@ -1378,7 +1380,11 @@ fn the_sampled_down_pass_samples_each_hidden_layer_and_ends_in_pixel_probabiliti
     // The middle layer is a binary sample (the weights are large, so its
     // probabilities are far from 0 and 1 only by chance: a mean-field pass
     // would show fractions) ...
-    assert!(host(states[1].clone()).iter().all(|&s| s == 0.0 || s == 1.0));
+    assert!(
+        host(states[1].clone())
+            .iter()
+            .all(|&s| s == 0.0 || s == 1.0)
+    );
     // ... and the pixels are the down copy's probabilities given it, bit for bit.
     let pixels = model.down[0].visible_given_hidden(states[1].clone());
     assert_eq!(host(states[0].clone()), host(pixels));
@@ -1393,7 +1399,13 @@ fn the_sampled_down_pass_samples_each_hidden_layer_and_ends_in_pixel_probabiliti
     assert_eq!(host(again[1].clone()), host(states[1].clone()));
     let plan = SamplePlan::new(3).with_down_pass(DownPass::Sampled);
     let images = model
-        .sample(&[Some(0), Some(1)], plan, &mut Sampler::new(1), 0, |_, _| {})
+        .sample(
+            &[Some(0), Some(1)],
+            plan,
+            &mut Sampler::new(1),
+            0,
+            |_, _| {},
+        )
         .unwrap();
     assert_eq!(images.dims(), [2, 12]);
     assert!(host(images).iter().all(|p| (0.0..=1.0).contains(p)));
@@ -1404,10 +1416,15 @@ fn the_top_rbms_persistent_cd_continues_from_the_trained_model() {
     let device = device();
     let mut top = toy_generative(&device).top;
     // Trained biases of 0.5, where the data (a third of the units on) would give -0.69.
-    top.visible_bias = top.visible_bias.clone().map(|b| b.mul_scalar(0.0).add_scalar(0.5));
+    top.visible_bias = top
+        .visible_bias
+        .clone()
+        .map(|b| b.mul_scalar(0.0).add_scalar(0.5));
     let data = Tensor::<2>::from_data(
         TensorData::new(
-            (0..80).map(|i| ((i * 7) % 3 == 0) as u8 as f32).collect::<Vec<_>>(),
+            (0..80)
+                .map(|i| ((i * 7) % 3 == 0) as u8 as f32)
+                .collect::<Vec<_>>(),
             [10, 8],
         ),
         &device,

@@ -11,16 +11,13 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::train::Interrupter;
 use datasets::ImageSet;
-use dbn::generative::greedy::{
-    UpDownRates, hot_lower, hot_top, hot_updown, top_pcd, top_rbm_data,
-};
+use dbn::generative::greedy::{UpDownRates, hot_lower, hot_top, hot_updown, top_pcd, top_rbm_data};
 use dbn::generative::schedule::{
     OneHotSet, ScheduleError, UpDownState, final_phase, up_down_with_validation,
 };
 use dbn::{
     DbnClassifier, DownPass, GenerativeDbn, NegativeLabels, SamplePlan, SampleStart, StackConfig,
-    UpDownConfig,
-    UpDownMetrics, load_classifier, load_generative, one_hot_rows, save_generative,
+    UpDownConfig, UpDownMetrics, load_classifier, load_generative, one_hot_rows, save_generative,
 };
 use rbm::{CdTrainer, Rbm, Sampler, load_rbm, load_trainer_state, save_rbm, save_trainer_state};
 use serde::{Deserialize, Serialize};
@@ -590,13 +587,7 @@ pub fn train_generative(
         steps: config.sample_steps,
         down_pass: config.down_pass,
     };
-    let samples = model.sample(
-        &requested,
-        plan,
-        &mut sampler,
-        0,
-        |_, _| {},
-    )?;
+    let samples = model.sample(&requested, plan, &mut sampler, 0, |_, _| {})?;
     let shown: Vec<Vec<f32>> = tensor_rows(samples.clone())
         .chunks(chains_per_class)
         .flat_map(|class| class[..per_class].to_vec())
@@ -886,12 +877,16 @@ fn top_pcd_with_checkpoints(
                 == Some(settings.learning_rate)
     });
     let checkpoint = committed.as_ref().and_then(|commit| {
-        Some((run.committed(commit, "model")?, run.committed(commit, "trainer")?))
+        Some((
+            run.committed(commit, "model")?,
+            run.committed(commit, "trainer")?,
+        ))
     });
     let mut trainer = match checkpoint {
         Some((model, state)) => {
             let (rbm, _) = load_rbm(&model, &device)?;
-            let state = load_trainer_state(&state, rbm_config.n_visible, rbm_config.n_hidden, &device)?;
+            let state =
+                load_trainer_state(&state, rbm_config.n_visible, rbm_config.n_hidden, &device)?;
             CdTrainer::resume(rbm, training, state)?
         }
         None => CdTrainer::new(model.top.clone(), training)?,

@@ -160,7 +160,10 @@ impl GenerativeDbn {
         labels: Tensor<2>,
         sampler: &mut Sampler,
     ) -> Tensor<2> {
-        let features = self.sampled_up_pass(images, sampler).pop().expect("the features");
+        let features = self
+            .sampled_up_pass(images, sampler)
+            .pop()
+            .expect("the features");
         top_visible(features, labels)
     }
 
