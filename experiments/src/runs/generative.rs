@@ -95,7 +95,7 @@ pub struct GenerativeRecipe {
 }
 
 /// This crate's extra phase for sampling, not HOT's: persistent CD-1 of
-/// the top RBM on the recognition features of the training images
+/// the top RBM on a stochastic up-pass of the training images each epoch
 /// ([`dbn::generative::greedy::top_pcd`]), after up-down and the final
 /// phase. `--resume` may add or extend it; a phase from another rate or
 /// another up-down model is done again.
@@ -556,13 +556,17 @@ pub fn train_generative(
 
     // 5. This crate's extra phase (not HOT's): persistent CD of the top
     // RBM, for the samples. The classifier it leaves is tested again.
+    // A resumed run may have done more epochs than it now asks for.
+    let mut top_pcd_epochs = 0;
     let top_pcd_test_error = if config.top_pcd.epochs > 0 {
         let from = if final_pass_epochs > 0 {
             format!("final-{final_pass_epochs}")
         } else {
             format!("best-{}", best.epoch)
         };
-        model.top = top_pcd_with_checkpoints(run, config, &model, &from, &train_set, log)?;
+        let (top, epochs) = top_pcd_with_checkpoints(run, config, &model, &from, &train_set, log)?;
+        model.top = top;
+        top_pcd_epochs = epochs;
         let error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
         log(&format!(
             "after persistent CD of the top RBM: test error {error:.2}%"
@@ -681,7 +685,7 @@ pub fn train_generative(
         "final_pass_train_error_percent": state.final_train_error_percent,
         "final_pass_goal_reached": state.final_reached(),
         "updown_best_train_error_percent": best.train_error_percent,
-        "top_pcd_epochs": config.top_pcd.epochs,
+        "top_pcd_epochs": top_pcd_epochs,
         "top_pcd_test_error_percent": top_pcd_test_error,
         "clamped_sample_accuracy_percent": clamped_accuracy,
         "clamped_sample_accuracy_by_digit_percent": by_digit,
@@ -854,6 +858,7 @@ const TOP_PCD: &str = "top-pcd";
 /// of `train` (as up-down's wake phase feeds it), the top RBM and the
 /// trainer's state (velocities, chains) committed after every epoch in
 /// `top-pcd/`. A commit from another `from` or rate is started over.
+/// Returns the top RBM and its epochs of the phase.
 fn top_pcd_with_checkpoints(
     run: &RunDir,
     config: &GenerativeRunConfig,
@@ -861,7 +866,7 @@ fn top_pcd_with_checkpoints(
     from: &str,
     train: &OneHotSet,
     log: &mut dyn FnMut(&str),
-) -> Result<Rbm, Box<dyn std::error::Error>> {
+) -> Result<(Rbm, usize), Box<dyn std::error::Error>> {
     let settings = config.top_pcd;
     let training = top_pcd(
         settings.epochs,
@@ -925,7 +930,8 @@ fn top_pcd_with_checkpoints(
             &[("model", &model), ("trainer", &state)],
         )?;
     }
-    Ok(trainer.into_rbm())
+    let epochs = trainer.epochs_done();
+    Ok((trainer.into_rbm(), epochs))
 }
 
 /// Where [`updown_with_checkpoints`] ended.
