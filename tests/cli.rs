@@ -114,6 +114,9 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["--updown-weight-decay"],
         ),
         ("generative", &["--top-cd-lr", "inf"], &["--top-cd-lr"]),
+        ("generative", &["--top-pcd-lr", "nan"], &["--top-pcd-lr"]),
+        ("generative", &["--top-pcd-lr=-0.001"], &["--top-pcd-lr"]),
+        ("generative", &["--down-pass", "halfway"], &["--down-pass"]),
         (
             "generative",
             &["--train-per-class", "0"],
