@@ -18,9 +18,11 @@
 #   scripts/headline-runs.sh hs200   # H&S's own schedule for the hs preset:
 #                                    # 5 head epochs, then 195 of the whole
 #                                    # net on all 60,000, no validation
-#                                    # choice; seeds 1-3 from the hs runs'
-#                                    # stacks (7-16 h a seed beside another
-#                                    # run; run it twice, side by side)
+#                                    # choice; seeds 1-3, each from its hs
+#                                    # run's stack where that is here, or
+#                                    # pretraining the same stack itself
+#                                    # (about 10 h a seed on two cores; a
+#                                    # second queue takes the next seed)
 #
 # A run both queues list goes to the first to reach it; the other queue
 # moves on (the hs seeds first: 3-4 hours each on two cores side by side,
@@ -102,15 +104,20 @@ generative_seeds() {
   done
 }
 
+# stack_from FILE: sets `from` to `--pretrained FILE` where FILE is here
+# (the stack of a run with the same pretraining configuration and seed),
+# else to nothing (the run pretrains that same stack itself).
+stack_from() {
+  from=()
+  if [ -f "$1" ]; then from=(--pretrained "$1"); fi
+}
+
 hs_seeds() {
   # H&S's fine-tuning. Its pretraining is the `paper` preset's (the same
-  # configuration and seed): where that run's stack is here, each seed
-  # starts from it rather than pretraining it again.
-  local seed stack from
+  # configuration and seed).
+  local seed from
   for seed in 1 2 3; do
-    stack=$RUNS/classify-paper-seed$seed/pretrained.safetensors
-    from=()
-    [ -f "$stack" ] && from=(--pretrained "$stack")
+    stack_from "$RUNS/classify-paper-seed$seed/pretrained.safetensors"
     run "classify-hs-seed$seed" classify --preset hs --seed "$seed" "${from[@]}"
   done
 }
@@ -128,13 +135,13 @@ pcd_seeds() {
 
 # hs200_seeds: `classify --preset hs` as H&S ran it (`backpropclassify.m`:
 # epoch 200 kept, no validation): the 5 head-only epochs, then the whole
-# net on all 60,000 for 195 epochs (the final pass), from each seed's hs
-# run's pretrained stack.
+# net on all 60,000 for 195 epochs (the final pass). Its pretraining is
+# the hs run's.
 hs200_seeds() {
-  local seed
+  local seed from
   for seed in 1 2 3; do
-    run "classify-hs200-seed$seed" classify --preset hs --seed "$seed" \
-      --pretrained "$RUNS/classify-hs-seed$seed/pretrained.safetensors" \
+    stack_from "$RUNS/classify-hs-seed$seed/pretrained.safetensors"
+    run "classify-hs200-seed$seed" classify --preset hs --seed "$seed" "${from[@]}" \
       --finetune-epochs 5 --patience 5 --final-epochs 195
   done
 }
