@@ -52,7 +52,7 @@ pub enum ConfigError {
     ZeroEpochs,
     #[error("learning_rate must be positive and finite, found {0}")]
     InvalidLearningRate(f64),
-    #[error("final_learning_rate must be in [0, learning_rate], found {0}")]
+    #[error("final_learning_rate must be in (0, learning_rate], found {0}")]
     InvalidFinalLearningRate(f64),
     #[error("{name} must be in [0, 1), found {value}")]
     MomentumOutOfRange { name: &'static str, value: f64 },

@@ -197,7 +197,7 @@ fn rule_learning_rate() {
 
 #[test]
 fn rule_final_learning_rate() {
-    for bad in [-0.01, 0.5, f64::NAN] {
+    for bad in [-0.01, 0.0, 0.5, f64::NAN] {
         let config = TrainConfig::new()
             .with_learning_rate(0.1)
             .with_final_learning_rate(Some(bad));
@@ -208,7 +208,7 @@ fn rule_final_learning_rate() {
     }
     let ok = TrainConfig::new()
         .with_learning_rate(0.1)
-        .with_final_learning_rate(Some(0.0));
+        .with_final_learning_rate(Some(0.005));
     ok.validate().unwrap();
 }
 

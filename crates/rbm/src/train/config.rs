@@ -99,7 +99,9 @@ impl TrainConfig {
             return Err(ConfigError::InvalidLearningRate(self.learning_rate));
         }
         if let Some(last) = self.final_learning_rate
-            && !(last.is_finite() && (0.0..=self.learning_rate).contains(&last))
+            // Positive: every update refuses a rate of 0, so a schedule
+            // ending at 0 would fail in its last epoch.
+            && !(last.is_finite() && last > 0.0 && last <= self.learning_rate)
         {
             return Err(ConfigError::InvalidFinalLearningRate(last));
         }
