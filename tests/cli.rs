@@ -116,6 +116,16 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("generative", &["--top-cd-lr", "inf"], &["--top-cd-lr"]),
         ("generative", &["--top-pcd-lr", "nan"], &["--top-pcd-lr"]),
         ("generative", &["--top-pcd-lr=-0.001"], &["--top-pcd-lr"]),
+        (
+            "generative",
+            &["--top-pcd-final-lr", "0"],
+            &["--top-pcd-final-lr"],
+        ),
+        (
+            "generative",
+            &["--top-pcd-epochs", "2", "--top-pcd-final-lr", "0.01"],
+            &["--top-pcd-final-lr", "--top-pcd-lr"],
+        ),
         ("generative", &["--down-pass", "halfway"], &["--down-pass"]),
         (
             "generative",

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::synthetic::write_idx_set;
 
-/// `deepbelief SUBCOMMAND ARGS --device flex`, waited for.
-fn run_to_end(subcommand: &str, args: &[&str]) {
+/// `deepbelief SUBCOMMAND ARGS --device flex`, waited for; its stdout.
+fn run_to_end(subcommand: &str, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_deepbelief"))
         .arg(subcommand)
         .args(args)
@@ -27,6 +27,7 @@ fn run_to_end(subcommand: &str, args: &[&str]) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Starts `deepbelief SUBCOMMAND ARGS --device flex`, kills it once
@@ -337,7 +338,8 @@ fn generative_resumes_to_the_same_model_after_a_kill_in_up_down() {
 #[test]
 fn generative_resumes_to_the_same_model_after_a_kill_in_its_top_rbms_persistent_cd() {
     // The persistent chains and the velocities must be committed with the
-    // top RBM after every epoch of the phase.
+    // top RBM after every epoch of the phase, and the resumed epochs must
+    // keep the falling rate's schedule.
     check_resume(
         "generative",
         &tiny_generative(&[
@@ -349,6 +351,8 @@ fn generative_resumes_to_the_same_model_after_a_kill_in_its_top_rbms_persistent_
             "20",
             "--top-pcd-lr",
             "0.01",
+            "--top-pcd-final-lr",
+            "0.001",
         ]),
         |out| {
             commit(out, "top-pcd.commit.json")
@@ -356,6 +360,52 @@ fn generative_resumes_to_the_same_model_after_a_kill_in_its_top_rbms_persistent_
         },
         "result.json",
     );
+}
+
+#[test]
+fn a_resumed_persistent_cd_phase_continues_a_constant_rate_and_restarts_a_falling_one() {
+    // Asked for one more epoch: at a constant rate the committed epochs are
+    // the longer phase's first ones; a falling rate's every epoch depends
+    // on the phase's length, so its commits belong to another schedule.
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_set(dir.path());
+    let data = format!("idx:{}", dir.path().display());
+    for (falling, restarts) in [
+        (&[][..], false),
+        (&["--top-pcd-final-lr", "0.001"][..], true),
+    ] {
+        let out = dir.path().join(format!("run-{restarts}"));
+        let mut args = tiny_generative(&[
+            "--updown-epochs",
+            "1",
+            "--final-epochs",
+            "0",
+            "--top-pcd-lr",
+            "0.01",
+            "--top-pcd-epochs",
+            "2",
+        ]);
+        args.extend_from_slice(falling);
+        args.extend_from_slice(&["--data", &data, "--out", out.to_str().unwrap()]);
+        run_to_end("generative", &args);
+        let resumed = run_to_end(
+            "generative",
+            &[
+                "--out",
+                out.to_str().unwrap(),
+                "--resume",
+                "--top-pcd-epochs",
+                "3",
+            ],
+        );
+        assert!(resumed.contains("epoch 3/3"), "{resumed}");
+        assert_eq!(resumed.contains("epoch 1/3"), restarts, "{resumed}");
+        let pcd_records = records(&out)
+            .iter()
+            .filter(|r| r["phase"] == "top pcd")
+            .count();
+        assert_eq!(pcd_records, 3, "one record per epoch of the phase");
+    }
 }
 
 #[test]

@@ -1429,7 +1429,7 @@ fn the_top_rbms_persistent_cd_continues_from_the_trained_model() {
         ),
         &device,
     );
-    let training = crate::generative::greedy::top_pcd(1, 1e-6, 1).with_batch_size(5);
+    let training = crate::generative::greedy::top_pcd(1, 1e-6, None, 1).with_batch_size(5);
     assert!(training.persistent && training.k == 1);
     let mut trainer = rbm::CdTrainer::new(top.clone(), training).unwrap();
     trainer.train_epoch(&data, None, |_| {}).unwrap();

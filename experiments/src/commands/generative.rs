@@ -110,6 +110,11 @@ pub struct Args {
     /// Its learning rate [0.001; with --resume: the run's, unless given].
     #[arg(long, value_parser = crate::cli::numbers::rate)]
     top_pcd_lr: Option<f64>,
+    /// The rate of its last epoch, reached linearly by epoch (positive,
+    /// at most --top-pcd-lr; e.g. a twentieth of it) [none: a constant
+    /// rate; with --resume: the run's, unless given].
+    #[arg(long, value_parser = crate::cli::numbers::rate)]
+    top_pcd_final_lr: Option<f64>,
     /// Up-down epochs (with --resume: continue a finished or interrupted
     /// run up to this many, keeping its Gibbs schedule) [quick: 20, paper:
     /// 300].
@@ -171,8 +176,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// With --resume, only --updown-epochs, --final-epochs, --sample-steps,
-    /// --sample-start, --down-pass, --top-pcd-epochs, --top-pcd-lr and
-    /// --classifier may be given.
+    /// --sample-start, --down-pass, --top-pcd-epochs, --top-pcd-lr,
+    /// --top-pcd-final-lr and --classifier may be given.
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -196,6 +201,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> Result<(), Box<dyn std::error::E
         "down_pass",
         "top_pcd_epochs",
         "top_pcd_lr",
+        "top_pcd_final_lr",
         "classifier",
     ];
     let (run, config, set, line) = Invocation::new::<Args>("generative", matches)
@@ -236,10 +242,13 @@ fn amend(args: &Args, config: &mut GenerativeRunConfig, classifier: Option<Pretr
     amend_top_pcd(args, &mut config.top_pcd);
 }
 
-/// What --top-pcd-epochs and --top-pcd-lr change.
+/// What --top-pcd-epochs, --top-pcd-lr and --top-pcd-final-lr change.
 fn amend_top_pcd(args: &Args, top_pcd: &mut TopPcd) {
     top_pcd.epochs = args.top_pcd_epochs.unwrap_or(top_pcd.epochs);
     top_pcd.learning_rate = args.top_pcd_lr.unwrap_or(top_pcd.learning_rate);
+    if args.top_pcd_final_lr.is_some() {
+        top_pcd.final_learning_rate = args.top_pcd_final_lr;
+    }
 }
 
 /// The preset's recipe with the flags' values, as a validated configuration.

@@ -103,6 +103,10 @@ pub struct GenerativeRecipe {
 pub struct TopPcd {
     pub epochs: usize,
     pub learning_rate: f64,
+    /// The rate of the last epoch, reached linearly by epoch (None: the
+    /// rate stays constant; runs from before the option read as None).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_learning_rate: Option<f64>,
 }
 
 impl Default for TopPcd {
@@ -110,6 +114,7 @@ impl Default for TopPcd {
         Self {
             epochs: 0,
             learning_rate: 0.001,
+            final_learning_rate: None,
         }
     }
 }
@@ -330,7 +335,23 @@ impl GenerativeRunConfig {
             return Err("sample_steps must be at least 1".into());
         }
         if !self.top_pcd.is_off() {
-            top_pcd(self.top_pcd.epochs, self.top_pcd.learning_rate, self.seed).validate()?;
+            let pcd = &self.top_pcd;
+            if let Some(last) = pcd.final_learning_rate
+                && last > pcd.learning_rate
+            {
+                return Err(format!(
+                    "--top-pcd-final-lr {last} is above --top-pcd-lr {}: the rate falls to it",
+                    pcd.learning_rate
+                )
+                .into());
+            }
+            top_pcd(
+                pcd.epochs,
+                pcd.learning_rate,
+                pcd.final_learning_rate,
+                self.seed,
+            )
+            .validate()?;
         }
         if self.samples_per_class == 0 {
             return Err("samples_per_class must be at least 1".into());
@@ -857,7 +878,7 @@ const TOP_PCD: &str = "top-pcd";
 /// up-down model named `from`), each epoch on a fresh stochastic up-pass
 /// of `train` (as up-down's wake phase feeds it), the top RBM and the
 /// trainer's state (velocities, chains) committed after every epoch in
-/// `top-pcd/`. A commit from another `from` or rate is started over.
+/// `top-pcd/`. A commit of another schedule ([`top_pcd_schedule`]) is started over.
 /// Returns the top RBM and its epochs of the phase.
 fn top_pcd_with_checkpoints(
     run: &RunDir,
@@ -871,16 +892,16 @@ fn top_pcd_with_checkpoints(
     let training = top_pcd(
         settings.epochs,
         settings.learning_rate,
+        settings.final_learning_rate,
         config.seed.wrapping_add(11),
     );
     let rbm_config = &config.top.layers[0].rbm;
     let device = train.images.device();
     run.subdir("top-pcd")?;
-    let committed = run.last_commit(TOP_PCD)?.filter(|commit| {
-        commit.step.get("from").and_then(|f| f.as_str()) == Some(from)
-            && commit.step.get("learning_rate").and_then(|r| r.as_f64())
-                == Some(settings.learning_rate)
-    });
+    let schedule = top_pcd_schedule(from, &settings);
+    let committed = run
+        .last_commit(TOP_PCD)?
+        .filter(|commit| top_pcd_schedule_of(&commit.step) == schedule);
     let checkpoint = committed.as_ref().and_then(|commit| {
         Some((
             run.committed(commit, "model")?,
@@ -922,16 +943,36 @@ fn top_pcd_with_checkpoints(
         )?;
         run.commit(
             TOP_PCD,
-            serde_json::json!({
-                "from": from,
-                "learning_rate": settings.learning_rate,
-                "epochs_done": epoch,
-            }),
+            serde_json::json!({ "epochs_done": epoch, "schedule": schedule }),
             &[("model", &model), ("trainer", &state)],
         )?;
     }
     let epochs = trainer.epochs_done();
     Ok((trainer.into_rbm(), epochs))
+}
+
+/// What a commit of the persistent-CD phase must share with the phase asked
+/// for to be continued: the model it started from and its rates, and, for
+/// a falling rate, the epochs it falls over (each epoch's rate depends on
+/// them).
+fn top_pcd_schedule(from: &str, settings: &TopPcd) -> serde_json::Value {
+    let mut schedule = serde_json::json!({ "from": from, "learning_rate": settings.learning_rate });
+    if let Some(last) = settings.final_learning_rate {
+        schedule["final_learning_rate"] = last.into();
+        schedule["epochs"] = settings.epochs.into();
+    }
+    schedule
+}
+
+/// [`top_pcd_schedule`] as a commit recorded it (commits from before the
+/// falling rate kept `from` and `learning_rate` beside `epochs_done`).
+fn top_pcd_schedule_of(step: &serde_json::Value) -> serde_json::Value {
+    match step.get("schedule") {
+        Some(schedule) => schedule.clone(),
+        None => {
+            serde_json::json!({ "from": step.get("from"), "learning_rate": step.get("learning_rate") })
+        }
+    }
 }
 
 /// Where [`updown_with_checkpoints`] ended.

@@ -108,17 +108,26 @@ pub fn top_rbm_data(lower: &RbmStack, images: Tensor<2>, labels: Tensor<2>) -> T
 }
 
 /// Persistent CD-1 (Tieleman 2008) for the top RBM of a trained generative
-/// DBN, `epochs` of it at `learning_rate`, momentum 0.5, weight cost 1e-5:
+/// DBN, `epochs` of it at `learning_rate` (falling linearly by epoch to
+/// `final_learning_rate` when given), momentum 0.5, weight cost 1e-5:
 /// this crate's extra phase for sampling, not HOT's. CD from the data
 /// (greedy and up-down alike) shapes the top RBM near its data; the long
 /// Gibbs chains that generate wander far from it, into states that CD
-/// never corrected. Chains kept across updates find and lower those.
-pub fn top_pcd(epochs: usize, learning_rate: f64, seed: u64) -> TrainConfig {
+/// never corrected. Chains kept across updates find and lower those. A
+/// constant rate leaves a snapshot of a moving model, whose samples vary
+/// by several points from seed to seed; a rate falling to 0 settles it.
+pub fn top_pcd(
+    epochs: usize,
+    learning_rate: f64,
+    final_learning_rate: Option<f64>,
+    seed: u64,
+) -> TrainConfig {
     TrainConfig::new()
         .with_persistent(true)
         .with_k(1)
         .with_epochs(epochs)
         .with_learning_rate(learning_rate)
+        .with_final_learning_rate(final_learning_rate)
         .with_initial_momentum(0.5)
         .with_final_momentum(0.5)
         .with_weight_decay(1e-5)
