@@ -520,6 +520,8 @@ fn generative_keeps_its_classifier_across_a_resume_and_checks_it_first() {
             "1",
             "--final-epochs",
             "0",
+            "--top-pcd-epochs",
+            "2",
             "--sample-steps",
             "5",
             "--samples-per-class",

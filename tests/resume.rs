@@ -370,10 +370,7 @@ fn a_resumed_persistent_cd_phase_continues_a_constant_rate_and_restarts_a_fallin
     let dir = tempfile::tempdir().unwrap();
     write_idx_set(dir.path());
     let data = format!("idx:{}", dir.path().display());
-    for (falling, restarts) in [
-        (&[][..], false),
-        (&["--top-pcd-final-lr", "0.001"][..], true),
-    ] {
+    for (final_rate, restarts) in [("constant", false), ("0.001", true)] {
         let out = dir.path().join(format!("run-{restarts}"));
         let mut args = tiny_generative(&[
             "--updown-epochs",
@@ -385,7 +382,7 @@ fn a_resumed_persistent_cd_phase_continues_a_constant_rate_and_restarts_a_fallin
             "--top-pcd-epochs",
             "2",
         ]);
-        args.extend_from_slice(falling);
+        args.extend_from_slice(&["--top-pcd-final-lr", final_rate]);
         args.extend_from_slice(&["--data", &data, "--out", out.to_str().unwrap()]);
         run_to_end("generative", &args);
         let resumed = run_to_end(

@@ -103,18 +103,18 @@ pub struct Args {
     top_persistent: bool,
     /// Epochs of persistent CD-1 for the top RBM after up-down and the
     /// final phase, before sampling: this crate's extra phase for more
-    /// recognisable samples, not HOT's [presets: 0; with --resume: the
-    /// run's, unless given].
+    /// recognisable samples, not HOT's [quick: 20, paper: 0; with
+    /// --resume: the run's, unless given].
     #[arg(long)]
     top_pcd_epochs: Option<usize>,
     /// Its learning rate [0.001; with --resume: the run's, unless given].
     #[arg(long, value_parser = crate::cli::numbers::rate)]
     top_pcd_lr: Option<f64>,
     /// The rate of its last epoch, reached linearly by epoch (positive,
-    /// at most --top-pcd-lr; e.g. a twentieth of it) [none: a constant
-    /// rate; with --resume: the run's, unless given].
-    #[arg(long, value_parser = crate::cli::numbers::rate)]
-    top_pcd_final_lr: Option<f64>,
+    /// at most --top-pcd-lr), or `constant` [quick: 0.00005, paper:
+    /// constant; with --resume: the run's, unless given].
+    #[arg(long, value_parser = final_rate)]
+    top_pcd_final_lr: Option<FinalRate>,
     /// Up-down epochs (with --resume: continue a finished or interrupted
     /// run up to this many, keeping its Gibbs schedule) [quick: 20, paper:
     /// 300].
@@ -246,9 +246,23 @@ fn amend(args: &Args, config: &mut GenerativeRunConfig, classifier: Option<Pretr
 fn amend_top_pcd(args: &Args, top_pcd: &mut TopPcd) {
     top_pcd.epochs = args.top_pcd_epochs.unwrap_or(top_pcd.epochs);
     top_pcd.learning_rate = args.top_pcd_lr.unwrap_or(top_pcd.learning_rate);
-    if args.top_pcd_final_lr.is_some() {
-        top_pcd.final_learning_rate = args.top_pcd_final_lr;
+    if let Some(FinalRate(last)) = args.top_pcd_final_lr {
+        top_pcd.final_learning_rate = last;
     }
+}
+
+/// --top-pcd-final-lr: a rate to fall to, or none (`constant`). A newtype,
+/// as clap reads `Option<Option<_>>` as a flag whose value may be left out.
+#[derive(Debug, Clone, Copy)]
+struct FinalRate(Option<f64>);
+
+fn final_rate(text: &str) -> Result<FinalRate, String> {
+    if text == "constant" {
+        return Ok(FinalRate(None));
+    }
+    crate::cli::numbers::rate(text)
+        .map(|rate| FinalRate(Some(rate)))
+        .map_err(|e| format!("{e} (or `constant`)"))
 }
 
 /// The preset's recipe with the flags' values, as a validated configuration.
