@@ -3,7 +3,8 @@
 //! - [`ClassifierRecipe`]: the common path in about ten lines (greedy
 //!   pretraining -> softmax head -> fine-tuning -> the chosen model);
 //!   [`GenerativeRecipe`]: greedy layers -> top RBM over [features,
-//!   labels] -> up-down -> a model that samples images of a label.
+//!   labels] -> up-down -> (optionally) persistent CD of the top RBM -> a
+//!   model that samples images of a label.
 //! - [`StackConfig`] and [`pretrain`]: greedy layer-wise training, each RBM
 //!   on the activations of the one below (Hinton, Osindero & Teh 2006).
 //! - [`DbnClassifier`]: the stack as a Burn module with a softmax head,

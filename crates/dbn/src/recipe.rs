@@ -235,6 +235,9 @@ pub struct GenerativeRecipe {
     pub top_training: TrainConfig,
     /// Up-down epochs after the greedy layers (default: none).
     pub updown: Option<crate::UpDownConfig>,
+    /// Persistent CD of the top RBM last, before sampling (default: none;
+    /// [`crate::generative::greedy::top_pcd`] is this crate's recipe).
+    pub top_pcd: Option<TrainConfig>,
 }
 
 impl GenerativeRecipe {
@@ -246,6 +249,7 @@ impl GenerativeRecipe {
             lower_training: TrainConfig::new(),
             top_training: TrainConfig::new(),
             updown: None,
+            top_pcd: None,
         }
     }
 
@@ -264,9 +268,17 @@ impl GenerativeRecipe {
         self
     }
 
+    /// Persistent CD of the top RBM after up-down, each epoch on a fresh
+    /// stochastic up-pass ([`crate::generative::greedy::top_pcd_epoch`]).
+    pub fn with_top_pcd(mut self, training: TrainConfig) -> Self {
+        self.top_pcd = Some(training);
+        self
+    }
+
     /// Trains the model on `images` and their labels: the lower layers
     /// greedily without labels, the top RBM on [features, one-hot labels],
-    /// then the up-down epochs. Every setting is validated before any work.
+    /// then the up-down epochs and the top RBM's persistent CD. Every
+    /// setting is validated before any work.
     pub fn fit(
         &self,
         images: &LabelledImages,
@@ -284,6 +296,9 @@ impl GenerativeRecipe {
         top_config.validate()?;
         if let Some(updown) = &self.updown {
             updown.validate()?;
+        }
+        if let Some(training) = &self.top_pcd {
+            training.validate()?;
         }
         let (pixels, _) = images.tensors(device); // [rows, pixels]
         let classes: Vec<usize> = images.labels().iter().map(|&l| l as usize).collect();
@@ -303,6 +318,13 @@ impl GenerativeRecipe {
             for epoch in 0..updown.epochs {
                 model.up_down_epoch(&mut velocity, &pixels, &one_hot, updown, epoch, |_, _| {})?;
             }
+        }
+        if let Some(training) = &self.top_pcd {
+            let mut trainer = rbm::CdTrainer::new(model.top.clone(), training.clone())?;
+            while trainer.epochs_done() < training.epochs {
+                crate::generative::greedy::top_pcd_epoch(&model, &mut trainer, &pixels, &one_hot)?;
+            }
+            model.top = trainer.into_rbm();
         }
         Ok(model)
     }

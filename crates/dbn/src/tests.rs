@@ -1445,6 +1445,57 @@ fn the_top_rbms_persistent_cd_continues_from_the_trained_model() {
 }
 
 #[test]
+fn the_generative_recipe_ends_with_the_phase_of_persistent_cd_as_run_epoch_by_epoch() {
+    let device = device();
+    let labels: Vec<u8> = (0..40).map(|i| (i % 2) as u8).collect();
+    let pixels = labels
+        .iter()
+        .flat_map(|&l| [l, l, l, 1 - l, 1 - l, 1 - l].map(f32::from))
+        .collect();
+    let images = LabelledImages::new(pixels, labels.clone(), 6, 2, "toy images").unwrap();
+    let cd = TrainConfig::new().with_epochs(3).with_batch_size(10);
+    let greedy_recipe = GenerativeRecipe::new(&[6, 4], 8, 2)
+        .with_lower_training(cd.clone())
+        .with_top_training(cd);
+    let pcd = crate::generative::greedy::top_pcd(3, 0.05, Some(0.01), 7).with_batch_size(10);
+    let greedy = greedy_recipe.fit(&images, &device).unwrap();
+    let with_pcd = greedy_recipe
+        .clone()
+        .with_top_pcd(pcd.clone())
+        .fit(&images, &device)
+        .unwrap();
+
+    // The same phase by hand, from the same greedy model.
+    let (x, _) = images.tensors(&device);
+    let classes: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+    let one_hot = one_hot_rows(&classes, 2, &device).unwrap();
+    let mut trainer = rbm::CdTrainer::new(greedy.top.clone(), pcd.clone()).unwrap();
+    for _ in 0..3 {
+        crate::generative::greedy::top_pcd_epoch(&greedy, &mut trainer, &x, &one_hot).unwrap();
+    }
+    assert_eq!(
+        host(trainer.rbm().weight.val()),
+        host(with_pcd.top.weight.val())
+    );
+    assert_ne!(
+        host(greedy.top.weight.val()),
+        host(with_pcd.top.weight.val()),
+        "the phase trains the top RBM"
+    );
+    assert_eq!(
+        host(greedy.up[0].weight.val()),
+        host(with_pcd.up[0].weight.val()),
+        "and nothing below it"
+    );
+    // Its configuration is checked before any training.
+    let error = greedy_recipe
+        .with_top_pcd(pcd.with_epochs(0))
+        .fit(&images, &device)
+        .unwrap_err();
+    assert!(error.to_string().contains("epochs"), "{error}");
+}
+
+#[test]
 fn loading_a_generative_dbn_checks_that_its_layers_chain() {
     let device = device();
     let dir = tempfile::tempdir().unwrap();

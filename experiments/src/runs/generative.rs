@@ -11,7 +11,9 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::train::Interrupter;
 use datasets::ImageSet;
-use dbn::generative::greedy::{UpDownRates, hot_lower, hot_top, hot_updown, top_pcd, top_rbm_data};
+use dbn::generative::greedy::{
+    UpDownRates, hot_lower, hot_top, hot_updown, top_pcd, top_pcd_epoch, top_rbm_data,
+};
 use dbn::generative::schedule::{
     OneHotSet, ScheduleError, UpDownState, final_phase, up_down_with_validation,
 };
@@ -908,6 +910,7 @@ fn top_pcd_with_checkpoints(
         settings.epochs,
         settings.learning_rate,
         settings.final_learning_rate,
+        // The up-passes draw from the streams of this seed + 2 (+13).
         config.seed.wrapping_add(11),
     );
     let rbm_config = &config.top.layers[0].rbm;
@@ -935,11 +938,7 @@ fn top_pcd_with_checkpoints(
     let done = trainer.epochs_done();
     run.drop_records_after(|phase| (phase == "top pcd").then_some(done))?;
     while trainer.epochs_done() < settings.epochs {
-        // Each epoch's up-pass draws from its own stream, so that a resumed
-        // phase sees the data the uninterrupted one saw.
-        let mut sampler = Sampler::for_epoch(config.seed.wrapping_add(13), trainer.epochs_done());
-        let data = model.sampled_top_data(train.images.clone(), train.labels.clone(), &mut sampler);
-        let metrics = trainer.train_epoch(&data, None, |_| {})?;
+        let metrics = top_pcd_epoch(model, &mut trainer, &train.images, &train.labels)?;
         let epoch = trainer.epochs_done();
         log(&format!(
             "top RBM by persistent CD, epoch {epoch}/{}: reconstruction error {:.4}  {:.0} s",

@@ -4,9 +4,9 @@
 //! 0.1 with weight cost 2e-4; and the up-down settings that follow it.
 
 use burn::prelude::*;
-use rbm::{RbmConfig, TrainConfig, UnitKind};
+use rbm::{CdTrainer, EpochMetrics, RbmConfig, RbmError, Sampler, TrainConfig, UnitKind};
 
-use super::model::top_visible;
+use super::model::{GenerativeDbn, top_visible};
 use crate::stack::config::StackConfig;
 use crate::stack::model::RbmStack;
 
@@ -134,4 +134,25 @@ pub fn top_pcd(
         // The trained visible biases are kept, not started again from the data.
         .with_init_visible_bias_from_data(false)
         .with_seed(seed)
+}
+
+/// The next epoch of `trainer` (a [`top_pcd`] phase on `model`'s top RBM)
+/// on a fresh stochastic up-pass of `images`, as up-down's wake phase
+/// feeds the top RBM. The up-pass draws from the epoch's own stream, a
+/// function of the trainer's seed and the epoch only, so that a phase
+/// resumed from a committed trainer sees the data the uninterrupted one
+/// saw.
+///
+/// # Shapes
+/// - images: `[rows, pixels]`, labels: `[rows, classes]`
+pub fn top_pcd_epoch(
+    model: &GenerativeDbn,
+    trainer: &mut CdTrainer,
+    images: &Tensor<2>,
+    labels: &Tensor<2>,
+) -> Result<EpochMetrics, RbmError> {
+    let stream = trainer.config().seed.wrapping_add(2);
+    let mut sampler = Sampler::for_epoch(stream, trainer.epochs_done());
+    let data = model.sampled_top_data(images.clone(), labels.clone(), &mut sampler); // [rows, features + classes]
+    trainer.train_epoch(&data, None, |_| {})
 }
