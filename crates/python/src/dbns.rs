@@ -319,13 +319,26 @@ pub struct UpDown {
     pub weight_decay: f64,
 }
 
+/// The top RBM's persistent-CD phase, as the Python side passes it.
+#[derive(FromPyObject, Debug, Clone, Copy)]
+pub struct TopPcd {
+    #[pyo3(item)]
+    pub epochs: usize,
+    #[pyo3(item)]
+    pub learning_rate: f64,
+    #[pyo3(item)]
+    pub final_learning_rate: Option<f64>,
+}
+
 /// HOT 2006's generative DBN on the rows of `x` (values in [0, 1]) and
 /// their labels `y` (0..classes), on `device`, without the GIL: the lower
 /// layers of `hidden` sizes greedily by the `lower` recipe, the top RBM of
 /// `top_hidden` units over [features, softmax labels] by the `top` one,
 /// then `updown.epochs` of up-down fine-tuning by HOT's recipe
 /// (class-balanced batches of 10 per class, mean-field labels, 3/6/10
-/// Gibbs steps over the thirds) at its rates. Returns the model's parts.
+/// Gibbs steps over the thirds) at its rates, then `top_pcd.epochs` of
+/// the top RBM's persistent CD (`dbn::generative::greedy::top_pcd`, in
+/// batches of the lower recipe's size). Returns the model's parts.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_generative_dbn<'py>(
@@ -338,6 +351,7 @@ pub fn fit_generative_dbn<'py>(
     lower: CdRecipe,
     top: CdRecipe,
     updown: UpDown,
+    top_pcd: TopPcd,
     device_name: &str,
 ) -> PyResult<GenerativeParts<'py>> {
     let device = device(device_name)?;
@@ -351,6 +365,7 @@ pub fn fit_generative_dbn<'py>(
         .collect::<PyResult<_>>()?;
     let seed = lower.seed;
     let (lower, top) = (lower.train_config(rows)?, top.train_config(rows)?);
+    let pcd_batch = lower.batch_size;
     let sizes: Vec<usize> = std::iter::once(width)
         .chain(hidden.iter().copied())
         .collect();
@@ -369,6 +384,17 @@ pub fn fit_generative_dbn<'py>(
             rates,
             seed,
         ));
+    }
+    if top_pcd.epochs > 0 {
+        recipe = recipe.with_top_pcd(
+            dbn::generative::greedy::top_pcd(
+                top_pcd.epochs,
+                top_pcd.learning_rate,
+                top_pcd.final_learning_rate,
+                seed.wrapping_add(11),
+            )
+            .with_batch_size(pcd_batch),
+        );
     }
     let images =
         dbn::LabelledImages::new(values, labels, width, classes, "X").map_err(value_error)?;

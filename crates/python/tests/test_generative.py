@@ -64,9 +64,29 @@ def test_bad_sample_requests_are_value_errors_naming_them(trained, kwargs, words
 @pytest.mark.parametrize(
     "params, words",
     [({"top_units": 0}, "top_units"), ({"hidden_layer_sizes": ()}, "hidden_layer_sizes"),
-     ({"updown_epochs": -1}, "updown_epochs"), ({"top_k": 0}, "top_k")],
+     ({"updown_epochs": -1}, "updown_epochs"), ({"top_k": 0}, "top_k"),
+     ({"top_pcd_epochs": -1}, "top_pcd_epochs"),
+     ({"top_pcd_learning_rate": 0.0}, "top_pcd_learning_rate"),
+     ({"top_pcd_learning_rate": float("nan")}, "top_pcd_learning_rate"),
+     ({"top_pcd_final_learning_rate": 0.01}, "top_pcd_final_learning_rate 0.01 is above "
+                                             "top_pcd_learning_rate")],
 )
 def test_bad_settings_are_value_errors_naming_them(params, words):
     X, y = _prototypes(rows=30)
     with pytest.raises(ValueError, match=words):
         GenerativeDBN(**params).fit(X, y)
+
+
+def test_the_pcd_phase_trains_the_top_rbm_alone_and_keeps_a_classifier():
+    X, y = _prototypes()
+    common = dict(hidden_layer_sizes=(16,), top_units=32, n_iter=10, batch_size=10,
+                  updown_epochs=2, random_state=0)
+    plain = GenerativeDBN(**common).fit(X[:400], y[:400])
+    pcd = GenerativeDBN(**common, top_pcd_epochs=3, top_pcd_learning_rate=0.01,
+                        top_pcd_final_learning_rate=0.001).fit(X[:400], y[:400])
+    for a, b in zip(plain.up_layers_ + plain.down_layers_, pcd.up_layers_ + pcd.down_layers_):
+        assert np.array_equal(a[0], b[0])
+    assert not np.array_equal(plain.top_layer_[0], pcd.top_layer_[0])
+    assert pcd.score(X[400:], y[400:]) > 0.95
+    samples = pcd.sample(y[0], 50, n_samples=4, random_state=1)
+    assert samples.shape == (4, 24) and np.all((samples >= 0) & (samples <= 1))

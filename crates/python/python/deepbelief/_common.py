@@ -82,6 +82,18 @@ def check_non_negative_int(owner, field, value):
     return int(value)
 
 
+def check_positive_number(owner, field, value):
+    """``value`` as a float if it is a positive finite number, else a
+    ValueError naming ``owner`` and ``field``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or not np.isfinite(number) or number <= 0:
+        raise ValueError(f"{owner}: {field} must be a positive finite number, got {value!r}")
+    return number
+
+
 def cd_recipe(estimator, seed, *, persistent=False, **overrides):
     """The native core's CD recipe from ``estimator``'s parameters
     (``learning_rate``, ``batch_size``, ``n_iter``, ``k``, ``momentum``,
