@@ -340,6 +340,13 @@ fn two_up_down_sweep_shards_report_what_one_process_reports() {
     let summary: serde_json::Value = serde_json::from_slice(&sweep(&whole)).unwrap();
     assert_eq!(summary["arms_finished"], 4);
     assert!(sweep(&whole) == sweep(&sharded), "sweep.json differs");
+    // The arms end with up-down: the quick preset's phase before sampling
+    // is not recorded as if it ran.
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(whole.join("config.json")).unwrap()).unwrap();
+    // (A phase that is off is not written at all.)
+    let pcd_epochs = config["generative"]["top_pcd"]["epochs"].as_u64();
+    assert_eq!(pcd_epochs.unwrap_or(0), 0, "{config}");
 }
 
 #[test]

@@ -64,6 +64,8 @@ fn config_from_args(
     recipe.seed = args.seed;
     recipe.lower_epochs = args.lower_epochs.unwrap_or(recipe.lower_epochs);
     recipe.top_epochs = args.top_epochs.unwrap_or(recipe.top_epochs);
+    // The arms end with up-down: no sampling, so no phase before it.
+    recipe.top_pcd = Default::default();
     let mut generative = recipe.config(data)?;
     generative.updown.gibbs_schedule = vec![(0, args.gibbs_steps)];
     let config = UpDownSweepConfig {
