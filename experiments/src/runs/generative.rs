@@ -125,6 +125,16 @@ impl TopPcd {
     fn is_off(&self) -> bool {
         self.epochs == 0
     }
+
+    /// The phase's CD settings in a run of `run_seed`.
+    fn training(&self, run_seed: u64) -> rbm::TrainConfig {
+        top_pcd(
+            self.epochs,
+            self.learning_rate,
+            self.final_learning_rate,
+            run_seed.wrapping_add(11),
+        )
+    }
 }
 
 fn is_mean_field(pass: &DownPass) -> bool {
@@ -362,13 +372,7 @@ impl GenerativeRunConfig {
                 )
                 .into());
             }
-            top_pcd(
-                pcd.epochs,
-                pcd.learning_rate,
-                pcd.final_learning_rate,
-                self.seed,
-            )
-            .validate()?;
+            pcd.training(self.seed).validate()?;
         }
         if self.samples_per_class == 0 {
             return Err("samples_per_class must be at least 1".into());
@@ -906,13 +910,8 @@ fn top_pcd_with_checkpoints(
     log: &mut dyn FnMut(&str),
 ) -> Result<(Rbm, usize), Box<dyn std::error::Error>> {
     let settings = config.top_pcd;
-    let training = top_pcd(
-        settings.epochs,
-        settings.learning_rate,
-        settings.final_learning_rate,
-        // The up-passes draw from the streams of this seed + 2 (+13).
-        config.seed.wrapping_add(11),
-    );
+    // Its up-passes draw from the streams of the training's seed + 2.
+    let training = settings.training(config.seed);
     let rbm_config = &config.top.layers[0].rbm;
     let device = train.images.device();
     run.subdir("top-pcd")?;
@@ -1200,7 +1199,7 @@ mod tests {
         let paper = Preset::Paper.recipe().config(&data).unwrap();
         assert!(paper.top_pcd.is_off());
         let pcd = quick.top_pcd;
-        let training = top_pcd(pcd.epochs, pcd.learning_rate, pcd.final_learning_rate, 1);
+        let training = pcd.training(1);
         assert_eq!(training.learning_rate_at(0), 0.001);
         // lr + (last - lr) * 1: a few roundings of numbers near 0.001
         // (an ulp there is about 2e-19).
