@@ -63,52 +63,11 @@ impl HostOps for Flex {
             return <Flex as FloatTensorOps<Flex>>::float_matmul(lhs, rhs);
         }
         let (m, k, n) = (lhs_shape[0], lhs_shape[1], rhs_shape[1]);
-        let mut out: Vec<f32> = Vec::with_capacity(m * n);
-        // Flex's arguments (`burn_flex::ops::matmul`): its strides,
-        // alpha 0 and beta 1 with the output not read, and threads
-        // from 192^3 multiply-adds.
-        let parallelism = if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {
-            gemm::Parallelism::Rayon(0)
-        } else {
-            gemm::Parallelism::None
-        };
-        let (lhs_rows, lhs_cols) = (lhs.layout().strides()[0], lhs.layout().strides()[1]);
-        let (rhs_rows, rhs_cols) = (rhs.layout().strides()[0], rhs.layout().strides()[1]);
-        let lhs_data: &[f32] = lhs.storage();
-        let rhs_data: &[f32] = rhs.storage();
-        // SAFETY: the operands' views lie within their storage (their
-        // layouts say so) and `out` has room for `m * n` values, which
-        // the GEMM writes all of (k > 0, the output not read) before
-        // the length is set.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                lhs_data.as_ptr().add(lhs.layout().start_offset()),
-                lhs_cols,
-                lhs_rows,
-                rhs_data.as_ptr().add(rhs.layout().start_offset()),
-                rhs_cols,
-                rhs_rows,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-            out.set_len(m * n);
+        #[cfg(feature = "openblas")]
+        if let Some(product) = blas_matmul(&lhs, &rhs, m, k, n) {
+            return product;
         }
-        FlexTensor::new(
-            Bytes::from_elems(out),
-            Layout::contiguous(Shape::new([m, n])),
-            DType::F32,
-        )
+        gemm_matmul(&lhs, &rhs, m, k, n)
     }
 
     fn logistic(x: FlexTensor) -> FlexTensor {
@@ -155,4 +114,112 @@ impl HostOps for Flex {
         );
         (out, velocity)
     }
+}
+
+/// `lhs @ rhs` by Flex's own GEMM with Flex's arguments
+/// (`burn_flex::ops::matmul`), into an f32 buffer of its own: Flex's bits.
+///
+/// # Shapes
+/// - lhs: `[m, k]`, rhs: `[k, n]` (f32, none empty) -> `[m, n]`
+fn gemm_matmul(lhs: &FlexTensor, rhs: &FlexTensor, m: usize, k: usize, n: usize) -> FlexTensor {
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    // Flex's arguments (`burn_flex::ops::matmul`): its strides,
+    // alpha 0 and beta 1 with the output not read, and threads
+    // from 192^3 multiply-adds.
+    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    let (lhs_rows, lhs_cols) = (lhs.layout().strides()[0], lhs.layout().strides()[1]);
+    let (rhs_rows, rhs_cols) = (rhs.layout().strides()[0], rhs.layout().strides()[1]);
+    let lhs_data: &[f32] = lhs.storage();
+    let rhs_data: &[f32] = rhs.storage();
+    // SAFETY: the operands' views lie within their storage (their
+    // layouts say so) and `out` has room for `m * n` values, which
+    // the GEMM writes all of (k > 0, the output not read) before
+    // the length is set.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs_data.as_ptr().add(lhs.layout().start_offset()),
+            lhs_cols,
+            lhs_rows,
+            rhs_data.as_ptr().add(rhs.layout().start_offset()),
+            rhs_cols,
+            rhs_rows,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+        out.set_len(m * n);
+    }
+    FlexTensor::new(
+        Bytes::from_elems(out),
+        Layout::contiguous(Shape::new([m, n])),
+        DType::F32,
+    )
+}
+
+/// `lhs @ rhs` by the system's OpenBLAS ([`super::blas`]), each operand
+/// read in place where its strides allow and copied contiguous where
+/// not; `None` when a size passes BLAS's `int`.
+///
+/// # Shapes
+/// - lhs: `[m, k]`, rhs: `[k, n]` (f32, none empty) -> `[m, n]`
+#[cfg(feature = "openblas")]
+fn blas_matmul(
+    lhs: &FlexTensor,
+    rhs: &FlexTensor,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Option<FlexTensor> {
+    use super::blas::{operand, sgemm};
+    let describe = |x: &FlexTensor, rows, cols| {
+        let strides = x.layout().strides();
+        operand(rows, cols, strides[0], strides[1])
+    };
+    let lhs = match describe(lhs, m, k) {
+        Some(_) => std::borrow::Cow::Borrowed(lhs),
+        None => std::borrow::Cow::Owned(lhs.clone().to_contiguous()),
+    };
+    let rhs = match describe(rhs, k, n) {
+        Some(_) => std::borrow::Cow::Borrowed(rhs),
+        None => std::borrow::Cow::Owned(rhs.clone().to_contiguous()),
+    };
+    let (lhs_operand, rhs_operand) = (describe(&lhs, m, k)?, describe(&rhs, k, n)?);
+    let (lhs_data, rhs_data): (&[f32], &[f32]) = (lhs.storage(), rhs.storage());
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    // SAFETY: the operands' views lie within their storage (their layouts
+    // say so, and `operand` describes exactly those views) and `out` has
+    // room for `m * n` values, all written by the GEMM (beta 0) before the
+    // length is set.
+    unsafe {
+        sgemm(
+            m,
+            n,
+            k,
+            lhs_data.as_ptr().add(lhs.layout().start_offset()),
+            lhs_operand,
+            rhs_data.as_ptr().add(rhs.layout().start_offset()),
+            rhs_operand,
+            out.as_mut_ptr(),
+        )?;
+        out.set_len(m * n);
+    }
+    Some(FlexTensor::new(
+        Bytes::from_elems(out),
+        Layout::contiguous(Shape::new([m, n])),
+        DType::F32,
+    ))
 }

@@ -109,6 +109,20 @@ pub fn on_flex(device: &Device) -> bool {
     }
 }
 
+/// What multiplies matrices on Flex ([`HostOps::matmul`]): the system's
+/// OpenBLAS (the `openblas` feature) with its version, kernels and
+/// threads, or Flex's own `gemm` crate; for benchmarks and run logs.
+pub fn matmul_engine() -> String {
+    #[cfg(feature = "openblas")]
+    {
+        blas::describe()
+    }
+    #[cfg(not(feature = "openblas"))]
+    {
+        "the gemm crate (Flex's own GEMM)".to_string()
+    }
+}
+
 /// [`HostOps::logistic`] on a tensor whose device passes [`on_flex`].
 pub(crate) fn logistic_on_flex<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     use burn::backend::Dispatch;
@@ -160,6 +174,8 @@ pub(crate) fn momentum_descent_on_flex<const D: usize>(
 }
 
 mod autodiff;
+#[cfg(feature = "openblas")]
+mod blas;
 #[cfg(feature = "flex")]
 mod flex;
 #[cfg(all(test, feature = "flex"))]

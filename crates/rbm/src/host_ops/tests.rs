@@ -70,6 +70,7 @@ fn bits(x: Tensor<2>) -> Vec<u32> {
 /// contiguous operands, transposed ones (strided views), a slice at an
 /// offset, shapes on either side of Flex's threshold for threads
 /// (192^3 multiply-adds), and a product over k = 0.
+#[cfg(not(feature = "openblas"))]
 #[test]
 fn matmul_on_flex_gives_flexs_bits() {
     for device in [Device::flex(), Device::flex().autodiff()] {
@@ -102,8 +103,140 @@ fn matmul_on_flex_gives_flexs_bits() {
     }
 }
 
+/// `a @ b` in f64 for row-major `[m, k]` and `[k, n]` values, with the
+/// bound on any f32 evaluation's error: `gamma_k sum_l |a_il| |b_lj|`,
+/// `gamma_k = k u / (1 - k u)`, `u = 2^-24` (Higham, Accuracy and
+/// Stability of Numerical Algorithms, 3.5: any order of summation,
+/// fused multiply-adds or not).
+#[cfg(feature = "openblas")]
+fn exact_product(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<(f64, f64)> {
+    let u = f64::powi(2.0, -24);
+    let gamma = k as f64 * u / (1.0 - k as f64 * u);
+    let mut out = Vec::with_capacity(m * n);
+    for i in 0..m {
+        for j in 0..n {
+            let (mut value, mut magnitude) = (0.0f64, 0.0f64);
+            for l in 0..k {
+                let term = a[i * k + l] as f64 * b[l * n + j] as f64;
+                value += term;
+                magnitude += term.abs();
+            }
+            out.push((value, gamma * magnitude));
+        }
+    }
+    out
+}
+
+/// `ours` is within [`exact_product`]'s bound of `a @ b` everywhere.
+#[cfg(feature = "openblas")]
+fn assert_within_bound(ours: Tensor<2>, a: Tensor<2>, b: Tensor<2>, what: &str) {
+    let ([m, k], [_, n]) = (a.dims(), b.dims());
+    let ours = host(ours);
+    for (index, (value, (exact, bound))) in ours
+        .iter()
+        .zip(exact_product(&host(a), &host(b), m, k, n))
+        .enumerate()
+    {
+        assert!(
+            (*value as f64 - exact).abs() <= bound,
+            "{what}: element {index} is {value}, exactly {exact}, bound {bound:e}"
+        );
+    }
+}
+
+/// With OpenBLAS the host matmul is within the forward error bound of the
+/// exact product, with and without autodiff: contiguous operands,
+/// transposed ones (strided views), a slice at an offset, a broadcast row
+/// (stride 0: copied first), shapes from 1x1x1 to batch-100 training's;
+/// it gives the same bits when repeated, and a product over k = 0 is 0.
+#[cfg(feature = "openblas")]
+#[test]
+fn matmul_by_openblas_is_within_the_forward_error_bound() {
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        for (m, k, n) in [(3, 5, 4), (100, 784, 500), (250, 200, 170), (1, 1, 1)] {
+            let a = matrix(m, k, 0.1, &device);
+            let b = matrix(k, n, 0.7, &device);
+            let product = crate::math::matmul(a.clone(), b.clone());
+            assert_eq!(
+                bits(product.clone()),
+                bits(crate::math::matmul(a.clone(), b.clone())),
+                "repeated {m}x{k} @ {k}x{n}"
+            );
+            assert_within_bound(product, a, b.clone(), &format!("{m}x{k} @ {k}x{n}"));
+            let at = matrix(k, m, 0.2, &device).transpose();
+            let bt = matrix(n, k, 0.3, &device).transpose();
+            assert_within_bound(
+                crate::math::matmul(at.clone(), bt.clone()),
+                at,
+                bt,
+                &format!("transposed {m}x{k} @ {k}x{n}"),
+            );
+            let sliced = matrix(m + 2, k + 3, 0.4, &device).slice([1..m + 1, 2..k + 2]);
+            assert_within_bound(
+                crate::math::matmul(sliced.clone(), b.clone()),
+                sliced,
+                b.clone(),
+                &format!("sliced {m}x{k} @ {k}x{n}"),
+            );
+            let broadcast = matrix(1, k, 0.5, &device).expand([m, k]);
+            assert_within_bound(
+                crate::math::matmul(broadcast.clone(), b.clone()),
+                broadcast,
+                b,
+                &format!("broadcast {m}x{k} @ {k}x{n}"),
+            );
+        }
+        let empty = Tensor::<2>::zeros([3, 0], &device);
+        let product = crate::math::matmul(empty, Tensor::zeros([0, 4], &device));
+        assert_eq!(product.dims(), [3, 4]);
+        assert_eq!(host(product), vec![0.0; 12]);
+    }
+}
+
+/// With OpenBLAS the host matmul's gradients (`grad rhs^T`, `lhs^T grad`)
+/// are within the forward error bound of the exact ones, with either
+/// operand tracked or both.
+#[cfg(feature = "openblas")]
+#[test]
+fn matmul_gradients_by_openblas_are_within_the_forward_error_bound() {
+    let device = Device::flex().autodiff();
+    for (track_lhs, track_rhs) in [(true, true), (true, false), (false, true)] {
+        let (a, b) = (matrix(30, 20, 0.5, &device), matrix(20, 10, 0.9, &device));
+        let (a, b) = (
+            if track_lhs { a.require_grad() } else { a },
+            if track_rhs { b.require_grad() } else { b },
+        );
+        let weights = matrix(30, 10, 0.6, &device);
+        let grads = (crate::math::matmul(a.clone(), b.clone()) * weights.clone())
+            .sum()
+            .backward();
+        let plain = |x: &Tensor<2>| Tensor::<2>::from_data(x.to_data(), &Device::flex());
+        let (a_plain, b_plain, w_plain) = (plain(&a), plain(&b), plain(&weights));
+        match a.grad(&grads) {
+            Some(g) => {
+                assert!(track_lhs, "a gradient of an untracked lhs");
+                assert_within_bound(
+                    plain(&g),
+                    w_plain.clone(),
+                    b_plain.clone().transpose(),
+                    "d/d lhs",
+                )
+            }
+            None => assert!(!track_lhs, "the lhs gradient is missing"),
+        }
+        match b.grad(&grads) {
+            Some(g) => {
+                assert!(track_rhs, "a gradient of an untracked rhs");
+                assert_within_bound(plain(&g), a_plain.transpose(), w_plain, "d/d rhs")
+            }
+            None => assert!(!track_rhs, "the rhs gradient is missing"),
+        }
+    }
+}
+
 /// With autodiff the host matmul's gradients are Burn's bit for bit
 /// (`grad rhs^T`, `lhs^T grad`), with either operand tracked or both.
+#[cfg(not(feature = "openblas"))]
 #[test]
 fn matmul_gradients_on_flex_are_burns() {
     let device = Device::flex().autodiff();

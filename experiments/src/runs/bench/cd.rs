@@ -31,6 +31,7 @@ pub fn bench_cd(
     device: &Device,
     say: &mut dyn FnMut(&str),
 ) -> Result<(), Box<dyn std::error::Error>> {
+    super::say_matmul_engine(device, say);
     let rbm_config = RbmConfig::new(set.dim(), bench.hidden);
     // The images on the device in blocks of whole batches of at most
     // 10,000 rows (31 MB): one 188 MB buffer exceeds some wgpu adapters' limit.

@@ -39,6 +39,7 @@ pub fn bench_finetune(
     device: &Device,
     say: &mut dyn FnMut(&str),
 ) -> Result<(), Box<dyn std::error::Error>> {
+    super::say_matmul_engine(device, say);
     let sizes = layer_sizes(set.dim(), &bench.hidden);
     let classes = set.classes;
     let train = labelled(

@@ -28,6 +28,7 @@ pub fn bench_updown(
     device: &Device,
     say: &mut dyn FnMut(&str),
 ) -> Result<(), Box<dyn std::error::Error>> {
+    super::say_matmul_engine(device, say);
     let split = set.train.range(0, bench.train_rows);
     let images = images_tensor(&split, datasets::Binarization::None, device);
     let classes: Vec<usize> = split.labels.iter().map(|&l| l as usize).collect();
