@@ -3,10 +3,15 @@
 //!
 //! Why: on the products of batch-100 training (`[100, 784] @ [784, 500]`,
 //! their transposes for the gradients) OpenBLAS's kernels ran at 1.6x the
-//! `gemm` crate's on a 2-core AVX-512 Xeon (docs/RESULTS.md, "The
-//! products by OpenBLAS"). Its bits differ from `gemm`'s and depend on its
-//! thread count (OpenBLAS splits the work by threads): the same seed, CPU
-//! and thread count give the same model.
+//! `gemm` crate's on a 2-core AVX-512 Xeon (docs/RESULTS.md, "Matrix
+//! products by OpenBLAS"). Its bits differ from `gemm`'s. OpenBLAS's own
+//! threads would make them depend on the thread count, spin beside
+//! rayon's between products, and queue the products of nets trained side
+//! by side on rayon's threads for one pool (the pretraining study ran
+//! 2.35x slower so); here every call is single-threaded and the threads
+//! are rayon's, each with blocks of the output fixed by the shape alone
+//! ([`split`]): the same seed and CPU give the same model on any number
+//! of threads (tested).
 
 use std::ffi::{CStr, c_char, c_int};
 
@@ -34,6 +39,7 @@ unsafe extern "C" {
     );
     fn openblas_get_corename() -> *const c_char;
     fn openblas_get_num_threads() -> c_int;
+    fn openblas_set_num_threads(threads: c_int);
     fn openblas_get_config() -> *const c_char;
 }
 
@@ -88,9 +94,63 @@ pub(crate) fn operand(
     None
 }
 
+/// The output's blocks for the threads: along rows (`along_rows`) or
+/// columns, `size` rows or columns each (the last may be shorter). A
+/// function of the shape only, never of the thread count, so that the
+/// bits do not depend on the threads either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Split {
+    pub along_rows: bool,
+    pub size: usize,
+}
+
+/// Multiply-adds below which a block is not worth a thread's wake-up and
+/// its own packing of the shared operand (4M and 64 below measured no
+/// different on 2 cores, fine-tuning and up-down).
+const MIN_BLOCK_WORK: usize = 1 << 24;
+/// Rows or columns below which a block is too narrow for the kernels.
+const MIN_BLOCK_SIDE: usize = 128;
+/// Blocks at most: enough for 16 cores, few enough that packing the
+/// shared operand once per block stays small.
+const MAX_BLOCKS: usize = 16;
+
+/// [`Split`] of an `[m, n]` output over `k`: along its longer side, into
+/// as many blocks as the work and the side allow.
+pub(crate) fn split(m: usize, n: usize, k: usize) -> Split {
+    let along_rows = m >= n;
+    let side = m.max(n);
+    let blocks = (m.saturating_mul(n).saturating_mul(k) / MIN_BLOCK_WORK)
+        .min(side / MIN_BLOCK_SIDE)
+        .clamp(1, MAX_BLOCKS);
+    Split {
+        along_rows,
+        size: side.div_ceil(blocks),
+    }
+}
+
+/// A pointer that rayon's tasks may share: each writes only its own
+/// block of the output.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: the blocks written through it are disjoint (see `sgemm`).
+unsafe impl<T> Send for Shared<T> {}
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// The pointer (a method, so that closures capture the `Shared`, not
+    /// its field).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 /// `out = lhs @ rhs` (`[m, k] @ [k, n]`, `out` row-major `[m, n]`), the
 /// operands as [`operand`] describes them from their first element, or
-/// `None` (nothing written) when a size passes `c_int`.
+/// `None` (nothing written) when a size passes `c_int`. The output's
+/// blocks ([`split`]) go to rayon's threads, each one call of
+/// single-threaded OpenBLAS: no OpenBLAS threads spin beside rayon's, the
+/// products of nets trained side by side on rayon's threads do not queue
+/// for OpenBLAS's pool, and the bits do not depend on the thread count.
 ///
 /// # Safety
 /// Each operand's pointer and description address its whole matrix
@@ -108,7 +168,77 @@ pub(crate) unsafe fn sgemm(
     out: *mut f32,
 ) -> Option<()> {
     let size = |x: usize| c_int::try_from(x).ok();
-    let (m_, n_, k_) = (size(m)?, size(n)?, size(k)?);
+    size(m)?;
+    size(n)?;
+    size(k)?;
+    single_threaded();
+    let Split { along_rows, size } = split(m, n, k);
+    let side = if along_rows { m } else { n };
+    let (lhs, rhs, out) = (Shared(lhs.cast_mut()), Shared(rhs.cast_mut()), Shared(out));
+    let block = |b: usize| {
+        let (start, end) = (b * size, ((b + 1) * size).min(side));
+        // The block's first element of each operand and of the output:
+        // rows `start..end` of lhs and out, or columns of rhs and out.
+        let (lhs_at, rhs_at, out_at, rows, cols) = if along_rows {
+            let step = if lhs_operand.transposed {
+                1
+            } else {
+                lhs_operand.leading
+            };
+            (start * step, 0, start * n, end - start, n)
+        } else {
+            let step = if rhs_operand.transposed {
+                rhs_operand.leading
+            } else {
+                1
+            };
+            (0, start * step, start, m, end - start)
+        };
+        // SAFETY: the caller's contract; each block is a sub-matrix of
+        // the operands and the output (disjoint from the other blocks'),
+        // addressed with their own leading dimensions.
+        unsafe {
+            sgemm_block(
+                rows,
+                cols,
+                k,
+                lhs.get().add(lhs_at),
+                lhs_operand,
+                rhs.get().add(rhs_at),
+                rhs_operand,
+                out.get().add(out_at),
+                n,
+            )
+        }
+    };
+    let blocks = side.div_ceil(size);
+    if blocks == 1 {
+        block(0);
+    } else {
+        use rayon::prelude::*;
+        (0..blocks).into_par_iter().for_each(block);
+    }
+    Some(())
+}
+
+/// One call of OpenBLAS: `out = lhs @ rhs` with `out`'s rows `out_leading`
+/// apart; every size within `c_int` (checked by [`sgemm`] and
+/// [`operand`]).
+///
+/// # Safety
+/// As [`sgemm`], for the block.
+#[allow(clippy::too_many_arguments)]
+unsafe fn sgemm_block(
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: *const f32,
+    lhs_operand: Operand,
+    rhs: *const f32,
+    rhs_operand: Operand,
+    out: *mut f32,
+    out_leading: usize,
+) {
     let trans = |o: Operand| {
         if o.transposed {
             TRANSPOSE
@@ -116,16 +246,15 @@ pub(crate) unsafe fn sgemm(
             NO_TRANSPOSE
         }
     };
-    // SAFETY: the caller's contract; the leading dimensions fit `c_int`
-    // (checked by `operand`) and BLAS reads each operand within them.
+    // SAFETY: the caller's contract.
     unsafe {
         cblas_sgemm(
             ROW_MAJOR,
             trans(lhs_operand),
             trans(rhs_operand),
-            m_,
-            n_,
-            k_,
+            m as c_int,
+            n as c_int,
+            k as c_int,
             1.0,
             lhs,
             lhs_operand.leading as c_int,
@@ -133,15 +262,25 @@ pub(crate) unsafe fn sgemm(
             rhs_operand.leading as c_int,
             0.0,
             out,
-            n_.max(1),
+            out_leading.max(1) as c_int,
         );
     }
-    Some(())
 }
 
-/// The library, its kernels and threads, as `OpenBLAS 0.3.21 ... SkylakeX,
-/// 2 threads` (for benchmarks and run logs to say what multiplied).
+/// OpenBLAS on the calling thread only, set once for the process (the
+/// threads are rayon's: [`sgemm`]).
+fn single_threaded() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: OpenBLAS's own setter, called before this crate's first
+    // product and never during one.
+    ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
+}
+
+/// The library and its kernels, as `OpenBLAS 0.3.21 ...; kernels
+/// SkylakeX, single-threaded calls on 2 rayon threads` (for benchmarks
+/// and run logs to say what multiplied).
 pub fn describe() -> String {
+    single_threaded();
     // SAFETY: OpenBLAS returns pointers to static NUL-terminated strings.
     let (config, core, threads) = unsafe {
         (
@@ -150,7 +289,10 @@ pub fn describe() -> String {
             openblas_get_num_threads(),
         )
     };
-    format!("{config}; kernels {core}, {threads} threads")
+    format!(
+        "{config}; kernels {core}, {threads}-threaded calls on {} rayon threads",
+        rayon::current_num_threads()
+    )
 }
 
 #[cfg(test)]
@@ -197,6 +339,37 @@ mod tests {
             operand(4, 5, past, 1),
             None,
             "a leading dimension past c_int"
+        );
+    }
+
+    /// Outputs split along their longer side, into as many blocks as the
+    /// work (16M multiply-adds each) and the side (128 each) allow, at
+    /// most 16; small products are one block.
+    #[test]
+    fn outputs_split_by_their_shape_alone() {
+        let split_of = |along_rows, size| Split { along_rows, size };
+        // Batch-100 training: [100, 784] @ [784, 500], 39M multiply-adds.
+        assert_eq!(
+            split(100, 500, 784),
+            split_of(false, 250),
+            "2 blocks of columns"
+        );
+        // Its weight gradient, [784, 100] @ [100, 500].
+        assert_eq!(
+            split(784, 500, 100),
+            split_of(true, 392),
+            "2 blocks of rows"
+        );
+        // [500, 100] @ [100, 2000]: 100M.
+        assert_eq!(split(500, 2000, 100), split_of(false, 400), "5 blocks");
+        assert_eq!(split(4000, 4000, 2000), split_of(true, 250), "at most 16");
+        assert_eq!(split(100, 10, 2000), split_of(true, 100), "one block: 2M");
+        assert_eq!(split(3, 4, 5), split_of(false, 4));
+        assert_eq!(split(1, 1, 1), split_of(true, 1));
+        assert_eq!(
+            split(100, 100, 1 << 20),
+            split_of(true, 100),
+            "one block: 100 rows"
         );
     }
 

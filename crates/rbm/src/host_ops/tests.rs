@@ -147,13 +147,21 @@ fn assert_within_bound(ours: Tensor<2>, a: Tensor<2>, b: Tensor<2>, what: &str) 
 /// With OpenBLAS the host matmul is within the forward error bound of the
 /// exact product, with and without autodiff: contiguous operands,
 /// transposed ones (strided views), a slice at an offset, a broadcast row
-/// (stride 0: copied first), shapes from 1x1x1 to batch-100 training's;
+/// (stride 0: copied first), shapes from 1x1x1 to batch-100 training's
+/// (whose outputs the threads share in blocks of rows or of columns);
 /// it gives the same bits when repeated, and a product over k = 0 is 0.
 #[cfg(feature = "openblas")]
 #[test]
 fn matmul_by_openblas_is_within_the_forward_error_bound() {
     for device in [Device::flex(), Device::flex().autodiff()] {
-        for (m, k, n) in [(3, 5, 4), (100, 784, 500), (250, 200, 170), (1, 1, 1)] {
+        // Split along columns, along rows, and not at all.
+        for (m, k, n) in [
+            (100, 784, 500),
+            (784, 100, 500),
+            (250, 200, 170),
+            (3, 5, 4),
+            (1, 1, 1),
+        ] {
             let a = matrix(m, k, 0.1, &device);
             let b = matrix(k, n, 0.7, &device);
             let product = crate::math::matmul(a.clone(), b.clone());
@@ -190,6 +198,28 @@ fn matmul_by_openblas_is_within_the_forward_error_bound() {
         let product = crate::math::matmul(empty, Tensor::zeros([0, 4], &device));
         assert_eq!(product.dims(), [3, 4]);
         assert_eq!(host(product), vec![0.0; 12]);
+    }
+}
+
+/// With OpenBLAS the host matmul gives the same bits on 1, 2 and 3 rayon
+/// threads: its blocks depend on the shape alone (products split along
+/// rows, along columns, and not at all).
+#[cfg(feature = "openblas")]
+#[test]
+fn matmul_by_openblas_gives_the_same_bits_on_any_number_of_threads() {
+    let device = Device::flex();
+    for (m, k, n) in [(100, 784, 500), (784, 100, 500), (250, 200, 170), (3, 5, 4)] {
+        let (a, b) = (matrix(m, k, 0.1, &device), matrix(k, n, 0.7, &device));
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool");
+            pool.install(|| bits(crate::math::matmul(a.clone(), b.clone())))
+        };
+        let one = on(1);
+        assert_eq!(on(2), one, "{m}x{k} @ {k}x{n} on 2 threads");
+        assert_eq!(on(3), one, "{m}x{k} @ {k}x{n} on 3 threads");
     }
 }
 
