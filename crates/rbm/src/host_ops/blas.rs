@@ -1,10 +1,12 @@
 //! Matrix products by the system's OpenBLAS (`openblas` feature), for
 //! [`super::HostOps::matmul`] on Flex.
 //!
-//! Why: on the products of batch-100 training (`[100, 784] @ [784, 500]`,
-//! their transposes for the gradients) OpenBLAS's kernels ran at 1.6x the
-//! `gemm` crate's on a 2-core AVX-512 Xeon (docs/RESULTS.md, "Matrix
-//! products by OpenBLAS"). Its bits differ from `gemm`'s. OpenBLAS's own
+//! On the products of batch-100 training (`[100, 784] @ [784, 500]`, their
+//! transposes for the gradients) OpenBLAS's kernels ran at 1.6x the
+//! `gemm` crate's on a 2-core AVX-512 Xeon; end to end, 1.0-1.1x on PCD
+//! and up-down and no gain on fine-tuning (docs/RESULTS.md, "Matrix
+//! products by OpenBLAS"), so it is an option, not the default. Its bits
+//! differ from `gemm`'s. OpenBLAS's own
 //! threads would make them depend on the thread count, spin beside
 //! rayon's between products, and queue the products of nets trained side
 //! by side on rayon's threads for one pool (the pretraining study ran
