@@ -64,36 +64,33 @@ pub(crate) fn operand(
     row_stride: isize,
     col_stride: isize,
 ) -> Option<Operand> {
-    let fits = |leading: usize| c_int::try_from(leading).is_ok();
-    // Row-major: unit steps along a row, rows `leading` apart.
-    if cols == 1 || col_stride == 1 {
-        let leading = if rows == 1 {
-            cols.max(1)
-        } else {
-            usize::try_from(row_stride).ok()?
-        };
-        if leading >= cols.max(1) && fits(leading) {
-            return Some(Operand {
-                transposed: false,
-                leading,
-            });
-        }
+    // Row-major: unit steps along a row, rows `leading` apart; else
+    // column-major: the row-major transpose of a `[cols, rows]` buffer.
+    let as_is = leading(rows, cols, row_stride, col_stride).map(|leading| Operand {
+        transposed: false,
+        leading,
+    });
+    as_is.or_else(|| {
+        leading(cols, rows, col_stride, row_stride).map(|leading| Operand {
+            transposed: true,
+            leading,
+        })
+    })
+}
+
+/// The leading dimension of `lines` lines of `len` values, `step` apart
+/// within a line and `line_stride` between lines, or `None` unless the
+/// steps are unit and the lines do not overlap.
+fn leading(lines: usize, len: usize, line_stride: isize, step: isize) -> Option<usize> {
+    if len != 1 && step != 1 {
+        return None;
     }
-    // Column-major: the row-major transpose of a `[cols, rows]` buffer.
-    if rows == 1 || row_stride == 1 {
-        let leading = if cols == 1 {
-            rows.max(1)
-        } else {
-            usize::try_from(col_stride).ok()?
-        };
-        if leading >= rows.max(1) && fits(leading) {
-            return Some(Operand {
-                transposed: true,
-                leading,
-            });
-        }
-    }
-    None
+    let leading = if lines == 1 {
+        len.max(1)
+    } else {
+        usize::try_from(line_stride).ok()?
+    };
+    (leading >= len.max(1) && c_int::try_from(leading).is_ok()).then_some(leading)
 }
 
 /// The output's blocks for the threads: along rows (`along_rows`) or
@@ -388,33 +385,26 @@ mod tests {
                 .collect()
         };
         let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
-        let mut plain = vec![f32::NAN; m * n];
-        let mut from_transposes = vec![f32::NAN; m * n];
-        // SAFETY: each buffer holds its whole matrix as described.
-        unsafe {
-            sgemm(
-                m,
-                n,
-                k,
-                a.as_ptr(),
-                read_as_is(k).unwrap(),
-                b.as_ptr(),
-                read_as_is(n).unwrap(),
-                plain.as_mut_ptr(),
-            )
-            .unwrap();
-            sgemm(
-                m,
-                n,
-                k,
-                at.as_ptr(),
-                transposed(m).unwrap(),
-                bt.as_ptr(),
-                transposed(k).unwrap(),
-                from_transposes.as_mut_ptr(),
-            )
-            .unwrap();
-        }
+        let product = |lhs: &[f32], lhs_operand, rhs: &[f32], rhs_operand| {
+            let mut out = vec![f32::NAN; m * n];
+            // SAFETY: each buffer holds its whole matrix as described.
+            unsafe {
+                sgemm(
+                    m,
+                    n,
+                    k,
+                    lhs.as_ptr(),
+                    lhs_operand,
+                    rhs.as_ptr(),
+                    rhs_operand,
+                    out.as_mut_ptr(),
+                )
+                .expect("sizes within c_int");
+            }
+            out
+        };
+        let plain = product(&a, read_as_is(k).unwrap(), &b, read_as_is(n).unwrap());
+        let from_transposes = product(&at, transposed(m).unwrap(), &bt, transposed(k).unwrap());
         let exact: Vec<f32> = (0..m)
             .flat_map(|i| {
                 let (a, b) = (&a, &b);
