@@ -197,17 +197,18 @@ pub(crate) unsafe fn sgemm(
         // the operands and the output (disjoint from the other blocks'),
         // addressed with their own leading dimensions.
         unsafe {
-            sgemm_block(
+            Block {
                 rows,
                 cols,
                 k,
-                lhs.get().add(lhs_at),
+                lhs: lhs.get().add(lhs_at),
                 lhs_operand,
-                rhs.get().add(rhs_at),
+                rhs: rhs.get().add(rhs_at),
                 rhs_operand,
-                out.get().add(out_at),
-                n,
-            )
+                out: out.get().add(out_at),
+                out_leading: n,
+            }
+            .run()
         }
     };
     let blocks = side.div_ceil(size);
@@ -220,16 +221,11 @@ pub(crate) unsafe fn sgemm(
     Some(())
 }
 
-/// One call of OpenBLAS: `out = lhs @ rhs` with `out`'s rows `out_leading`
-/// apart; every size within `c_int` (checked by [`sgemm`] and
-/// [`operand`]).
-///
-/// # Safety
-/// As [`sgemm`], for the block.
-#[allow(clippy::too_many_arguments)]
-unsafe fn sgemm_block(
-    m: usize,
-    n: usize,
+/// One call of OpenBLAS on a block: `out = lhs @ rhs` (`[rows, k] @ [k,
+/// cols]`), `out`'s rows `out_leading` apart.
+struct Block {
+    rows: usize,
+    cols: usize,
     k: usize,
     lhs: *const f32,
     lhs_operand: Operand,
@@ -237,32 +233,39 @@ unsafe fn sgemm_block(
     rhs_operand: Operand,
     out: *mut f32,
     out_leading: usize,
-) {
-    let trans = |o: Operand| {
-        if o.transposed {
-            TRANSPOSE
-        } else {
-            NO_TRANSPOSE
+}
+
+impl Block {
+    /// # Safety
+    /// As [`sgemm`], for the block; every size within `c_int` (checked
+    /// by [`sgemm`] and [`operand`]).
+    unsafe fn run(self) {
+        let trans = |o: Operand| {
+            if o.transposed {
+                TRANSPOSE
+            } else {
+                NO_TRANSPOSE
+            }
+        };
+        // SAFETY: the caller's contract.
+        unsafe {
+            cblas_sgemm(
+                ROW_MAJOR,
+                trans(self.lhs_operand),
+                trans(self.rhs_operand),
+                self.rows as c_int,
+                self.cols as c_int,
+                self.k as c_int,
+                1.0,
+                self.lhs,
+                self.lhs_operand.leading as c_int,
+                self.rhs,
+                self.rhs_operand.leading as c_int,
+                0.0,
+                self.out,
+                self.out_leading.max(1) as c_int,
+            );
         }
-    };
-    // SAFETY: the caller's contract.
-    unsafe {
-        cblas_sgemm(
-            ROW_MAJOR,
-            trans(lhs_operand),
-            trans(rhs_operand),
-            m as c_int,
-            n as c_int,
-            k as c_int,
-            1.0,
-            lhs,
-            lhs_operand.leading as c_int,
-            rhs,
-            rhs_operand.leading as c_int,
-            0.0,
-            out,
-            out_leading.max(1) as c_int,
-        );
     }
 }
 

@@ -185,19 +185,29 @@ fn blas_matmul(
     n: usize,
 ) -> Option<FlexTensor> {
     use super::blas::{operand, sgemm};
-    let describe = |x: &FlexTensor, rows, cols| {
-        let strides = x.layout().strides();
-        operand(rows, cols, strides[0], strides[1])
-    };
-    let lhs = match describe(lhs, m, k) {
-        Some(_) => std::borrow::Cow::Borrowed(lhs),
-        None => std::borrow::Cow::Owned(lhs.clone().to_contiguous()),
-    };
-    let rhs = match describe(rhs, k, n) {
-        Some(_) => std::borrow::Cow::Borrowed(rhs),
-        None => std::borrow::Cow::Owned(rhs.clone().to_contiguous()),
-    };
-    let (lhs_operand, rhs_operand) = (describe(&lhs, m, k)?, describe(&rhs, k, n)?);
+    use std::borrow::Cow;
+    // The operand as BLAS reads it: in place where its strides allow,
+    // else a contiguous copy (described once more: `None` only past
+    // `c_int`).
+    fn as_operand(
+        x: &FlexTensor,
+        rows: usize,
+        cols: usize,
+    ) -> Option<(Cow<'_, FlexTensor>, super::blas::Operand)> {
+        let describe = |x: &FlexTensor| {
+            let strides = x.layout().strides();
+            operand(rows, cols, strides[0], strides[1])
+        };
+        match describe(x) {
+            Some(described) => Some((Cow::Borrowed(x), described)),
+            None => {
+                let copy = x.clone().to_contiguous();
+                describe(&copy).map(|described| (Cow::Owned(copy), described))
+            }
+        }
+    }
+    let (lhs, lhs_operand) = as_operand(lhs, m, k)?;
+    let (rhs, rhs_operand) = as_operand(rhs, k, n)?;
     let (lhs_data, rhs_data): (&[f32], &[f32]) = (lhs.storage(), rhs.storage());
     let mut out: Vec<f32> = Vec::with_capacity(m * n);
     // SAFETY: the operands' views lie within their storage (their layouts
