@@ -127,118 +127,64 @@ pub(crate) fn split(m: usize, n: usize, k: usize) -> Split {
     }
 }
 
-/// A pointer that rayon's tasks may share: each writes only its own
-/// block of the output.
-#[derive(Clone, Copy)]
-struct Shared<T>(*mut T);
-// SAFETY: the blocks written through it are disjoint (see `sgemm`).
-unsafe impl<T> Send for Shared<T> {}
-unsafe impl<T> Sync for Shared<T> {}
-
-impl<T> Shared<T> {
-    /// The pointer (a method, so that closures capture the `Shared`, not
-    /// its field).
-    fn get(self) -> *mut T {
-        self.0
-    }
+/// `out = lhs @ rhs`, row-major `[rows, k] @ [k, cols]`: the operands
+/// as [`operand`] describes them from their first element, `out`'s rows
+/// `out_leading` apart.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Product {
+    pub rows: usize,
+    pub cols: usize,
+    pub k: usize,
+    pub lhs: *const f32,
+    pub lhs_operand: Operand,
+    pub rhs: *const f32,
+    pub rhs_operand: Operand,
+    pub out: *mut f32,
+    pub out_leading: usize,
 }
 
-/// `out = lhs @ rhs` (`[m, k] @ [k, n]`, `out` row-major `[m, n]`), the
-/// operands as [`operand`] describes them from their first element, or
-/// `None` (nothing written) when a size passes `c_int`. The output's
-/// blocks ([`split`]) go to rayon's threads, each one call of
-/// single-threaded OpenBLAS: no OpenBLAS threads spin beside rayon's, the
-/// products of nets trained side by side on rayon's threads do not queue
-/// for OpenBLAS's pool, and the bits do not depend on the thread count.
-///
-/// # Safety
-/// Each operand's pointer and description address its whole matrix
-/// within one allocation, and `out` has room for `m * n` values; all of
-/// them are written (beta 0: `out` is not read).
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn sgemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    lhs: *const f32,
-    lhs_operand: Operand,
-    rhs: *const f32,
-    rhs_operand: Operand,
-    out: *mut f32,
-) -> Option<()> {
-    let size = |x: usize| c_int::try_from(x).ok();
-    size(m)?;
-    size(n)?;
-    size(k)?;
-    single_threaded();
-    let Split { along_rows, size } = split(m, n, k);
-    let side = if along_rows { m } else { n };
-    let (lhs, rhs, out) = (Shared(lhs.cast_mut()), Shared(rhs.cast_mut()), Shared(out));
-    let block = |b: usize| {
-        let (start, end) = (b * size, ((b + 1) * size).min(side));
-        // The block's first element of each operand and of the output:
-        // rows `start..end` of lhs and out, or columns of rhs and out.
-        let (lhs_at, rhs_at, out_at, rows, cols) = if along_rows {
-            let step = if lhs_operand.transposed {
-                1
-            } else {
-                lhs_operand.leading
-            };
-            (start * step, 0, start * n, end - start, n)
-        } else {
-            let step = if rhs_operand.transposed {
-                rhs_operand.leading
-            } else {
-                1
-            };
-            (0, start * step, start, m, end - start)
-        };
-        // SAFETY: the caller's contract; each block is a sub-matrix of
-        // the operands and the output (disjoint from the other blocks'),
-        // addressed with their own leading dimensions.
-        unsafe {
-            Block {
-                rows,
-                cols,
-                k,
-                lhs: lhs.get().add(lhs_at),
-                lhs_operand,
-                rhs: rhs.get().add(rhs_at),
-                rhs_operand,
-                out: out.get().add(out_at),
-                out_leading: n,
-            }
-            .run()
-        }
-    };
-    let blocks = side.div_ceil(size);
-    if blocks == 1 {
-        block(0);
-    } else {
-        use rayon::prelude::*;
-        (0..blocks).into_par_iter().for_each(block);
-    }
-    Some(())
-}
+// SAFETY: rayon's tasks share a product only to compute disjoint blocks
+// of its output ([`sgemm`]).
+unsafe impl Send for Product {}
+unsafe impl Sync for Product {}
 
-/// One call of OpenBLAS on a block: `out = lhs @ rhs` (`[rows, k] @ [k,
-/// cols]`), `out`'s rows `out_leading` apart.
-struct Block {
-    rows: usize,
-    cols: usize,
-    k: usize,
-    lhs: *const f32,
-    lhs_operand: Operand,
-    rhs: *const f32,
-    rhs_operand: Operand,
-    out: *mut f32,
-    out_leading: usize,
-}
-
-impl Block {
+impl Product {
+    /// The product's rows (`along_rows`) or columns `start..end`: those of
+    /// `out` and of `lhs` (rows) or of `rhs` (columns).
+    ///
     /// # Safety
-    /// As [`sgemm`], for the block; every size within `c_int` (checked
-    /// by [`sgemm`] and [`operand`]).
+    /// `start <= end` within the output's rows or columns.
+    unsafe fn block(self, along_rows: bool, start: usize, end: usize) -> Product {
+        // The buffer's step from one of the operand's rows (`rows`) or
+        // columns to the next.
+        let step = |o: Operand, rows: bool| {
+            if o.transposed == rows { 1 } else { o.leading }
+        };
+        // SAFETY: the caller's contract: each offset is within its matrix.
+        unsafe {
+            if along_rows {
+                Product {
+                    rows: end - start,
+                    lhs: self.lhs.add(start * step(self.lhs_operand, true)),
+                    out: self.out.add(start * self.out_leading),
+                    ..self
+                }
+            } else {
+                Product {
+                    cols: end - start,
+                    rhs: self.rhs.add(start * step(self.rhs_operand, false)),
+                    out: self.out.add(start),
+                    ..self
+                }
+            }
+        }
+    }
+
+    /// One call of OpenBLAS on the calling thread.
+    ///
+    /// # Safety
+    /// As [`sgemm`]; every size within `c_int` (checked by [`sgemm`] and
+    /// [`operand`]).
     unsafe fn run(self) {
         let trans = |o: Operand| {
             if o.transposed {
@@ -267,6 +213,49 @@ impl Block {
             );
         }
     }
+}
+
+/// Computes `product`, or returns `None` (nothing written) when a size
+/// passes `c_int`. The output's blocks ([`split`]) go to rayon's threads,
+/// each one call of single-threaded OpenBLAS: no OpenBLAS threads spin
+/// beside rayon's, the products of nets trained side by side on rayon's
+/// threads do not queue for OpenBLAS's pool, and the bits do not depend
+/// on the thread count.
+///
+/// # Safety
+/// Each operand's pointer and description address its whole matrix
+/// within one allocation, and `out` has room for `rows` rows of `cols`
+/// values, `out_leading` apart; all of them are written (beta 0: `out` is
+/// not read).
+pub(crate) unsafe fn sgemm(product: Product) -> Option<()> {
+    let Product {
+        rows,
+        cols,
+        k,
+        out_leading,
+        ..
+    } = product;
+    for size in [rows, cols, k, out_leading] {
+        c_int::try_from(size).ok()?;
+    }
+    single_threaded();
+    let Split { along_rows, size } = split(rows, cols, k);
+    let side = if along_rows { rows } else { cols };
+    let block = |b: usize| {
+        let (start, end) = (b * size, ((b + 1) * size).min(side));
+        // SAFETY: the caller's contract; each block is a sub-matrix of
+        // the operands and the output (disjoint from the other blocks'),
+        // addressed with their own leading dimensions.
+        unsafe { product.block(along_rows, start, end).run() }
+    };
+    let blocks = side.div_ceil(size);
+    if blocks == 1 {
+        block(0);
+    } else {
+        use rayon::prelude::*;
+        (0..blocks).into_par_iter().for_each(block);
+    }
+    Some(())
 }
 
 /// OpenBLAS on the calling thread only, set once for the process (the
@@ -392,16 +381,17 @@ mod tests {
             let mut out = vec![f32::NAN; m * n];
             // SAFETY: each buffer holds its whole matrix as described.
             unsafe {
-                sgemm(
-                    m,
-                    n,
+                sgemm(Product {
+                    rows: m,
+                    cols: n,
                     k,
-                    lhs.as_ptr(),
+                    lhs: lhs.as_ptr(),
                     lhs_operand,
-                    rhs.as_ptr(),
+                    rhs: rhs.as_ptr(),
                     rhs_operand,
-                    out.as_mut_ptr(),
-                )
+                    out: out.as_mut_ptr(),
+                    out_leading: n,
+                })
                 .expect("sizes within c_int");
             }
             out

@@ -184,7 +184,7 @@ fn blas_matmul(
     k: usize,
     n: usize,
 ) -> Option<FlexTensor> {
-    use super::blas::{operand, sgemm};
+    use super::blas::{Product, operand, sgemm};
     use std::borrow::Cow;
     // The operand as BLAS reads it: in place where its strides allow,
     // else a contiguous copy (described once more: `None` only past
@@ -215,16 +215,17 @@ fn blas_matmul(
     // room for `m * n` values, all written by the GEMM (beta 0) before the
     // length is set.
     unsafe {
-        sgemm(
-            m,
-            n,
+        sgemm(Product {
+            rows: m,
+            cols: n,
             k,
-            lhs_data.as_ptr().add(lhs.layout().start_offset()),
+            lhs: lhs_data.as_ptr().add(lhs.layout().start_offset()),
             lhs_operand,
-            rhs_data.as_ptr().add(rhs.layout().start_offset()),
+            rhs: rhs_data.as_ptr().add(rhs.layout().start_offset()),
             rhs_operand,
-            out.as_mut_ptr(),
-        )?;
+            out: out.as_mut_ptr(),
+            out_leading: n,
+        })?;
         out.set_len(m * n);
     }
     Some(FlexTensor::new(
