@@ -202,7 +202,7 @@ mod tests {
             .float();
         let bits = |t: Tensor<2>| -> Vec<u32> {
             t.into_data()
-                .to_vec::<f32>()
+                .try_to_vec::<f32>()
                 .unwrap()
                 .iter()
                 .map(|v| v.to_bits())

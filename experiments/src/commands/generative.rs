@@ -116,7 +116,7 @@ pub struct Args {
     #[arg(long, value_parser = final_rate)]
     top_pcd_final_lr: Option<FinalRate>,
     /// Up-down epochs (with --resume: continue a finished or interrupted
-    /// run up to this many, keeping its Gibbs schedule) [quick: 20, paper:
+    /// run up to this many, keeping its Gibbs schedule) [quick: 10, paper:
     /// 300].
     #[arg(long)]
     updown_epochs: Option<usize>,
@@ -126,13 +126,13 @@ pub struct Args {
     /// its training images [quick: 0, paper: 100].
     #[arg(long)]
     final_epochs: Option<usize>,
-    /// Up-down learning rate [quick: 0.01, paper: 0.03].
+    /// Up-down learning rate [both presets: 0.03].
     #[arg(long, value_parser = crate::cli::numbers::rate)]
     updown_lr: Option<f64>,
-    /// Up-down momentum, in [0, 1) [quick: 0, paper: 0.9].
+    /// Up-down momentum, in [0, 1) [both presets: 0.9].
     #[arg(long, value_parser = crate::cli::numbers::momentum)]
     updown_momentum: Option<f64>,
-    /// Up-down weight decay (L2 penalty times the learning rate) [quick: 1e-5, paper: 2e-4].
+    /// Up-down weight decay (L2 penalty times the learning rate) [both presets: 2e-4].
     #[arg(long, value_parser = crate::cli::numbers::penalty)]
     updown_weight_decay: Option<f64>,
     /// The label group in up-down's negative phase: softmax probabilities

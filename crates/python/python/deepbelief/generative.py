@@ -59,9 +59,8 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         over the thirds of the epochs.
     updown_learning_rate, updown_momentum, updown_weight_decay : float
         Up-down's rates (HOT chose them on validation and did not publish
-        them). The defaults are the Rust ``quick`` preset's (20 epochs); for
-        hundreds of epochs the ``paper`` preset's sweep chose 0.03, 0.9
-        and 2e-4.
+        them). The defaults are the Rust presets' (``quick``: 10 epochs,
+        ``paper``: 300), chosen by the ``paper`` preset's sweep.
     top_pcd_epochs : int, default=0
         Epochs of persistent CD-1 for the top RBM last, each on a fresh
         stochastic up-pass of the images, in batches of ``batch_size``
@@ -94,8 +93,8 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
 
     def __init__(self, hidden_layer_sizes=(500, 500), *, top_units=2000, learning_rate=0.1,
                  batch_size=100, n_iter=30, k=1, top_k=1, momentum=0.5, weight_decay=0.0002,
-                 updown_epochs=0, updown_learning_rate=0.01, updown_momentum=0.0,
-                 updown_weight_decay=1e-5, top_pcd_epochs=0, top_pcd_learning_rate=0.001,
+                 updown_epochs=0, updown_learning_rate=0.03, updown_momentum=0.9,
+                 updown_weight_decay=2e-4, top_pcd_epochs=0, top_pcd_learning_rate=0.001,
                  top_pcd_final_learning_rate=None, random_state=None, device="flex"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.top_units = top_units

@@ -8,7 +8,7 @@
 use dbn::UpDownConfig;
 use dbn::generative::greedy::hot_updown;
 
-use crate::runs::generative::PAPER_UPDOWN_RATES;
+use crate::runs::generative::UPDOWN_RATES;
 
 use crate::runs::bench::updown::{UpdownBench, bench_updown};
 
@@ -42,7 +42,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let data = args.common.data.prepare()?;
     // The presets' up-down (class-balanced batches, mean-field labels) at
     // a fixed number of Gibbs steps.
-    let mut rates = PAPER_UPDOWN_RATES;
+    let mut rates = UPDOWN_RATES;
     rates.momentum = args.updown_momentum.unwrap_or(rates.momentum);
     let config = UpDownConfig {
         gibbs_schedule: vec![(0, args.gibbs_steps)],
