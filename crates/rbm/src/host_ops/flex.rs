@@ -116,13 +116,40 @@ impl HostOps for Flex {
     }
 }
 
+/// The address of a view's first f32 value.
+fn first_value(x: &FlexTensor) -> *const f32 {
+    let data: &[f32] = x.storage();
+    data.as_ptr().wrapping_add(x.layout().start_offset())
+}
+
+/// A new contiguous `[m, n]` f32 tensor whose values `write` puts at the
+/// pointer it is given, or `None` (nothing kept) when `write` returns
+/// `None`.
+///
+/// # Safety
+/// `write`, returning `Some`, has written all `m * n` values.
+unsafe fn new_matrix(
+    m: usize,
+    n: usize,
+    write: impl FnOnce(*mut f32) -> Option<()>,
+) -> Option<FlexTensor> {
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    write(out.as_mut_ptr())?;
+    // SAFETY: the caller's contract: all `m * n` values are written.
+    unsafe { out.set_len(m * n) };
+    Some(FlexTensor::new(
+        Bytes::from_elems(out),
+        Layout::contiguous(Shape::new([m, n])),
+        DType::F32,
+    ))
+}
+
 /// `lhs @ rhs` by Flex's own GEMM with Flex's arguments
 /// (`burn_flex::ops::matmul`), into an f32 buffer of its own: Flex's bits.
 ///
 /// # Shapes
 /// - lhs: `[m, k]`, rhs: `[k, n]` (f32, none empty) -> `[m, n]`
 fn gemm_matmul(lhs: &FlexTensor, rhs: &FlexTensor, m: usize, k: usize, n: usize) -> FlexTensor {
-    let mut out: Vec<f32> = Vec::with_capacity(m * n);
     // Flex's arguments (`burn_flex::ops::matmul`): its strides,
     // alpha 0 and beta 1 with the output not read, and threads
     // from 192^3 multiply-adds.
@@ -133,41 +160,36 @@ fn gemm_matmul(lhs: &FlexTensor, rhs: &FlexTensor, m: usize, k: usize, n: usize)
     };
     let (lhs_rows, lhs_cols) = (lhs.layout().strides()[0], lhs.layout().strides()[1]);
     let (rhs_rows, rhs_cols) = (rhs.layout().strides()[0], rhs.layout().strides()[1]);
-    let lhs_data: &[f32] = lhs.storage();
-    let rhs_data: &[f32] = rhs.storage();
     // SAFETY: the operands' views lie within their storage (their
-    // layouts say so) and `out` has room for `m * n` values, which
-    // the GEMM writes all of (k > 0, the output not read) before
-    // the length is set.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs_data.as_ptr().add(lhs.layout().start_offset()),
-            lhs_cols,
-            lhs_rows,
-            rhs_data.as_ptr().add(rhs.layout().start_offset()),
-            rhs_cols,
-            rhs_rows,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-        out.set_len(m * n);
-    }
-    FlexTensor::new(
-        Bytes::from_elems(out),
-        Layout::contiguous(Shape::new([m, n])),
-        DType::F32,
-    )
+    // layouts say so), and the GEMM writes all `m * n` values of the
+    // output (k > 0, the output not read).
+    let product = unsafe {
+        new_matrix(m, n, |out| {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                out,
+                1,
+                n as isize,
+                false,
+                first_value(lhs),
+                lhs_cols,
+                lhs_rows,
+                first_value(rhs),
+                rhs_cols,
+                rhs_rows,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+            Some(())
+        })
+    };
+    product.expect("the gemm crate writes every value")
 }
 
 /// `lhs @ rhs` by the system's OpenBLAS ([`super::blas`]), each operand
@@ -184,7 +206,7 @@ fn blas_matmul(
     k: usize,
     n: usize,
 ) -> Option<FlexTensor> {
-    use super::blas::{Product, operand, sgemm};
+    use super::blas::{Operand, Product, operand, sgemm};
     use std::borrow::Cow;
     // The operand as BLAS reads it: in place where its strides allow,
     // else a contiguous copy (described once more: `None` only past
@@ -193,7 +215,7 @@ fn blas_matmul(
         x: &FlexTensor,
         rows: usize,
         cols: usize,
-    ) -> Option<(Cow<'_, FlexTensor>, super::blas::Operand)> {
+    ) -> Option<(Cow<'_, FlexTensor>, Operand)> {
         let describe = |x: &FlexTensor| {
             let strides = x.layout().strides();
             operand(rows, cols, strides[0], strides[1])
@@ -208,29 +230,22 @@ fn blas_matmul(
     }
     let (lhs, lhs_operand) = as_operand(lhs, m, k)?;
     let (rhs, rhs_operand) = as_operand(rhs, k, n)?;
-    let (lhs_data, rhs_data): (&[f32], &[f32]) = (lhs.storage(), rhs.storage());
-    let mut out: Vec<f32> = Vec::with_capacity(m * n);
     // SAFETY: the operands' views lie within their storage (their layouts
-    // say so, and `operand` describes exactly those views) and `out` has
-    // room for `m * n` values, all written by the GEMM (beta 0) before the
-    // length is set.
+    // say so, and `operand` describes exactly those views), and `sgemm`
+    // returning `Some` has written all `m * n` values (beta 0).
     unsafe {
-        sgemm(Product {
-            rows: m,
-            cols: n,
-            k,
-            lhs: lhs_data.as_ptr().add(lhs.layout().start_offset()),
-            lhs_operand,
-            rhs: rhs_data.as_ptr().add(rhs.layout().start_offset()),
-            rhs_operand,
-            out: out.as_mut_ptr(),
-            out_leading: n,
-        })?;
-        out.set_len(m * n);
+        new_matrix(m, n, |out| {
+            sgemm(Product {
+                rows: m,
+                cols: n,
+                k,
+                lhs: first_value(&lhs),
+                lhs_operand,
+                rhs: first_value(&rhs),
+                rhs_operand,
+                out,
+                out_leading: n,
+            })
+        })
     }
-    Some(FlexTensor::new(
-        Bytes::from_elems(out),
-        Layout::contiguous(Shape::new([m, n])),
-        DType::F32,
-    ))
 }
