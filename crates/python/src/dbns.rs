@@ -330,6 +330,21 @@ pub struct TopPcd {
     pub final_learning_rate: Option<f64>,
 }
 
+/// A rule of the top RBM's PCD phase that `top_pcd` breaks, in the
+/// Python parameters' names (the rule itself is `TrainConfig::validate`'s).
+fn top_pcd_error(error: rbm::ConfigError, top_pcd: &TopPcd) -> PyErr {
+    match error {
+        rbm::ConfigError::InvalidFinalLearningRate(last) => value_error(format!(
+            "GenerativeDBN: top_pcd_final_learning_rate must be in (0, top_pcd_learning_rate {}], found {last}: the rate falls to it",
+            top_pcd.learning_rate
+        )),
+        rbm::ConfigError::InvalidLearningRate(rate) => value_error(format!(
+            "GenerativeDBN: top_pcd_learning_rate must be positive and finite, found {rate}"
+        )),
+        other => value_error(format!("GenerativeDBN: the top RBM's PCD phase: {other}")),
+    }
+}
+
 /// HOT 2006's generative DBN on the rows of `x` (values in [0, 1]) and
 /// their labels `y` (0..classes), on `device`, without the GIL: the lower
 /// layers of `hidden` sizes greedily by the `lower` recipe, the top RBM of
@@ -385,16 +400,22 @@ pub fn fit_generative_dbn<'py>(
             seed,
         ));
     }
+    let phase = dbn::generative::greedy::top_pcd(
+        top_pcd.epochs,
+        top_pcd.learning_rate,
+        top_pcd.final_learning_rate,
+        seed.wrapping_add(11),
+    )
+    .with_batch_size(pcd_batch);
+    // Its rates are checked even when the phase is off (0 epochs), as
+    // every other parameter is.
+    phase
+        .clone()
+        .with_epochs(top_pcd.epochs.max(1))
+        .validate()
+        .map_err(|e| top_pcd_error(e, &top_pcd))?;
     if top_pcd.epochs > 0 {
-        recipe = recipe.with_top_pcd(
-            dbn::generative::greedy::top_pcd(
-                top_pcd.epochs,
-                top_pcd.learning_rate,
-                top_pcd.final_learning_rate,
-                seed.wrapping_add(11),
-            )
-            .with_batch_size(pcd_batch),
-        );
+        recipe = recipe.with_top_pcd(phase);
     }
     let images =
         dbn::LabelledImages::new(values, labels, width, classes, "X").map_err(value_error)?;

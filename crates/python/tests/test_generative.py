@@ -68,8 +68,8 @@ def test_bad_sample_requests_are_value_errors_naming_them(trained, kwargs, words
      ({"top_pcd_epochs": -1}, "top_pcd_epochs"),
      ({"top_pcd_learning_rate": 0.0}, "top_pcd_learning_rate"),
      ({"top_pcd_learning_rate": float("nan")}, "top_pcd_learning_rate"),
-     ({"top_pcd_final_learning_rate": 0.01}, "top_pcd_final_learning_rate 0.01 is above "
-                                             "top_pcd_learning_rate")],
+     ({"top_pcd_final_learning_rate": 0.01},
+      r"top_pcd_final_learning_rate must be in \(0, top_pcd_learning_rate 0.001\], found 0.01")],
 )
 def test_bad_settings_are_value_errors_naming_them(params, words):
     X, y = _prototypes(rows=30)

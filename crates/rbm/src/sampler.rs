@@ -211,7 +211,7 @@ mod tests {
         let states = bits(states);
         assert_eq!(states, bits(expected));
         assert!(states.iter().any(|&b| b == 1.0f32.to_bits()));
-        assert!(states.iter().any(|&b| b == 0));
+        assert!(states.contains(&0));
         assert_eq!(fused.rng.next_u64(), ops.rng.next_u64());
         // A probabilities tensor still held elsewhere is left as it was.
         let before = bits(probabilities.clone());

@@ -143,11 +143,8 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         rate = check_positive_number(owner, "top_pcd_learning_rate", self.top_pcd_learning_rate)
         final = self.top_pcd_final_learning_rate
         if final is not None:
+            # That it lies at or below the first rate is the native side's rule.
             final = check_positive_number(owner, "top_pcd_final_learning_rate", final)
-            if final > rate:
-                raise ValueError(
-                    f"{owner}: top_pcd_final_learning_rate {final} is above "
-                    f"top_pcd_learning_rate {rate}: the rate falls to it")
         epochs = check_non_negative_int(owner, "top_pcd_epochs", self.top_pcd_epochs)
         return dict(epochs=epochs, learning_rate=rate, final_learning_rate=final)
 
