@@ -43,8 +43,13 @@
 #
 # B: the deepbelief binary (default: the release build of this checkout).
 # RUNS: where the run directories go (default: runs/). Logs: $RUNS/<run>.log.
+# RAYON_NUM_THREADS: threads per run (default 1: one queue per core; two
+# queues of two threads each on two cores made every split product wait
+# for the other run, docs/RESULTS.md "Two runs on two cores"). The bits
+# do not depend on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
 queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|sweep K|dropout|cd1}

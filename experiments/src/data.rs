@@ -313,6 +313,30 @@ pub fn train_and_valid_per_class(
     Ok((labelled(&chosen, set.classes, "training images")?, valid))
 }
 
+/// The images a final pass trains on: the training split's first
+/// `train_rows` (at most those before the validation images) followed by
+/// its last `valid_rows`, that is the whole split unless `train_rows`
+/// left some out (the images the user gave the run, validation included).
+pub fn train_with_valid(
+    set: &ImageSet,
+    train_rows: usize,
+    valid_rows: usize,
+) -> Result<dbn::LabelledImages, dbn::DbnError> {
+    let total = set.train.len();
+    let valid_start = total.saturating_sub(valid_rows);
+    let used = set.train.range(0, train_rows.min(valid_start));
+    let valid = set.train.range(valid_start, total);
+    let mut pixels = used.pixels(Binarization::None);
+    pixels.extend(valid.pixels(Binarization::None));
+    dbn::LabelledImages::new(
+        pixels,
+        [used.labels, valid.labels].concat(),
+        set.train.dim(),
+        set.classes,
+        "training and validation images",
+    )
+}
+
 /// The training split's first `train_rows` images (for training; at most
 /// those before the validation images) and its last `valid_rows` (for
 /// validation, early stopping and model choice), labelled.
@@ -337,4 +361,61 @@ pub fn train_and_valid(
             "validation images",
         )?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::data::dataset::Dataset;
+    use datasets::Intensities;
+
+    /// Ten training images of two pixels, image `i`'s bytes both `i`, its
+    /// label `i % 3`; one test image.
+    fn ten_images() -> ImageSet {
+        let split = |count: usize| ImageSplit {
+            intensities: Intensities::Bytes((0..count as u8).flat_map(|i| [i, i]).collect()),
+            labels: (0..count as u8).map(|i| i % 3).collect(),
+            height: 1,
+            width: 2,
+        };
+        ImageSet {
+            train: split(10),
+            test: split(1),
+            classes: 3,
+        }
+    }
+
+    /// Each image of `images` as its index in the training split, read
+    /// back from its first pixel, checked against its label.
+    fn rows(images: &dbn::LabelledImages) -> Vec<usize> {
+        (0..images.len())
+            .map(|i| {
+                let image = images.get(i).expect("in range");
+                let row = (image.pixels[0] * 255.0).round() as usize;
+                assert_eq!(image.label as usize, row % 3, "image {i}'s label");
+                row
+            })
+            .collect()
+    }
+
+    /// A final pass trains on the training images in use followed by the
+    /// validation images: with some training images left out by
+    /// `train_rows`, they stay out; with all in use, the whole split in
+    /// its order (as the presets' runs always had it).
+    #[test]
+    fn the_final_pass_takes_the_training_images_in_use_and_the_validation_ones() {
+        let set = ten_images();
+        let some = train_with_valid(&set, 4, 3).expect("valid images");
+        assert_eq!(rows(&some), [0, 1, 2, 3, 7, 8, 9]);
+        for train_rows in [7, 100] {
+            let all = train_with_valid(&set, train_rows, 3).expect("valid images");
+            assert_eq!(
+                rows(&all),
+                (0..10).collect::<Vec<_>>(),
+                "train_rows {train_rows}"
+            );
+        }
+        let (train, valid) = train_and_valid(&set, 4, 3).expect("valid images");
+        assert_eq!(train.len() + valid.len(), some.len());
+    }
 }

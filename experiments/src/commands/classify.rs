@@ -80,7 +80,8 @@ pub struct Args {
     #[arg(long)]
     patience: Option<usize>,
     /// After early stopping, train the chosen model this many more epochs on
-    /// all training images (validation included), at the learning
+    /// the training images in use and the validation images together (all
+    /// 60,000 of MNIST unless --train-rows leaves some out), at the learning
     /// rate of the chosen epoch; the result is the last epoch's model.
     /// Default: the preset's (10 for paper, 0 for quick).
     #[arg(long)]

@@ -259,15 +259,16 @@ pub fn train_classifier(
     };
     use dbn::{ClassifierConfig, DbnClassifier};
 
-    use crate::data::{labelled, train_and_valid};
+    use crate::data::{labelled, train_and_valid, train_with_valid};
     use crate::output::dashboard::dashboard;
     use crate::runs::pretrain::pretrain_with_checkpoints;
 
     let clock = run.clock()?;
     let device = device.clone();
     let classes = set.classes;
-    let total = set.train.len();
     let (train, valid) = train_and_valid(set, config.train_rows, config.valid_rows)?;
+    // The final pass's images: those of training and validation together.
+    let final_rows = train.len() + valid.len();
     let test = labelled(&set.test, classes, "test images")?;
 
     let interrupter = Interrupter::new();
@@ -331,9 +332,9 @@ pub fn train_classifier(
             final_pass: serde_json::json!({}),
         };
         if config.final_epochs > 0 {
-            let all = labelled(&set.train.range(0, total), classes, "all training images")?;
+            let all = train_with_valid(set, config.train_rows, config.valid_rows)?;
             log(&format!(
-                "final pass: {} epochs on all {} training images from epoch {}",
+                "final pass: {} epochs on all {} training and validation images from epoch {}",
                 config.final_epochs,
                 all.len(),
                 chosen.best_epoch
@@ -353,7 +354,7 @@ pub fn train_classifier(
                 "valid_error_percent_before_final_pass": 100.0 * chosen.valid_error,
             });
         }
-        return finish(run, config, chosen, &test, &device, &clock, total, log);
+        return finish(run, config, chosen, &test, &device, &clock, final_rows, log);
     }
     // A fresh run's directory was empty: any Learner checkpoint is this run's.
     let resume_from = last_checkpoint(&run.file("learner"));
@@ -419,9 +420,9 @@ pub fn train_classifier(
             patience: None,
             ..config.finetune.clone()
         };
-        let all = labelled(&set.train.range(0, total), classes, "all training images")?;
+        let all = train_with_valid(set, config.train_rows, config.valid_rows)?;
         log(&format!(
-            "final pass: {} epochs on all {} training images from epoch {} (lr {:.4})",
+            "final pass: {} epochs on all {} training and validation images from epoch {} (lr {:.4})",
             final_config.max_epochs,
             all.len(),
             outcome.best_epoch,
@@ -460,7 +461,7 @@ pub fn train_classifier(
         interrupted: outcome.interrupted,
         final_pass: result_extra,
     };
-    finish(run, config, chosen, &test, &device, &clock, total, log)
+    finish(run, config, chosen, &test, &device, &clock, final_rows, log)
 }
 
 /// The model fine-tuning chose and how.
@@ -483,7 +484,7 @@ fn finish(
     test: &dbn::LabelledImages,
     device: &burn::prelude::Device,
     clock: &crate::run_dir::RunClock,
-    total: usize,
+    final_rows: usize,
     log: &mut dyn FnMut(&str),
 ) -> Result<Outcome<f64>, Box<dyn std::error::Error>> {
     dbn::save_classifier(&chosen.model, &run.file("model.safetensors"))?;
@@ -512,7 +513,7 @@ fn finish(
         chosen.epochs_done,
         100.0 * chosen.valid_error,
         if config.final_epochs > 0 {
-            format!(", then {} epochs on all {total}", config.final_epochs)
+            format!(", then {} epochs on all {final_rows}", config.final_epochs)
         } else {
             String::new()
         },
