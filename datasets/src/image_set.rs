@@ -23,6 +23,24 @@ impl Intensities {
             Intensities::Unit(v) => Intensities::Unit(v[start..end].to_vec()),
         }
     }
+
+    /// These intensities followed by `other`'s; bytes beside floats become
+    /// floats (`byte / 255`, the value either gives as a pixel).
+    fn followed_by(&self, other: &Intensities) -> Intensities {
+        match (self, other) {
+            (Intensities::Bytes(a), Intensities::Bytes(b)) => {
+                Intensities::Bytes([&a[..], b].concat())
+            }
+            (a, b) => Intensities::Unit([a.unit(), b.unit()].concat()),
+        }
+    }
+
+    fn unit(&self) -> Vec<f32> {
+        match self {
+            Intensities::Bytes(b) => b.iter().map(|&b| b as f32 / 255.0).collect(),
+            Intensities::Unit(v) => v.clone(),
+        }
+    }
 }
 
 /// One split of a labelled image set: `len()` images of `height x width`
@@ -103,6 +121,20 @@ impl ImageSplit {
 }
 
 impl ImageSplit {
+    /// These images followed by `other`'s (two parts of one split, say),
+    /// or `None` when their image sizes differ.
+    pub fn followed_by(&self, other: &ImageSplit) -> Option<ImageSplit> {
+        if (self.height, self.width) != (other.height, other.width) {
+            return None;
+        }
+        Some(ImageSplit {
+            intensities: self.intensities.followed_by(&other.intensities),
+            labels: [&self.labels[..], &other.labels].concat(),
+            height: self.height,
+            width: self.width,
+        })
+    }
+
     /// The first `per_class` images of each of the `classes` classes, in
     /// their order in the split (HOT 2006's balanced training set: 4,400 of
     /// each digit). `what` names the split in errors.

@@ -563,3 +563,44 @@ fn first_per_class_keeps_order_and_names_a_short_class() {
         other => panic!("expected TooFewOfClass for class 2, got {other:?}"),
     }
 }
+
+#[test]
+fn followed_by_appends_images_and_labels_and_refuses_another_size() {
+    let bytes = |values: Vec<u8>, labels: Vec<u8>| ImageSplit {
+        intensities: Intensities::Bytes(values),
+        labels,
+        height: 1,
+        width: 2,
+    };
+    let (a, b) = (
+        bytes(vec![0, 1, 2, 3], vec![0, 1]),
+        bytes(vec![51, 255], vec![2]),
+    );
+    let ab = a.followed_by(&b).unwrap();
+    assert_eq!(
+        ab.intensities,
+        Intensities::Bytes(vec![0, 1, 2, 3, 51, 255])
+    );
+    assert_eq!(ab.labels, vec![0, 1, 2]);
+    assert_eq!(ab.range(0, 2), a);
+    // Bytes beside floats: floats, each pixel the value it had.
+    let floats = ImageSplit {
+        intensities: Intensities::Unit(vec![0.5, 0.25]),
+        ..b.clone()
+    };
+    let mixed = a.followed_by(&floats).unwrap();
+    assert_eq!(
+        mixed.pixels(Binarization::None),
+        [
+            a.pixels(Binarization::None),
+            floats.pixels(Binarization::None)
+        ]
+        .concat()
+    );
+    let wider = ImageSplit {
+        width: 1,
+        height: 2,
+        ..b
+    };
+    assert_eq!(a.followed_by(&wider), None);
+}

@@ -317,24 +317,13 @@ pub fn train_and_valid_per_class(
 /// `train_rows` (at most those before the validation images) followed by
 /// its last `valid_rows`, that is the whole split unless `train_rows`
 /// left some out (the images the user gave the run, validation included).
-pub fn train_with_valid(
-    set: &ImageSet,
-    train_rows: usize,
-    valid_rows: usize,
-) -> Result<dbn::LabelledImages, dbn::DbnError> {
+pub fn train_with_valid(set: &ImageSet, train_rows: usize, valid_rows: usize) -> ImageSplit {
     let total = set.train.len();
     let valid_start = total.saturating_sub(valid_rows);
     let used = set.train.range(0, train_rows.min(valid_start));
     let valid = set.train.range(valid_start, total);
-    let mut pixels = used.pixels(Binarization::None);
-    pixels.extend(valid.pixels(Binarization::None));
-    dbn::LabelledImages::new(
-        pixels,
-        [used.labels, valid.labels].concat(),
-        set.train.dim(),
-        set.classes,
-        "training and validation images",
-    )
+    used.followed_by(&valid)
+        .expect("two parts of one split have one image size")
 }
 
 /// The training split's first `train_rows` images (for training; at most
@@ -366,7 +355,6 @@ pub fn train_and_valid(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::data::dataset::Dataset;
     use datasets::Intensities;
 
     /// Ten training images of two pixels, image `i`'s bytes both `i`, its
@@ -385,14 +373,16 @@ mod tests {
         }
     }
 
-    /// Each image of `images` as its index in the training split, read
+    /// Each image of `split` as its index in the training split, read
     /// back from its first pixel, checked against its label.
-    fn rows(images: &dbn::LabelledImages) -> Vec<usize> {
-        (0..images.len())
+    fn rows(split: &ImageSplit) -> Vec<usize> {
+        let Intensities::Bytes(bytes) = &split.intensities else {
+            panic!("bytes in, bytes out");
+        };
+        (0..split.len())
             .map(|i| {
-                let image = images.get(i).expect("in range");
-                let row = (image.pixels[0] * 255.0).round() as usize;
-                assert_eq!(image.label as usize, row % 3, "image {i}'s label");
+                let row = bytes[2 * i] as usize;
+                assert_eq!(split.labels[i] as usize, row % 3, "image {i}'s label");
                 row
             })
             .collect()
@@ -405,10 +395,10 @@ mod tests {
     #[test]
     fn the_final_pass_takes_the_training_images_in_use_and_the_validation_ones() {
         let set = ten_images();
-        let some = train_with_valid(&set, 4, 3).expect("valid images");
+        let some = train_with_valid(&set, 4, 3);
         assert_eq!(rows(&some), [0, 1, 2, 3, 7, 8, 9]);
         for train_rows in [7, 100] {
-            let all = train_with_valid(&set, train_rows, 3).expect("valid images");
+            let all = train_with_valid(&set, train_rows, 3);
             assert_eq!(
                 rows(&all),
                 (0..10).collect::<Vec<_>>(),

@@ -120,10 +120,11 @@ pub struct Args {
     /// 300].
     #[arg(long)]
     updown_epochs: Option<usize>,
-    /// Up-down epochs on all 60,000 training images after the best
-    /// validation epoch, at most: HOT 2006's final net, trained until its
-    /// training error on all of them is as low as the chosen epoch's on
-    /// its training images [quick: 0, paper: 100].
+    /// Up-down epochs on the training images in use and the validation
+    /// images together (all 60,000 of MNIST unless --train-rows leaves some
+    /// out) after the best validation epoch, at most: HOT 2006's final net,
+    /// trained until its training error on all of them is as low as the
+    /// chosen epoch's on its training images [quick: 0, paper: 100].
     #[arg(long)]
     final_epochs: Option<usize>,
     /// Up-down learning rate [both presets: 0.03].

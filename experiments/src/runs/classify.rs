@@ -332,7 +332,11 @@ pub fn train_classifier(
             final_pass: serde_json::json!({}),
         };
         if config.final_epochs > 0 {
-            let all = train_with_valid(set, config.train_rows, config.valid_rows)?;
+            let all = labelled(
+                &train_with_valid(set, config.train_rows, config.valid_rows),
+                classes,
+                "training and validation images",
+            )?;
             log(&format!(
                 "final pass: {} epochs on all {} training and validation images from epoch {}",
                 config.final_epochs,
@@ -420,7 +424,11 @@ pub fn train_classifier(
             patience: None,
             ..config.finetune.clone()
         };
-        let all = train_with_valid(set, config.train_rows, config.valid_rows)?;
+        let all = labelled(
+            &train_with_valid(set, config.train_rows, config.valid_rows),
+            classes,
+            "training and validation images",
+        )?;
         log(&format!(
             "final pass: {} epochs on all {} training and validation images from epoch {} (lr {:.4})",
             final_config.max_epochs,

@@ -24,7 +24,7 @@ use dbn::{
 use rbm::{CdTrainer, Rbm, Sampler, load_rbm, load_trainer_state, save_rbm, save_trainer_state};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{DataSpec, labelled, train_and_valid_per_class};
+use crate::data::{DataSpec, labelled, train_and_valid_per_class, train_with_valid};
 use crate::output::dashboard::dashboard;
 use crate::output::images::write_grid;
 use crate::run_dir::RunDir;
@@ -483,14 +483,17 @@ pub fn train_generative(
     ));
     let mut state = updown.state;
 
-    // 4. HOT 2006's final phase: more up-down epochs on all the training
-    // images from the chosen net, until their training error is as low as
-    // the chosen epoch's on its training images.
+    // 4. HOT 2006's final phase: more up-down epochs on the training
+    // images in use and the validation images (all 60,000 for the presets)
+    // from the chosen net, until their training error is as low as the
+    // chosen epoch's on its training images.
     if config.final_epochs > 0 {
-        let (all_images, _) = labelled(&set.train, classes, "training images")?.tensors(&device);
+        let final_split = train_with_valid(set, config.train_rows, config.data.valid_rows());
+        let (all_images, _) =
+            labelled(&final_split, classes, "training and validation images")?.tensors(&device);
         let all = OneHotSet {
             images: all_images,
-            labels: one_hot_labels(&set.train.labels, classes, &device)?,
+            labels: one_hot_labels(&final_split.labels, classes, &device)?,
         };
         let committed = run.last_commit(UPDOWN)?;
         let mut velocity = match committed.as_ref().and_then(|c| run.committed(c, "final")) {
@@ -523,7 +526,7 @@ pub fn train_generative(
                 format!("until the training error is at most {t:.2}%")
             });
         log(&format!(
-            "final pass on all {rows} training images, {target} (at most {} epochs)",
+            "final pass on all {rows} training and validation images, {target} (at most {} epochs)",
             config.final_epochs
         ));
         final_phase(
@@ -579,7 +582,7 @@ pub fn train_generative(
     let updown_test_error = if final_pass_epochs > 0 {
         let error = 100.0 * model.error_rate(&test_images, &test_labels, 1000);
         log(&format!(
-            "after {final_pass_epochs} epochs on all training images ({}): test error {error:.2}%",
+            "after {final_pass_epochs} epochs on the training and validation images ({}): test error {error:.2}%",
             if state.final_reached() {
                 "training error goal reached"
             } else {
