@@ -301,10 +301,7 @@ pub fn train_and_valid_per_class(
     let Some(per_class) = per_class else {
         return Ok((train, valid));
     };
-    let before_valid = set.train.range(
-        0,
-        train_rows.min(set.train.len().saturating_sub(valid_rows)),
-    );
+    let (before_valid, _) = training_and_validation_rows(set, train_rows, valid_rows);
     let chosen = before_valid.first_per_class(
         per_class,
         set.classes,
@@ -318,12 +315,24 @@ pub fn train_and_valid_per_class(
 /// its last `valid_rows`, that is the whole split unless `train_rows`
 /// left some out (the images the user gave the run, validation included).
 pub fn train_with_valid(set: &ImageSet, train_rows: usize, valid_rows: usize) -> ImageSplit {
-    let total = set.train.len();
-    let valid_start = total.saturating_sub(valid_rows);
-    let used = set.train.range(0, train_rows.min(valid_start));
-    let valid = set.train.range(valid_start, total);
+    let (used, valid) = training_and_validation_rows(set, train_rows, valid_rows);
     used.followed_by(&valid)
         .expect("two parts of one split have one image size")
+}
+
+/// The training split's first `train_rows` images (at most those before
+/// the validation images) and its last `valid_rows`.
+fn training_and_validation_rows(
+    set: &ImageSet,
+    train_rows: usize,
+    valid_rows: usize,
+) -> (ImageSplit, ImageSplit) {
+    let total = set.train.len();
+    let valid_start = total.saturating_sub(valid_rows);
+    (
+        set.train.range(0, train_rows.min(valid_start)),
+        set.train.range(valid_start, total),
+    )
 }
 
 /// The training split's first `train_rows` images (for training; at most
@@ -334,21 +343,10 @@ pub fn train_and_valid(
     train_rows: usize,
     valid_rows: usize,
 ) -> Result<(dbn::LabelledImages, dbn::LabelledImages), dbn::DbnError> {
-    let train = &set.train;
-    let classes = set.classes;
-    let total = train.len();
-    let valid_start = total.saturating_sub(valid_rows);
+    let (train, valid) = training_and_validation_rows(set, train_rows, valid_rows);
     Ok((
-        labelled(
-            &train.range(0, train_rows.min(valid_start)),
-            classes,
-            "training images",
-        )?,
-        labelled(
-            &train.range(valid_start, total),
-            classes,
-            "validation images",
-        )?,
+        labelled(&train, set.classes, "training images")?,
+        labelled(&valid, set.classes, "validation images")?,
     ))
 }
 
