@@ -381,6 +381,20 @@ fn tiny_rbm(out: &Path, extra: &[&str]) -> Output {
 }
 
 #[test]
+fn keep_subnormals_is_taken_by_a_run_and_by_its_resume() {
+    // How the CPU treats floats below 1.2e-38 is the process's, like
+    // --device: a run may be resumed either way.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rbm");
+    succeeds(&tiny_rbm(&out, &["--cd-epochs", "1", "--keep-subnormals"]));
+    succeeds(&run(
+        "train-rbm",
+        &["--out", &text(&out), "--resume", "--keep-subnormals"],
+    ));
+    succeeds(&run("train-rbm", &["--out", &text(&out), "--resume"]));
+}
+
+#[test]
 fn run_directories_belong_to_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rbm");

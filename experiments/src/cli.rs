@@ -15,10 +15,11 @@ use crate::run_dir::{RunDir, RunError};
 
 /// Flags that every resumable subcommand accepts with `--resume`: where
 /// the run is and where it runs.
-pub const RESUME_ALWAYS_ALLOWED: [&str; 7] = [
+pub const RESUME_ALWAYS_ALLOWED: [&str; 8] = [
     "resume",
     "out",
     "device",
+    "keep_subnormals",
     "mnist_dir",
     "no_fetch",
     "shard",

@@ -13,11 +13,21 @@ pub struct DeviceArgs {
     /// those compiled in; see the cargo features).
     #[arg(long, default_value = "flex")]
     pub device: String,
+    /// Keep subnormal floats (below 1.2e-38) as IEEE does instead of
+    /// flushing them to zero on the CPU: the bits of earlier builds, but
+    /// x86 CPUs compute with them many times slower (a net trained to a
+    /// tiny loss makes them; see `rbm::set_flush_subnormals`).
+    #[arg(long)]
+    pub keep_subnormals: bool,
 }
 
 impl DeviceArgs {
+    /// The device, with this process's CPU threads set to flush subnormals
+    /// unless `--keep-subnormals` was given.
     pub fn select(&self) -> Result<Device, DeviceError> {
-        select_device(&self.device)
+        let device = select_device(&self.device)?;
+        rbm::set_flush_subnormals(!self.keep_subnormals);
+        Ok(device)
     }
 }
 

@@ -23,6 +23,21 @@ pub fn device(name: &str) -> PyResult<Device> {
     experiments::select_device(name).map_err(value_error)
 }
 
+/// `deepbelief.set_flush_subnormals(flush)`: subnormal floats flushed to
+/// zero (or kept, IEEE's default) on the calling thread and the native
+/// core's worker threads, as `rbm::set_flush_subnormals`; whether this
+/// CPU has the setting.
+#[pyfunction]
+pub fn set_flush_subnormals(flush: bool) -> bool {
+    rbm::set_flush_subnormals(flush)
+}
+
+/// `deepbelief.subnormals_flushed()`: whether the calling thread flushes them.
+#[pyfunction]
+pub fn subnormals_flushed() -> bool {
+    rbm::subnormals_flushed()
+}
+
 /// The rows of `x` as one host vector and its shape: one copy, which the
 /// tensor then owns (the array may change once the GIL is released).
 pub fn rows_of(x: &PyReadonlyArray2<'_, f32>) -> (Vec<f32>, usize, usize) {

@@ -17,6 +17,8 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(convert::set_flush_subnormals, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::subnormals_flushed, m)?)?;
     m.add_function(wrap_pyfunction!(rbms::rbm_config_json, m)?)?;
     m.add_function(wrap_pyfunction!(rbms::fit_rbm, m)?)?;
     m.add_function(wrap_pyfunction!(rbms::partial_fit_rbm, m)?)?;

@@ -55,6 +55,7 @@ pub mod math;
 mod model;
 mod sampler;
 mod store;
+mod subnormals;
 pub mod train;
 mod units;
 
@@ -74,6 +75,7 @@ pub use store::{
     load_inspected, load_rbm, load_rbm_config, load_tensors, parse_weights, read_metadata,
     save_rbm, save_tensors,
 };
+pub use subnormals::{set_flush_subnormals, subnormals_flushed};
 pub use train::cd::{CdEstimate, contrastive_divergence};
 pub use train::config::{SparsityConfig, TrainConfig};
 pub use train::metrics::{
