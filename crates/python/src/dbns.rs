@@ -119,8 +119,12 @@ fn class_indices(
         .collect()
 }
 
-/// Fine-tuning by SGD with momentum, as the Python side passes it.
-#[derive(FromPyObject, Debug, Clone, Copy)]
+/// Fine-tuning as the Python side passes it: `method` `"sgd"` (momentum
+/// SGD, mini-batches in a fresh order each epoch) or
+/// `"conjugate_gradient"` (Hinton & Salakhutdinov's `backpropclassify.m`:
+/// `line_searches` of [`dbn::minimize`] on each fixed batch, no rate or
+/// momentum); either trains the head alone for the first `head_epochs`.
+#[derive(FromPyObject, Debug, Clone)]
 pub struct Finetune {
     #[pyo3(item)]
     pub epochs: usize,
@@ -128,14 +132,50 @@ pub struct Finetune {
     pub learning_rate: f64,
     #[pyo3(item)]
     pub momentum: f64,
+    #[pyo3(item)]
+    pub method: String,
+    #[pyo3(item)]
+    pub batch_size: usize,
+    #[pyo3(item)]
+    pub line_searches: usize,
+    #[pyo3(item)]
+    pub head_epochs: usize,
+}
+
+/// One fine-tuning epoch of the head alone by SGD, on the fixed hidden
+/// layers' `features`; `velocity` is the head's, carried between its
+/// epochs. Returns the epoch's mean loss.
+///
+/// # Shapes
+/// - features: `[rows, top hidden]`, one_hot: `[rows, classes]`
+fn sgd_head_epoch(
+    net: &mut dbn::SgdNet,
+    velocity: &mut Option<Vec<Tensor<2>>>,
+    features: &Tensor<2>,
+    one_hot: &Tensor<2>,
+    order: &[usize],
+    batch: usize,
+    step: dbn::SgdStep,
+) -> f64 {
+    let last = net.weights.len() - 1;
+    let mut head = dbn::SgdNet {
+        weights: vec![net.weights[last].clone()],
+        biases: vec![net.biases[last].clone()],
+        velocity: velocity.take(),
+    };
+    let loss = head.epoch(features, one_hot, order, batch, step);
+    net.weights[last] = head.weights.remove(0);
+    net.biases[last] = head.biases.remove(0);
+    *velocity = head.velocity;
+    loss
 }
 
 /// A DBN classifier: the greedy stack of `hidden` sizes by `recipe` (see
 /// `greedy_stack`), a softmax head over `classes`, then `finetune.epochs`
-/// of fine-tuning by SGD with momentum (mini-batches of the recipe's size,
-/// orders drawn from the seed and the epoch) on the labels `y` (0..classes),
-/// on `device`, without the GIL. Returns every layer's weights `[inputs,
-/// outputs]` and biases, bottom first, the head last.
+/// of fine-tuning as `finetune` says (orders and fixed batches drawn from
+/// the seed) on the labels `y` (0..classes), on `device`, without the GIL.
+/// Returns every layer's weights `[inputs, outputs]` and biases, bottom
+/// first, the head last.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_dbn_classifier<'py>(
@@ -151,7 +191,27 @@ pub fn fit_dbn_classifier<'py>(
     let device = device(device_name)?;
     let (values, rows, width) = rows_of(&x);
     let labels = class_indices(&y, rows, classes)?;
-    let (seed, batch_size) = (recipe.seed, recipe.batch_size);
+    let seed = recipe.seed;
+    let conjugate = match finetune.method.as_str() {
+        "sgd" => false,
+        "conjugate_gradient" => true,
+        other => {
+            return Err(value_error(format!(
+                "finetune_method must be \"sgd\" or \"conjugate_gradient\", got {other:?}"
+            )));
+        }
+    };
+    if finetune.batch_size == 0 || finetune.line_searches == 0 {
+        return Err(value_error(
+            "finetune_batch_size and line_searches must be positive",
+        ));
+    }
+    if finetune.head_epochs > finetune.epochs {
+        return Err(value_error(format!(
+            "head_epochs ({}) must be at most finetune_epochs ({})",
+            finetune.head_epochs, finetune.epochs
+        )));
+    }
     let train = recipe.train_config(rows)?;
     let layers = py
         .detach(move || {
@@ -164,12 +224,51 @@ pub fn fit_dbn_classifier<'py>(
                 rate: finetune.learning_rate,
                 momentum: finetune.momentum,
             };
+            let batch = finetune.batch_size.min(rows);
+            // Conjugate gradients' batches are fixed (one shuffle, as
+            // `makebatches.m`); the hidden layers' output is fixed while
+            // the head trains alone.
+            let fixed_order = dbn::epoch_order(seed, 0, rows);
+            let features =
+                (finetune.head_epochs > 0 && !conjugate).then(|| net.top_features(data.clone()));
+            let mut head_velocity = None;
             for epoch in 1..=finetune.epochs {
-                let order = dbn::epoch_order(seed, epoch, rows);
-                let loss = net.epoch(&data, &one_hot, &order, batch_size.min(rows), step);
+                let head_only = epoch <= finetune.head_epochs;
+                let loss = if conjugate {
+                    dbn::conjugate_gradient_epoch(
+                        &mut net,
+                        epoch,
+                        &data,
+                        &one_hot,
+                        &fixed_order,
+                        batch,
+                        finetune.line_searches,
+                        head_only,
+                    )?
+                    .loss_after
+                } else {
+                    let order = dbn::epoch_order(seed, epoch, rows);
+                    match &features {
+                        Some(features) if head_only => sgd_head_epoch(
+                            &mut net,
+                            &mut head_velocity,
+                            features,
+                            &one_hot,
+                            &order,
+                            batch,
+                            step,
+                        ),
+                        _ => net.epoch(&data, &one_hot, &order, batch, step),
+                    }
+                };
                 if !loss.is_finite() {
+                    let advice = if conjugate {
+                        ""
+                    } else {
+                        ": lower finetune_learning_rate"
+                    };
                     return Err(format!(
-                        "fine-tuning diverged in epoch {epoch} (training loss {loss}): lower finetune_learning_rate"
+                        "fine-tuning diverged in epoch {epoch} (training loss {loss}){advice}"
                     )
                     .into());
                 }

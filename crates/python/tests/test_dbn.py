@@ -73,3 +73,52 @@ def test_bad_layer_sizes_are_value_errors_naming_them(sizes):
     X, y = _binary_problem(rows=20)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         DBNClassifier(sizes).fit(X, y)
+
+
+def _log_loss(model, X, y):
+    p = model.predict_proba(X)
+    return -np.mean(np.log(p[np.arange(len(y)), y]))
+
+
+def test_conjugate_gradients_fine_tune_the_classifier():
+    X, y = _binary_problem()
+    params = dict(n_iter=5, random_state=0, finetune_method="conjugate_gradient",
+                  finetune_batch_size=100)
+    pretrained = DBNClassifier((16, 16), finetune_epochs=0, **params).fit(X[:200], y[:200])
+    tuned = DBNClassifier((16, 16), finetune_epochs=6, head_epochs=2, **params).fit(
+        X[:200], y[:200])
+    # The same stack below; CG lowers the training loss from the untrained
+    # head's and classifies the held-out rows.
+    assert _log_loss(tuned, X[:200], y[:200]) < 0.5 * _log_loss(pretrained, X[:200], y[:200])
+    assert tuned.score(X[200:], y[200:]) > 0.9
+
+
+@pytest.mark.parametrize("method", ["sgd", "conjugate_gradient"])
+def test_head_epochs_train_the_head_alone(method):
+    X, y = _binary_problem(rows=200)
+    params = dict(n_iter=3, random_state=0, finetune_method=method, finetune_batch_size=50)
+    pretrained = DBNClassifier((16, 8), finetune_epochs=0, **params).fit(X, y)
+    head = DBNClassifier((16, 8), finetune_epochs=3, head_epochs=3, **params).fit(X, y)
+    whole = DBNClassifier((16, 8), finetune_epochs=3, head_epochs=1, **params).fit(X, y)
+    for a, b in zip(pretrained.coefs_[:-1] + pretrained.intercepts_[:-1],
+                    head.coefs_[:-1] + head.intercepts_[:-1]):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(pretrained.coefs_[-1], head.coefs_[-1])
+    # After the head epochs the whole net trains.
+    assert not np.array_equal(pretrained.coefs_[0], whole.coefs_[0])
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        (dict(finetune_method="lbfgs"), "finetune_method"),
+        (dict(finetune_method="conjugate_gradient", line_searches=0), "line_searches"),
+        (dict(finetune_batch_size=0), "finetune_batch_size"),
+        (dict(head_epochs=-1), "head_epochs"),
+        (dict(finetune_epochs=2, head_epochs=3), "head_epochs"),
+    ],
+)
+def test_bad_fine_tuning_settings_are_value_errors_naming_them(params, field):
+    X, y = _binary_problem(rows=20)
+    with pytest.raises(ValueError, match=field):
+        DBNClassifier((4,), n_iter=1, **params).fit(X, y)

@@ -12,6 +12,7 @@ from deepbelief._common import (
     SavedAsRustFile,
     cd_recipe,
     check_layer_sizes,
+    check_positive_int,
     check_non_negative_int,
     encode_classes,
     float32,
@@ -120,8 +121,8 @@ class DBN(BinaryInput, SavedAsRustFile, TransformerMixin, BaseEstimator):
 
 class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator):
     """A DBN classifier (Hinton & Salakhutdinov 2006): the greedy stack of
-    binary RBMs, a softmax head, then fine-tuning of the whole net by SGD
-    with momentum on the labels.
+    binary RBMs, a softmax head, then fine-tuning of the whole net on the
+    labels, by SGD with momentum or by H&S's own conjugate gradients.
 
     Parameters
     ----------
@@ -131,6 +132,20 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     finetune_epochs : int, default=10
     finetune_learning_rate : float, default=0.1
     finetune_momentum : float, default=0.9
+        SGD's rate and momentum (unused by conjugate gradients).
+    finetune_method : {"sgd", "conjugate_gradient"}, default="sgd"
+        ``"conjugate_gradient"`` is ``backpropclassify.m``'s: on each fixed
+        batch (one shuffle), ``line_searches`` line searches of Rasmussen's
+        ``minimize`` on the summed cross-entropy (``deepbelief classify
+        --preset hs``: 1,000 images, 3 line searches, 5 head epochs).
+    finetune_batch_size : int or None, default=None
+        Fine-tuning's batch: None takes ``batch_size`` for SGD and 1,000
+        (H&S) for conjugate gradients; at most the number of rows.
+    line_searches : int, default=3
+        Conjugate gradients' line searches per batch.
+    head_epochs : int, default=0
+        The first of the ``finetune_epochs`` train the softmax head alone on
+        the fixed hidden layers' output (H&S: 5).
     random_state : int, RandomState instance or None, default=None
     device : {"flex", "wgpu"}, default="flex"
         The Burn backend that trains.
@@ -149,7 +164,8 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     def __init__(self, hidden_layer_sizes=(256, 256), *, learning_rate=0.1, batch_size=10,
                  n_iter=10, random_state=None, k=1, momentum=0.5, weight_decay=0.0002,
                  finetune_epochs=10, finetune_learning_rate=0.1, finetune_momentum=0.9,
-                 device="flex"):
+                 finetune_method="sgd", finetune_batch_size=None, line_searches=3,
+                 head_epochs=0, device="flex"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -161,6 +177,10 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         self.finetune_epochs = finetune_epochs
         self.finetune_learning_rate = finetune_learning_rate
         self.finetune_momentum = finetune_momentum
+        self.finetune_method = finetune_method
+        self.finetune_batch_size = finetune_batch_size
+        self.line_searches = line_searches
+        self.head_epochs = head_epochs
         self.device = device
 
     def fit(self, X, y):
@@ -173,12 +193,34 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         finetune = dict(
             epochs=check_non_negative_int("DBNClassifier", "finetune_epochs", self.finetune_epochs),
             learning_rate=float(self.finetune_learning_rate),
-            momentum=float(self.finetune_momentum))
+            momentum=float(self.finetune_momentum),
+            **self._finetune_method())
         encoded = encode_classes(self, y)
         layers = _native.fit_dbn_classifier(
             X, encoded, len(self.classes_), sizes, recipe, finetune, str(self.device))
         self._set_layers(layers)
         return self
+
+    def _finetune_method(self):
+        """The method, its batch, line searches and head epochs, checked."""
+        name = "DBNClassifier"
+        if self.finetune_method not in ("sgd", "conjugate_gradient"):
+            raise ValueError(
+                f"{name}: finetune_method must be 'sgd' or 'conjugate_gradient', "
+                f"got {self.finetune_method!r}")
+        batch = self.finetune_batch_size
+        if batch is None:
+            batch = self.batch_size if self.finetune_method == "sgd" else 1000
+        head_epochs = check_non_negative_int(name, "head_epochs", self.head_epochs)
+        if head_epochs > self.finetune_epochs:
+            raise ValueError(
+                f"{name}: head_epochs ({head_epochs}) must be at most finetune_epochs "
+                f"({self.finetune_epochs})")
+        return dict(
+            method=self.finetune_method,
+            batch_size=check_positive_int(name, "finetune_batch_size", batch),
+            line_searches=check_positive_int(name, "line_searches", self.line_searches),
+            head_epochs=head_epochs)
 
     def _set_layers(self, layers):
         self.coefs_ = [w for w, _ in layers]
