@@ -18,6 +18,9 @@
 #   scripts/headline-runs.sh paper-pcd # the generative `paper` preset with
 #                                    # the `quick` preset's PCD phase before
 #                                    # sampling (an extra arm), seeds 1-3
+#   scripts/headline-runs.sh hot-stats # the `paper` preset with appendix
+#                                    # B's sampled top-RBM states in
+#                                    # up-down's statistics, seeds 1-3
 #   scripts/headline-runs.sh hs200   # H&S's own schedule for the hs preset:
 #                                    # 5 head epochs, then 195 of the whole
 #                                    # net on all 60,000, no validation
@@ -52,7 +55,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|sweep K|dropout|cd1}
+queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|hot-stats|sweep K|dropout|cd1}
 mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
@@ -168,6 +171,18 @@ paper_pcd_seeds() {
   done
 }
 
+# HOT's appendix B statistics in the top RBM (sampled states, not
+# probabilities): the `paper` preset otherwise unchanged, seeds 1-3.
+hot_statistics_seeds() {
+  local seed
+  wait=1 run classify-quick classify --preset quick
+  for seed in 1 2 3; do
+    run "generative-paper-hotstats-seed$seed" generative --preset paper --seed "$seed" \
+      --updown-top-statistics sampled-states \
+      --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
+  done
+}
+
 case $queue in
 a)
   hs_seeds
@@ -187,6 +202,9 @@ hs200)
   ;;
 paper-pcd)
   paper_pcd_seeds
+  ;;
+hot-stats)
+  hot_statistics_seeds
   ;;
 sweep)
   shard=${2:?usage: scripts/headline-runs.sh sweep 1|2}
@@ -214,7 +232,7 @@ cd1)
   done
   ;;
 *)
-  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|sweep K|dropout|cd1" >&2
+  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|hot-stats|sweep K|dropout|cd1" >&2
   exit 2
   ;;
 esac

@@ -177,6 +177,7 @@ fn an_up_down_step_stays_finite_and_improves_the_generative_objective() {
         weight_decay: 0.0,
         momentum: 0.0,
         negative_labels: dbn::NegativeLabels::MeanField,
+        top_statistics: dbn::TopStatistics::Probabilities,
     };
     let (wake_error, sleep_error) = model
         .up_down_step(&mut velocity, images, labels, &step, &mut Sampler::new(7))

@@ -61,7 +61,7 @@ pub use generative::model::{
     DownPass, GenerativeDbn, SamplePlan, SampleStart, one_hot_rows, top_visible,
 };
 pub use generative::updown::{
-    BatchComposition, NegativeLabels, UpDownConfig, UpDownMetrics, UpDownStep,
+    BatchComposition, NegativeLabels, TopStatistics, UpDownConfig, UpDownMetrics, UpDownStep,
 };
 pub use recipe::{ClassifierRecipe, GenerativeRecipe, TrainedClassifier};
 pub use stack::config::{LayerConfig, Propagation, StackConfig};

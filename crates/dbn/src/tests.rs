@@ -919,6 +919,7 @@ fn updown(learning_rate: f64) -> UpDownConfig {
         momentum: 0.0,
         negative_labels: NegativeLabels::MeanField,
         batches: BatchComposition::Shuffled,
+        top_statistics: TopStatistics::Probabilities,
         gibbs_schedule: vec![(0, 1)],
         seed: 1,
     }
@@ -1083,6 +1084,7 @@ fn mean_field_labels_move_the_label_biases_by_probabilities() {
             weight_decay: 0.0,
             momentum: 0.0,
             negative_labels,
+            top_statistics: TopStatistics::Probabilities,
         };
         model
             .up_down_step(
@@ -1115,6 +1117,55 @@ fn mean_field_labels_move_the_label_biases_by_probabilities() {
 }
 
 #[test]
+fn sampled_top_statistics_move_the_top_hidden_biases_by_whole_counts() {
+    // The top hidden biases learn rate/rows * sum(positive - negative
+    // hidden values): with sampled states (appendix B's code) each term is
+    // 0 or +-1 and the sum a whole number, with probabilities it is not.
+    let device = device();
+    let (images, labels) = toy_data(&device);
+    let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+    let one_hot = one_hot_rows(&labels, 2, &device).unwrap();
+    let (rows, rate) = (40.0, 0.5);
+    let scaled_change = |top_statistics| {
+        let mut model = toy_generative(&device);
+        let mut velocity = model.zero_velocity();
+        let before = host1(model.top.hidden_bias.val());
+        let step = UpDownStep {
+            gibbs_steps: 2,
+            learning_rate: rate,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            negative_labels: NegativeLabels::MeanField,
+            top_statistics,
+        };
+        model
+            .up_down_step(
+                &mut velocity,
+                images.clone(),
+                one_hot.clone(),
+                &step,
+                &mut Sampler::new(5),
+            )
+            .unwrap();
+        let after = host1(model.top.hidden_bias.val());
+        after
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| (a - b) * rows / rate as f32)
+            .collect::<Vec<f32>>()
+    };
+    let off_integer = |v: &[f32]| {
+        v.iter()
+            .map(|x| (x - x.round()).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let sampled = scaled_change(TopStatistics::SampledStates);
+    assert!(off_integer(&sampled) < 1e-3, "{sampled:?}");
+    let probabilities = scaled_change(TopStatistics::Probabilities);
+    assert!(off_integer(&probabilities) > 1e-2, "{probabilities:?}");
+}
+
+#[test]
 fn momentum_carries_the_last_change_into_the_next_step() {
     // With momentum m the second step moves by m v1 + its own change; a
     // model that takes that second step from a zero velocity moves by its
@@ -1129,6 +1180,7 @@ fn momentum_carries_the_last_change_into_the_next_step() {
         weight_decay: 0.0,
         momentum,
         negative_labels: NegativeLabels::MeanField,
+        top_statistics: TopStatistics::Probabilities,
     };
     let mut model = toy_generative(&device);
     let mut velocity = model.zero_velocity();
@@ -2122,6 +2174,7 @@ fn two_up_down_steps_match_a_hand_computation_in_f64() {
         weight_decay: 0.01,
         momentum: 0.5,
         negative_labels: NegativeLabels::MeanField,
+        top_statistics: TopStatistics::Probabilities,
     };
     let mut velocity = model.zero_velocity();
     for seed in [11, 12] {

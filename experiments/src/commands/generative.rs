@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::ArgMatches;
-use dbn::{DownPass, NegativeLabels, SampleStart};
+use dbn::{DownPass, NegativeLabels, SampleStart, TopStatistics};
 
 use crate::cli::{Invocation, RunArgs};
 use crate::data::DataSpec;
@@ -46,6 +46,24 @@ impl From<DownPassArg> for DownPass {
         match pass {
             DownPassArg::MeanField => DownPass::MeanField,
             DownPassArg::Sampled => DownPass::Sampled,
+        }
+    }
+}
+
+/// The command-line spelling of [`TopStatistics`].
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TopStatisticsArg {
+    /// Hidden probabilities (CD's lower-variance choice).
+    Probabilities,
+    /// Sampled binary states (HOT 2006, appendix B's code).
+    SampledStates,
+}
+
+impl From<TopStatisticsArg> for TopStatistics {
+    fn from(statistics: TopStatisticsArg) -> Self {
+        match statistics {
+            TopStatisticsArg::Probabilities => TopStatistics::Probabilities,
+            TopStatisticsArg::SampledStates => TopStatistics::SampledStates,
         }
     }
 }
@@ -140,6 +158,11 @@ pub struct Args {
     /// (HOT 2006, appendix B) or a one-hot sample per Gibbs step.
     #[arg(long, value_enum, default_value_t = LabelsArg::MeanField)]
     updown_labels: LabelsArg,
+    /// The top RBM's hidden values in up-down's contrastive statistics:
+    /// probabilities (this crate's default) or sampled states, as HOT 2006's
+    /// appendix B code.
+    #[arg(long, value_enum, default_value_t = TopStatisticsArg::Probabilities)]
+    updown_top_statistics: TopStatisticsArg,
     /// Gibbs steps per generated sample [quick and paper: 5,000 (HOT
     /// 2006 ran 1,000 between consecutive samples of one chain); with
     /// --resume: the run's, unless given].
@@ -286,6 +309,7 @@ fn config_from_args(
     rates.momentum = args.updown_momentum.unwrap_or(rates.momentum);
     rates.weight_decay = args.updown_weight_decay.unwrap_or(rates.weight_decay);
     recipe.updown_negative_labels = args.updown_labels.into();
+    recipe.updown_top_statistics = args.updown_top_statistics.into();
     if args.train_per_class.is_some() {
         recipe.train_per_class = args.train_per_class;
     }

@@ -19,7 +19,8 @@ use dbn::generative::schedule::{
 };
 use dbn::{
     DbnClassifier, DownPass, GenerativeDbn, NegativeLabels, SamplePlan, SampleStart, StackConfig,
-    UpDownConfig, UpDownMetrics, load_classifier, load_generative, one_hot_rows, save_generative,
+    TopStatistics, UpDownConfig, UpDownMetrics, load_classifier, load_generative, one_hot_rows,
+    save_generative,
 };
 use rbm::{CdTrainer, Rbm, Sampler, load_rbm, load_trainer_state, save_rbm, save_trainer_state};
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,8 @@ pub struct GenerativeRecipe {
     /// Mean-field (HOT's appendix B) or sampled labels in up-down's
     /// negative phase.
     pub updown_negative_labels: NegativeLabels,
+    /// The top RBM's hidden values in up-down's statistics.
+    pub updown_top_statistics: TopStatistics,
     /// Up-down epochs on all training images after the chosen epoch, at
     /// most (HOT's rule ends them sooner).
     pub final_epochs: usize,
@@ -193,6 +196,7 @@ impl Preset {
             updown_epochs,
             updown_rates: UPDOWN_RATES,
             updown_negative_labels: NegativeLabels::MeanField,
+            updown_top_statistics: TopStatistics::Probabilities,
             final_epochs,
             sample_steps,
             sample_start: SampleStart::default(),
@@ -236,6 +240,7 @@ impl GenerativeRecipe {
             self.seed,
         );
         updown.negative_labels = self.updown_negative_labels;
+        updown.top_statistics = self.updown_top_statistics;
         if self.train_rows == Some(0) {
             return Err("--train-rows must be at least 1".into());
         }
@@ -1168,6 +1173,28 @@ fn schedule_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sampled_top_statistics_are_in_the_identity_and_the_default_leaves_it_as_before() {
+        use crate::cli::RunConfig;
+        let data = DataSpec::mnist();
+        let paper = Preset::Paper.recipe().config(&data).unwrap();
+        assert_eq!(paper.updown.top_statistics, TopStatistics::Probabilities);
+        // Runs from before the choice existed keep their identity: the
+        // default is not written, and a configuration without it reads back
+        // as the default.
+        let identity = serde_json::to_value(paper.identity()).unwrap();
+        assert!(identity["updown"].get("top_statistics").is_none());
+        let read: GenerativeRunConfig =
+            serde_json::from_value(serde_json::to_value(&paper).unwrap()).unwrap();
+        assert_eq!(read.updown.top_statistics, TopStatistics::Probabilities);
+        let mut recipe = Preset::Paper.recipe();
+        recipe.updown_top_statistics = TopStatistics::SampledStates;
+        let sampled = recipe.config(&data).unwrap();
+        assert_eq!(sampled.updown.top_statistics, TopStatistics::SampledStates);
+        let identity = serde_json::to_value(sampled.identity()).unwrap();
+        assert_eq!(identity["updown"]["top_statistics"], "sampled_states");
+    }
 
     #[test]
     fn the_paper_preset_reads_images_off_its_chains_as_hot_and_older_runs_stay_mean_field() {

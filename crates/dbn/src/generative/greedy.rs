@@ -92,6 +92,7 @@ pub fn hot_updown(
         momentum: rates.momentum,
         negative_labels: super::updown::NegativeLabels::MeanField,
         batches: super::updown::BatchComposition::ClassBalanced,
+        top_statistics: super::updown::TopStatistics::Probabilities,
         gibbs_schedule: schedule,
         seed,
     }

@@ -28,6 +28,29 @@ fn labels_sampled_before() -> NegativeLabels {
     NegativeLabels::Sampled
 }
 
+/// Which of the top RBM's hidden values enter up-down's contrastive
+/// statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopStatistics {
+    /// The hidden probabilities given each phase's visible states: CD's
+    /// lower-variance choice, the same expectations (this crate's default,
+    /// and the value of configurations that do not say).
+    #[default]
+    Probabilities,
+    /// Sampled binary states in both phases, as appendix B's code
+    /// (`waketopstates`, `negtopstates`).
+    SampledStates,
+}
+
+impl TopStatistics {
+    /// Whether this is the default (configurations leave it out, so a
+    /// run's identity from before the choice existed stays the same).
+    pub fn is_probabilities(&self) -> bool {
+        *self == TopStatistics::Probabilities
+    }
+}
+
 /// How an epoch's rows are grouped into mini-batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -61,6 +84,8 @@ pub struct UpDownConfig {
     pub negative_labels: NegativeLabels,
     #[serde(default)]
     pub batches: BatchComposition,
+    #[serde(default, skip_serializing_if = "TopStatistics::is_probabilities")]
+    pub top_statistics: TopStatistics,
     /// Gibbs steps in the top RBM per update: `(first epoch, k)` pairs in
     /// increasing order, e.g. `[(0, 3), (100, 6), (200, 10)]` (the lecture's
     /// 3, 6, 10).
@@ -113,6 +138,7 @@ pub struct UpDownStep {
     pub weight_decay: f64,
     pub momentum: f64,
     pub negative_labels: NegativeLabels,
+    pub top_statistics: TopStatistics,
 }
 
 impl UpDownConfig {
@@ -124,6 +150,7 @@ impl UpDownConfig {
             weight_decay: self.weight_decay,
             momentum: self.momentum,
             negative_labels: self.negative_labels,
+            top_statistics: self.top_statistics,
         }
     }
 }
@@ -294,10 +321,11 @@ impl GenerativeDbn {
     /// updated in place. Returns the wake reconstruction and sleep
     /// prediction errors (on the device).
     ///
-    /// Where this differs from appendix B's code: the top RBM's statistics
-    /// use the hidden probabilities rather than sampled states (CD's usual
-    /// lower-variance choice, as the greedy layers), and a weight decay and
-    /// momentum are applied (HOT's text: chosen on validation).
+    /// Where this differs from appendix B's code: by default the top RBM's
+    /// statistics use the hidden probabilities rather than sampled states
+    /// (CD's usual lower-variance choice, as the greedy layers;
+    /// `step.top_statistics` chooses), and a weight decay and momentum are
+    /// applied (HOT's text: chosen on validation).
     ///
     /// # Shapes
     /// - images: `[batch, pixels]`, labels: `[batch, n_labels]` one-hot
@@ -329,8 +357,16 @@ impl GenerativeDbn {
         let positive = top_visible(wake.last().expect("top").clone(), labels);
         let positive_hidden = self.top.hidden_given_visible(positive.clone());
         let start = sampler.bernoulli(positive_hidden.clone());
-        let (negative_visible, negative_hidden) =
-            self.negative_phase(start, step.gibbs_steps, step.negative_labels, sampler);
+        let (negative_visible, negative_hidden) = self.negative_phase(
+            start.clone(),
+            step.gibbs_steps,
+            step.negative_labels,
+            sampler,
+        );
+        let (positive_hidden, negative_hidden) = match step.top_statistics {
+            TopStatistics::Probabilities => (positive_hidden, negative_hidden),
+            TopStatistics::SampledStates => (start, sampler.bernoulli(negative_hidden)),
+        };
         let top_update = contrastive_statistics(
             positive,
             positive_hidden,
