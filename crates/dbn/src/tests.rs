@@ -1063,51 +1063,68 @@ fn class_balanced_batches_hold_each_class_equally() {
     ));
 }
 
-#[test]
-fn mean_field_labels_move_the_label_biases_by_probabilities() {
-    // The label biases learn rate/rows * sum(targets - negative labels):
-    // with one-hot samples that sum is a whole number, with the softmax
-    // probabilities (HOT's appendix B) it is not.
+/// One up-down step of the toy model (40 rows, rate 0.5, 2 Gibbs steps,
+/// no momentum or decay) with `negative_labels` and `top_statistics`: the
+/// change of the top RBM's visible (`hidden: false`) or hidden biases,
+/// times rows / rate, so that sums of 0/1 terms are whole numbers.
+fn scaled_top_bias_change(
+    negative_labels: NegativeLabels,
+    top_statistics: TopStatistics,
+    hidden: bool,
+) -> Vec<f32> {
     let device = device();
     let (images, labels) = toy_data(&device);
     let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
     let one_hot = one_hot_rows(&labels, 2, &device).unwrap();
-    let rows = 40.0;
-    let rate = 0.5;
-    let scaled_label_change = |negative_labels| {
-        let mut model = toy_generative(&device);
-        let mut velocity = model.zero_velocity();
-        let before = host1(model.top.visible_bias.val());
-        let step = UpDownStep {
-            gibbs_steps: 2,
-            learning_rate: rate,
-            weight_decay: 0.0,
-            momentum: 0.0,
-            negative_labels,
-            top_statistics: TopStatistics::Probabilities,
-        };
-        model
-            .up_down_step(
-                &mut velocity,
-                images.clone(),
-                one_hot.clone(),
-                &step,
-                &mut Sampler::new(5),
-            )
-            .unwrap();
-        let after = host1(model.top.visible_bias.val());
-        (6..8)
-            .map(|unit| (after[unit] - before[unit]) * rows / rate as f32)
-            .collect::<Vec<f32>>()
+    let (rows, rate) = (40.0, 0.5);
+    let mut model = toy_generative(&device);
+    let mut velocity = model.zero_velocity();
+    let bias = |model: &GenerativeDbn| {
+        host1(if hidden {
+            model.top.hidden_bias.val()
+        } else {
+            model.top.visible_bias.val()
+        })
     };
-    let off_integer = |v: &[f32]| {
-        v.iter()
-            .map(|x| (x - x.round()).abs())
-            .fold(0.0f32, f32::max)
+    let before = bias(&model);
+    let step = UpDownStep {
+        gibbs_steps: 2,
+        learning_rate: rate,
+        weight_decay: 0.0,
+        momentum: 0.0,
+        negative_labels,
+        top_statistics,
     };
-    let sampled = scaled_label_change(NegativeLabels::Sampled);
+    model
+        .up_down_step(&mut velocity, images, one_hot, &step, &mut Sampler::new(5))
+        .unwrap();
+    bias(&model)
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| (a - b) * rows / rate as f32)
+        .collect()
+}
+
+/// The largest distance of `values` from a whole number.
+fn off_integer(values: &[f32]) -> f32 {
+    values
+        .iter()
+        .map(|x| (x - x.round()).abs())
+        .fold(0.0f32, f32::max)
+}
+
+#[test]
+fn mean_field_labels_move_the_label_biases_by_probabilities() {
+    // The label biases (visible units 6 and 7) learn rate/rows *
+    // sum(targets - negative labels): with one-hot samples that sum is a
+    // whole number, with the softmax probabilities (HOT's appendix B) it
+    // is not.
+    let labels = |negative_labels| {
+        scaled_top_bias_change(negative_labels, TopStatistics::Probabilities, false)[6..8].to_vec()
+    };
+    let sampled = labels(NegativeLabels::Sampled);
     assert!(off_integer(&sampled) < 1e-3, "{sampled:?}");
-    let mean_field = scaled_label_change(NegativeLabels::MeanField);
+    let mean_field = labels(NegativeLabels::MeanField);
     assert!(off_integer(&mean_field) > 1e-2, "{mean_field:?}");
     // Either way the group's changes sum to zero: every row's targets and
     // negative labels each sum to one.
@@ -1121,47 +1138,10 @@ fn sampled_top_statistics_move_the_top_hidden_biases_by_whole_counts() {
     // The top hidden biases learn rate/rows * sum(positive - negative
     // hidden values): with sampled states (appendix B's code) each term is
     // 0 or +-1 and the sum a whole number, with probabilities it is not.
-    let device = device();
-    let (images, labels) = toy_data(&device);
-    let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
-    let one_hot = one_hot_rows(&labels, 2, &device).unwrap();
-    let (rows, rate) = (40.0, 0.5);
-    let scaled_change = |top_statistics| {
-        let mut model = toy_generative(&device);
-        let mut velocity = model.zero_velocity();
-        let before = host1(model.top.hidden_bias.val());
-        let step = UpDownStep {
-            gibbs_steps: 2,
-            learning_rate: rate,
-            weight_decay: 0.0,
-            momentum: 0.0,
-            negative_labels: NegativeLabels::MeanField,
-            top_statistics,
-        };
-        model
-            .up_down_step(
-                &mut velocity,
-                images.clone(),
-                one_hot.clone(),
-                &step,
-                &mut Sampler::new(5),
-            )
-            .unwrap();
-        let after = host1(model.top.hidden_bias.val());
-        after
-            .iter()
-            .zip(&before)
-            .map(|(a, b)| (a - b) * rows / rate as f32)
-            .collect::<Vec<f32>>()
-    };
-    let off_integer = |v: &[f32]| {
-        v.iter()
-            .map(|x| (x - x.round()).abs())
-            .fold(0.0f32, f32::max)
-    };
-    let sampled = scaled_change(TopStatistics::SampledStates);
+    let hidden = |statistics| scaled_top_bias_change(NegativeLabels::MeanField, statistics, true);
+    let sampled = hidden(TopStatistics::SampledStates);
     assert!(off_integer(&sampled) < 1e-3, "{sampled:?}");
-    let probabilities = scaled_change(TopStatistics::Probabilities);
+    let probabilities = hidden(TopStatistics::Probabilities);
     assert!(off_integer(&probabilities) > 1e-2, "{probabilities:?}");
 }
 
