@@ -405,8 +405,9 @@ fn generative_of(parts: &GenerativeIn<'_>, device: &Device) -> PyResult<Generati
     Ok(GenerativeDbn { up, down, top })
 }
 
-/// Up-down's epochs and rates, as the Python side passes them.
-#[derive(FromPyObject, Debug, Clone, Copy)]
+/// Up-down's epochs, rates and top-RBM statistics (`"probabilities"` or
+/// `"sampled_states"`), as the Python side passes them.
+#[derive(FromPyObject, Debug, Clone)]
 pub struct UpDown {
     #[pyo3(item)]
     pub epochs: usize,
@@ -416,6 +417,20 @@ pub struct UpDown {
     pub momentum: f64,
     #[pyo3(item)]
     pub weight_decay: f64,
+    #[pyo3(item)]
+    pub top_statistics: String,
+}
+
+impl UpDown {
+    fn top_statistics(&self) -> PyResult<dbn::TopStatistics> {
+        match self.top_statistics.as_str() {
+            "probabilities" => Ok(dbn::TopStatistics::Probabilities),
+            "sampled_states" => Ok(dbn::TopStatistics::SampledStates),
+            other => Err(value_error(format!(
+                "updown_top_statistics must be \"probabilities\" or \"sampled_states\", got {other:?}"
+            ))),
+        }
+    }
 }
 
 /// The top RBM's persistent-CD phase, as the Python side passes it.
@@ -492,12 +507,9 @@ pub fn fit_generative_dbn<'py>(
             momentum: updown.momentum,
             weight_decay: updown.weight_decay,
         };
-        recipe = recipe.with_updown(dbn::generative::greedy::hot_updown(
-            updown.epochs,
-            classes,
-            rates,
-            seed,
-        ));
+        let mut config = dbn::generative::greedy::hot_updown(updown.epochs, classes, rates, seed);
+        config.top_statistics = updown.top_statistics()?;
+        recipe = recipe.with_updown(config);
     }
     let phase = dbn::generative::greedy::top_pcd(
         top_pcd.epochs,

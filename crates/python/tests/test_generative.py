@@ -66,6 +66,7 @@ def test_bad_sample_requests_are_value_errors_naming_them(trained, kwargs, words
     [({"top_units": 0}, "top_units"), ({"hidden_layer_sizes": ()}, "hidden_layer_sizes"),
      ({"updown_epochs": -1}, "updown_epochs"), ({"top_k": 0}, "top_k"),
      ({"top_pcd_epochs": -1}, "top_pcd_epochs"),
+     ({"updown_top_statistics": "states"}, "updown_top_statistics"),
      ({"top_pcd_learning_rate": 0.0}, "top_pcd_learning_rate"),
      ({"top_pcd_learning_rate": float("nan")}, "top_pcd_learning_rate"),
      ({"top_pcd_final_learning_rate": 0.01},
@@ -90,3 +91,13 @@ def test_the_pcd_phase_trains_the_top_rbm_alone_and_keeps_a_classifier():
     assert pcd.score(X[400:], y[400:]) > 0.95
     samples = pcd.sample(y[0], 50, n_samples=4, random_state=1)
     assert samples.shape == (4, 24) and np.all((samples >= 0) & (samples <= 1))
+
+
+def test_sampled_top_statistics_change_up_down_and_still_classify():
+    X, y = _prototypes()
+    common = dict(hidden_layer_sizes=(16,), top_units=32, n_iter=10, batch_size=10,
+                  updown_epochs=3, random_state=0)
+    default = GenerativeDBN(**common).fit(X[:400], y[:400])
+    sampled = GenerativeDBN(**common, updown_top_statistics="sampled_states").fit(X[:400], y[:400])
+    assert not np.array_equal(default.top_layer_[0], sampled.top_layer_[0])
+    assert sampled.score(X[400:], y[400:]) > 0.95

@@ -61,6 +61,10 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         Up-down's rates (HOT chose them on validation and did not publish
         them). The defaults are the Rust presets' (``quick``: 10 epochs,
         ``paper``: 300), chosen by the ``paper`` preset's sweep.
+    updown_top_statistics : {"probabilities", "sampled_states"}, default="probabilities"
+        The top RBM's hidden values in up-down's statistics: probabilities
+        (the lower-variance choice) or sampled states, as HOT's appendix B
+        code.
     top_pcd_epochs : int, default=0
         Epochs of persistent CD-1 for the top RBM last, each on a fresh
         stochastic up-pass of the images, in batches of ``batch_size``
@@ -94,7 +98,8 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     def __init__(self, hidden_layer_sizes=(500, 500), *, top_units=2000, learning_rate=0.1,
                  batch_size=100, n_iter=30, k=1, top_k=1, momentum=0.5, weight_decay=0.0002,
                  updown_epochs=0, updown_learning_rate=0.03, updown_momentum=0.9,
-                 updown_weight_decay=2e-4, top_pcd_epochs=0, top_pcd_learning_rate=0.001,
+                 updown_weight_decay=2e-4, updown_top_statistics="probabilities",
+                 top_pcd_epochs=0, top_pcd_learning_rate=0.001,
                  top_pcd_final_learning_rate=None, random_state=None, device="flex"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.top_units = top_units
@@ -109,6 +114,7 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         self.updown_learning_rate = updown_learning_rate
         self.updown_momentum = updown_momentum
         self.updown_weight_decay = updown_weight_decay
+        self.updown_top_statistics = updown_top_statistics
         self.top_pcd_epochs = top_pcd_epochs
         self.top_pcd_learning_rate = top_pcd_learning_rate
         self.top_pcd_final_learning_rate = top_pcd_final_learning_rate
@@ -129,7 +135,8 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         updown = dict(
             epochs=check_non_negative_int("GenerativeDBN", "updown_epochs", self.updown_epochs),
             learning_rate=float(self.updown_learning_rate), momentum=float(self.updown_momentum),
-            weight_decay=float(self.updown_weight_decay))
+            weight_decay=float(self.updown_weight_decay),
+            top_statistics=self._updown_top_statistics())
         top_pcd = self._top_pcd()
         encoded = encode_classes(self, y)
         up, down, top = _native.fit_generative_dbn(
@@ -137,6 +144,13 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
             str(self.device))
         self._set_layers(up, down, top)
         return self
+
+    def _updown_top_statistics(self):
+        if self.updown_top_statistics not in ("probabilities", "sampled_states"):
+            raise ValueError(
+                "GenerativeDBN: updown_top_statistics must be 'probabilities' or "
+                f"'sampled_states', got {self.updown_top_statistics!r}")
+        return self.updown_top_statistics
 
     def _top_pcd(self):
         owner = "GenerativeDBN"
