@@ -36,8 +36,12 @@ pub struct Minimized {
     /// The best point found.
     pub x: Vec<f64>,
     /// The value after each successful line search (the first entry: the
-    /// starting value).
+    /// starting value), as `minimize.m`'s `fX`.
     pub values: Vec<f64>,
+    /// The value at `x`: the last of `values`, or lower when a failed line
+    /// search ended at a better point than its start (which `values` does
+    /// not record).
+    pub value: f64,
     /// Evaluations of the objective.
     pub evaluations: usize,
 }
@@ -231,6 +235,7 @@ pub fn minimize<E>(
     Ok(Minimized {
         x,
         values,
+        value: f0,
         evaluations,
     })
 }
@@ -443,7 +448,7 @@ pub fn conjugate_gradient_epoch(
             });
         }
         before += first;
-        after += result.values.last().copied().unwrap_or(first);
+        after += result.value;
         evaluations += result.evaluations;
         let trained = with_host_parameters(&objective_net, layer, &single_precision(&result.x));
         if head_only {
@@ -540,8 +545,11 @@ mod tests {
         // ~1e-15 relative, and the stopping rule (two failed line searches
         // once nothing decreases) stops near machine precision.
         assert!(error < 1e-8, "max error {error}");
-        // The value never increases from one line search to the next.
+        // The value never increases from one line search to the next, and
+        // the reported value is the objective's at the returned point.
         assert!(result.values.windows(2).all(|w| w[1] <= w[0]));
+        assert_eq!(result.value, objective(&result.x).unwrap().0);
+        assert!(result.value <= *result.values.last().unwrap());
     }
 
     #[test]
@@ -633,8 +641,10 @@ mod tests {
             .expect("evaluations");
         assert!(best_value < start * start, "some step improved: {seen:?}");
         assert_eq!(result.x, vec![best_x]);
-        // Only successful line searches add values.
+        // Only successful line searches add values; the value at the
+        // returned point is the best one.
         assert_eq!(result.values, vec![start * start]);
+        assert_eq!(result.value, best_value);
         assert_eq!(result.evaluations, seen.len());
         assert!(result.evaluations <= 1 + 2 * MAX, "{}", result.evaluations);
     }
