@@ -212,27 +212,146 @@ pub fn conjugate_final_pass(
     run.drop_records_after(|phase| (phase == CONJUGATE_FINAL_PHASE).then_some(done))?;
     for epoch in done + 1..=epochs {
         let started = std::time::Instant::now();
+        let before = net.clone();
         let stats = batches.train_epoch(&settings, &mut net, epoch, false)?;
         let seconds = started.elapsed().as_secs_f64();
+        // An epoch is a function of the net alone (fixed batches, a fresh
+        // `minimize` on each): one that returns its net bit for bit would
+        // return it at every later epoch, so the pass's model is this one.
+        let fixed_point = same_parameters(&before, &net);
+        let last = if fixed_point { epochs } else { epoch };
         run.append_jsonl(
             "metrics.jsonl",
             &serde_json::json!({
                 "phase": CONJUGATE_FINAL_PHASE, "epoch": epoch,
                 "loss_before": stats.loss_before, "loss_after": stats.loss_after,
                 "evaluations": stats.evaluations, "computed": stats.computed,
-                "seconds": seconds,
+                "seconds": seconds, "fixed_point": fixed_point,
             }),
         )?;
-        let model = classifier_file(run, &format!("conjugate-final-{epoch}.safetensors"), &net)?;
+        let model = classifier_file(run, &format!("conjugate-final-{last}.safetensors"), &net)?;
         run.commit(
             "conjugate-final",
-            serde_json::json!({"epochs_done": epoch}),
+            serde_json::json!({"epochs_done": last, "fixed_point_at": fixed_point.then_some(epoch)}),
             &[("model", &model)],
         )?;
         log(&format!(
             "final pass epoch {epoch}/{epochs}: loss {:.3e} -> {:.3e}, {} evaluations ({} computed), {seconds:.0} s",
             stats.loss_before, stats.loss_after, stats.evaluations, stats.computed
         ));
+        if fixed_point {
+            log(&format!(
+                "final pass: epoch {epoch} left every parameter as it was, bit for bit, so \
+                 epochs {}..{epochs} would too; the pass's model is this one",
+                epoch + 1
+            ));
+            break;
+        }
     }
     Ok(net.to_classifier())
+}
+
+/// Whether two nets hold the same parameters, bit for bit.
+fn same_parameters(a: &SgdNet, b: &SgdNet) -> bool {
+    let same = |x: &[Tensor<2>], y: &[Tensor<2>]| {
+        x.len() == y.len()
+            && x.iter().zip(y).all(|(x, y)| {
+                let (x, y) = (x.to_data(), y.to_data());
+                x.shape() == y.shape() && x.dtype() == y.dtype() && x.as_bytes() == y.as_bytes()
+            })
+    };
+    same(&a.weights, &b.weights) && same(&a.biases, &b.biases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 4-2-2 net whose parameters are `scale` times -2, -1, 0, 1, 2, -2,
+    /// ... (all 0 for a `scale` of 0), and two images of each of the two
+    /// classes.
+    fn net_and_data(scale: f32, device: &Device) -> (DbnClassifier, LabelledImages) {
+        let full = |shape: [usize; 2]| {
+            let values = (0..shape[0] * shape[1])
+                .map(|k| scale * ((k % 5) as f32 - 2.0))
+                .collect::<Vec<f32>>();
+            Tensor::<2>::from_data(TensorData::new(values, shape), device)
+        };
+        let net = SgdNet {
+            weights: vec![full([4, 2]), full([2, 2])],
+            biases: vec![full([1, 2]), full([1, 2])],
+            velocity: None,
+        };
+        let pixels = vec![
+            1.0, 0.0, 1.0, 0.0, //
+            0.0, 1.0, 0.0, 1.0, //
+            1.0, 1.0, 0.0, 0.0, //
+            0.0, 0.0, 1.0, 1.0,
+        ];
+        let images = LabelledImages::new(pixels, vec![0, 1, 0, 1], 4, 2, "images").unwrap();
+        (net.to_classifier(), images)
+    }
+
+    fn settings() -> ConjugateSettings {
+        ConjugateSettings {
+            batch_size: 4,
+            line_searches: 3,
+            head_epochs: 0,
+            max_epochs: 10,
+            patience: None,
+            seed: 1,
+        }
+    }
+
+    fn final_records(run: &RunDir) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(run.file("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_final_pass_ends_at_an_epoch_that_leaves_the_net_as_it_was() {
+        // All parameters 0 and balanced classes: every gradient is exactly
+        // 0 (p = 1/2 for both classes, the same hidden values for every
+        // image), so no line search moves and epoch 1 returns its net.
+        let device = Device::flex();
+        let (still, images) = net_and_data(0.0, &device);
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        let model = conjugate_final_pass(
+            &run,
+            still.clone(),
+            settings(),
+            50,
+            &images,
+            &device,
+            &mut |_| {},
+        )
+        .unwrap();
+        let records = final_records(&run);
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0]["fixed_point"], true);
+        let commit = run.last_commit("conjugate-final").unwrap().unwrap();
+        assert_eq!(commit.step_number("epochs_done"), Some(50));
+        assert_eq!(commit.step["fixed_point_at"], 1);
+        let (before, after) = (
+            SgdNet::from_classifier(&still).unwrap(),
+            SgdNet::from_classifier(&model).unwrap(),
+        );
+        assert!(same_parameters(&before, &after));
+        // Resumed, the pass is done.
+        conjugate_final_pass(&run, still, settings(), 50, &images, &device, &mut |_| {}).unwrap();
+        assert_eq!(final_records(&run).len(), 1);
+
+        // A net with a gradient moves, and the pass runs its epochs.
+        let (moving, _) = net_and_data(0.1, &device);
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        conjugate_final_pass(&run, moving, settings(), 3, &images, &device, &mut |_| {}).unwrap();
+        let records = final_records(&run);
+        assert_eq!(records.len(), 3, "{records:?}");
+        assert!(records.iter().all(|r| r["fixed_point"] == false));
+    }
 }
