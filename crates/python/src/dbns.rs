@@ -124,6 +124,8 @@ fn class_indices(
 /// `"conjugate_gradient"` (Hinton & Salakhutdinov's `backpropclassify.m`:
 /// `line_searches` of [`dbn::minimize`] on each fixed batch, no rate or
 /// momentum); either trains the head alone for the first `head_epochs`.
+/// `batch_size` `None`: the pretraining batch for SGD, H&S's 1,000 for
+/// conjugate gradients.
 #[derive(FromPyObject, Debug, Clone)]
 pub struct Finetune {
     #[pyo3(item)]
@@ -135,7 +137,7 @@ pub struct Finetune {
     #[pyo3(item)]
     pub method: String,
     #[pyo3(item)]
-    pub batch_size: usize,
+    pub batch_size: Option<usize>,
     #[pyo3(item)]
     pub line_searches: usize,
     #[pyo3(item)]
@@ -191,7 +193,7 @@ pub fn fit_dbn_classifier<'py>(
     let device = device(device_name)?;
     let (values, rows, width) = rows_of(&x);
     let labels = class_indices(&y, rows, classes)?;
-    let seed = recipe.seed;
+    let (seed, recipe_batch) = (recipe.seed, recipe.batch_size);
     let conjugate = match finetune.method.as_str() {
         "sgd" => false,
         "conjugate_gradient" => true,
@@ -201,11 +203,6 @@ pub fn fit_dbn_classifier<'py>(
             )));
         }
     };
-    if finetune.batch_size == 0 || finetune.line_searches == 0 {
-        return Err(value_error(
-            "finetune_batch_size and line_searches must be positive",
-        ));
-    }
     if finetune.head_epochs > finetune.epochs {
         return Err(value_error(format!(
             "head_epochs ({}) must be at most finetune_epochs ({})",
@@ -224,7 +221,10 @@ pub fn fit_dbn_classifier<'py>(
                 rate: finetune.learning_rate,
                 momentum: finetune.momentum,
             };
-            let batch = finetune.batch_size.min(rows);
+            let batch = finetune
+                .batch_size
+                .unwrap_or(if conjugate { 1000 } else { recipe_batch })
+                .min(rows);
             // Conjugate gradients' batches are fixed (one shuffle, as
             // `makebatches.m`); the hidden layers' output is fixed while
             // the head trains alone.
@@ -501,6 +501,8 @@ pub fn fit_generative_dbn<'py>(
     let mut recipe = dbn::GenerativeRecipe::new(&sizes, top_hidden, classes)
         .with_lower_training(lower)
         .with_top_training(top);
+    // Checked even when up-down is off (0 epochs), as every other parameter is.
+    let top_statistics = updown.top_statistics()?;
     if updown.epochs > 0 {
         let rates = dbn::generative::greedy::UpDownRates {
             learning_rate: updown.learning_rate,
@@ -508,7 +510,7 @@ pub fn fit_generative_dbn<'py>(
             weight_decay: updown.weight_decay,
         };
         let mut config = dbn::generative::greedy::hot_updown(updown.epochs, classes, rates, seed);
-        config.top_statistics = updown.top_statistics()?;
+        config.top_statistics = top_statistics;
         recipe = recipe.with_updown(config);
     }
     let phase = dbn::generative::greedy::top_pcd(

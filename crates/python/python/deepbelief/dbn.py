@@ -202,25 +202,17 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         return self
 
     def _finetune_method(self):
-        """The method, its batch, line searches and head epochs, checked."""
+        """The method, its batch (None: the native side's default), line
+        searches and head epochs; the method's name and the head epochs'
+        bound are the native side's rules."""
         name = "DBNClassifier"
-        if self.finetune_method not in ("sgd", "conjugate_gradient"):
-            raise ValueError(
-                f"{name}: finetune_method must be 'sgd' or 'conjugate_gradient', "
-                f"got {self.finetune_method!r}")
         batch = self.finetune_batch_size
-        if batch is None:
-            batch = self.batch_size if self.finetune_method == "sgd" else 1000
-        head_epochs = check_non_negative_int(name, "head_epochs", self.head_epochs)
-        if head_epochs > self.finetune_epochs:
-            raise ValueError(
-                f"{name}: head_epochs ({head_epochs}) must be at most finetune_epochs "
-                f"({self.finetune_epochs})")
         return dict(
-            method=self.finetune_method,
-            batch_size=check_positive_int(name, "finetune_batch_size", batch),
+            method=str(self.finetune_method),
+            batch_size=None if batch is None else check_positive_int(
+                name, "finetune_batch_size", batch),
             line_searches=check_positive_int(name, "line_searches", self.line_searches),
-            head_epochs=head_epochs)
+            head_epochs=check_non_negative_int(name, "head_epochs", self.head_epochs))
 
     def _set_layers(self, layers):
         self.coefs_ = [w for w, _ in layers]

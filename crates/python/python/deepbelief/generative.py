@@ -136,7 +136,7 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
             epochs=check_non_negative_int("GenerativeDBN", "updown_epochs", self.updown_epochs),
             learning_rate=float(self.updown_learning_rate), momentum=float(self.updown_momentum),
             weight_decay=float(self.updown_weight_decay),
-            top_statistics=self._updown_top_statistics())
+            top_statistics=str(self.updown_top_statistics))
         top_pcd = self._top_pcd()
         encoded = encode_classes(self, y)
         up, down, top = _native.fit_generative_dbn(
@@ -144,13 +144,6 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
             str(self.device))
         self._set_layers(up, down, top)
         return self
-
-    def _updown_top_statistics(self):
-        if self.updown_top_statistics not in ("probabilities", "sampled_states"):
-            raise ValueError(
-                "GenerativeDBN: updown_top_statistics must be 'probabilities' or "
-                f"'sampled_states', got {self.updown_top_statistics!r}")
-        return self.updown_top_statistics
 
     def _top_pcd(self):
         owner = "GenerativeDBN"
