@@ -133,14 +133,12 @@ pub fn conjugate_finetune(
     }
     run.drop_records_after(|phase| (phase == CONJUGATE_PHASE).then_some(done))?;
     for epoch in done + 1..=settings.max_epochs {
-        if settings
-            .patience
-            .is_some_and(|p| epoch > best_epoch + p && best_epoch > 0)
-        {
+        if epoch > rule_end(&settings, best_epoch) {
             break;
         }
         let started = std::time::Instant::now();
         let head_only = epoch <= settings.head_epochs;
+        let before = net.clone();
         let stats = batches.train_epoch(&settings, &mut net, epoch, head_only)?;
         let valid_error = net
             .to_classifier()
@@ -149,6 +147,16 @@ pub fn conjugate_finetune(
         if improved {
             (best, best_epoch, best_error) = (net.clone(), epoch, valid_error);
         }
+        // A whole-net epoch that returns its net bit for bit returns it at
+        // every later epoch (all whole-net), with the same validation
+        // error, which never beats the best: the rule's end and its chosen
+        // model are known now.
+        let fixed_point = !head_only && same_parameters(&before, &net);
+        let last = if fixed_point {
+            rule_end(&settings, best_epoch)
+        } else {
+            epoch
+        };
         let seconds = started.elapsed().as_secs_f64();
         run.append_jsonl(
             "metrics.jsonl",
@@ -157,7 +165,7 @@ pub fn conjugate_finetune(
                 "loss_before": stats.loss_before, "loss_after": stats.loss_after,
                 "evaluations": stats.evaluations, "computed": stats.computed,
                 "valid_error_percent": 100.0 * valid_error,
-                "seconds": seconds,
+                "seconds": seconds, "fixed_point": fixed_point,
             }),
         )?;
         let model = classifier_file(run, &format!("conjugate-{epoch}.safetensors"), &net)?;
@@ -168,7 +176,10 @@ pub fn conjugate_finetune(
         };
         run.commit(
             "conjugate",
-            serde_json::json!({"epochs_done": epoch, "best_epoch": best_epoch, "best_valid_error": best_error}),
+            serde_json::json!({
+                "epochs_done": last, "best_epoch": best_epoch, "best_valid_error": best_error,
+                "fixed_point_at": fixed_point.then_some(epoch),
+            }),
             &[("model", &model), ("best", &best_file)],
         )?;
         log(&format!(
@@ -180,7 +191,18 @@ pub fn conjugate_finetune(
             100.0 * valid_error,
             seconds
         ));
-        done = epoch;
+        done = last;
+        if fixed_point && last > epoch {
+            log(&format!(
+                "conjugate gradients: epoch {epoch} left every parameter as it was, bit for bit, \
+                 so epochs {}..{last} would too, with its validation error; the chosen epoch \
+                 stays {best_epoch}",
+                epoch + 1
+            ));
+        }
+        if fixed_point {
+            break;
+        }
     }
     Ok(ConjugateOutcome {
         best: best.to_classifier(),
@@ -249,6 +271,16 @@ pub fn conjugate_final_pass(
         }
     }
     Ok(net.to_classifier())
+}
+
+/// The last epoch that `settings`' stopping rule runs while no epoch after
+/// `best_epoch` improves: patience's end (once an epoch has been chosen),
+/// within the epoch bound.
+fn rule_end(settings: &ConjugateSettings, best_epoch: usize) -> usize {
+    match settings.patience {
+        Some(patience) if best_epoch > 0 => (best_epoch + patience).min(settings.max_epochs),
+        _ => settings.max_epochs,
+    }
 }
 
 /// Whether two nets hold the same parameters, bit for bit.
@@ -351,6 +383,99 @@ mod tests {
         let run = RunDir::create(dir.path()).unwrap();
         conjugate_final_pass(&run, moving, settings(), 3, &images, &device, &mut |_| {}).unwrap();
         let records = final_records(&run);
+        assert_eq!(records.len(), 3, "{records:?}");
+        assert!(records.iter().all(|r| r["fixed_point"] == false));
+    }
+
+    #[test]
+    fn the_validation_phase_ends_at_a_whole_net_epoch_that_leaves_the_net_as_it_was() {
+        let device = Device::flex();
+        let (still, images) = net_and_data(0.0, &device);
+        let records = |run: &RunDir| -> Vec<serde_json::Value> {
+            final_records(run)
+                .into_iter()
+                .filter(|r| r["phase"] == CONJUGATE_PHASE)
+                .collect()
+        };
+        // Two head-only epochs, which leave the net as it was too but are
+        // followed by whole-net ones, then whole-net epoch 3 ends the
+        // phase where patience would: epoch 3 (the first, best, error)
+        // plus 4.
+        let with_head = ConjugateSettings {
+            head_epochs: 2,
+            patience: Some(4),
+            ..settings()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        let outcome = conjugate_finetune(
+            &run,
+            still.clone(),
+            with_head,
+            &images,
+            &images,
+            &device,
+            &mut |_| {},
+        )
+        .unwrap();
+        let fixed: Vec<_> = records(&run)
+            .iter()
+            .map(|r| r["fixed_point"].clone())
+            .collect();
+        assert_eq!(fixed, [false, false, true]);
+        assert_eq!((outcome.best_epoch, outcome.epochs_done), (1, 5));
+        let commit = run.last_commit("conjugate").unwrap().unwrap();
+        assert_eq!(commit.step_number("epochs_done"), Some(5));
+        assert_eq!(commit.step["fixed_point_at"], 3);
+        // Resumed, the phase is done, with the same outcome.
+        let again = conjugate_finetune(
+            &run,
+            still.clone(),
+            with_head,
+            &images,
+            &images,
+            &device,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(records(&run).len(), 3);
+        assert_eq!((again.best_epoch, again.epochs_done), (1, 5));
+
+        // Without patience the rule's end is the epoch bound.
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        let outcome = conjugate_finetune(
+            &run,
+            still,
+            settings(),
+            &images,
+            &images,
+            &device,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(records(&run).len(), 1);
+        assert_eq!(outcome.epochs_done, 10);
+
+        // A net with a gradient moves, and the phase runs its epochs.
+        let (moving, _) = net_and_data(0.1, &device);
+        let bounded = ConjugateSettings {
+            max_epochs: 3,
+            ..settings()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        conjugate_finetune(
+            &run,
+            moving,
+            bounded,
+            &images,
+            &images,
+            &device,
+            &mut |_| {},
+        )
+        .unwrap();
+        let records = records(&run);
         assert_eq!(records.len(), 3, "{records:?}");
         assert!(records.iter().all(|r| r["fixed_point"] == false));
     }
