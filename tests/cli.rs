@@ -132,6 +132,22 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["--train-per-class", "0"],
             &["train_per_class"],
         ),
+        // More training images than the split has: refused, not clamped.
+        (
+            "classify",
+            &["--train-rows", "50001"],
+            &["--train-rows", "50000", "50001"],
+        ),
+        (
+            "generative",
+            &["--train-rows", "50001"],
+            &["--train-rows", "50000", "50001"],
+        ),
+        (
+            "train-rbm",
+            &["--train-rows", "50001"],
+            &["--train-rows", "50000", "50001"],
+        ),
         (
             "updown-sweep",
             &["--updown-momentum-grid", "0,1.5"],
@@ -258,12 +274,39 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         let output = command.output().unwrap();
         fails_naming(&output, names);
         assert!(
-            !out.exists()
-                || std::fs::read_dir(&out).unwrap().next().is_none()
-                || *name == "generative",
+            !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(),
             "{name} {args:?} left a run directory behind"
         );
     }
+}
+
+#[test]
+fn a_data_rule_broken_by_a_fresh_run_leaves_no_run_behind() {
+    // MNIST has fewer than 9,999 images of each digit before its
+    // validation images: known only once the labels are read, after the
+    // run directory was started.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let asked = ["--out", &text(&out), "--train-per-class", "9999"];
+    fails_naming(&run("generative", &asked), &["--train-per-class", "9999"]);
+    assert!(!out.exists(), "the run directory was left behind");
+    // A directory that was there (empty) stays, empty; the same command
+    // fails the same way again rather than on a used directory.
+    std::fs::create_dir(&out).unwrap();
+    fails_naming(&run("generative", &asked), &["--train-per-class", "9999"]);
+    assert!(std::fs::read_dir(&out).unwrap().next().is_none());
+    // The sweep checks the same rule the same way (its preset's 4,400 of
+    // each digit among the first 1,000 images).
+    let asked = [
+        "--out",
+        &text(&out),
+        "--preset",
+        "paper",
+        "--train-rows",
+        "1000",
+    ];
+    fails_naming(&run("updown-sweep", &asked), &["--train-per-class", "4400"]);
+    assert!(std::fs::read_dir(&out).unwrap().next().is_none());
 }
 
 #[test]

@@ -287,6 +287,7 @@ impl<'a> Invocation<'a> {
         amend: impl FnOnce(&mut C),
     ) -> Result<(RunDir, C, datasets::ImageSet, String), Box<dyn std::error::Error>> {
         let mut prepared = None;
+        let existed = run.dir(self.kind).exists();
         let (dir, config) = self.open_amended(
             run,
             || {
@@ -297,10 +298,24 @@ impl<'a> Invocation<'a> {
             },
             amend,
         )?;
-        let (set, line) = data
+        // Started by this call, not resumed or joined (a shard's directory
+        // may hold the other processes' units).
+        let joining = self.shard.is_some_and(|s| s.shard.is_some());
+        let started_here = prepared.is_some() && !joining;
+        let loaded = data
             .prepared_or_resumed(prepared, config.data_spec())
-            .load()?;
-        Ok((dir, config, set, line))
+            .load()
+            .and_then(|(set, line)| config.check_data(&set).map(|()| (set, line)));
+        match loaded {
+            Ok((set, line)) => Ok((dir, config, set, line)),
+            Err(error) if started_here => match dir.abandon(!existed) {
+                Ok(()) => Err(error),
+                Err(cleanup) => {
+                    Err(format!("{error} (and the run directory stays: {cleanup})").into())
+                }
+            },
+            Err(error) => Err(error),
+        }
     }
 
     /// [`Invocation::open_with_data_amended`] for a run whose resume
@@ -333,6 +348,13 @@ pub trait RunConfig: serde::Serialize + serde::de::DeserializeOwned + Clone {
 pub trait DataRunConfig: RunConfig {
     /// The data set the run trains on.
     fn data_spec(&self) -> &DataSpec;
+
+    /// The rules only the images themselves can break (how many of each
+    /// class there are), checked once they are read and before the run
+    /// trains; a fresh run that breaks one leaves no run directory.
+    fn check_data(&self, _set: &datasets::ImageSet) -> Result<(), Box<dyn std::error::Error>> {
+        Ok(())
+    }
 }
 
 /// Implements [`RunConfig`] (and with `data`, [`DataRunConfig`]) for a

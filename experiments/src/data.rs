@@ -101,6 +101,12 @@ impl DataSpec {
         self.train_images - self.valid_rows()
     }
 
+    /// The `--train-rows` flag's value: all [`DataSpec::train_rows`]
+    /// training images when absent, else the first N of them.
+    pub fn train_rows_flag(&self, asked: Option<usize>) -> Result<usize, String> {
+        train_rows_flag(asked, self.train_rows())
+    }
+
     /// Errors unless `train_rows` is in 1..=[`DataSpec::train_rows`].
     pub fn check_train_rows(&self, train_rows: usize) -> Result<(), String> {
         let available = self.train_rows();
@@ -298,16 +304,59 @@ pub fn train_and_valid_per_class(
     per_class: Option<usize>,
 ) -> Result<(dbn::LabelledImages, dbn::LabelledImages), Box<dyn std::error::Error>> {
     let (train, valid) = train_and_valid(set, train_rows, valid_rows)?;
+    match first_per_class(set, train_rows, valid_rows, per_class)? {
+        Some(chosen) => Ok((labelled(&chosen, set.classes, "training images")?, valid)),
+        None => Ok((train, valid)),
+    }
+}
+
+/// The first `per_class` images of each class among the first
+/// `train_rows` training images (before the last `valid_rows`), when
+/// given; an error naming `--train-per-class` when a class has fewer.
+fn first_per_class(
+    set: &ImageSet,
+    train_rows: usize,
+    valid_rows: usize,
+    per_class: Option<usize>,
+) -> Result<Option<ImageSplit>, DataError> {
     let Some(per_class) = per_class else {
-        return Ok((train, valid));
+        return Ok(None);
     };
     let (before_valid, _) = training_and_validation_rows(set, train_rows, valid_rows);
-    let chosen = before_valid.first_per_class(
-        per_class,
-        set.classes,
-        "training images (--train-per-class)",
-    )?;
-    Ok((labelled(&chosen, set.classes, "training images")?, valid))
+    before_valid
+        .first_per_class(
+            per_class,
+            set.classes,
+            "training images (--train-per-class)",
+        )
+        .map(Some)
+}
+
+/// The `--train-rows` flag's value when `available` training images are
+/// outside the validation split: all of them when absent, else the first
+/// N; a usage error naming the flag for 0 or for more than there are (a
+/// run on fewer images than asked for would not say so).
+pub fn train_rows_flag(asked: Option<usize>, available: usize) -> Result<usize, String> {
+    match asked {
+        None => Ok(available),
+        Some(rows) if rows == 0 || rows > available => Err(format!(
+            "--train-rows must be in 1..={available} (the training images outside the \
+             validation split), found {rows}"
+        )),
+        Some(rows) => Ok(rows),
+    }
+}
+
+/// Errors unless the first `train_rows` training images (before the last
+/// `valid_rows`) hold `per_class` of each class, when given: the check of
+/// [`train_and_valid_per_class`] before a run trains.
+pub fn check_per_class(
+    set: &ImageSet,
+    train_rows: usize,
+    valid_rows: usize,
+    per_class: Option<usize>,
+) -> Result<(), DataError> {
+    first_per_class(set, train_rows, valid_rows, per_class).map(|_| ())
 }
 
 /// The images a final pass trains on: the training split's first

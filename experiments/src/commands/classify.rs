@@ -117,7 +117,6 @@ fn config_from_args(
     args: &Args,
     data: &DataSpec,
 ) -> Result<ClassifyRunConfig, Box<dyn std::error::Error>> {
-    let available = data.train_rows();
     let preset = args.preset;
     let hidden = args.hidden.clone().unwrap_or_else(|| preset.hidden_sizes());
     let layer_sizes = data.layer_sizes(&hidden);
@@ -170,7 +169,7 @@ fn config_from_args(
         stack: (!args.no_pretrain).then_some(stack),
         layer_sizes,
         finetune,
-        train_rows: args.train_rows.unwrap_or(available).min(available),
+        train_rows: data.train_rows_flag(args.train_rows)?,
         final_epochs: args.final_epochs.unwrap_or(preset.final_epochs()),
         valid_rows: data.valid_rows(),
         seed: args.seed,

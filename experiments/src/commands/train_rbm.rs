@@ -101,9 +101,6 @@ fn run_config_from_args(
     if held_out >= total {
         return Err(format!("--held-out {held_out} leaves no training images (of {total})").into());
     }
-    if args.train_rows == Some(0) {
-        return Err("--train-rows must be at least 1".into());
-    }
     let available = total - held_out;
     let rbm = RbmConfig::new(data.pixels(), args.hidden);
     let train = TrainConfig::new()
@@ -124,7 +121,7 @@ fn run_config_from_args(
         binarize: args.binarize,
         binarize_seed: args.binarize_seed,
         held_out,
-        train_rows: args.train_rows.unwrap_or(available).min(available),
+        train_rows: crate::data::train_rows_flag(args.train_rows, available)?,
         device: args.common.device.device.clone(),
         loglik: args.loglik.then_some(AisSettings {
             runs: args.ais_runs,

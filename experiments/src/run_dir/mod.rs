@@ -254,6 +254,22 @@ impl RunDir {
         Ok(())
     }
 
+    /// Removes a run started by [`RunDir::start`] that failed before it
+    /// trained (its data broke a rule): the identity files `start` wrote,
+    /// then, when `start` created the directory, the directory if nothing
+    /// else is in it; the same command with corrected flags then finds no
+    /// run there.
+    pub fn abandon(self, created_directory: bool) -> Result<(), RunError> {
+        for name in [RUN_FILE, CONFIG_FILE] {
+            let file = self.path.join(name);
+            std::fs::remove_file(&file).map_err(io_error(&file))?;
+        }
+        if created_directory && first_entry(&self.path)?.is_none() {
+            std::fs::remove_dir(&self.path).map_err(io_error(&self.path))?;
+        }
+        Ok(())
+    }
+
     /// A directory without a run identity (created on demand), for code
     /// that manages its directory itself (tests, one-off tools): nothing is
     /// checked, and commits carry an empty identity.

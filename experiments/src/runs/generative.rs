@@ -241,17 +241,13 @@ impl GenerativeRecipe {
         );
         updown.negative_labels = self.updown_negative_labels;
         updown.top_statistics = self.updown_top_statistics;
-        if self.train_rows == Some(0) {
-            return Err("--train-rows must be at least 1".into());
-        }
-        let available = data.train_rows();
         let config = GenerativeRunConfig {
             data: data.clone(),
             preset: self.preset,
             lower,
             top,
             updown,
-            train_rows: self.train_rows.unwrap_or(available).min(available),
+            train_rows: data.train_rows_flag(self.train_rows)?,
             train_per_class: self.train_per_class,
             sample_steps: self.sample_steps,
             sample_start: self.sample_start,
@@ -341,6 +337,16 @@ impl crate::cli::RunConfig for GenerativeRunConfig {
 impl crate::cli::DataRunConfig for GenerativeRunConfig {
     fn data_spec(&self) -> &crate::data::DataSpec {
         &self.data
+    }
+
+    fn check_data(&self, set: &ImageSet) -> Result<(), Box<dyn std::error::Error>> {
+        crate::data::check_per_class(
+            set,
+            self.train_rows,
+            self.data.valid_rows(),
+            self.train_per_class,
+        )?;
+        Ok(())
     }
 }
 

@@ -67,8 +67,8 @@ pub fn sweep_top_rbm(
         .with_visible_units(UnitKind::BinaryWithSoftmax { group: classes })
         .with_init_std(config.init_std);
     rbm.validate()?;
-    let rows = config.train_rows.unwrap_or(usize::MAX);
     let valid_rows = set.train.len() / 6;
+    let rows = crate::data::train_rows_flag(config.train_rows, set.train.len() - valid_rows)?;
     let (train, valid) = train_and_valid_per_class(&set, rows, valid_rows, config.train_per_class)?;
     let (train_images, _) = train.tensors(device);
     let (valid_images, valid_labels) = valid.tensors(device);

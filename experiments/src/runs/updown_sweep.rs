@@ -39,6 +39,10 @@ impl crate::cli::DataRunConfig for UpDownSweepConfig {
     fn data_spec(&self) -> &crate::data::DataSpec {
         &self.generative.data
     }
+
+    fn check_data(&self, set: &datasets::ImageSet) -> Result<(), Box<dyn std::error::Error>> {
+        crate::cli::DataRunConfig::check_data(&self.generative, set)
+    }
 }
 
 impl UpDownSweepConfig {
