@@ -397,10 +397,13 @@ mod tests {
                 .filter(|r| r["phase"] == CONJUGATE_PHASE)
                 .collect()
         };
+        let finetune = |run: &RunDir, net: DbnClassifier, settings: ConjugateSettings| {
+            conjugate_finetune(run, net, settings, &images, &images, &device, &mut |_| {}).unwrap()
+        };
         // Two head-only epochs, which leave the net as it was too but are
-        // followed by whole-net ones, then whole-net epoch 3 ends the
-        // phase where patience would: epoch 3 (the first, best, error)
-        // plus 4.
+        // followed by whole-net ones (epoch 1 is the best: no later error
+        // is lower), then whole-net epoch 3 ends the phase where patience
+        // would: epoch 1 plus 4.
         let with_head = ConjugateSettings {
             head_epochs: 2,
             patience: Some(4),
@@ -408,16 +411,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(dir.path()).unwrap();
-        let outcome = conjugate_finetune(
-            &run,
-            still.clone(),
-            with_head,
-            &images,
-            &images,
-            &device,
-            &mut |_| {},
-        )
-        .unwrap();
+        let outcome = finetune(&run, still.clone(), with_head);
         let fixed: Vec<_> = records(&run)
             .iter()
             .map(|r| r["fixed_point"].clone())
@@ -428,32 +422,14 @@ mod tests {
         assert_eq!(commit.step_number("epochs_done"), Some(5));
         assert_eq!(commit.step["fixed_point_at"], 3);
         // Resumed, the phase is done, with the same outcome.
-        let again = conjugate_finetune(
-            &run,
-            still.clone(),
-            with_head,
-            &images,
-            &images,
-            &device,
-            &mut |_| {},
-        )
-        .unwrap();
+        let again = finetune(&run, still.clone(), with_head);
         assert_eq!(records(&run).len(), 3);
         assert_eq!((again.best_epoch, again.epochs_done), (1, 5));
 
         // Without patience the rule's end is the epoch bound.
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(dir.path()).unwrap();
-        let outcome = conjugate_finetune(
-            &run,
-            still,
-            settings(),
-            &images,
-            &images,
-            &device,
-            &mut |_| {},
-        )
-        .unwrap();
+        let outcome = finetune(&run, still, settings());
         assert_eq!(records(&run).len(), 1);
         assert_eq!(outcome.epochs_done, 10);
 
@@ -465,16 +441,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(dir.path()).unwrap();
-        conjugate_finetune(
-            &run,
-            moving,
-            bounded,
-            &images,
-            &images,
-            &device,
-            &mut |_| {},
-        )
-        .unwrap();
+        finetune(&run, moving, bounded);
         let records = records(&run);
         assert_eq!(records.len(), 3, "{records:?}");
         assert!(records.iter().all(|r| r["fixed_point"] == false));
