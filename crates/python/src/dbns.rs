@@ -235,7 +235,8 @@ pub fn fit_dbn_classifier<'py>(
             for epoch in 1..=finetune.epochs {
                 let head_only = epoch <= finetune.head_epochs;
                 let loss = if conjugate {
-                    dbn::conjugate_gradient_epoch(
+                    let before = net.clone();
+                    let loss = dbn::conjugate_gradient_epoch(
                         &mut net,
                         epoch,
                         &data,
@@ -245,7 +246,13 @@ pub fn fit_dbn_classifier<'py>(
                         finetune.line_searches,
                         head_only,
                     )?
-                    .loss_after
+                    .loss_after;
+                    // A whole-net epoch that returns its net bit for bit
+                    // returns it at every later epoch: the model is this one.
+                    if !head_only && before.same_parameters(&net) {
+                        break;
+                    }
+                    loss
                 } else {
                     let order = dbn::epoch_order(seed, epoch, rows);
                     match &features {

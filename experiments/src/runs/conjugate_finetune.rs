@@ -151,7 +151,7 @@ pub fn conjugate_finetune(
         // every later epoch (all whole-net), with the same validation
         // error, which never beats the best: the rule's end and its chosen
         // model are known now.
-        let fixed_point = !head_only && same_parameters(&before, &net);
+        let fixed_point = !head_only && before.same_parameters(&net);
         let last = if fixed_point {
             rule_end(&settings, best_epoch)
         } else {
@@ -240,7 +240,7 @@ pub fn conjugate_final_pass(
         // An epoch is a function of the net alone (fixed batches, a fresh
         // `minimize` on each): one that returns its net bit for bit would
         // return it at every later epoch, so the pass's model is this one.
-        let fixed_point = same_parameters(&before, &net);
+        let fixed_point = before.same_parameters(&net);
         let last = if fixed_point { epochs } else { epoch };
         run.append_jsonl(
             "metrics.jsonl",
@@ -281,18 +281,6 @@ fn rule_end(settings: &ConjugateSettings, best_epoch: usize) -> usize {
         Some(patience) if best_epoch > 0 => (best_epoch + patience).min(settings.max_epochs),
         _ => settings.max_epochs,
     }
-}
-
-/// Whether two nets hold the same parameters, bit for bit.
-fn same_parameters(a: &SgdNet, b: &SgdNet) -> bool {
-    let same = |x: &[Tensor<2>], y: &[Tensor<2>]| {
-        x.len() == y.len()
-            && x.iter().zip(y).all(|(x, y)| {
-                let (x, y) = (x.to_data(), y.to_data());
-                x.shape() == y.shape() && x.dtype() == y.dtype() && x.as_bytes() == y.as_bytes()
-            })
-    };
-    same(&a.weights, &b.weights) && same(&a.biases, &b.biases)
 }
 
 #[cfg(test)]
@@ -372,7 +360,7 @@ mod tests {
             SgdNet::from_classifier(&still).unwrap(),
             SgdNet::from_classifier(&model).unwrap(),
         );
-        assert!(same_parameters(&before, &after));
+        assert!(before.same_parameters(&after));
         // Resumed, the pass is done.
         conjugate_final_pass(&run, still, settings(), 50, &images, &device, &mut |_| {}).unwrap();
         assert_eq!(final_records(&run).len(), 1);

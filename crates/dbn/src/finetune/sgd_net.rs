@@ -79,6 +79,21 @@ impl SgdNet {
         })
     }
 
+    /// Whether `other` holds the same parameters, bit for bit (velocities
+    /// aside). A conjugate-gradient epoch is a function of the net alone
+    /// (fixed batches, a fresh line search on each), so one that returns
+    /// its net unchanged returns it at every later epoch.
+    pub fn same_parameters(&self, other: &SgdNet) -> bool {
+        let same = |x: &[Tensor<2>], y: &[Tensor<2>]| {
+            x.len() == y.len()
+                && x.iter().zip(y).all(|(x, y)| {
+                    let (x, y) = (x.to_data(), y.to_data());
+                    x.shape() == y.shape() && x.dtype() == y.dtype() && x.as_bytes() == y.as_bytes()
+                })
+        };
+        same(&self.weights, &other.weights) && same(&self.biases, &other.biases)
+    }
+
     /// The net as a [`DbnClassifier`] (to save, evaluate or picture it).
     pub fn to_classifier(&self) -> DbnClassifier {
         let mut layers: Vec<Linear> = self
@@ -745,5 +760,29 @@ mod tests {
         let mut sorted = a.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn same_parameters_sees_one_bit_and_ignores_velocities() {
+        let device = Device::flex();
+        let (net, _, _) = net_and_batch(&device, 5);
+        let mut moving = net.clone();
+        moving.velocity = Some(
+            net.weights
+                .iter()
+                .chain(&net.biases)
+                .map(|p| p.ones_like())
+                .collect(),
+        );
+        assert!(net.same_parameters(&moving));
+        // The last bit of one bias of the head.
+        let head = net.biases.len() - 1;
+        let mut values = host(&net.biases[head]);
+        values[2] = f32::from_bits(values[2].to_bits() ^ 1);
+        let mut nudged = net.clone();
+        let shape = net.biases[head].dims();
+        nudged.biases[head] = Tensor::<2>::from_data(TensorData::new(values, shape), &device);
+        assert!(!net.same_parameters(&nudged));
+        assert!(!nudged.same_parameters(&net));
     }
 }
