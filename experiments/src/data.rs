@@ -109,13 +109,7 @@ impl DataSpec {
 
     /// Errors unless `train_rows` is in 1..=[`DataSpec::train_rows`].
     pub fn check_train_rows(&self, train_rows: usize) -> Result<(), String> {
-        let available = self.train_rows();
-        if train_rows == 0 || train_rows > available {
-            return Err(format!(
-                "train_rows must be in 1..={available}, found {train_rows}"
-            ));
-        }
-        Ok(())
+        self.train_rows_flag(Some(train_rows)).map(|_| ())
     }
 
     /// Errors unless `set` is the data this spec describes.

@@ -235,8 +235,7 @@ pub fn fit_dbn_classifier<'py>(
             for epoch in 1..=finetune.epochs {
                 let head_only = epoch <= finetune.head_epochs;
                 let loss = if conjugate {
-                    let before = net.clone();
-                    let loss = dbn::conjugate_gradient_epoch(
+                    let epoch_stats = dbn::conjugate_gradient_epoch(
                         &mut net,
                         epoch,
                         &data,
@@ -245,14 +244,13 @@ pub fn fit_dbn_classifier<'py>(
                         batch,
                         finetune.line_searches,
                         head_only,
-                    )?
-                    .loss_after;
+                    )?;
                     // A whole-net epoch that returns its net bit for bit
                     // returns it at every later epoch: the model is this one.
-                    if !head_only && before.same_parameters(&net) {
+                    if !head_only && epoch_stats.unchanged {
                         break;
                     }
-                    loss
+                    epoch_stats.loss_after
                 } else {
                     let order = dbn::epoch_order(seed, epoch, rows);
                     match &features {

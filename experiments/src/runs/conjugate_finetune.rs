@@ -138,7 +138,6 @@ pub fn conjugate_finetune(
         }
         let started = std::time::Instant::now();
         let head_only = epoch <= settings.head_epochs;
-        let before = net.clone();
         let stats = batches.train_epoch(&settings, &mut net, epoch, head_only)?;
         let valid_error = net
             .to_classifier()
@@ -151,7 +150,7 @@ pub fn conjugate_finetune(
         // every later epoch (all whole-net), with the same validation
         // error, which never beats the best: the rule's end and its chosen
         // model are known now.
-        let fixed_point = !head_only && before.same_parameters(&net);
+        let fixed_point = !head_only && stats.unchanged;
         let last = if fixed_point {
             rule_end(&settings, best_epoch)
         } else {
@@ -234,13 +233,11 @@ pub fn conjugate_final_pass(
     run.drop_records_after(|phase| (phase == CONJUGATE_FINAL_PHASE).then_some(done))?;
     for epoch in done + 1..=epochs {
         let started = std::time::Instant::now();
-        let before = net.clone();
         let stats = batches.train_epoch(&settings, &mut net, epoch, false)?;
         let seconds = started.elapsed().as_secs_f64();
-        // An epoch is a function of the net alone (fixed batches, a fresh
-        // `minimize` on each): one that returns its net bit for bit would
-        // return it at every later epoch, so the pass's model is this one.
-        let fixed_point = before.same_parameters(&net);
+        // An epoch that returns its net bit for bit returns it at every
+        // later epoch, so the pass's model is this one.
+        let fixed_point = stats.unchanged;
         let last = if fixed_point { epochs } else { epoch };
         run.append_jsonl(
             "metrics.jsonl",

@@ -75,14 +75,7 @@ impl RbmRunConfig {
             )
             .into());
         }
-        if self.train_rows == 0 || self.train_rows > total - self.held_out {
-            return Err(format!(
-                "train_rows must be in 1..={}, found {}",
-                total - self.held_out,
-                self.train_rows
-            )
-            .into());
-        }
+        crate::data::train_rows_flag(Some(self.train_rows), total - self.held_out)?;
         Ok(())
     }
 }

@@ -369,6 +369,11 @@ pub struct ConjugateEpoch {
     /// Those computed (a forward and backward pass of one batch); the
     /// rest were at f32 parameters already computed.
     pub computed: usize,
+    /// Every batch's line searches ended at the f32 parameters they
+    /// started from, so the epoch returned its net bit for bit. An epoch
+    /// is a function of the net alone (fixed batches, a fresh `minimize`
+    /// on each): the next one (of the same kind) would return it too.
+    pub unchanged: bool,
 }
 
 /// One epoch of Hinton & Salakhutdinov's `backpropclassify.m`: the rows of
@@ -411,6 +416,7 @@ pub fn conjugate_gradient_epoch(
     let head = net.weights.len() - 1;
     let from = if head_only { head } else { 0 };
     let (mut before, mut after, mut evaluations, mut computed) = (0.0, 0.0, 0, 0);
+    let mut unchanged = true;
     for batch in order.chunks(batch_rows) {
         let index: Vec<i64> = batch.iter().map(|&r| r as i64).collect();
         let index = Tensor::<1, Int>::from_data(TensorData::new(index, [batch.len()]), &device);
@@ -429,6 +435,7 @@ pub fn conjugate_gradient_epoch(
         };
         let layer = if head_only { 0 } else { from };
         let start = host_parameters(&objective_net, layer);
+        let start_floats = single_precision(&start);
         let mut recent = RecentEvaluations::new();
         let result = minimize(start, line_searches, |values| {
             recent.get(single_precision(values), |floats| {
@@ -450,7 +457,14 @@ pub fn conjugate_gradient_epoch(
         before += first;
         after += result.value;
         evaluations += result.evaluations;
-        let trained = with_host_parameters(&objective_net, layer, &single_precision(&result.x));
+        let floats = single_precision(&result.x);
+        // `start` holds f32 values exactly, so equal f32s are equal bits
+        // (NaN aside, which a finite loss excludes).
+        unchanged &= floats
+            .iter()
+            .zip(&start_floats)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        let trained = with_host_parameters(&objective_net, layer, &floats);
         if head_only {
             net.weights[head] = trained.weights[0].clone();
             net.biases[head] = trained.biases[0].clone();
@@ -464,6 +478,7 @@ pub fn conjugate_gradient_epoch(
         loss_after: after / rows,
         evaluations,
         computed,
+        unchanged,
     })
 }
 
@@ -782,6 +797,35 @@ mod tests {
         // The prototypes are 2 pixels apart per class at 10% noise: a few
         // rows are ambiguous, most are not.
         assert!(wrong <= 6, "{wrong} of 60 wrong");
+    }
+
+    #[test]
+    fn an_epoch_says_whether_it_returned_its_net_bit_for_bit() {
+        let device = Device::flex();
+        let (mut net, images, one_hot, _) = net_and_data(&device);
+        let order: Vec<usize> = (0..60).collect();
+        let before = net.clone();
+        let moved = conjugate_gradient_epoch(&mut net, 1, &images, &one_hot, &order, 20, 3, false)
+            .expect("trains");
+        assert!(!moved.unchanged);
+        assert!(!before.same_parameters(&net));
+        // All parameters 0 and every class equally often: every gradient is
+        // exactly 0 (each image's hidden values are 1/2, its softmax
+        // uniform, and the classes' slopes cancel), so nothing moves.
+        let zero = |t: &Tensor<2>| t.zeros_like();
+        let mut still = SgdNet {
+            weights: net.weights.iter().map(zero).collect(),
+            biases: net.biases.iter().map(zero).collect(),
+            velocity: None,
+        };
+        let balanced: Vec<usize> = (0..60).map(|i| i % 3).collect();
+        let balanced = crate::one_hot_rows(&balanced, 3, &device).expect("labels below 3");
+        let before = still.clone();
+        let epoch =
+            conjugate_gradient_epoch(&mut still, 1, &images, &balanced, &order, 60, 3, false)
+                .expect("trains");
+        assert!(epoch.unchanged, "{epoch:?}");
+        assert!(before.same_parameters(&still));
     }
 
     #[test]
