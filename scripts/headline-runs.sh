@@ -115,12 +115,19 @@ generative_seeds() {
   done
 }
 
-# stack_from FILE: sets `from` to `--pretrained FILE` where FILE is here
-# (the stack of a run with the same pretraining configuration and seed),
-# else to nothing (the run pretrains that same stack itself).
+# stack_from FLAG FILE...: sets `from` to `FLAG FILE` for the first FILE
+# that is here (the stack of a run with the same pretraining configuration
+# and seed), else to nothing (the run pretrains that same stack itself).
 stack_from() {
+  local flag=$1 file
+  shift
   from=()
-  if [ -f "$1" ]; then from=(--pretrained "$1"); fi
+  for file in "$@"; do
+    if [ -f "$file" ]; then
+      from=("$flag" "$file")
+      return
+    fi
+  done
 }
 
 hs_seeds() {
@@ -128,7 +135,7 @@ hs_seeds() {
   # configuration and seed).
   local seed from
   for seed in 1 2 3; do
-    stack_from "$RUNS/classify-paper-seed$seed/pretrained.safetensors"
+    stack_from --pretrained "$RUNS/classify-paper-seed$seed/pretrained.safetensors"
     run "classify-hs-seed$seed" classify --preset hs --seed "$seed" "${from[@]}"
   done
 }
@@ -151,7 +158,7 @@ pcd_seeds() {
 hs200_seeds() {
   local seed from
   for seed in 1 2 3; do
-    stack_from "$RUNS/classify-hs-seed$seed/pretrained.safetensors"
+    stack_from --pretrained "$RUNS/classify-hs-seed$seed/pretrained.safetensors"
     run "classify-hs200-seed$seed" classify --preset hs --seed "$seed" "${from[@]}" \
       --finetune-epochs 5 --patience 5 --final-epochs 195
   done
@@ -172,12 +179,17 @@ paper_pcd_seeds() {
 }
 
 # HOT's appendix B statistics in the top RBM (sampled states, not
-# probabilities): the `paper` preset otherwise unchanged, seeds 1-3.
+# probabilities): the `paper` preset otherwise unchanged, seeds 1-3, each
+# from the lower stack of that seed's `paper` or `paper-pcd` run where one
+# is here (the same configuration and seed, so the same layers), or
+# pretraining it itself.
 hot_statistics_seeds() {
-  local seed
+  local seed from
   wait=1 run classify-quick classify --preset quick
   for seed in 1 2 3; do
-    run "generative-paper-hotstats-seed$seed" generative --preset paper --seed "$seed" \
+    stack_from --pretrained-lower "$RUNS/generative-paper-pcd-seed$seed/pretrained.safetensors" \
+      "$RUNS/generative-paper-seed$seed/pretrained.safetensors"
+    run "generative-paper-hotstats-seed$seed" generative --preset paper --seed "$seed" "${from[@]}" \
       --updown-top-statistics sampled-states \
       --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
   done
