@@ -25,6 +25,25 @@ HOT = {
 }
 
 
+def arm_flags(config):
+    """The flags of scripts/headline-runs.sh's extra arms that the run's
+    configuration records: the persistent-CD phase (paper-pcd), HOT's sampled
+    top-RBM statistics (hot-stats) and a lower stack taken from another run."""
+    flags = []
+    pcd = config.get("top_pcd") or {}
+    if pcd.get("epochs"):
+        flags += [f"--top-pcd-epochs {pcd['epochs']}", f"--top-pcd-lr {pcd['learning_rate']}"]
+        if pcd.get("final_learning_rate") is not None:
+            flags.append(f"--top-pcd-final-lr {pcd['final_learning_rate']}")
+    statistics = config["updown"].get("top_statistics")
+    if statistics not in (None, "probabilities"):
+        flags.append(f"--updown-top-statistics {statistics.replace('_', '-')}")
+    lower = config.get("pretrained_lower")
+    if lower:
+        flags.append(f"--pretrained-lower {lower['path']}")
+    return " ".join(flags)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=pathlib.Path, help="a finished run directory")
@@ -46,11 +65,13 @@ def main():
     updown = [r["values"] for r in records if r.get("phase") == "up-down"]
     final = [r["values"] for r in records if r.get("phase") == "final pass"]
     seed = config.get("seed")
+    arm = arm_flags(config)
     summary = {
-        "what": f"generative --preset paper, seed {seed}",
+        "what": f"generative --preset paper{' ' + arm if arm else ''}, seed {seed}",
         "date": datetime.date.today().isoformat(),
         "machine": args.machine,
         "command": f"deepbelief generative --device flex --preset paper --seed {seed} "
+        f"{arm + ' ' if arm else ''}"
         f"--samples-per-class 50 --classifier runs/classify-quick/model.safetensors "
         f"--out {args.run}  (scripts/headline-runs.sh; resumed with --resume)",
         "result": result,
