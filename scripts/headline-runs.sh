@@ -18,9 +18,13 @@
 #   scripts/headline-runs.sh paper-pcd # the generative `paper` preset with
 #                                    # the `quick` preset's PCD phase before
 #                                    # sampling (an extra arm), seeds 1-3
-#   scripts/headline-runs.sh hot-stats # the `paper` preset with appendix
-#                                    # B's sampled top-RBM states in
-#                                    # up-down's statistics, seeds 1-3
+#   scripts/headline-runs.sh hot-stats-sweep [K] # up-down's rates chosen
+#                                    # on validation for appendix B's
+#                                    # sampled top-RBM states (the sweep's
+#                                    # grid; shard K of 2, or all arms)
+#   scripts/headline-runs.sh hot-stats # the `paper` preset with those
+#                                    # statistics and the rates that sweep
+#                                    # chose, seeds 1-3
 #   scripts/headline-runs.sh hs200   # H&S's own schedule for the hs preset:
 #                                    # 5 head epochs, then 195 of the whole
 #                                    # net on all 60,000, no validation
@@ -55,7 +59,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|hot-stats|sweep K|dropout|cd1}
+queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|hot-stats-sweep [K]|hot-stats|sweep K|dropout|cd1}
 mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
@@ -179,20 +183,53 @@ paper_pcd_seeds() {
 }
 
 # HOT's appendix B statistics in the top RBM (sampled states, not
-# probabilities): the `paper` preset otherwise unchanged, seeds 1-3, each
+# probabilities), with the up-down rates that `hot-stats-sweep` chose for
+# them (at the preset's rates, chosen for probabilities, the first 13
+# epochs of seed 1 were 0.7-1.5 points worse on validation): the `paper`
+# preset otherwise unchanged, seeds 1-3, each
 # from the lower stack of that seed's `paper` or `paper-pcd` run where one
 # is here (the same configuration and seed, so the same layers), or
 # pretraining it itself.
 hot_statistics_seeds() {
-  local seed from
+  local seed from sweep=$RUNS/updown-sweep-hotstats/sweep.json rates
+  if [ ! -f "$sweep" ]; then
+    echo "$sweep: missing; its rates come from scripts/headline-runs.sh hot-stats-sweep" >&2
+    exit 1
+  fi
+  # The rates chosen on validation for these statistics, as HOT chose theirs.
+  read -r -a rates < <(python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))["chosen"]
+print(c["learning_rate"], c["momentum"], c["weight_decay"])' "$sweep")
   wait=1 run classify-quick classify --preset quick
   for seed in 1 2 3; do
     stack_from --pretrained-lower "$RUNS/generative-paper-pcd-seed$seed/pretrained.safetensors" \
       "$RUNS/generative-paper-seed$seed/pretrained.safetensors"
     run "generative-paper-hotstats-seed$seed" generative --preset paper --seed "$seed" "${from[@]}" \
-      --updown-top-statistics sampled-states \
+      --updown-top-statistics sampled-states --updown-lr "${rates[0]}" \
+      --updown-momentum "${rates[1]}" --updown-weight-decay "${rates[2]}" \
       --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
   done
+}
+
+# updown_sweep DIR [K] FLAGS...: the up-down sweep in $RUNS/DIR (the
+# `paper` preset's greedy DBN, 2 x 2 x 2 arms of 100 CD-3 epochs) with
+# FLAGS, resumed if started; with K, shard K of 2 (two queues side by
+# side), then its report once the other shard's arms are in.
+updown_sweep() {
+  local dir=$RUNS/$1 shard=$2
+  shift 2
+  local args=("$@") sharding=()
+  [ -f "$dir/run.json" ] && args=(--resume)
+  if [ -z "$shard" ]; then
+    "$B" updown-sweep --device flex --out "$dir" "${args[@]}" >>"$dir.log" 2>&1
+    return
+  fi
+  sharding=(--shard "$shard/2")
+  "$B" updown-sweep --device flex --out "$dir" "${args[@]}" "${sharding[@]}" \
+    >>"$dir-shard-$shard.log" 2>&1
+  # The other shard may still be on its last arm: wait for the whole table.
+  until "$B" updown-sweep --device flex --out "$dir" --report \
+    >>"$dir-report.log" 2>&1; do sleep 120; done
 }
 
 case $queue in
@@ -219,15 +256,14 @@ hot-stats)
   hot_statistics_seeds
   ;;
 sweep)
-  shard=${2:?usage: scripts/headline-runs.sh sweep 1|2}
-  dir=$RUNS/updown-sweep-paper
-  started=()
-  [ -f "$dir/run.json" ] && started=(--resume)
-  "$B" updown-sweep --device flex --out "$dir" "${started[@]}" --shard "$shard/2" \
-    >>"$dir-shard-$shard.log" 2>&1
-  # The other shard may still be on its last arm: wait for the whole table.
-  until "$B" updown-sweep --device flex --out "$dir" --report \
-    >>"$dir-report.log" 2>&1; do sleep 120; done
+  updown_sweep updown-sweep-paper "${2:?usage: scripts/headline-runs.sh sweep 1|2}"
+  ;;
+hot-stats-sweep)
+  # The same grid for HOT's sampled statistics, from the lower stack of
+  # the paper seed 1 (the same layers as training them).
+  stack_from --pretrained-lower "$RUNS/generative-paper-pcd-seed1/pretrained.safetensors" \
+    "$RUNS/generative-paper-seed1/pretrained.safetensors"
+  updown_sweep updown-sweep-hotstats "${2:-}" --updown-top-statistics sampled-states "${from[@]}"
   ;;
 dropout)
   for seed in 1 2 3; do
@@ -244,7 +280,7 @@ cd1)
   done
   ;;
 *)
-  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|hot-stats|sweep K|dropout|cd1" >&2
+  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|hot-stats-sweep [K]|hot-stats|sweep K|dropout|cd1" >&2
   exit 2
   ;;
 esac

@@ -1,7 +1,8 @@
 //! A study sharded over three processes into one run directory reports
 //! byte for byte what one process reports; a killed shard's unit is taken
 //! over; bad `--shard` values and a shard of another configuration are
-//! refused by name.
+//! refused by name. An up-down sweep takes a lower stack from another run
+//! and the top RBM's statistics from its flags.
 
 mod common;
 
@@ -347,6 +348,102 @@ fn two_up_down_sweep_shards_report_what_one_process_reports() {
     // (A phase that is off is not written at all.)
     let pcd_epochs = config["generative"]["top_pcd"]["epochs"].as_u64();
     assert_eq!(pcd_epochs.unwrap_or(0), 0, "{config}");
+}
+
+#[test]
+fn an_up_down_sweep_borrows_a_lower_stack_and_takes_the_top_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_set(dir.path());
+    let data = format!("idx:{}", dir.path().display());
+    let flags = |extra: &[&str], out: &Path| -> Vec<String> {
+        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        args.extend(
+            [
+                "--preset",
+                "quick",
+                "--top-epochs",
+                "1",
+                "--updown-epochs",
+                "1",
+                "--data",
+                &data,
+                "--device",
+                "flex",
+                "--out",
+                &out.display().to_string(),
+            ]
+            .map(String::from),
+        );
+        args
+    };
+    // A generative run of the same preset and seed trains the lower layers.
+    let trained = dir.path().join("generative");
+    let stdout = succeeded(
+        command(
+            &flags(
+                &[
+                    "generative",
+                    "--lower-epochs",
+                    "1",
+                    "--sample-steps",
+                    "1",
+                    "--samples-per-class",
+                    "1",
+                ],
+                &trained,
+            ),
+            &[],
+        )
+        .output()
+        .unwrap(),
+    );
+    let greedy_valid = |line_start: &str, text: &str| -> String {
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(line_start))
+            .unwrap_or_else(|| panic!("no {line_start:?} in {text}"));
+        line.split_whitespace()
+            .find(|word| word.ends_with('%'))
+            .unwrap()
+            .to_string()
+    };
+    let stack = trained.join("pretrained.safetensors");
+    let sweep = dir.path().join("sweep");
+    let report = succeeded(
+        command(
+            &flags(
+                &[
+                    "updown-sweep",
+                    "--pretrained-lower",
+                    stack.to_str().unwrap(),
+                    "--updown-top-statistics",
+                    "sampled-states",
+                    "--updown-lr-grid",
+                    "0.01",
+                    "--updown-momentum-grid",
+                    "0",
+                    "--updown-weight-decay-grid",
+                    "0.00001",
+                ],
+                &sweep,
+            ),
+            &[],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert!(report.contains("lower layers from"), "{report}");
+    // The same lower layers and top RBM: the same greedy DBN.
+    assert_eq!(
+        greedy_valid("greedy DBN: validation error", &report),
+        greedy_valid("greedy DBN: generative classification error", &stdout)
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sweep.join("config.json")).unwrap()).unwrap();
+    let generative = &config["generative"];
+    assert_eq!(generative["updown"]["top_statistics"], "sampled_states");
+    let source = generative["pretrained_lower"]["path"].as_str().unwrap();
+    assert!(source.ends_with("pretrained.safetensors"), "{config}");
 }
 
 #[test]

@@ -52,7 +52,7 @@ impl From<DownPassArg> for DownPass {
 
 /// The command-line spelling of [`TopStatistics`].
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum TopStatisticsArg {
+pub(crate) enum TopStatisticsArg {
     /// Hidden probabilities (CD's lower-variance choice).
     Probabilities,
     /// Sampled binary states (HOT 2006, appendix B's code).

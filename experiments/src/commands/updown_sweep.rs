@@ -4,11 +4,15 @@
 //! Gibbs steps; `sweep.json` names the arm with the lowest validation error.
 //!
 //! cargo run --release -- updown-sweep --preset paper --out runs/updown-sweep
+use std::path::PathBuf;
+
 use crate::cli::{Invocation, RunArgs};
+use crate::commands::generative::TopStatisticsArg;
 use crate::data::DataSpec;
 use crate::run_dir::shard::Shard;
 use crate::runs::Outcome;
 use crate::runs::generative::Preset;
+use crate::runs::pretrain::PretrainedSource;
 use crate::runs::updown_sweep::{UpDownSweepConfig, report, run_updown_sweep};
 
 /// Choose the generative DBN's up-down rates on validation (HOT 2006).
@@ -34,6 +38,11 @@ pub struct Args {
     /// Weight decays (L2 penalty times the learning rate) to try.
     #[arg(long, value_delimiter = ',', default_value = "0.00001,0.0002", value_parser = crate::cli::numbers::penalty)]
     updown_weight_decay_grid: Vec<f64>,
+    /// The top RBM's hidden values in every arm's contrastive statistics:
+    /// probabilities (this crate's default) or sampled states, as HOT
+    /// 2006's appendix B code (whose rates are to be chosen for them).
+    #[arg(long, value_enum, default_value_t = TopStatisticsArg::Probabilities)]
+    updown_top_statistics: TopStatisticsArg,
     /// Use only the first N of the 50,000 training images (before the
     /// preset's per-class choice).
     #[arg(long)]
@@ -41,6 +50,12 @@ pub struct Args {
     /// CD epochs of each lower layer [preset's].
     #[arg(long)]
     lower_epochs: Option<usize>,
+    /// Take the lower layers from this stack (e.g. a `generative` run's
+    /// `pretrained.safetensors` of the same preset and seed: the same
+    /// layers without training them again; its first two layers) instead of
+    /// training them.
+    #[arg(long, conflicts_with = "lower_epochs")]
+    pretrained_lower: Option<PathBuf>,
     /// CD epochs of the top RBM [preset's].
     #[arg(long)]
     top_epochs: Option<usize>,
@@ -64,6 +79,12 @@ fn config_from_args(
     recipe.seed = args.seed;
     recipe.lower_epochs = args.lower_epochs.unwrap_or(recipe.lower_epochs);
     recipe.top_epochs = args.top_epochs.unwrap_or(recipe.top_epochs);
+    recipe.updown_top_statistics = args.updown_top_statistics.into();
+    recipe.pretrained_lower = args
+        .pretrained_lower
+        .as_deref()
+        .map(PretrainedSource::from_path)
+        .transpose()?;
     // The arms end with up-down: no sampling, so no phase before it.
     recipe.top_pcd = Default::default();
     let mut generative = recipe.config(data)?;
