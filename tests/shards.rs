@@ -355,7 +355,8 @@ fn an_up_down_sweep_borrows_a_lower_stack_and_takes_the_top_statistics() {
     let dir = tempfile::tempdir().unwrap();
     write_idx_set(dir.path());
     let data = format!("idx:{}", dir.path().display());
-    let flags = |extra: &[&str], out: &Path| -> Vec<String> {
+    // `deepbelief EXTRA... --preset quick ... --out OUT`, its stdout.
+    let run_in = |extra: &[&str], out: &Path| -> String {
         let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         args.extend(
             [
@@ -374,28 +375,21 @@ fn an_up_down_sweep_borrows_a_lower_stack_and_takes_the_top_statistics() {
             ]
             .map(String::from),
         );
-        args
+        succeeded(command(&args, &[]).output().unwrap())
     };
     // A generative run of the same preset and seed trains the lower layers.
     let trained = dir.path().join("generative");
-    let stdout = succeeded(
-        command(
-            &flags(
-                &[
-                    "generative",
-                    "--lower-epochs",
-                    "1",
-                    "--sample-steps",
-                    "1",
-                    "--samples-per-class",
-                    "1",
-                ],
-                &trained,
-            ),
-            &[],
-        )
-        .output()
-        .unwrap(),
+    let stdout = run_in(
+        &[
+            "generative",
+            "--lower-epochs",
+            "1",
+            "--sample-steps",
+            "1",
+            "--samples-per-class",
+            "1",
+        ],
+        &trained,
     );
     let greedy_valid = |line_start: &str, text: &str| -> String {
         let line = text
@@ -409,28 +403,21 @@ fn an_up_down_sweep_borrows_a_lower_stack_and_takes_the_top_statistics() {
     };
     let stack = trained.join("pretrained.safetensors");
     let sweep = dir.path().join("sweep");
-    let report = succeeded(
-        command(
-            &flags(
-                &[
-                    "updown-sweep",
-                    "--pretrained-lower",
-                    stack.to_str().unwrap(),
-                    "--updown-top-statistics",
-                    "sampled-states",
-                    "--updown-lr-grid",
-                    "0.01",
-                    "--updown-momentum-grid",
-                    "0",
-                    "--updown-weight-decay-grid",
-                    "0.00001",
-                ],
-                &sweep,
-            ),
-            &[],
-        )
-        .output()
-        .unwrap(),
+    let report = run_in(
+        &[
+            "updown-sweep",
+            "--pretrained-lower",
+            stack.to_str().unwrap(),
+            "--updown-top-statistics",
+            "sampled-states",
+            "--updown-lr-grid",
+            "0.01",
+            "--updown-momentum-grid",
+            "0",
+            "--updown-weight-decay-grid",
+            "0.00001",
+        ],
+        &sweep,
     );
     assert!(report.contains("lower layers from"), "{report}");
     // The same lower layers and top RBM: the same greedy DBN.
