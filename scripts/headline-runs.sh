@@ -46,7 +46,8 @@
 #   scripts/headline-runs.sh cd1     # the CD-1 greedy stage, seeds 2-3
 #
 # Summaries for docs/results/: `deepbelief seeds RUN...` (mean and standard
-# error over seeds) and, per generative seed, scripts/generative-summary.py.
+# error over seeds) and, per generative seed, scripts/generative-summary.py;
+# per hs200 seed, scripts/hs200-summary.py.
 #
 # B: the deepbelief binary (default: the release build of this checkout).
 # RUNS: where the run directories go (default: runs/). Logs: $RUNS/<run>.log.
