@@ -16,6 +16,8 @@ import json
 import pathlib
 import sys
 
+import finished_run
+
 # Hinton, Osindero & Teh (2006), section 6.
 HOT = {
     "greedy_test_error_percent": 2.49,
@@ -56,12 +58,7 @@ def main():
         "figure is taken from it, once its model-labelled samples match the run's",
     )
     args = parser.parse_args()
-    result_path = args.run / "result.json"
-    if not result_path.exists():
-        sys.exit(f"{result_path}: missing (the run has not finished)")
-    result = json.loads(result_path.read_text())
-    config = json.loads((args.run / "config.json").read_text())
-    records = [json.loads(line) for line in (args.run / "metrics.jsonl").open()]
+    result, config, records = finished_run.load(args.run)
     updown = [r["values"] for r in records if r.get("phase") == "up-down"]
     final = [r["values"] for r in records if r.get("phase") == "final pass"]
     seed = config.get("seed")

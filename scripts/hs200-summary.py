@@ -18,6 +18,8 @@ import json
 import pathlib
 import sys
 
+import finished_run
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -26,12 +28,7 @@ def main():
     parser.add_argument("--binaries", required=True, help="the commits that trained it")
     parser.add_argument("--stack", default="", help="where its pretrained stack came from")
     args = parser.parse_args()
-    result_path = args.run / "result.json"
-    if not result_path.exists():
-        sys.exit(f"{result_path}: missing (the run has not finished)")
-    result = json.loads(result_path.read_text())
-    config = json.loads((args.run / "config.json").read_text())
-    records = [json.loads(line) for line in (args.run / "metrics.jsonl").open()]
+    result, config, records = finished_run.load(args.run)
     head = [
         {k: r[k] for k in ("epoch", "loss_before", "loss_after", "valid_error_percent")}
         for r in records
