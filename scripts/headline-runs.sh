@@ -219,14 +219,13 @@ print(c["learning_rate"], c["momentum"], c["weight_decay"])' "$sweep")
 updown_sweep() {
   local dir=$RUNS/$1 shard=$2
   shift 2
-  local args=("$@") sharding=()
+  local args=("$@")
   [ -f "$dir/run.json" ] && args=(--resume)
   if [ -z "$shard" ]; then
     "$B" updown-sweep --device flex --out "$dir" "${args[@]}" >>"$dir.log" 2>&1
     return
   fi
-  sharding=(--shard "$shard/2")
-  "$B" updown-sweep --device flex --out "$dir" "${args[@]}" "${sharding[@]}" \
+  "$B" updown-sweep --device flex --out "$dir" "${args[@]}" --shard "$shard/2" \
     >>"$dir-shard-$shard.log" 2>&1
   # The other shard may still be on its last arm: wait for the whole table.
   until "$B" updown-sweep --device flex --out "$dir" --report \
