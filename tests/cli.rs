@@ -310,6 +310,27 @@ fn a_data_rule_broken_by_a_fresh_run_leaves_no_run_behind() {
 }
 
 #[test]
+fn a_stack_file_that_does_not_read_is_refused_before_a_run_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, b"{}").unwrap();
+    let out = dir.path().join("run");
+    for (name, flag) in [
+        ("classify", "--pretrained"),
+        ("generative", "--pretrained-lower"),
+        ("generative", "--classifier"),
+        ("updown-sweep", "--pretrained-lower"),
+    ] {
+        let output = run(name, &[flag, &text(&bad), "--out", &text(&out)]);
+        fails_naming(
+            &output,
+            &["bad.safetensors", "not a valid safetensors file"],
+        );
+        assert!(!out.exists(), "{name} {flag} left a run directory behind");
+    }
+}
+
+#[test]
 fn a_fresh_run_refuses_a_used_directory_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();

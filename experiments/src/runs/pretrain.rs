@@ -30,8 +30,12 @@ pub struct PretrainedSource {
 }
 
 impl PretrainedSource {
-    /// The file's absolute path and current hash.
-    pub fn from_path(path: &std::path::Path) -> Result<Self, crate::run_dir::RunError> {
+    /// The file's absolute path and current hash, once it reads as a
+    /// weights file ([`rbm::inspect_weights`]: valid safetensors, f32,
+    /// finite), so that a bad file is refused before a run starts, not
+    /// after its directory was made.
+    pub fn from_path(path: &std::path::Path) -> Result<Self, Box<dyn std::error::Error>> {
+        rbm::inspect_weights(path)?;
         let (path, sha256) = crate::run_dir::identify_file(path)?;
         Ok(Self { path, sha256 })
     }
