@@ -25,10 +25,11 @@
 #   scripts/headline-runs.sh hot-stats # the `paper` preset with those
 #                                    # statistics and the rates that sweep
 #                                    # chose, seeds 1-3
-#   scripts/headline-runs.sh hs200   # H&S's own schedule for the hs preset:
-#                                    # 5 head epochs, then 195 of the whole
-#                                    # net on all 60,000, no validation
-#                                    # choice; seeds 1-3, each from its hs
+#   scripts/headline-runs.sh hs200 [SEED...] # H&S's own schedule for
+#                                    # the hs preset: 5 head epochs, then
+#                                    # 195 of the whole net on all 60,000,
+#                                    # no validation choice; seeds 1-3 (or
+#                                    # those given), each from its hs
 #                                    # run's stack where that is here, or
 #                                    # pretraining the same stack itself
 #                                    # (about 10 h a seed on two cores; a
@@ -60,7 +61,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|hot-stats-sweep [K]|hot-stats|sweep K|dropout|cd1}
+queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd|hot-stats-sweep [K]|hot-stats|sweep K|dropout|cd1}
 mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
@@ -159,10 +160,11 @@ pcd_seeds() {
 # hs200_seeds: `classify --preset hs` as H&S ran it (`backpropclassify.m`:
 # epoch 200 kept, no validation): the 5 head-only epochs, then the whole
 # net on all 60,000 for 195 epochs (the final pass). Its pretraining is
-# the hs run's.
+# the hs run's. Seeds: those given, or 1-3.
 hs200_seeds() {
-  local seed from
-  for seed in 1 2 3; do
+  local seed from seeds=("$@")
+  [ ${#seeds[@]} -gt 0 ] || seeds=(1 2 3)
+  for seed in "${seeds[@]}"; do
     stack_from --pretrained "$RUNS/classify-hs-seed$seed/pretrained.safetensors"
     run "classify-hs200-seed$seed" classify --preset hs --seed "$seed" "${from[@]}" \
       --finetune-epochs 5 --patience 5 --final-epochs 195
@@ -247,7 +249,8 @@ pcd)
   pcd_seeds
   ;;
 hs200)
-  hs200_seeds
+  shift
+  hs200_seeds "$@"
   ;;
 paper-pcd)
   paper_pcd_seeds
@@ -280,7 +283,7 @@ cd1)
   done
   ;;
 *)
-  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200|paper-pcd|hot-stats-sweep [K]|hot-stats|sweep K|dropout|cd1" >&2
+  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd|hot-stats-sweep [K]|hot-stats|sweep K|dropout|cd1" >&2
   exit 2
   ;;
 esac
