@@ -187,7 +187,7 @@ paper_pcd_seeds() {
 
 # HOT's appendix B statistics in the top RBM (sampled states, not
 # probabilities), with the up-down rates that `hot-stats-sweep` chose for
-# them (at the preset's rates, chosen for probabilities, the first 13
+# them (at the preset's rates, chosen for probabilities, the first 17
 # epochs of seed 1 were 0.7-1.5 points worse on validation): the `paper`
 # preset otherwise unchanged, seeds 1-3, each
 # from the lower stack of that seed's `paper` or `paper-pcd` run where one
