@@ -217,6 +217,22 @@ fn bad_shards_and_a_shard_of_another_configuration_are_refused_by_name() {
         assert!(!output.status.success(), "--shard {shard} was accepted");
         assert!(stderr.contains(expected), "--shard {shard}: {stderr}");
     }
+    // --overwrite would delete the other shards' units; the message is one sentence.
+    let output = command(&args, &["--shard", "1/3", "--overwrite"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "--overwrite with --shard was accepted"
+    );
+    assert!(
+        stderr.contains(
+            "--overwrite cannot be used with --shard or --report: \
+             it would delete the units of the other processes"
+        ),
+        "{stderr}"
+    );
     assert!(!out.exists(), "a refused shard writes nothing");
     // Shard 1 starts the run (stopped at once by a depth the data lacks?
     // no: it trains its share), then a shard with other flags is refused.

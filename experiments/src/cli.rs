@@ -240,7 +240,8 @@ impl<'a> Invocation<'a> {
         let report = self.shard.is_some_and(|s| s.report);
         let joining = self.shard.is_some_and(|s| s.shard.is_some());
         if run.overwrite && (report || joining) {
-            return Err("--overwrite cannot be used with --shard or --report:                         it would delete the units of the other processes"
+            return Err("--overwrite cannot be used with --shard or --report: \
+                 it would delete the units of the other processes"
                 .into());
         }
         if joining && !run.resume {

@@ -57,6 +57,10 @@ pub enum RunError {
     FlagIgnoredByResume { flag: String, allowed: String },
     #[error("{path}: {message}")]
     BadFile { path: PathBuf, message: String },
+    /// A weights file given to the run (a stack, a classifier) that does
+    /// not read as one; the error names the file and the tensor.
+    #[error(transparent)]
+    BadWeights(#[from] rbm::RbmError),
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,

@@ -157,7 +157,8 @@ impl RunDir {
                         if std::time::Instant::now() > deadline {
                             return Err(RunError::BadFile {
                                 path: lock,
-                                message: "another process began this run a minute ago and                                           wrote no run.json: remove the lock if it died"
+                                message: "another process began this run a minute ago and \
+                                          wrote no run.json: remove the lock if it died"
                                     .into(),
                             });
                         }

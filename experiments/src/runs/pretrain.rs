@@ -14,7 +14,7 @@ use rbm::{load_rbm, load_trainer_state, save_rbm, save_trainer_state};
 use serde::{Deserialize, Serialize};
 
 use crate::output::dashboard::PretrainReporter;
-use crate::run_dir::{Commit, RunDir};
+use crate::run_dir::{Commit, RunDir, RunError};
 
 /// The name of pretraining's commits ([`RunDir::commit`]).
 const COMMIT: &str = "pretrain";
@@ -34,7 +34,7 @@ impl PretrainedSource {
     /// weights file ([`rbm::inspect_weights`]: valid safetensors, f32,
     /// finite), so that a bad file is refused before a run starts, not
     /// after its directory was made.
-    pub fn from_path(path: &std::path::Path) -> Result<Self, Box<dyn std::error::Error>> {
+    pub fn from_path(path: &std::path::Path) -> Result<Self, RunError> {
         rbm::inspect_weights(path)?;
         let (path, sha256) = crate::run_dir::identify_file(path)?;
         Ok(Self { path, sha256 })
@@ -42,13 +42,12 @@ impl PretrainedSource {
 
     /// Errors unless the file still has the hash recorded when the run
     /// started; `what` says what it is (`"stack"`, `"classifier"`).
-    pub fn check_unchanged(&self, what: &str) -> Result<(), Box<dyn std::error::Error>> {
+    pub fn check_unchanged(&self, what: &str) -> Result<(), RunError> {
         if crate::run_dir::file_hash(&self.path)? != self.sha256 {
-            return Err(format!(
-                "{}: not the {what} this run started from (its SHA-256 changed)",
-                self.path.display()
-            )
-            .into());
+            return Err(RunError::BadFile {
+                path: self.path.clone(),
+                message: format!("not the {what} this run started from (its SHA-256 changed)"),
+            });
         }
         Ok(())
     }
@@ -306,4 +305,42 @@ fn pretrain_layer_of(label: &str, layers: usize) -> Option<usize> {
     rest.starts_with(&format!("{layers} ("))
         .then(|| layer.parse().ok())
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_weights_is_a_bad_weights_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.safetensors");
+        std::fs::write(&path, b"not weights").unwrap();
+        match PretrainedSource::from_path(&path) {
+            Err(error @ RunError::BadWeights(_)) => {
+                assert!(error.to_string().contains("notes.safetensors"), "{error}")
+            }
+            other => panic!("expected RunError::BadWeights, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_source_whose_file_changed_is_refused_naming_what_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stack.safetensors");
+        let config = rbm::RbmConfig::new(4, 3);
+        let model = config.init(&Device::flex(), 1);
+        save_rbm(&model, &config, &path).unwrap();
+        let source = PretrainedSource::from_path(&path).unwrap();
+        source.check_unchanged("stack").unwrap();
+        save_rbm(&config.init(&Device::flex(), 2), &config, &path).unwrap();
+        let error = source.check_unchanged("stack").unwrap_err();
+        assert!(matches!(error, RunError::BadFile { .. }), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("not the stack this run started from"),
+            "{error}"
+        );
+    }
 }
