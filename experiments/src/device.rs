@@ -23,10 +23,16 @@ pub struct DeviceArgs {
 
 impl DeviceArgs {
     /// The device, with this process's CPU threads set to flush subnormals
-    /// unless `--keep-subnormals` was given.
+    /// unless `--keep-subnormals` was given. On Flex, an OpenBLAS kernel
+    /// narrower than the CPU is said on stderr (a silent slowdown else).
     pub fn select(&self) -> Result<Device, DeviceError> {
         let device = select_device(&self.device)?;
         rbm::set_flush_subnormals(!self.keep_subnormals);
+        if rbm::host_ops::on_flex(&device)
+            && let Some(warning) = rbm::host_ops::matmul_engine_warning()
+        {
+            eprintln!("warning: {warning}");
+        }
         Ok(device)
     }
 }

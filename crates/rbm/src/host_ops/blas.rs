@@ -286,9 +286,113 @@ pub fn describe() -> String {
     )
 }
 
+/// The widest vector instructions of a CPU, or those an OpenBLAS kernel
+/// is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum VectorWidth {
+    /// SSE and AVX without FMA, or not an x86 CPU.
+    Narrow,
+    /// AVX2 with FMA.
+    Avx2,
+    /// AVX-512 (F).
+    Avx512,
+}
+
+impl VectorWidth {
+    /// This CPU's, as the CPU reports it.
+    fn of_this_cpu() -> Self {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Self::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Self::Avx2;
+            }
+        }
+        Self::Narrow
+    }
+
+    /// The one an OpenBLAS kernel (`openblas_get_corename`) is written for.
+    fn of_kernel(core: &str) -> Self {
+        match core.to_ascii_lowercase().as_str() {
+            "skylakex" | "cooperlake" | "sapphirerapids" => Self::Avx512,
+            "haswell" | "zen" | "excavator" => Self::Avx2,
+            _ => Self::Narrow,
+        }
+    }
+
+    /// The `OPENBLAS_CORETYPE` value that selects a kernel of this width.
+    fn core_type(self) -> Option<&'static str> {
+        match self {
+            Self::Avx512 => Some("SkylakeX"),
+            Self::Avx2 => Some("Haswell"),
+            Self::Narrow => None,
+        }
+    }
+}
+
+/// Why the kernel `core` is too narrow for a CPU of width `cpu`, and
+/// what to set instead; `None` when it is not.
+pub(crate) fn kernel_mismatch(core: &str, cpu: VectorWidth) -> Option<String> {
+    let kernel = VectorWidth::of_kernel(core);
+    if kernel >= cpu {
+        return None;
+    }
+    let width = match cpu {
+        VectorWidth::Avx512 => "AVX-512",
+        _ => "AVX2 with FMA",
+    };
+    Some(format!(
+        "OpenBLAS multiplies with its {core} kernel, though this CPU has {width} \
+         (an OpenBLAS older than the CPU falls back to an old kernel; fine-tuning \
+         ran 2.7x slower so, docs/RESULTS.md): set OPENBLAS_CORETYPE={} for the wider one",
+        cpu.core_type().unwrap_or("Haswell")
+    ))
+}
+
+/// [`kernel_mismatch`] for the kernel OpenBLAS chose on this CPU.
+pub fn kernel_warning() -> Option<String> {
+    // SAFETY: OpenBLAS returns a pointer to a static NUL-terminated string.
+    let core = unsafe { CStr::from_ptr(openblas_get_corename()).to_string_lossy() };
+    kernel_mismatch(&core, VectorWidth::of_this_cpu())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kernel_narrower_than_the_cpu_is_named_with_the_core_type_to_set() {
+        // Debian 12's OpenBLAS on an AVX-512 Xeon it does not know.
+        let warning = kernel_mismatch("Prescott", VectorWidth::Avx512).unwrap();
+        assert!(warning.contains("Prescott kernel"), "{warning}");
+        assert!(warning.contains("AVX-512"), "{warning}");
+        assert!(warning.contains("OPENBLAS_CORETYPE=SkylakeX"), "{warning}");
+        let warning = kernel_mismatch("Haswell", VectorWidth::Avx512).unwrap();
+        assert!(warning.contains("OPENBLAS_CORETYPE=SkylakeX"), "{warning}");
+        let warning = kernel_mismatch("Sandybridge", VectorWidth::Avx2).unwrap();
+        assert!(warning.contains("AVX2 with FMA"), "{warning}");
+        assert!(warning.contains("OPENBLAS_CORETYPE=Haswell"), "{warning}");
+    }
+
+    #[test]
+    fn a_kernel_as_wide_as_the_cpu_or_wider_is_not_warned_about() {
+        for (core, cpu) in [
+            ("SkylakeX", VectorWidth::Avx512),
+            ("COOPERLAKE", VectorWidth::Avx512),
+            ("SapphireRapids", VectorWidth::Avx512),
+            ("Haswell", VectorWidth::Avx2),
+            ("Zen", VectorWidth::Avx2),
+            ("SkylakeX", VectorWidth::Avx2),
+            ("Prescott", VectorWidth::Narrow),
+            ("neoversen1", VectorWidth::Narrow),
+        ] {
+            assert_eq!(kernel_mismatch(core, cpu), None, "{core} on {cpu:?}");
+        }
+    }
 
     fn read_as_is(leading: usize) -> Option<Operand> {
         Some(Operand {

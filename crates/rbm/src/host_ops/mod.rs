@@ -123,6 +123,21 @@ pub fn matmul_engine() -> String {
     }
 }
 
+/// A warning when OpenBLAS (the `openblas` feature) multiplies with a
+/// kernel for narrower vectors than this CPU has (it falls back so on CPUs
+/// newer than itself, silently and up to 2.7x slower), naming the
+/// `OPENBLAS_CORETYPE` to set; `None` otherwise and without `openblas`.
+pub fn matmul_engine_warning() -> Option<String> {
+    #[cfg(feature = "openblas")]
+    {
+        blas::kernel_warning()
+    }
+    #[cfg(not(feature = "openblas"))]
+    {
+        None
+    }
+}
+
 /// [`HostOps::logistic`] on a tensor whose device passes [`on_flex`].
 pub(crate) fn logistic_on_flex<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     use burn::backend::Dispatch;
