@@ -234,6 +234,13 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ),
         ("bench updown", &["--gibbs-steps", "0"], &["Gibbs"]),
         ("bench updown", &["--train-rows", "0"], &["--train-rows"]),
+        ("bench products", &["--steps", "0"], &["--steps"]),
+        ("bench products", &["--repeats", "0"], &["--repeats"]),
+        (
+            "bench products",
+            &["--hidden", "5,0"],
+            &["--hidden", "a unit"],
+        ),
         ("infinite-sbn", &["--weight-std=-1"], &["--weight-std"]),
     ];
     for (name, args, names) in cases {
@@ -254,6 +261,7 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             "infinite-sbn",
             "bench finetune",
             "bench updown",
+            "bench products",
         ]
         .contains(name)
         {
@@ -261,7 +269,7 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         }
         let mut command = deepbelief(name);
         command.args(&all).args(["--device", "flex"]);
-        if ["bound", "gaussian", "infinite-sbn"].contains(name) {
+        if ["bound", "gaussian", "infinite-sbn", "bench products"].contains(name) {
             // These take no MNIST flags.
             command = deepbelief(name);
             let plain: Vec<&str> = all
@@ -781,7 +789,7 @@ fn exploding_biases_are_divergence_naming_the_epoch_and_no_model_is_saved() {
 }
 
 /// The subcommands, by name.
-const SUBCOMMANDS: [&str; 14] = [
+const SUBCOMMANDS: [&str; 15] = [
     "train-rbm",
     "classify",
     "generative",
@@ -796,6 +804,7 @@ const SUBCOMMANDS: [&str; 14] = [
     "infinite-sbn",
     "bench finetune",
     "bench updown",
+    "bench products",
 ];
 
 #[test]

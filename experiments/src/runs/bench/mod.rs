@@ -4,6 +4,7 @@
 
 pub mod cd;
 pub mod finetune;
+pub mod products;
 pub mod updown;
 
 use burn::prelude::Device;
