@@ -100,7 +100,7 @@ pub fn bench_products(
         wait(last.expect("at least one step"))?;
         let ms = started.elapsed().as_secs_f64() * 1e3 / bench.steps as f64;
         say(&format!(
-            "repeat {}: {ms:.2} ms per step ({:.0} GFLOP/s)",
+            "repeat {}: {ms:.2} ms per step ({:.1} GFLOP/s)",
             repeat + 1,
             bench.flops_per_step() / ms / 1e6
         ));
@@ -111,7 +111,7 @@ pub fn bench_products(
     let sizes: Vec<String> = bench.sizes.iter().map(usize::to_string).collect();
     say(&format!(
         "the {} products of one step of {} at batch {} on {}: median {median:.2} ms, \
-         best {:.2} ms; {:.0} GFLOP/s at the median",
+         best {:.2} ms; {:.1} GFLOP/s at the median",
         3 * layers.len() - 1,
         sizes.join("-"),
         bench.batch,
