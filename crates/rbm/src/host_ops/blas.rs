@@ -324,11 +324,13 @@ impl VectorWidth {
         }
     }
 
-    /// The `OPENBLAS_CORETYPE` value that selects a kernel of this width.
-    fn core_type(self) -> Option<&'static str> {
+    /// This width's name and the `OPENBLAS_CORETYPE` value that selects a
+    /// kernel of it; `None` for [`Self::Narrow`], the width of OpenBLAS's
+    /// fallback kernels, which no setting is needed for.
+    fn name_and_core_type(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Self::Avx512 => Some("SkylakeX"),
-            Self::Avx2 => Some("Haswell"),
+            Self::Avx512 => Some(("AVX-512", "SkylakeX")),
+            Self::Avx2 => Some(("AVX2 with FMA", "Haswell")),
             Self::Narrow => None,
         }
     }
@@ -337,19 +339,14 @@ impl VectorWidth {
 /// Why the kernel `core` is too narrow for a CPU of width `cpu`, and
 /// what to set instead; `None` when it is not.
 pub(crate) fn kernel_mismatch(core: &str, cpu: VectorWidth) -> Option<String> {
-    let kernel = VectorWidth::of_kernel(core);
-    if kernel >= cpu {
+    if VectorWidth::of_kernel(core) >= cpu {
         return None;
     }
-    let width = match cpu {
-        VectorWidth::Avx512 => "AVX-512",
-        _ => "AVX2 with FMA",
-    };
+    let (width, core_type) = cpu.name_and_core_type()?;
     Some(format!(
         "OpenBLAS multiplies with its {core} kernel, though this CPU has {width} \
          (an OpenBLAS older than the CPU falls back to an old kernel; fine-tuning \
-         ran 2.7x slower so, docs/RESULTS.md): set OPENBLAS_CORETYPE={} for the wider one",
-        cpu.core_type().unwrap_or("Haswell")
+         ran 2.7x slower so, docs/RESULTS.md): set OPENBLAS_CORETYPE={core_type} for the wider one"
     ))
 }
 
