@@ -25,6 +25,8 @@ fn main() -> std::process::ExitCode {
     }
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // SAFETY: no other thread exists yet; the run's threads start below.
+    unsafe { experiments::pin_burn_default_device(&matches) };
     // clap requires a subcommand; its own matches carry the flags given.
     let subcommand = matches.subcommand().map_or(&matches, |(_, m)| m);
     experiments::run_on_workers(|| cli.command.run(subcommand))

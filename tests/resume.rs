@@ -640,3 +640,80 @@ fn generative_resumes_after_a_kill_in_its_top_rbm_with_a_record_past_the_commit(
         "result.json",
     );
 }
+
+/// The names of a running process's threads, or none once it has ended.
+#[cfg(target_os = "linux")]
+fn thread_names(pid: u32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_string())
+        .collect()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_fine_tuning_resumed_on_flex_starts_no_other_device() {
+    // Burn loads a resumed optimizer's state on its default device, a GPU
+    // (or lavapipe) when wgpu is compiled in, whose device threads ("DSD-",
+    // "DSU-") then poll for the rest of the run; `--device flex` must keep
+    // that default on Flex. The resumed run is watched for its life: such
+    // threads, once started, never end before the process.
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_set(dir.path());
+    let out = dir.path().join("run");
+    let data = format!("idx:{}", dir.path().display());
+    let args = [
+        "--hidden",
+        "16,16",
+        "--cd-epochs",
+        "2",
+        "--finetune-epochs",
+        "8",
+        "--finetune-batch",
+        "5",
+        "--patience",
+        "8",
+        "--data",
+        &data,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    killed_once(
+        "classify",
+        &args,
+        &out,
+        |out| out.join("learner/checkpoint/optim-2.bpk").exists(),
+        &out.join("result.json"),
+    );
+    let mut resumed = Command::new(env!("CARGO_BIN_EXE_deepbelief"))
+        .args(["classify", "--out", out.to_str().unwrap(), "--resume"])
+        .args(["--device", "flex"])
+        .env_remove("BURN_DEVICE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut seen = std::collections::BTreeSet::new();
+    while resumed.try_wait().unwrap().is_none() {
+        seen.extend(thread_names(resumed.id()));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = resumed.wait_with_output().unwrap();
+    assert!(
+        status.status.success(),
+        "the resumed run failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(out.join("result.json").exists(), "the resumed run finished");
+    let devices: Vec<&String> = seen
+        .iter()
+        .filter(|name| name.starts_with("DS") || name.starts_with("llvmpipe"))
+        .collect();
+    assert!(
+        devices.is_empty(),
+        "a Flex run started device threads {devices:?} (all threads: {seen:?})"
+    );
+}

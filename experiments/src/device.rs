@@ -37,6 +37,54 @@ impl DeviceArgs {
     }
 }
 
+/// The `BURN_DEVICE` value that makes Burn's own default device the CPU
+/// backend named by a `--device` value; `None` for a GPU backend, whose
+/// runs may touch the default GPU as Burn picks it.
+///
+/// Burn takes `Device::default()` where it is given no device: loading an
+/// optimizer's state when a fine-tuning run resumes (`burn_optim`'s
+/// `ModuleOptimizer::load_record`) puts it there and moves it to the
+/// parameters' device at the next step. With wgpu compiled in, that
+/// default is a GPU, or software Vulkan without one: a Flex run that
+/// resumed started a wgpu device, lavapipe's threads and two device
+/// threads that woke every 150 us for the rest of the run (about 8% of a
+/// 2-core machine's samples), and would fail where no Vulkan driver is.
+pub fn burn_default_device(device_flag: &str) -> Option<&'static str> {
+    match device_flag {
+        "flex" => Some("flex"),
+        "ndarray" => Some("ndarray"),
+        _ => None,
+    }
+}
+
+/// The `BURN_DEVICE` value for a parsed command line: that of its
+/// innermost subcommand's `--device` ([`burn_default_device`]); `None`
+/// for a command without the flag or with a GPU backend.
+pub fn burn_default_device_for(matches: &clap::ArgMatches) -> Option<&'static str> {
+    let mut innermost = matches;
+    while let Some((_, sub)) = innermost.subcommand() {
+        innermost = sub;
+    }
+    let flag = innermost.try_get_one::<String>("device").ok()??;
+    burn_default_device(flag)
+}
+
+/// Makes Burn's default device the CPU backend that `--device` names
+/// ([`burn_default_device_for`]) by setting `BURN_DEVICE`, which Burn
+/// reads at every `Device::default()`. `--device` is the user's explicit
+/// choice, so it overrides a `BURN_DEVICE` set outside.
+///
+/// # Safety
+///
+/// Sets an environment variable: call it before any other thread exists
+/// (as `std::env::set_var` requires).
+pub unsafe fn pin_burn_default_device(matches: &clap::ArgMatches) {
+    if let Some(burn_device) = burn_default_device_for(matches) {
+        // SAFETY: no other thread exists yet (this function's contract).
+        unsafe { std::env::set_var("BURN_DEVICE", burn_device) };
+    }
+}
+
 /// The backend names this build can run on, in the order they are listed.
 pub fn available_backends() -> Vec<&'static str> {
     let mut names = Vec::new();
@@ -298,6 +346,29 @@ mod tests {
                     "{name}"
                 );
             }
+        }
+    }
+
+    /// The parsed command line of `deepbelief ARGS`.
+    fn parsed(args: &[&str]) -> clap::ArgMatches {
+        use clap::Subcommand;
+        crate::commands::Command::augment_subcommands(clap::Command::new("deepbelief"))
+            .try_get_matches_from(std::iter::once("deepbelief").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn burns_default_device_follows_the_innermost_subcommands_cpu_device() {
+        let cases: [(&[&str], Option<&str>); 6] = [
+            (&["classify"], Some("flex")),
+            (&["classify", "--device", "ndarray"], Some("ndarray")),
+            (&["bench", "finetune", "--device", "flex"], Some("flex")),
+            (&["classify", "--device", "wgpu"], None),
+            (&["bench", "finetune", "--device", "cuda:1"], None),
+            (&["seeds", "runs/a"], None),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(burn_default_device_for(&parsed(args)), expected, "{args:?}");
         }
     }
 

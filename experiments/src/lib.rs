@@ -31,7 +31,8 @@ pub use mimalloc;
 
 pub use cli::CommonArgs;
 pub use device::{
-    DeviceArgs, DeviceError, available_backends, select_device, vulkan_driver_manifests,
+    DeviceArgs, DeviceError, available_backends, burn_default_device, burn_default_device_for,
+    pin_burn_default_device, select_device, vulkan_driver_manifests,
 };
 
 /// Runs a binary's work on a worker of rayon's global pool and ends the
