@@ -12,9 +12,10 @@
 //! by side on rayon's threads for one pool (the pretraining study ran
 //! 2.35x slower so); here every call is single-threaded and the threads
 //! are rayon's, each with blocks of the output fixed by the shape alone
-//! ([`split`]): the same seed and CPU give the same model on any number
+//! ([`super::blocks`]): the same seed and CPU give the same model on any number
 //! of threads (tested).
 
+use super::blocks::for_each_block;
 use std::ffi::{CStr, c_char, c_int};
 
 const ROW_MAJOR: c_int = 101;
@@ -91,40 +92,6 @@ fn leading(lines: usize, len: usize, line_stride: isize, step: isize) -> Option<
         usize::try_from(line_stride).ok()?
     };
     (leading >= len.max(1) && c_int::try_from(leading).is_ok()).then_some(leading)
-}
-
-/// The output's blocks for the threads: along rows (`along_rows`) or
-/// columns, `size` rows or columns each (the last may be shorter). A
-/// function of the shape only, never of the thread count, so that the
-/// bits do not depend on the threads either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Split {
-    pub along_rows: bool,
-    pub size: usize,
-}
-
-/// Multiply-adds below which a block is not worth a thread's wake-up and
-/// its own packing of the shared operand (4M and 64 below measured no
-/// different on 2 cores, fine-tuning and up-down).
-const MIN_BLOCK_WORK: usize = 1 << 24;
-/// Rows or columns below which a block is too narrow for the kernels.
-const MIN_BLOCK_SIDE: usize = 128;
-/// Blocks at most: enough for 16 cores, few enough that packing the
-/// shared operand once per block stays small.
-const MAX_BLOCKS: usize = 16;
-
-/// [`Split`] of an `[m, n]` output over `k`: along its longer side, into
-/// as many blocks as the work and the side allow.
-pub(crate) fn split(m: usize, n: usize, k: usize) -> Split {
-    let along_rows = m >= n;
-    let side = m.max(n);
-    let blocks = (m.saturating_mul(n).saturating_mul(k) / MIN_BLOCK_WORK)
-        .min(side / MIN_BLOCK_SIDE)
-        .clamp(1, MAX_BLOCKS);
-    Split {
-        along_rows,
-        size: side.div_ceil(blocks),
-    }
 }
 
 /// `out = lhs @ rhs`, row-major `[rows, k] @ [k, cols]`: the operands
@@ -216,7 +183,7 @@ impl Product {
 }
 
 /// Computes `product`, or returns `None` (nothing written) when a size
-/// passes `c_int`. The output's blocks ([`split`]) go to rayon's threads,
+/// passes `c_int`. The output's blocks ([`for_each_block`]) go to rayon's threads,
 /// each one call of single-threaded OpenBLAS: no OpenBLAS threads spin
 /// beside rayon's, the products of nets trained side by side on rayon's
 /// threads do not queue for OpenBLAS's pool, and the bits do not depend
@@ -239,22 +206,12 @@ pub(crate) unsafe fn sgemm(product: Product) -> Option<()> {
         c_int::try_from(size).ok()?;
     }
     single_threaded();
-    let Split { along_rows, size } = split(rows, cols, k);
-    let side = if along_rows { rows } else { cols };
-    let block = |b: usize| {
-        let (start, end) = (b * size, ((b + 1) * size).min(side));
-        // SAFETY: the caller's contract; each block is a sub-matrix of
-        // the operands and the output (disjoint from the other blocks'),
-        // addressed with their own leading dimensions.
-        unsafe { product.block(along_rows, start, end).run() }
-    };
-    let blocks = side.div_ceil(size);
-    if blocks == 1 {
-        block(0);
-    } else {
-        use rayon::prelude::*;
-        (0..blocks).into_par_iter().for_each(block);
-    }
+    // SAFETY: the caller's contract; each block is a sub-matrix of the
+    // operands and the output (disjoint from the other blocks'), addressed
+    // with their own leading dimensions.
+    for_each_block(rows, cols, k, |along_rows, start, end| unsafe {
+        product.block(along_rows, start, end).run()
+    });
     Some(())
 }
 
@@ -431,37 +388,6 @@ mod tests {
             operand(4, 5, past, 1),
             None,
             "a leading dimension past c_int"
-        );
-    }
-
-    /// Outputs split along their longer side, into as many blocks as the
-    /// work (16M multiply-adds each) and the side (128 each) allow, at
-    /// most 16; small products are one block.
-    #[test]
-    fn outputs_split_by_their_shape_alone() {
-        let split_of = |along_rows, size| Split { along_rows, size };
-        // Batch-100 training: [100, 784] @ [784, 500], 39M multiply-adds.
-        assert_eq!(
-            split(100, 500, 784),
-            split_of(false, 250),
-            "2 blocks of columns"
-        );
-        // Its weight gradient, [784, 100] @ [100, 500].
-        assert_eq!(
-            split(784, 500, 100),
-            split_of(true, 392),
-            "2 blocks of rows"
-        );
-        // [500, 100] @ [100, 2000]: 100M.
-        assert_eq!(split(500, 2000, 100), split_of(false, 400), "5 blocks");
-        assert_eq!(split(4000, 4000, 2000), split_of(true, 250), "at most 16");
-        assert_eq!(split(100, 10, 2000), split_of(true, 100), "one block: 2M");
-        assert_eq!(split(3, 4, 5), split_of(false, 4));
-        assert_eq!(split(1, 1, 1), split_of(true, 1));
-        assert_eq!(
-            split(100, 100, 1 << 20),
-            split_of(true, 100),
-            "one block: 100 rows"
         );
     }
 

@@ -1,6 +1,7 @@
 //! [`HostOps`] on Flex: the host kernels on f32 buffers of their own.
 
 use super::HostOps;
+use super::blocks::for_each_block;
 use crate::host_kernels::{logistic_in_place, momentum_descent_into, softplus_in_place};
 use burn::backend::Flex;
 use burn::backend::flex::{FlexTensor, Layout};
@@ -144,48 +145,67 @@ unsafe fn new_matrix(
     ))
 }
 
-/// `lhs @ rhs` by Flex's own GEMM with Flex's arguments
-/// (`burn_flex::ops::matmul`), into an f32 buffer of its own: Flex's bits.
+/// `lhs @ rhs` by Flex's own GEMM (the `gemm` crate) into an f32 buffer
+/// of its own, the output's blocks ([`for_each_block`]) on rayon's
+/// threads, each one single-threaded call: the bits depend on the shape,
+/// never on the thread count. Called with `Parallelism::Rayon` on the
+/// whole product as Flex calls it, the `gemm` crate ran one fine-tuning
+/// step's products no faster on 2 threads than on 1 (docs/RESULTS.md).
 ///
 /// # Shapes
 /// - lhs: `[m, k]`, rhs: `[k, n]` (f32, none empty) -> `[m, n]`
 fn gemm_matmul(lhs: &FlexTensor, rhs: &FlexTensor, m: usize, k: usize, n: usize) -> FlexTensor {
-    // Flex's arguments (`burn_flex::ops::matmul`): its strides,
-    // alpha 0 and beta 1 with the output not read, and threads
-    // from 192^3 multiply-adds.
-    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
     let (lhs_rows, lhs_cols) = (lhs.layout().strides()[0], lhs.layout().strides()[1]);
     let (rhs_rows, rhs_cols) = (rhs.layout().strides()[0], rhs.layout().strides()[1]);
+    // Addresses, not pointers, cross to rayon's threads.
+    let (lhs_at, rhs_at) = (first_value(lhs) as usize, first_value(rhs) as usize);
     // SAFETY: the operands' views lie within their storage (their
-    // layouts say so), and the GEMM writes all `m * n` values of the
-    // output (k > 0, the output not read).
+    // layouts say so); the blocks are disjoint and together cover all
+    // `m * n` values of the output, each written by the GEMM (k > 0, the
+    // output not read: alpha 0, beta 1).
     let product = unsafe {
         new_matrix(m, n, |out| {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                out,
-                1,
-                n as isize,
-                false,
-                first_value(lhs),
-                lhs_cols,
-                lhs_rows,
-                first_value(rhs),
-                rhs_cols,
-                rhs_rows,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
+            let out_at = out as usize;
+            for_each_block(m, n, k, |along_rows, start, end| {
+                let (rows, cols, lhs, rhs, out) = if along_rows {
+                    (
+                        end - start,
+                        n,
+                        (lhs_at as *const f32).wrapping_offset(start as isize * lhs_rows),
+                        rhs_at as *const f32,
+                        (out_at as *mut f32).wrapping_add(start * n),
+                    )
+                } else {
+                    (
+                        m,
+                        end - start,
+                        lhs_at as *const f32,
+                        (rhs_at as *const f32).wrapping_offset(start as isize * rhs_cols),
+                        (out_at as *mut f32).wrapping_add(start),
+                    )
+                };
+                gemm::gemm(
+                    rows,
+                    cols,
+                    k,
+                    out,
+                    1,
+                    n as isize,
+                    false,
+                    lhs,
+                    lhs_cols,
+                    lhs_rows,
+                    rhs,
+                    rhs_cols,
+                    rhs_rows,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            });
             Some(())
         })
     };

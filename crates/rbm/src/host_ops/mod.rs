@@ -9,8 +9,13 @@
 //!
 //! Flex's matmul allocates its output zeroed and then copies it once more
 //! (Burn's byte buffer re-aligns a `Vec<u8>`): 10% of a fine-tuning
-//! epoch. [`HostOps::matmul`] calls the same GEMM with the same arguments
-//! into an f32 buffer of its own, so the bits are Flex's.
+//! epoch; and the `gemm` crate, given rayon's threads for the whole
+//! product as Flex gives them, ran a fine-tuning step's products no
+//! faster on 2 threads than on 1. [`HostOps::matmul`] writes into an f32
+//! buffer of its own, the output's blocks ([`blocks`], fixed by the shape)
+//! each one single-threaded GEMM call on one of rayon's threads: the same
+//! bits on any thread count, not Flex's own (the order of the sum over `k`
+//! follows each block's shape).
 //!
 //! On an autodiff device the logistic keeps its output for the backward
 //! pass, `grad * s * (1 - s)`: finite for every input, where the backward
@@ -191,6 +196,8 @@ pub(crate) fn momentum_descent_on_flex<const D: usize>(
 mod autodiff;
 #[cfg(feature = "openblas")]
 mod blas;
+#[cfg(feature = "flex")]
+mod blocks;
 #[cfg(feature = "flex")]
 mod flex;
 #[cfg(all(test, feature = "flex"))]
