@@ -429,34 +429,35 @@ fn classify_resumes_to_the_same_model_after_a_kill_in_pretraining() {
     );
 }
 
+/// A `classify` run whose fine-tuning is long enough to be killed after
+/// its second epoch: 8 epochs of batches of 5 (100 steps an epoch keep
+/// the epoch-2 checkpoint on disk long enough to be seen: the Learner
+/// removes it two epochs later, and at batches of 100 an idle machine
+/// ran those epochs between two polls), patience 8 (no early stop: this
+/// data reaches 100% validation accuracy by epoch 2).
+const FINE_TUNING_TO_KILL: [&str; 10] = [
+    "--hidden",
+    "16,16",
+    "--cd-epochs",
+    "2",
+    "--finetune-epochs",
+    "8",
+    "--finetune-batch",
+    "5",
+    "--patience",
+    "8",
+];
+
 #[test]
 fn classify_resumes_to_the_same_model_after_a_kill_in_fine_tuning() {
     // Killed once Burn's Learner has checkpointed its second fine-tuning
     // epoch (of 8), with dropout on: the resumed epochs must see the
-    // uninterrupted run's data order and dropout masks. Batches of 5 (100
-    // steps an epoch) keep the epoch-2 checkpoint on disk long enough to
-    // be seen: the Learner removes it two epochs later, and at batches of
-    // 100 an idle machine ran those epochs between two polls. Patience 8:
-    // no early stop (this data reaches 100% validation accuracy by epoch
-    // 2; early stopping across a resume is not what this test is about).
+    // uninterrupted run's data order and dropout masks (early stopping
+    // across a resume is not what this test is about).
+    let dropout = ["--input-dropout", "0.1", "--hidden-dropout", "0.25"];
     check_resume(
         "classify",
-        &[
-            "--hidden",
-            "16,16",
-            "--cd-epochs",
-            "2",
-            "--finetune-epochs",
-            "8",
-            "--finetune-batch",
-            "5",
-            "--patience",
-            "8",
-            "--input-dropout",
-            "0.1",
-            "--hidden-dropout",
-            "0.25",
-        ],
+        &[&FINE_TUNING_TO_KILL[..], &dropout].concat(),
         |out| {
             ["optim-2.bpk", "scheduler-2.bpk"]
                 .iter()
@@ -665,25 +666,10 @@ fn a_fine_tuning_resumed_on_flex_starts_no_other_device() {
     write_idx_set(dir.path());
     let out = dir.path().join("run");
     let data = format!("idx:{}", dir.path().display());
-    let args = [
-        "--hidden",
-        "16,16",
-        "--cd-epochs",
-        "2",
-        "--finetune-epochs",
-        "8",
-        "--finetune-batch",
-        "5",
-        "--patience",
-        "8",
-        "--data",
-        &data,
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let place = ["--data", &data, "--out", out.to_str().unwrap()];
     killed_once(
         "classify",
-        &args,
+        &[&FINE_TUNING_TO_KILL[..], &place].concat(),
         &out,
         |out| out.join("learner/checkpoint/optim-2.bpk").exists(),
         &out.join("result.json"),
