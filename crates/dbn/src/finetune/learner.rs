@@ -103,7 +103,11 @@ fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
 /// `resume_from = Some(epoch)`, the model, optimiser and schedule are
 /// restored from that checkpoint and training continues with the next epoch
 /// (the data order and dropout masks are an uninterrupted run's, see
-/// [`ResumedOrder`]).
+/// [`ResumedOrder`]). Burn restores the optimiser's state on its default
+/// device (`Device::default()`, a GPU whenever one is compiled in) and
+/// moves it to the model's at the next step: a caller on a CPU backend
+/// sets `BURN_DEVICE` first, as `deepbelief` does
+/// (`experiments::pin_burn_default_device`).
 #[allow(clippy::too_many_arguments)]
 pub fn finetune(
     model: DbnClassifier,

@@ -43,9 +43,9 @@ pub(crate) fn split(m: usize, n: usize, k: usize) -> Split {
     }
 }
 
-/// The blocks of `side` rows or columns, `size` each: `(start, end)`.
-fn ranges(side: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..side.div_ceil(size)).map(move |b| (b * size, ((b + 1) * size).min(side)))
+/// Block `b` of `side` rows or columns, `size` each: `(start, end)`.
+fn block_range(b: usize, size: usize, side: usize) -> (usize, usize) {
+    (b * size, ((b + 1) * size).min(side))
 }
 
 /// Runs `block(along_rows, start, end)` for each block of an `[m, n]`
@@ -59,14 +59,15 @@ pub(crate) fn for_each_block(
 ) {
     let Split { along_rows, size } = split(m, n, k);
     let side = if along_rows { m } else { n };
-    if size >= side {
+    let blocks = side.div_ceil(size);
+    if blocks == 1 {
         block(along_rows, 0, side);
     } else {
         use rayon::prelude::*;
-        let blocks: Vec<(usize, usize)> = ranges(side, size).collect();
-        blocks
-            .into_par_iter()
-            .for_each(|(start, end)| block(along_rows, start, end));
+        (0..blocks).into_par_iter().for_each(|b| {
+            let (start, end) = block_range(b, size, side);
+            block(along_rows, start, end)
+        });
     }
 }
 
@@ -105,9 +106,14 @@ mod tests {
     }
 
     #[test]
-    fn ranges_cover_the_side_once_in_order() {
-        assert_eq!(ranges(500, 250).collect::<Vec<_>>(), [(0, 250), (250, 500)]);
-        assert_eq!(ranges(5, 2).collect::<Vec<_>>(), [(0, 2), (2, 4), (4, 5)]);
-        assert_eq!(ranges(1, 1).collect::<Vec<_>>(), [(0, 1)]);
+    fn blocks_cover_the_side_once_in_order() {
+        let ranges = |side: usize, size: usize| -> Vec<(usize, usize)> {
+            (0..side.div_ceil(size))
+                .map(|b| block_range(b, size, side))
+                .collect()
+        };
+        assert_eq!(ranges(500, 250), [(0, 250), (250, 500)]);
+        assert_eq!(ranges(5, 2), [(0, 2), (2, 4), (4, 5)]);
+        assert_eq!(ranges(1, 1), [(0, 1)]);
     }
 }
