@@ -15,9 +15,10 @@
 #                                    # already started goes first)
 #   (both queues then go on to the 500-hidden PCD RBM's log-likelihood,
 #   seeds 1-3: `scripts/headline-runs.sh pcd` alone)
-#   scripts/headline-runs.sh paper-pcd # the generative `paper` preset with
-#                                    # the `quick` preset's PCD phase before
-#                                    # sampling (an extra arm), seeds 1-3
+#   scripts/headline-runs.sh paper-pcd [SEED...] # the generative `paper`
+#                                    # preset with the `quick` preset's PCD
+#                                    # phase before sampling (an extra arm),
+#                                    # seeds 1-3 (or those given)
 #   scripts/headline-runs.sh hot-stats-sweep [K] # up-down's rates chosen
 #                                    # on validation for appendix B's
 #                                    # sampled top-RBM states (the sweep's
@@ -70,7 +71,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|cd1}
+queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|cd1}
 mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
@@ -183,11 +184,13 @@ hs200_seeds() {
 # paper_pcd_seeds: the generative `paper` preset with the `quick` preset's
 # persistent-CD phase before sampling, an extra arm (not HOT's) for the
 # issue's 95% of samples recognised; up-down and the final phase are the
-# preset's, so its errors repeat the plain seeds' on the same CPU.
+# preset's, so its errors repeat the plain seeds' on the same CPU. Seeds:
+# those given, or 1-3.
 paper_pcd_seeds() {
-  local seed
+  local seed seeds=("$@")
+  [ ${#seeds[@]} -gt 0 ] || seeds=(1 2 3)
   wait=1 run classify-quick classify --preset quick
-  for seed in 1 2 3; do
+  for seed in "${seeds[@]}"; do
     run "generative-paper-pcd-seed$seed" generative --preset paper --seed "$seed" \
       --top-pcd-epochs 20 --top-pcd-lr 0.001 --top-pcd-final-lr 0.00005 \
       --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
@@ -262,7 +265,8 @@ hs200)
   hs200_seeds "$@"
   ;;
 paper-pcd)
-  paper_pcd_seeds
+  shift
+  paper_pcd_seeds "$@"
   ;;
 hot-stats)
   hot_statistics_seeds
@@ -311,7 +315,7 @@ cd1)
   done
   ;;
 *)
-  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|cd1" >&2
+  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|cd1" >&2
   exit 2
   ;;
 esac
