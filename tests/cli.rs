@@ -161,6 +161,11 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("classify", &["--line-searches", "0"], &["line search"]),
         (
             "classify",
+            &["--finetune-weight-decay-on", "biases"],
+            &["--finetune-weight-decay-on", "biases"],
+        ),
+        (
+            "classify",
             &["--line-searches", "3", "--input-dropout", "0.2"],
             &["conjugate", "dropout"],
         ),

@@ -54,7 +54,7 @@ pub use finetune::batch::{
     ClassificationBatch, ClassificationBatcher, LabelledImage, LabelledImages,
 };
 pub use finetune::classifier::{ClassifierConfig, DbnClassifier, Initialisation};
-pub use finetune::config::{DropoutRates, FinetuneConfig, FinetuneMethod};
+pub use finetune::config::{DecayScope, DropoutRates, FinetuneConfig, FinetuneMethod};
 pub use finetune::conjugate::{ConjugateEpoch, Minimized, conjugate_gradient_epoch, minimize};
 pub use finetune::sgd_net::{SgdNet, SgdStep, epoch_order, for_each_net};
 pub use generative::model::{

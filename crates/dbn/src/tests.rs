@@ -707,6 +707,28 @@ fn finetune_config_without_dropout_field_loads() {
     assert_eq!(config.dropout, DropoutRates::NONE);
 }
 
+/// A config from before the option (no `weight_decay_scope`) loads with
+/// the cost on all parameters and saves as it was, so its run keeps its
+/// identity; the weights-only scope is saved and read back.
+#[test]
+fn weight_decay_scope_all_is_left_out_of_saved_configs() {
+    let all = FinetuneConfig::default();
+    let json = serde_json::to_value(&all).unwrap();
+    assert!(json.get("weight_decay_scope").is_none(), "{json}");
+    let loaded: FinetuneConfig = serde_json::from_value(json).unwrap();
+    assert_eq!(loaded.weight_decay_scope, crate::DecayScope::All);
+    let weights = FinetuneConfig {
+        weight_decay_scope: crate::DecayScope::Weights,
+        ..all
+    };
+    let json = serde_json::to_value(&weights).unwrap();
+    assert_eq!(json["weight_decay_scope"], "weights");
+    assert_eq!(
+        serde_json::from_value::<FinetuneConfig>(json).unwrap(),
+        weights
+    );
+}
+
 #[test]
 fn random_baseline_is_seeded() {
     let device = device();

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::ArgMatches;
-use dbn::{ClassifierConfig, StackConfig};
+use dbn::{ClassifierConfig, DecayScope, StackConfig};
 
 use crate::cli::{Invocation, RunArgs};
 use crate::data::DataSpec;
@@ -59,6 +59,9 @@ pub struct Args {
     /// Fine-tuning L2 penalty.
     #[arg(long)]
     finetune_weight_decay: Option<f64>,
+    /// The parameters the fine-tuning L2 penalty reaches.
+    #[arg(long, value_enum, default_value_t = DecayScopeArg::All)]
+    finetune_weight_decay_on: DecayScopeArg,
     /// Fine-tuning mini-batch size.
     #[arg(long)]
     finetune_batch: Option<usize>,
@@ -97,6 +100,25 @@ pub struct Args {
     run: RunArgs,
     #[command(flatten)]
     common: crate::cli::CommonArgs,
+}
+
+/// The command-line spelling of [`DecayScope`].
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DecayScopeArg {
+    /// Every parameter, biases too (Burn's SGD weight decay).
+    All,
+    /// The weight matrices only, not the biases (Hinton's `rbm.m`,
+    /// Srivastava et al.'s `deepnet`).
+    Weights,
+}
+
+impl From<DecayScopeArg> for DecayScope {
+    fn from(scope: DecayScopeArg) -> Self {
+        match scope {
+            DecayScopeArg::All => DecayScope::All,
+            DecayScopeArg::Weights => DecayScope::Weights,
+        }
+    }
 }
 
 pub fn run(args: Args, matches: &ArgMatches) -> Result<(), Box<dyn std::error::Error>> {
@@ -144,6 +166,7 @@ fn config_from_args(
     finetune.lr_decay = args.finetune_lr_decay.unwrap_or(finetune.lr_decay);
     finetune.momentum = args.finetune_momentum.unwrap_or(finetune.momentum);
     finetune.weight_decay = args.finetune_weight_decay.unwrap_or(finetune.weight_decay);
+    finetune.weight_decay_scope = args.finetune_weight_decay_on.into();
     finetune.batch_size = args.finetune_batch.unwrap_or(finetune.batch_size);
     finetune.head_epochs = args.head_epochs.unwrap_or(finetune.head_epochs);
     finetune.dropout.input = args.input_dropout.unwrap_or(finetune.dropout.input);

@@ -25,8 +25,14 @@ pub struct FinetuneConfig {
     pub lr_decay: f64,
     /// Classical momentum (no dampening).
     pub momentum: f64,
-    /// L2 penalty on all parameters.
+    /// L2 penalty, `weight_decay * parameter` added to the gradient of
+    /// the parameters that `weight_decay_scope` names.
     pub weight_decay: f64,
+    /// Which parameters the L2 penalty reaches: all (the default, Burn's
+    /// SGD) or the weight matrices only (Hinton's code, Srivastava et al.'s
+    /// `deepnet`).
+    #[serde(default, skip_serializing_if = "DecayScope::is_all")]
+    pub weight_decay_scope: DecayScope,
     /// Stop when the validation accuracy has not improved for this many
     /// epochs; `None` trains all `max_epochs`.
     pub patience: Option<usize>,
@@ -59,6 +65,36 @@ pub enum FinetuneMethod {
     /// cross-entropy; the head alone for `head_epochs`; no learning rate,
     /// momentum, weight decay or dropout.
     ConjugateGradient { line_searches: usize },
+}
+
+/// The parameters an L2 weight cost reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecayScope {
+    /// Every parameter, biases too, as Burn's `SgdConfig` weight decay.
+    #[default]
+    All,
+    /// The weight matrices only (parameters of rank 2 or more; a
+    /// classifier's biases are rank 1): a bias gets no cost, as in Hinton's
+    /// `rbm.m` and in `deepnet` (Srivastava et al. 2014), whose biases
+    /// carry `apply_l2_decay: false`.
+    Weights,
+}
+
+impl DecayScope {
+    /// True for [`DecayScope::All`] (the default, left out of saved configs
+    /// so that configs from before the option keep their identity).
+    pub fn is_all(&self) -> bool {
+        *self == DecayScope::All
+    }
+
+    /// Whether a parameter of rank `rank` is decayed.
+    pub fn reaches(&self, rank: usize) -> bool {
+        match self {
+            DecayScope::All => true,
+            DecayScope::Weights => rank >= 2,
+        }
+    }
 }
 
 /// Probabilities of dropping units while fine-tuning: each input pixel and
@@ -95,6 +131,7 @@ impl Default for FinetuneConfig {
             lr_decay: 0.95,
             momentum: 0.9,
             weight_decay: 1e-5,
+            weight_decay_scope: DecayScope::All,
             patience: Some(10),
             seed: 42,
             head_epochs: 0,
@@ -153,13 +190,15 @@ impl FinetuneConfig {
     }
 
     /// SGD with classical momentum (no dampening) and L2 weight decay:
-    /// [`MomentumSgd`], or Burn's `Sgd` without momentum.
+    /// [`MomentumSgd`], or Burn's `Sgd` without momentum when the decay
+    /// reaches every parameter.
     pub fn optimizer(&self) -> ModuleOptimizer {
         let weight_decay = (self.weight_decay > 0.0).then_some(self.weight_decay as f32);
-        if self.momentum > 0.0 {
+        if self.momentum > 0.0 || !self.weight_decay_scope.is_all() {
             return ModuleOptimizer::from(MomentumSgd {
                 momentum: self.momentum as f32,
                 weight_decay,
+                decay_scope: self.weight_decay_scope,
             });
         }
         SgdConfig::new()
