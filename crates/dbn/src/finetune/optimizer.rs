@@ -92,12 +92,13 @@ mod tests {
     use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
     use burn::tensor::Distribution;
 
-    fn weights(layer: &Linear) -> Vec<u32> {
-        layer
-            .weight
-            .val()
-            .try_into_vec_as::<f32>()
-            .expect("f32")
+    fn values(tensor: Tensor<2>) -> Vec<f32> {
+        tensor.try_into_vec_as::<f32>().expect("f32")
+    }
+
+    /// The layer's weights as bits, to compare for bit-identity.
+    fn weight_bits(layer: &Linear) -> Vec<u32> {
+        values(layer.weight.val())
             .into_iter()
             .map(f32::to_bits)
             .collect()
@@ -125,20 +126,16 @@ mod tests {
         });
         let (mut a, mut b) = (start.clone(), start.clone());
         for _ in 0..3 {
-            let before = weights(&a);
+            let before = weight_bits(&a);
             let loss_a = a.forward(inputs.clone()).tanh().sum();
             let grads_a = GradientsParams::from_grads(loss_a.backward(), &a);
             a = burn_sgd.step(0.1, a, grads_a);
             let loss_b = b.forward(inputs.clone()).tanh().sum();
             let grads_b = GradientsParams::from_grads(loss_b.backward(), &b);
             b = fused.step(0.1, b, grads_b);
-            assert_eq!(weights(&a), weights(&b));
-            assert_ne!(weights(&a), before);
+            assert_eq!(weight_bits(&a), weight_bits(&b));
+            assert_ne!(weight_bits(&a), before);
         }
-    }
-
-    fn values(tensor: Tensor<2>) -> Vec<f32> {
-        tensor.try_into_vec_as::<f32>().expect("f32")
     }
 
     /// One step of `config`'s optimizer on `layer` under a zero data
