@@ -270,11 +270,11 @@ dropout_long_seeds() {
 }
 
 # dropout_strong_seeds SEED...: the dropout of Hinton et al. (2012) on
-# the pretrained 784-500-500-2000 DBN (hidden units 0.5, inputs 0.2; their
-# 92 test errors) through the `paper` preset's pipeline and rate (0.1,
-# momentum 0.9), decaying by 0.998 an epoch (theirs) where the preset
-# decays by 0.99: at 0.99 the same dropout was still improving when its
-# rate had fallen to half (1.37% validation at epoch 76,
+# the pretrained 784-500-500-2000 DBN (hidden units 0.5: their 92 test
+# errors; inputs 0.2, as deepnet's DBN example) through the `paper` preset's pipeline and rate (0.1,
+# momentum 0.9), decaying by 0.998 an epoch where the preset decays by
+# 0.99 (not chosen on validation: at 0.99 the same dropout was still
+# improving when its rate had fallen to half, 1.37% validation at epoch 76,
 # docs/results/dropout-strong-seed1-partial-2026-11-30.json). At most
 # 1,000 epochs on the 50,000, the epoch chosen on validation (patience
 # 200), then the preset's 10 on all 60,000.
