@@ -245,6 +245,18 @@ print(c["learning_rate"], c["momentum"], c["weight_decay"])' "$sweep")
   done
 }
 
+# paper_arm NAME SEED FLAGS...: `classify --preset paper` with FLAGS as
+# the run NAME-seedSEED, from that seed's hs or hs200 run's stack where
+# one is here (else pretraining the preset's stack, the same recipe and
+# seed, itself).
+paper_arm() {
+  local name=$1 seed=$2 from
+  shift 2
+  stack_from --pretrained "$RUNS/classify-hs-seed$seed/pretrained.safetensors" \
+    "$RUNS/classify-hs200-seed$seed/pretrained.safetensors"
+  run "$name-seed$seed" classify --preset paper --seed "$seed" "${from[@]}" "$@"
+}
+
 # dropout_long_seeds SEED...: the dropout fine-tuning of deepnet's
 # examples/dbn (mnist_classifier.pbtxt, train_classifier.pbtxt), seeds 3,
 # 1, 2 or those given, each from its hs or hs200 run's stack where one is
@@ -257,13 +269,11 @@ print(c["learning_rate"], c["momentum"], c["weight_decay"])' "$sweep")
 # (classify-dropout-long-seed3, docs/RESULTS.md, "Srivastava et al.'s own
 # fine-tuning"); these runs are named -wo (weights only).
 dropout_long_seeds() {
-  local seed from seeds
+  local seed seeds
   seeds_or 3 1 2 -- "$@"
   for seed in "${seeds[@]}"; do
-    stack_from --pretrained "$RUNS/classify-hs-seed$seed/pretrained.safetensors" \
-      "$RUNS/classify-hs200-seed$seed/pretrained.safetensors"
-    run "classify-dropout-long-wo-seed$seed" classify --preset paper --seed "$seed" "${from[@]}" \
-      --head-epochs 0 --input-dropout 0.2 --hidden-dropout 0.5 --finetune-lr 0.01 \
+    paper_arm classify-dropout-long-wo "$seed" --head-epochs 0 \
+      --input-dropout 0.2 --hidden-dropout 0.5 --finetune-lr 0.01 \
       --finetune-lr-decay 1 --finetune-momentum 0.9 --finetune-weight-decay 0.001 \
       --finetune-weight-decay-on weights --finetune-epochs 1667 --patience 0
   done
@@ -279,14 +289,12 @@ dropout_long_seeds() {
 # 1,000 epochs on the 50,000, the epoch chosen on validation (patience
 # 200), then the preset's 10 on all 60,000.
 dropout_strong_seeds() {
-  local seed from seeds
+  local seed seeds
   seeds_or 3 1 2 -- "$@"
   for seed in "${seeds[@]}"; do
-    stack_from --pretrained "$RUNS/classify-hs-seed$seed/pretrained.safetensors" \
-      "$RUNS/classify-hs200-seed$seed/pretrained.safetensors"
-    run "classify-dropout-strong-seed$seed" classify --preset paper --seed "$seed" "${from[@]}" \
-      --input-dropout 0.2 --hidden-dropout 0.5 --finetune-lr-decay 0.998 \
-      --finetune-epochs 1000 --patience 200
+    paper_arm classify-dropout-strong "$seed" --input-dropout 0.2 \
+      --hidden-dropout 0.5 --finetune-lr-decay 0.998 --finetune-epochs 1000 \
+      --patience 200
   done
 }
 
