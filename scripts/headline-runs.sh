@@ -53,6 +53,15 @@
 #                                    # 200), an exploratory arm for the
 #                                    # lecture's 1.0%; seeds 3, 1, 2 (or
 #                                    # those given), stacks as dropout-long
+#   scripts/headline-runs.sh dropout-all [SEED...] # the preset's dropout
+#                                    # fine-tuning for a fixed 81 epochs,
+#                                    # 80 of them on all 60,000 (the number
+#                                    # validation chose for the preset's
+#                                    # seeds), no choice among epochs;
+#                                    # seeds 1-3 (or those given)
+#   scripts/headline-runs.sh paper-stack [SEED...] # the `paper` preset
+#                                    # from the same stacks as the arms
+#                                    # above: their paired control
 #
 # A run both queues list goes to the first to reach it; the other queue
 # moves on (the hs seeds first: 3-4 hours each on two cores side by side,
@@ -80,7 +89,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|cd1}
+queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|cd1}
 mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
@@ -246,14 +255,16 @@ print(c["learning_rate"], c["momentum"], c["weight_decay"])' "$sweep")
 }
 
 # paper_arm NAME SEED FLAGS...: `classify --preset paper` with FLAGS as
-# the run NAME-seedSEED, from that seed's hs or hs200 run's stack where
-# one is here (else pretraining the preset's stack, the same recipe and
-# seed, itself).
+# the run NAME-seedSEED, from that seed's stack of an hs, hs200 or
+# dropout-strong run where one is here (all three pretrain as the preset
+# does), else pretraining the preset's stack, the same recipe and seed,
+# itself.
 paper_arm() {
   local name=$1 seed=$2 from
   shift 2
   stack_from --pretrained "$RUNS/classify-hs-seed$seed/pretrained.safetensors" \
-    "$RUNS/classify-hs200-seed$seed/pretrained.safetensors"
+    "$RUNS/classify-hs200-seed$seed/pretrained.safetensors" \
+    "$RUNS/classify-dropout-strong-seed$seed/pretrained.safetensors"
   run "$name-seed$seed" classify --preset paper --seed "$seed" "${from[@]}" "$@"
 }
 
@@ -295,6 +306,35 @@ dropout_strong_seeds() {
     paper_arm classify-dropout-strong "$seed" --input-dropout 0.2 \
       --hidden-dropout 0.5 --finetune-lr-decay 0.998 --finetune-epochs 1000 \
       --patience 200
+  done
+}
+
+# dropout_all_seeds SEED...: the `paper` preset's dropout and rate
+# schedule trained on all 60,000 for a fixed number of epochs, as H&S and
+# HOT end on all the training data, without a choice among epochs: the
+# 5 head epochs and 1 whole-net epoch on the 50,000, then 80 on all
+# 60,000 (the final pass, the rate decaying by 0.99 an epoch as before).
+# 81 whole-net epochs: the mean of the epochs that validation chose for
+# the preset's 3 seeds (47, 62, 104; docs/results/classify-paper-seeds123-
+# 2026-11-30.json) plus its 10 on all 60,000. Seeds 1-3 or those given.
+dropout_all_seeds() {
+  local seed seeds
+  seeds_or 1 2 3 -- "$@"
+  for seed in "${seeds[@]}"; do
+    paper_arm classify-dropout-all "$seed" --finetune-epochs 1 --patience 0 \
+      --final-epochs 80
+  done
+}
+
+# paper_stack_seeds SEED...: the `paper` preset itself from the stacks
+# that paper_arm gives the arms above, their paired control (the
+# preset's own seeds were pretrained on machines gone since, so their
+# stacks differ in the last bits). Seeds 1-3 or those given.
+paper_stack_seeds() {
+  local seed seeds
+  seeds_or 1 2 3 -- "$@"
+  for seed in "${seeds[@]}"; do
+    paper_arm classify-paper-stack "$seed"
   done
 }
 
@@ -366,6 +406,14 @@ dropout-strong)
   shift
   dropout_strong_seeds "$@"
   ;;
+dropout-all)
+  shift
+  dropout_all_seeds "$@"
+  ;;
+paper-stack)
+  shift
+  paper_stack_seeds "$@"
+  ;;
 cd1)
   # The greedy stage with a CD-1 top RBM as HOT (rate 0.03, sampled
   # reconstruction; seed 1 is docs/RESULTS.md's runs/greedy-cd1-hot).
@@ -376,7 +424,7 @@ cd1)
   done
   ;;
 *)
-  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|cd1" >&2
+  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|cd1" >&2
   exit 2
   ;;
 esac
