@@ -62,6 +62,9 @@
 #   scripts/headline-runs.sh paper-stack [SEED...] # the `paper` preset
 #                                    # from the same stacks as the arms
 #                                    # above: their paired control
+#   scripts/headline-runs.sh dropout-sweep # the preset's dropout
+#                                    # probabilities on validation, seed 1
+#                                    # (2 x 2; two queues share it)
 #
 # A run both queues list goes to the first to reach it; the other queue
 # moves on (the hs seeds first: 3-4 hours each on two cores side by side,
@@ -89,7 +92,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|cd1}
+queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|cd1}
 mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
@@ -334,7 +337,28 @@ paper_stack_seeds() {
   local seed seeds
   seeds_or 1 2 3 -- "$@"
   for seed in "${seeds[@]}"; do
-    paper_arm classify-paper-stack "$seed"
+    run_preset_on_stack "$seed"
+  done
+}
+
+run_preset_on_stack() {
+  paper_arm classify-paper-stack "$1"
+}
+
+# dropout_sweep: the preset's dropout probabilities chosen on validation
+# on seed 1's stack, a 2 x 2 grid (inputs 0.1 or 0.2, hidden units 0.25
+# or 0.35), the rest of the preset unchanged; (0.1, 0.25) is the preset
+# itself, the run classify-paper-stack-seed1. The lowest best validation
+# error wins (a tie goes to the preset). Two queues share the arms.
+dropout_sweep() {
+  local input hidden
+  run_preset_on_stack 1
+  for input in 0.1 0.2; do
+    for hidden in 0.25 0.35; do
+      [ "$input/$hidden" = 0.1/0.25 ] && continue
+      paper_arm "classify-dropout-i$input-h$hidden" 1 --input-dropout "$input" \
+        --hidden-dropout "$hidden"
+    done
   done
 }
 
@@ -414,6 +438,9 @@ paper-stack)
   shift
   paper_stack_seeds "$@"
   ;;
+dropout-sweep)
+  dropout_sweep
+  ;;
 cd1)
   # The greedy stage with a CD-1 top RBM as HOT (rate 0.03, sampled
   # reconstruction; seed 1 is docs/RESULTS.md's runs/greedy-cd1-hot).
@@ -424,7 +451,7 @@ cd1)
   done
   ;;
 *)
-  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|cd1" >&2
+  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|cd1" >&2
   exit 2
   ;;
 esac
