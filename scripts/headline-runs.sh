@@ -92,7 +92,8 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-queue=${1:?usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|cd1}
+usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|cd1"
+queue=${1:?$usage}
 mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
@@ -330,19 +331,15 @@ dropout_all_seeds() {
 }
 
 # paper_stack_seeds SEED...: the `paper` preset itself from the stacks
-# that paper_arm gives the arms above, their paired control (the
-# preset's own seeds were pretrained on machines gone since, so their
-# stacks differ in the last bits). Seeds 1-3 or those given.
+# that paper_arm gives the arms above, their paired control (the preset's
+# own seeds' stacks went with an earlier machine; on 2026-12-03 these
+# repeated their figures exactly). Seeds 1-3 or those given.
 paper_stack_seeds() {
   local seed seeds
   seeds_or 1 2 3 -- "$@"
   for seed in "${seeds[@]}"; do
-    run_preset_on_stack "$seed"
+    paper_arm classify-paper-stack "$seed"
   done
-}
-
-run_preset_on_stack() {
-  paper_arm classify-paper-stack "$1"
 }
 
 # dropout_sweep: the preset's dropout probabilities chosen on validation
@@ -352,7 +349,7 @@ run_preset_on_stack() {
 # error wins (a tie goes to the preset). Two queues share the arms.
 dropout_sweep() {
   local input hidden
-  run_preset_on_stack 1
+  paper_arm classify-paper-stack 1
   for input in 0.1 0.2; do
     for hidden in 0.25 0.35; do
       [ "$input/$hidden" = 0.1/0.25 ] && continue
@@ -451,7 +448,7 @@ cd1)
   done
   ;;
 *)
-  echo "usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|cd1" >&2
+  echo "$usage" >&2
   exit 2
   ;;
 esac
