@@ -237,6 +237,11 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["--train-rows", "60000"],
             &["--train-rows"],
         ),
+        (
+            "bench finetune",
+            &["--hidden-dropout", "1"],
+            &["hidden", "dropout", "1"],
+        ),
         ("bench updown", &["--gibbs-steps", "0"], &["Gibbs"]),
         ("bench updown", &["--train-rows", "0"], &["--train-rows"]),
         ("bench products", &["--steps", "0"], &["--steps"]),

@@ -662,6 +662,34 @@ fn dropout_zeroes_the_expected_fraction_and_keeps_the_mean() {
     assert!(kept.into_iter().all(|&x| (x - 1.0 / 0.7).abs() < 1e-6));
 }
 
+/// Masks follow the device's generator: the same seed gives the same
+/// mask, the next draw or another seed a different one; and the gradient
+/// through a dropped-out activation is its mask (`1 / keep` or 0).
+#[test]
+fn dropout_masks_follow_the_device_seed_and_pass_the_gradient_through() {
+    let device = device();
+    let ones = || Tensor::<2>::ones([50, 40], &device);
+    let dropped = |x| host(crate::finetune::classifier::dropped_out(x, 0.25));
+    device.seed(5);
+    let first = dropped(ones());
+    let next = dropped(ones());
+    device.seed(5);
+    assert_eq!(dropped(ones()), first, "the same seed, the same mask");
+    assert_ne!(next, first, "the next draw");
+    device.seed(6);
+    assert_ne!(dropped(ones()), first, "another seed");
+
+    let autodiff = device.clone().autodiff();
+    autodiff.seed(5);
+    let x = Tensor::<2>::ones([50, 40], &autodiff).require_grad();
+    let y = crate::finetune::classifier::dropped_out(x.clone(), 0.25);
+    let gradients = y.clone().sum().backward();
+    let gradient = host(x.grad(&gradients).expect("a gradient"));
+    // With x = 1, y is the mask itself.
+    assert_eq!(gradient, host(y));
+    assert!(gradient.iter().all(|&g| g == 0.0 || g == 1.0 / 0.75));
+}
+
 #[test]
 fn dropout_acts_in_training_passes_only() {
     let device = device();

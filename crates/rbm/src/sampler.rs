@@ -119,6 +119,28 @@ impl Sampler {
         Tensor::from_data(TensorData::new(values, shape), device)
     }
 
+    /// An inverted-dropout mask: `1 / keep` where the stream's uniform
+    /// ([`Self::uniform_vec`]'s) falls below `keep`, 0 elsewhere, so that
+    /// `activations * mask` keeps each unit with probability `keep` and
+    /// leaves the expectation unchanged.
+    ///
+    /// # Shapes
+    /// - output: `shape`, values in {0, 1 / keep}
+    pub fn dropout_mask<const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        keep: f64,
+        device: &Device,
+    ) -> Tensor<D> {
+        let kept = (1.0 / keep) as f32;
+        let keep = keep as f32;
+        let mut values = vec![0.0; shape.iter().product()];
+        self.each_uniform(&mut values, |slot, u| {
+            *slot = if u < keep { kept } else { 0.0 }
+        });
+        Tensor::from_data(TensorData::new(values, shape), device)
+    }
+
     /// Independent Bernoulli draws: 1 where a uniform falls below `probabilities`.
     ///
     /// # Shapes
@@ -169,6 +191,36 @@ mod tests {
             assert_eq!(drawn, reference_uniforms(11, len), "length {len}");
             // The next draw continues after ceil(len / 2) words.
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+            for _ in 0..len.div_ceil(2) {
+                rng.next_u64();
+            }
+            assert_eq!(sampler.rng.next_u64(), rng.next_u64(), "length {len}");
+        }
+    }
+
+    /// A dropout mask is `1 / keep` exactly where the stream's uniforms
+    /// fall below `keep` (an odd count too), and consumes the stream as
+    /// they do.
+    #[test]
+    fn dropout_masks_keep_where_the_uniforms_fall_below_keep() {
+        let device = Device::flex();
+        for (len, keep) in [(1, 0.5), (7, 0.8), (1001, 0.75)] {
+            let mut sampler = Sampler::new(21);
+            let mask = sampler
+                .dropout_mask([len], keep, &device)
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap();
+            let uniforms = reference_uniforms(21, len);
+            for (m, u) in mask.iter().zip(&uniforms) {
+                let expected = if *u < keep as f32 {
+                    (1.0 / keep) as f32
+                } else {
+                    0.0
+                };
+                assert_eq!(m.to_bits(), expected.to_bits(), "length {len}");
+            }
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(21);
             for _ in 0..len.div_ceil(2) {
                 rng.next_u64();
             }

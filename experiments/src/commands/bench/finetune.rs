@@ -1,12 +1,13 @@
 //! Fine-tuning throughput of the paper's 784-500-500-2000-10 sigmoid net
 //! (softmax cross-entropy, SGD momentum 0.9, learning rate 0.1, weight
-//! decay 1e-5 unless `--finetune-weight-decay` says otherwise, batch 100 unless `--batch` says otherwise, no dropout) over the first 50,000 MNIST images, through the project's
+//! decay 1e-5 unless `--finetune-weight-decay` says otherwise, batch 100 unless `--batch` says otherwise, no dropout unless
+//! `--input-dropout` / `--hidden-dropout` say otherwise) over the first 50,000 MNIST images, through the project's
 //! one Learner path (`dbn::finetune::learner::finetune`): the work per
 //! sample of `../shared/bench/peer_torch_mlp.py`, plus the Learner's
 //! per-epoch validation on `--valid-rows` images and its checkpoint.
 //!
 //! cargo run --release -- bench finetune --device flex
-use dbn::{ClassifierConfig, FinetuneConfig};
+use dbn::{ClassifierConfig, DropoutRates, FinetuneConfig};
 
 use crate::data::layer_sizes;
 use crate::runs::bench::finetune::{FinetuneBench, bench_finetune};
@@ -28,6 +29,14 @@ pub struct Args {
     /// default; 0 is `peer_torch_mlp.py`'s plain SGD with momentum).
     #[arg(long, default_value_t = 1e-5)]
     finetune_weight_decay: f64,
+    /// Dropout probability of the input pixels (the peer has none; the
+    /// `paper` preset's is 0.1).
+    #[arg(long, default_value_t = 0.0)]
+    input_dropout: f64,
+    /// Dropout probability of the hidden units (the `paper` preset's is
+    /// 0.25).
+    #[arg(long, default_value_t = 0.0)]
+    hidden_dropout: f64,
     /// Hidden layer sizes.
     #[arg(long, value_delimiter = ',', default_value = "500,500,2000")]
     hidden: Vec<usize>,
@@ -40,9 +49,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     ClassifierConfig::new(layer_sizes(datasets::MNIST_PIXELS, &args.hidden), 10).validate()?;
+    let dropout = DropoutRates {
+        input: args.input_dropout,
+        hidden: args.hidden_dropout,
+    };
     FinetuneConfig {
         weight_decay: args.finetune_weight_decay,
         batch_size: args.batch,
+        dropout,
         ..FinetuneConfig::default()
     }
     .validate()?;
@@ -75,6 +89,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         valid_rows: args.valid_rows,
         epochs: args.finetune_epochs,
         weight_decay: args.finetune_weight_decay,
+        dropout,
         hidden: args.hidden.clone(),
         batch: args.batch,
         device_name: args.common.device.device.clone(),

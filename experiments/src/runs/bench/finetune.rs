@@ -1,6 +1,6 @@
 //! Fine-tuning throughput of the paper's 784-500-500-2000-10 sigmoid net
 //! (softmax cross-entropy, SGD momentum 0.9, learning rate 0.1, weight
-//! decay 1e-5 unless `--finetune-weight-decay` says otherwise, batch 100, no dropout) over the first 50,000 MNIST images, through the project's
+//! decay 1e-5 unless `--finetune-weight-decay` says otherwise, batch 100, no dropout unless asked) over the first 50,000 MNIST images, through the project's
 //! one Learner path (`dbn::finetune::learner::finetune`): the work per
 //! sample of `../shared/bench/peer_torch_mlp.py`, plus the Learner's
 //! per-epoch validation on `--valid-rows` images and its checkpoint.
@@ -10,7 +10,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use burn::train::Interrupter;
 use dbn::finetune::learner::{FINETUNE_PHASE, Selection, finetune};
-use dbn::{ClassifierConfig, FinetuneConfig};
+use dbn::{ClassifierConfig, DropoutRates, FinetuneConfig};
 
 use crate::data::{labelled, layer_sizes};
 use crate::output::dashboard::dashboard;
@@ -24,6 +24,8 @@ pub struct FinetuneBench {
     /// Timed epochs (after one untimed warm-up epoch).
     pub epochs: usize,
     pub weight_decay: f64,
+    /// Dropout while training (none for the peer's work).
+    pub dropout: DropoutRates,
     /// Hidden layer sizes.
     pub hidden: Vec<usize>,
     /// Mini-batch size.
@@ -67,6 +69,7 @@ pub fn bench_finetune(
             lr_decay: 1.0,
             weight_decay: bench.weight_decay,
             batch_size: bench.batch,
+            dropout: bench.dropout,
             ..FinetuneConfig::default()
         };
         let started = Instant::now();
@@ -99,7 +102,7 @@ pub fn bench_finetune(
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     say(&format!(
-        "fine-tuning {} batch {} on {} ({} images, validation {} images, checkpoint per epoch): median {median:.0} samples/s",
+        "fine-tuning {} batch {}{} on {} ({} images, validation {} images, checkpoint per epoch): median {median:.0} samples/s",
         sizes
             .iter()
             .chain([&10])
@@ -107,6 +110,14 @@ pub fn bench_finetune(
             .collect::<Vec<_>>()
             .join("-"),
         bench.batch,
+        if bench.dropout.is_active() {
+            format!(
+                ", dropout inputs {} / hidden {}",
+                bench.dropout.input, bench.dropout.hidden
+            )
+        } else {
+            String::new()
+        },
         bench.device_name,
         bench.train_rows,
         bench.valid_rows
