@@ -1,8 +1,9 @@
 //! Fine-tuning throughput of the paper's 784-500-500-2000-10 sigmoid net
 //! (softmax cross-entropy, SGD momentum 0.9, learning rate 0.1, weight
-//! decay 1e-5 unless `--finetune-weight-decay` says otherwise, batch 100 unless `--batch` says otherwise, no dropout unless
-//! `--input-dropout` / `--hidden-dropout` say otherwise) over the first 50,000 MNIST images, through the project's
-//! one Learner path (`dbn::finetune::learner::finetune`): the work per
+//! decay 1e-5 unless `--finetune-weight-decay` says otherwise, batch 100
+//! unless `--batch` says otherwise, no dropout unless `--input-dropout` /
+//! `--hidden-dropout` say otherwise) over the first 50,000 MNIST images,
+//! through the project's one Learner path (`dbn::finetune::learner::finetune`): the work per
 //! sample of `../shared/bench/peer_torch_mlp.py`, plus the Learner's
 //! per-epoch validation on `--valid-rows` images and its checkpoint.
 //!
