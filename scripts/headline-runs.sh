@@ -74,6 +74,8 @@
 #                                    # queues share it)
 #   scripts/headline-runs.sh lr LR [SEED...] # the preset with rate LR,
 #                                    # seeds 2 and 3 (or those given)
+#   scripts/headline-runs.sh momentum-sweep # momentum 0.95 and 0.99 at the
+#                                    # preset's effective rate, seed 1
 #
 # A run both queues list goes to the first to reach it; the other queue
 # moves on (the hs seeds first: 3-4 hours each on two cores side by side,
@@ -101,7 +103,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|cd1"
+usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|cd1"
 queue=${1:?$usage}
 mkdir -p "$RUNS"
 
@@ -411,6 +413,18 @@ lr_seeds() {
   done
 }
 
+# momentum_sweep: the preset's momentum (0.9) against 0.95 and 0.99 (the
+# final momentum of Hinton et al. 2012) at the same effective rate,
+# rate / (1 - momentum) = 1, on seed 1's stack; the rule as lr_sweep's.
+momentum_sweep() {
+  local pair
+  for pair in 0.05/0.95 0.01/0.99; do
+    (paper_arm "classify-m${pair#*/}" 1 --finetune-lr "${pair%/*}" \
+      --finetune-momentum "${pair#*/}") ||
+      echo "classify-m${pair#*/}-seed1 failed (diverged?); see its log" >&2
+  done
+}
+
 # updown_sweep DIR [K] FLAGS...: the up-down sweep in $RUNS/DIR (the
 # `paper` preset's greedy DBN, 2 x 2 x 2 arms of 100 CD-3 epochs) with
 # FLAGS, resumed if started; with K, shard K of 2 (two queues side by
@@ -496,6 +510,9 @@ dropout-sweep)
   ;;
 lr-sweep)
   lr_sweep
+  ;;
+momentum-sweep)
+  momentum_sweep
   ;;
 lr)
   shift
