@@ -400,16 +400,21 @@ lr_sweep() {
   done
 }
 
+# sweep_arm NAME SEED FLAGS...: paper_arm for an arm of a sweep, where a
+# fine-tuning that diverges is a result: it is reported and the queue
+# goes on to the next arm.
+sweep_arm() {
+  (paper_arm "$@") || echo "$1-seed$2 failed (diverged?); see its log" >&2
+}
+
 # lr_seeds LR SEED...: the preset with fine-tuning rate LR, seeds 2 and 3
-# or those given. An arm whose fine-tuning diverges is reported, and the
-# queue goes on.
+# or those given.
 lr_seeds() {
   local lr=$1 seed seeds
   shift
   seeds_or 2 3 -- "$@"
   for seed in "${seeds[@]}"; do
-    (paper_arm "classify-lr$lr" "$seed" --finetune-lr "$lr") ||
-      echo "classify-lr$lr-seed$seed failed (diverged?); see its log" >&2
+    sweep_arm "classify-lr$lr" "$seed" --finetune-lr "$lr"
   done
 }
 
@@ -419,9 +424,8 @@ lr_seeds() {
 momentum_sweep() {
   local pair
   for pair in 0.05/0.95 0.01/0.99; do
-    (paper_arm "classify-m${pair#*/}" 1 --finetune-lr "${pair%/*}" \
-      --finetune-momentum "${pair#*/}") ||
-      echo "classify-m${pair#*/}-seed1 failed (diverged?); see its log" >&2
+    sweep_arm "classify-m${pair#*/}" 1 --finetune-lr "${pair%/*}" \
+      --finetune-momentum "${pair#*/}"
   done
 }
 
