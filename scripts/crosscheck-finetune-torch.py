@@ -82,6 +82,9 @@ def main():
     p.add_argument("--input-dropout", type=float, default=0.1)
     p.add_argument("--hidden-dropout", type=float, default=0.25)
     p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--max-norm", type=float, default=0.0,
+                   help="after every step, scale each unit's incoming weight vector to at most this L2 norm "
+                        "(Hinton et al. 2012's constraint; the preset has none); 0: off")
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
     if os.path.exists(a.out):
@@ -143,6 +146,10 @@ def main():
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                if a.max_norm > 0:
+                    with torch.no_grad():
+                        for w in [pair[0] for pair in layers] + [head[0]]:  # [inputs, outputs]
+                            w.mul_((a.max_norm / w.norm(dim=0, keepdim=True).clamp_min(1e-12)).clamp(max=1.0))
                 sched.step()
                 wrong += int((logits.argmax(1) != y[idx_b]).sum())
                 total_loss += float(loss) * len(idx_b)
