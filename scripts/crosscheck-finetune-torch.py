@@ -27,6 +27,8 @@ for _v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
 import numpy as np
 import torch
 
+from mnist_idx import read_idx
+
 
 def read_safetensors(path):
     """The F32 tensors of a safetensors file, by name."""
@@ -51,19 +53,6 @@ def read_safetensors(path):
             sys.exit(f"{path}: tensor {name}: its bytes {a}..{b} do not hold shape {meta['shape']} (truncated?)")
         out[name] = np.frombuffer(body[a:b], np.float32).reshape(meta["shape"]).copy()
     return out
-
-
-def idx(path, offset, shape):
-    """An IDX file's bytes after its header, checked against the expected shape."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        sys.exit(f"{path}: cannot read the MNIST file ({e.strerror})")
-    expected = offset + int(np.prod(shape))
-    if len(raw) != expected:
-        sys.exit(f"{path}: expected {expected} bytes (an IDX file of shape {shape}), found {len(raw)}")
-    return np.frombuffer(raw, np.uint8, offset=offset).reshape(shape)
 
 
 def main():
@@ -93,10 +82,10 @@ def main():
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
 
     d = a.mnist_dir
-    images = idx(f"{d}/train-images-idx3-ubyte", 16, (60000, 784)).astype(np.float32) / 255
-    labels = idx(f"{d}/train-labels-idx1-ubyte", 8, (60000,)).astype(np.int64)
-    test_x = torch.from_numpy(idx(f"{d}/t10k-images-idx3-ubyte", 16, (10000, 784)).astype(np.float32) / 255)
-    test_y = torch.from_numpy(idx(f"{d}/t10k-labels-idx1-ubyte", 8, (10000,)).astype(np.int64))
+    images = read_idx(f"{d}/train-images-idx3-ubyte", 16, (60000, 784)).astype(np.float32) / 255
+    labels = read_idx(f"{d}/train-labels-idx1-ubyte", 8, (60000,)).astype(np.int64)
+    test_x = torch.from_numpy(read_idx(f"{d}/t10k-images-idx3-ubyte", 16, (10000, 784)).astype(np.float32) / 255)
+    test_y = torch.from_numpy(read_idx(f"{d}/t10k-labels-idx1-ubyte", 8, (10000,)).astype(np.int64))
     all_x, all_y = torch.from_numpy(images), torch.from_numpy(labels)
     train_x, train_y = all_x[:50000], all_y[:50000]
     valid_x, valid_y = all_x[50000:], all_y[50000:]
@@ -114,6 +103,8 @@ def main():
     top = layers[-1][0].shape[1]
     limit = (6.0 / (top + 10)) ** 0.5
     head = [((torch.rand(top, 10) * 2 - 1) * limit).requires_grad_(), torch.zeros(10, requires_grad=True)]
+
+    weights = [pair[0] for pair in layers] + [head[0]]  # what --max-norm constrains
 
     def forward(x, train):
         def drop(h, prob):
@@ -148,7 +139,7 @@ def main():
                 opt.step()
                 if a.max_norm > 0:
                     with torch.no_grad():
-                        for w in [pair[0] for pair in layers] + [head[0]]:  # [inputs, outputs]
+                        for w in weights:  # [inputs, outputs]
                             w.mul_((a.max_norm / w.norm(dim=0, keepdim=True).clamp_min(1e-12)).clamp(max=1.0))
                 sched.step()
                 wrong += int((logits.argmax(1) != y[idx_b]).sum())

@@ -8,7 +8,6 @@ usage: TORCH_PY scripts/peer-torch-mlp-openblas.py MNIST_DIR [epochs]  -> second
 Environment: TORCH_THREADS (default 2) for PyTorch; OpenBLAS uses as many threads; OpenMP's
 threads wait passively (OMP_WAIT_POLICY) unless told otherwise."""
 import os
-import struct
 import sys
 import time
 
@@ -22,6 +21,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", threads)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 import torch
+
+from mnist_idx import read_idx
 
 torch.set_num_threads(int(threads))
 
@@ -49,17 +50,11 @@ class Linear(torch.nn.Linear):
         return OpenBlasLinear.apply(x, self.weight, self.bias)
 
 
-def idx(path, offset, shape):
-    import gzip
-    raw = open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
-    return np.frombuffer(raw, np.uint8, offset=offset).reshape(shape)
-
-
 mnist = sys.argv[1]
 epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-images = idx(mnist + "/train-images-idx3-ubyte", 16, (60000, 784)).astype(np.float32) / 255
+images = read_idx(mnist + "/train-images-idx3-ubyte", 16, (60000, 784)).astype(np.float32) / 255
 x = torch.from_numpy(images)[:50000].contiguous()
-y = torch.from_numpy(idx(mnist + "/train-labels-idx1-ubyte", 8, (60000,)).astype(np.int64))[:50000]
+y = torch.from_numpy(read_idx(mnist + "/train-labels-idx1-ubyte", 8, (60000,)).astype(np.int64))[:50000]
 torch.manual_seed(0)
 net = torch.nn.Sequential(Linear(784, 500), torch.nn.Sigmoid(), Linear(500, 500), torch.nn.Sigmoid(),
                           Linear(500, 2000), torch.nn.Sigmoid(), Linear(2000, 10))
