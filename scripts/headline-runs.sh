@@ -76,6 +76,19 @@
 #                                    # seeds 2 and 3 (or those given)
 #   scripts/headline-runs.sh momentum-sweep # momentum 0.95 and 0.99 at the
 #                                    # preset's effective rate, seed 1
+#   scripts/headline-runs.sh sparse-stack [SEED...] # the `paper` preset
+#                                    # pretrained with deepnet's
+#                                    # regularisers (L2 1e-3, sparsity
+#                                    # target 0.1) on H&S's schedule and
+#                                    # net: an extra arm; seeds 1-3 (or
+#                                    # those given)
+#   scripts/headline-runs.sh dropout-wide [SEED...] # the `paper` preset
+#                                    # (its pretraining and fine-tuning) on
+#                                    # the 1024-1024-2048 net of deepnet's
+#                                    # DBN example, not H&S's 500-500-2000:
+#                                    # an extra arm, labelled; seeds 1-3 (or
+#                                    # those given), each pretraining its
+#                                    # own stack
 #
 # A run both queues list goes to the first to reach it; the other queue
 # moves on (the hs seeds first: 3-4 hours each on two cores side by side,
@@ -103,7 +116,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|cd1"
+usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|cd1"
 queue=${1:?$usage}
 mkdir -p "$RUNS"
 
@@ -368,6 +381,34 @@ paper_stack_seeds() {
   done
 }
 
+# dropout_wide_seeds SEED...: the preset on a wider net, 1024-1024-2048
+# (Srivastava et al.'s deepnet examples/dbn), pretrained by the preset's
+# own recipe; seeds 1-3 or those given. Not H&S's net: its figures are an
+# extra arm's.
+dropout_wide_seeds() {
+  local seed seeds
+  seeds_or 1 2 3 -- "$@"
+  for seed in "${seeds[@]}"; do
+    run "classify-wide-seed$seed" classify --preset paper --seed "$seed" \
+      --hidden 1024,1024,2048
+  done
+}
+
+# sparse_stack_seeds SEED...: the preset with its stack pretrained under
+# the regularisers of deepnet's examples/dbn (mnist_rbm*.pbtxt: L2 1e-3,
+# sparsity target 0.1 with damping 0.9 and cost 0.01 on a gradient
+# divided by q (1 - q), about 0.11 in this project's form at q = 0.1),
+# on rbm.m's schedule (50 epochs, rate 0.1, momentum 0.5 then 0.9) and
+# H&S's 500-500-2000; seeds 1-3 or those given.
+sparse_stack_seeds() {
+  local seed seeds
+  seeds_or 1 2 3 -- "$@"
+  for seed in "${seeds[@]}"; do
+    run "classify-sparse-stack-seed$seed" classify --preset paper --seed "$seed" \
+      --cd-weight-decay 0.001 --cd-sparsity-target 0.1 --cd-sparsity-cost 0.11
+  done
+}
+
 # dropout_sweep: the preset's dropout probabilities chosen on validation
 # on seed 1's stack, a 2 x 2 grid (inputs 0.1 or 0.2, hidden units 0.25
 # or 0.35), the rest of the preset unchanged; (0.1, 0.25) is the preset
@@ -517,6 +558,14 @@ lr-sweep)
   ;;
 momentum-sweep)
   momentum_sweep
+  ;;
+dropout-wide)
+  shift
+  dropout_wide_seeds "$@"
+  ;;
+sparse-stack)
+  shift
+  sparse_stack_seeds "$@"
   ;;
 lr)
   shift

@@ -161,6 +161,43 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("classify", &["--line-searches", "0"], &["line search"]),
         (
             "classify",
+            &["--cd-weight-decay=-0.001"],
+            &["--cd-weight-decay"],
+        ),
+        (
+            "classify",
+            &["--cd-sparsity-target", "1", "--cd-sparsity-cost", "0.1"],
+            &["--cd-sparsity-target"],
+        ),
+        (
+            "classify",
+            &["--cd-sparsity-target", "0.1"],
+            &["--cd-sparsity-cost"],
+        ),
+        (
+            "classify",
+            &["--cd-sparsity-cost", "nan", "--cd-sparsity-target", "0.1"],
+            &["--cd-sparsity-cost"],
+        ),
+        (
+            "classify",
+            &[
+                "--cd-sparsity-target",
+                "0.1",
+                "--cd-sparsity-cost",
+                "0.1",
+                "--cd-sparsity-decay",
+                "1",
+            ],
+            &["--cd-sparsity-decay"],
+        ),
+        (
+            "classify",
+            &["--no-pretrain", "--cd-weight-decay", "0.001"],
+            &["--no-pretrain", "--cd-weight-decay"],
+        ),
+        (
+            "classify",
             &["--finetune-weight-decay-on", "biases"],
             &["--finetune-weight-decay-on", "biases"],
         ),
@@ -580,6 +617,42 @@ fn a_run_interrupted_before_its_first_checkpoint_restarts_from_its_own_config() 
 /// A JSON file of a run directory.
 fn json_of(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn classify_pretraining_regularisers_reach_every_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("classify");
+    succeeds(&run(
+        "classify",
+        &[
+            "--out",
+            &text(&out),
+            "--train-rows",
+            "500",
+            "--hidden",
+            "20,10",
+            "--cd-epochs",
+            "1",
+            "--finetune-epochs",
+            "1",
+            "--cd-weight-decay",
+            "0.001",
+            "--cd-sparsity-target",
+            "0.05",
+            "--cd-sparsity-cost",
+            "0.2",
+        ],
+    ));
+    let layers = &json_of(&out.join("config.json"))["stack"]["layers"];
+    assert_eq!(layers.as_array().map(Vec::len), Some(2));
+    for layer in layers.as_array().unwrap() {
+        let train = &layer["train"];
+        assert_eq!(train["weight_decay"], 0.001);
+        assert_eq!(train["sparsity"]["target"], 0.05);
+        assert_eq!(train["sparsity"]["cost"], 0.2);
+        assert_eq!(train["sparsity"]["decay"], 0.9, "the flag's default");
+    }
 }
 
 #[test]

@@ -67,6 +67,26 @@ pub mod numbers {
         }
     }
 
+    /// A probability strictly between 0 and 1, such as a sparsity target.
+    pub fn probability(text: &str) -> Result<f64, String> {
+        let value = number(text)?;
+        if value > 0.0 && value < 1.0 {
+            Ok(value)
+        } else {
+            Err(format!("a probability must be in (0, 1), found {value}"))
+        }
+    }
+
+    /// The decay of a running average: in [0, 1).
+    pub fn decay(text: &str) -> Result<f64, String> {
+        let value = number(text)?;
+        if (0.0..1.0).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("a decay must be in [0, 1), found {value}"))
+        }
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -84,6 +104,14 @@ pub mod numbers {
             assert_eq!(penalty("0"), Ok(0.0));
             for bad in ["-1e-5", "inf", "nan"] {
                 assert!(penalty(bad).is_err(), "{bad}");
+            }
+            assert_eq!(probability("0.1"), Ok(0.1));
+            for bad in ["0", "1", "-0.1", "nan"] {
+                assert!(probability(bad).is_err(), "{bad}");
+            }
+            assert_eq!(decay("0"), Ok(0.0));
+            for bad in ["1", "-0.5", "inf", "nan"] {
+                assert!(decay(bad).is_err(), "{bad}");
             }
         }
     }

@@ -24,10 +24,10 @@ pub struct Args {
     hidden: Option<Vec<usize>>,
     /// Start from this pretrained stack (a `pretrained.safetensors`) instead
     /// of pretraining; its sizes must match --hidden.
-    #[arg(long, conflicts_with_all = ["no_pretrain", "cd_epochs", "cd_lr", "cd_k", "sampled_propagation"])]
+    #[arg(long, conflicts_with_all = ["no_pretrain", "cd_epochs", "cd_lr", "cd_k", "cd_weight_decay", "cd_sparsity_target", "sampled_propagation"])]
     pretrained: Option<PathBuf>,
     /// Skip pretraining: the same network from a random initialisation (baseline).
-    #[arg(long, conflicts_with_all = ["cd_epochs", "cd_lr", "cd_k", "sampled_propagation"])]
+    #[arg(long, conflicts_with_all = ["cd_epochs", "cd_lr", "cd_k", "cd_weight_decay", "cd_sparsity_target", "sampled_propagation"])]
     no_pretrain: bool,
     /// CD epochs per layer.
     #[arg(long)]
@@ -38,6 +38,24 @@ pub struct Args {
     /// Gibbs steps of CD-k.
     #[arg(long)]
     cd_k: Option<usize>,
+    /// L2 weight cost of pretraining, on the weights (the presets':
+    /// `rbm.m`'s 2e-4; Srivastava et al.'s `deepnet` DBN example: 1e-3).
+    #[arg(long, value_parser = crate::cli::numbers::penalty)]
+    cd_weight_decay: Option<f64>,
+    /// Sparsity target of pretraining: the mean activation each hidden unit
+    /// is pulled towards (Hinton's guide, section 11; `deepnet`: 0.1).
+    /// Off unless given; needs --cd-sparsity-cost.
+    #[arg(long, value_parser = crate::cli::numbers::probability, requires = "cd_sparsity_cost")]
+    cd_sparsity_target: Option<f64>,
+    /// Weight of the sparsity penalty (times the learning rate) on the
+    /// hidden biases and weights, `cost * (q - target)`. `deepnet` divides
+    /// by q (1 - q) as well: its 0.01 is about 0.11 here at q = 0.1.
+    #[arg(long, value_parser = crate::cli::numbers::penalty, requires = "cd_sparsity_target")]
+    cd_sparsity_cost: Option<f64>,
+    /// Decay of the running mean activation q that the sparsity penalty
+    /// uses (`deepnet`: 0.9).
+    #[arg(long, default_value_t = 0.9, value_parser = crate::cli::numbers::decay, requires = "cd_sparsity_target")]
+    cd_sparsity_decay: f64,
     /// Unit type of the first layer: binary, nrelu, stepped or gaussian.
     #[arg(long, value_enum, default_value_t = FirstUnits::Binary)]
     first_units: FirstUnits,
@@ -152,6 +170,16 @@ fn config_from_args(
     }
     if let Some(k) = args.cd_k {
         train = train.with_k(k);
+    }
+    if let Some(weight_decay) = args.cd_weight_decay {
+        train = train.with_weight_decay(weight_decay);
+    }
+    if let (Some(target), Some(cost)) = (args.cd_sparsity_target, args.cd_sparsity_cost) {
+        train = train.with_sparsity(Some(rbm::SparsityConfig {
+            target,
+            cost,
+            decay: args.cd_sparsity_decay,
+        }));
     }
     let mut stack = StackConfig::uniform(&layer_sizes, &train);
     args.first_units.apply(&mut stack);
