@@ -20,7 +20,7 @@ usage: TORCH_PY crosscheck-finetune-torch.py PRETRAINED.safetensors MNIST_DIR OU
 Environment: TORCH_THREADS (default 1). Not a test and not part of the build: a probe whose
 summary is committed under docs/results/.
 """
-import argparse, json, os, struct, sys, time
+import argparse, json, os, sys, time
 
 for _v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
     os.environ.pop(_v, None)
@@ -28,31 +28,7 @@ import numpy as np
 import torch
 
 from mnist_idx import read_idx
-
-
-def read_safetensors(path):
-    """The F32 tensors of a safetensors file, by name."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        (n,) = struct.unpack("<Q", raw[:8])
-        header = json.loads(raw[8 : 8 + n])
-    except OSError as e:
-        sys.exit(f"{path}: cannot read the stack ({e.strerror})")
-    except (struct.error, ValueError) as e:
-        sys.exit(f"{path}: not a safetensors file ({e})")
-    body = raw[8 + n :]
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        if meta["dtype"] != "F32":
-            sys.exit(f"{path}: tensor {name}: expected dtype F32, found {meta['dtype']}")
-        a, b = meta["data_offsets"]
-        if b > len(body) or b - a != 4 * int(np.prod(meta["shape"])):
-            sys.exit(f"{path}: tensor {name}: its bytes {a}..{b} do not hold shape {meta['shape']} (truncated?)")
-        out[name] = np.frombuffer(body[a:b], np.float32).reshape(meta["shape"]).copy()
-    return out
+from stack_file import read_safetensors
 
 
 def main():
