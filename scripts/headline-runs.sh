@@ -89,6 +89,11 @@
 #                                    # an extra arm, labelled; seeds 1-3 (or
 #                                    # those given), each pretraining its
 #                                    # own stack
+#   scripts/headline-runs.sh wide-sparse [SEED...] # both: deepnet's
+#                                    # width and pretraining regularisers,
+#                                    # the preset's fine-tuning: an extra
+#                                    # arm, labelled; seeds 1-3 (or those
+#                                    # given)
 #
 # A run both queues list goes to the first to reach it; the other queue
 # moves on (the hs seeds first: 3-4 hours each on two cores side by side,
@@ -116,7 +121,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|cd1"
+usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-sparse [SEED...]|cd1"
 queue=${1:?$usage}
 mkdir -p "$RUNS"
 
@@ -409,6 +414,20 @@ sparse_stack_seeds() {
   done
 }
 
+# wide_sparse_seeds SEED...: the two arms above together, the nearest
+# this project comes to deepnet's DBN example (its 1024-1024-2048 net
+# pretrained with its L2 and sparsity) while fine-tuning by the preset;
+# seeds 1-3 or those given. Not H&S's net: an extra arm's figures.
+wide_sparse_seeds() {
+  local seed seeds
+  seeds_or 1 2 3 -- "$@"
+  for seed in "${seeds[@]}"; do
+    run "classify-wide-sparse-seed$seed" classify --preset paper --seed "$seed" \
+      --hidden 1024,1024,2048 \
+      --cd-weight-decay 0.001 --cd-sparsity-target 0.1 --cd-sparsity-cost 0.11
+  done
+}
+
 # dropout_sweep: the preset's dropout probabilities chosen on validation
 # on seed 1's stack, a 2 x 2 grid (inputs 0.1 or 0.2, hidden units 0.25
 # or 0.35), the rest of the preset unchanged; (0.1, 0.25) is the preset
@@ -566,6 +585,10 @@ dropout-wide)
 sparse-stack)
   shift
   sparse_stack_seeds "$@"
+  ;;
+wide-sparse)
+  shift
+  wide_sparse_seeds "$@"
   ;;
 lr)
   shift
