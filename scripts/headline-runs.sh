@@ -386,47 +386,32 @@ paper_stack_seeds() {
   done
 }
 
-# dropout_wide_seeds SEED...: the preset on a wider net, 1024-1024-2048
-# (Srivastava et al.'s deepnet examples/dbn), pretrained by the preset's
-# own recipe; seeds 1-3 or those given. Not H&S's net: its figures are an
-# extra arm's.
-dropout_wide_seeds() {
-  local seed seeds
+# own_stack_seeds NAME FLAG... -- SEED...: the `paper` preset with
+# FLAG..., each seed pretraining its own stack, in the runs
+# classify-NAME-seedN; seeds 1-3 or those given. The arms that use it:
+# - wide: a wider net, 1024-1024-2048 (Srivastava et al.'s deepnet
+#   examples/dbn), pretrained by the preset's own recipe. Not H&S's net:
+#   its figures are an extra arm's.
+# - sparse-stack: the stack pretrained under the regularisers of
+#   deepnet's examples/dbn (mnist_rbm*.pbtxt: L2 1e-3, sparsity target 0.1
+#   with damping 0.9 and cost 0.01 on a gradient divided by q (1 - q),
+#   about 0.11 in this project's form at q = 0.1), on rbm.m's schedule (50
+#   epochs, rate 0.1, momentum 0.5 then 0.9) and H&S's 500-500-2000.
+# - wide-sparse: the two together, the nearest this project comes to
+#   deepnet's DBN example (its net pretrained with its L2 and sparsity)
+#   while fine-tuning by the preset. Not H&S's net: an extra arm's figures.
+own_stack_seeds() {
+  local name=$1 flags=() seed seeds
+  shift
+  while [ "$1" != "--" ]; do flags+=("$1"); shift; done
+  shift
   seeds_or 1 2 3 -- "$@"
   for seed in "${seeds[@]}"; do
-    run "classify-wide-seed$seed" classify --preset paper --seed "$seed" \
-      --hidden 1024,1024,2048
+    run "classify-$name-seed$seed" classify --preset paper --seed "$seed" "${flags[@]}"
   done
 }
-
-# sparse_stack_seeds SEED...: the preset with its stack pretrained under
-# the regularisers of deepnet's examples/dbn (mnist_rbm*.pbtxt: L2 1e-3,
-# sparsity target 0.1 with damping 0.9 and cost 0.01 on a gradient
-# divided by q (1 - q), about 0.11 in this project's form at q = 0.1),
-# on rbm.m's schedule (50 epochs, rate 0.1, momentum 0.5 then 0.9) and
-# H&S's 500-500-2000; seeds 1-3 or those given.
-sparse_stack_seeds() {
-  local seed seeds
-  seeds_or 1 2 3 -- "$@"
-  for seed in "${seeds[@]}"; do
-    run "classify-sparse-stack-seed$seed" classify --preset paper --seed "$seed" \
-      --cd-weight-decay 0.001 --cd-sparsity-target 0.1 --cd-sparsity-cost 0.11
-  done
-}
-
-# wide_sparse_seeds SEED...: the two arms above together, the nearest
-# this project comes to deepnet's DBN example (its 1024-1024-2048 net
-# pretrained with its L2 and sparsity) while fine-tuning by the preset;
-# seeds 1-3 or those given. Not H&S's net: an extra arm's figures.
-wide_sparse_seeds() {
-  local seed seeds
-  seeds_or 1 2 3 -- "$@"
-  for seed in "${seeds[@]}"; do
-    run "classify-wide-sparse-seed$seed" classify --preset paper --seed "$seed" \
-      --hidden 1024,1024,2048 \
-      --cd-weight-decay 0.001 --cd-sparsity-target 0.1 --cd-sparsity-cost 0.11
-  done
-}
+wide_flags=(--hidden 1024,1024,2048)
+sparse_flags=(--cd-weight-decay 0.001 --cd-sparsity-target 0.1 --cd-sparsity-cost 0.11)
 
 # dropout_sweep: the preset's dropout probabilities chosen on validation
 # on seed 1's stack, a 2 x 2 grid (inputs 0.1 or 0.2, hidden units 0.25
@@ -580,15 +565,15 @@ momentum-sweep)
   ;;
 dropout-wide)
   shift
-  dropout_wide_seeds "$@"
+  own_stack_seeds wide "${wide_flags[@]}" -- "$@"
   ;;
 sparse-stack)
   shift
-  sparse_stack_seeds "$@"
+  own_stack_seeds sparse-stack "${sparse_flags[@]}" -- "$@"
   ;;
 wide-sparse)
   shift
-  wide_sparse_seeds "$@"
+  own_stack_seeds wide-sparse "${wide_flags[@]}" "${sparse_flags[@]}" -- "$@"
   ;;
 lr)
   shift
