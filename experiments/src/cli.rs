@@ -35,56 +35,63 @@ pub mod numbers {
             .map_err(|_| format!("`{text}` is not a number"))
     }
 
+    /// `value` where it keeps `rule`, else the rule and what was found.
+    fn kept(value: f64, keeps: bool, rule: &str) -> Result<f64, String> {
+        if keeps {
+            Ok(value)
+        } else {
+            Err(format!("{rule}, found {value}"))
+        }
+    }
+
     /// A learning rate: positive and finite.
     pub fn rate(text: &str) -> Result<f64, String> {
         let value = number(text)?;
-        if value > 0.0 && value.is_finite() {
-            Ok(value)
-        } else {
-            Err(format!("a rate must be positive and finite, found {value}"))
-        }
+        kept(
+            value,
+            value > 0.0 && value.is_finite(),
+            "a rate must be positive and finite",
+        )
     }
 
     /// A momentum: in [0, 1).
     pub fn momentum(text: &str) -> Result<f64, String> {
         let value = number(text)?;
-        if (0.0..1.0).contains(&value) {
-            Ok(value)
-        } else {
-            Err(format!("a momentum must be in [0, 1), found {value}"))
-        }
+        kept(
+            value,
+            (0.0..1.0).contains(&value),
+            "a momentum must be in [0, 1)",
+        )
     }
 
     /// A penalty such as weight decay: non-negative and finite.
     pub fn penalty(text: &str) -> Result<f64, String> {
         let value = number(text)?;
-        if value >= 0.0 && value.is_finite() {
-            Ok(value)
-        } else {
-            Err(format!(
-                "a penalty must be non-negative and finite, found {value}"
-            ))
-        }
+        kept(
+            value,
+            value >= 0.0 && value.is_finite(),
+            "a penalty must be non-negative and finite",
+        )
     }
 
     /// A probability strictly between 0 and 1, such as a sparsity target.
     pub fn probability(text: &str) -> Result<f64, String> {
         let value = number(text)?;
-        if value > 0.0 && value < 1.0 {
-            Ok(value)
-        } else {
-            Err(format!("a probability must be in (0, 1), found {value}"))
-        }
+        kept(
+            value,
+            value > 0.0 && value < 1.0,
+            "a probability must be in (0, 1)",
+        )
     }
 
     /// The decay of a running average: in [0, 1).
     pub fn decay(text: &str) -> Result<f64, String> {
         let value = number(text)?;
-        if (0.0..1.0).contains(&value) {
-            Ok(value)
-        } else {
-            Err(format!("a decay must be in [0, 1), found {value}"))
-        }
+        kept(
+            value,
+            (0.0..1.0).contains(&value),
+            "a decay must be in [0, 1)",
+        )
     }
 
     #[cfg(test)]
@@ -109,6 +116,11 @@ pub mod numbers {
             for bad in ["0", "1", "-0.1", "nan"] {
                 assert!(probability(bad).is_err(), "{bad}");
             }
+            assert_eq!(
+                momentum("1"),
+                Err("a momentum must be in [0, 1), found 1".to_string()),
+                "the rule, then what was found"
+            );
             assert_eq!(decay("0"), Ok(0.0));
             for bad in ["1", "-0.5", "inf", "nan"] {
                 assert!(decay(bad).is_err(), "{bad}");
