@@ -201,7 +201,7 @@ stack_from() {
 # DEFAULT when none are given.
 seeds_or() {
   local defaults=()
-  while [ "$1" != "--" ]; do defaults+=("$1"); shift; done
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do defaults+=("$1"); shift; done
   shift
   seeds=("$@")
   [ ${#seeds[@]} -gt 0 ] || seeds=("${defaults[@]}")
@@ -403,7 +403,7 @@ paper_stack_seeds() {
 own_stack_seeds() {
   local name=$1 flags=() seed seeds
   shift
-  while [ "$1" != "--" ]; do flags+=("$1"); shift; done
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do flags+=("$1"); shift; done
   shift
   seeds_or 1 2 3 -- "$@"
   for seed in "${seeds[@]}"; do
