@@ -198,6 +198,26 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ),
         (
             "classify",
+            &["--no-pretrain", "--pretrain-images", "all"],
+            &["--no-pretrain", "--pretrain-images"],
+        ),
+        (
+            "classify",
+            &[
+                "--pretrained",
+                "stack.safetensors",
+                "--pretrain-images",
+                "all",
+            ],
+            &["--pretrained", "--pretrain-images"],
+        ),
+        (
+            "classify",
+            &["--pretrain-images", "half"],
+            &["--pretrain-images", "half"],
+        ),
+        (
+            "classify",
             &["--finetune-weight-decay-on", "biases"],
             &["--finetune-weight-decay-on", "biases"],
         ),
@@ -653,6 +673,65 @@ fn classify_pretraining_regularisers_reach_every_layer() {
         assert_eq!(train["sparsity"]["cost"], 0.2);
         assert_eq!(train["sparsity"]["decay"], 0.9, "the flag's default");
     }
+}
+
+/// `--pretrain-images all` pretrains on the training images in use and
+/// the validation images, says so, records it, and has no held-out
+/// images to report on; the default pretrains on the training images.
+#[test]
+fn classify_pretrains_on_the_validation_images_too_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = |name: &str, images: &str| {
+        let out = dir.path().join(name);
+        let output = run(
+            "classify",
+            &[
+                "--out",
+                &text(&out),
+                "--train-rows",
+                "300",
+                "--hidden",
+                "10",
+                "--cd-epochs",
+                "1",
+                "--finetune-epochs",
+                "1",
+                "--pretrain-images",
+                images,
+            ],
+        );
+        succeeds(&output);
+        let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+        let pretraining: Vec<&str> = metrics
+            .lines()
+            .filter(|l| l.contains("pretrain layer"))
+            .collect();
+        assert_eq!(pretraining.len(), 1, "one CD epoch: {metrics}");
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            json_of(&out.join("config.json")),
+            pretraining[0].contains("valid_rbm"),
+        )
+    };
+    let (stdout, config, held_out) = tiny("all", "all");
+    assert!(
+        stdout.contains("pretraining images: 10300 (the training and validation images)"),
+        "{stdout}"
+    );
+    assert_eq!(config["pretrain_images"], "all");
+    assert!(!held_out, "no image is held out from pretraining");
+    let (stdout, config, held_out) = tiny("training", "training");
+    assert!(
+        stdout.contains(
+            "pretraining images: 300 (the training images; the validation images held out)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        config.get("pretrain_images").is_none(),
+        "the default is not written"
+    );
+    assert!(held_out, "the validation images are held out");
 }
 
 #[test]

@@ -353,6 +353,57 @@ pub fn check_per_class(
     first_per_class(set, train_rows, valid_rows, per_class).map(|_| ())
 }
 
+/// The images greedy pretraining learns from (`classify --pretrain-images`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PretrainImages {
+    /// The training images in use; the validation images stay unseen
+    /// until fine-tuning measures them.
+    #[default]
+    Training,
+    /// The training images in use and the validation images (all 60,000
+    /// of MNIST), as Hinton & Salakhutdinov's `rbm.m` pretrains on every
+    /// training image; their labels still reach only the final pass.
+    All,
+}
+
+impl PretrainImages {
+    /// Whether this is the default (a run's `config.json` leaves it out,
+    /// so runs from before the choice keep their identity).
+    pub fn is_training(&self) -> bool {
+        *self == Self::Training
+    }
+}
+
+/// The images pretraining learns from, and the images it reports its
+/// held-out reconstruction error on: the training images in use and the
+/// validation images (`Training`), or both together and none held out
+/// (`All`, in the order of [`train_with_valid`]).
+pub fn pretraining_images(
+    set: &ImageSet,
+    train_rows: usize,
+    valid_rows: usize,
+    images: PretrainImages,
+) -> (ImageSplit, Option<ImageSplit>) {
+    match images {
+        PretrainImages::Training => {
+            let (used, valid) = training_and_validation_rows(set, train_rows, valid_rows);
+            (used, Some(valid))
+        }
+        PretrainImages::All => (train_with_valid(set, train_rows, valid_rows), None),
+    }
+}
+
 /// The images a final pass trains on: the training split's first
 /// `train_rows` (at most those before the validation images) followed by
 /// its last `valid_rows`, that is the whole split unless `train_rows`
@@ -448,5 +499,21 @@ mod tests {
         }
         let (train, valid) = train_and_valid(&set, 4, 3).expect("valid images");
         assert_eq!(train.len() + valid.len(), some.len());
+    }
+
+    /// Pretraining on the training images holds the validation images out
+    /// (they are its held-out set); on all of them it learns from the
+    /// images of the final pass, in that order, and holds none out.
+    #[test]
+    fn pretraining_on_all_images_adds_the_validation_ones_and_holds_none_out() {
+        let set = ten_images();
+        let (data, held_out) = pretraining_images(&set, 4, 3, PretrainImages::Training);
+        assert_eq!(rows(&data), [0, 1, 2, 3]);
+        assert_eq!(held_out.as_ref().map(rows), Some(vec![7, 8, 9]));
+        let (data, held_out) = pretraining_images(&set, 4, 3, PretrainImages::All);
+        assert_eq!(rows(&data), [0, 1, 2, 3, 7, 8, 9]);
+        assert!(held_out.is_none());
+        let (data, _) = pretraining_images(&set, 100, 3, PretrainImages::All);
+        assert_eq!(rows(&data), (0..10).collect::<Vec<_>>());
     }
 }

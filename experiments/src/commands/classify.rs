@@ -9,7 +9,7 @@ use clap::ArgMatches;
 use dbn::{ClassifierConfig, DecayScope, StackConfig};
 
 use crate::cli::{Invocation, RunArgs};
-use crate::data::DataSpec;
+use crate::data::{DataSpec, PretrainImages};
 use crate::runs::classify::{ClassifyPreset, ClassifyRunConfig, FirstUnits, train_classifier};
 
 /// Pretrain a DBN on MNIST (or --data), fine-tune it with backprop, report the test error.
@@ -56,6 +56,13 @@ pub struct Args {
     /// uses (`deepnet`: 0.9).
     #[arg(long, default_value_t = 0.9, value_parser = crate::cli::numbers::decay, requires = "cd_sparsity_target")]
     cd_sparsity_decay: f64,
+    /// The images pretraining learns from: `training` (the training images
+    /// in use; the validation images held out) or `all` (those and the
+    /// validation images: all 60,000 of MNIST, as Hinton & Salakhutdinov
+    /// pretrained; fine-tuning still chooses its epoch on the validation
+    /// labels, which pretraining never sees).
+    #[arg(long, value_enum, default_value_t = PretrainImages::Training, conflicts_with_all = ["pretrained", "no_pretrain"])]
+    pretrain_images: PretrainImages,
     /// Unit type of the first layer: binary, nrelu, stepped or gaussian.
     #[arg(long, value_enum, default_value_t = FirstUnits::Binary)]
     first_units: FirstUnits,
@@ -218,6 +225,7 @@ fn config_from_args(
         preset,
         first_units: args.first_units,
         stack: (!args.no_pretrain).then_some(stack),
+        pretrain_images: args.pretrain_images,
         layer_sizes,
         finetune,
         train_rows: data.train_rows_flag(args.train_rows)?,

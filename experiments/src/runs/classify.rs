@@ -9,7 +9,7 @@ use dbn::{DropoutRates, FinetuneConfig, StackConfig};
 use rbm::{SigmaConfig, TrainConfig, UnitKind};
 use serde::{Deserialize, Serialize};
 
-use crate::data::DataSpec;
+use crate::data::{DataSpec, PretrainImages};
 
 /// The CD recipe of Hinton & Salakhutdinov (2006) for each layer: CD-1,
 /// learning rate 0.1, momentum 0.5 then 0.9 from epoch 5, weight decay
@@ -166,6 +166,9 @@ pub struct ClassifyRunConfig {
     pub first_units: FirstUnits,
     /// The stack to pretrain; `None` for the no-pretraining baseline.
     pub stack: Option<StackConfig>,
+    /// The images the stack is pretrained on.
+    #[serde(default, skip_serializing_if = "PretrainImages::is_training")]
+    pub pretrain_images: PretrainImages,
     /// Input size then hidden sizes, e.g. `[784, 500, 500, 2000]`.
     pub layer_sizes: Vec<usize>,
     pub finetune: FinetuneConfig,
@@ -214,6 +217,22 @@ impl ClassifyRunConfig {
         } else if self.pretrained.is_some() {
             return Err("a pretrained stack without pretraining (stack is null)".into());
         }
+        if !self.pretrain_images.is_training() {
+            if self.stack.is_none() {
+                return Err(format!(
+                    "pretrain_images is {:?}, but there is no pretraining (stack is null)",
+                    self.pretrain_images
+                )
+                .into());
+            }
+            if self.pretrained.is_some() {
+                return Err(format!(
+                    "pretrain_images is {:?}, but the stack is given (pretrained), not trained",
+                    self.pretrain_images
+                )
+                .into());
+            }
+        }
         self.finetune.validate()?;
         if matches!(
             self.finetune.method,
@@ -259,9 +278,12 @@ pub fn train_classifier(
     };
     use dbn::{ClassifierConfig, DbnClassifier};
 
-    use crate::data::{labelled, train_and_valid, train_with_valid};
+    use crate::data::{
+        images_tensor, labelled, pretraining_images, train_and_valid, train_with_valid,
+    };
     use crate::output::dashboard::dashboard;
     use crate::runs::pretrain::pretrain_with_checkpoints;
+    use datasets::Binarization;
 
     let clock = run.clock()?;
     let device = device.clone();
@@ -280,13 +302,28 @@ pub fn train_classifier(
             {
                 log(&format!("pretrained stack from {}", source.path.display()));
             }
-            let (data, _) = train.tensors(&device);
-            let (held_out, _) = valid.tensors(&device);
+            let (data, held_out) = pretraining_images(
+                set,
+                config.train_rows,
+                config.valid_rows,
+                config.pretrain_images,
+            );
+            log(&format!(
+                "pretraining images: {} ({})",
+                data.len(),
+                match held_out {
+                    Some(_) => "the training images; the validation images held out",
+                    None => "the training and validation images",
+                }
+            ));
+            let data = images_tensor(&data, Binarization::None, &device);
+            let held_out =
+                held_out.map(|images| images_tensor(&images, Binarization::None, &device));
             let Some(stack) = pretrain_with_checkpoints(
                 run,
                 stack_config,
                 &data,
-                Some(&held_out),
+                held_out.as_ref(),
                 renderer.as_mut(),
                 &interrupter,
             )?
@@ -533,3 +570,80 @@ fn finish(
 }
 
 crate::run_config!(ClassifyRunConfig, data);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid configuration: the `quick` preset's recipe on a 784-20 net.
+    fn quick_config() -> ClassifyRunConfig {
+        let data = DataSpec::mnist();
+        let layer_sizes = vec![784, 20];
+        let preset = ClassifyPreset::Quick;
+        ClassifyRunConfig {
+            stack: Some(StackConfig::uniform(&layer_sizes, &preset.pretrain())),
+            pretrain_images: PretrainImages::All,
+            layer_sizes,
+            finetune: preset.finetune(),
+            train_rows: 50_000,
+            valid_rows: data.valid_rows(),
+            data,
+            preset,
+            first_units: FirstUnits::Binary,
+            final_epochs: 0,
+            seed: 1,
+            device: "flex".into(),
+            pretrained: None,
+        }
+    }
+
+    /// Pretraining on all the images needs a stack to pretrain: a
+    /// `config.json` without one is refused, naming the field.
+    #[test]
+    fn pretraining_images_without_pretraining_are_refused() {
+        quick_config()
+            .validate()
+            .expect("the configuration is valid");
+        let config = ClassifyRunConfig {
+            stack: None,
+            ..quick_config()
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("pretrain_images is All"), "{error}");
+        assert!(error.contains("no pretraining"), "{error}");
+    }
+
+    /// A given stack is not trained here, so the images it would learn
+    /// from cannot be chosen: refused, naming the field.
+    #[test]
+    fn pretraining_images_for_a_given_stack_are_refused() {
+        let config = ClassifyRunConfig {
+            pretrained: Some(PretrainedSource {
+                path: "stack.safetensors".into(),
+                sha256: "0".repeat(64),
+            }),
+            ..quick_config()
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("pretrain_images is All"), "{error}");
+        assert!(error.contains("given"), "{error}");
+    }
+
+    /// The default leaves `config.json` as runs from before the choice
+    /// wrote it; `all` is written and read back.
+    #[test]
+    fn only_a_chosen_pretraining_image_set_is_written() {
+        let all = serde_json::to_value(quick_config()).unwrap();
+        assert_eq!(all["pretrain_images"], "all");
+        let read: ClassifyRunConfig = serde_json::from_value(all).unwrap();
+        assert_eq!(read.pretrain_images, PretrainImages::All);
+        let default = serde_json::to_value(ClassifyRunConfig {
+            pretrain_images: PretrainImages::Training,
+            ..quick_config()
+        })
+        .unwrap();
+        assert!(default.get("pretrain_images").is_none(), "{default}");
+        let read: ClassifyRunConfig = serde_json::from_value(default).unwrap();
+        assert_eq!(read.pretrain_images, PretrainImages::Training);
+    }
+}
