@@ -86,6 +86,10 @@
 #                                    # pretrained on all 60,000 images as
 #                                    # H&S's rbm.m (validation images too);
 #                                    # seeds 1-3 (or those given)
+#   scripts/headline-runs.sh pretrain-all-fixed [SEED...] # those stacks
+#                                    # fine-tuned as dropout-all (81 epochs,
+#                                    # 80 on all 60,000): every image as H&S
+#                                    # and Hinton et al. 2012 used them
 #   scripts/headline-runs.sh dropout-wide [SEED...] # the `paper` preset
 #                                    # (its pretraining and fine-tuning) on
 #                                    # the 1024-1024-2048 net of deepnet's
@@ -125,7 +129,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|cd1"
+usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|cd1"
 queue=${1:?$usage}
 mkdir -p "$RUNS"
 
@@ -378,6 +382,22 @@ dropout_all_seeds() {
   done
 }
 
+# pretrain_all_fixed_seeds SEED...: the dropout-all schedule (above) from
+# the stacks of the pretrain-all arm (pretrained on all 60,000, below), or
+# pretraining that stack itself: H&S's and Hinton et al. 2012's use of the
+# data end to end, every labelled training image and a fixed schedule, no
+# choice on validation. Seeds 1-3 or those given.
+pretrain_all_fixed_seeds() {
+  local seed seeds from
+  seeds_or 1 2 3 -- "$@"
+  for seed in "${seeds[@]}"; do
+    stack_from --pretrained "$RUNS/classify-pretrain-all-seed$seed/pretrained.safetensors"
+    [ ${#from[@]} -gt 0 ] || from=(--pretrain-images all)
+    run "classify-pretrain-all-fixed-seed$seed" classify --preset paper --seed "$seed" \
+      "${from[@]}" --finetune-epochs 1 --patience 0 --final-epochs 80
+  done
+}
+
 # paper_stack_seeds SEED...: the `paper` preset itself from the stacks
 # that paper_arm gives the arms above, their paired control (the preset's
 # own seeds' stacks went with an earlier machine; on 2026-12-03 these
@@ -587,6 +607,10 @@ wide-sparse)
 pretrain-all)
   shift
   own_stack_seeds pretrain-all --pretrain-images all -- "$@"
+  ;;
+pretrain-all-fixed)
+  shift
+  pretrain_all_fixed_seeds "$@"
   ;;
 lr)
   shift
