@@ -373,7 +373,8 @@ pub enum PretrainImages {
     Training,
     /// The training images in use and the validation images (all 60,000
     /// of MNIST), as Hinton & Salakhutdinov's `rbm.m` pretrains on every
-    /// training image; their labels still reach only the final pass.
+    /// training image. Their labels serve as before: fine-tuning chooses
+    /// its epoch on them, and the final pass trains on them.
     All,
 }
 

@@ -219,18 +219,15 @@ impl ClassifyRunConfig {
         }
         if !self.pretrain_images.is_training() {
             if self.stack.is_none() {
-                return Err(format!(
-                    "pretrain_images is {:?}, but there is no pretraining (stack is null)",
-                    self.pretrain_images
-                )
-                .into());
+                return Err(
+                    "pretrain_images is all, but there is no pretraining (stack is null)".into(),
+                );
             }
             if self.pretrained.is_some() {
-                return Err(format!(
-                    "pretrain_images is {:?}, but the stack is given (pretrained), not trained",
-                    self.pretrain_images
-                )
-                .into());
+                return Err(
+                    "pretrain_images is all, but the stack is given (pretrained), not trained here"
+                        .into(),
+                );
             }
         }
         self.finetune.validate()?;
@@ -609,7 +606,7 @@ mod tests {
             ..quick_config()
         };
         let error = config.validate().unwrap_err().to_string();
-        assert!(error.contains("pretrain_images is All"), "{error}");
+        assert!(error.contains("pretrain_images is all"), "{error}");
         assert!(error.contains("no pretraining"), "{error}");
     }
 
@@ -625,7 +622,7 @@ mod tests {
             ..quick_config()
         };
         let error = config.validate().unwrap_err().to_string();
-        assert!(error.contains("pretrain_images is All"), "{error}");
+        assert!(error.contains("pretrain_images is all"), "{error}");
         assert!(error.contains("given"), "{error}");
     }
 
