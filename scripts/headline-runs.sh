@@ -90,6 +90,9 @@
 #                                    # fine-tuned as dropout-all (81 epochs,
 #                                    # 80 on all 60,000): every image as H&S
 #                                    # and Hinton et al. 2012 used them
+#   scripts/headline-runs.sh hot-cd1 [SEED...] # the generative `paper`
+#                                    # preset with HOT's greedy top RBM
+#                                    # (CD-1), seeds 1-3 (or those given)
 #   scripts/headline-runs.sh dropout-wide [SEED...] # the `paper` preset
 #                                    # (its pretraining and fine-tuning) on
 #                                    # the 1024-1024-2048 net of deepnet's
@@ -129,7 +132,7 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|cd1"
+usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|hot-cd1 [SEED...]|cd1"
 queue=${1:?$usage}
 mkdir -p "$RUNS"
 
@@ -262,6 +265,26 @@ paper_pcd_seeds() {
   for seed in "${seeds[@]}"; do
     run "generative-paper-pcd-seed$seed" generative --preset paper --seed "$seed" \
       --top-pcd-epochs 20 --top-pcd-lr 0.001 --top-pcd-final-lr 0.00005 \
+      --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
+  done
+}
+
+# hot_cd1_seeds SEED...: the generative `paper` preset with HOT's greedy
+# top RBM, CD-1 (the preset's is CD-5), at the rate 0.03 and with the
+# sampled reconstruction with which a CD-1 top RBM reached HOT's greedy
+# 2.49% (docs/RESULTS.md, "The greedy gap with a CD-1 top RBM"); up-down,
+# the final phase and the samples are the preset's. It removes the last
+# difference from HOT in the recipe's table. The rule, fixed before the
+# runs: the preset takes it if its mean best up-down validation error over
+# seeds 1-3 is not above the preset's (1.42%; a tie goes to HOT's recipe).
+# Seeds: those given, or 1-3.
+hot_cd1_seeds() {
+  local seed seeds
+  seeds_or 1 2 3 -- "$@"
+  wait=1 run classify-quick classify --preset quick
+  for seed in "${seeds[@]}"; do
+    run "generative-hot-cd1-seed$seed" generative --preset paper --seed "$seed" \
+      --top-cd-k 1 --top-cd-lr 0.03 --top-sampled-reconstruction \
       --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
   done
 }
@@ -611,6 +634,10 @@ pretrain-all)
 pretrain-all-fixed)
   shift
   pretrain_all_fixed_seeds "$@"
+  ;;
+hot-cd1)
+  shift
+  hot_cd1_seeds "$@"
   ;;
 lr)
   shift
