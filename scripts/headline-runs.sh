@@ -259,12 +259,22 @@ hs200_seeds() {
 # preset's, so its errors repeat the plain seeds' on the same CPU. Seeds:
 # those given, or 1-3.
 paper_pcd_seeds() {
-  local seed seeds
+  generative_arm_seeds paper-pcd --top-pcd-epochs 20 --top-pcd-lr 0.001 \
+    --top-pcd-final-lr 0.00005 -- "$@"
+}
+
+# generative_arm_seeds NAME FLAG... -- SEED...: the generative `paper`
+# preset with FLAG... in the runs generative-NAME-seedN, its clamped
+# samples also read by the quick classifier; seeds 1-3 or those given.
+generative_arm_seeds() {
+  local name=$1 flags=() seed seeds
+  shift
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do flags+=("$1"); shift; done
+  shift
   seeds_or 1 2 3 -- "$@"
   wait=1 run classify-quick classify --preset quick
   for seed in "${seeds[@]}"; do
-    run "generative-paper-pcd-seed$seed" generative --preset paper --seed "$seed" \
-      --top-pcd-epochs 20 --top-pcd-lr 0.001 --top-pcd-final-lr 0.00005 \
+    run "generative-$name-seed$seed" generative --preset paper --seed "$seed" "${flags[@]}" \
       --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
   done
 }
@@ -279,14 +289,7 @@ paper_pcd_seeds() {
 # seeds 1-3 is not above the preset's (1.42%; a tie goes to HOT's recipe).
 # Seeds: those given, or 1-3.
 hot_cd1_seeds() {
-  local seed seeds
-  seeds_or 1 2 3 -- "$@"
-  wait=1 run classify-quick classify --preset quick
-  for seed in "${seeds[@]}"; do
-    run "generative-hot-cd1-seed$seed" generative --preset paper --seed "$seed" \
-      --top-cd-k 1 --top-cd-lr 0.03 --top-sampled-reconstruction \
-      --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
-  done
+  generative_arm_seeds hot-cd1 --top-cd-k 1 --top-cd-lr 0.03 --top-sampled-reconstruction -- "$@"
 }
 
 # HOT's appendix B statistics in the top RBM (sampled states, not
