@@ -305,14 +305,17 @@ pub fn train_classifier(
                 config.valid_rows,
                 config.pretrain_images,
             );
-            log(&format!(
-                "pretraining images: {} ({})",
-                data.len(),
-                match held_out {
-                    Some(_) => "the training images; the validation images held out",
-                    None => "the training and validation images",
-                }
-            ));
+            if config.pretrained.is_none() {
+                // A given stack is not pretrained here: no images to name.
+                log(&format!(
+                    "pretraining images: {} ({})",
+                    data.len(),
+                    match held_out {
+                        Some(_) => "the training images; the validation images held out",
+                        None => "the training and validation images",
+                    }
+                ));
+            }
             let data = images_tensor(&data, Binarization::None, &device);
             let held_out =
                 held_out.map(|images| images_tensor(&images, Binarization::None, &device));
