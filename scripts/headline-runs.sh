@@ -93,6 +93,9 @@
 #   scripts/headline-runs.sh hot-cd1 [SEED...] # the generative `paper`
 #                                    # preset with HOT's greedy top RBM
 #                                    # (CD-1), seeds 1-3 (or those given)
+#   scripts/headline-runs.sh hot-cd1-pcd [SEED...] # the hot-cd1 models
+#                                    # with paper-pcd's persistent-CD phase
+#                                    # before sampling (copies, resumed)
 #   scripts/headline-runs.sh dropout-wide [SEED...] # the `paper` preset
 #                                    # (its pretraining and fine-tuning) on
 #                                    # the 1024-1024-2048 net of deepnet's
@@ -132,12 +135,14 @@ cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
-usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|hot-cd1 [SEED...]|cd1"
+resume_flags=()
+usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|hot-cd1 [SEED...]|hot-cd1-pcd [SEED...]|cd1"
 queue=${1:?$usage}
 mkdir -p "$RUNS"
 
 # run DIR SUBCOMMAND ARGS...: starts DIR with ARGS, or resumes it (its
-# configuration is in its config.json), unless it has finished or the
+# configuration is in its config.json; the flags in the array
+# resume_flags, if any, go with --resume), unless it has finished or the
 # other queue holds it (a run both queues list goes to the first to
 # reach it: its lock file stays locked while that queue runs it), or,
 # with wait=1 (a run that the next one needs), waits for the other queue
@@ -158,7 +163,7 @@ run() {
     return
   fi
   local args=("$@")
-  [ -f "$dir/config.json" ] && args=(--resume)
+  [ -f "$dir/config.json" ] && args=(--resume "${resume_flags[@]}")
   echo "$dir: $subcommand ${args[*]}"
   "$B" "$subcommand" --device flex "${args[@]}" --out "$dir" >>"$dir.log" 2>&1 ||
     { echo "$dir failed; see $dir.log" >&2; exit 1; }
@@ -290,6 +295,36 @@ generative_arm_seeds() {
 # Seeds: those given, or 1-3.
 hot_cd1_seeds() {
   generative_arm_seeds hot-cd1 --top-cd-k 1 --top-cd-lr 0.03 --top-sampled-reconstruction -- "$@"
+}
+
+# hot_cd1_pcd_seeds SEED...: the `paper-pcd` arm's persistent-CD phase of
+# the top RBM (an extra phase for the samples, not HOT's) on the finished
+# hot-cd1 models: each run generative-hot-cd1-pcd-seedN starts as a copy
+# of generative-hot-cd1-seedN without its result (up-down and the final
+# phase are committed there, so they are not trained again), resumed with
+# the phase's flags; the hot-cd1 run is left as it was. Seeds: those
+# given, or 1-3.
+hot_cd1_pcd_seeds() {
+  local seed seeds source dir
+  seeds_or 1 2 3 -- "$@"
+  wait=1 run classify-quick classify --preset quick
+  for seed in "${seeds[@]}"; do
+    source=$RUNS/generative-hot-cd1-seed$seed
+    dir=generative-hot-cd1-pcd-seed$seed
+    if [ ! -f "$source/result.json" ]; then
+      echo "$source: not finished; first scripts/headline-runs.sh hot-cd1 $seed" >&2
+      exit 1
+    fi
+    if [ ! -d "$RUNS/$dir" ]; then
+      rm -rf "$RUNS/$dir.copying"
+      cp -r "$source" "$RUNS/$dir.copying"
+      rm "$RUNS/$dir.copying/result.json"
+      mv "$RUNS/$dir.copying" "$RUNS/$dir"
+    fi
+    resume_flags=(--top-pcd-epochs 20 --top-pcd-lr 0.001 --top-pcd-final-lr 0.00005)
+    run "$dir" generative
+    resume_flags=()
+  done
 }
 
 # HOT's appendix B statistics in the top RBM (sampled states, not
@@ -637,6 +672,10 @@ pretrain-all)
 pretrain-all-fixed)
   shift
   pretrain_all_fixed_seeds "$@"
+  ;;
+hot-cd1-pcd)
+  shift
+  hot_cd1_pcd_seeds "$@"
   ;;
 hot-cd1)
   shift
