@@ -103,6 +103,10 @@
 #                                    # an extra arm, labelled; seeds 1-3 (or
 #                                    # those given), each pretraining its
 #                                    # own stack
+#   scripts/headline-runs.sh wide-all [SEED...] # the dropout-wide
+#                                    # stacks fine-tuned by dropout-all's
+#                                    # fixed schedule (80 epochs on all
+#                                    # 60,000): an extra arm, labelled
 #   scripts/headline-runs.sh wide-sparse [SEED...] # both: deepnet's
 #                                    # width and pretraining regularisers,
 #                                    # the preset's fine-tuning: an extra
@@ -136,7 +140,7 @@ export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
 resume_flags=()
-usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|hot-cd1 [SEED...]|hot-cd1-pcd [SEED...]|cd1"
+usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-all [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|hot-cd1 [SEED...]|hot-cd1-pcd [SEED...]|cd1"
 queue=${1:?$usage}
 mkdir -p "$RUNS"
 
@@ -501,6 +505,22 @@ own_stack_seeds() {
   done
 }
 wide_flags=(--hidden 1024,1024,2048)
+
+# wide_all_seeds SEED...: dropout-all's fixed schedule (the head's 5
+# epochs and 1 whole-net epoch on the 50,000, then 80 on all 60,000, no
+# choice on validation) on the 1024-1024-2048 net, from the stacks of the
+# dropout-wide runs (classify-wide-seedN) where they are here, else
+# pretraining that stack itself. Not H&S's net: an extra arm's figures,
+# whatever they give (declared before the runs, 2026-12-04).
+wide_all_seeds() {
+  local seed seeds from
+  seeds_or 1 2 3 -- "$@"
+  for seed in "${seeds[@]}"; do
+    stack_from --pretrained "$RUNS/classify-wide-seed$seed/pretrained.safetensors"
+    run "classify-wide-all-seed$seed" classify --preset paper --seed "$seed" \
+      "${wide_flags[@]}" "${from[@]}" --finetune-epochs 1 --patience 0 --final-epochs 80
+  done
+}
 sparse_flags=(--cd-weight-decay 0.001 --cd-sparsity-target 0.1 --cd-sparsity-cost 0.11)
 
 # dropout_sweep: the preset's dropout probabilities chosen on validation
@@ -660,6 +680,10 @@ dropout-wide)
 sparse-stack)
   shift
   own_stack_seeds sparse-stack "${sparse_flags[@]}" -- "$@"
+  ;;
+wide-all)
+  shift
+  wide_all_seeds "$@"
   ;;
 wide-sparse)
   shift
