@@ -140,6 +140,10 @@ export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-1}
 B=${B:-${CARGO_TARGET_DIR:-target}/release/deepbelief}
 RUNS=${RUNS:-runs}
 resume_flags=()
+# The generative `paper` preset's greedy top RBM until 2026-12-04 (CD-5 at
+# 0.1, mean-field reconstruction); the arms measured with it keep it. The
+# preset's is now HOT's CD-1 (the hot-cd1 arm's flags).
+paper_cd5=(--top-cd-k 5 --top-cd-lr 0.1 --top-mean-field-reconstruction)
 usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-all [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|hot-cd1 [SEED...]|hot-cd1-pcd [SEED...]|cd1"
 queue=${1:?$usage}
 mkdir -p "$RUNS"
@@ -176,7 +180,9 @@ run() {
 
 # generative_paper SEED: the `paper` preset (its up-down rates are the
 # sweep's choice, PAPER_UPDOWN_RATES), its clamped samples also read by
-# the quick classifier.
+# the quick classifier. Since 2026-12-04 the preset's top RBM is the
+# hot-cd1 arm's, so these runs repeat generative-hot-cd1-seedN; the seeds
+# of docs/results/generative-paper-seed*-2026-11-30.json had paper_cd5.
 generative_paper() {
   wait=1 run classify-quick classify --preset quick
   run "generative-paper-seed$1" generative --preset paper --seed "$1" \
@@ -268,7 +274,7 @@ hs200_seeds() {
 # preset's, so its errors repeat the plain seeds' on the same CPU. Seeds:
 # those given, or 1-3.
 paper_pcd_seeds() {
-  generative_arm_seeds paper-pcd --top-pcd-epochs 20 --top-pcd-lr 0.001 \
+  generative_arm_seeds paper-pcd "${paper_cd5[@]}" --top-pcd-epochs 20 --top-pcd-lr 0.001 \
     --top-pcd-final-lr 0.00005 -- "$@"
 }
 
@@ -354,6 +360,7 @@ print(c["learning_rate"], c["momentum"], c["weight_decay"])' "$sweep")
     stack_from --pretrained-lower "$RUNS/generative-paper-pcd-seed$seed/pretrained.safetensors" \
       "$RUNS/generative-paper-seed$seed/pretrained.safetensors"
     run "generative-paper-hotstats-seed$seed" generative --preset paper --seed "$seed" "${from[@]}" \
+      "${paper_cd5[@]}" \
       --updown-top-statistics sampled-states --updown-lr "${rates[0]}" \
       --updown-momentum "${rates[1]}" --updown-weight-decay "${rates[2]}" \
       --samples-per-class 50 --classifier "$RUNS/classify-quick/model.safetensors"
@@ -630,14 +637,15 @@ hot-stats)
   hot_statistics_seeds
   ;;
 sweep)
-  updown_sweep updown-sweep-paper "${2:?usage: scripts/headline-runs.sh sweep 1|2}"
+  updown_sweep updown-sweep-paper "${2:?usage: scripts/headline-runs.sh sweep 1|2}" "${paper_cd5[@]}"
   ;;
 hot-stats-sweep)
   # The same grid for HOT's sampled statistics, from the lower stack of
   # the paper seed 1 (the same layers as training them).
   stack_from --pretrained-lower "$RUNS/generative-paper-pcd-seed1/pretrained.safetensors" \
     "$RUNS/generative-paper-seed1/pretrained.safetensors"
-  updown_sweep updown-sweep-hotstats "${2:-}" --updown-top-statistics sampled-states "${from[@]}"
+  updown_sweep updown-sweep-hotstats "${2:-}" --updown-top-statistics sampled-states "${from[@]}" \
+    "${paper_cd5[@]}"
   ;;
 dropout)
   for seed in 1 2 3; do

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use crate::cli::{Invocation, RunArgs};
-use crate::commands::generative::TopStatisticsArg;
+use crate::commands::generative::{TopRbmArgs, TopStatisticsArg};
 use crate::data::DataSpec;
 use crate::run_dir::shard::Shard;
 use crate::runs::Outcome;
@@ -56,9 +56,8 @@ pub struct Args {
     /// training them.
     #[arg(long, conflicts_with = "lower_epochs")]
     pretrained_lower: Option<PathBuf>,
-    /// CD epochs of the top RBM [preset's].
-    #[arg(long)]
-    top_epochs: Option<usize>,
+    #[command(flatten)]
+    top: TopRbmArgs,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]
@@ -78,7 +77,7 @@ fn config_from_args(
     recipe.train_rows = args.train_rows;
     recipe.seed = args.seed;
     recipe.lower_epochs = args.lower_epochs.unwrap_or(recipe.lower_epochs);
-    recipe.top_epochs = args.top_epochs.unwrap_or(recipe.top_epochs);
+    args.top.amend(&mut recipe);
     recipe.updown_top_statistics = args.updown_top_statistics.into();
     recipe.pretrained_lower = args
         .pretrained_lower
