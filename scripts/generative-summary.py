@@ -29,9 +29,17 @@ HOT = {
 
 def arm_flags(config):
     """The flags of scripts/headline-runs.sh's extra arms that the run's
-    configuration records: the persistent-CD phase (paper-pcd), HOT's sampled
+    configuration records: the greedy top RBM's CD (always: the preset's
+    changed on 2026-12-04 from CD-5 at 0.1, mean-field, to HOT's CD-1 at
+    0.03, sampled), the persistent-CD phase (paper-pcd), HOT's sampled
     top-RBM statistics (hot-stats) and a lower stack taken from another run."""
-    flags = []
+    top = config["top"]["layers"][0]["train"]
+    reconstruction = "mean-field" if top["mean_field_reconstruction"] else "sampled"
+    flags = [
+        f"--top-cd-k {top['k']}",
+        f"--top-cd-lr {top['learning_rate']}",
+        f"--top-{reconstruction}-reconstruction",
+    ]
     pcd = config.get("top_pcd") or {}
     if pcd.get("epochs"):
         flags += [f"--top-pcd-epochs {pcd['epochs']}", f"--top-pcd-lr {pcd['learning_rate']}"]
