@@ -98,7 +98,8 @@ pub struct TopRbmArgs {
     /// Gibbs steps of the top RBM's CD-k (lower layers use CD-1) [quick:
     /// 5; paper: 1, as HOT]. At rate 0.1 with a mean-field reconstruction
     /// CD-1 is far behind CD-5 (greedy validation error 4.23% against
-    /// 2.38%); at HOT's rate and reconstruction it reaches HOT's 2.49%.
+    /// 2.38%); at rate 0.03 with a sampled reconstruction it is about
+    /// HOT's 2.49% (docs/RESULTS.md).
     #[arg(long)]
     top_cd_k: Option<usize>,
     /// The top RBM's CD learning rate [quick: 0.1; paper: 0.03, chosen on
