@@ -1197,3 +1197,38 @@ fn seeds_summarises_finished_runs_and_names_an_unfinished_one() {
     fails_naming(&output, &[&text(&unfinished), "result.json"]);
     fails_naming(&deepbelief("seeds").output().unwrap(), &["<RUNS>"]);
 }
+
+#[test]
+fn the_generative_paper_preset_trains_on_a_thousand_images() {
+    // HOT's CD-1 top RBM (510-2000, rate 0.03) reconstructs far worse than
+    // the trivial predictor after the first ten updates; that transient is
+    // not a divergence (the rule waits rbm::DIVERGENCE_WARMUP_UPDATES).
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("generative");
+    succeeds(&run(
+        "generative",
+        &[
+            "--preset",
+            "paper",
+            "--out",
+            &text(&out),
+            "--train-rows",
+            "2000",
+            "--train-per-class",
+            "100",
+            "--lower-epochs",
+            "1",
+            "--top-epochs",
+            "2",
+            "--updown-epochs",
+            "1",
+            "--final-epochs",
+            "0",
+            "--sample-steps",
+            "5",
+            "--samples-per-class",
+            "1",
+        ],
+    ));
+    assert!(out.join("result.json").exists());
+}

@@ -232,6 +232,7 @@ fn healthy_metrics() -> crate::EpochMetrics {
         momentum: 0.5,
         reconstruction_error: 0.02,
         trivial_reconstruction_error: 0.1,
+        updates: 3 * 600,
         max_abs_weight: 2.0,
         max_abs_bias: 8.0,
         held_out_reconstruction_error: Some(0.03),
@@ -287,6 +288,56 @@ fn divergence_rule_reconstruction_far_above_the_trivial_predictor() {
         error.to_string().contains("trivial mean predictor"),
         "{error}"
     );
+}
+
+#[test]
+fn divergence_rule_reconstruction_waits_for_the_warmup_but_the_others_do_not() {
+    // Ten updates of a fresh RBM may reconstruct far worse than the
+    // trivial predictor: not a divergence until the warm-up is done.
+    let early = crate::EpochMetrics {
+        epoch: 1,
+        updates: crate::DIVERGENCE_WARMUP_UPDATES - 1,
+        reconstruction_error: 0.25,
+        ..healthy_metrics()
+    };
+    assert!(crate::check_divergence(&early).is_ok());
+    let done = crate::EpochMetrics {
+        updates: crate::DIVERGENCE_WARMUP_UPDATES,
+        ..early.clone()
+    };
+    assert!(matches!(
+        crate::check_divergence(&done).unwrap_err(),
+        RbmError::Diverged {
+            quantity: "reconstruction error",
+            ..
+        }
+    ));
+    // A non-finite value or an exploded weight is a divergence at once.
+    for broken in [
+        crate::EpochMetrics {
+            reconstruction_error: f64::NAN,
+            ..early.clone()
+        },
+        crate::EpochMetrics {
+            max_abs_weight: 2e3,
+            ..early.clone()
+        },
+    ] {
+        assert!(crate::check_divergence(&broken).is_err());
+    }
+}
+
+#[test]
+fn epoch_metrics_count_the_updates_so_far() {
+    // 10 rows in batches of 4: 3 updates an epoch (the last batch of 2).
+    let device = Device::flex();
+    let values: Vec<f32> = (0..10 * 6).map(|i| (i % 3 == 0) as u8 as f32).collect();
+    let data = crate::tensor_from_rows(&values, 6, &device);
+    let config = TrainConfig::new().with_batch_size(4).with_epochs(2);
+    let mut trainer = crate::CdTrainer::new(RbmConfig::new(6, 3).init(&device, 1), config).unwrap();
+    let metrics = trainer.fit(&data, None, |_| {}).unwrap();
+    let updates: Vec<usize> = metrics.iter().map(|m| m.updates).collect();
+    assert_eq!(updates, vec![3, 6]);
 }
 
 #[test]

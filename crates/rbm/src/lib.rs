@@ -79,7 +79,8 @@ pub use subnormals::{set_flush_subnormals, subnormals_flushed};
 pub use train::cd::{CdEstimate, contrastive_divergence};
 pub use train::config::{SparsityConfig, TrainConfig};
 pub use train::metrics::{
-    DIVERGENCE_FACTOR, DIVERGENCE_FLOOR, EpochMetrics, MAX_ABS_WEIGHT, Progress, check_divergence,
+    DIVERGENCE_FACTOR, DIVERGENCE_FLOOR, DIVERGENCE_WARMUP_UPDATES, EpochMetrics, MAX_ABS_WEIGHT,
+    Progress, check_divergence,
 };
 pub use train::trainer::{CdTrainer, DriveError, DriveEvent, TrainerState};
 pub use units::UnitKind;

@@ -19,6 +19,11 @@ pub struct EpochMetrics {
     /// per unit): the yardstick of the divergence rule.
     #[serde(default)]
     pub trivial_reconstruction_error: f64,
+    /// Mini-batch updates from the trainer's start to the end of this
+    /// epoch, counting every epoch as this one's (epochs x batches): the
+    /// reconstruction rule waits [`DIVERGENCE_WARMUP_UPDATES`] of them.
+    #[serde(default)]
+    pub updates: usize,
     /// The largest absolute weight.
     #[serde(default)]
     pub max_abs_weight: f64,
@@ -65,6 +70,17 @@ pub const DIVERGENCE_FACTOR: f64 = 2.0;
 /// The absolute part of the threshold, so that data without variance
 /// (trivial error 0) do not turn float rounding into a divergence.
 pub const DIVERGENCE_FLOOR: f64 = 0.01;
+/// The reconstruction rule applies once this many updates are done. A
+/// fresh RBM with many hidden units passes through a transient in its
+/// first updates: each update moves every visible unit's input by the
+/// sum over all hidden units. Measured on a 510-2000 top RBM at rate 0.03
+/// (CD-1, sampled reconstruction) over 1,000 images, 10 updates an epoch:
+/// errors 0.112, 0.085, 0.048 after 10, 20, 30 updates (trivial predictor
+/// 0.048), 0.004 after 300; on features without variance (trivial
+/// 0.0018) 0.115, 0.016, 0.0085. The runs on 44,000 images pass the rule
+/// after their first epoch of 440 updates. The other rules (non-finite
+/// values, weights and biases far too large) apply from the first epoch.
+pub const DIVERGENCE_WARMUP_UPDATES: usize = 200;
 /// Divergence rule, part 3: a weight or a bias larger than this in
 /// magnitude. One such weight saturates every logistic unit it feeds for
 /// any input in the units' range, and such a bias fixes its unit's state
@@ -108,7 +124,7 @@ pub fn check_divergence(metrics: &EpochMetrics) -> Result<(), RbmError> {
         }
     }
     let limit = DIVERGENCE_FACTOR * metrics.trivial_reconstruction_error + DIVERGENCE_FLOOR;
-    if metrics.reconstruction_error > limit {
+    if metrics.updates >= DIVERGENCE_WARMUP_UPDATES && metrics.reconstruction_error > limit {
         return diverged(
             "reconstruction error",
             metrics.reconstruction_error,

@@ -269,6 +269,7 @@ impl CdTrainer {
         // Reading a metric synchronises the device, so the time is honest.
         let metrics_started = Instant::now();
         let mut metrics = self.measure(data, held_out, epoch + 1, learning_rate, momentum);
+        metrics.updates = (epoch + 1) * batches;
         let train_seconds = (metrics_started - started).as_secs_f64();
         metrics.train_seconds = train_seconds;
         metrics.samples_per_second = rows as f64 / train_seconds.max(1e-12);
@@ -490,6 +491,7 @@ impl CdTrainer {
             momentum,
             reconstruction_error: recon,
             trivial_reconstruction_error: trivial,
+            updates: 0,
             max_abs_weight,
             max_abs_bias,
             held_out_reconstruction_error: held_recon,
