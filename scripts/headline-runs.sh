@@ -517,40 +517,36 @@ own_stack_seeds() {
 }
 wide_flags=(--hidden 1024,1024,2048)
 
-# wide_all_seeds SEED...: dropout-all's fixed schedule (the head's 5
-# epochs and 1 whole-net epoch on the 50,000, then 80 on all 60,000, no
-# choice on validation) on the 1024-1024-2048 net, from the stacks of the
-# dropout-wide runs (classify-wide-seedN) where they are here, else
-# pretraining that stack itself. Not H&S's net: an extra arm's figures,
-# whatever they give (declared before the runs, 2026-12-04).
-# wide_fixed_valid_seeds SEED...: the case on validation for wide-all's
-# fixed schedule: the same stacks and 81 whole-net epochs after the head's
-# 5, all on the 50,000, no final pass; the validation error of epoch 81
-# (metrics.jsonl) is the fixed schedule's, unbiased by any choice. Rule,
-# fixed before the runs (2026-12-04): a `wide` dropout preset with the
-# fixed schedule is put forward only if its mean epoch-81 validation error
-# over seeds 1-3 is not above the dropout-wide runs' mean best validation
-# error (0.92%, itself chosen as the minimum, so biased low).
-wide_fixed_valid_seeds() {
-  local seed seeds from
-  seeds_or 1 2 3 -- "$@"
-  for seed in "${seeds[@]}"; do
-    stack_from --pretrained "$RUNS/classify-wide-seed$seed/pretrained.safetensors"
-    run "classify-wide-fixed-valid-seed$seed" classify --preset paper --seed "$seed" \
-      "${wide_flags[@]}" "${from[@]}" --finetune-epochs 81 --patience 0 --final-epochs 0
-  done
-}
-
-wide_all_seeds() {
-  local seed seeds from
-  seeds_or 1 2 3 -- "$@"
-  for seed in "${seeds[@]}"; do
-    stack_from --pretrained "$RUNS/classify-wide-seed$seed/pretrained.safetensors"
-    run "classify-wide-all-seed$seed" classify --preset paper --seed "$seed" \
-      "${wide_flags[@]}" "${from[@]}" --finetune-epochs 1 --patience 0 --final-epochs 80
-  done
-}
 sparse_flags=(--cd-weight-decay 0.001 --cd-sparsity-target 0.1 --cd-sparsity-cost 0.11)
+
+# wide_stack_seeds NAME FLAG... -- SEED...: `classify --preset paper` on
+# the 1024-1024-2048 net with FLAG..., in the runs classify-NAME-seedN,
+# from the stacks of the dropout-wide runs (classify-wide-seedN) where they
+# are here, else pretraining that stack itself; seeds 1-3 or those given.
+# The arms that use it (not H&S's net: extra arms' figures):
+# - wide-all: dropout-all's fixed schedule (the head's 5 epochs and 1
+#   whole-net epoch on the 50,000, then 80 on all 60,000, no choice on
+#   validation), whatever it gives (declared before the runs, 2026-12-04).
+# - wide-fixed-valid: the case on validation for that schedule: 81
+#   whole-net epochs after the head's 5, all on the 50,000, no final pass;
+#   the validation error of epoch 81 (metrics.jsonl) is the fixed
+#   schedule's, unbiased by any choice. Rule, fixed before the runs
+#   (2026-12-04): a `wide` dropout preset with the fixed schedule is put
+#   forward only if its mean epoch-81 validation error over seeds 1-3 is
+#   not above the dropout-wide runs' mean best validation error (0.92%,
+#   itself chosen as the minimum, so biased low).
+wide_stack_seeds() {
+  local name=$1 flags=() seed seeds from
+  shift
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do flags+=("$1"); shift; done
+  shift
+  seeds_or 1 2 3 -- "$@"
+  for seed in "${seeds[@]}"; do
+    stack_from --pretrained "$RUNS/classify-wide-seed$seed/pretrained.safetensors"
+    run "classify-$name-seed$seed" classify --preset paper --seed "$seed" \
+      "${wide_flags[@]}" "${from[@]}" "${flags[@]}"
+  done
+}
 
 # dropout_sweep: the preset's dropout probabilities chosen on validation
 # on seed 1's stack, a 2 x 2 grid (inputs 0.1 or 0.2, hidden units 0.25
@@ -713,11 +709,11 @@ sparse-stack)
   ;;
 wide-fixed-valid)
   shift
-  wide_fixed_valid_seeds "$@"
+  wide_stack_seeds wide-fixed-valid --finetune-epochs 81 --patience 0 --final-epochs 0 -- "$@"
   ;;
 wide-all)
   shift
-  wide_all_seeds "$@"
+  wide_stack_seeds wide-all --finetune-epochs 1 --patience 0 --final-epochs 80 -- "$@"
   ;;
 wide-sparse)
   shift
