@@ -373,6 +373,35 @@ fn held_out_data_is_checked_too() {
     );
 }
 
+#[test]
+fn the_epoch_loop_checks_its_data_once_before_any_epoch() {
+    // `drive` (under `fit` and greedy pretraining) checks the data once,
+    // not every epoch: bad training or held-out data still stops it before
+    // a single update.
+    let good = tensor_from_rows(&[0.0, 1.0, 1.0, 0.5], 4, &device());
+    let bad = tensor_from_rows(&[0.0, f32::NAN, 1.0, 0.5], 4, &device());
+    let mut t = trainer(4);
+    let err = t.fit(&bad, None, |_| {}).unwrap_err();
+    assert!(
+        matches!(err, RbmError::NonFiniteData { count: 1, .. }),
+        "{err}"
+    );
+    let err = t.fit(&good, Some(&bad), |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RbmError::NonFiniteData {
+                what: "held-out data",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(t.epochs_done(), 0);
+    assert_eq!(t.fit(&good, Some(&good), |_| {}).unwrap().len(), 1);
+    assert_eq!(t.epochs_done(), 1);
+}
+
 fn train_small(seed: u64) -> Rbm {
     let data: Vec<f32> = (0..40).map(|i| ((i * 7) % 3 == 0) as u8 as f32).collect();
     let data = tensor_from_rows(&data, 8, &device());

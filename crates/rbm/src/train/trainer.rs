@@ -187,11 +187,18 @@ impl CdTrainer {
         held_out: Option<&Tensor<2>>,
         mut on_event: impl FnMut(DriveEvent<'_>) -> Result<ControlFlow<()>, E>,
     ) -> Result<ControlFlow<()>, DriveError<E>> {
+        // Once for all the epochs: the same tensors come back every epoch,
+        // and a scan of the whole data set per epoch cost about a tenth of
+        // a pretraining epoch.
+        if self.epochs_done < self.config.epochs {
+            self.check_epoch_data(data, held_out)
+                .map_err(DriveError::Training)?;
+        }
         while self.epochs_done < self.config.epochs {
             let mut stop = false;
             let mut failure = None;
             let metrics = self
-                .train_epoch(data, held_out, |progress| {
+                .train_checked_epoch(data, held_out, |progress| {
                     if let Progress::Batch {
                         epoch,
                         batch,
@@ -229,14 +236,35 @@ impl CdTrainer {
         &mut self,
         data: &Tensor<2>,
         held_out: Option<&Tensor<2>>,
-        mut on_progress: impl FnMut(Progress<'_>),
+        on_progress: impl FnMut(Progress<'_>),
     ) -> Result<EpochMetrics, RbmError> {
+        self.check_epoch_data(data, held_out)?;
+        self.train_checked_epoch(data, held_out, on_progress)
+    }
+
+    /// The checks of [`CdTrainer::train_epoch`] on its data: width, rows,
+    /// finite values within the visible units' range.
+    fn check_epoch_data(
+        &self,
+        data: &Tensor<2>,
+        held_out: Option<&Tensor<2>>,
+    ) -> Result<(), RbmError> {
         let units = self.rbm().visible_units;
         let n_visible = self.rbm().n_visible();
         check_data(units, data, n_visible, "training data")?;
         if let Some(h) = held_out {
             check_data(units, h, n_visible, "held-out data")?;
         }
+        Ok(())
+    }
+
+    /// One epoch on data that [`CdTrainer::check_epoch_data`] has passed.
+    fn train_checked_epoch(
+        &mut self,
+        data: &Tensor<2>,
+        held_out: Option<&Tensor<2>>,
+        mut on_progress: impl FnMut(Progress<'_>),
+    ) -> Result<EpochMetrics, RbmError> {
         if self.epochs_done == 0 && self.config.init_visible_bias_from_data {
             let means = data.clone().mean_dim(0).squeeze_dim::<1>(0);
             let rbm = self.rbm.take().expect("model present");
