@@ -188,8 +188,8 @@ impl CdTrainer {
         mut on_event: impl FnMut(DriveEvent<'_>) -> Result<ControlFlow<()>, E>,
     ) -> Result<ControlFlow<()>, DriveError<E>> {
         // Once for all the epochs: the same tensors come back every epoch,
-        // and a scan of the whole data set per epoch cost about a tenth of
-        // a pretraining epoch.
+        // and a scan of the whole data set per epoch cost about a sixth of
+        // a 784x500 pretraining epoch (docs/RESULTS.md, deepnet-stack).
         if self.epochs_done < self.config.epochs {
             self.check_epoch_data(data, held_out)
                 .map_err(DriveError::Training)?;
