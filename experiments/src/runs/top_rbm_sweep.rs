@@ -2,13 +2,14 @@
 //! lower layers, with the free-energy validation error every few epochs:
 //! for choosing how to train the top RBM.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::prelude::*;
 use dbn::generative::greedy::top_rbm_data;
 use dbn::{GenerativeDbn, one_hot_rows};
-use rbm::{CdTrainer, RbmConfig, TrainConfig, UnitKind};
+use rbm::{CdTrainer, DriveError, DriveEvent, RbmConfig, TrainConfig, UnitKind};
 
 use crate::data::{DataArgs, train_and_valid_per_class};
 
@@ -79,17 +80,28 @@ pub fn sweep_top_rbm(
         one_hot_rows(&labels, classes, device)?,
     );
     let mut trainer = CdTrainer::new(rbm.init(device, config.train.seed), config.train.clone())?;
-    for epoch in 1..=config.train.epochs {
-        let metrics = trainer.train_epoch(&joint, None, |_| {})?;
-        if epoch % config.eval_every == 0 || epoch == config.train.epochs {
-            let model = GenerativeDbn::from_greedy(&lower, trainer.rbm().clone())?;
-            let error = 100.0 * model.error_rate(&valid_images, &valid_labels, 1000);
-            say(&format!(
-                "epoch {epoch:>3}  recon {:.5}  valid_error {error:.2}%  {:.1} min",
-                metrics.reconstruction_error,
-                started.elapsed().as_secs_f64() / 60.0
-            ));
-        }
-    }
+    let epochs = config.train.epochs;
+    // `drive` checks the joint data once, not at every epoch; the callback
+    // never stops it, so its flow is always `Continue`.
+    let _ = trainer
+        .drive(&joint, None, |event| {
+            if let DriveEvent::Epoch { metrics, trainer } = event
+                && (metrics.epoch % config.eval_every == 0 || metrics.epoch == epochs)
+            {
+                let model = GenerativeDbn::from_greedy(&lower, trainer.rbm().clone())?;
+                let error = 100.0 * model.error_rate(&valid_images, &valid_labels, 1000);
+                say(&format!(
+                    "epoch {:>3}  recon {:.5}  valid_error {error:.2}%  {:.1} min",
+                    metrics.epoch,
+                    metrics.reconstruction_error,
+                    started.elapsed().as_secs_f64() / 60.0
+                ));
+            }
+            Ok::<_, Box<dyn std::error::Error>>(ControlFlow::Continue(()))
+        })
+        .map_err(|e| match e {
+            DriveError::Training(e) => e.into(),
+            DriveError::Callback(e) => e,
+        })?;
     Ok(())
 }
