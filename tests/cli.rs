@@ -1232,3 +1232,49 @@ fn the_generative_paper_preset_trains_on_a_thousand_images() {
     ));
     assert!(out.join("result.json").exists());
 }
+
+#[test]
+fn top_rbm_sweep_reports_every_nth_epoch_and_the_last() {
+    // Two random lower layers (784-20-20) and a 30-unit top RBM over
+    // [features, labels] for 5 epochs, reported every 2: epochs 2, 4 and
+    // the last, 5, each with a validation error that is a percentage.
+    let dir = tempfile::tempdir().unwrap();
+    let lower = dir.path().join("lower.safetensors");
+    let device = Device::flex();
+    let layers = vec![
+        rbm::RbmConfig::new(784, 20).init(&device, 1),
+        rbm::RbmConfig::new(20, 20).init(&device, 2),
+    ];
+    dbn::save_stack(&dbn::RbmStack::new(layers), &lower).unwrap();
+    let output = run(
+        "top-rbm-sweep",
+        &[
+            "--lower",
+            &text(&lower),
+            "--hidden",
+            "30",
+            "--cd-epochs",
+            "5",
+            "--eval-every",
+            "2",
+            "--train-rows",
+            "1000",
+        ],
+    );
+    succeeds(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let reports: Vec<(usize, f64)> = stdout
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let epoch = words.get(1)?.parse().ok()?;
+            let error = words.get(5)?.trim_end_matches('%').parse().ok()?;
+            (words[0] == "epoch" && words[4] == "valid_error").then_some((epoch, error))
+        })
+        .collect();
+    let epochs: Vec<usize> = reports.iter().map(|&(epoch, _)| epoch).collect();
+    assert_eq!(epochs, [2, 4, 5], "{stdout}");
+    for (epoch, error) in reports {
+        assert!((0.0..=100.0).contains(&error), "epoch {epoch}: {error}");
+    }
+}
