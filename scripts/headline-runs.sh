@@ -121,6 +121,9 @@
 #                                    # 0.01) with its regularisers, on H&S's
 #                                    # 500-500-2000; seed 1 first (its rule
 #                                    # beside own_stack_seeds)
+#   scripts/headline-runs.sh quick [SEED...] # `classify --preset quick`
+#                                    # seeds 1-3 (or those given): its
+#                                    # headline figure over seeds
 #
 # A run both queues list goes to the first to reach it; the other queue
 # moves on (the hs seeds first: 3-4 hours each on two cores side by side,
@@ -153,7 +156,7 @@ resume_flags=()
 # 0.1, mean-field reconstruction); the arms measured with it keep it. The
 # preset's is now HOT's CD-1 (the hot-cd1 arm's flags).
 paper_cd5=(--top-cd-k 5 --top-cd-lr 0.1 --top-mean-field-reconstruction)
-usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-all [SEED...]|wide-fixed-valid [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|hot-cd1 [SEED...]|hot-cd1-pcd [SEED...]|deepnet-stack [SEED...]|cd1"
+usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-all [SEED...]|wide-fixed-valid [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|hot-cd1 [SEED...]|hot-cd1-pcd [SEED...]|deepnet-stack [SEED...]|quick [SEED...]|cd1"
 queue=${1:?$usage}
 mkdir -p "$RUNS"
 
@@ -745,6 +748,13 @@ wide-sparse)
 deepnet-stack)
   shift
   own_stack_seeds deepnet-stack --cd-epochs 1000 --cd-lr 0.01 "${sparse_flags[@]}" -- "$@"
+  ;;
+quick)
+  shift
+  seeds_or 1 2 3 -- "$@"
+  for seed in "${seeds[@]}"; do
+    run "classify-quick-seed$seed" classify --preset quick --seed "$seed"
+  done
   ;;
 pretrain-all)
   shift
