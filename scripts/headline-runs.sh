@@ -121,6 +121,12 @@
 #                                    # 0.01) with its regularisers, on H&S's
 #                                    # 500-500-2000; seed 1 first (its rule
 #                                    # beside own_stack_seeds)
+#   scripts/headline-runs.sh plain [SEED...] # the `paper` preset's
+#                                    # network and pretraining, fine-tuned
+#                                    # without dropout (SGD with momentum,
+#                                    # head 5 epochs, then 10 on all
+#                                    # 60,000): the README's no-dropout row
+#                                    # over seeds 1-3 (or those given)
 #   scripts/headline-runs.sh quick [SEED...] # `classify --preset quick`
 #                                    # seeds 1-3 (or those given): its
 #                                    # headline figure over seeds
@@ -156,7 +162,7 @@ resume_flags=()
 # 0.1, mean-field reconstruction); the arms measured with it keep it. The
 # preset's is now HOT's CD-1 (the hot-cd1 arm's flags).
 paper_cd5=(--top-cd-k 5 --top-cd-lr 0.1 --top-mean-field-reconstruction)
-usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-all [SEED...]|wide-fixed-valid [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|hot-cd1 [SEED...]|hot-cd1-pcd [SEED...]|deepnet-stack [SEED...]|quick [SEED...]|cd1"
+usage="usage: scripts/headline-runs.sh a|b|pcd|hs200 [SEED...]|paper-pcd [SEED...]|hot-stats-sweep [K]|hot-stats|sweep K|dropout|dropout-long [SEED...]|dropout-long-nowc [SEED...]|dropout-strong [SEED...]|dropout-all [SEED...]|paper-stack [SEED...]|dropout-sweep|lr-sweep|lr LR [SEED...]|momentum-sweep|dropout-wide [SEED...]|sparse-stack [SEED...]|wide-all [SEED...]|wide-fixed-valid [SEED...]|wide-sparse [SEED...]|pretrain-all [SEED...]|pretrain-all-fixed [SEED...]|hot-cd1 [SEED...]|hot-cd1-pcd [SEED...]|deepnet-stack [SEED...]|quick [SEED...]|plain [SEED...]|cd1"
 queue=${1:?$usage}
 mkdir -p "$RUNS"
 
@@ -748,6 +754,11 @@ wide-sparse)
 deepnet-stack)
   shift
   own_stack_seeds deepnet-stack --cd-epochs 1000 --cd-lr 0.01 "${sparse_flags[@]}" -- "$@"
+  ;;
+plain)
+  shift
+  own_stack_seeds plain --input-dropout 0 --hidden-dropout 0 --head-epochs 5 \
+    --finetune-epochs 100 --patience 15 --finetune-lr-decay 0.95 --final-epochs 10 -- "$@"
   ;;
 quick)
   shift
