@@ -467,7 +467,9 @@ fn top_pcd_error(error: rbm::ConfigError, top_pcd: &TopPcd) -> PyErr {
 /// HOT 2006's generative DBN on the rows of `x` (values in [0, 1]) and
 /// their labels `y` (0..classes), on `device`, without the GIL: the lower
 /// layers of `hidden` sizes greedily by the `lower` recipe, the top RBM of
-/// `top_hidden` units over [features, softmax labels] by the `top` one,
+/// `top_hidden` units over [features, softmax labels] by the `top` one
+/// (its negative phase from sampled visible units, the label group one-hot,
+/// when `top_sampled_reconstruction`, as HOT's; else from their means),
 /// then `updown.epochs` of up-down fine-tuning by HOT's recipe
 /// (class-balanced batches of 10 per class, mean-field labels, 3/6/10
 /// Gibbs steps over the thirds) at its rates, then `top_pcd.epochs` of
@@ -484,6 +486,7 @@ pub fn fit_generative_dbn<'py>(
     top_hidden: usize,
     lower: CdRecipe,
     top: CdRecipe,
+    top_sampled_reconstruction: bool,
     updown: UpDown,
     top_pcd: TopPcd,
     device_name: &str,
@@ -498,7 +501,10 @@ pub fn fit_generative_dbn<'py>(
         })
         .collect::<PyResult<_>>()?;
     let seed = lower.seed;
-    let (lower, top) = (lower.train_config(rows)?, top.train_config(rows)?);
+    let lower = lower.train_config(rows)?;
+    let top = top
+        .train_config(rows)?
+        .with_mean_field_reconstruction(!top_sampled_reconstruction);
     let pcd_batch = lower.batch_size;
     let sizes: Vec<usize> = std::iter::once(width)
         .chain(hidden.iter().copied())

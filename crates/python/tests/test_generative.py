@@ -66,6 +66,9 @@ def test_bad_sample_requests_are_value_errors_naming_them(trained, kwargs, words
     [({"top_units": 0}, "top_units"), ({"hidden_layer_sizes": ()}, "hidden_layer_sizes"),
      ({"updown_epochs": -1}, "updown_epochs"), ({"top_k": 0}, "top_k"),
      ({"top_pcd_epochs": -1}, "top_pcd_epochs"),
+     ({"top_learning_rate": 0.0}, "top_learning_rate"),
+     ({"top_learning_rate": float("nan")}, "top_learning_rate"),
+     ({"top_sampled_reconstruction": "no"}, "top_sampled_reconstruction must be True or False"),
      ({"updown_top_statistics": "states"}, "updown_top_statistics"),
      ({"top_pcd_learning_rate": 0.0}, "top_pcd_learning_rate"),
      ({"top_pcd_learning_rate": float("nan")}, "top_pcd_learning_rate"),
@@ -101,3 +104,18 @@ def test_sampled_top_statistics_change_up_down_and_still_classify():
     sampled = GenerativeDBN(**common, updown_top_statistics="sampled_states").fit(X[:400], y[:400])
     assert not np.array_equal(default.top_layer_[0], sampled.top_layer_[0])
     assert sampled.score(X[400:], y[400:]) > 0.95
+
+
+def test_the_top_rbms_rate_and_reconstruction_reach_it_alone():
+    # Each of the top RBM's own settings changes its weights and leaves the
+    # lower layers (trained first, from the same seed) bit for bit alone.
+    X, y = _prototypes()
+    common = dict(hidden_layer_sizes=(16,), top_units=32, n_iter=10, batch_size=10,
+                  random_state=0)
+    default = GenerativeDBN(**common).fit(X[:400], y[:400])
+    assert default.score(X[400:], y[400:]) > 0.95
+    for change in ({"top_learning_rate": 0.1}, {"top_sampled_reconstruction": False}):
+        other = GenerativeDBN(**common, **change).fit(X[:400], y[:400])
+        for a, b in zip(default.up_layers_, other.up_layers_):
+            assert np.array_equal(a[0], b[0]), change
+        assert not np.array_equal(default.top_layer_[0], other.top_layer_[0]), change

@@ -82,6 +82,15 @@ def check_non_negative_int(owner, field, value):
     return int(value)
 
 
+def check_bool(owner, field, value):
+    """``value`` as a bool if it is one (Python's or numpy's), else a
+    ValueError naming ``owner`` and ``field``: a string such as "no" would
+    otherwise read as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{owner}: {field} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_positive_number(owner, field, value):
     """``value`` as a float if it is a positive finite number, else a
     ValueError naming ``owner`` and ``field``."""
