@@ -374,10 +374,11 @@ fn held_out_data_is_checked_too() {
 }
 
 #[test]
-fn the_epoch_loop_checks_its_data_once_before_any_epoch() {
+fn the_epoch_loop_refuses_bad_data_before_any_epoch() {
     // `drive` (under `fit` and greedy pretraining) checks the data once,
-    // not every epoch: bad training or held-out data still stops it before
-    // a single update.
+    // before its first epoch, not at every epoch (a speed property,
+    // measured in docs/RESULTS.md): bad training or held-out data still
+    // stops it before a single update.
     let good = tensor_from_rows(&[0.0, 1.0, 1.0, 0.5], 4, &device());
     let bad = tensor_from_rows(&[0.0, f32::NAN, 1.0, 0.5], 4, &device());
     let mut t = trainer(4);

@@ -149,6 +149,8 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         top = cd_recipe(self, seed, k=check_positive_int("GenerativeDBN", "top_k", self.top_k),
                         learning_rate=check_positive_number(
                             "GenerativeDBN", "top_learning_rate", self.top_learning_rate))
+        top_sampled = check_bool("GenerativeDBN", "top_sampled_reconstruction",
+                                 self.top_sampled_reconstruction)
         updown = dict(
             epochs=check_non_negative_int("GenerativeDBN", "updown_epochs", self.updown_epochs),
             learning_rate=float(self.updown_learning_rate), momentum=float(self.updown_momentum),
@@ -157,10 +159,8 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         top_pcd = self._top_pcd()
         encoded = encode_classes(self, y)
         up, down, top = _native.fit_generative_dbn(
-            X, encoded, len(self.classes_), sizes, top_units, lower, top,
-            check_bool("GenerativeDBN", "top_sampled_reconstruction",
-                       self.top_sampled_reconstruction),
-            updown, top_pcd, str(self.device))
+            X, encoded, len(self.classes_), sizes, top_units, lower, top, top_sampled, updown,
+            top_pcd, str(self.device))
         self._set_layers(up, down, top)
         return self
 
