@@ -67,6 +67,16 @@ def test_a_rate_the_rust_side_refuses_is_a_value_error():
         BernoulliRBM(n_components=2, learning_rate=-1.0).fit(X)
 
 
+@pytest.mark.parametrize("value", ["no", 0, None])
+def test_a_persistent_that_is_not_a_bool_is_a_value_error_naming_it(value):
+    # bool("no") is True: without the check the string would train by PCD.
+    X, _ = _two_classes(rows=20, width=4)
+    with pytest.raises(ValueError, match="BernoulliRBM: persistent must be True or False"):
+        BernoulliRBM(n_components=2, persistent=value).fit(X)
+    with pytest.raises(ValueError, match="persistent"):
+        BernoulliRBM(n_components=2, persistent=value).partial_fit(X)
+
+
 def _fitted(n_features=8, n_components=5, seed=0):
     X, _ = _two_classes(rows=200, width=n_features, seed=seed)
     return BernoulliRBM(n_components=n_components, n_iter=5, learning_rate=0.05,

@@ -46,3 +46,9 @@ def test_bad_input_is_a_value_error_naming_the_problem(X, words):
 def test_a_sigma_the_rust_side_refuses_is_a_value_error():
     with pytest.raises(ValueError, match="sigma"):
         GaussianRBM(n_components=2, sigma=0.0).fit(_data(rows=20, width=3))
+
+
+@pytest.mark.parametrize("field", ["persistent", "learn_sigma"])
+def test_a_switch_that_is_not_a_bool_is_a_value_error_naming_it(field):
+    with pytest.raises(ValueError, match=f"GaussianRBM: {field} must be True or False, got 'no'"):
+        GaussianRBM(n_components=2, **{field: "no"}).fit(_data(rows=20, width=3))

@@ -107,16 +107,17 @@ def cd_recipe(estimator, seed, *, persistent=False, **overrides):
     """The native core's CD recipe from ``estimator``'s parameters
     (``learning_rate``, ``batch_size``, ``n_iter``, ``k``, ``momentum``,
     ``weight_decay``; any of them replaced by ``overrides``), its integers
-    checked: a ValueError names the parameter."""
+    and ``persistent`` checked: a ValueError names the parameter."""
     values = {name: getattr(estimator, name) for name in
               ("learning_rate", "batch_size", "n_iter", "k", "momentum", "weight_decay")}
     values.update(overrides)
     owner = type(estimator).__name__
+    persistent = check_bool(owner, "persistent", persistent)
     for field in ("batch_size", "n_iter", "k"):
         values[field] = check_positive_int(owner, field, values[field])
     for field in ("learning_rate", "momentum", "weight_decay"):
         values[field] = float(values[field])
-    return dict(values, seed=seed, persistent=bool(persistent))
+    return dict(values, seed=seed, persistent=persistent)
 
 
 def encode_classes(estimator, y):

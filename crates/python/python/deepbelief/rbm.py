@@ -12,6 +12,7 @@ from deepbelief._common import (
     BinaryInput,
     SavedAsRustFile,
     cd_recipe,
+    check_bool,
     check_positive_int,
     check_positive_ints,
     float32,
@@ -328,7 +329,8 @@ class GaussianRBM(_Rbm):
         self.device = device
 
     def _units(self):
-        return ("gaussian", float(self.sigma), bool(self.learn_sigma))
+        learn_sigma = check_bool(type(self).__name__, "learn_sigma", self.learn_sigma)
+        return ("gaussian", float(self.sigma), learn_sigma)
 
     def _parts(self):
         weights, hidden, visible, _, config = super()._parts()
