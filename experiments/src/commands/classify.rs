@@ -10,13 +10,16 @@ use dbn::{ClassifierConfig, DecayScope, StackConfig};
 
 use crate::cli::{Invocation, RunArgs};
 use crate::data::{DataSpec, PretrainImages};
-use crate::runs::classify::{ClassifyPreset, ClassifyRunConfig, FirstUnits, train_classifier};
+use crate::runs::classify::{
+    ClassifyPreset, ClassifyRunConfig, FirstUnits, KeptEpoch, train_classifier,
+};
 
 /// Pretrain a DBN on MNIST (or --data), fine-tune it with backprop, report the test error.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Recipe: `quick` (784-500-500, < 10 min) or `paper` (784-500-500-2000,
-    /// Hinton & Salakhutdinov 2006). Flags below override its values.
+    /// Recipe: `quick` (784-500-500, < 10 min), `paper` (784-500-500-2000,
+    /// Hinton & Salakhutdinov 2006's net, dropout fine-tuning) or `hs` (that
+    /// net fine-tuned as H&S did). Flags below override its values.
     #[arg(long, value_enum, default_value_t = ClassifyPreset::Quick)]
     preset: ClassifyPreset,
     /// Hidden layer sizes, comma-separated (e.g. 500,500,2000).
@@ -107,11 +110,17 @@ pub struct Args {
     /// Stop after this many epochs without a better validation error (0: never).
     #[arg(long)]
     patience: Option<usize>,
+    /// The fine-tuning epoch that goes on to the final pass (or the test):
+    /// `best` on validation, or `last` (no choice on validation, as H&S;
+    /// needs --patience 0). Default: the preset's (last for hs, best for
+    /// quick and paper).
+    #[arg(long, value_enum)]
+    finetune_keep: Option<KeptEpoch>,
     /// After early stopping, train the chosen model this many more epochs on
     /// the training images in use and the validation images together (all
     /// 60,000 of MNIST unless --train-rows leaves some out), at the learning
     /// rate of the chosen epoch; the result is the last epoch's model.
-    /// Default: the preset's (10 for paper, 0 for quick).
+    /// Default: the preset's (10 for paper, 195 for hs, 0 for quick).
     #[arg(long)]
     final_epochs: Option<usize>,
     /// Use only the first N training images (of 50,000 for MNIST: the last
@@ -230,6 +239,7 @@ fn config_from_args(
         finetune,
         train_rows: data.train_rows_flag(args.train_rows)?,
         final_epochs: args.final_epochs.unwrap_or(preset.final_epochs()),
+        keep: args.finetune_keep.unwrap_or(preset.keep()),
         valid_rows: data.valid_rows(),
         seed: args.seed,
         device: args.common.device.device.clone(),

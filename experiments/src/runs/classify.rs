@@ -5,6 +5,7 @@ use super::Outcome;
 use crate::runs::pretrain::PretrainedSource;
 use std::path::Path;
 
+use dbn::finetune::learner::Selection;
 use dbn::{DropoutRates, FinetuneConfig, StackConfig};
 use rbm::{SigmaConfig, TrainConfig, UnitKind};
 use serde::{Deserialize, Serialize};
@@ -45,10 +46,13 @@ pub enum ClassifyPreset {
     Paper,
     /// Hinton & Salakhutdinov (2006) as they fine-tuned (`backpropclassify.m`):
     /// the `paper` network and pretraining; conjugate gradients with 3 line
-    /// searches on each fixed batch of 1,000 images, the head alone for the
-    /// first 5 epochs, no dropout or weight decay. H&S ran 200 epochs on all
-    /// 60,000; here the epoch is chosen on validation within 200 (patience
-    /// 30), then 10 epochs on all 60,000.
+    /// searches on each fixed batch of 1,000 images, no dropout or weight
+    /// decay, 200 epochs, no choice on validation: the head alone for 5
+    /// epochs (on the training images, as the pretraining), then 195 of the
+    /// whole net on all 60,000, the last one kept. Until 2026-12-04 the
+    /// epoch was chosen on validation within 200 (patience 30), then 10
+    /// epochs on all 60,000: `--finetune-epochs 200 --patience 30
+    /// --finetune-keep best --final-epochs 10`.
     Hs,
 }
 
@@ -90,10 +94,11 @@ impl ClassifyPreset {
                 },
                 ..FinetuneConfig::default()
             },
+            // The 5 head epochs are the whole phase before the final pass.
             ClassifyPreset::Hs => FinetuneConfig {
-                max_epochs: 200,
+                max_epochs: 5,
                 batch_size: 1000,
-                patience: Some(30),
+                patience: None,
                 head_epochs: 5,
                 weight_decay: 0.0,
                 method: dbn::FinetuneMethod::ConjugateGradient { line_searches: 3 },
@@ -106,7 +111,42 @@ impl ClassifyPreset {
     pub fn final_epochs(self) -> usize {
         match self {
             ClassifyPreset::Quick => 0,
-            ClassifyPreset::Paper | ClassifyPreset::Hs => 10,
+            ClassifyPreset::Paper => 10,
+            ClassifyPreset::Hs => 195,
+        }
+    }
+
+    /// Which fine-tuning epoch goes on to the final pass (or the test).
+    pub fn keep(self) -> KeptEpoch {
+        match self {
+            ClassifyPreset::Quick | ClassifyPreset::Paper => KeptEpoch::Best,
+            ClassifyPreset::Hs => KeptEpoch::Last,
+        }
+    }
+}
+
+/// Which fine-tuning epoch a `classify` run keeps (`--finetune-keep`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeptEpoch {
+    /// The epoch of lowest validation error (early stopping's choice).
+    #[default]
+    Best,
+    /// The last epoch, with no choice on validation (H&S's
+    /// `backpropclassify.m`); validation is still measured and reported.
+    Last,
+}
+
+impl KeptEpoch {
+    fn is_best(&self) -> bool {
+        *self == KeptEpoch::Best
+    }
+
+    /// The fine-tuning's selection rule.
+    pub fn selection(self) -> Selection {
+        match self {
+            KeptEpoch::Best => Selection::BestValidation,
+            KeptEpoch::Last => Selection::Last,
         }
     }
 }
@@ -179,6 +219,10 @@ pub struct ClassifyRunConfig {
     /// Epochs of the final pass on all training images (0: none).
     #[serde(default)]
     pub final_epochs: usize,
+    /// The fine-tuning epoch kept (left out of the file when it is the
+    /// best on validation, as runs from before the choice wrote it).
+    #[serde(default, skip_serializing_if = "KeptEpoch::is_best")]
+    pub keep: KeptEpoch,
     /// Seed of the classifier head (and of the whole net without pretraining).
     pub seed: u64,
     pub device: String,
@@ -231,6 +275,15 @@ impl ClassifyRunConfig {
             }
         }
         self.finetune.validate()?;
+        if self.keep == KeptEpoch::Last && self.finetune.patience.is_some() {
+            return Err(format!(
+                "keep is last (--finetune-keep last; the hs preset's), but a patience of {} \
+                 epochs (--patience) would stop on validation, which keeping the last epoch \
+                 ignores: add --patience 0 or --finetune-keep best",
+                self.finetune.patience.unwrap_or_default()
+            )
+            .into());
+        }
         if matches!(
             self.finetune.method,
             dbn::FinetuneMethod::ConjugateGradient { .. }
@@ -271,7 +324,7 @@ pub fn train_classifier(
 ) -> Result<Outcome<f64>, Box<dyn std::error::Error>> {
     use burn::train::Interrupter;
     use dbn::finetune::learner::{
-        FINAL_PASS_PHASE, FINETUNE_PHASE, HEAD_PHASE, Selection, finetune, last_checkpoint,
+        FINAL_PASS_PHASE, FINETUNE_PHASE, HEAD_PHASE, finetune, last_checkpoint,
     };
     use dbn::{ClassifierConfig, DbnClassifier};
 
@@ -358,6 +411,7 @@ pub fn train_classifier(
             max_epochs: config.finetune.max_epochs,
             patience: config.finetune.patience,
             seed: config.finetune.seed,
+            selection: config.keep.selection(),
         };
         let outcome = conjugate_finetune(run, classifier, settings, &train, &valid, &device, log)?;
         let mut chosen = Chosen {
@@ -449,7 +503,7 @@ pub fn train_classifier(
         &records,
         &interrupter,
         FINETUNE_PHASE,
-        Selection::BestValidation,
+        config.keep.selection(),
     )?;
     let mut result_extra = serde_json::json!({});
     let finetune_epochs = outcome.epochs_done;
@@ -553,7 +607,11 @@ fn finish(
         log(&format!("warning: learning curves not drawn: {e}"));
     }
     log(&format!(
-        "chosen epoch {} of {} (validation error {:.2}%){}; {:.1} min; wrote {}",
+        "{} epoch {} of {} (validation error {:.2}%){}; {:.1} min; wrote {}",
+        match config.keep {
+            KeptEpoch::Best => "chosen",
+            KeptEpoch::Last => "kept the last",
+        },
         chosen.best_epoch,
         chosen.epochs_done,
         100.0 * chosen.valid_error,
@@ -591,6 +649,7 @@ mod tests {
             preset,
             first_units: FirstUnits::Binary,
             final_epochs: 0,
+            keep: KeptEpoch::Best,
             seed: 1,
             device: "flex".into(),
             pretrained: None,
@@ -645,5 +704,63 @@ mod tests {
         assert!(default.get("pretrain_images").is_none(), "{default}");
         let read: ClassifyRunConfig = serde_json::from_value(default).unwrap();
         assert_eq!(read.pretrain_images, PretrainImages::Training);
+    }
+
+    /// H&S's schedule: 5 epochs of the head, then 195 of the whole net on
+    /// all 60,000, the last one kept, nothing chosen on validation.
+    #[test]
+    fn the_hs_preset_is_hs_schedule() {
+        let preset = ClassifyPreset::Hs;
+        let finetune = preset.finetune();
+        assert_eq!((finetune.head_epochs, finetune.max_epochs), (5, 5));
+        assert_eq!(finetune.patience, None);
+        assert_eq!(preset.final_epochs(), 195);
+        assert_eq!(preset.keep(), KeptEpoch::Last);
+        assert_eq!(finetune.head_epochs + preset.final_epochs(), 200);
+        for other in [ClassifyPreset::Quick, ClassifyPreset::Paper] {
+            assert_eq!(other.keep(), KeptEpoch::Best);
+        }
+    }
+
+    /// Keeping the last epoch ignores validation, so a patience that would
+    /// stop on it is refused, naming both flags.
+    #[test]
+    fn keeping_the_last_epoch_with_a_patience_is_refused() {
+        let config = ClassifyRunConfig {
+            keep: KeptEpoch::Last,
+            ..quick_config()
+        };
+        assert!(config.finetune.patience.is_some());
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("--finetune-keep last"), "{error}");
+        assert!(error.contains("--patience"), "{error}");
+        let without_patience = ClassifyRunConfig {
+            finetune: FinetuneConfig {
+                patience: None,
+                ..config.finetune.clone()
+            },
+            ..config
+        };
+        without_patience
+            .validate()
+            .expect("no patience, no conflict");
+    }
+
+    /// The default leaves `config.json` as runs from before the choice
+    /// wrote it (so they resume); `last` is written and read back.
+    #[test]
+    fn only_a_kept_last_epoch_is_written() {
+        let best = serde_json::to_value(quick_config()).unwrap();
+        assert!(best.get("keep").is_none(), "{best}");
+        let read: ClassifyRunConfig = serde_json::from_value(best).unwrap();
+        assert_eq!(read.keep, KeptEpoch::Best);
+        let last = serde_json::to_value(ClassifyRunConfig {
+            keep: KeptEpoch::Last,
+            ..quick_config()
+        })
+        .unwrap();
+        assert_eq!(last["keep"], "last");
+        let read: ClassifyRunConfig = serde_json::from_value(last).unwrap();
+        assert_eq!(read.keep, KeptEpoch::Last);
     }
 }

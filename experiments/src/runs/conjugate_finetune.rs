@@ -4,6 +4,7 @@
 //! a stopped run resumes bit for bit.
 
 use burn::prelude::*;
+use dbn::finetune::learner::Selection;
 use dbn::{DbnClassifier, LabelledImages, SgdNet, conjugate_gradient_epoch};
 
 use crate::run_dir::RunDir;
@@ -24,6 +25,9 @@ pub struct ConjugateSettings {
     pub patience: Option<usize>,
     /// Seed of the fixed batches (one shuffle, as `makebatches.m`).
     pub seed: u64,
+    /// The epoch returned: the best on validation, or the last (H&S's);
+    /// `LastKeepingAll` keeps no more files here than `Last`.
+    pub selection: Selection,
 }
 
 /// The chosen model and how it was reached.
@@ -104,8 +108,9 @@ impl FixedBatches {
 }
 
 /// Fine-tunes `classifier` on `train` (or resumes the run's committed
-/// epochs), choosing the epoch of lowest error on `valid`; logs a line per
-/// epoch and records it in `metrics.jsonl`.
+/// epochs), returning the epoch of lowest error on `valid` or the last one
+/// (`settings.selection`); logs a line per epoch and records it in
+/// `metrics.jsonl`.
 pub fn conjugate_finetune(
     run: &RunDir,
     classifier: DbnClassifier,
@@ -142,7 +147,10 @@ pub fn conjugate_finetune(
         let valid_error = net
             .to_classifier()
             .error_rate(&valid_images, &valid_labels, 1000);
-        let improved = valid_error < best_error;
+        let improved = match settings.selection {
+            Selection::BestValidation => valid_error < best_error,
+            Selection::Last | Selection::LastKeepingAll => true,
+        };
         if improved {
             (best, best_epoch, best_error) = (net.clone(), epoch, valid_error);
         }
@@ -156,6 +164,11 @@ pub fn conjugate_finetune(
         } else {
             epoch
         };
+        let keeps_last = settings.selection != Selection::BestValidation;
+        if keeps_last {
+            // The epochs up to `last` return this net: it is the last.
+            best_epoch = last;
+        }
         let seconds = started.elapsed().as_secs_f64();
         run.append_jsonl(
             "metrics.jsonl",
@@ -168,7 +181,9 @@ pub fn conjugate_finetune(
             }),
         )?;
         let model = classifier_file(run, &format!("conjugate-{epoch}.safetensors"), &net)?;
-        let best_file = if improved {
+        let best_file = if keeps_last {
+            model.clone()
+        } else if improved {
             classifier_file(run, &format!("conjugate-best-{epoch}.safetensors"), &best)?
         } else {
             format!("conjugate-best-{best_epoch}.safetensors")
@@ -317,6 +332,7 @@ mod tests {
             max_epochs: 10,
             patience: None,
             seed: 1,
+            selection: Selection::BestValidation,
         }
     }
 
@@ -430,5 +446,56 @@ mod tests {
         let records = records(&run);
         assert_eq!(records.len(), 3, "{records:?}");
         assert!(records.iter().all(|r| r["fixed_point"] == false));
+    }
+
+    #[test]
+    fn keeping_the_last_epoch_returns_it_whatever_validation_says() {
+        // Validation labels the opposite of training: as the net learns the
+        // training images its validation error can only rise, so the best
+        // on validation is an early epoch and the last is another.
+        let device = Device::flex();
+        let (moving, images) = net_and_data(0.1, &device);
+        let pixels = vec![
+            1.0, 0.0, 1.0, 0.0, //
+            0.0, 1.0, 0.0, 1.0, //
+            1.0, 1.0, 0.0, 0.0, //
+            0.0, 0.0, 1.0, 1.0,
+        ];
+        let flipped = LabelledImages::new(pixels, vec![1, 0, 1, 0], 4, 2, "flipped").unwrap();
+        let run_with = |selection| {
+            let dir = tempfile::tempdir().unwrap();
+            let run = RunDir::create(dir.path()).unwrap();
+            let settings = ConjugateSettings {
+                max_epochs: 3,
+                selection,
+                ..settings()
+            };
+            let outcome = conjugate_finetune(
+                &run,
+                moving.clone(),
+                settings,
+                &images,
+                &flipped,
+                &device,
+                &mut |_| {},
+            )
+            .unwrap();
+            let commit = run.last_commit("conjugate").unwrap().unwrap();
+            let last =
+                dbn::load_classifier(&run.committed(&commit, "model").unwrap(), &device).unwrap();
+            (outcome, last, dir)
+        };
+        let same = |a: &DbnClassifier, b: &DbnClassifier| {
+            SgdNet::from_classifier(a)
+                .unwrap()
+                .same_parameters(&SgdNet::from_classifier(b).unwrap())
+        };
+        let (best, best_last, _dir) = run_with(Selection::BestValidation);
+        assert!(best.best_epoch < 3, "best epoch {}", best.best_epoch);
+        assert!(!same(&best.best, &best_last));
+        let (kept, last, _dir) = run_with(Selection::Last);
+        assert_eq!((kept.best_epoch, kept.epochs_done), (3, 3));
+        assert!(same(&kept.best, &last));
+        assert!(kept.best_valid_error >= best.best_valid_error);
     }
 }
