@@ -314,14 +314,18 @@ mod tests {
             biases: vec![full([1, 2]), full([1, 2])],
             velocity: None,
         };
+        (net.to_classifier(), four_images(vec![0, 1, 0, 1]))
+    }
+
+    /// Four 4-pixel images with these labels.
+    fn four_images(labels: Vec<u8>) -> LabelledImages {
         let pixels = vec![
             1.0, 0.0, 1.0, 0.0, //
             0.0, 1.0, 0.0, 1.0, //
             1.0, 1.0, 0.0, 0.0, //
             0.0, 0.0, 1.0, 1.0,
         ];
-        let images = LabelledImages::new(pixels, vec![0, 1, 0, 1], 4, 2, "images").unwrap();
-        (net.to_classifier(), images)
+        LabelledImages::new(pixels, labels, 4, 2, "images").unwrap()
     }
 
     fn settings() -> ConjugateSettings {
@@ -455,13 +459,7 @@ mod tests {
         // on validation is an early epoch and the last is another.
         let device = Device::flex();
         let (moving, images) = net_and_data(0.1, &device);
-        let pixels = vec![
-            1.0, 0.0, 1.0, 0.0, //
-            0.0, 1.0, 0.0, 1.0, //
-            1.0, 1.0, 0.0, 0.0, //
-            0.0, 0.0, 1.0, 1.0,
-        ];
-        let flipped = LabelledImages::new(pixels, vec![1, 0, 1, 0], 4, 2, "flipped").unwrap();
+        let flipped = four_images(vec![1, 0, 1, 0]);
         let run_with = |selection| {
             let dir = tempfile::tempdir().unwrap();
             let run = RunDir::create(dir.path()).unwrap();
