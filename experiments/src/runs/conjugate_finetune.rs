@@ -137,6 +137,7 @@ pub fn conjugate_finetune(
         ));
     }
     run.drop_records_after(|phase| (phase == CONJUGATE_PHASE).then_some(done))?;
+    let keeps_last = settings.selection != Selection::BestValidation;
     for epoch in done + 1..=settings.max_epochs {
         if epoch > rule_end(&settings, best_epoch) {
             break;
@@ -147,10 +148,7 @@ pub fn conjugate_finetune(
         let valid_error = net
             .to_classifier()
             .error_rate(&valid_images, &valid_labels, 1000);
-        let improved = match settings.selection {
-            Selection::BestValidation => valid_error < best_error,
-            Selection::Last | Selection::LastKeepingAll => true,
-        };
+        let improved = keeps_last || valid_error < best_error;
         if improved {
             (best, best_epoch, best_error) = (net.clone(), epoch, valid_error);
         }
@@ -164,7 +162,6 @@ pub fn conjugate_finetune(
         } else {
             epoch
         };
-        let keeps_last = settings.selection != Selection::BestValidation;
         if keeps_last {
             // The epochs up to `last` return this net: it is the last.
             best_epoch = last;
