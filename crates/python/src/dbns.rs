@@ -125,7 +125,11 @@ fn class_indices(
 /// `line_searches` of [`dbn::minimize`] on each fixed batch, no rate or
 /// momentum); either trains the head alone for the first `head_epochs`.
 /// `batch_size` `None`: the pretraining batch for SGD, H&S's 1,000 for
-/// conjugate gradients.
+/// conjugate gradients. SGD's alone: an L2 `weight_decay` on every
+/// parameter, the rate times `lr_decay` after each whole-net epoch (the
+/// head's epochs at the first rate, as `deepbelief classify`), dropout of
+/// inputs and hidden units at `input_dropout` and `hidden_dropout`
+/// (Hinton et al. 2012); the Python side checks every value.
 #[derive(FromPyObject, Debug, Clone)]
 pub struct Finetune {
     #[pyo3(item)]
@@ -142,35 +146,19 @@ pub struct Finetune {
     pub line_searches: usize,
     #[pyo3(item)]
     pub head_epochs: usize,
+    #[pyo3(item)]
+    pub weight_decay: f64,
+    #[pyo3(item)]
+    pub lr_decay: f64,
+    #[pyo3(item)]
+    pub input_dropout: f64,
+    #[pyo3(item)]
+    pub hidden_dropout: f64,
 }
 
-/// One fine-tuning epoch of the head alone by SGD, on the fixed hidden
-/// layers' `features`; `velocity` is the head's, carried between its
-/// epochs. Returns the epoch's mean loss.
-///
-/// # Shapes
-/// - features: `[rows, top hidden]`, one_hot: `[rows, classes]`
-fn sgd_head_epoch(
-    net: &mut dbn::SgdNet,
-    velocity: &mut Option<Vec<Tensor<2>>>,
-    features: &Tensor<2>,
-    one_hot: &Tensor<2>,
-    order: &[usize],
-    batch: usize,
-    step: dbn::SgdStep,
-) -> f64 {
-    let last = net.weights.len() - 1;
-    let mut head = dbn::SgdNet {
-        weights: vec![net.weights[last].clone()],
-        biases: vec![net.biases[last].clone()],
-        velocity: velocity.take(),
-    };
-    let loss = head.epoch(features, one_hot, order, batch, step);
-    net.weights[last] = head.weights.remove(0);
-    net.biases[last] = head.biases.remove(0);
-    *velocity = head.velocity;
-    loss
-}
+/// The stream of the dropout masks of SGD's `epoch`: apart from the
+/// data order's (`dbn::epoch_order`), which is drawn from the seed itself.
+const DROPOUT_STREAM: u64 = 0x6472_6f70_6f75_7421;
 
 /// A DBN classifier: the greedy stack of `hidden` sizes by `recipe` (see
 /// `greedy_stack`), a softmax head over `classes`, then `finetune.epochs`
@@ -217,21 +205,17 @@ pub fn fit_dbn_classifier<'py>(
             let classifier = DbnClassifier::from_stack(&stack, classes, seed)?;
             let mut net = dbn::SgdNet::from_classifier(&classifier)?;
             let one_hot = dbn::one_hot_rows(&labels, classes, &device)?;
-            let step = dbn::SgdStep {
-                rate: finetune.learning_rate,
-                momentum: finetune.momentum,
+            let dropout = DropoutRates {
+                input: finetune.input_dropout,
+                hidden: finetune.hidden_dropout,
             };
             let batch = finetune
                 .batch_size
                 .unwrap_or(if conjugate { 1000 } else { recipe_batch })
                 .min(rows);
             // Conjugate gradients' batches are fixed (one shuffle, as
-            // `makebatches.m`); the hidden layers' output is fixed while
-            // the head trains alone.
+            // `makebatches.m`).
             let fixed_order = dbn::epoch_order(seed, 0, rows);
-            let features =
-                (finetune.head_epochs > 0 && !conjugate).then(|| net.top_features(data.clone()));
-            let mut head_velocity = None;
             for epoch in 1..=finetune.epochs {
                 let head_only = epoch <= finetune.head_epochs;
                 let loss = if conjugate {
@@ -252,19 +236,23 @@ pub fn fit_dbn_classifier<'py>(
                     }
                     epoch_stats.loss_after
                 } else {
-                    let order = dbn::epoch_order(seed, epoch, rows);
-                    match &features {
-                        Some(features) if head_only => sgd_head_epoch(
-                            &mut net,
-                            &mut head_velocity,
-                            features,
-                            &one_hot,
-                            &order,
-                            batch,
-                            step,
-                        ),
-                        _ => net.epoch(&data, &one_hot, &order, batch, step),
-                    }
+                    let decays = epoch.saturating_sub(finetune.head_epochs + 1);
+                    let step = dbn::SgdStep {
+                        rate: finetune.learning_rate * finetune.lr_decay.powi(decays as i32),
+                        momentum: finetune.momentum,
+                        weight_decay: finetune.weight_decay,
+                    };
+                    let training = dbn::SgdTraining { head_only, dropout };
+                    let mut masks = Sampler::for_epoch(seed ^ DROPOUT_STREAM, epoch);
+                    net.epoch_with(
+                        &data,
+                        &one_hot,
+                        &dbn::epoch_order(seed, epoch, rows),
+                        batch,
+                        step,
+                        training,
+                        Some(&mut masks),
+                    )
                 };
                 if !loss.is_finite() {
                     let advice = if conjugate {

@@ -93,10 +93,14 @@ def test_conjugate_gradients_fine_tune_the_classifier():
     assert tuned.score(X[200:], y[200:]) > 0.9
 
 
-@pytest.mark.parametrize("method", ["sgd", "conjugate_gradient"])
-def test_head_epochs_train_the_head_alone(method):
+@pytest.mark.parametrize(
+    "method, dropout",
+    [("sgd", 0.0), ("sgd", 0.3), ("conjugate_gradient", 0.0)],
+)
+def test_head_epochs_train_the_head_alone(method, dropout):
     X, y = _binary_problem(rows=200)
-    params = dict(n_iter=3, random_state=0, finetune_method=method, finetune_batch_size=50)
+    params = dict(n_iter=3, random_state=0, finetune_method=method, finetune_batch_size=50,
+                  input_dropout=dropout, hidden_dropout=dropout)
     pretrained = DBNClassifier((16, 8), finetune_epochs=0, **params).fit(X, y)
     head = DBNClassifier((16, 8), finetune_epochs=3, head_epochs=3, **params).fit(X, y)
     whole = DBNClassifier((16, 8), finetune_epochs=3, head_epochs=1, **params).fit(X, y)
@@ -116,9 +120,63 @@ def test_head_epochs_train_the_head_alone(method):
         (dict(finetune_batch_size=0), "finetune_batch_size"),
         (dict(head_epochs=-1), "head_epochs"),
         (dict(finetune_epochs=2, head_epochs=3), "head_epochs"),
+        (dict(finetune_learning_rate=0.0), "finetune_learning_rate"),
+        (dict(finetune_learning_rate=float("nan")), "finetune_learning_rate"),
+        (dict(finetune_learning_rate="fast"), "finetune_learning_rate"),
+        (dict(finetune_momentum=1.0), "finetune_momentum"),
+        (dict(finetune_momentum=-0.1), "finetune_momentum"),
+        (dict(finetune_weight_decay=-1e-5), "finetune_weight_decay"),
+        (dict(finetune_weight_decay=float("inf")), "finetune_weight_decay"),
+        (dict(finetune_lr_decay=0.0), "finetune_lr_decay"),
+        (dict(finetune_lr_decay=1.5), "finetune_lr_decay"),
+        (dict(input_dropout=1.0), "input_dropout"),
+        (dict(hidden_dropout=-0.1), "hidden_dropout"),
+        (dict(hidden_dropout=True), "hidden_dropout"),
+        (dict(finetune_method="conjugate_gradient", input_dropout=0.2), "input_dropout"),
+        (dict(finetune_method="conjugate_gradient", finetune_weight_decay=1e-5),
+         "finetune_weight_decay"),
+        (dict(finetune_method="conjugate_gradient", finetune_lr_decay=0.99), "finetune_lr_decay"),
     ],
 )
 def test_bad_fine_tuning_settings_are_value_errors_naming_them(params, field):
     X, y = _binary_problem(rows=20)
     with pytest.raises(ValueError, match=field):
         DBNClassifier((4,), n_iter=1, **params).fit(X, y)
+
+
+def test_dropout_fine_tuning_learns_and_repeats_with_its_seed():
+    X, y = _binary_problem()
+    params = dict(n_iter=5, finetune_epochs=20, input_dropout=0.1, hidden_dropout=0.25)
+    model = DBNClassifier((16, 16), random_state=0, **params).fit(X[:200], y[:200])
+    assert model.score(X[200:], y[200:]) > 0.9
+    again = DBNClassifier((16, 16), random_state=0, **params).fit(X[:200], y[:200])
+    for a, b in zip(model.coefs_ + model.intercepts_, again.coefs_ + again.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    plain = DBNClassifier((16, 16), n_iter=5, finetune_epochs=20, random_state=0).fit(
+        X[:200], y[:200])
+    assert not np.array_equal(model.coefs_[0], plain.coefs_[0])
+
+
+def test_weight_decay_shrinks_the_fine_tuned_weights():
+    X, y = _binary_problem(rows=200)
+    params = dict(n_iter=3, finetune_epochs=20, random_state=0)
+    plain = DBNClassifier((16,), **params).fit(X, y)
+    decayed = DBNClassifier((16,), finetune_weight_decay=0.05, **params).fit(X, y)
+    # Each step multiplies every parameter by 1 - rate * decay = 0.995
+    # before the gradient moves it: over 20 epochs of 20 steps a factor of
+    # 0.13 on whatever the data do not hold up.
+    for a, b in zip(plain.coefs_, decayed.coefs_):
+        assert np.linalg.norm(b) < 0.8 * np.linalg.norm(a)
+
+
+def test_a_vanishing_rate_decay_freezes_the_net_after_its_first_whole_epoch():
+    X, y = _binary_problem(rows=200)
+    params = dict(n_iter=3, random_state=0, finetune_momentum=0.0, head_epochs=1)
+    first = DBNClassifier((16,), finetune_epochs=2, **params).fit(X, y)
+    frozen = DBNClassifier((16,), finetune_epochs=5, finetune_lr_decay=1e-12, **params).fit(X, y)
+    moving = DBNClassifier((16,), finetune_epochs=5, **params).fit(X, y)
+    # Epochs 3-5 step at 0.1 * 1e-12 per gradient of O(1): below f32's
+    # resolution of the weights, so they stay as epoch 2 left them.
+    for a, b in zip(first.coefs_ + first.intercepts_, frozen.coefs_ + frozen.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert not np.allclose(first.coefs_[0], moving.coefs_[0], rtol=0, atol=1e-6)

@@ -543,16 +543,11 @@ fn step_of(spec: &NetSpec, config: &StudyConfig, epoch: usize) -> (SgdStep, usiz
             SgdStep {
                 rate: spec.rate * recipe.rate_decay.powi(epoch as i32 - 1),
                 momentum: recipe.momentum,
+                weight_decay: 0.0,
             },
             recipe.batch_size,
         ),
-        _ => (
-            SgdStep {
-                rate: spec.rate,
-                momentum: 0.0,
-            },
-            config.batch_size,
-        ),
+        _ => (SgdStep::plain(spec.rate), config.batch_size),
     }
 }
 

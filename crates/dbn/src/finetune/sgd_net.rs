@@ -24,6 +24,7 @@ use crate::error::DbnConfigError;
 use crate::finetune::classifier::DbnClassifier;
 #[cfg(test)]
 use crate::finetune::classifier::{ClassifierConfig, Initialisation};
+use crate::finetune::config::DropoutRates;
 
 /// A feed-forward classifier of logistic hidden layers and a softmax head
 /// with its parameters as plain tensors, each layer computing `x W + b`.
@@ -40,12 +41,42 @@ pub struct SgdNet {
 
 /// How one step moves a net: `w - rate * g` with `momentum` 0 (plain
 /// stochastic gradient descent, bit for bit), else `v = momentum v + g`,
-/// `w - rate v`.
+/// `w - rate v`; with `weight_decay` positive, `g` is first the
+/// gradient plus `weight_decay * w` on every parameter (an L2 penalty, as
+/// [`crate::finetune::optimizer::MomentumSgd`] with `DecayScope::All`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SgdStep {
     pub rate: f64,
     pub momentum: f64,
+    pub weight_decay: f64,
 }
+
+impl SgdStep {
+    /// Plain SGD at `rate`: no momentum, no penalty.
+    pub fn plain(rate: f64) -> Self {
+        Self {
+            rate,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// What the steps of an epoch train beyond the plain mean cross-entropy
+/// of the whole net: the head alone (the hidden layers fixed, as H&S's
+/// first epochs), and dropout in the forward pass (Hinton et al. 2012:
+/// each input and hidden unit zeroed with its probability, the kept ones
+/// scaled by `1 / (1 - p)`, so evaluation uses the whole net unchanged).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SgdTraining {
+    pub head_only: bool,
+    pub dropout: DropoutRates,
+}
+
+/// The dropout masks of one batch: one per layer input (the images, then
+/// each hidden layer's output), `None` where that probability is 0;
+/// values 0 and `1 / (1 - p)`.
+type Masks = Vec<Option<Tensor<2>>>;
 
 impl SgdNet {
     /// The classifier's parameters.
@@ -122,15 +153,55 @@ impl SgdNet {
     /// # Shapes
     /// - images: `[batch, inputs]` -> one `[batch, size]` per layer
     fn layer_inputs(&self, images: Tensor<2>) -> Vec<Tensor<2>> {
+        self.activations(images, &[]).0
+    }
+
+    /// Every layer's input under dropout `masks` (none: the whole net),
+    /// and each hidden layer's logistic output before its mask (the
+    /// slope `s (1 - s)` of backpropagation).
+    ///
+    /// # Shapes
+    /// - images: `[batch, inputs]` -> (one `[batch, size]` per layer, one
+    ///   `[batch, size]` per hidden layer)
+    fn activations(
+        &self,
+        images: Tensor<2>,
+        masks: &[Option<Tensor<2>>],
+    ) -> (Vec<Tensor<2>>, Vec<Tensor<2>>) {
+        let masked = |x: Tensor<2>, layer: usize| match masks.get(layer) {
+            Some(Some(mask)) => x * mask.clone(),
+            _ => x,
+        };
         let last = self.weights.len() - 1;
-        let mut inputs = vec![images];
-        for (weight, bias) in self.weights[..last].iter().zip(&self.biases) {
+        let mut inputs = vec![masked(images, 0)];
+        let mut outputs = Vec::with_capacity(last);
+        for (layer, (weight, bias)) in self.weights[..last].iter().zip(&self.biases).enumerate() {
             let below = inputs.last().expect("the images at least").clone();
-            inputs.push(rbm::math::logistic(
-                matmul(below, weight.clone()) + bias.clone(),
-            ));
+            let output = rbm::math::logistic(matmul(below, weight.clone()) + bias.clone());
+            outputs.push(output.clone());
+            inputs.push(masked(output, layer + 1));
         }
-        inputs
+        (inputs, outputs)
+    }
+
+    /// Fresh dropout masks for a batch of `rows` at `rates`, drawn from
+    /// `sampler` (the images' mask first, then each hidden layer's).
+    fn dropout_masks(&self, rows: usize, rates: DropoutRates, sampler: &mut Sampler) -> Masks {
+        let device = self.weights[0].device();
+        let last = self.weights.len() - 1;
+        let widths = std::iter::once(self.weights[0].dims()[0])
+            .chain(self.weights[..last].iter().map(|w| w.dims()[1]));
+        widths
+            .enumerate()
+            .map(|(layer, width)| {
+                let p = if layer == 0 {
+                    rates.input
+                } else {
+                    rates.hidden
+                };
+                (p > 0.0).then(|| sampler.dropout_mask([rows, width], 1.0 - p, &device))
+            })
+            .collect()
     }
 
     /// The top hidden layer's output: the head's input.
@@ -161,8 +232,28 @@ impl SgdNet {
     /// # Shapes
     /// - images: `[batch, inputs]`, one_hot: `[batch, classes]`
     pub fn loss(&self, images: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
+        self.masked_loss(images, one_hot, &[])
+    }
+
+    /// [`SgdNet::loss`] under dropout `masks` (see [`SgdNet::activations`]).
+    ///
+    /// # Shapes
+    /// - images: `[batch, inputs]`, one_hot: `[batch, classes]`
+    fn masked_loss(
+        &self,
+        images: Tensor<2>,
+        one_hot: Tensor<2>,
+        masks: &[Option<Tensor<2>>],
+    ) -> Tensor<1> {
         let batch = images.dims()[0] as f64;
-        let (per_row, _) = cross_entropy_and_slope(log_softmax(self.forward(images), 1), one_hot);
+        let last = self.weights.len() - 1;
+        let top = self
+            .activations(images, masks)
+            .0
+            .pop()
+            .expect("the images at least");
+        let logits = matmul(top, self.weights[last].clone()) + self.biases[last].clone();
+        let (per_row, _) = cross_entropy_and_slope(log_softmax(logits, 1), one_hot);
         per_row.sum().div_scalar(batch)
     }
 
@@ -175,9 +266,26 @@ impl SgdNet {
     /// # Shapes
     /// - images: `[batch, inputs]`, one_hot: `[batch, classes]`
     pub fn gradients(&self, images: Tensor<2>, one_hot: Tensor<2>) -> (Vec<Tensor<2>>, Tensor<1>) {
+        self.backpropagate(images, one_hot, &[], false)
+    }
+
+    /// The gradients of the mean cross-entropy of the net under dropout
+    /// `masks` (those of [`SgdNet::dropout_masks`]; none: the whole net),
+    /// for every parameter or, `head_only`, for the head's weights and
+    /// biases alone; and the loss.
+    ///
+    /// # Shapes
+    /// - images: `[batch, inputs]`, one_hot: `[batch, classes]`
+    fn backpropagate(
+        &self,
+        images: Tensor<2>,
+        one_hot: Tensor<2>,
+        masks: &[Option<Tensor<2>>],
+        head_only: bool,
+    ) -> (Vec<Tensor<2>>, Tensor<1>) {
         let batch = images.dims()[0] as f64;
         let last = self.weights.len() - 1;
-        let inputs = self.layer_inputs(images);
+        let (inputs, outputs) = self.activations(images, masks);
         let logits =
             matmul(inputs[last].clone(), self.weights[last].clone()) + self.biases[last].clone();
         let log_p = log_softmax(logits, 1); // [batch, classes]
@@ -185,16 +293,22 @@ impl SgdNet {
         // Kept on the device: a training loop reads it once per epoch.
         let loss = per_row.sum().div_scalar(batch);
         let mut delta = slope.div_scalar(batch); // d loss / d logits
+        let lowest = if head_only { last } else { 0 };
         let mut weight_grads = Vec::with_capacity(last + 1);
         let mut bias_grads = Vec::with_capacity(last + 1);
-        for layer in (0..=last).rev() {
+        for layer in (lowest..=last).rev() {
             let input = inputs[layer].clone(); // [batch, inputs of the layer]
-            weight_grads.push(matmul(input.clone().transpose(), delta.clone()));
+            weight_grads.push(matmul(input.transpose(), delta.clone()));
             bias_grads.push(delta.clone().sum_dim(0));
-            if layer > 0 {
-                // Through the logistic below: s (1 - s).
-                let slope = input.clone() - input.square();
-                delta = matmul(delta, self.weights[layer].clone().transpose()) * slope;
+            if layer > lowest {
+                // Through the mask and the logistic below: s (1 - s).
+                let output = outputs[layer - 1].clone();
+                let slope = output.clone() - output.square();
+                delta = matmul(delta, self.weights[layer].clone().transpose());
+                if let Some(Some(mask)) = masks.get(layer) {
+                    delta = delta * mask.clone();
+                }
+                delta = delta * slope;
             }
         }
         weight_grads.reverse();
@@ -234,9 +348,34 @@ impl SgdNet {
     /// # Shapes
     /// - images: `[batch, inputs]`, one_hot: `[batch, classes]`
     pub fn step(&mut self, images: Tensor<2>, one_hot: Tensor<2>, step: SgdStep) -> Tensor<1> {
-        let (mut grads, loss) = self.gradients(images, one_hot);
+        let (grads, loss) = self.gradients(images, one_hot);
+        self.apply(grads, step, false);
+        loss
+    }
+
+    /// Moves the parameters by `grads` (every parameter's, or the head's
+    /// weights and biases alone when `head_only`) as `step` says. The
+    /// velocity belongs to one scope: a step of the other scope starts a
+    /// fresh one, as a new phase's optimiser does.
+    fn apply(&mut self, grads: Vec<Tensor<2>>, step: SgdStep, head_only: bool) {
+        let last = self.weights.len() - 1;
+        let (weights, biases) = if head_only {
+            (&mut self.weights[last..], &mut self.biases[last..])
+        } else {
+            (&mut self.weights[..], &mut self.biases[..])
+        };
+        let params: Vec<&mut Tensor<2>> = weights.iter_mut().chain(biases.iter_mut()).collect();
+        let mut grads: Vec<Tensor<2>> = if step.weight_decay > 0.0 {
+            grads
+                .into_iter()
+                .zip(&params)
+                .map(|(g, p)| g + (**p).clone().mul_scalar(step.weight_decay))
+                .collect()
+        } else {
+            grads
+        };
         if step.momentum > 0.0 {
-            grads = match self.velocity.take() {
+            grads = match self.velocity.take().filter(|v| v.len() == grads.len()) {
                 Some(old) => old
                     .into_iter()
                     .zip(grads)
@@ -246,12 +385,9 @@ impl SgdNet {
             };
             self.velocity = Some(grads.clone());
         }
-        let mut grads = grads.into_iter();
-        for param in self.weights.iter_mut().chain(self.biases.iter_mut()) {
-            let g = grads.next().expect("one gradient per parameter");
+        for (param, g) in params.into_iter().zip(grads) {
             *param = param.clone() - g.mul_scalar(step.rate);
         }
-        loss
     }
 
     /// One epoch over the rows of `images` in `order`, mini-batches of
@@ -268,6 +404,36 @@ impl SgdNet {
         batch: usize,
         step: SgdStep,
     ) -> f64 {
+        self.epoch_with(
+            images,
+            one_hot,
+            order,
+            batch,
+            step,
+            SgdTraining::default(),
+            None,
+        )
+    }
+
+    /// [`SgdNet::epoch`] training as `training` says, each batch's dropout
+    /// masks drawn from `sampler` in batch order.
+    ///
+    /// # Panics
+    /// If `training` has dropout and `sampler` is `None`.
+    ///
+    /// # Shapes
+    /// - images: `[n, inputs]`, one_hot: `[n, classes]`
+    #[allow(clippy::too_many_arguments)]
+    pub fn epoch_with(
+        &mut self,
+        images: &Tensor<2>,
+        one_hot: &Tensor<2>,
+        order: &[usize],
+        batch: usize,
+        step: SgdStep,
+        training: SgdTraining,
+        mut sampler: Option<&mut Sampler>,
+    ) -> f64 {
         let device = images.device();
         let mut total = Tensor::<1>::zeros([1], &device);
         let mut steps = 0usize;
@@ -278,7 +444,17 @@ impl SgdNet {
             );
             let x = images.clone().select(0, index.clone());
             let y = one_hot.clone().select(0, index);
-            total = total + self.step(x, y, step);
+            let masks = if training.dropout.is_active() {
+                let sampler = sampler
+                    .as_deref_mut()
+                    .expect("dropout needs a sampler for its masks");
+                self.dropout_masks(rows.len(), training.dropout, sampler)
+            } else {
+                Vec::new()
+            };
+            let (grads, loss) = self.backpropagate(x, y, &masks, training.head_only);
+            self.apply(grads, step, training.head_only);
+            total = total + loss;
             steps += 1;
         }
         total.into_scalar::<f32>() as f64 / steps.max(1) as f64
@@ -648,14 +824,7 @@ mod tests {
         let before: Vec<Vec<f32>> = net.weights.iter().chain(&net.biases).map(host).collect();
         let (grads, _) = net.gradients(images.clone(), one_hot.clone());
         let rate = 0.3f64;
-        net.step(
-            images,
-            one_hot,
-            SgdStep {
-                rate,
-                momentum: 0.0,
-            },
-        );
+        net.step(images, one_hot, SgdStep::plain(rate));
         assert!(net.velocity.is_none(), "plain SGD keeps no velocity");
         let after: Vec<Vec<f32>> = net.weights.iter().chain(&net.biases).map(host).collect();
         for ((w0, w1), g) in before.iter().zip(&after).zip(&grads) {
@@ -673,7 +842,11 @@ mod tests {
         let device = Device::flex();
         let (mut net, images, one_hot) = net_and_batch(&device, 5);
         let (rate, momentum) = (0.2f64, 0.9f64);
-        let step = SgdStep { rate, momentum };
+        let step = SgdStep {
+            rate,
+            momentum,
+            weight_decay: 0.0,
+        };
         let w0 = host(&net.weights[0]);
         let (g1, _) = net.gradients(images.clone(), one_hot.clone());
         net.step(images.clone(), one_hot.clone(), step);
@@ -706,10 +879,7 @@ mod tests {
         let images = Tensor::<2>::random([64, 30], Distribution::Default, &device);
         let labels: Vec<usize> = (0..64).map(|i| (i * 7) % 4).collect();
         let one_hot = crate::one_hot_rows(&labels, 4, &device).unwrap();
-        let step = SgdStep {
-            rate: 0.5,
-            momentum: 0.0,
-        };
+        let step = SgdStep::plain(0.5);
         let mut parallel = nets.clone();
         for_each_net(&mut parallel, |k, net| {
             net.epoch(&images, &one_hot, &epoch_order(k as u64, 1, 64), 5, step)
@@ -784,5 +954,186 @@ mod tests {
         nudged.biases[head] = Tensor::<2>::from_data(TensorData::new(values, shape), &device);
         assert!(!net.same_parameters(&nudged));
         assert!(!nudged.same_parameters(&net));
+    }
+
+    /// Weights and biases of a net as host vectors, in `gradients`' order.
+    fn parameters(net: &SgdNet) -> Vec<Vec<f32>> {
+        net.weights.iter().chain(&net.biases).map(host).collect()
+    }
+
+    #[test]
+    fn gradients_under_dropout_match_autodiff_with_the_same_masks() {
+        let device = Device::flex();
+        let (net, images, one_hot) = net_and_batch(&device, 6);
+        let rates = DropoutRates {
+            input: 0.2,
+            hidden: 0.5,
+        };
+        let masks = net.dropout_masks(7, rates, &mut Sampler::new(11));
+        assert_eq!(masks.len(), 3, "the images and two hidden layers");
+        for (mask, keep) in masks.iter().zip([0.8f32, 0.5, 0.5]) {
+            let values = host(mask.as_ref().expect("every probability is positive"));
+            assert!(
+                values.iter().all(|&v| v == 0.0 || v == 1.0 / keep),
+                "{values:?}"
+            );
+            assert!(values.contains(&0.0) && values.contains(&(1.0 / keep)));
+        }
+        let (hand, hand_loss) = net.backpropagate(images.clone(), one_hot.clone(), &masks, false);
+        let track = |t: &Tensor<2>| t.clone().autodiff().require_grad();
+        let tracked = SgdNet {
+            weights: net.weights.iter().map(track).collect(),
+            biases: net.biases.iter().map(track).collect(),
+            velocity: None,
+        };
+        let masks_tracked: Masks = masks
+            .iter()
+            .map(|m| m.as_ref().map(|m| m.clone().autodiff()))
+            .collect();
+        let loss = tracked.masked_loss(
+            images.clone().autodiff(),
+            one_hot.clone().autodiff(),
+            &masks_tracked,
+        );
+        let mut grads = loss.backward();
+        let auto_loss = loss.inner().into_scalar::<f32>();
+        assert!((hand_loss.into_scalar::<f32>() - auto_loss).abs() < 1e-6);
+        let plain = net.gradients(images, one_hot).0;
+        for ((h, p), plain) in hand
+            .iter()
+            .zip(tracked.weights.iter().chain(&tracked.biases))
+            .zip(&plain)
+        {
+            let a = host(&p.grad_remove(&mut grads).expect("a tracked parameter"));
+            let h = host(h);
+            let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (x, y) in h.iter().zip(&a) {
+                assert!((x - y).abs() <= 1e-5 * scale.max(1.0), "{x} vs {y}");
+            }
+            assert_ne!(h, host(plain), "the masks change every gradient");
+        }
+    }
+
+    #[test]
+    fn head_only_steps_move_the_head_alone_as_a_net_of_the_head_would() {
+        let device = Device::flex();
+        let (mut net, images, one_hot) = net_and_batch(&device, 7);
+        let last = net.weights.len() - 1;
+        let mut head = SgdNet {
+            weights: vec![net.weights[last].clone()],
+            biases: vec![net.biases[last].clone()],
+            velocity: None,
+        };
+        let features = net.top_features(images.clone());
+        let hidden_before: Vec<Vec<f32>> = parameters(&net)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| *i != last && *i != 2 * last + 1)
+            .map(|(_, p)| p)
+            .collect();
+        let step = SgdStep {
+            rate: 0.3,
+            momentum: 0.9,
+            weight_decay: 1e-3,
+        };
+        let order: Vec<usize> = (0..7).collect();
+        let head_only = SgdTraining {
+            head_only: true,
+            dropout: DropoutRates::NONE,
+        };
+        for _ in 0..2 {
+            net.epoch_with(&images, &one_hot, &order, 3, step, head_only, None);
+            head.epoch(&features, &one_hot, &order, 3, step);
+        }
+        let after = parameters(&net);
+        let hidden_after: Vec<Vec<f32>> = after
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != last && *i != 2 * last + 1)
+            .map(|(_, p)| p.clone())
+            .collect();
+        assert_eq!(hidden_after, hidden_before, "the hidden layers stay");
+        assert_eq!(bits(&net.weights[last]), bits(&head.weights[0]));
+        assert_eq!(bits(&net.biases[last]), bits(&head.biases[0]));
+        assert_eq!(
+            net.velocity.as_ref().map(Vec::len),
+            Some(2),
+            "the head's velocity"
+        );
+        // The whole net's first step starts a fresh velocity, of every parameter.
+        let (grads, _) = net.gradients(images.clone(), one_hot.clone());
+        let before = parameters(&net);
+        net.step(
+            images,
+            one_hot,
+            SgdStep {
+                momentum: 0.9,
+                ..SgdStep::plain(0.3)
+            },
+        );
+        assert_eq!(net.velocity.as_ref().map(Vec::len), Some(2 * (last + 1)));
+        for ((w0, w1), g) in before.iter().zip(parameters(&net)).zip(&grads) {
+            let expected: Vec<f32> = w0.iter().zip(host(g)).map(|(w, g)| w - g * 0.3).collect();
+            assert_eq!(w1, expected);
+        }
+    }
+
+    #[test]
+    fn weight_decay_adds_the_penalty_before_the_momentum() {
+        let device = Device::flex();
+        let (mut net, images, one_hot) = net_and_batch(&device, 8);
+        let (rate, momentum, decay) = (0.2f32, 0.9f32, 0.01f32);
+        let step = SgdStep {
+            rate: rate as f64,
+            momentum: momentum as f64,
+            weight_decay: decay as f64,
+        };
+        let w0 = host(&net.weights[1]);
+        let g1 = host(&net.gradients(images.clone(), one_hot.clone()).0[1]);
+        net.step(images.clone(), one_hot.clone(), step);
+        let w1 = host(&net.weights[1]);
+        let g2 = host(&net.gradients(images.clone(), one_hot.clone()).0[1]);
+        net.step(images, one_hot, step);
+        let w2 = host(&net.weights[1]);
+        for i in 0..w0.len() {
+            let v1 = g1[i] + w0[i] * decay;
+            assert_eq!(w1[i].to_bits(), (w0[i] - v1 * rate).to_bits());
+            let v2 = v1 * momentum + (g2[i] + w1[i] * decay);
+            assert_eq!(w2[i].to_bits(), (w1[i] - v2 * rate).to_bits());
+        }
+    }
+
+    #[test]
+    fn dropout_epochs_repeat_with_their_sampler_and_differ_from_plain_ones() {
+        let device = Device::flex();
+        let (net, images, one_hot) = net_and_batch(&device, 9);
+        let order: Vec<usize> = (0..7).collect();
+        let dropout = SgdTraining {
+            head_only: false,
+            dropout: DropoutRates {
+                input: 0.1,
+                hidden: 0.25,
+            },
+        };
+        let run = |training: SgdTraining, seed: u64| {
+            let mut net = net.clone();
+            let mut sampler = Sampler::new(seed);
+            net.epoch_with(
+                &images,
+                &one_hot,
+                &order,
+                2,
+                SgdStep::plain(0.5),
+                training,
+                Some(&mut sampler),
+            );
+            parameters(&net)
+        };
+        assert_eq!(run(dropout, 1), run(dropout, 1));
+        assert_ne!(run(dropout, 1), run(dropout, 2));
+        let mut plain = net.clone();
+        plain.epoch(&images, &one_hot, &order, 2, SgdStep::plain(0.5));
+        assert_eq!(run(SgdTraining::default(), 1), parameters(&plain));
+        assert_ne!(run(dropout, 1), parameters(&plain));
     }
 }

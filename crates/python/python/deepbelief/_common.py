@@ -94,13 +94,40 @@ def check_bool(owner, field, value):
 def check_positive_number(owner, field, value):
     """``value`` as a float if it is a positive finite number, else a
     ValueError naming ``owner`` and ``field``."""
+    number = _finite(value)
+    if number is None or number <= 0:
+        raise ValueError(f"{owner}: {field} must be a positive finite number, got {value!r}")
+    return number
+
+
+def check_non_negative_number(owner, field, value):
+    """``value`` as a float if it is a finite number >= 0, else a
+    ValueError naming ``owner`` and ``field``."""
+    number = _finite(value)
+    if number is None or number < 0:
+        raise ValueError(f"{owner}: {field} must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def check_fraction(owner, field, value):
+    """``value`` as a float if it lies in [0, 1) (a momentum, a dropout
+    probability), else a ValueError naming ``owner`` and ``field``."""
+    number = _finite(value)
+    if number is None or not 0.0 <= number < 1.0:
+        raise ValueError(f"{owner}: {field} must be a number in [0, 1), got {value!r}")
+    return number
+
+
+def _finite(value):
+    """``value`` as a float if it is a finite real number (not a bool),
+    else None."""
+    if isinstance(value, bool):
+        return None
     try:
         number = float(value)
     except (TypeError, ValueError):
-        number = None
-    if isinstance(value, bool) or number is None or not np.isfinite(number) or number <= 0:
-        raise ValueError(f"{owner}: {field} must be a positive finite number, got {value!r}")
-    return number
+        return None
+    return number if np.isfinite(number) else None
 
 
 def cd_recipe(estimator, seed, *, persistent=False, **overrides):

@@ -11,9 +11,12 @@ from deepbelief._common import (
     BinaryInput,
     SavedAsRustFile,
     cd_recipe,
+    check_fraction,
     check_layer_sizes,
-    check_positive_int,
     check_non_negative_int,
+    check_non_negative_number,
+    check_positive_int,
+    check_positive_number,
     encode_classes,
     float32,
     logistic,
@@ -132,7 +135,21 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     finetune_epochs : int, default=10
     finetune_learning_rate : float, default=0.1
     finetune_momentum : float, default=0.9
-        SGD's rate and momentum (unused by conjugate gradients).
+        SGD's rate (positive) and momentum (in [0, 1)); unused by
+        conjugate gradients.
+    finetune_weight_decay : float, default=0.0
+        SGD's L2 penalty on every weight and bias (``deepbelief classify``:
+        1e-5).
+    finetune_lr_decay : float, default=1.0
+        SGD's rate is multiplied by this after each whole-net epoch, in
+        (0, 1] (``deepbelief classify --preset paper``: 0.99, there in
+        per-batch steps).
+    input_dropout, hidden_dropout : float, default=0.0
+        SGD's dropout (Hinton et al. 2012): each input and each hidden unit
+        is zeroed with this probability, in [0, 1), in every training
+        step, the kept ones scaled by ``1 / (1 - p)``; prediction uses the
+        whole net (``deepbelief classify --preset paper``: 0.1 and 0.25).
+        Conjugate gradients refuse non-default values of these four.
     finetune_method : {"sgd", "conjugate_gradient"}, default="sgd"
         ``"conjugate_gradient"`` is ``backpropclassify.m``'s: on each fixed
         batch (one shuffle), ``line_searches`` line searches of Rasmussen's
@@ -165,7 +182,8 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
                  n_iter=10, random_state=None, k=1, momentum=0.5, weight_decay=0.0002,
                  finetune_epochs=10, finetune_learning_rate=0.1, finetune_momentum=0.9,
                  finetune_method="sgd", finetune_batch_size=None, line_searches=3,
-                 head_epochs=0, device="flex"):
+                 head_epochs=0, finetune_weight_decay=0.0, finetune_lr_decay=1.0,
+                 input_dropout=0.0, hidden_dropout=0.0, device="flex"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -181,6 +199,10 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         self.finetune_batch_size = finetune_batch_size
         self.line_searches = line_searches
         self.head_epochs = head_epochs
+        self.finetune_weight_decay = finetune_weight_decay
+        self.finetune_lr_decay = finetune_lr_decay
+        self.input_dropout = input_dropout
+        self.hidden_dropout = hidden_dropout
         self.device = device
 
     def fit(self, X, y):
@@ -192,9 +214,8 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         sizes = check_layer_sizes(self)
         finetune = dict(
             epochs=check_non_negative_int("DBNClassifier", "finetune_epochs", self.finetune_epochs),
-            learning_rate=float(self.finetune_learning_rate),
-            momentum=float(self.finetune_momentum),
-            **self._finetune_method())
+            **self._finetune_method(),
+            **self._sgd_settings())
         encoded = encode_classes(self, y)
         layers = _native.fit_dbn_classifier(
             X, encoded, len(self.classes_), sizes, recipe, finetune, str(self.device))
@@ -213,6 +234,34 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
                 name, "finetune_batch_size", batch),
             line_searches=check_positive_int(name, "line_searches", self.line_searches),
             head_epochs=check_non_negative_int(name, "head_epochs", self.head_epochs))
+
+    def _sgd_settings(self):
+        """SGD's rate, momentum, weight decay, rate decay and dropout,
+        each checked (a ValueError names the parameter); conjugate
+        gradients, which use none of them, refuse any of the last four
+        that is not its default rather than drop it."""
+        name = "DBNClassifier"
+        settings = dict(
+            learning_rate=check_positive_number(
+                name, "finetune_learning_rate", self.finetune_learning_rate),
+            momentum=check_fraction(name, "finetune_momentum", self.finetune_momentum),
+            weight_decay=check_non_negative_number(
+                name, "finetune_weight_decay", self.finetune_weight_decay),
+            lr_decay=check_positive_number(name, "finetune_lr_decay", self.finetune_lr_decay),
+            input_dropout=check_fraction(name, "input_dropout", self.input_dropout),
+            hidden_dropout=check_fraction(name, "hidden_dropout", self.hidden_dropout))
+        if settings["lr_decay"] > 1.0:
+            raise ValueError(
+                f"{name}: finetune_lr_decay must be in (0, 1], got {self.finetune_lr_decay!r}")
+        defaults = dict(weight_decay=0.0, lr_decay=1.0, input_dropout=0.0, hidden_dropout=0.0)
+        if self.finetune_method == "conjugate_gradient":
+            for field, default in defaults.items():
+                if settings[field] != default:
+                    public = field if "dropout" in field else f"finetune_{field}"
+                    raise ValueError(
+                        f"{name}: {public} is SGD's; finetune_method=\"conjugate_gradient\" "
+                        f"takes it at its default {default}, got {settings[field]!r}")
+        return settings
 
     def _set_layers(self, layers):
         self.coefs_ = [w for w, _ in layers]
