@@ -160,14 +160,25 @@ pub struct Finetune {
 /// data order's (`dbn::epoch_order`), which is drawn from the seed itself.
 const DROPOUT_STREAM: u64 = 0x6472_6f70_6f75_7421;
 
+/// A fine-tuned classifier as the Python side takes it: every layer's
+/// weights and biases (bottom first, the head last), each epoch's mean
+/// training loss, each epoch's accuracy on the validation rows (empty
+/// without them) and the epoch whose net is returned (1-based; 0: the
+/// pretrained net, when no epoch ran).
+type Fitted<'py> = (Vec<Layer<'py>>, Vec<f64>, Vec<f64>, usize);
+
 /// A DBN classifier: the greedy stack of `hidden` sizes by `recipe` (see
 /// `greedy_stack`), a softmax head over `classes`, then `finetune.epochs`
 /// of fine-tuning as `finetune` says (orders and fixed batches drawn from
 /// the seed) on the labels `y` (0..classes), on `device`, without the GIL.
-/// Returns every layer's weights `[inputs, outputs]` and biases, bottom
-/// first, the head last.
+/// With `valid` rows and labels, the net of the whole-net epoch with the
+/// highest validation accuracy is returned (the earliest of equals), and
+/// with `patience` training stops after that many whole-net epochs
+/// without a higher one (as `deepbelief classify --patience`); without,
+/// the last epoch's.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (x, y, classes, hidden, recipe, finetune, device_name, valid=None, patience=None))]
 pub fn fit_dbn_classifier<'py>(
     py: Python<'py>,
     x: PyReadonlyArray2<'py, f32>,
@@ -177,10 +188,28 @@ pub fn fit_dbn_classifier<'py>(
     recipe: CdRecipe,
     finetune: Finetune,
     device_name: &str,
-) -> PyResult<Vec<Layer<'py>>> {
+    valid: Option<(PyReadonlyArray2<'py, f32>, PyReadonlyArray1<'py, i64>)>,
+    patience: Option<usize>,
+) -> PyResult<Fitted<'py>> {
     let device = device(device_name)?;
     let (values, rows, width) = rows_of(&x);
     let labels = class_indices(&y, rows, classes)?;
+    let valid = match &valid {
+        Some((x_valid, y_valid)) => {
+            let (values, rows, valid_width) = rows_of(x_valid);
+            if valid_width != width || rows == 0 {
+                return Err(value_error(format!(
+                    "validation rows: {rows} of width {valid_width}, expected at least 1 of width {width}"
+                )));
+            }
+            let labels = class_indices(y_valid, rows, classes)?;
+            Some((values, rows, labels))
+        }
+        None => None,
+    };
+    if patience.is_some() && valid.is_none() {
+        return Err(value_error("a patience needs validation rows"));
+    }
     let (seed, recipe_batch) = (recipe.seed, recipe.batch_size);
     let conjugate = match finetune.method.as_str() {
         "sgd" => false,
@@ -198,7 +227,7 @@ pub fn fit_dbn_classifier<'py>(
         )));
     }
     let train = recipe.train_config(rows)?;
-    let layers = py
+    let fitted = py
         .detach(move || {
             let data = matrix(values, rows, width, &device);
             let stack = greedy_stack(&data, &hidden, &train)?;
@@ -216,6 +245,16 @@ pub fn fit_dbn_classifier<'py>(
             // Conjugate gradients' batches are fixed (one shuffle, as
             // `makebatches.m`).
             let fixed_order = dbn::epoch_order(seed, 0, rows);
+            let valid = valid.map(|(values, rows, labels)| {
+                let labels: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+                (
+                    matrix(values, rows, width, &device),
+                    Tensor::<1, Int>::from_data(TensorData::new(labels, [rows]), &device),
+                )
+            });
+            let (mut losses, mut scores) = (Vec::new(), Vec::new());
+            // The net to return, its epoch and its validation accuracy.
+            let mut best: Option<(dbn::SgdNet, usize, f64)> = None;
             for epoch in 1..=finetune.epochs {
                 let head_only = epoch <= finetune.head_epochs;
                 let loss = if conjugate {
@@ -265,20 +304,44 @@ pub fn fit_dbn_classifier<'py>(
                     )
                     .into());
                 }
+                losses.push(loss);
+                if let Some((x_valid, y_valid)) = &valid {
+                    let rows = y_valid.dims()[0];
+                    let score = 1.0 - net.errors(x_valid, y_valid, 1000) as f64 / rows as f64;
+                    scores.push(score);
+                    // The head's epochs train towards the whole net's; the
+                    // choice is among the whole net's (and the head's when
+                    // no whole-net epoch follows).
+                    let candidate = !head_only || epoch == finetune.epochs;
+                    if candidate && best.as_ref().is_none_or(|(_, _, top)| score > *top) {
+                        best = Some((net.clone(), epoch, score));
+                    }
+                    let since = best.as_ref().map_or(0, |(_, chosen, _)| epoch - chosen);
+                    if patience.is_some_and(|p| !head_only && since >= p) {
+                        break;
+                    }
+                }
             }
-            Ok::<_, BoxError>(
-                net.weights
-                    .iter()
-                    .zip(&net.biases)
-                    .map(|(w, b)| (w.clone(), b.clone().flatten::<1>(0, 1)))
-                    .collect::<Vec<_>>(),
-            )
+            let epochs_run = losses.len();
+            let (net, chosen) = match best {
+                Some((net, epoch, _)) => (net, epoch),
+                None => (net, epochs_run),
+            };
+            let layers: Vec<_> = net
+                .weights
+                .iter()
+                .zip(&net.biases)
+                .map(|(w, b)| (w.clone(), b.clone().flatten::<1>(0, 1)))
+                .collect();
+            Ok::<_, BoxError>((layers, losses, scores, chosen))
         })
         .map_err(value_error)?;
-    layers
+    let (layers, losses, scores, chosen) = fitted;
+    let layers = layers
         .into_iter()
         .map(|(w, b)| layer_of(py, w, b))
-        .collect()
+        .collect::<PyResult<_>>()?;
+    Ok((layers, losses, scores, chosen))
 }
 
 /// Writes a classifier of logistic hidden layers (weights `[inputs,

@@ -2,16 +2,16 @@
 
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, train_test_split
 
 from deepbelief import DBN, DBNClassifier
 
 
-def _binary_problem(rows=300, width=24, seed=0):
+def _binary_problem(rows=300, width=24, seed=0, noise=0.1):
     rng = np.random.default_rng(seed)
     prototypes = rng.random((3, width)) < 0.5
     y = rng.integers(0, 3, rows)
-    X = (prototypes[y] ^ (rng.random((rows, width)) < 0.1)).astype(np.float32)
+    X = (prototypes[y] ^ (rng.random((rows, width)) < noise)).astype(np.float32)
     return X, y
 
 
@@ -136,6 +136,12 @@ def test_head_epochs_train_the_head_alone(method, dropout):
         (dict(finetune_method="conjugate_gradient", finetune_weight_decay=1e-5),
          "finetune_weight_decay"),
         (dict(finetune_method="conjugate_gradient", finetune_lr_decay=0.99), "finetune_lr_decay"),
+        (dict(early_stopping="yes"), "early_stopping"),
+        (dict(early_stopping=True, validation_fraction=0.0), "validation_fraction"),
+        (dict(early_stopping=True, validation_fraction=1.0), "validation_fraction"),
+        (dict(early_stopping=True, validation_fraction="half"), "validation_fraction"),
+        (dict(early_stopping=True, n_iter_no_change=0), "n_iter_no_change"),
+        (dict(early_stopping=True, validation_fraction=0.01), "validation_fraction"),
     ],
 )
 def test_bad_fine_tuning_settings_are_value_errors_naming_them(params, field):
@@ -180,3 +186,36 @@ def test_a_vanishing_rate_decay_freezes_the_net_after_its_first_whole_epoch():
     for a, b in zip(first.coefs_ + first.intercepts_, frozen.coefs_ + frozen.intercepts_):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     assert not np.allclose(first.coefs_[0], moving.coefs_[0], rtol=0, atol=1e-6)
+
+
+def test_without_early_stopping_the_last_epoch_is_kept_and_every_loss_recorded():
+    X, y = _binary_problem(rows=200)
+    model = DBNClassifier((16,), n_iter=3, finetune_epochs=7, random_state=0).fit(X, y)
+    assert model.n_iter_ == model.best_epoch_ == 7 and len(model.loss_curve_) == 7
+    assert model.validation_scores_ is None and model.best_validation_score_ is None
+    # Fine-tuning lowers the training loss from its first epoch.
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+
+
+def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_patience():
+    X, y = _binary_problem(rows=400, seed=1, noise=0.35)
+    params = dict(n_iter=3, finetune_epochs=60, head_epochs=2, finetune_learning_rate=0.5,
+                  early_stopping=True, validation_fraction=0.25, n_iter_no_change=3,
+                  random_state=0)
+    model = DBNClassifier((16,), **params).fit(X, y)
+    scores = model.validation_scores_
+    assert len(scores) == len(model.loss_curve_) == model.n_iter_
+    whole_net = scores[2:]  # the head's two epochs are not candidates
+    best = 2 + int(np.argmax(whole_net)) + 1
+    assert model.best_epoch_ == best
+    assert model.best_validation_score_ == max(whole_net)
+    assert all(s <= model.best_validation_score_ for s in scores[best:])
+    # Stopped by the patience unless the bound came first.
+    assert model.n_iter_ == min(60, best + 3)
+    # The kept net is the one that scored so on the held-out rows (Python's
+    # float64 forward against the core's f32: at most one row apart).
+    encoded = np.searchsorted(model.classes_, y)
+    _, X_valid, _, y_valid = train_test_split(X, encoded, test_size=0.25, stratify=encoded,
+                                              random_state=0)
+    assert abs(model.score(X_valid, model.classes_[y_valid]) - model.best_validation_score_) <= (
+        1.0 / len(y_valid) + 1e-12)

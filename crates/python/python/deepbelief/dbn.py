@@ -3,6 +3,7 @@ transformer, and the stack with a softmax head fine-tuned as a classifier."""
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -11,6 +12,7 @@ from deepbelief._common import (
     BinaryInput,
     SavedAsRustFile,
     cd_recipe,
+    check_bool,
     check_fraction,
     check_layer_sizes,
     check_non_negative_int,
@@ -150,6 +152,18 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         step, the kept ones scaled by ``1 / (1 - p)``; prediction uses the
         whole net (``deepbelief classify --preset paper``: 0.1 and 0.25).
         Conjugate gradients refuse non-default values of these four.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training rows (stratified,
+        drawn from ``random_state``), measure the accuracy on them after
+        every fine-tuning epoch and keep the whole-net epoch with the
+        highest (the earliest of equals); stop after ``n_iter_no_change``
+        epochs without a higher one (``deepbelief classify``'s choice on
+        validation and ``--patience``; scikit-learn's ``MLPClassifier``
+        names).
+    validation_fraction : float, default=0.1
+        In (0, 1); used with ``early_stopping``.
+    n_iter_no_change : int, default=10
+        Used with ``early_stopping``.
     finetune_method : {"sgd", "conjugate_gradient"}, default="sgd"
         ``"conjugate_gradient"`` is ``backpropclassify.m``'s: on each fixed
         batch (one shuffle), ``line_searches`` line searches of Rasmussen's
@@ -173,6 +187,17 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     coefs_, intercepts_ : lists of ndarray
         Each layer's weights ``(n_inputs, n_outputs)`` and biases after
         fine-tuning, the softmax head last.
+    loss_curve_ : list of float
+        The mean training cross-entropy of each fine-tuning epoch run.
+    validation_scores_ : list of float or None
+        With ``early_stopping``, the validation accuracy after each epoch.
+    best_validation_score_ : float or None
+        With ``early_stopping``, the kept epoch's validation accuracy.
+    n_iter_ : int
+        Fine-tuning epochs run.
+    best_epoch_ : int
+        The epoch whose net is kept (1-based; the last one run without
+        ``early_stopping``, 0 when none ran).
     n_features_in_ : int
     """
 
@@ -183,7 +208,8 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
                  finetune_epochs=10, finetune_learning_rate=0.1, finetune_momentum=0.9,
                  finetune_method="sgd", finetune_batch_size=None, line_searches=3,
                  head_epochs=0, finetune_weight_decay=0.0, finetune_lr_decay=1.0,
-                 input_dropout=0.0, hidden_dropout=0.0, device="flex"):
+                 input_dropout=0.0, hidden_dropout=0.0, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, device="flex"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -203,6 +229,9 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         self.finetune_lr_decay = finetune_lr_decay
         self.input_dropout = input_dropout
         self.hidden_dropout = hidden_dropout
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.device = device
 
     def fit(self, X, y):
@@ -217,10 +246,42 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
             **self._finetune_method(),
             **self._sgd_settings())
         encoded = encode_classes(self, y)
-        layers = _native.fit_dbn_classifier(
-            X, encoded, len(self.classes_), sizes, recipe, finetune, str(self.device))
+        valid, patience = None, None
+        if check_bool("DBNClassifier", "early_stopping", self.early_stopping):
+            patience = check_positive_int(
+                "DBNClassifier", "n_iter_no_change", self.n_iter_no_change)
+            X, encoded, valid = self._held_out(X, encoded)
+        layers, losses, scores, best = _native.fit_dbn_classifier(
+            X, encoded, len(self.classes_), sizes, recipe, finetune, str(self.device),
+            valid, patience)
         self._set_layers(layers)
+        self.loss_curve_ = list(losses)
+        self.n_iter_ = len(losses)
+        self.best_epoch_ = int(best)
+        self.validation_scores_ = list(scores) if valid is not None else None
+        self.best_validation_score_ = (
+            scores[best - 1] if valid is not None and best > 0 else None)
         return self
+
+    def _held_out(self, X, encoded):
+        """``X`` and its labels without the validation rows, and the
+        validation rows and labels: ``validation_fraction`` of them,
+        stratified by class, drawn from ``random_state``."""
+        fraction = self.validation_fraction
+        number = None if isinstance(fraction, bool) else fraction
+        if not isinstance(number, (int, float, np.number)) or not 0.0 < float(number) < 1.0:
+            raise ValueError(
+                f"DBNClassifier: validation_fraction must be a number in (0, 1), got {fraction!r}")
+        try:
+            X_train, X_valid, y_train, y_valid = train_test_split(
+                X, encoded, test_size=float(number), stratify=encoded,
+                random_state=self.random_state)
+        except ValueError as error:
+            raise ValueError(
+                f"DBNClassifier: early_stopping cannot hold out validation_fraction={fraction!r} "
+                f"of {len(encoded)} rows with one of each class on both sides: {error}") from error
+        return (np.ascontiguousarray(X_train), np.ascontiguousarray(y_train),
+                (np.ascontiguousarray(X_valid), np.ascontiguousarray(y_valid)))
 
     def _finetune_method(self):
         """The method, its batch (None: the native side's default), line
