@@ -197,11 +197,13 @@ def test_without_early_stopping_the_last_epoch_is_kept_and_every_loss_recorded()
     assert model.loss_curve_[-1] < model.loss_curve_[0]
 
 
-def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_patience():
+@pytest.mark.parametrize(
+    "method", [dict(finetune_learning_rate=0.5),
+               dict(finetune_method="conjugate_gradient", finetune_batch_size=100)])
+def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_patience(method):
     X, y = _binary_problem(rows=400, seed=1, noise=0.35)
-    params = dict(n_iter=3, finetune_epochs=60, head_epochs=2, finetune_learning_rate=0.5,
-                  early_stopping=True, validation_fraction=0.25, n_iter_no_change=3,
-                  random_state=0)
+    params = dict(n_iter=3, finetune_epochs=60, head_epochs=2, early_stopping=True,
+                  validation_fraction=0.25, n_iter_no_change=3, random_state=0, **method)
     model = DBNClassifier((16,), **params).fit(X, y)
     scores = model.validation_scores_
     assert len(scores) == len(model.loss_curve_) == model.n_iter_
