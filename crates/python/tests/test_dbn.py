@@ -191,7 +191,7 @@ def test_a_vanishing_rate_decay_freezes_the_net_after_its_first_whole_epoch():
 def test_without_early_stopping_the_last_epoch_is_kept_and_every_loss_recorded():
     X, y = _binary_problem(rows=200)
     model = DBNClassifier((16,), n_iter=3, finetune_epochs=7, random_state=0).fit(X, y)
-    assert model.n_iter_ == model.best_epoch_ == 7 and len(model.loss_curve_) == 7
+    assert model.finetune_epochs_ == model.best_epoch_ == 7 and len(model.loss_curve_) == 7
     assert model.validation_scores_ is None and model.best_validation_score_ is None
     # Fine-tuning lowers the training loss from its first epoch.
     assert model.loss_curve_[-1] < model.loss_curve_[0]
@@ -206,14 +206,14 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_pati
                   validation_fraction=0.25, n_iter_no_change=3, random_state=0, **method)
     model = DBNClassifier((16,), **params).fit(X, y)
     scores = model.validation_scores_
-    assert len(scores) == len(model.loss_curve_) == model.n_iter_
+    assert len(scores) == len(model.loss_curve_) == model.finetune_epochs_
     whole_net = scores[2:]  # the head's two epochs are not candidates
     best = 2 + int(np.argmax(whole_net)) + 1
     assert model.best_epoch_ == best
     assert model.best_validation_score_ == max(whole_net)
     assert all(s <= model.best_validation_score_ for s in scores[best:])
     # Stopped by the patience unless the bound came first.
-    assert model.n_iter_ == min(60, best + 3)
+    assert model.finetune_epochs_ == min(60, best + 3)
     # The kept net is the one that scored so on the held-out rows (Python's
     # float64 forward against the core's f32: at most one row apart).
     encoded = np.searchsorted(model.classes_, y)

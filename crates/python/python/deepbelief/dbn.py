@@ -193,8 +193,9 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         With ``early_stopping``, the validation accuracy after each epoch.
     best_validation_score_ : float or None
         With ``early_stopping``, the kept epoch's validation accuracy.
-    n_iter_ : int
-        Fine-tuning epochs run.
+    finetune_epochs_ : int
+        Fine-tuning epochs run (fewer than ``finetune_epochs`` when early
+        stopping or a fixed point of conjugate gradients ended them).
     best_epoch_ : int
         The epoch whose net is kept (1-based; the last one run without
         ``early_stopping``, 0 when none ran).
@@ -256,7 +257,7 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
             valid, patience)
         self._set_layers(layers)
         self.loss_curve_ = list(losses)
-        self.n_iter_ = len(losses)
+        self.finetune_epochs_ = len(losses)
         self.best_epoch_ = int(best)
         self.validation_scores_ = list(scores) if valid is not None else None
         self.best_validation_score_ = (
