@@ -290,7 +290,7 @@ pub fn fit_dbn_classifier<'py>(
                         batch,
                         step,
                         training,
-                        Some(&mut masks),
+                        &mut masks,
                     )
                 };
                 if !loss.is_finite() {

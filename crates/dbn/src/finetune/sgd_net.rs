@@ -404,6 +404,7 @@ impl SgdNet {
         batch: usize,
         step: SgdStep,
     ) -> f64 {
+        // Without dropout no random number is drawn: any sampler serves.
         self.epoch_with(
             images,
             one_hot,
@@ -411,15 +412,13 @@ impl SgdNet {
             batch,
             step,
             SgdTraining::default(),
-            None,
+            &mut Sampler::new(0),
         )
     }
 
     /// [`SgdNet::epoch`] training as `training` says, each batch's dropout
-    /// masks drawn from `sampler` in batch order.
-    ///
-    /// # Panics
-    /// If `training` has dropout and `sampler` is `None`.
+    /// masks drawn from `sampler` in batch order (nothing is drawn without
+    /// dropout).
     ///
     /// # Shapes
     /// - images: `[n, inputs]`, one_hot: `[n, classes]`
@@ -432,7 +431,7 @@ impl SgdNet {
         batch: usize,
         step: SgdStep,
         training: SgdTraining,
-        mut sampler: Option<&mut Sampler>,
+        sampler: &mut Sampler,
     ) -> f64 {
         let device = images.device();
         let mut total = Tensor::<1>::zeros([1], &device);
@@ -445,9 +444,6 @@ impl SgdNet {
             let x = images.clone().select(0, index.clone());
             let y = one_hot.clone().select(0, index);
             let masks = if training.dropout.is_active() {
-                let sampler = sampler
-                    .as_deref_mut()
-                    .expect("dropout needs a sampler for its masks");
                 self.dropout_masks(rows.len(), training.dropout, sampler)
             } else {
                 Vec::new()
@@ -1042,7 +1038,15 @@ mod tests {
             dropout: DropoutRates::NONE,
         };
         for _ in 0..2 {
-            net.epoch_with(&images, &one_hot, &order, 3, step, head_only, None);
+            net.epoch_with(
+                &images,
+                &one_hot,
+                &order,
+                3,
+                step,
+                head_only,
+                &mut Sampler::new(0),
+            );
             head.epoch(&features, &one_hot, &order, 3, step);
         }
         let after = parameters(&net);
@@ -1125,7 +1129,7 @@ mod tests {
                 2,
                 SgdStep::plain(0.5),
                 training,
-                Some(&mut sampler),
+                &mut sampler,
             );
             parameters(&net)
         };
