@@ -56,7 +56,7 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
     let cases: &[(&str, &[&str], &[&str])] = &[
         ("bench cd", &["--repeats", "0"], &["--repeats"]),
         ("bench cd", &["--cd-batch", "70000"], &["--cd-batch"]),
-        ("bench cd", &["--hidden", "0"], &["n_hidden"]),
+        ("bench cd", &["--hidden", "0"], &["--hidden", "found 0"]),
         (
             "bench cd",
             &["--hidden", "1000000000000"],
@@ -71,11 +71,11 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["n_hidden", "limit"],
         ),
         ("train-rbm", &["--held-out", "60000"], &["--held-out"]),
-        ("train-rbm", &["--cd-lr=-1"], &["learning_rate"]),
+        ("train-rbm", &["--cd-lr=-1"], &["--cd-lr", "-1"]),
         ("train-rbm", &["--train-rows", "0"], &["--train-rows"]),
         ("gaussian", &["--patches", "0"], &["training patches"]),
         ("gaussian", &["--patch", "0"], &["patch side"]),
-        ("gaussian", &["--hidden", "0"], &["n_hidden"]),
+        ("gaussian", &["--hidden", "0"], &["--hidden"]),
         (
             "gaussian",
             &["--resume", "--cd-epochs", "3"],
@@ -90,17 +90,21 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("train-rbm", &["--data", "csv:x"], &["--data", "csv:x"]),
         (
             "gaussian-sweeps",
-            &["--cd-lr-grid", "0"],
-            &["learning_rate"],
+            &["--cd-lr-grid", "0.1,0"],
+            &["--cd-lr-grid", "found 0"],
         ),
-        ("classify", &["--hidden", "0"], &["layer size"]),
-        ("classify", &["--finetune-lr", "5"], &["learning_rate"]),
+        ("classify", &["--hidden", "500,0"], &["--hidden", "found 0"]),
+        (
+            "classify",
+            &["--finetune-lr", "5"],
+            &["--finetune-lr", "(0, 1]", "found 5"],
+        ),
         (
             "classify",
             &["--no-pretrain", "--pretrained", "x"],
             &["--no-pretrain", "--pretrained"],
         ),
-        ("generative", &["--sample-steps", "0"], &["sample_steps"]),
+        ("generative", &["--sample-steps", "0"], &["--sample-steps"]),
         (
             "generative",
             &["--updown-momentum", "1"],
@@ -130,7 +134,7 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         (
             "generative",
             &["--train-per-class", "0"],
-            &["train_per_class"],
+            &["--train-per-class"],
         ),
         // More training images than the split has: refused, not clamped.
         (
@@ -158,7 +162,7 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["--updown-lr-grid", "0.01,0"],
             &["--updown-lr-grid"],
         ),
-        ("classify", &["--line-searches", "0"], &["line search"]),
+        ("classify", &["--line-searches", "0"], &["--line-searches"]),
         (
             "classify",
             &["--cd-weight-decay=-0.001"],
@@ -229,7 +233,7 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         (
             "generative",
             &["--samples-per-class", "0"],
-            &["samples_per_class"],
+            &["--samples-per-class"],
         ),
         (
             "generative",
@@ -268,7 +272,7 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ),
         ("study", &["--grid-seeds", "11"], &["--grid-seeds"]),
         ("study", &["--depths", "0"], &["depths"]),
-        ("study", &["--width", "0"], &["layer size"]),
+        ("study", &["--width", "0"], &["--width"]),
         (
             "study",
             &["--resume", "--finetune-epochs", "3"],
@@ -283,11 +287,11 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["--finetune-epochs", "0"],
             &["--finetune-epochs"],
         ),
-        ("bench finetune", &["--hidden", "0"], &["layer size"]),
+        ("bench finetune", &["--hidden", "0"], &["--hidden"]),
         (
             "bench finetune",
             &["--finetune-weight-decay=-1"],
-            &["weight_decay", "-1"],
+            &["--finetune-weight-decay", "-1"],
         ),
         (
             "bench finetune",
@@ -297,9 +301,9 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         (
             "bench finetune",
             &["--hidden-dropout", "1"],
-            &["hidden", "dropout", "1"],
+            &["--hidden-dropout", "[0, 1)", "found 1"],
         ),
-        ("bench updown", &["--gibbs-steps", "0"], &["Gibbs"]),
+        ("bench updown", &["--gibbs-steps", "0"], &["--gibbs-steps"]),
         ("bench updown", &["--train-rows", "0"], &["--train-rows"]),
         ("bench products", &["--steps", "0"], &["--steps"]),
         ("bench products", &["--repeats", "0"], &["--repeats"]),
@@ -309,6 +313,83 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["--hidden", "a unit"],
         ),
         ("infinite-sbn", &["--weight-std=-1"], &["--weight-std"]),
+        // Every numeric flag with a rule is checked as it is parsed, so the
+        // error names the flag (not a field of the configuration behind it).
+        (
+            "generative",
+            &["--updown-epochs", "0"],
+            &["--updown-epochs"],
+        ),
+        ("generative", &["--top-cd-k", "0"], &["--top-cd-k"]),
+        ("classify", &["--cd-epochs", "0"], &["--cd-epochs"]),
+        (
+            "classify",
+            &["--finetune-epochs", "0"],
+            &["--finetune-epochs"],
+        ),
+        (
+            "classify",
+            &["--finetune-momentum", "1.5"],
+            &["--finetune-momentum", "[0, 1)"],
+        ),
+        ("classify", &["--finetune-lr", "nan"], &["--finetune-lr"]),
+        (
+            "classify",
+            &["--finetune-lr-decay", "0"],
+            &["--finetune-lr-decay", "(0, 1]"],
+        ),
+        ("classify", &["--input-dropout=-0.1"], &["--input-dropout"]),
+        (
+            "classify",
+            &["--finetune-batch", "0"],
+            &["--finetune-batch"],
+        ),
+        (
+            "few-labels",
+            &["--finetune-epochs", "0"],
+            &["--finetune-epochs"],
+        ),
+        ("train-rbm", &["--cd-momentum", "1"], &["--cd-momentum"]),
+        ("train-rbm", &["--cd-final-lr", "inf"], &["--cd-final-lr"]),
+        ("train-rbm", &["--cd-batch", "0"], &["--cd-batch"]),
+        (
+            "train-rbm",
+            &["--cd-weight-decay", "nan"],
+            &["--cd-weight-decay"],
+        ),
+        ("gaussian", &["--sigma-init", "0"], &["--sigma-init"]),
+        (
+            "gaussian-sweeps",
+            &["--sigma-grid", "1,-1"],
+            &["--sigma-grid"],
+        ),
+        (
+            "top-rbm-sweep",
+            &["--lower", "x", "--init-std", "nan"],
+            &["--init-std"],
+        ),
+        ("updown-sweep", &["--gibbs-steps", "0"], &["--gibbs-steps"]),
+        ("bound", &["--first-epochs", "0"], &["--first-epochs"]),
+        (
+            "train-rbm",
+            &["--cd-lr", "0.01", "--cd-final-lr", "0.1"],
+            &["--cd-final-lr 0.1", "--cd-lr 0.01"],
+        ),
+        (
+            "top-rbm-sweep",
+            &["--lower", "x", "--cd-final-lr", "0.5"],
+            &["--cd-final-lr 0.5", "--cd-lr 0.1"],
+        ),
+        (
+            "loglik",
+            &["no-such-model.safetensors", "--ais-runs", "0"],
+            &["--ais-runs"],
+        ),
+        (
+            "study",
+            &["--probe-images", "1"],
+            &["--probe-images", "found 1"],
+        ),
     ];
     for (name, args, names) in cases {
         let dir = tempfile::tempdir().unwrap();

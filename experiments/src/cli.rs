@@ -94,6 +94,73 @@ pub mod numbers {
         )
     }
 
+    /// A learning rate of batch-mean gradients that the library caps at 1
+    /// (fine-tuning): in (0, 1].
+    pub fn rate_at_most_one(text: &str) -> Result<f64, String> {
+        let value = number(text)?;
+        kept(
+            value,
+            value > 0.0 && value <= 1.0,
+            "a rate must be in (0, 1]",
+        )
+    }
+
+    /// The factor a rate is multiplied by at every step or epoch: in (0, 1].
+    pub fn rate_decay(text: &str) -> Result<f64, String> {
+        let value = number(text)?;
+        kept(
+            value,
+            value > 0.0 && value <= 1.0,
+            "a rate decay must be in (0, 1]",
+        )
+    }
+
+    /// The probability of dropping a unit: in [0, 1).
+    pub fn dropout(text: &str) -> Result<f64, String> {
+        let value = number(text)?;
+        kept(
+            value,
+            (0.0..1.0).contains(&value),
+            "a dropout probability must be in [0, 1)",
+        )
+    }
+
+    /// A scale such as a standard deviation: positive and finite.
+    pub fn scale(text: &str) -> Result<f64, String> {
+        let value = number(text)?;
+        kept(
+            value,
+            value > 0.0 && value.is_finite(),
+            "a scale must be positive and finite",
+        )
+    }
+
+    /// A count of things of which at least one is needed (epochs, units,
+    /// images, Gibbs steps): a whole number from 1.
+    pub fn count(text: &str) -> Result<usize, String> {
+        match text.trim().parse::<usize>() {
+            Ok(0) => Err("at least 1 is needed, found 0".to_string()),
+            Ok(value) => Ok(value),
+            Err(_) => Err(format!("`{text}` is not a whole number")),
+        }
+    }
+
+    /// A rate that falls to `last` must start at least there: checked
+    /// between two flags, naming both.
+    pub fn final_rate_at_most(
+        final_flag: &str,
+        last: Option<f64>,
+        rate_flag: &str,
+        rate: f64,
+    ) -> Result<(), String> {
+        match last {
+            Some(last) if last > rate => Err(format!(
+                "{final_flag} {last} is above {rate_flag} {rate}: the rate falls to it"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -124,6 +191,62 @@ pub mod numbers {
             assert_eq!(decay("0"), Ok(0.0));
             for bad in ["1", "-0.5", "inf", "nan"] {
                 assert!(decay(bad).is_err(), "{bad}");
+            }
+        }
+
+        #[test]
+        fn a_capped_rate_is_positive_and_at_most_one() {
+            assert_eq!(rate_at_most_one("1"), Ok(1.0));
+            assert_eq!(rate_at_most_one("0.1"), Ok(0.1));
+            for bad in ["0", "-0.1", "1.5", "inf", "nan", "x"] {
+                assert!(rate_at_most_one(bad).is_err(), "{bad}");
+            }
+        }
+
+        #[test]
+        fn a_rate_decay_is_in_the_half_open_unit_interval_from_above() {
+            assert_eq!(rate_decay("1"), Ok(1.0));
+            assert_eq!(rate_decay("0.99"), Ok(0.99));
+            for bad in ["0", "-0.5", "1.01", "inf", "nan"] {
+                assert!(rate_decay(bad).is_err(), "{bad}");
+            }
+        }
+
+        #[test]
+        fn a_dropout_probability_may_be_zero_but_not_one() {
+            assert_eq!(dropout("0"), Ok(0.0));
+            assert_eq!(dropout("0.5"), Ok(0.5));
+            for bad in ["1", "-0.1", "1.5", "nan"] {
+                assert!(dropout(bad).is_err(), "{bad}");
+            }
+        }
+
+        #[test]
+        fn a_scale_is_positive_and_finite() {
+            assert_eq!(scale("0.01"), Ok(0.01));
+            for bad in ["0", "-1", "inf", "nan", "x"] {
+                assert!(scale(bad).is_err(), "{bad}");
+            }
+        }
+
+        #[test]
+        fn a_final_rate_above_the_first_names_both_flags() {
+            assert_eq!(final_rate_at_most("--b", None, "--a", 0.1), Ok(()));
+            assert_eq!(final_rate_at_most("--b", Some(0.1), "--a", 0.1), Ok(()));
+            let error = final_rate_at_most("--b", Some(0.2), "--a", 0.1).unwrap_err();
+            assert!(
+                error.contains("--b 0.2") && error.contains("--a 0.1"),
+                "{error}"
+            );
+        }
+
+        #[test]
+        fn a_count_starts_at_one() {
+            assert_eq!(count("1"), Ok(1));
+            assert_eq!(count(" 300 "), Ok(300));
+            assert_eq!(count("0"), Err("at least 1 is needed, found 0".to_string()));
+            for bad in ["-1", "1.5", "x", ""] {
+                assert!(count(bad).is_err(), "{bad}");
             }
         }
     }

@@ -19,10 +19,10 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     hidden: usize,
     /// CD-1 epochs of the first layer (one full batch per epoch).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = crate::cli::numbers::count)]
     first_epochs: usize,
     /// Epochs of the second layer on samples of the first layer's posterior.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = crate::cli::numbers::count)]
     second_epochs: usize,
     /// Repetitions of the measurement, with seeds 1..=N.
     #[arg(long, default_value_t = 3)]

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ClassifyPreset::Quick)]
     preset: ClassifyPreset,
     /// Hidden layer sizes, comma-separated (e.g. 500,500,2000).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = crate::cli::numbers::count)]
     hidden: Option<Vec<usize>>,
     /// Start from this pretrained stack (a `pretrained.safetensors`) instead
     /// of pretraining; its sizes must match --hidden.
@@ -33,13 +33,13 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["cd_epochs", "cd_lr", "cd_k", "cd_weight_decay", "cd_sparsity_target", "sampled_propagation"])]
     no_pretrain: bool,
     /// CD epochs per layer.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     cd_epochs: Option<usize>,
     /// CD learning rate.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::rate)]
     cd_lr: Option<f64>,
     /// Gibbs steps of CD-k.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     cd_k: Option<usize>,
     /// L2 weight cost of pretraining, on the weights (the presets':
     /// `rbm.m`'s 2e-4; Srivastava et al.'s `deepnet` DBN example: 1e-3).
@@ -73,39 +73,39 @@ pub struct Args {
     #[arg(long)]
     sampled_propagation: bool,
     /// Most fine-tuning epochs.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     finetune_epochs: Option<usize>,
     /// Fine-tuning learning rate of the first epoch.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::rate_at_most_one)]
     finetune_lr: Option<f64>,
     /// Factor by which the fine-tuning learning rate shrinks per epoch.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::rate_decay)]
     finetune_lr_decay: Option<f64>,
     /// Fine-tuning momentum.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::momentum)]
     finetune_momentum: Option<f64>,
     /// Fine-tuning L2 penalty.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::penalty)]
     finetune_weight_decay: Option<f64>,
     /// The parameters the fine-tuning L2 penalty reaches.
     #[arg(long, value_enum, default_value_t = DecayScopeArg::All)]
     finetune_weight_decay_on: DecayScopeArg,
     /// Fine-tuning mini-batch size.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     finetune_batch: Option<usize>,
     /// Epochs that train only the softmax head before fine-tuning all layers.
     #[arg(long)]
     head_epochs: Option<usize>,
     /// Fine-tuning dropout probability of the input pixels.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::dropout)]
     input_dropout: Option<f64>,
     /// Fine-tuning dropout probability of the hidden units.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::dropout)]
     hidden_dropout: Option<f64>,
     /// Fine-tune by conjugate gradients (Hinton & Salakhutdinov's
     /// `backpropclassify.m`) with this many line searches on each batch,
     /// instead of SGD; the `hs` preset's is 3.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     line_searches: Option<usize>,
     /// Stop after this many epochs without a better validation error (0: never).
     #[arg(long)]

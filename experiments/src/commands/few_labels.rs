@@ -19,13 +19,13 @@ pub struct Args {
     #[arg(long)]
     seeds: Option<u64>,
     /// Fine-tuning epochs [preset's].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     finetune_epochs: Option<usize>,
     /// Hidden layer sizes, comma-separated [preset's: 500,500 or 500,500,2000].
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = crate::cli::numbers::count)]
     hidden: Option<Vec<usize>>,
     /// CD epochs per pretrained layer [preset's].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     cd_epochs: Option<usize>,
     #[command(flatten)]
     run: crate::cli::RunArgs,

@@ -37,23 +37,23 @@ pub struct Args {
     #[arg(long)]
     patches: Option<usize>,
     /// Hidden units.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     hidden: Option<usize>,
     /// Passes over the training patches [quick: 50, paper: 100].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     cd_epochs: Option<usize>,
     /// Learning rate of weights and biases (binary units take 0.1; Gaussian
     /// ones diverge there, see gaussian-sweeps).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::rate)]
     cd_lr: Option<f64>,
     /// Sigma: fixed or learned per pixel.
     #[arg(long, value_enum, default_value_t = SigmaMode::Learned)]
     sigma: SigmaMode,
     /// Starting (or fixed) sigma, in units of the whitened data's std.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::cli::numbers::scale)]
     sigma_init: f64,
     /// Learning rate of log sigma.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = 0.001, value_parser = crate::cli::numbers::rate)]
     sigma_lr: f64,
     /// Preprocessing of the patches.
     #[arg(long, value_enum, default_value_t = WhitenMode::Zca)]

@@ -11,16 +11,16 @@ use crate::runs::gaussian_sweeps::{SweepConfig, report, run_gaussian_sweeps};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Learning rates for sweep (a).
-    #[arg(long, value_delimiter = ',', default_value = "0.5,0.1,0.05,0.01,0.001")]
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.1,0.05,0.01,0.001", value_parser = crate::cli::numbers::rate)]
     cd_lr_grid: Vec<f64>,
     /// Hidden-unit counts for sweep (b) (exact likelihood up to 20).
-    #[arg(long, value_delimiter = ',', default_value = "4,8,16,64,256")]
+    #[arg(long, value_delimiter = ',', default_value = "4,8,16,64,256", value_parser = crate::cli::numbers::count)]
     hidden_grid: Vec<usize>,
     /// Fixed sigmas for sweep (b), in units of the whitened data's std.
-    #[arg(long, value_delimiter = ',', default_value = "1.0,0.3")]
+    #[arg(long, value_delimiter = ',', default_value = "1.0,0.3", value_parser = crate::cli::numbers::scale)]
     sigma_grid: Vec<f64>,
     /// Epochs of every Gaussian run.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = crate::cli::numbers::count)]
     cd_epochs: usize,
     /// Seed of patches, initialisation and sampling.
     #[arg(long, default_value_t = 1)]

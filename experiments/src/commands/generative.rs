@@ -93,14 +93,14 @@ impl From<LabelsArg> for NegativeLabels {
 #[derive(clap::Args, Debug)]
 pub struct TopRbmArgs {
     /// CD epochs of the top RBM (510-2000) [quick: 20, paper: 30].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     top_epochs: Option<usize>,
     /// Gibbs steps of the top RBM's CD-k (lower layers use CD-1) [quick:
     /// 5; paper: 1, as HOT]. At rate 0.1 with a mean-field reconstruction
     /// CD-1 is far behind CD-5 (greedy validation error 4.23% against
     /// 2.38%); at rate 0.03 with a sampled reconstruction it is about
     /// HOT's 2.49% (docs/RESULTS.md).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     top_cd_k: Option<usize>,
     /// The top RBM's CD learning rate [quick: 0.1; paper: 0.03, chosen on
     /// validation for CD-1].
@@ -139,7 +139,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     preset: Preset,
     /// CD epochs of each lower layer (784-500, 500-500) [quick: 10, paper: 30].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     lower_epochs: Option<usize>,
     #[command(flatten)]
     top: TopRbmArgs,
@@ -166,7 +166,7 @@ pub struct Args {
     /// Up-down epochs (with --resume: continue a finished or interrupted
     /// run up to this many, keeping its Gibbs schedule) [quick: 10, paper:
     /// 300].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     updown_epochs: Option<usize>,
     /// Up-down epochs on the training images in use and the validation
     /// images together (all 60,000 of MNIST unless --train-rows leaves some
@@ -196,7 +196,7 @@ pub struct Args {
     /// Gibbs steps per generated sample [quick and paper: 5,000 (HOT
     /// 2006 ran 1,000 between consecutive samples of one chain); with
     /// --resume: the run's, unless given].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     sample_steps: Option<usize>,
     /// Where the sampling chains start [default: random-features; with
     /// --resume: the run's, unless given].
@@ -208,7 +208,7 @@ pub struct Args {
     #[arg(long, value_enum)]
     down_pass: Option<DownPassArg>,
     /// Samples per class in samples.png.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::cli::numbers::count)]
     samples_per_class: usize,
     /// Take the lower layers from this stack (e.g. mnist-classify's
     /// `pretrained.safetensors`; its first two layers, 784-500-500) instead
@@ -225,7 +225,7 @@ pub struct Args {
     train_rows: Option<usize>,
     /// Of those, only the first N of each class (HOT 2006: 4,400 per digit,
     /// 44,000 in all) [quick: all, paper: 4400].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     train_per_class: Option<usize>,
     #[arg(long, default_value_t = 1)]
     seed: u64,

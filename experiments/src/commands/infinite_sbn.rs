@@ -14,7 +14,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0)]
     weight_std: f64,
     /// CD-1 epochs of the trained RBM (on 4 patterns of 8 pixels).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = crate::cli::numbers::count)]
     cd_epochs: usize,
     /// Numbers of directed layers to report, comma-separated.
     #[arg(

@@ -12,11 +12,11 @@ pub struct Args {
     /// A run directory of train-rbm, or a .safetensors model file.
     model: PathBuf,
     /// Parallel AIS runs.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::cli::numbers::count)]
     ais_runs: usize,
     /// Number of intermediate temperatures, linearly spaced; default: the
     /// 14,500-step schedule of Salakhutdinov & Murray (2008).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     ais_steps: Option<usize>,
     /// Binarisation of the test images; default: the one in the run's config.json.
     #[arg(long, value_enum)]

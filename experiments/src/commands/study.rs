@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long)]
     seeds: Option<u64>,
     /// Units per hidden layer [500].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     width: Option<usize>,
     /// Training images (the first ones) [preset's].
     #[arg(long)]
@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long)]
     valid_rows: Option<usize>,
     /// CD epochs per layer of the pretrained arm [preset's].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     cd_epochs: Option<usize>,
     /// Supervised SGD epochs of every network [preset's].
     #[arg(long)]

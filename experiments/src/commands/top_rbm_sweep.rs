@@ -16,30 +16,30 @@ pub struct Args {
     #[arg(long)]
     lower: PathBuf,
     /// CD epochs of the top RBM.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = crate::cli::numbers::count)]
     cd_epochs: usize,
     /// CD learning rate.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = crate::cli::numbers::rate)]
     cd_lr: f64,
     /// Learning rate of the last epoch (linear decay from --cd-lr); none: constant.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::rate)]
     cd_final_lr: Option<f64>,
     /// Gibbs steps of CD-k.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::cli::numbers::count)]
     cd_k: usize,
     /// Persistent CD.
     #[arg(long = "pcd")]
     persistent: bool,
     /// L2 weight cost.
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = 2e-4, value_parser = crate::cli::numbers::penalty)]
     cd_weight_decay: f64,
     /// Mini-batch size.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::cli::numbers::count)]
     cd_batch: usize,
     /// Momentum for the first 5 epochs, then --cd-final-momentum.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = crate::cli::numbers::momentum)]
     cd_momentum: f64,
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = crate::cli::numbers::momentum)]
     cd_final_momentum: f64,
     /// The negative phase's visible units sampled (the label group one-hot,
     /// as HOT 2006's greedy top RBM: "exactly one unit was allowed to be
@@ -47,7 +47,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "persistent")]
     sampled_reconstruction: bool,
     /// Hidden units of the top RBM.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = crate::cli::numbers::count)]
     hidden: usize,
     /// Report the validation error every N epochs.
     #[arg(long, default_value_t = 5)]
@@ -60,7 +60,7 @@ pub struct Args {
     train_per_class: Option<usize>,
     /// Standard deviation of the top RBM's initial weights (Hinton's
     /// published RBM code: 0.1).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = crate::cli::numbers::scale)]
     init_std: f64,
     /// Seed of initialisation, shuffling and sampling.
     #[arg(long, default_value_t = 1)]
@@ -79,6 +79,12 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.train_per_class == Some(0) {
         return Err("--train-per-class must be at least 1".into());
     }
+    crate::cli::numbers::final_rate_at_most(
+        "--cd-final-lr",
+        args.cd_final_lr,
+        "--cd-lr",
+        args.cd_lr,
+    )?;
     let train = TrainConfig::new()
         .with_epochs(args.cd_epochs)
         .with_learning_rate(args.cd_lr)

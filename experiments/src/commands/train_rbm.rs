@@ -12,33 +12,33 @@ use rbm::{RbmConfig, TrainConfig};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Passes over the training images.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = crate::cli::numbers::count)]
     cd_epochs: usize,
     /// Hidden units.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = crate::cli::numbers::count)]
     hidden: usize,
     /// Gibbs steps per update (CD-k / PCD-k).
-    #[arg(long = "cd-k", default_value_t = 1)]
+    #[arg(long = "cd-k", default_value_t = 1, value_parser = crate::cli::numbers::count)]
     k: usize,
     /// Persistent contrastive divergence.
     #[arg(long)]
     pcd: bool,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = crate::cli::numbers::rate)]
     cd_lr: f64,
     /// Learning rate of the last epoch (linear decay); default: constant.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::rate)]
     cd_final_lr: Option<f64>,
     /// Mini-batch size.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::cli::numbers::count)]
     cd_batch: usize,
     /// L2 weight cost.
-    #[arg(long, default_value_t = 0.0002)]
+    #[arg(long, default_value_t = 0.0002, value_parser = crate::cli::numbers::penalty)]
     cd_weight_decay: f64,
     /// Momentum for the first 5 epochs, then --cd-final-momentum.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = crate::cli::numbers::momentum)]
     cd_momentum: f64,
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = crate::cli::numbers::momentum)]
     cd_final_momentum: f64,
     /// How pixels become visible units.
     #[arg(long, value_enum, default_value_t = BinarizeMode::Stochastic)]
@@ -63,11 +63,11 @@ pub struct Args {
     #[arg(long)]
     loglik: bool,
     /// Parallel AIS runs of --loglik.
-    #[arg(long, default_value_t = 100, requires = "loglik")]
+    #[arg(long, default_value_t = 100, requires = "loglik", value_parser = crate::cli::numbers::count)]
     ais_runs: usize,
     /// Intermediate temperatures of --loglik, linearly spaced; default: the
     /// 14,500-step schedule of Salakhutdinov & Murray (2008).
-    #[arg(long, requires = "loglik")]
+    #[arg(long, requires = "loglik", value_parser = crate::cli::numbers::count)]
     ais_steps: Option<usize>,
     /// Seed of the AIS runs of --loglik (`loglik`'s default).
     #[arg(long, default_value_t = 1, requires = "loglik")]
@@ -103,6 +103,12 @@ fn run_config_from_args(
     }
     let available = total - held_out;
     let rbm = RbmConfig::new(data.pixels(), args.hidden);
+    crate::cli::numbers::final_rate_at_most(
+        "--cd-final-lr",
+        args.cd_final_lr,
+        "--cd-lr",
+        args.cd_lr,
+    )?;
     let train = TrainConfig::new()
         .with_epochs(args.cd_epochs)
         .with_k(args.k)

@@ -23,11 +23,11 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Preset::Paper)]
     preset: Preset,
     /// Up-down epochs of every arm.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::cli::numbers::count)]
     updown_epochs: usize,
     /// Gibbs steps in the top RBM per update, every epoch (HOT's first
     /// third: 3).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::cli::numbers::count)]
     gibbs_steps: usize,
     /// Learning rates to try.
     #[arg(long, value_delimiter = ',', default_value = "0.01,0.03", value_parser = crate::cli::numbers::rate)]
@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long)]
     train_rows: Option<usize>,
     /// CD epochs of each lower layer [preset's].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::count)]
     lower_epochs: Option<usize>,
     /// Take the lower layers from this stack (e.g. a `generative` run's
     /// `pretrained.safetensors` of the same preset and seed: the same

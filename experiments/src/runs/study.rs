@@ -163,7 +163,7 @@ pub enum StudyConfigError {
         valid_rows: usize,
         images: usize,
     },
-    #[error("probe_images must be in 2..={test_images} (the test images), found {found}")]
+    #[error("--probe-images must be in 2..={test_images} (the test images), found {found}")]
     ProbeImages { found: usize, test_images: usize },
     #[error("the momentum arm: {0}")]
     MomentumArm(String),

@@ -10,13 +10,13 @@ use crate::runs::bench::cd::{CdBench, bench_cd};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Hidden units of the benchmarked RBM (784 visible).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = crate::cli::numbers::count)]
     hidden: usize,
     /// Mini-batch size.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::cli::numbers::count)]
     cd_batch: usize,
     /// Gibbs steps per update (CD-k).
-    #[arg(long = "cd-k", default_value_t = 1)]
+    #[arg(long = "cd-k", default_value_t = 1, value_parser = crate::cli::numbers::count)]
     k: usize,
     /// Persistent CD instead of CD (scikit-learn's BernoulliRBM algorithm:
     /// it samples the visible units, as PCD always does).

@@ -28,21 +28,21 @@ pub struct Args {
     finetune_epochs: usize,
     /// L2 weight decay of the SGD update (the `paper` preset's 1e-5 by
     /// default; 0 is `peer_torch_mlp.py`'s plain SGD with momentum).
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value_t = 1e-5, value_parser = crate::cli::numbers::penalty)]
     finetune_weight_decay: f64,
     /// Dropout probability of the input pixels (the peer has none; the
     /// `paper` preset's is 0.1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::cli::numbers::dropout)]
     input_dropout: f64,
     /// Dropout probability of the hidden units (the `paper` preset's is
     /// 0.25).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::cli::numbers::dropout)]
     hidden_dropout: f64,
     /// Hidden layer sizes.
-    #[arg(long, value_delimiter = ',', default_value = "500,500,2000")]
+    #[arg(long, value_delimiter = ',', default_value = "500,500,2000", value_parser = crate::cli::numbers::count)]
     hidden: Vec<usize>,
     /// Mini-batch size (`peer_torch_mlp.py`'s `PEER_BATCH`).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::cli::numbers::count)]
     batch: usize,
     #[command(flatten)]
     common: crate::cli::CommonArgs,

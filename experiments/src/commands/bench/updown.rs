@@ -19,17 +19,17 @@ pub struct Args {
     #[arg(long, default_value_t = 50_000)]
     train_rows: usize,
     /// Gibbs steps in the top RBM per update (the paper's schedule: 3, 6, 10).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::cli::numbers::count)]
     gibbs_steps: usize,
     /// Timed epochs (after one untimed warm-up epoch on 1,000 images).
     #[arg(long, default_value_t = 1)]
     updown_epochs: usize,
     /// Up-down momentum (0: no velocity kept) [the `paper` preset's].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::numbers::momentum)]
     updown_momentum: Option<f64>,
     /// Mini-batch size, a multiple of the classes (batches hold each class
     /// equally) [100].
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::cli::numbers::count)]
     batch: usize,
     #[command(flatten)]
     common: crate::cli::CommonArgs,
