@@ -39,8 +39,9 @@ pub use mnist::{
     MNIST_PIXELS, MNIST_TRAIN_ROWS, MnistLocation, SIDE as MNIST_SIDE, ensure_mnist, load_mnist,
 };
 pub use natural::{
-    GreyImage, ImageError, MAX_IMAGE_PIXELS, PatchTransform, Whitening, decode_grey_png,
-    natural_images_dir, random_patches, read_grey_png, read_grey_pngs, symmetric_eigen,
+    GreyImage, ImageError, MAX_IMAGE_PIXELS, PatchTransform, VENDORED_IMAGES, Whitening,
+    decode_grey_png, named_files_sha256, natural_images_dir, png_dir_sha256, random_patches,
+    read_grey_png, read_grey_pngs, symmetric_eigen, vendored_grey_images, vendored_images_sha256,
 };
 pub use npy::{
     NpyImages, NpyRows, parse_npy_images, parse_npy_labels, parse_npy_rows, read_npy_images,

@@ -7,9 +7,85 @@ use std::path::{Path, PathBuf};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 
-/// The vendored images' directory in this repository.
+/// The vendored images' directory in this repository (the source of
+/// [`VENDORED_IMAGES`]; a binary does not read it).
 pub fn natural_images_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("natural-images")
+}
+
+/// The seven vendored photographs of `natural-images/` (see its README),
+/// built into the binary so that an installed or moved binary, or a build
+/// whose source tree has gone, still has them: (file name, PNG bytes), in
+/// file-name order as [`read_grey_pngs`] reads a directory.
+pub const VENDORED_IMAGES: [(&str, &[u8]); 7] = [
+    (
+        "astronaut.png",
+        include_bytes!("../natural-images/astronaut.png"),
+    ),
+    ("brick.png", include_bytes!("../natural-images/brick.png")),
+    ("camera.png", include_bytes!("../natural-images/camera.png")),
+    (
+        "chelsea.png",
+        include_bytes!("../natural-images/chelsea.png"),
+    ),
+    ("coffee.png", include_bytes!("../natural-images/coffee.png")),
+    ("grass.png", include_bytes!("../natural-images/grass.png")),
+    ("gravel.png", include_bytes!("../natural-images/gravel.png")),
+];
+
+/// The vendored images decoded as grey images, each named
+/// `natural-images/NAME` in errors and in [`GreyImage::path`].
+pub fn vendored_grey_images() -> Result<Vec<GreyImage>, ImageError> {
+    VENDORED_IMAGES
+        .iter()
+        .map(|(name, bytes)| decode_grey_png(&Path::new("natural-images").join(name), bytes))
+        .collect()
+}
+
+/// SHA-256 (hex) of a set of named files, as an image set's identity: the
+/// names in the order given, each followed by a 0 byte, its length (8
+/// bytes, little-endian) and its bytes, so that no two sets share a stream.
+pub fn named_files_sha256<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (name, bytes) in files {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// [`named_files_sha256`] of the vendored images.
+pub fn vendored_images_sha256() -> String {
+    named_files_sha256(VENDORED_IMAGES.iter().copied())
+}
+
+/// [`named_files_sha256`] of the `.png` files in `dir` that
+/// [`read_grey_pngs`] reads, by their file names.
+pub fn png_dir_sha256(dir: &Path) -> Result<String, ImageError> {
+    let files = png_paths(dir)?
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).map_err(|source| ImageError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok((name, bytes))
+        })
+        .collect::<Result<Vec<_>, ImageError>>()?;
+    Ok(named_files_sha256(
+        files.iter().map(|(n, b)| (n.as_str(), b.as_slice())),
+    ))
 }
 
 /// Errors reading images or cutting patches; each names the file or the numbers.
@@ -121,6 +197,12 @@ pub fn decode_grey_png(path: &Path, bytes: &[u8]) -> Result<GreyImage, ImageErro
 
 /// Every `.png` in `dir`, in file-name order.
 pub fn read_grey_pngs(dir: &Path) -> Result<Vec<GreyImage>, ImageError> {
+    png_paths(dir)?.iter().map(|p| read_grey_png(p)).collect()
+}
+
+/// The paths of the `.png` files in `dir` (any case of the extension),
+/// sorted; none is an error naming `dir`.
+fn png_paths(dir: &Path) -> Result<Vec<PathBuf>, ImageError> {
     let entries = std::fs::read_dir(dir).map_err(|source| ImageError::Io {
         path: dir.to_path_buf(),
         source,
@@ -133,7 +215,7 @@ pub fn read_grey_pngs(dir: &Path) -> Result<Vec<GreyImage>, ImageError> {
     if paths.is_empty() {
         return Err(ImageError::NoImages(dir.to_path_buf()));
     }
-    paths.iter().map(|p| read_grey_png(p)).collect()
+    Ok(paths)
 }
 
 /// `count` random `size x size` patches, row-major, each drawn from an image

@@ -21,6 +21,62 @@ fn vendored_images_read_as_grey_in_unit_range() {
     }
 }
 
+/// The images built into the binary are the directory's, file for file
+/// and pixel for pixel, in the same order; the directory holds no PNG
+/// that the binary lacks.
+#[test]
+fn the_built_in_images_are_the_vendored_directory() {
+    let from_dir = read_grey_pngs(&natural_images_dir()).unwrap();
+    let built_in = vendored_grey_images().unwrap();
+    assert_eq!(from_dir.len(), built_in.len());
+    for (file, embedded) in from_dir.iter().zip(&built_in) {
+        assert_eq!(file.path.file_name(), embedded.path.file_name());
+        assert_eq!((file.width, file.height), (embedded.width, embedded.height));
+        assert_eq!(file.pixels, embedded.pixels, "{}", file.path.display());
+    }
+    assert_eq!(
+        png_dir_sha256(&natural_images_dir()).unwrap(),
+        vendored_images_sha256()
+    );
+}
+
+/// An image set's SHA-256 covers its names, their order and every byte,
+/// and a name cannot borrow bytes from its neighbour.
+#[test]
+fn an_image_set_digest_changes_with_any_name_or_byte() {
+    let base = named_files_sha256([("a.png", &b"xy"[..]), ("b.png", &b"z"[..])]);
+    assert_eq!(base.len(), 64);
+    assert_eq!(
+        base,
+        named_files_sha256([("a.png", &b"xy"[..]), ("b.png", &b"z"[..])])
+    );
+    for other in [
+        named_files_sha256([("a.png", &b"xy"[..]), ("b.png", &b"Z"[..])]),
+        named_files_sha256([("a.png", &b"x"[..]), ("b.png", &b"yz"[..])]),
+        named_files_sha256([("b.png", &b"z"[..]), ("a.png", &b"xy"[..])]),
+        named_files_sha256([("c.png", &b"xy"[..]), ("b.png", &b"z"[..])]),
+        named_files_sha256([("a.png", &b"xy"[..])]),
+    ] {
+        assert_ne!(base, other);
+    }
+    // A directory: one byte of one file changes its digest.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in VENDORED_IMAGES.iter().take(2) {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let before = png_dir_sha256(dir.path()).unwrap();
+    assert_eq!(
+        before,
+        named_files_sha256(VENDORED_IMAGES.iter().take(2).copied())
+    );
+    let (name, bytes) = VENDORED_IMAGES[1];
+    let mut changed = bytes.to_vec();
+    let last = changed.len() - 1;
+    changed[last] ^= 1;
+    std::fs::write(dir.path().join(name), changed).unwrap();
+    assert_ne!(png_dir_sha256(dir.path()).unwrap(), before);
+}
+
 #[test]
 fn patches_are_seeded_and_errors_name_the_problem() {
     let images = read_grey_pngs(&natural_images_dir()).unwrap();

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use burn::prelude::*;
-use datasets::{PatchTransform, Whitening, random_patches, read_grey_pngs};
+use datasets::{
+    GreyImage, PatchTransform, Whitening, png_dir_sha256, random_patches, read_grey_pngs,
+    vendored_grey_images, vendored_images_sha256,
+};
 use serde::{Deserialize, Serialize};
 
 /// How patches are prepared (`--whiten`).
@@ -20,7 +23,15 @@ pub enum WhitenMode {
 /// Which patches, and how many (`config.json` keeps them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PatchSpec {
-    pub images_dir: PathBuf,
+    /// A directory of PNG images (`--images-dir`), or none for the seven
+    /// vendored photographs built into the binary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_dir: Option<PathBuf>,
+    /// SHA-256 of the image set when the run started
+    /// ([`datasets::named_files_sha256`]), checked whenever the images are
+    /// read again; runs written before it was recorded have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_sha256: Option<String>,
     pub size: usize,
     pub train: usize,
     pub held_out: usize,
@@ -34,6 +45,59 @@ pub const PATCH_SIDES: std::ops::RangeInclusive<usize> = 2..=32;
 pub const MAX_PATCH_VALUES: usize = 1 << 28;
 
 impl PatchSpec {
+    /// The spec of a fresh run, its sizes checked and its image set
+    /// (`images_dir`, or the built-in one) identified by its SHA-256 now.
+    pub fn identified(
+        images_dir: Option<PathBuf>,
+        size: usize,
+        train: usize,
+        held_out: usize,
+        whiten: WhitenMode,
+        seed: u64,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let mut spec = Self {
+            images_dir,
+            images_sha256: None,
+            size,
+            train,
+            held_out,
+            whiten,
+            seed,
+        };
+        // The sizes first: a bad flag is named before any file is read.
+        spec.validate()?;
+        spec.images_sha256 = Some(match &spec.images_dir {
+            Some(dir) => png_dir_sha256(dir)?,
+            None => vendored_images_sha256(),
+        });
+        Ok(spec)
+    }
+
+    /// The images, after checking that they are the set the run started
+    /// with (where it recorded one).
+    pub fn images(&self) -> Result<Vec<GreyImage>, Box<dyn std::error::Error>> {
+        let (found, name) = match &self.images_dir {
+            Some(dir) => (png_dir_sha256(dir)?, dir.display().to_string()),
+            None => (
+                vendored_images_sha256(),
+                "the built-in natural images".to_string(),
+            ),
+        };
+        if let Some(recorded) = &self.images_sha256
+            && *recorded != found
+        {
+            return Err(format!(
+                "{name}: not the images this run started with (SHA-256 {recorded} in \
+                 config.json, {found} now)"
+            )
+            .into());
+        }
+        Ok(match &self.images_dir {
+            Some(dir) => read_grey_pngs(dir)?,
+            None => vendored_grey_images()?,
+        })
+    }
+
     /// Checks the sizes before any image is read or patch cut.
     pub fn validate(&self) -> Result<(), String> {
         if !PATCH_SIDES.contains(&self.size) {
@@ -73,7 +137,7 @@ pub fn load_patches(
     device: &Device,
 ) -> Result<(Tensor<2>, Tensor<2>), Box<dyn std::error::Error>> {
     spec.validate()?;
-    let images = read_grey_pngs(&spec.images_dir)?;
+    let images = spec.images()?;
     let dim = spec.size * spec.size;
     let train = random_patches(&images, spec.size, spec.train, spec.seed)?;
     let held_out = random_patches(&images, spec.size, spec.held_out, spec.seed.wrapping_add(1))?;
@@ -171,4 +235,83 @@ pub fn load_rows(
         held_out: to_tensor(&rows.values[split..]),
         image: (rows.height, rows.width),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(images_dir: Option<PathBuf>) -> PatchSpec {
+        PatchSpec::identified(images_dir, 4, 20, 5, WhitenMode::Standardise, 3).unwrap()
+    }
+
+    /// The built-in images need no file; a directory of copies gives the
+    /// same patches, and its run records the same image-set digest.
+    #[test]
+    fn the_built_in_images_and_a_directory_of_copies_give_the_same_patches() {
+        let device = Device::flex();
+        let built_in = spec(None);
+        assert_eq!(
+            built_in.images_sha256.as_deref(),
+            Some(vendored_images_sha256().as_str())
+        );
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in datasets::VENDORED_IMAGES {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let copied = spec(Some(dir.path().to_path_buf()));
+        assert_eq!(copied.images_sha256, built_in.images_sha256);
+        let (a, _) = load_patches(&built_in, &device).unwrap();
+        let (b, _) = load_patches(&copied, &device).unwrap();
+        assert_eq!(a.into_data(), b.into_data());
+    }
+
+    /// Images changed after a run started are refused when it reads them
+    /// again, naming the directory and both digests; a configuration from
+    /// before the digest was recorded reads as it did.
+    #[test]
+    fn changed_images_are_refused_naming_both_digests() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in datasets::VENDORED_IMAGES.iter().take(2) {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let started = spec(Some(dir.path().to_path_buf()));
+        let recorded = started.images_sha256.clone().unwrap();
+        std::fs::write(dir.path().join("extra.png"), datasets::VENDORED_IMAGES[2].1).unwrap();
+        let error = load_patches(&started, &device).unwrap_err().to_string();
+        let now = png_dir_sha256(dir.path()).unwrap();
+        assert!(
+            error.contains(&dir.path().display().to_string())
+                && error.contains(&recorded)
+                && error.contains(&now),
+            "{error}"
+        );
+        let old: PatchSpec = serde_json::from_value(serde_json::json!({
+            "images_dir": dir.path(),
+            "size": 4, "train": 20, "held_out": 5, "whiten": "standardise", "seed": 3
+        }))
+        .unwrap();
+        assert_eq!(old.images_sha256, None);
+        load_patches(&old, &device).unwrap();
+        // Written back, it is the same JSON: the run's identity is kept.
+        let written = serde_json::to_value(&old).unwrap();
+        assert!(written.get("images_sha256").is_none(), "{written}");
+    }
+
+    /// Bad sizes are named before any image file is read.
+    #[test]
+    fn sizes_are_checked_before_the_images_are_read() {
+        let error = PatchSpec::identified(
+            Some(PathBuf::from("/no/such/dir")),
+            1,
+            20,
+            5,
+            WhitenMode::Zca,
+            1,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("patch side"), "{error}");
+    }
 }

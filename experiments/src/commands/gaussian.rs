@@ -58,7 +58,8 @@ pub struct Args {
     /// Preprocessing of the patches.
     #[arg(long, value_enum, default_value_t = WhitenMode::Zca)]
     whiten: WhitenMode,
-    /// Directory of PNG images (default: the vendored datasets/natural-images).
+    /// Directory of PNG images (default: the seven vendored photographs of
+    /// datasets/natural-images, built into the binary).
     #[arg(long)]
     images_dir: Option<PathBuf>,
     /// Seed of patches, initialisation and sampling.
@@ -90,18 +91,14 @@ fn config_from_args(args: &Args) -> Result<GaussianRunConfig, Box<dyn std::error
             (None, Some(spec), dim, (shape.count / 10).max(1))
         }
         None => {
-            let spec = PatchSpec {
-                images_dir: args
-                    .images_dir
-                    .clone()
-                    .unwrap_or_else(datasets::natural_images_dir),
-                size: args.patch.unwrap_or(size),
-                train: args.patches.unwrap_or(count),
-                held_out: (args.patches.unwrap_or(count) / 10).max(1),
-                whiten: args.whiten,
-                seed: args.seed,
-            };
-            spec.validate()?;
+            let spec = PatchSpec::identified(
+                args.images_dir.clone(),
+                args.patch.unwrap_or(size),
+                args.patches.unwrap_or(count),
+                (args.patches.unwrap_or(count) / 10).max(1),
+                args.whiten,
+                args.seed,
+            )?;
             let (dim, held_out) = (spec.size * spec.size, spec.held_out);
             (Some(spec), None, dim, held_out)
         }

@@ -186,14 +186,7 @@ pub fn run_gaussian_sweeps(
     data_args.data = config.data.clone();
     let (mnist, line) = data_args.load()?;
     say(&line);
-    let spec = PatchSpec {
-        images_dir: datasets::natural_images_dir(),
-        size: 8,
-        train: 20_000,
-        held_out: 2_000,
-        whiten: WhitenMode::Zca,
-        seed: config.seed,
-    };
+    let spec = PatchSpec::identified(None, 8, 20_000, 2_000, WhitenMode::Zca, config.seed)?;
     let (patches, patches_held_out) = load_patches(&spec, device)?;
     let digits = images_tensor(&mnist.train.head(10_000), Binarization::None, device);
     let digits_held_out = images_tensor(&mnist.test.head(2_000), Binarization::None, device);
