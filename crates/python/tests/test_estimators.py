@@ -61,10 +61,25 @@ def test_zero_sizes_are_value_errors_naming_the_parameter(name):
         BernoulliRBM(**{name: 0}).fit(X)
 
 
-def test_a_rate_the_rust_side_refuses_is_a_value_error():
+@pytest.mark.parametrize(
+    "params, words",
+    [(dict(learning_rate=-1.0), "BernoulliRBM: learning_rate must be a positive finite number"),
+     (dict(learning_rate=0.0), "BernoulliRBM: learning_rate"),
+     (dict(learning_rate=float("nan")), "BernoulliRBM: learning_rate"),
+     (dict(learning_rate="fast"), "BernoulliRBM: learning_rate"),
+     (dict(momentum=1.0), r"BernoulliRBM: momentum must be a number in \[0, 1\), got 1.0"),
+     (dict(momentum=-0.5), "BernoulliRBM: momentum"),
+     (dict(weight_decay=-1e-4), "BernoulliRBM: weight_decay must be a finite number >= 0"),
+     (dict(weight_decay=float("inf")), "BernoulliRBM: weight_decay")],
+)
+def test_a_bad_rate_momentum_or_weight_decay_is_a_value_error_naming_it(params, words):
+    # Named by the estimator's own parameter (the native side's field for
+    # the momentum is `initial_momentum`), for fit and partial_fit alike.
     X, _ = _two_classes(rows=20, width=4)
-    with pytest.raises(ValueError, match="learning rate|learning_rate"):
-        BernoulliRBM(n_components=2, learning_rate=-1.0).fit(X)
+    with pytest.raises(ValueError, match=words):
+        BernoulliRBM(n_components=2, **params).fit(X)
+    with pytest.raises(ValueError, match=words):
+        BernoulliRBM(n_components=2, **params).partial_fit(X)
 
 
 @pytest.mark.parametrize("value", ["no", 0, None])

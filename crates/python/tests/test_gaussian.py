@@ -43,9 +43,22 @@ def test_bad_input_is_a_value_error_naming_the_problem(X, words):
     assert words in str(error.value)
 
 
-def test_a_sigma_the_rust_side_refuses_is_a_value_error():
-    with pytest.raises(ValueError, match="sigma"):
-        GaussianRBM(n_components=2, sigma=0.0).fit(_data(rows=20, width=3))
+@pytest.mark.parametrize(
+    "params, words",
+    [(dict(sigma=0.0), "GaussianRBM: sigma must be a positive finite number, got 0.0"),
+     (dict(sigma=float("nan")), "GaussianRBM: sigma"),
+     (dict(sigma="wide"), "GaussianRBM: sigma"),
+     (dict(learn_sigma=True, sigma_learning_rate=0.0), "GaussianRBM: sigma_learning_rate"),
+     (dict(learn_sigma=True, sigma_learning_rate=-1e-3), "GaussianRBM: sigma_learning_rate")],
+)
+def test_a_bad_sigma_or_its_rate_is_a_value_error_naming_it(params, words):
+    with pytest.raises(ValueError, match=words):
+        GaussianRBM(n_components=2, **params).fit(_data(rows=20, width=3))
+
+
+def test_a_sigma_rate_is_not_checked_when_sigma_is_fixed():
+    # Unused when sigma is fixed, as scikit-learn leaves unused settings be.
+    GaussianRBM(n_components=2, n_iter=1, sigma_learning_rate=0.0).fit(_data(rows=20, width=3))
 
 
 @pytest.mark.parametrize("field", ["persistent", "learn_sigma"])

@@ -73,7 +73,15 @@ def test_bad_sample_requests_are_value_errors_naming_them(trained, kwargs, words
      ({"top_pcd_learning_rate": 0.0}, "top_pcd_learning_rate"),
      ({"top_pcd_learning_rate": float("nan")}, "top_pcd_learning_rate"),
      ({"top_pcd_final_learning_rate": 0.01},
-      r"top_pcd_final_learning_rate must be in \(0, top_pcd_learning_rate 0.001\], found 0.01")],
+      r"top_pcd_final_learning_rate must be in \(0, top_pcd_learning_rate 0.001\], found 0.01"),
+     ({"learning_rate": 0.0}, "GenerativeDBN: learning_rate"),
+     ({"momentum": 1.0}, "GenerativeDBN: momentum"),
+     ({"weight_decay": -1e-4}, "GenerativeDBN: weight_decay"),
+     ({"updown_epochs": 1, "updown_learning_rate": float("inf")},
+      "GenerativeDBN: updown_learning_rate"),
+     ({"updown_epochs": 1, "updown_momentum": 1.0}, "GenerativeDBN: updown_momentum"),
+     ({"updown_epochs": 1, "updown_momentum": "high"}, "GenerativeDBN: updown_momentum"),
+     ({"updown_epochs": 1, "updown_weight_decay": -1.0}, "GenerativeDBN: updown_weight_decay")],
 )
 def test_bad_settings_are_value_errors_naming_them(params, words):
     X, y = _prototypes(rows=30)

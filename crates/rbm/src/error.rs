@@ -40,8 +40,8 @@ pub enum ConfigError {
     SigmaWithoutGaussian(String),
     #[error("sigma range must satisfy 0 < min <= max (finite), found [{min}, {max}]")]
     InvalidSigmaRange { min: f64, max: f64 },
-    #[error("initial sigma must lie within [min, max], found {0}")]
-    InvalidSigma(f64),
+    #[error("initial sigma must lie within [{min}, {max}], found {initial}")]
+    InvalidSigma { initial: f64, min: f64, max: f64 },
     #[error("sigma_learning_rate must be positive and finite, found {0}")]
     InvalidSigmaLearningRate(f64),
     #[error("k (Gibbs steps per update) must be at least 1")]

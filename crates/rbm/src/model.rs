@@ -149,7 +149,11 @@ impl RbmConfig {
             });
         }
         if !(sigma.initial >= sigma.min && sigma.initial <= sigma.max) {
-            return Err(ConfigError::InvalidSigma(sigma.initial));
+            return Err(ConfigError::InvalidSigma {
+                initial: sigma.initial,
+                min: sigma.min,
+                max: sigma.max,
+            });
         }
         Ok(())
     }

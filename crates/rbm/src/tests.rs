@@ -120,7 +120,21 @@ fn rule_initial_sigma_within_range() {
             .with_visible_units(UnitKind::Gaussian)
             .with_visible_sigma(Some(SigmaConfig::learned(5.0, 0.1, 2.0)))
             .validate(),
-        Err(ConfigError::InvalidSigma(5.0))
+        Err(ConfigError::InvalidSigma {
+            initial: 5.0,
+            min: 0.1,
+            max: 2.0
+        })
+    );
+    let message = RbmConfig::new(5, 5)
+        .with_visible_units(UnitKind::Gaussian)
+        .with_visible_sigma(Some(SigmaConfig::learned(5.0, 0.1, 2.0)))
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("[0.1, 2]") && message.contains("found 5"),
+        "{message}"
     );
 }
 

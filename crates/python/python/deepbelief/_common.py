@@ -133,7 +133,7 @@ def _finite(value):
 def cd_recipe(estimator, seed, *, persistent=False, **overrides):
     """The native core's CD recipe from ``estimator``'s parameters
     (``learning_rate``, ``batch_size``, ``n_iter``, ``k``, ``momentum``,
-    ``weight_decay``; any of them replaced by ``overrides``), its integers
+    ``weight_decay``; any of them replaced by ``overrides``), each value
     and ``persistent`` checked: a ValueError names the parameter."""
     values = {name: getattr(estimator, name) for name in
               ("learning_rate", "batch_size", "n_iter", "k", "momentum", "weight_decay")}
@@ -142,8 +142,9 @@ def cd_recipe(estimator, seed, *, persistent=False, **overrides):
     persistent = check_bool(owner, "persistent", persistent)
     for field in ("batch_size", "n_iter", "k"):
         values[field] = check_positive_int(owner, field, values[field])
-    for field in ("learning_rate", "momentum", "weight_decay"):
-        values[field] = float(values[field])
+    values["learning_rate"] = check_positive_number(owner, "learning_rate", values["learning_rate"])
+    values["momentum"] = check_fraction(owner, "momentum", values["momentum"])
+    values["weight_decay"] = check_non_negative_number(owner, "weight_decay", values["weight_decay"])
     return dict(values, seed=seed, persistent=persistent)
 
 

@@ -12,8 +12,10 @@ from deepbelief._common import (
     SavedAsRustFile,
     cd_recipe,
     check_bool,
+    check_fraction,
     check_layer_sizes,
     check_non_negative_int,
+    check_non_negative_number,
     check_positive_int,
     check_positive_number,
     encode_classes,
@@ -153,8 +155,11 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
                                  self.top_sampled_reconstruction)
         updown = dict(
             epochs=check_non_negative_int("GenerativeDBN", "updown_epochs", self.updown_epochs),
-            learning_rate=float(self.updown_learning_rate), momentum=float(self.updown_momentum),
-            weight_decay=float(self.updown_weight_decay),
+            learning_rate=check_positive_number(
+                "GenerativeDBN", "updown_learning_rate", self.updown_learning_rate),
+            momentum=check_fraction("GenerativeDBN", "updown_momentum", self.updown_momentum),
+            weight_decay=check_non_negative_number(
+                "GenerativeDBN", "updown_weight_decay", self.updown_weight_decay),
             top_statistics=str(self.updown_top_statistics))
         top_pcd = self._top_pcd()
         encoded = encode_classes(self, y)

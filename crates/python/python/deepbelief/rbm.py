@@ -15,6 +15,7 @@ from deepbelief._common import (
     check_bool,
     check_positive_int,
     check_positive_ints,
+    check_positive_number,
     float32,
     logistic,
     native_seed,
@@ -329,8 +330,9 @@ class GaussianRBM(_Rbm):
         self.device = device
 
     def _units(self):
-        learn_sigma = check_bool(type(self).__name__, "learn_sigma", self.learn_sigma)
-        return ("gaussian", float(self.sigma), learn_sigma)
+        owner = type(self).__name__
+        learn_sigma = check_bool(owner, "learn_sigma", self.learn_sigma)
+        return ("gaussian", check_positive_number(owner, "sigma", self.sigma), learn_sigma)
 
     def _parts(self):
         weights, hidden, visible, _, config = super()._parts()
@@ -348,8 +350,11 @@ class GaussianRBM(_Rbm):
     def fit(self, X, y=None):
         """Fit the model to the rows of ``X`` (real values); returns self."""
         X = validate_data(self, X, reset=True, dtype=np.float32, order="C")
-        return self._fit_native(
-            X, float(self.sigma_learning_rate) if self.learn_sigma else None)
+        rate = None
+        if check_bool(type(self).__name__, "learn_sigma", self.learn_sigma):
+            rate = check_positive_number(
+                type(self).__name__, "sigma_learning_rate", self.sigma_learning_rate)
+        return self._fit_native(X, rate)
 
     def transform(self, X):
         """Hidden unit probabilities P(h = 1 | v) = logistic((v / sigma) W + c)."""
