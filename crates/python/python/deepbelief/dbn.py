@@ -135,6 +135,8 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     learning_rate, batch_size, n_iter, k, momentum, weight_decay
         Each layer's CD-k recipe (pretraining).
     finetune_epochs : int, default=10
+        Epochs of backprop; 0 keeps the pretrained layers and leaves the
+        softmax head at its initial (random) weights.
     finetune_learning_rate : float, default=0.1
     finetune_momentum : float, default=0.9
         SGD's rate (positive) and momentum (in [0, 1)); unused by
