@@ -307,6 +307,57 @@ pub struct CommonArgs {
     pub data: DataArgs,
 }
 
+/// The contrastive-divergence flags of a subcommand that trains one RBM
+/// (`train-rbm`, `top-rbm-sweep`): all but the epochs and the hidden
+/// units, whose defaults differ between them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CdArgs {
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.1, value_parser = numbers::rate)]
+    pub cd_lr: f64,
+    /// Learning rate of the last epoch (linear decay from --cd-lr);
+    /// default: constant.
+    #[arg(long, value_parser = numbers::rate)]
+    pub cd_final_lr: Option<f64>,
+    /// Gibbs steps per update (CD-k / PCD-k).
+    #[arg(long, default_value_t = 1, value_parser = numbers::count)]
+    pub cd_k: usize,
+    /// Persistent contrastive divergence.
+    #[arg(long)]
+    pub pcd: bool,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 100, value_parser = numbers::count)]
+    pub cd_batch: usize,
+    /// L2 weight cost.
+    #[arg(long, default_value_t = 2e-4, value_parser = numbers::penalty)]
+    pub cd_weight_decay: f64,
+    /// Momentum for the first 5 epochs, then --cd-final-momentum.
+    #[arg(long, default_value_t = 0.5, value_parser = numbers::momentum)]
+    pub cd_momentum: f64,
+    /// Momentum from the sixth epoch on.
+    #[arg(long, default_value_t = 0.9, value_parser = numbers::momentum)]
+    pub cd_final_momentum: f64,
+}
+
+impl CdArgs {
+    /// The trainer's configuration for `epochs` passes and `seed`; a final
+    /// rate above the first is a usage error naming both flags.
+    pub fn train_config(&self, epochs: usize, seed: u64) -> Result<rbm::TrainConfig, String> {
+        numbers::final_rate_at_most("--cd-final-lr", self.cd_final_lr, "--cd-lr", self.cd_lr)?;
+        Ok(rbm::TrainConfig::new()
+            .with_epochs(epochs)
+            .with_k(self.cd_k)
+            .with_persistent(self.pcd)
+            .with_learning_rate(self.cd_lr)
+            .with_final_learning_rate(self.cd_final_lr)
+            .with_batch_size(self.cd_batch)
+            .with_weight_decay(self.cd_weight_decay)
+            .with_initial_momentum(self.cd_momentum)
+            .with_final_momentum(self.cd_final_momentum)
+            .with_seed(seed))
+    }
+}
+
 /// A subcommand as the user invoked it: its run kind (the subcommand's
 /// name, recorded in `run.json`), its flag definitions and the matches, so
 /// that a resumed run can name a flag it would ignore.

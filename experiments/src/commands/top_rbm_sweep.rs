@@ -5,8 +5,6 @@
 //! cargo run --release -- top-rbm-sweep --lower runs/classify-paper/pretrained.safetensors
 use std::path::PathBuf;
 
-use rbm::TrainConfig;
-
 use crate::runs::top_rbm_sweep::{TopRbmSweepConfig, sweep_top_rbm};
 
 /// Train the generative DBN's top RBM alone and watch its validation error.
@@ -18,33 +16,12 @@ pub struct Args {
     /// CD epochs of the top RBM.
     #[arg(long, default_value_t = 30, value_parser = crate::cli::numbers::count)]
     cd_epochs: usize,
-    /// CD learning rate.
-    #[arg(long, default_value_t = 0.1, value_parser = crate::cli::numbers::rate)]
-    cd_lr: f64,
-    /// Learning rate of the last epoch (linear decay from --cd-lr); none: constant.
-    #[arg(long, value_parser = crate::cli::numbers::rate)]
-    cd_final_lr: Option<f64>,
-    /// Gibbs steps of CD-k.
-    #[arg(long, default_value_t = 1, value_parser = crate::cli::numbers::count)]
-    cd_k: usize,
-    /// Persistent CD.
-    #[arg(long = "pcd")]
-    persistent: bool,
-    /// L2 weight cost.
-    #[arg(long, default_value_t = 2e-4, value_parser = crate::cli::numbers::penalty)]
-    cd_weight_decay: f64,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = 100, value_parser = crate::cli::numbers::count)]
-    cd_batch: usize,
-    /// Momentum for the first 5 epochs, then --cd-final-momentum.
-    #[arg(long, default_value_t = 0.5, value_parser = crate::cli::numbers::momentum)]
-    cd_momentum: f64,
-    #[arg(long, default_value_t = 0.9, value_parser = crate::cli::numbers::momentum)]
-    cd_final_momentum: f64,
+    #[command(flatten)]
+    cd: crate::cli::CdArgs,
     /// The negative phase's visible units sampled (the label group one-hot,
     /// as HOT 2006's greedy top RBM: "exactly one unit was allowed to be
     /// active") instead of their conditional means (the trainer's default).
-    #[arg(long, conflicts_with = "persistent")]
+    #[arg(long, conflicts_with = "pcd")]
     sampled_reconstruction: bool,
     /// Hidden units of the top RBM.
     #[arg(long, default_value_t = 2000, value_parser = crate::cli::numbers::count)]
@@ -79,24 +56,10 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.train_per_class == Some(0) {
         return Err("--train-per-class must be at least 1".into());
     }
-    crate::cli::numbers::final_rate_at_most(
-        "--cd-final-lr",
-        args.cd_final_lr,
-        "--cd-lr",
-        args.cd_lr,
-    )?;
-    let train = TrainConfig::new()
-        .with_epochs(args.cd_epochs)
-        .with_learning_rate(args.cd_lr)
-        .with_final_learning_rate(args.cd_final_lr)
-        .with_k(args.cd_k)
-        .with_persistent(args.persistent)
-        .with_weight_decay(args.cd_weight_decay)
-        .with_batch_size(args.cd_batch)
-        .with_initial_momentum(args.cd_momentum)
-        .with_final_momentum(args.cd_final_momentum)
-        .with_mean_field_reconstruction(!args.sampled_reconstruction)
-        .with_seed(args.seed);
+    let train = args
+        .cd
+        .train_config(args.cd_epochs, args.seed)?
+        .with_mean_field_reconstruction(!args.sampled_reconstruction);
     train.validate()?;
     // The lower stack is checked (two layers at least) before the data are read.
     let device = args.common.device.select()?;

@@ -6,7 +6,7 @@
 use crate::data::BinarizeMode;
 use crate::runs::loglik::AisSettings;
 use crate::runs::rbm::{RbmRunConfig, train_rbm};
-use rbm::{RbmConfig, TrainConfig};
+use rbm::RbmConfig;
 
 /// Train an RBM on MNIST (or --data) with contrastive divergence.
 #[derive(clap::Args, Debug)]
@@ -17,29 +17,8 @@ pub struct Args {
     /// Hidden units.
     #[arg(long, default_value_t = 500, value_parser = crate::cli::numbers::count)]
     hidden: usize,
-    /// Gibbs steps per update (CD-k / PCD-k).
-    #[arg(long = "cd-k", default_value_t = 1, value_parser = crate::cli::numbers::count)]
-    k: usize,
-    /// Persistent contrastive divergence.
-    #[arg(long)]
-    pcd: bool,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.1, value_parser = crate::cli::numbers::rate)]
-    cd_lr: f64,
-    /// Learning rate of the last epoch (linear decay); default: constant.
-    #[arg(long, value_parser = crate::cli::numbers::rate)]
-    cd_final_lr: Option<f64>,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = 100, value_parser = crate::cli::numbers::count)]
-    cd_batch: usize,
-    /// L2 weight cost.
-    #[arg(long, default_value_t = 0.0002, value_parser = crate::cli::numbers::penalty)]
-    cd_weight_decay: f64,
-    /// Momentum for the first 5 epochs, then --cd-final-momentum.
-    #[arg(long, default_value_t = 0.5, value_parser = crate::cli::numbers::momentum)]
-    cd_momentum: f64,
-    #[arg(long, default_value_t = 0.9, value_parser = crate::cli::numbers::momentum)]
-    cd_final_momentum: f64,
+    #[command(flatten)]
+    cd: crate::cli::CdArgs,
     /// How pixels become visible units.
     #[arg(long, value_enum, default_value_t = BinarizeMode::Stochastic)]
     binarize: BinarizeMode,
@@ -103,23 +82,7 @@ fn run_config_from_args(
     }
     let available = total - held_out;
     let rbm = RbmConfig::new(data.pixels(), args.hidden);
-    crate::cli::numbers::final_rate_at_most(
-        "--cd-final-lr",
-        args.cd_final_lr,
-        "--cd-lr",
-        args.cd_lr,
-    )?;
-    let train = TrainConfig::new()
-        .with_epochs(args.cd_epochs)
-        .with_k(args.k)
-        .with_persistent(args.pcd)
-        .with_learning_rate(args.cd_lr)
-        .with_final_learning_rate(args.cd_final_lr)
-        .with_batch_size(args.cd_batch)
-        .with_weight_decay(args.cd_weight_decay)
-        .with_initial_momentum(args.cd_momentum)
-        .with_final_momentum(args.cd_final_momentum)
-        .with_seed(args.seed);
+    let train = args.cd.train_config(args.cd_epochs, args.seed)?;
     let config = RbmRunConfig {
         data: data.clone(),
         rbm,
