@@ -12,6 +12,18 @@ fn device() -> Device {
     Device::flex()
 }
 
+/// Held by every test that seeds or draws from the device's generator:
+/// Flex has one per process (`Backend::seed`), and the tests run side by
+/// side, so a test's `seed(5)` could otherwise be followed by another
+/// test's draw, or reseeded by it, before its own.
+pub(crate) fn device_generator() -> std::sync::MutexGuard<'static, ()> {
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding it leaves the generator as usable.
+    GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn train(epochs: usize) -> TrainConfig {
     TrainConfig::new()
         .with_epochs(epochs)
@@ -642,6 +654,7 @@ fn head_only_training_leaves_the_hidden_layers_without_gradients() {
 
 #[test]
 fn dropout_zeroes_the_expected_fraction_and_keeps_the_mean() {
+    let _generator = device_generator();
     let device = device();
     let ones = Tensor::<2>::ones([400, 500], &device);
     assert_eq!(
@@ -667,6 +680,7 @@ fn dropout_zeroes_the_expected_fraction_and_keeps_the_mean() {
 /// through a dropped-out activation is its mask (`1 / keep` or 0).
 #[test]
 fn dropout_masks_follow_the_device_seed_and_pass_the_gradient_through() {
+    let _generator = device_generator();
     let device = device();
     let ones = || Tensor::<2>::ones([50, 40], &device);
     let dropped = |x| host(crate::finetune::classifier::dropped_out(x, 0.25));
@@ -692,6 +706,7 @@ fn dropout_masks_follow_the_device_seed_and_pass_the_gradient_through() {
 
 #[test]
 fn dropout_acts_in_training_passes_only() {
+    let _generator = device_generator();
     let device = device();
     let (data, _) = toy_data(&device);
     let plain = DbnClassifier::from_stack(&random_stack(&device), 2, 1).unwrap();

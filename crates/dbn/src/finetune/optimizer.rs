@@ -109,6 +109,7 @@ mod tests {
     /// bits, and each step changes the weights.
     #[test]
     fn matches_burns_sgd_bit_for_bit() {
+        let _generator = crate::tests::device_generator();
         let device = Device::flex().autodiff();
         device.seed(3);
         let start = LinearConfig::new(600, 500).init(&device);
@@ -156,6 +157,7 @@ mod tests {
     /// the cost on all parameters every (non-zero) bias shrinks.
     #[test]
     fn weights_only_cost_leaves_the_biases_alone() {
+        let _generator = crate::tests::device_generator();
         use crate::finetune::config::DecayScope;
         let device = Device::flex().autodiff();
         device.seed(5);
