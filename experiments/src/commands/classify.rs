@@ -11,15 +11,16 @@ use dbn::{ClassifierConfig, DecayScope, StackConfig};
 use crate::cli::{Invocation, RunArgs};
 use crate::data::{DataSpec, PretrainImages};
 use crate::runs::classify::{
-    ClassifyPreset, ClassifyRunConfig, FirstUnits, KeptEpoch, train_classifier,
+    ClassifyPreset, ClassifyRunConfig, FirstUnits, KeptEpoch, PretrainRecipe, train_classifier,
 };
 
 /// Pretrain a DBN on MNIST (or --data), fine-tune it with backprop, report the test error.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Recipe: `quick` (784-500-500, < 10 min), `paper` (784-500-500-2000,
-    /// Hinton & Salakhutdinov 2006's net, dropout fine-tuning) or `hs` (that
-    /// net fine-tuned as H&S did). Flags below override its values.
+    /// Hinton & Salakhutdinov 2006's net, deepnet's long pretraining,
+    /// dropout fine-tuning) or `hs` (that net pretrained and fine-tuned as
+    /// H&S did). Flags below override its values.
     #[arg(long, value_enum, default_value_t = ClassifyPreset::Quick)]
     preset: ClassifyPreset,
     /// Hidden layer sizes, comma-separated (e.g. 500,500,2000).
@@ -27,11 +28,18 @@ pub struct Args {
     hidden: Option<Vec<usize>>,
     /// Start from this pretrained stack (a `pretrained.safetensors`) instead
     /// of pretraining; its sizes must match --hidden.
-    #[arg(long, conflicts_with_all = ["no_pretrain", "cd_epochs", "cd_lr", "cd_k", "cd_weight_decay", "cd_sparsity_target", "sampled_propagation"])]
+    #[arg(long, conflicts_with_all = ["no_pretrain", "pretrain_recipe", "cd_epochs", "cd_lr", "cd_k", "cd_weight_decay", "cd_sparsity_target", "sampled_propagation"])]
     pretrained: Option<PathBuf>,
     /// Skip pretraining: the same network from a random initialisation (baseline).
-    #[arg(long, conflicts_with_all = ["cd_epochs", "cd_lr", "cd_k", "cd_weight_decay", "cd_sparsity_target", "sampled_propagation"])]
+    #[arg(long, conflicts_with_all = ["pretrain_recipe", "cd_epochs", "cd_lr", "cd_k", "cd_weight_decay", "cd_sparsity_target", "sampled_propagation"])]
     no_pretrain: bool,
+    /// Pretraining recipe in place of the preset's: `rbm-m` (H&S's `rbm.m`:
+    /// 50 CD-1 epochs a layer at 0.1, weight decay 2e-4; the `hs`
+    /// preset's, and `paper`'s until 2026-12-05) or `deepnet` (1,000 epochs
+    /// at 0.01, weight decay 1e-3, sparsity target 0.1; `paper`'s). The
+    /// --cd-* flags override its values.
+    #[arg(long, value_enum)]
+    pretrain_recipe: Option<PretrainRecipe>,
     /// CD epochs per layer.
     #[arg(long, value_parser = crate::cli::numbers::count)]
     cd_epochs: Option<usize>,
@@ -177,7 +185,10 @@ fn config_from_args(
     let hidden = args.hidden.clone().unwrap_or_else(|| preset.hidden_sizes());
     let layer_sizes = data.layer_sizes(&hidden);
     ClassifierConfig::new(layer_sizes.clone(), data.classes).validate()?;
-    let mut train = preset.pretrain().with_seed(args.seed);
+    let mut train = args
+        .pretrain_recipe
+        .map_or_else(|| preset.pretrain(), PretrainRecipe::train_config)
+        .with_seed(args.seed);
     if let Some(epochs) = args.cd_epochs {
         train = train.with_epochs(epochs);
     }
@@ -247,4 +258,91 @@ fn config_from_args(
     };
     config.validate()?;
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    /// The pretraining of every layer that `flags` give.
+    fn pretraining(flags: &[&str]) -> Vec<rbm::TrainConfig> {
+        let words = ["classify", "--out", "unused"].iter().chain(flags);
+        let args = Command::try_parse_from(words).unwrap().args;
+        let config = config_from_args(&args, &DataSpec::mnist()).unwrap();
+        let stack = config.stack.expect("a pretrained stack");
+        stack.layers.into_iter().map(|layer| layer.train).collect()
+    }
+
+    /// The `paper` preset pretrains as the `deepnet-stack` runs that chose
+    /// its recipe (`scripts/headline-runs.sh`: `rbm.m`'s recipe with
+    /// deepnet's flags), so their figures are the preset's; `--pretrain-recipe
+    /// rbm-m` gives back its pretraining before 2026-12-05, the `hs` preset's.
+    #[test]
+    fn the_paper_preset_pretrains_as_the_deepnet_stack_runs() {
+        let paper = pretraining(&["--preset", "paper", "--seed", "3"]);
+        let deepnet_stack_runs = pretraining(&[
+            "--preset",
+            "paper",
+            "--seed",
+            "3",
+            "--pretrain-recipe",
+            "rbm-m",
+            "--cd-epochs",
+            "1000",
+            "--cd-lr",
+            "0.01",
+            "--cd-weight-decay",
+            "0.001",
+            "--cd-sparsity-target",
+            "0.1",
+            "--cd-sparsity-cost",
+            "0.11",
+        ]);
+        assert_eq!(paper.len(), 3);
+        assert_eq!(paper, deepnet_stack_runs);
+        let first = &paper[0];
+        assert_eq!(
+            (first.epochs, first.k, first.learning_rate),
+            (1000, 1, 0.01)
+        );
+        assert_eq!(first.weight_decay, 1e-3);
+        assert_eq!(first.sparsity.as_ref().map(|s| s.target), Some(0.1));
+
+        let before = pretraining(&["--preset", "paper", "--pretrain-recipe", "rbm-m"]);
+        assert_eq!(before, pretraining(&["--preset", "hs"]));
+        assert_eq!((before[0].epochs, before[0].learning_rate), (50, 0.1));
+        assert_eq!(before[0].sparsity, None);
+        assert_eq!(pretraining(&["--preset", "quick"])[0].epochs, 5);
+    }
+
+    /// A recipe for a stack that is given or skipped would be ignored:
+    /// refused, naming both flags.
+    #[test]
+    fn a_pretraining_recipe_without_pretraining_is_refused() {
+        for other in [
+            &["--pretrained", "stack.safetensors"][..],
+            &["--no-pretrain"],
+        ] {
+            let words = [
+                "classify",
+                "--out",
+                "unused",
+                "--pretrain-recipe",
+                "deepnet",
+            ]
+            .into_iter()
+            .chain(other.iter().copied());
+            let error = Command::try_parse_from(words).err().unwrap().to_string();
+            assert!(error.contains("--pretrain-recipe"), "{error}");
+            assert!(error.contains(other[0]), "{error}");
+        }
+    }
 }
