@@ -463,6 +463,17 @@ fn a_data_rule_broken_by_a_fresh_run_leaves_no_run_behind() {
     ];
     fails_naming(&run("updown-sweep", &asked), &["--train-per-class", "4400"]);
     assert!(std::fs::read_dir(&out).unwrap().next().is_none());
+    // `gaussian --npy` needs 3 rows (2 to fit the whitening, 1 held out):
+    // 2 rows of 4 values are refused before the run directory is made.
+    std::fs::remove_dir(&out).unwrap();
+    let rows = dir.path().join("two-rows.npy");
+    datasets::write_npy_f32(&rows, &[2, 4], &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]).unwrap();
+    let asked = ["--out", &text(&out), "--npy", &text(&rows)];
+    fails_naming(
+        &run("gaussian", &asked),
+        &["two-rows.npy", "2 rows", "at least 3"],
+    );
+    assert!(!out.exists(), "the run directory was left behind");
 }
 
 #[test]

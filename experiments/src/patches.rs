@@ -179,6 +179,32 @@ impl RowsSpec {
     }
 }
 
+/// The rules on the shape of `--npy` rows: a width that whitening accepts
+/// and enough rows to fit it and hold one out. Checked before a fresh run
+/// starts and again when its rows are loaded.
+pub fn check_rows_shape(
+    path: &std::path::Path,
+    rows: &datasets::NpyRows,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let dim = rows.height * rows.width;
+    if dim > MAX_ROW_WIDTH {
+        return Err(format!(
+            "{}: rows of {dim} values; whitening accepts at most {MAX_ROW_WIDTH}",
+            path.display()
+        )
+        .into());
+    }
+    if rows.count < 3 {
+        return Err(format!(
+            "{}: {} rows; at least 3 are needed (2 to fit the whitening, 1 held out)",
+            path.display(),
+            rows.count
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Rows on the device, split and preprocessed ([`load_rows`]).
 pub struct LoadedRows {
     /// `[rows, width]`, the first nine tenths.
@@ -206,22 +232,8 @@ pub fn load_rows(
         .into());
     }
     let rows = datasets::read_npy_rows(&spec.path)?;
+    check_rows_shape(&spec.path, &rows)?;
     let dim = rows.height * rows.width;
-    if dim > MAX_ROW_WIDTH {
-        return Err(format!(
-            "{}: rows of {dim} values; whitening accepts at most {MAX_ROW_WIDTH}",
-            spec.path.display()
-        )
-        .into());
-    }
-    if rows.count < 3 {
-        return Err(format!(
-            "{}: {} rows; at least 3 are needed (2 to fit the whitening, 1 held out)",
-            spec.path.display(),
-            rows.count
-        )
-        .into());
-    }
     let held_out = (rows.count / 10).max(1);
     let split = (rows.count - held_out) * dim;
     let whitening = match spec.whiten {

@@ -86,6 +86,7 @@ fn config_from_args(args: &Args) -> Result<GaussianRunConfig, Box<dyn std::error
     let (patches, rows, dim, held_out) = match &args.npy {
         Some(path) => {
             let shape = datasets::read_npy_rows(path)?;
+            crate::patches::check_rows_shape(path, &shape)?;
             let dim = shape.height * shape.width;
             let spec = RowsSpec::from_path(path, args.whiten)?;
             (None, Some(spec), dim, (shape.count / 10).max(1))
