@@ -19,7 +19,8 @@ pub struct Args {
     #[arg(long = "may-differ", value_name = "FIELD")]
     may_differ: Vec<String>,
     /// Print the summary as JSON (runs, seeds, and per number its mean,
-    /// sd, standard error and values) instead of a table.
+    /// sd, standard error and values; sd and standard error `null` for one
+    /// run) instead of a table.
     #[arg(long)]
     json: bool,
 }
@@ -40,10 +41,13 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("{:<48} {:>12} {:>10}  values", "field", "mean", "+- SE");
     for (name, field) in &summary.fields {
         let values: Vec<String> = field.values.iter().map(|v| format!("{v:.4}")).collect();
+        // One run has no standard error: "-", not 0.
+        let standard_error = field
+            .standard_error
+            .map_or("-".into(), |se| format!("{se:.4}"));
         println!(
-            "{name:<48} {:>12.4} {:>10.4}  {}",
+            "{name:<48} {:>12.4} {standard_error:>10}  {}",
             field.mean,
-            field.standard_error,
             values.join(" ")
         );
     }

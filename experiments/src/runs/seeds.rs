@@ -33,10 +33,11 @@ pub enum SeedsError {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldSummary {
     pub mean: f64,
-    /// Sample standard deviation over the runs (0 for one run).
-    pub sd: f64,
-    /// `sd / sqrt(runs)` (0 for one run).
-    pub standard_error: f64,
+    /// Sample standard deviation over the runs; none for one run, which
+    /// has no spread to measure (`null` in JSON).
+    pub sd: Option<f64>,
+    /// `sd / sqrt(runs)`; none for one run.
+    pub standard_error: Option<f64>,
     /// Each run's value, in the order the runs were given.
     pub values: Vec<f64>,
 }
@@ -104,12 +105,13 @@ pub fn summarise_seeds(
         let values: Option<Vec<f64>> = results.iter().map(|r| r.get(name)?.as_f64()).collect();
         if let Some(values) = values {
             let (mean, sd) = mean_std(&values);
+            let several = values.len() > 1;
             fields.insert(
                 name.clone(),
                 FieldSummary {
                     mean,
-                    sd,
-                    standard_error: standard_error(&values),
+                    sd: several.then_some(sd),
+                    standard_error: several.then(|| standard_error(&values)),
                     values,
                 },
             );
@@ -262,10 +264,28 @@ mod tests {
         assert_eq!(error.values, vec![1.0, 2.0, 4.0]);
         assert!((error.mean - 7.0 / 3.0).abs() < 1e-12);
         // Sample variance: ((4/3)^2 + (1/3)^2 + (5/3)^2) / 2 = 7/3.
-        assert!((error.sd - (7.0f64 / 3.0).sqrt()).abs() < 1e-12);
-        assert!((error.standard_error - (7.0f64 / 9.0).sqrt()).abs() < 1e-12);
+        assert!((error.sd.unwrap() - (7.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((error.standard_error.unwrap() - (7.0f64 / 9.0).sqrt()).abs() < 1e-12);
         assert!(!summary.fields.contains_key("note"));
         assert!(summary.fields.contains_key("best_epoch"));
+    }
+
+    /// One run has a mean but no spread: its standard error is none
+    /// (`null`), not 0.
+    #[test]
+    fn one_run_has_no_standard_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let only = run(
+            dir.path(),
+            "a",
+            config(1, 5),
+            Some(serde_json::json!({"x": 1.5})),
+        );
+        let summary = summarise_seeds(&[only], &[]).unwrap();
+        let x = &summary.fields["x"];
+        assert_eq!((x.mean, x.sd, x.standard_error), (1.5, None, None));
+        let json = serde_json::to_value(&summary).unwrap();
+        assert!(json["fields"]["x"]["standard_error"].is_null(), "{json}");
     }
 
     #[test]
