@@ -692,6 +692,55 @@ fn run_directories_belong_to_one_run() {
     fails_naming(&output, &["torn checkpoint", "model-1.safetensors"]);
 }
 
+/// While one process works on a run, a second `--resume` of it and an
+/// `--overwrite` are refused, naming the directory, and leave it alone.
+#[test]
+fn a_run_in_progress_is_refused_to_a_second_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rbm");
+    // Long enough to be running while the others are tried (killed below).
+    let mut first = deepbelief("train-rbm")
+        .args(["--out", &text(&out), "--hidden", "8", "--train-rows", "200"])
+        .args([
+            "--held-out",
+            "100",
+            "--cd-batch",
+            "50",
+            "--cd-epochs",
+            "100000",
+        ])
+        .args(["--device", "flex"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !out.join("checkpoint.commit.json").exists() {
+        assert!(std::time::Instant::now() < deadline, "no first checkpoint");
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the first process ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let resumed = run("train-rbm", &["--out", &text(&out), "--resume"]);
+    let overwritten = tiny_rbm(&out, &["--cd-epochs", "1", "--overwrite"]);
+    let still_running = first.try_wait().unwrap().is_none();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        still_running,
+        "the first process ended before the others were tried"
+    );
+    for output in [&resumed, &overwritten] {
+        fails_naming(output, &[&text(&out), "another process"]);
+    }
+    assert!(
+        out.join("checkpoint.commit.json").exists(),
+        "the run was deleted"
+    );
+}
+
 #[test]
 fn a_run_interrupted_before_its_first_checkpoint_restarts_from_its_own_config() {
     let dir = tempfile::tempdir().unwrap();

@@ -138,6 +138,28 @@ fn three_shards_report_what_one_process_reports_and_a_killed_shards_unit_is_reta
     );
     assert!(!report.contains("not yet committed"), "{report}");
     assert_same_report(&whole, &sharded);
+    // Resumed side by side (as scripts/headline-runs.sh resumes a sweep's
+    // shards), the shards share the run: none is refused as a second
+    // process working on it.
+    let resumed: Vec<Child> = (1..=3)
+        .map(|k| {
+            command(
+                &[
+                    "study".into(),
+                    "--out".into(),
+                    sharded.display().to_string(),
+                ],
+                &["--resume", "--shard", &format!("{k}/3"), "--device", "flex"],
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for child in resumed {
+        succeeded(child.wait_with_output().unwrap());
+    }
 
     // Shard 2 alone, killed while it holds a claim; its unit is retaken
     // when the three shards run.

@@ -465,7 +465,11 @@ impl<'a> Invocation<'a> {
         }
         if run.resume || report {
             self.reject_on_resume()?;
-            let (mut dir, mut config): (RunDir, C) = RunDir::resume(&out, self.kind)?;
+            let (dir, mut config): (RunDir, C) = RunDir::resume(&out, self.kind)?;
+            // Held before anything is written, unless the run is a sweep's
+            // whose shards work on it side by side (they claim units), or
+            // its report, which reads what they wrote.
+            let mut dir = if report || joining { dir } else { dir.hold()? };
             amend(&mut config);
             config.check()?;
             dir.confirm(self.kind, &config.identity())?;
@@ -473,7 +477,8 @@ impl<'a> Invocation<'a> {
             Ok((dir, config))
         } else {
             let config = fresh()?;
-            let dir = RunDir::start(&out, self.kind, &config, &config.identity(), run.overwrite)?;
+            let dir = RunDir::start(&out, self.kind, &config, &config.identity(), run.overwrite)?
+                .hold()?;
             Ok((dir, config))
         }
     }

@@ -115,7 +115,9 @@ impl TrainingProgressLogger for PlainRenderer {
     ) {
         self.label = label.unwrap_or("training").to_string();
         self.total_epochs = total_epochs;
-        if starting_epoch > 1 {
+        if starting_epoch > total_epochs {
+            println!("{}: all {total_epochs} epochs done", self.label);
+        } else if starting_epoch > 1 {
             println!(
                 "{}: resuming at epoch {starting_epoch} of {total_epochs}",
                 self.label

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{CONFIG_FILE, RUN_FILE};
+use super::{CONFIG_FILE, LOCK_FILE, RUN_FILE};
 
 /// Everything that can go wrong with a run directory; each names the path.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,11 @@ pub enum RunError {
          with --overwrite; choose another --out"
     )]
     NotARun { dir: PathBuf },
+    #[error(
+        "{dir}: another process is working on this run (it holds {LOCK_FILE}); \
+         wait for it to end, or stop it, then --resume"
+    )]
+    Busy { dir: PathBuf },
     #[error("{dir}: nothing to resume ({missing} is missing); start the run without --resume")]
     NothingToResume { dir: PathBuf, missing: String },
     #[error("{dir} holds a run of `{found}`, not of `{expected}`")]

@@ -15,6 +15,11 @@
 //!   committed), naming the file. Files of the previous commit are removed
 //!   only after the new commit is written, so an interruption at any point
 //!   loses at most the step in progress.
+//! - One process at a time: [`RunDir::hold`] takes an exclusive lock on
+//!   `run.lock` for as long as the process works on the run; a second
+//!   process (a `--resume` in another terminal) is refused instead of
+//!   interleaving its checkpoints with the first's. The sweeps' shards,
+//!   several processes on one run by design, claim units instead.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,6 +44,8 @@ pub use identity::{
 pub const RUN_FILE: &str = "run.json";
 /// The configuration file of a run directory.
 pub const CONFIG_FILE: &str = "config.json";
+/// The file a process locks while it works on the run ([`RunDir::hold`]).
+pub const LOCK_FILE: &str = "run.lock";
 /// The largest JSON file a run reads (config, state, commits): 16 MiB.
 pub const MAX_JSON_BYTES: u64 = 1 << 24;
 
@@ -50,6 +57,28 @@ const RENAMED_KINDS: [(&str, &str); 4] = [
     ("gaussian-rbm", "gaussian"),
     ("pretraining-study", "study"),
 ];
+
+/// Locks `run.lock` in the run directory `dir` (creating it) for this
+/// process until the file is closed.
+///
+/// # Errors
+/// [`RunError::Busy`] when another process holds it.
+fn lock_run(dir: &Path) -> Result<std::fs::File, RunError> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(RunError::Busy {
+            dir: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(RunError::Io { path, source }),
+    }
+}
 
 /// Whether a run of kind `found` (as its `run.json` says) is one of `expected`.
 fn same_kind(found: &str, expected: &str) -> bool {
@@ -64,6 +93,8 @@ pub struct RunDir {
     identity: String,
     /// The configuration the run started with, when `run.json` holds it.
     original: Option<serde_json::Value>,
+    /// `run.lock`, locked by this process while any clone lives ([`RunDir::hold`]).
+    held: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl RunDir {
@@ -90,6 +121,8 @@ impl RunDir {
                     dir: path.to_path_buf(),
                 });
             }
+            // Not from under a process that works on it.
+            let _held = lock_run(path)?;
             std::fs::remove_dir_all(path).map_err(io_error(path))?;
         }
         std::fs::create_dir_all(path).map_err(io_error(path))?;
@@ -108,6 +141,7 @@ impl RunDir {
             path: path.to_path_buf(),
             identity: config_hash(identity),
             original: serde_json::to_value(identity).ok(),
+            held: None,
         };
         run.write_json(CONFIG_FILE, config)?;
         run.write_json(
@@ -210,6 +244,7 @@ impl RunDir {
                 path: path.to_path_buf(),
                 identity,
                 original,
+                held: None,
             },
             config,
         ))
@@ -255,6 +290,17 @@ impl RunDir {
         Ok(())
     }
 
+    /// Holds the run for this process: an exclusive lock on `run.lock` in
+    /// its directory (created if need be), released when the last clone of
+    /// this `RunDir` is dropped or the process ends, however it ends.
+    ///
+    /// # Errors
+    /// [`RunError::Busy`] when another process holds the run.
+    pub fn hold(mut self) -> Result<Self, RunError> {
+        self.held = Some(std::sync::Arc::new(lock_run(&self.path)?));
+        Ok(self)
+    }
+
     /// Removes a run started by [`RunDir::start`] that failed before it
     /// trained (its data broke a rule): the identity files `start` wrote,
     /// then, when `start` created the directory, the directory if nothing
@@ -264,6 +310,10 @@ impl RunDir {
         for name in [RUN_FILE, CONFIG_FILE] {
             let file = self.path.join(name);
             std::fs::remove_file(&file).map_err(io_error(&file))?;
+        }
+        let lock = self.path.join(LOCK_FILE);
+        if lock.exists() {
+            std::fs::remove_file(&lock).map_err(io_error(&lock))?;
         }
         if created_directory && first_entry(&self.path)?.is_none() {
             std::fs::remove_dir(&self.path).map_err(io_error(&self.path))?;
@@ -280,6 +330,7 @@ impl RunDir {
             path: path.to_path_buf(),
             identity: String::new(),
             original: None,
+            held: None,
         })
     }
 
@@ -291,6 +342,7 @@ impl RunDir {
             path,
             identity: self.identity.clone(),
             original: self.original.clone(),
+            held: self.held.clone(),
         })
     }
 
@@ -420,5 +472,36 @@ mod tests {
         RunDir::start(&fresh, "classify", &config, &config, false).unwrap();
         assert!(RunDir::resume::<Config>(&fresh, "study").is_err());
         assert!(RunDir::resume::<Config>(&fresh, "mnist-classify").is_err());
+    }
+
+    /// A held run is refused to a second holder (a resume from another
+    /// process, here another open file) and to `--overwrite`, until the
+    /// last clone of the holder is dropped.
+    #[test]
+    fn a_held_run_is_refused_to_another_holder_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run");
+        let config = Config { epochs: 3 };
+        let busy = |result: Result<RunDir, RunError>| match result {
+            Err(error @ RunError::Busy { .. }) => error.to_string(),
+            other => panic!("expected Busy, got {other:?}"),
+        };
+        let held = RunDir::start(&path, "classify", &config, &config, false)
+            .unwrap()
+            .hold()
+            .unwrap();
+        let (again, _) = RunDir::resume::<Config>(&path, "classify").unwrap();
+        let message = busy(again.hold());
+        assert!(message.contains("another process"), "{message}");
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        busy(RunDir::start(&path, "classify", &config, &config, true));
+        assert!(path.join(CONFIG_FILE).exists(), "the held run was deleted");
+        let clone = held.clone();
+        drop(held);
+        let (again, _) = RunDir::resume::<Config>(&path, "classify").unwrap();
+        busy(again.hold());
+        drop(clone);
+        let (again, _) = RunDir::resume::<Config>(&path, "classify").unwrap();
+        again.hold().expect("released with its last clone");
     }
 }
