@@ -1092,8 +1092,10 @@ fn exploding_biases_are_divergence_naming_the_epoch_and_no_model_is_saved() {
 }
 
 /// The subcommands, by name.
-const SUBCOMMANDS: [&str; 15] = [
+const SUBCOMMANDS: [&str; 17] = [
     "train-rbm",
+    "updown-sweep",
+    "seeds",
     "classify",
     "generative",
     "top-rbm-sweep",
@@ -1116,6 +1118,13 @@ fn every_flag_has_help_text_and_every_subcommand_a_version() {
         let help = deepbelief(name).arg("--help").output().unwrap();
         assert!(help.status.success(), "{name} --help");
         let text = String::from_utf8_lossy(&help.stdout).into_owned();
+        // Doc comments are the help: rustdoc's links mean nothing there.
+        for line in text.lines() {
+            assert!(
+                !line.contains("[`"),
+                "{name} --help shows a rustdoc link: {line}"
+            );
+        }
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             let trimmed = line.trim_start();

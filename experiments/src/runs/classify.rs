@@ -33,8 +33,9 @@ pub fn paper_cd_recipe(epochs: usize) -> TrainConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PretrainRecipe {
-    /// Hinton & Salakhutdinov's `rbm.m` ([`paper_cd_recipe`]), 50 epochs a
-    /// layer: the `hs` preset's, and the `paper` preset's until 2026-12-05.
+    /// Hinton & Salakhutdinov's `rbm.m` (`paper_cd_recipe`: rate 0.1,
+    /// momentum 0.5 then 0.9, weight decay 2e-4), 50 epochs a layer: the
+    /// `hs` preset's, and the `paper` preset's until 2026-12-05.
     RbmM,
     /// The schedule and regularisers of the DBN example of Srivastava et
     /// al.'s `deepnet` (`mnist_rbm*.pbtxt`): 1,000 CD-1 epochs a layer at
@@ -72,7 +73,7 @@ pub enum ClassifyPreset {
     /// stop within 30 epochs: under 10 minutes on 2 cores.
     Quick,
     /// Hinton & Salakhutdinov (2006)'s 784-500-500-2000-10, pretrained by
-    /// [`PretrainRecipe::Deepnet`] (1,000 CD-1 epochs a layer at 0.01 with
+    /// deepnet's recipe (`--pretrain-recipe deepnet`: 1,000 CD-1 epochs a layer at 0.01 with
     /// weight decay and a sparsity target: an hour or two on 2 cores; until
     /// 2026-12-05 `rbm.m`'s 50 epochs at 0.1, `--pretrain-recipe rbm-m`);
     /// then 5 epochs of the head alone and fine-tuning with dropout

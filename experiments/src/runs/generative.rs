@@ -40,17 +40,18 @@ pub enum Preset {
     /// 10 CD-1 epochs per lower layer, 20 of CD-5 for the top RBM, 10
     /// epochs of up-down (Gibbs steps 3, 6, 10; the `paper` preset's
     /// rates) on the first 50,000 training images, 20 epochs of persistent
-    /// CD for the top RBM ([`QUICK_TOP_PCD`]); samples after 5,000 Gibbs
-    /// steps: minutes on 2 cores.
+    /// CD for the top RBM (rate 0.001 falling to 0.00005, `QUICK_TOP_PCD`);
+    /// samples after 5,000 Gibbs steps: minutes on 2 cores.
     Quick,
     /// HOT 2006: 4,400 training images of each digit (44,000) and the last
     /// 10,000 for validation; 30 CD-1 epochs per layer (the top RBM at rate
-    /// [`PAPER_TOP_CD_LR`] with a sampled reconstruction, labels one-hot),
+    /// 0.03, `PAPER_TOP_CD_LR`, with a sampled reconstruction, labels one-hot),
     /// then 300 epochs of up-down in batches of 10 images per digit with
     /// 3, 6 and then 10 Gibbs steps per update, then epochs on all
     /// 60,000 training images from the best validation epoch until their
     /// training error is as low as that epoch's on the 44,000 (at most
-    /// 100); up-down's rates chosen on validation ([`UPDOWN_RATES`]);
+    /// 100); up-down's rates chosen on validation (rate 0.03, momentum 0.9,
+    /// weight decay 2e-4: `UPDOWN_RATES`);
     /// samples after 5,000 Gibbs steps: hours on 2 cores.
     Paper,
 }
