@@ -557,6 +557,26 @@ fn bad_model_files_are_named_errors_not_panics_or_aborts() {
     dbn::save_stack(&dbn::RbmStack::new(vec![layer]), &one).unwrap();
     let output = run("top-rbm-sweep", &["--lower", &text(&one), "--no-fetch"]);
     fails_naming(&output, &["one.safetensors", "1 layer"]);
+    // A file of another kind (a stack given as an RBM, an RBM as a stack)
+    // names the entry it lacks and the entries it has.
+    let output = run("loglik", &[&text(&one), "--no-fetch"]);
+    fails_naming(
+        &output,
+        &[
+            "one.safetensors",
+            "no `rbm_config`",
+            "its entries: `stack_layers`",
+        ],
+    );
+    let output = run("top-rbm-sweep", &["--lower", &text(&nan), "--no-fetch"]);
+    fails_naming(
+        &output,
+        &[
+            "nan.safetensors",
+            "no `stack_layers`",
+            "its entries: `rbm_config`",
+        ],
+    );
 }
 
 #[test]

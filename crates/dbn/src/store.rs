@@ -150,12 +150,10 @@ fn metadata_json<T: serde::de::DeserializeOwned>(
     key: &str,
 ) -> Result<(T, rbm::WeightsFile), DbnError> {
     let file = inspect_weights(path)?;
-    let json = file.metadata.get(key).ok_or_else(|| {
-        bad(
-            path,
-            &format!("no `{key}` entry in the header's __metadata__"),
-        )
-    })?;
+    let json = file
+        .metadata
+        .get(key)
+        .ok_or_else(|| bad(path, &rbm::missing_metadata_entry(key, &file.metadata)))?;
     let value =
         serde_json::from_str(json).map_err(|e| bad(path, &format!("`{key}` is not valid: {e}")))?;
     Ok((value, file))

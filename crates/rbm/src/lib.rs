@@ -72,8 +72,8 @@ pub use model::{GibbsState, MAX_UNITS, MAX_WEIGHTS, Rbm, RbmConfig, SigmaConfig}
 pub use sampler::Sampler;
 pub use store::{
     CONFIG_METADATA_KEY, MAX_WEIGHTS_FILE_BYTES, WeightsFile, check_capacity, inspect_weights,
-    load_inspected, load_rbm, load_rbm_config, load_tensors, parse_weights, read_metadata,
-    save_rbm, save_tensors,
+    load_inspected, load_rbm, load_rbm_config, load_tensors, missing_metadata_entry, parse_weights,
+    read_metadata, save_rbm, save_tensors,
 };
 pub use subnormals::{set_flush_subnormals, subnormals_flushed};
 pub use train::cd::{CdEstimate, contrastive_divergence};

@@ -137,6 +137,23 @@ pub fn check_capacity(
     }
 }
 
+/// The message for a weights file without the metadata entry `key` that
+/// its reader needs, naming the entries it has: a file of another kind
+/// (a stack where an RBM was asked for) shows which kind it is.
+pub fn missing_metadata_entry(
+    key: &str,
+    metadata: &std::collections::HashMap<String, String>,
+) -> String {
+    let mut found: Vec<String> = metadata.keys().map(|k| format!("`{k}`")).collect();
+    found.sort();
+    let found = if found.is_empty() {
+        "none".to_string()
+    } else {
+        found.join(", ")
+    };
+    format!("no `{key}` entry in the header's __metadata__ (its entries: {found})")
+}
+
 /// The `__metadata__` map of a safetensors file's header, after the
 /// checks of [`inspect_weights`].
 pub fn read_metadata(path: &Path) -> Result<std::collections::HashMap<String, String>, RbmError> {
@@ -157,7 +174,7 @@ fn checked_rbm_config(path: &Path) -> Result<(RbmConfig, WeightsFile), RbmError>
             .get(CONFIG_METADATA_KEY)
             .ok_or_else(|| RbmError::BadWeightsFile {
                 path: path.to_path_buf(),
-                message: format!("no `{CONFIG_METADATA_KEY}` entry in the header's __metadata__"),
+                message: missing_metadata_entry(CONFIG_METADATA_KEY, &file.metadata),
             })?;
     let config: RbmConfig = serde_json::from_str(config).map_err(|e| RbmError::BadConfigFile {
         path: path.to_path_buf(),
