@@ -565,16 +565,20 @@ fn bad_model_files_are_named_errors_not_panics_or_aborts() {
         &[
             "one.safetensors",
             "no `rbm_config`",
-            "its entries: `stack_layers`",
+            "its entries:",
+            "`stack_layers`",
         ],
     );
-    let output = run("top-rbm-sweep", &["--lower", &text(&nan), "--no-fetch"]);
+    let single = dir.path().join("rbm.safetensors");
+    rbm::save_rbm(&config.init(&device, 1), &config, &single).unwrap();
+    let output = run("top-rbm-sweep", &["--lower", &text(&single), "--no-fetch"]);
     fails_naming(
         &output,
         &[
-            "nan.safetensors",
+            "rbm.safetensors",
             "no `stack_layers`",
-            "its entries: `rbm_config`",
+            "its entries:",
+            "`rbm_config`",
         ],
     );
 }
