@@ -278,7 +278,11 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["--resume", "--finetune-epochs", "3"],
             &["--finetune-epochs", "--resume"],
         ),
-        ("few-labels", &["--labels", "105"], &["label count 105"]),
+        (
+            "few-labels",
+            &["--labels", "105"],
+            &["label count 105", "--labels"],
+        ),
         ("few-labels", &["--labels", "abc"], &["--labels", "abc"]),
         ("few-labels", &["--seeds", "0"], &["seed"]),
         ("infinite-sbn", &["--layers", "0"], &["--layers"]),

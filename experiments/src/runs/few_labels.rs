@@ -89,7 +89,7 @@ impl FewLabelsConfig {
         }
         if self.train_rows == 0 || self.train_rows > self.data.train_images {
             return Err(format!(
-                "train_rows must be in 1..={}",
+                "train_rows (--train-rows) must be in 1..={}",
                 self.data.train_images
             ));
         }
@@ -97,7 +97,7 @@ impl FewLabelsConfig {
         for n in self.label_counts.iter().flatten() {
             if *n == 0 || n % classes != 0 || *n > self.train_rows {
                 return Err(format!(
-                    "label count {n}: must be a positive multiple of the {classes} classes \
+                    "label count {n} (--labels): must be a positive multiple of the {classes} classes \
                      (the same number per class) of at most {} training images",
                     self.train_rows
                 ));
