@@ -467,6 +467,15 @@ fn a_data_rule_broken_by_a_fresh_run_leaves_no_run_behind() {
     ];
     fails_naming(&run("updown-sweep", &asked), &["--train-per-class", "4400"]);
     assert!(std::fs::read_dir(&out).unwrap().next().is_none());
+    // Up-down's class-balanced batches of 100 need 10 images of each digit
+    // among the training images in use: checked before the greedy layers
+    // train, not after.
+    let asked = ["--out", &text(&out), "--train-rows", "30"];
+    fails_naming(
+        &run("generative", &asked),
+        &["class-balanced batches of 100", "--train-rows"],
+    );
+    assert!(std::fs::read_dir(&out).unwrap().next().is_none());
     // `gaussian --npy` needs 3 rows (2 to fit the whitening, 1 held out):
     // 2 rows of 4 values are refused before the run directory is made.
     std::fs::remove_dir(&out).unwrap();

@@ -353,6 +353,26 @@ pub fn check_per_class(
     first_per_class(set, train_rows, valid_rows, per_class).map(|_| ())
 }
 
+/// How many images of each class the training images in use hold: the
+/// first `train_rows` before the last `valid_rows`, or with `per_class`
+/// (checked by [`check_per_class`]) that many of each.
+pub fn training_class_counts(
+    set: &ImageSet,
+    train_rows: usize,
+    valid_rows: usize,
+    per_class: Option<usize>,
+) -> Vec<usize> {
+    if let Some(per_class) = per_class {
+        return vec![per_class; set.classes];
+    }
+    let (training, _) = training_and_validation_rows(set, train_rows, valid_rows);
+    let mut counts = vec![0; set.classes];
+    for &label in &training.labels {
+        counts[usize::from(label)] += 1;
+    }
+    counts
+}
+
 /// The images greedy pretraining learns from (`classify --pretrain-images`).
 #[derive(
     Debug,

@@ -59,13 +59,73 @@ pub fn report(result: Result<(), Box<dyn std::error::Error>>) -> std::process::E
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
-            let mut source = error.source();
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
+            for line in error_lines(error.as_ref()) {
+                eprintln!("{line}");
             }
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The lines [`report`] prints for `error`: the error, then each cause
+/// whose text the lines before do not already hold (an error that quotes
+/// its source in its own message does not repeat it).
+pub fn error_lines(error: &dyn std::error::Error) -> Vec<String> {
+    let mut shown = error.to_string();
+    let mut lines = vec![format!("error: {shown}")];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            lines.push(format!("  caused by: {text}"));
+            shown.push('\n');
+            shown.push_str(&text);
+        }
+        source = cause.source();
+    }
+    lines
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::error_lines;
+
+    #[derive(Debug)]
+    struct Wrapper {
+        message: String,
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.message)
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    /// A cause is printed once: not again when the error quotes it.
+    #[test]
+    fn a_cause_the_error_already_quotes_is_not_repeated() {
+        let quoting = Wrapper {
+            message: "epoch 3 failed: disk full; the checkpoint is kept".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(
+            error_lines(&quoting),
+            ["error: epoch 3 failed: disk full; the checkpoint is kept"]
+        );
+        let terse = Wrapper {
+            message: "epoch 3 failed".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(
+            error_lines(&terse),
+            ["error: epoch 3 failed", "  caused by: disk full"]
+        );
     }
 }

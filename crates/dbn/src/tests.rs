@@ -1070,6 +1070,43 @@ fn up_down_validates_its_config_and_data() {
         .unwrap();
 }
 
+/// The class counts of a training set are checked against the batches
+/// before anything trains: HOT's 10 of each digit in 100 need 10 images of
+/// every digit; shuffled batches need nothing.
+#[test]
+fn class_counts_are_checked_against_balanced_batches() {
+    let balanced = UpDownConfig {
+        batch_size: 100,
+        batches: BatchComposition::ClassBalanced,
+        ..updown(0.01)
+    };
+    balanced.check_class_counts(&[10; 10]).unwrap();
+    let mut counts = [4_400; 10];
+    counts[6] = 9;
+    assert!(matches!(
+        balanced.check_class_counts(&counts),
+        Err(DbnError::UnbalanceableBatches {
+            class: 6,
+            found: 9,
+            per_class: 10,
+            classes: 10,
+            ..
+        })
+    ));
+    let nine_classes = balanced.check_class_counts(&[4_400; 9]).unwrap_err();
+    assert!(
+        nine_classes
+            .to_string()
+            .contains("multiple of the 9 classes"),
+        "{nine_classes}"
+    );
+    let shuffled = UpDownConfig {
+        batches: BatchComposition::Shuffled,
+        ..balanced
+    };
+    shuffled.check_class_counts(&counts).unwrap();
+}
+
 #[test]
 fn class_balanced_batches_hold_each_class_equally() {
     let device = device();
@@ -1590,6 +1627,36 @@ fn the_generative_recipe_ends_with_the_phase_of_persistent_cd_as_run_epoch_by_ep
         .fit(&images, &device)
         .unwrap_err();
     assert!(error.to_string().contains("epochs"), "{error}");
+}
+
+/// Up-down's class-balanced batches are checked against the labels before
+/// the greedy layers train (here, a hundred thousand epochs of them that a
+/// late check would wait for): HOT's 10 of each class need 10 of class 1,
+/// which has 5.
+#[test]
+fn the_generative_recipe_checks_its_balanced_batches_before_training() {
+    let device = device();
+    let labels: Vec<u8> = (0..40).map(|i| u8::from(i >= 35)).collect();
+    let pixels = labels
+        .iter()
+        .flat_map(|&l| [l, l, l, 1 - l, 1 - l, 1 - l].map(f32::from))
+        .collect();
+    let images = LabelledImages::new(pixels, labels, 6, 2, "toy images").unwrap();
+    let endless = TrainConfig::new().with_epochs(100_000).with_batch_size(10);
+    let rates = crate::generative::greedy::UpDownRates {
+        learning_rate: 0.03,
+        momentum: 0.9,
+        weight_decay: 2e-4,
+    };
+    let error = GenerativeRecipe::new(&[6, 4], 8, 2)
+        .with_lower_training(endless.clone())
+        .with_top_training(endless)
+        .with_updown(crate::generative::greedy::hot_updown(1, 2, rates, 1))
+        .fit(&images, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("class-balanced batches of 20"), "{error}");
+    assert!(error.contains("class 1 has 5"), "{error}");
 }
 
 #[test]

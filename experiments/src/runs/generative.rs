@@ -359,6 +359,19 @@ impl crate::cli::DataRunConfig for GenerativeRunConfig {
             self.data.valid_rows(),
             self.train_per_class,
         )?;
+        // Up-down's batches, before the greedy layers train for nothing.
+        let counts = crate::data::training_class_counts(
+            set,
+            self.train_rows,
+            self.data.valid_rows(),
+            self.train_per_class,
+        );
+        self.updown.check_class_counts(&counts).map_err(|e| {
+            format!(
+                "{e}: the {} training images in use (--train-rows, --train-per-class) are too few",
+                counts.iter().sum::<usize>()
+            )
+        })?;
         Ok(())
     }
 }

@@ -142,6 +142,44 @@ pub struct UpDownStep {
 }
 
 impl UpDownConfig {
+    /// Checks that training images with `class_counts` images of each
+    /// class can be composed into the configured batches: for
+    /// [`BatchComposition::ClassBalanced`], a batch size that is a multiple
+    /// of the classes and at least `batch_size / classes` images of every
+    /// class. A run checks it before it trains anything; an epoch checks
+    /// it again on the labels it is given.
+    ///
+    /// # Errors
+    /// [`DbnError::UnbalanceableBatches`] naming the smallest class.
+    pub fn check_class_counts(&self, class_counts: &[usize]) -> Result<(), DbnError> {
+        if self.batches != BatchComposition::ClassBalanced {
+            return Ok(());
+        }
+        let classes = class_counts.len();
+        let per_class = self.batch_size / classes.max(1);
+        let (smallest, found) = class_counts
+            .iter()
+            .copied()
+            .enumerate()
+            .min_by_key(|&(_, count)| count)
+            .unwrap_or((0, 0));
+        if classes == 0
+            || !self.batch_size.is_multiple_of(classes)
+            || per_class == 0
+            || found < per_class
+        {
+            return Err(DbnError::UnbalanceableBatches {
+                what: "up-down data",
+                batch_size: self.batch_size,
+                classes,
+                per_class: per_class.max(1),
+                class: smallest,
+                found,
+            });
+        }
+        Ok(())
+    }
+
     /// The settings of the updates in `epoch` (0-based).
     pub fn step_at(&self, epoch: usize) -> UpDownStep {
         UpDownStep {
@@ -469,24 +507,10 @@ impl GenerativeDbn {
                 for (row, &class) in class_of.iter().enumerate() {
                     by_class[class as usize].push(row as i64);
                 }
+                let counts: Vec<usize> = by_class.iter().map(Vec::len).collect();
+                config.check_class_counts(&counts)?;
                 let per_class = config.batch_size / classes;
-                let (smallest, found) = by_class
-                    .iter()
-                    .enumerate()
-                    .map(|(class, rows)| (class, rows.len()))
-                    .min_by_key(|&(_, count)| count)
-                    .expect("at least one class");
-                if !config.batch_size.is_multiple_of(classes) || per_class == 0 || found < per_class
-                {
-                    return Err(DbnError::UnbalanceableBatches {
-                        what: "up-down data",
-                        batch_size: config.batch_size,
-                        classes,
-                        per_class: per_class.max(1),
-                        class: smallest,
-                        found,
-                    });
-                }
+                let found = counts.iter().copied().min().expect("checked: classes");
                 for rows in &mut by_class {
                     sampler.shuffle(rows);
                 }
