@@ -284,6 +284,26 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["label count 105", "--labels"],
         ),
         ("few-labels", &["--labels", "abc"], &["--labels", "abc"]),
+        (
+            "few-labels",
+            &["--labels", "20,20"],
+            &["--labels", "each count once"],
+        ),
+        (
+            "study",
+            &["--depths", "1,2,1"],
+            &["--depths", "each depth once"],
+        ),
+        (
+            "study",
+            &["--rates", "0.1,0.1"],
+            &["--rates", "each rate once"],
+        ),
+        (
+            "gaussian-sweeps",
+            &["--hidden-grid", "4,8,4"],
+            &["--hidden-grid", "each value once"],
+        ),
         ("few-labels", &["--seeds", "0"], &["seed"]),
         ("infinite-sbn", &["--layers", "0"], &["--layers"]),
         (

@@ -87,6 +87,18 @@ impl FewLabelsConfig {
         if self.label_counts.is_empty() || self.seeds.is_empty() {
             return Err("at least one label count and one seed are needed".into());
         }
+        if super::has_repeats(&self.label_counts) {
+            return Err(format!(
+                "--labels: each count once, found {:?}",
+                self.label_counts
+            ));
+        }
+        if super::has_repeats(&self.seeds) {
+            return Err(format!(
+                "--seeds: seeds must differ, found {:?}",
+                self.seeds
+            ));
+        }
         if self.train_rows == 0 || self.train_rows > self.data.train_images {
             return Err(format!(
                 "train_rows (--train-rows) must be in 1..={}",

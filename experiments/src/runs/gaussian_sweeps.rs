@@ -35,6 +35,14 @@ impl SweepConfig {
                 "--cd-lr-grid, --hidden-grid and --sigma-grid each need at least one value".into(),
             );
         }
+        if super::has_repeats(&self.rates)
+            || super::has_repeats(&self.hidden)
+            || super::has_repeats(&self.sigmas)
+        {
+            return Err(
+                "--cd-lr-grid, --hidden-grid and --sigma-grid: each value once per grid".into(),
+            );
+        }
         for &rate in &self.rates {
             TrainConfig::new().with_learning_rate(rate).validate()?;
         }

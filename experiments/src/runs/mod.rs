@@ -25,6 +25,29 @@ pub mod sweep;
 pub mod top_rbm_sweep;
 pub mod updown_sweep;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn repeats_are_found_anywhere_and_only_when_there() {
+        assert!(!super::has_repeats::<u64>(&[]));
+        assert!(!super::has_repeats(&[1, 2, 3]));
+        assert!(super::has_repeats(&[1, 2, 1]));
+        assert!(super::has_repeats(&[Some(10), None, None]));
+        assert!(!super::has_repeats(&[0.1, 0.3]));
+        assert!(super::has_repeats(&[0.1, 0.3, 0.1]));
+    }
+}
+
+/// Whether `values` (a grid or list of a sweep: depths, rates, seeds, label
+/// counts) holds a value twice: its arms and units are named by value, so
+/// a repeat would be the same work twice under one name.
+pub fn has_repeats<T: PartialEq>(values: &[T]) -> bool {
+    values
+        .iter()
+        .enumerate()
+        .any(|(i, value)| values[..i].contains(value))
+}
+
 /// The outcome of a run that can stop early: finished with its result, or
 /// interrupted (from the dashboard) with its last committed checkpoint kept
 /// for `--resume`.

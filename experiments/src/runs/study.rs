@@ -141,12 +141,16 @@ pub struct StudyConfig {
 pub enum StudyConfigError {
     #[error("--depths: each depth must be at least 1 and one is needed, found {0:?}")]
     Depths(Vec<usize>),
+    #[error("--depths: each depth once (its networks and units are named by it), found {0:?}")]
+    RepeatedDepths(Vec<usize>),
     #[error("--seeds: at least 2 seeds per arm are needed (purity compares networks), found {0}")]
     TooFewSeeds(usize),
     #[error("--seeds: seeds must differ, found {0:?}")]
     RepeatedSeeds(Vec<u64>),
     #[error("--rates: every rate must be positive and finite, found {0}")]
     Rate(f64),
+    #[error("--rates: each rate once (the grid names its arms by rate), found {0:?}")]
+    RepeatedRates(Vec<f64>),
     #[error("--rates: at least one rate is needed")]
     NoRates,
     #[error("--grid-seeds: must be in 1..={seeds} (the seeds), found {found}")]
@@ -177,13 +181,13 @@ impl StudyConfig {
         if self.depths.is_empty() || self.depths.contains(&0) {
             return Err(StudyConfigError::Depths(self.depths.clone()));
         }
+        if super::has_repeats(&self.depths) {
+            return Err(StudyConfigError::RepeatedDepths(self.depths.clone()));
+        }
         if self.seeds.len() < 2 {
             return Err(StudyConfigError::TooFewSeeds(self.seeds.len()));
         }
-        let mut unique = self.seeds.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        if unique.len() != self.seeds.len() {
+        if super::has_repeats(&self.seeds) {
             return Err(StudyConfigError::RepeatedSeeds(self.seeds.clone()));
         }
         if self.rates.is_empty() {
@@ -191,6 +195,9 @@ impl StudyConfig {
         }
         if let Some(&rate) = self.rates.iter().find(|r| !(r.is_finite() && **r > 0.0)) {
             return Err(StudyConfigError::Rate(rate));
+        }
+        if super::has_repeats(&self.rates) {
+            return Err(StudyConfigError::RepeatedRates(self.rates.clone()));
         }
         if !(1..=self.seeds.len()).contains(&self.grid_seeds) {
             return Err(StudyConfigError::GridSeeds {

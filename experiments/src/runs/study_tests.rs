@@ -247,6 +247,20 @@ fn a_depth_of_zero_or_no_depth_is_refused() {
 }
 
 #[test]
+fn a_repeated_depth_is_refused() {
+    let error = broken(|c| c.depths = vec![1, 2, 1]);
+    assert_eq!(error, StudyConfigError::RepeatedDepths(vec![1, 2, 1]));
+    assert!(error.to_string().contains("--depths"), "{error}");
+}
+
+#[test]
+fn a_repeated_rate_is_refused() {
+    let error = broken(|c| c.rates = vec![0.1, 0.3, 0.1]);
+    assert_eq!(error, StudyConfigError::RepeatedRates(vec![0.1, 0.3, 0.1]));
+    assert!(error.to_string().contains("--rates"), "{error}");
+}
+
+#[test]
 fn fewer_than_two_seeds_or_repeated_seeds_are_refused() {
     assert_eq!(
         broken(|c| c.seeds = vec![]),
