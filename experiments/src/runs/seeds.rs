@@ -15,6 +15,16 @@ use crate::runs::function_space::{mean_std, standard_error};
 pub enum SeedsError {
     #[error("no run directories given")]
     NoRuns,
+    #[error("{dir} is given twice: each run counts once")]
+    RepeatedRun { dir: PathBuf },
+    #[error(
+        "{dir} and {other} are the same recipe with the same seed {seed}: one run counted twice, not two seeds"
+    )]
+    RepeatedSeed {
+        dir: PathBuf,
+        other: PathBuf,
+        seed: u64,
+    },
     #[error("{dir}: no result.json (the run has not finished)")]
     Unfinished { dir: PathBuf },
     #[error("{path}: {message}")]
@@ -66,6 +76,13 @@ pub fn summarise_seeds(
     may_differ: &[String],
 ) -> Result<SeedsSummary, SeedsError> {
     let first = dirs.first().ok_or(SeedsError::NoRuns)?;
+    if let Some(dir) = dirs
+        .iter()
+        .enumerate()
+        .find_map(|(i, dir)| dirs[..i].contains(dir).then_some(dir))
+    {
+        return Err(SeedsError::RepeatedRun { dir: dir.clone() });
+    }
     let results = dirs
         .iter()
         .map(|dir| {
@@ -95,6 +112,17 @@ pub fn summarise_seeds(
                     differences: differences.join(", "),
                 });
             }
+        }
+    }
+    for (i, seed) in seeds.iter().enumerate() {
+        if let Some(seed) = seed
+            && let Some(j) = seeds[..i].iter().position(|s| s == &Some(*seed))
+        {
+            return Err(SeedsError::RepeatedSeed {
+                dir: dirs[i].clone(),
+                other: dirs[j].clone(),
+                seed: *seed,
+            });
         }
     }
     let mut fields = BTreeMap::new();
@@ -286,6 +314,27 @@ mod tests {
         assert_eq!((x.mean, x.sd, x.standard_error), (1.5, None, None));
         let json = serde_json::to_value(&summary).unwrap();
         assert!(json["fields"]["x"]["standard_error"].is_null(), "{json}");
+    }
+
+    /// A run given twice, or two runs of one recipe with one seed (a
+    /// copy), would count one result twice: refused, naming them.
+    #[test]
+    fn a_run_or_a_seed_counted_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = || Some(serde_json::json!({"x": 1.0}));
+        let a = run(dir.path(), "a", config(1, 5), result());
+        let b = run(dir.path(), "b", config(2, 5), result());
+        let copy = run(dir.path(), "copy", config(1, 5), result());
+        let error = summarise_seeds(&[a.clone(), b.clone(), a.clone()], &[]).unwrap_err();
+        assert!(
+            matches!(&error, SeedsError::RepeatedRun { dir } if *dir == a),
+            "{error}"
+        );
+        let error = summarise_seeds(&[a.clone(), b, copy.clone()], &[]).unwrap_err();
+        assert!(
+            matches!(&error, SeedsError::RepeatedSeed { dir, other, seed: 1 } if *dir == copy && *other == a),
+            "{error}"
+        );
     }
 
     #[test]
