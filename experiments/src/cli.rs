@@ -28,6 +28,17 @@ pub const RESUME_ALWAYS_ALLOWED: [&str; 8] = [
 
 /// Clap value parsers for numbers with a rule: a value that breaks it is a
 /// usage error naming its flag, before anything runs.
+/// Parses `words` (the subcommand's name, then its flags) as the flags
+/// `A` of one subcommand, as the command line would: for the tests of a
+/// subcommand's configuration.
+#[cfg(test)]
+pub fn parse_subcommand<A: clap::Args + clap::FromArgMatches>(
+    words: &[&str],
+) -> Result<A, clap::Error> {
+    let command = A::augment_args(clap::Command::new("subcommand"));
+    A::from_arg_matches(&command.try_get_matches_from(words)?)
+}
+
 pub mod numbers {
     fn number(text: &str) -> Result<f64, String> {
         text.trim()

@@ -262,20 +262,18 @@ fn config_from_args(
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Parser)]
-    struct Command {
-        #[command(flatten)]
-        args: Args,
+    /// The flags `words` (after the subcommand's name) as parsed.
+    fn parse(words: &[&str]) -> Result<Args, clap::Error> {
+        let all: Vec<&str> = ["classify"].iter().chain(words).copied().collect();
+        crate::cli::parse_subcommand(&all)
     }
 
     /// The pretraining of every layer that `flags` give.
     fn pretraining(flags: &[&str]) -> Vec<rbm::TrainConfig> {
-        let words = ["classify", "--out", "unused"].iter().chain(flags);
-        let args = Command::try_parse_from(words).unwrap().args;
+        let words: Vec<&str> = ["--out", "unused"].iter().chain(flags).copied().collect();
+        let args = parse(&words).unwrap();
         let config = config_from_args(&args, &DataSpec::mnist()).unwrap();
         let stack = config.stack.expect("a pretrained stack");
         stack.layers.into_iter().map(|layer| layer.train).collect()
@@ -331,16 +329,11 @@ mod tests {
             &["--pretrained", "stack.safetensors"][..],
             &["--no-pretrain"],
         ] {
-            let words = [
-                "classify",
-                "--out",
-                "unused",
-                "--pretrain-recipe",
-                "deepnet",
-            ]
-            .into_iter()
-            .chain(other.iter().copied());
-            let error = Command::try_parse_from(words).err().unwrap().to_string();
+            let words: Vec<&str> = ["--out", "unused", "--pretrain-recipe", "deepnet"]
+                .into_iter()
+                .chain(other.iter().copied())
+                .collect();
+            let error = parse(&words).err().unwrap().to_string();
             assert!(error.contains("--pretrain-recipe"), "{error}");
             assert!(error.contains(other[0]), "{error}");
         }

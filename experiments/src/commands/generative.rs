@@ -361,20 +361,18 @@ fn config_from_args(
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Parser)]
-    struct Command {
-        #[command(flatten)]
-        args: Args,
+    /// The flags `words` (after the subcommand's name) as parsed.
+    fn parse(words: &[&str]) -> Result<Args, clap::Error> {
+        let all: Vec<&str> = ["generative"].iter().chain(words).copied().collect();
+        crate::cli::parse_subcommand(&all)
     }
 
     /// The greedy top RBM's CD settings that `flags` give.
     fn top_cd(flags: &[&str]) -> (usize, f64, bool) {
-        let words = ["generative", "--out", "unused"].iter().chain(flags);
-        let args = Command::try_parse_from(words).unwrap().args;
+        let words: Vec<&str> = ["--out", "unused"].iter().chain(flags).copied().collect();
+        let args = parse(&words).unwrap();
         let config = config_from_args(&args, &DataSpec::mnist(), None).unwrap();
         let train = &config.top.layers[0].train;
         (
@@ -407,13 +405,12 @@ mod tests {
     #[test]
     fn the_two_top_reconstruction_flags_conflict() {
         let words = [
-            "generative",
             "--out",
             "unused",
             "--top-sampled-reconstruction",
             "--top-mean-field-reconstruction",
         ];
-        let error = Command::try_parse_from(words).err().unwrap().to_string();
+        let error = parse(&words).err().unwrap().to_string();
         assert!(error.contains("--top-sampled-reconstruction"), "{error}");
         assert!(error.contains("--top-mean-field-reconstruction"), "{error}");
     }
