@@ -1104,6 +1104,19 @@ fn train_rbm_loglik_is_the_loglik_subcommands_estimate() {
                 number(name)
             );
         }
+        // 8 hidden units: log Z is also summed exactly over their 256
+        // states, and AIS is reported against it.
+        let exact = number("exact_log_z");
+        assert!(
+            printed.contains(&format!("exact_log_z={exact:.4}")),
+            "{printed}"
+        );
+        let shifted = number("test_loglik") + number("log_z") - exact;
+        assert!(
+            printed.contains(&format!("exact_test_loglik={shifted:.3}")),
+            "{printed}"
+        );
+        assert!(printed.contains("AIS is "), "{printed}");
     }
     // The AIS flags mean nothing without --loglik.
     let output = tiny_rbm(&dir.path().join("plain"), &["--ais-runs", "5"]);

@@ -74,6 +74,15 @@ fn for_each_chunk(
     }
 }
 
+/// How many units exact enumeration would sum over for `rbm` (the smaller
+/// enumerable layer; `2^units` states), without enumerating.
+///
+/// # Errors
+/// As [`exact_log_partition`]: no binary layer, or one too large.
+pub fn enumerated_units(rbm: &Rbm) -> Result<usize, RbmError> {
+    enumerated_layer(rbm).map(|(_, units)| units)
+}
+
 /// `log Z`, exactly, by summing `exp(-F)` over every state of the smaller
 /// layer (accumulated in f64).
 pub fn exact_log_partition(rbm: &Rbm) -> Result<f64, RbmError> {

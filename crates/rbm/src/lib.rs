@@ -64,8 +64,8 @@ pub use checkpoint::{load_trainer_state, save_trainer_state};
 pub use data::{check_data, tensor_from_rows};
 pub use error::{ConfigError, RbmError};
 pub use exact::{
-    MAX_ENUMERATED_UNITS, data_statistics, exact_log_likelihood, exact_log_likelihood_gradient,
-    exact_log_partition, exact_model_statistics,
+    MAX_ENUMERATED_UNITS, data_statistics, enumerated_units, exact_log_likelihood,
+    exact_log_likelihood_gradient, exact_log_partition, exact_model_statistics,
 };
 pub use gradient::{ParameterTensors, contrastive_statistics, statistics};
 pub use model::{GibbsState, MAX_UNITS, MAX_WEIGHTS, Rbm, RbmConfig, SigmaConfig};
