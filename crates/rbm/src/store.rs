@@ -137,6 +137,56 @@ pub fn check_capacity(
     }
 }
 
+/// Puts the `__metadata__` entries of the safetensors file at `path` in
+/// the order of their keys. safetensors writes them in a `HashMap`'s
+/// order, which changes from process to process, so one model would give
+/// files of different bytes and hashes (which runs record as identities).
+/// The sorted entries take exactly the bytes the others took, in place.
+///
+/// # Errors
+/// The file cannot be read or written, or its header does not begin with
+/// its metadata as safetensors writes it.
+fn sort_header_metadata(path: &Path) -> Result<(), RbmError> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let io = |source| RbmError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bad = |message: &str| RbmError::BadWeightsFile {
+        path: path.to_path_buf(),
+        message: format!("header not as safetensors writes it: {message}"),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length).map_err(io)?;
+    let length = usize::try_from(u64::from_le_bytes(length)).map_err(|_| bad("its length"))?;
+    let mut header = vec![0u8; length];
+    file.read_exact(&mut header).map_err(io)?;
+    const START: &[u8] = b"{\"__metadata__\":";
+    if !header.starts_with(START) {
+        return Err(bad("no metadata first"));
+    }
+    // The metadata object alone: the first JSON value after the key.
+    let mut values = serde_json::Deserializer::from_slice(&header[START.len()..])
+        .into_iter::<std::collections::BTreeMap<String, String>>();
+    let sorted = match values.next() {
+        Some(Ok(entries)) => entries,
+        _ => return Err(bad("metadata that are not an object of strings")),
+    };
+    let written = values.byte_offset();
+    let text = serde_json::to_vec(&sorted).expect("strings serialise");
+    if text.len() != written {
+        return Err(bad("metadata of another length once sorted"));
+    }
+    file.seek(SeekFrom::Start((8 + START.len()) as u64))
+        .map_err(io)?;
+    file.write_all(&text).map_err(io)
+}
+
 /// The message for a weights file without the metadata entry `key` that
 /// its reader needs, naming the entries it has: a file of another kind
 /// (a stack where an RBM was asked for) shows which kind it is.
@@ -251,6 +301,7 @@ pub fn save_tensors<M: ModuleSnapshot>(
             path: partial.clone(),
             message: e.to_string(),
         })?;
+    sort_header_metadata(&partial)?;
     std::fs::rename(&partial, path).map_err(|source| RbmError::Io {
         path: path.to_path_buf(),
         source,

@@ -503,6 +503,36 @@ fn saved_file_is_plain_safetensors_with_documented_names() {
     assert_eq!(header["hidden_bias"]["shape"], serde_json::json!([4]));
 }
 
+/// One model gives one file, byte for byte: the header's metadata in key
+/// order, not a `HashMap`'s (which differs from map to map), so a saved
+/// model's SHA-256 is the model's.
+#[test]
+fn one_model_saves_to_the_same_bytes_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = RbmConfig::new(6, 4);
+    let rbm = config.init(&device(), 1);
+    let files: Vec<Vec<u8>> = (0..8)
+        .map(|i| {
+            let path = dir.path().join(format!("model-{i}.safetensors"));
+            save_rbm(&rbm, &config, &path).unwrap();
+            std::fs::read(&path).unwrap()
+        })
+        .collect();
+    assert!(files.iter().all(|bytes| *bytes == files[0]));
+    let header_len = u64::from_le_bytes(files[0][..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&files[0][8..8 + header_len]).unwrap();
+    let keys = [
+        "\"format\"",
+        "\"producer\"",
+        "\"rbm_config\"",
+        "\"version\"",
+    ];
+    let at: Vec<usize> = keys.iter().map(|k| header.find(k).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{header}");
+    let (loaded, _) = load_rbm(&dir.path().join("model-0.safetensors"), &device()).unwrap();
+    assert_eq!(host(loaded.weight.val()), host(rbm.weight.val()));
+}
+
 #[test]
 fn loading_bad_files_gives_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
