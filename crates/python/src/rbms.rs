@@ -29,13 +29,22 @@ pub struct CdRecipe {
     pub persistent: bool,
     #[pyo3(item)]
     pub momentum: f64,
+    /// The momentum from epoch `momentum_switch_epoch` on (`momentum`
+    /// before it; the same value for a constant momentum).
+    #[pyo3(item)]
+    pub final_momentum: f64,
+    #[pyo3(item)]
+    pub momentum_switch_epoch: usize,
     #[pyo3(item)]
     pub weight_decay: f64,
+    /// `(target, cost, decay)` of the hidden units' sparsity penalty, or None.
+    #[pyo3(item)]
+    pub sparsity: Option<(f64, f64, f64)>,
 }
 
 impl CdRecipe {
     /// As `TrainConfig` for data of `rows` rows (the batch capped at the
-    /// rows; a constant momentum), validated.
+    /// rows), validated.
     pub fn train_config(&self, rows: usize) -> PyResult<TrainConfig> {
         let train = TrainConfig::new()
             .with_epochs(self.n_iter)
@@ -44,8 +53,17 @@ impl CdRecipe {
             .with_k(self.k)
             .with_persistent(self.persistent)
             .with_initial_momentum(self.momentum)
-            .with_final_momentum(self.momentum)
+            .with_final_momentum(self.final_momentum)
+            .with_momentum_switch_epoch(self.momentum_switch_epoch)
             .with_weight_decay(self.weight_decay)
+            .with_sparsity(
+                self.sparsity
+                    .map(|(target, cost, decay)| rbm::SparsityConfig {
+                        target,
+                        cost,
+                        decay,
+                    }),
+            )
             .with_seed(self.seed);
         train.validate().map_err(value_error)?;
         Ok(train)

@@ -221,3 +221,47 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_pati
                                               random_state=0)
     assert abs(model.score(X_valid, model.classes_[y_valid]) - model.best_validation_score_) <= (
         1.0 / len(y_valid) + 1e-12)
+
+
+@pytest.mark.parametrize("estimator", [DBN, DBNClassifier])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        (dict(final_momentum=1.0), "final_momentum"),
+        (dict(final_momentum="high"), "final_momentum"),
+        (dict(momentum_switch_epoch=-1), "momentum_switch_epoch"),
+        (dict(momentum_switch_epoch=2.5), "momentum_switch_epoch"),
+        (dict(sparsity_target=0.0), "sparsity_target"),
+        (dict(sparsity_target=1.0), "sparsity_target"),
+        (dict(sparsity_target=0.1, sparsity_cost=-1.0), "sparsity_cost"),
+        (dict(sparsity_target=0.1, sparsity_decay=1.0), "sparsity_decay"),
+        (dict(sparsity_cost=0.5), "sparsity_target"),
+    ],
+)
+def test_bad_pretraining_schedules_are_value_errors_naming_them(estimator, params, field):
+    X, y = _binary_problem(rows=20)
+    with pytest.raises(ValueError, match=field):
+        estimator((4,), n_iter=1, **params).fit(X, y)
+
+
+def test_the_momentum_switches_at_its_epoch_and_not_before():
+    X, _ = _binary_problem(rows=200)
+    params = dict(n_iter=3, random_state=0, momentum=0.5)
+
+    def weights(**schedule):
+        return DBN((8,), **params, **schedule).fit(X).coefs_[0]
+
+    constant = weights()
+    np.testing.assert_array_equal(weights(final_momentum=0.5, momentum_switch_epoch=1), constant)
+    # A switch at epoch 3 of 3 (0-based) is never reached.
+    np.testing.assert_array_equal(weights(final_momentum=0.9, momentum_switch_epoch=3), constant)
+    assert not np.array_equal(weights(final_momentum=0.9, momentum_switch_epoch=2), constant)
+
+
+def test_a_sparsity_target_pulls_the_mean_hidden_activation_towards_it():
+    X, _ = _binary_problem(rows=300)
+    params = dict(n_iter=20, random_state=0, learning_rate=0.1)
+    plain = DBN((16,), **params).fit(X).transform(X).mean()
+    sparse = DBN((16,), sparsity_target=0.05, sparsity_cost=1.0, **params).fit(X).transform(X)
+    assert sparse.mean() < plain
+    assert abs(sparse.mean() - 0.05) < abs(plain - 0.05)

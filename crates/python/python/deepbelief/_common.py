@@ -133,8 +133,10 @@ def _finite(value):
 def cd_recipe(estimator, seed, *, persistent=False, **overrides):
     """The native core's CD recipe from ``estimator``'s parameters
     (``learning_rate``, ``batch_size``, ``n_iter``, ``k``, ``momentum``,
-    ``weight_decay``; any of them replaced by ``overrides``), each value
-    and ``persistent`` checked: a ValueError names the parameter."""
+    ``weight_decay``; any of them replaced by ``overrides``; and where the
+    estimator has them, ``final_momentum`` with ``momentum_switch_epoch``
+    and ``sparsity_target``, ``sparsity_cost``, ``sparsity_decay``), each
+    value and ``persistent`` checked: a ValueError names the parameter."""
     values = {name: getattr(estimator, name) for name in
               ("learning_rate", "batch_size", "n_iter", "k", "momentum", "weight_decay")}
     values.update(overrides)
@@ -145,7 +147,32 @@ def cd_recipe(estimator, seed, *, persistent=False, **overrides):
     values["learning_rate"] = check_positive_number(owner, "learning_rate", values["learning_rate"])
     values["momentum"] = check_fraction(owner, "momentum", values["momentum"])
     values["weight_decay"] = check_non_negative_number(owner, "weight_decay", values["weight_decay"])
+    final = getattr(estimator, "final_momentum", None)
+    values["final_momentum"] = (values["momentum"] if final is None
+                                else check_fraction(owner, "final_momentum", final))
+    values["momentum_switch_epoch"] = check_non_negative_int(
+        owner, "momentum_switch_epoch", getattr(estimator, "momentum_switch_epoch", 0))
+    values["sparsity"] = _sparsity(estimator, owner)
     return dict(values, seed=seed, persistent=persistent)
+
+
+def _sparsity(estimator, owner):
+    """``(target, cost, decay)`` of ``estimator``'s sparsity penalty, or
+    None when ``sparsity_target`` is None; a cost or decay given without a
+    target is a ValueError (it would be ignored)."""
+    target = getattr(estimator, "sparsity_target", None)
+    cost = check_non_negative_number(owner, "sparsity_cost",
+                                     getattr(estimator, "sparsity_cost", 0.0))
+    decay = check_fraction(owner, "sparsity_decay", getattr(estimator, "sparsity_decay", 0.9))
+    if target is None:
+        if cost != 0.0 or decay != 0.9:
+            raise ValueError(f"{owner}: sparsity_cost and sparsity_decay need a sparsity_target, "
+                             f"got sparsity_target=None")
+        return None
+    number = _finite(target)
+    if number is None or not 0.0 < number < 1.0:
+        raise ValueError(f"{owner}: sparsity_target must be a number in (0, 1), got {target!r}")
+    return (number, cost, decay)
 
 
 def encode_classes(estimator, y):

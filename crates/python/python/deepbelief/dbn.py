@@ -40,6 +40,19 @@ class DBN(BinaryInput, SavedAsRustFile, TransformerMixin, BaseEstimator):
     hidden_layer_sizes : tuple of int, default=(256, 256)
     learning_rate, batch_size, n_iter, k, momentum, weight_decay
         Each layer's CD-k recipe.
+    final_momentum : float or None, default=None
+        The momentum from epoch ``momentum_switch_epoch`` (0-based) on, in
+        [0, 1); None keeps ``momentum`` throughout (Hinton & Salakhutdinov's
+        ``rbm.m``: 0.5, then 0.9 from epoch 5).
+    momentum_switch_epoch : int, default=5
+    sparsity_target, sparsity_cost, sparsity_decay : float or None, 0.0, 0.9
+        A sparsity penalty on the hidden units (Hinton's guide, section
+        11): each unit's running mean activation q (decay
+        ``sparsity_decay``) is pulled towards ``sparsity_target`` in (0, 1)
+        by ``sparsity_cost * (q - target)`` times the rate on its bias and
+        weights; None (the default) is no penalty. ``deepbelief classify
+        --preset paper`` pretrains with 0.1, 0.11, 0.9, 1,000 epochs at rate
+        0.01, weight decay 1e-3 and momentum 0.5 then 0.9.
     random_state : int, RandomState instance or None, default=None
     device : {"flex", "wgpu"}, default="flex"
         The Burn backend that trains.
@@ -59,7 +72,8 @@ class DBN(BinaryInput, SavedAsRustFile, TransformerMixin, BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(256, 256), *, learning_rate=0.1, batch_size=10,
                  n_iter=10, random_state=None, k=1, momentum=0.5, weight_decay=0.0002,
-                 device="flex"):
+                 final_momentum=None, momentum_switch_epoch=5, sparsity_target=None,
+                 sparsity_cost=0.0, sparsity_decay=0.9, device="flex"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -68,6 +82,11 @@ class DBN(BinaryInput, SavedAsRustFile, TransformerMixin, BaseEstimator):
         self.k = k
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.final_momentum = final_momentum
+        self.momentum_switch_epoch = momentum_switch_epoch
+        self.sparsity_target = sparsity_target
+        self.sparsity_cost = sparsity_cost
+        self.sparsity_decay = sparsity_decay
         self.device = device
 
     def fit(self, X, y=None):
@@ -134,6 +153,19 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     hidden_layer_sizes : tuple of int, default=(256, 256)
     learning_rate, batch_size, n_iter, k, momentum, weight_decay
         Each layer's CD-k recipe (pretraining).
+    final_momentum : float or None, default=None
+        The momentum from epoch ``momentum_switch_epoch`` (0-based) on, in
+        [0, 1); None keeps ``momentum`` throughout (Hinton & Salakhutdinov's
+        ``rbm.m``: 0.5, then 0.9 from epoch 5).
+    momentum_switch_epoch : int, default=5
+    sparsity_target, sparsity_cost, sparsity_decay : float or None, 0.0, 0.9
+        A sparsity penalty on the hidden units (Hinton's guide, section
+        11): each unit's running mean activation q (decay
+        ``sparsity_decay``) is pulled towards ``sparsity_target`` in (0, 1)
+        by ``sparsity_cost * (q - target)`` times the rate on its bias and
+        weights; None (the default) is no penalty. ``deepbelief classify
+        --preset paper`` pretrains with 0.1, 0.11, 0.9, 1,000 epochs at rate
+        0.01, weight decay 1e-3 and momentum 0.5 then 0.9.
     finetune_epochs : int, default=10
         Epochs of backprop; 0 keeps the pretrained layers and leaves the
         softmax head at its initial (random) weights.
@@ -208,7 +240,8 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
 
     def __init__(self, hidden_layer_sizes=(256, 256), *, learning_rate=0.1, batch_size=10,
                  n_iter=10, random_state=None, k=1, momentum=0.5, weight_decay=0.0002,
-                 finetune_epochs=10, finetune_learning_rate=0.1, finetune_momentum=0.9,
+                 final_momentum=None, momentum_switch_epoch=5, sparsity_target=None,
+                 sparsity_cost=0.0, sparsity_decay=0.9, finetune_epochs=10, finetune_learning_rate=0.1, finetune_momentum=0.9,
                  finetune_method="sgd", finetune_batch_size=None, line_searches=3,
                  head_epochs=0, finetune_weight_decay=0.0, finetune_lr_decay=1.0,
                  input_dropout=0.0, hidden_dropout=0.0, early_stopping=False,
@@ -221,6 +254,11 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         self.k = k
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.final_momentum = final_momentum
+        self.momentum_switch_epoch = momentum_switch_epoch
+        self.sparsity_target = sparsity_target
+        self.sparsity_cost = sparsity_cost
+        self.sparsity_decay = sparsity_decay
         self.finetune_epochs = finetune_epochs
         self.finetune_learning_rate = finetune_learning_rate
         self.finetune_momentum = finetune_momentum
