@@ -1,7 +1,8 @@
 //! Between numpy arrays and the Rust models: matrices in (one copy, into
 //! the backend's tensor), arrays out (moved, no copy), an RBM as its
 //! "parts" (weights, biases, log sigma, configuration JSON), the device by
-//! name, and every Rust error as a `ValueError`.
+//! name, and every Rust error as a `ValueError` (a file's I/O error as
+//! the OS's error class).
 
 use burn::module::Param;
 use burn::prelude::*;
@@ -10,6 +11,27 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2}
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rbm::{Rbm, RbmConfig};
+
+/// A failed save or load of a model file, as Python raises it: the OS's
+/// error class when an I/O error lies behind it (`FileNotFoundError`,
+/// `PermissionError`, else `OSError`), a `ValueError` for a file that is
+/// not the model asked for; the message names the file either way.
+pub fn file_error(error: &(dyn std::error::Error + 'static)) -> PyErr {
+    use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyPermissionError};
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            let message = error.to_string();
+            return match io.kind() {
+                std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(message),
+                std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(message),
+                _ => PyOSError::new_err(message),
+            };
+        }
+        cause = current.source();
+    }
+    value_error(error)
+}
 
 /// Any error of the Rust side, as a Python `ValueError` with its message.
 pub fn value_error(error: impl std::fmt::Display) -> PyErr {

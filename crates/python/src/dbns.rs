@@ -8,8 +8,8 @@ use pyo3::prelude::*;
 use rbm::{Rbm, Sampler, TrainConfig, UnitKind};
 
 use crate::convert::{
-    Layer, LayerIn, PartsIn, RbmParts, all_parts, device, host2, layer_of, linear_of, matrix,
-    parts_of, rbm_of, rows_of, value_error,
+    Layer, LayerIn, PartsIn, RbmParts, all_parts, device, file_error, host2, layer_of, linear_of,
+    matrix, parts_of, rbm_of, rows_of, value_error,
 };
 use crate::rbms::CdRecipe;
 
@@ -85,13 +85,13 @@ fn chained(parts: &[PartsIn<'_>], what: &str, device: &Device) -> PyResult<Vec<R
 #[pyfunction]
 pub fn save_stack(path: std::path::PathBuf, layers: Vec<PartsIn<'_>>) -> PyResult<()> {
     let stack = RbmStack::new(chained(&layers, "stack", &Device::flex())?);
-    dbn::save_stack(&stack, &path).map_err(value_error)
+    dbn::save_stack(&stack, &path).map_err(|e| file_error(&e))
 }
 
 /// The layers' parts of the stack in the Rust side's file `path`.
 #[pyfunction]
 pub fn load_stack(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Vec<RbmParts<'_>>> {
-    let stack = dbn::load_stack(&path, &Device::flex()).map_err(value_error)?;
+    let stack = dbn::load_stack(&path, &Device::flex()).map_err(|e| file_error(&e))?;
     all_parts(py, &stack.layers)
 }
 
@@ -381,7 +381,7 @@ pub fn save_classifier(path: std::path::PathBuf, layers: Vec<LayerIn<'_>>) -> Py
             inputs[i]
         )));
     }
-    dbn::save_classifier(&classifier, &path).map_err(value_error)
+    dbn::save_classifier(&classifier, &path).map_err(|e| file_error(&e))
 }
 
 fn layer_outputs(classifier: &DbnClassifier, i: usize) -> usize {
@@ -393,7 +393,7 @@ fn layer_outputs(classifier: &DbnClassifier, i: usize) -> usize {
 /// logistic is a `ValueError` naming them.
 #[pyfunction]
 pub fn load_classifier(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Vec<Layer<'_>>> {
-    let classifier = dbn::load_classifier(&path, &Device::flex()).map_err(value_error)?;
+    let classifier = dbn::load_classifier(&path, &Device::flex()).map_err(|e| file_error(&e))?;
     if let Some(kind) = classifier
         .hidden_units
         .iter()
@@ -670,13 +670,13 @@ pub fn generative_sample<'py>(
 #[pyfunction]
 pub fn save_generative(path: std::path::PathBuf, parts: GenerativeIn<'_>) -> PyResult<()> {
     let model = generative_of(&parts, &Device::flex())?;
-    dbn::save_generative(&model, &path).map_err(value_error)
+    dbn::save_generative(&model, &path).map_err(|e| file_error(&e))
 }
 
 /// The parts of the generative DBN in the Rust side's file `path`.
 #[pyfunction]
 pub fn load_generative(py: Python<'_>, path: std::path::PathBuf) -> PyResult<GenerativeParts<'_>> {
-    let model = dbn::load_generative(&path, &Device::flex()).map_err(value_error)?;
+    let model = dbn::load_generative(&path, &Device::flex()).map_err(|e| file_error(&e))?;
     generative_parts(py, &model)
 }
 

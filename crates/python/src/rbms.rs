@@ -7,8 +7,8 @@ use pyo3::prelude::*;
 use rbm::{AisConfig, CdTrainer, RbmConfig, SigmaConfig, TrainConfig, TrainerState, UnitKind};
 
 use crate::convert::{
-    PartsIn, RbmParts, checked_matrix, checked_vector, device, host1, host2, matrix, parts_of,
-    rbm_config, rbm_of, rows_of, value_error,
+    PartsIn, RbmParts, checked_matrix, checked_vector, device, file_error, host1, host2, matrix,
+    parts_of, rbm_config, rbm_of, rows_of, value_error,
 };
 
 /// The CD recipe as the Python side passes it (one tuple, built from an
@@ -300,13 +300,13 @@ pub fn log_likelihood(
 pub fn save_rbm(path: std::path::PathBuf, parts: PartsIn<'_>) -> PyResult<()> {
     let device = Device::flex();
     let model = rbm_of(&parts, &device)?;
-    rbm::save_rbm(&model, &rbm_config(&parts.4)?, &path).map_err(value_error)
+    rbm::save_rbm(&model, &rbm_config(&parts.4)?, &path).map_err(|e| file_error(&e))
 }
 
 /// The parts of the RBM in the Rust side's file `path`.
 #[pyfunction]
 pub fn load_rbm(py: Python<'_>, path: std::path::PathBuf) -> PyResult<RbmParts<'_>> {
-    let (model, _) = rbm::load_rbm(&path, &Device::flex()).map_err(value_error)?;
+    let (model, _) = rbm::load_rbm(&path, &Device::flex()).map_err(|e| file_error(&e))?;
     parts_of(py, &model)
 }
 

@@ -137,3 +137,12 @@ def test_a_file_of_another_kind_is_a_value_error_naming_it(tmp_path, cls):
     model.save(tmp_path / "rbm.safetensors")
     with pytest.raises(ValueError, match="rbm.safetensors"):
         cls.load(tmp_path / "rbm.safetensors")
+
+
+@pytest.mark.parametrize("cls", [BernoulliRBM, DBN, DBNClassifier, GenerativeDBN, GaussianRBM])
+def test_a_missing_file_or_directory_is_the_oss_error_naming_it(tmp_path, cls):
+    with pytest.raises(FileNotFoundError, match="absent.safetensors"):
+        cls.load(tmp_path / "absent.safetensors")
+    model, _, _ = _models()[0]
+    with pytest.raises(FileNotFoundError, match="no-such-dir"):
+        model.save(tmp_path / "no-such-dir" / "model.safetensors")

@@ -291,6 +291,12 @@ pub fn save_tensors<M: ModuleSnapshot>(
     path: &Path,
 ) -> Result<(), RbmError> {
     let partial = path.with_extension("safetensors.part");
+    // Created here first, so that a missing or read-only directory is a
+    // typed I/O error naming the file (the store's own is text).
+    std::fs::File::create(&partial).map_err(|source| RbmError::Io {
+        path: partial.clone(),
+        source,
+    })?;
     let mut store = SafetensorsStore::from_file(&partial).overwrite(true);
     for (key, value) in metadata {
         store = store.metadata(*key, value.clone());
