@@ -153,19 +153,9 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     hidden_layer_sizes : tuple of int, default=(256, 256)
     learning_rate, batch_size, n_iter, k, momentum, weight_decay
         Each layer's CD-k recipe (pretraining).
-    final_momentum : float or None, default=None
-        The momentum from epoch ``momentum_switch_epoch`` (0-based) on, in
-        [0, 1); None keeps ``momentum`` throughout (Hinton & Salakhutdinov's
-        ``rbm.m``: 0.5, then 0.9 from epoch 5).
-    momentum_switch_epoch : int, default=5
-    sparsity_target, sparsity_cost, sparsity_decay : float or None, 0.0, 0.9
-        A sparsity penalty on the hidden units (Hinton's guide, section
-        11): each unit's running mean activation q (decay
-        ``sparsity_decay``) is pulled towards ``sparsity_target`` in (0, 1)
-        by ``sparsity_cost * (q - target)`` times the rate on its bias and
-        weights; None (the default) is no penalty. ``deepbelief classify
-        --preset paper`` pretrains with 0.1, 0.11, 0.9, 1,000 epochs at rate
-        0.01, weight decay 1e-3 and momentum 0.5 then 0.9.
+    final_momentum, momentum_switch_epoch, sparsity_target, sparsity_cost, sparsity_decay
+        The pretraining's momentum schedule and sparsity penalty, as
+        :class:`DBN`'s.
     finetune_epochs : int, default=10
         Epochs of backprop; 0 keeps the pretrained layers and leaves the
         softmax head at its initial (random) weights.
