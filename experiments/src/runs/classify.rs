@@ -33,8 +33,8 @@ pub fn paper_cd_recipe(epochs: usize) -> TrainConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PretrainRecipe {
-    /// Hinton & Salakhutdinov's `rbm.m` (`paper_cd_recipe`: rate 0.1,
-    /// momentum 0.5 then 0.9, weight decay 2e-4), 50 epochs a layer: the
+    /// Hinton & Salakhutdinov's `rbm.m` (rate 0.1, momentum 0.5 then 0.9,
+    /// weight decay 2e-4, batches of 100), 50 epochs a layer: the
     /// `hs` preset's, and the `paper` preset's until 2026-12-05.
     RbmM,
     /// The schedule and regularisers of the DBN example of Srivastava et
@@ -84,7 +84,8 @@ pub enum ClassifyPreset {
     /// (patience 20), the pretraining over `rbm.m`'s.
     Paper,
     /// Hinton & Salakhutdinov (2006) as they fine-tuned (`backpropclassify.m`):
-    /// the `paper` network and pretraining; conjugate gradients with 3 line
+    /// the `paper` network, pretrained by `rbm.m`'s recipe (50 CD-1 epochs a
+    /// layer at 0.1); conjugate gradients with 3 line
     /// searches on each fixed batch of 1,000 images, no dropout or weight
     /// decay, 200 epochs, no choice on validation: the head alone for 5
     /// epochs (on the training images, as the pretraining), then 195 of the
