@@ -28,8 +28,8 @@ pub fn paper_cd_recipe(epochs: usize) -> TrainConfig {
         .with_batch_size(100)
 }
 
-/// How a classifier's layers are pretrained (`mnist-classify
-/// --pretrain-recipe`); a preset names its own.
+/// How a classifier's layers are pretrained (`classify --pretrain-recipe`);
+/// a preset names its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PretrainRecipe {

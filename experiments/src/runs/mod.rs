@@ -25,6 +25,33 @@ pub mod sweep;
 pub mod top_rbm_sweep;
 pub mod updown_sweep;
 
+/// Whether `values` (a grid or list of a sweep: depths, rates, seeds, label
+/// counts) holds a value twice: its arms and units are named by value, so
+/// a repeat would be the same work twice under one name.
+pub fn has_repeats<T: PartialEq>(values: &[T]) -> bool {
+    first_repeat(values).is_some()
+}
+
+/// The first value of `values` equal to an earlier one, as `(earlier,
+/// later)` positions.
+pub fn first_repeat<T: PartialEq>(values: &[T]) -> Option<(usize, usize)> {
+    values.iter().enumerate().find_map(|(later, value)| {
+        values[..later]
+            .iter()
+            .position(|earlier| earlier == value)
+            .map(|earlier| (earlier, later))
+    })
+}
+
+/// The outcome of a run that can stop early: finished with its result, or
+/// interrupted (from the dashboard) with its last committed checkpoint kept
+/// for `--resume`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome<T> {
+    Finished(T),
+    Interrupted,
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -35,24 +62,6 @@ mod tests {
         assert!(super::has_repeats(&[Some(10), None, None]));
         assert!(!super::has_repeats(&[0.1, 0.3]));
         assert!(super::has_repeats(&[0.1, 0.3, 0.1]));
+        assert_eq!(super::first_repeat(&[4, 5, 6, 5, 4]), Some((1, 3)));
     }
-}
-
-/// Whether `values` (a grid or list of a sweep: depths, rates, seeds, label
-/// counts) holds a value twice: its arms and units are named by value, so
-/// a repeat would be the same work twice under one name.
-pub fn has_repeats<T: PartialEq>(values: &[T]) -> bool {
-    values
-        .iter()
-        .enumerate()
-        .any(|(i, value)| values[..i].contains(value))
-}
-
-/// The outcome of a run that can stop early: finished with its result, or
-/// interrupted (from the dashboard) with its last committed checkpoint kept
-/// for `--resume`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome<T> {
-    Finished(T),
-    Interrupted,
 }

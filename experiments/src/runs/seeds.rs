@@ -76,12 +76,10 @@ pub fn summarise_seeds(
     may_differ: &[String],
 ) -> Result<SeedsSummary, SeedsError> {
     let first = dirs.first().ok_or(SeedsError::NoRuns)?;
-    if let Some(dir) = dirs
-        .iter()
-        .enumerate()
-        .find_map(|(i, dir)| dirs[..i].contains(dir).then_some(dir))
-    {
-        return Err(SeedsError::RepeatedRun { dir: dir.clone() });
+    if let Some((_, later)) = super::first_repeat(dirs) {
+        return Err(SeedsError::RepeatedRun {
+            dir: dirs[later].clone(),
+        });
     }
     let results = dirs
         .iter()
@@ -114,16 +112,19 @@ pub fn summarise_seeds(
             }
         }
     }
-    for (i, seed) in seeds.iter().enumerate() {
-        if let Some(seed) = seed
-            && let Some(j) = seeds[..i].iter().position(|s| s == &Some(*seed))
-        {
-            return Err(SeedsError::RepeatedSeed {
-                dir: dirs[i].clone(),
-                other: dirs[j].clone(),
-                seed: *seed,
-            });
-        }
+    // Runs without a seed in their configuration cannot repeat one.
+    let known: Vec<(usize, u64)> = seeds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, seed)| seed.map(|s| (i, s)))
+        .collect();
+    let values: Vec<u64> = known.iter().map(|&(_, s)| s).collect();
+    if let Some((earlier, later)) = super::first_repeat(&values) {
+        return Err(SeedsError::RepeatedSeed {
+            dir: dirs[known[later].0].clone(),
+            other: dirs[known[earlier].0].clone(),
+            seed: values[later],
+        });
     }
     let mut fields = BTreeMap::new();
     for (name, value) in &results[0] {
