@@ -263,6 +263,39 @@ pub mod numbers {
     }
 }
 
+/// `--loglik` and its AIS: log Z and mean log-likelihoods after training.
+/// Flattened into the subcommands that train one RBM.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoglikArgs {
+    /// After training, estimate log Z by AIS and the mean log-likelihood
+    /// of the training rows and of the test (or held-out) rows, into
+    /// result.json; a model with a layer of at most 20 binary units also
+    /// gets the exact log Z.
+    #[arg(long)]
+    pub loglik: bool,
+    /// Parallel AIS runs of --loglik.
+    #[arg(long, default_value_t = 100, requires = "loglik", value_parser = crate::cli::numbers::count)]
+    pub ais_runs: usize,
+    /// Intermediate temperatures of --loglik, linearly spaced; default: the
+    /// 14,500-step schedule of Salakhutdinov & Murray (2008).
+    #[arg(long, requires = "loglik", value_parser = crate::cli::numbers::count)]
+    pub ais_steps: Option<usize>,
+    /// Seed of the AIS runs of --loglik (`loglik`'s default).
+    #[arg(long, default_value_t = 1, requires = "loglik")]
+    pub ais_seed: u64,
+}
+
+impl LoglikArgs {
+    /// The AIS settings of `--loglik`, `None` without it.
+    pub fn settings(&self) -> Option<crate::runs::loglik::AisSettings> {
+        self.loglik.then_some(crate::runs::loglik::AisSettings {
+            runs: self.ais_runs,
+            steps: self.ais_steps,
+            seed: self.ais_seed,
+        })
+    }
+}
+
 /// `--out`, `--resume`, `--overwrite`: where a run is written. Flattened
 /// into every subcommand that writes a run directory.
 #[derive(Debug, Clone, clap::Args)]

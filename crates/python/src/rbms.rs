@@ -283,8 +283,8 @@ pub fn log_likelihood(
                 (log_z, log_z, log_z)
             }
             Some(config) => {
-                let estimate =
-                    rbm::ais_log_partition(&model, rbm::base_rate_biases(&data), &config)?;
+                let base = rbm::base_model_biases(&model, &data)?;
+                let estimate = rbm::ais_log_partition(&model, base, &config)?;
                 (estimate.log_z, estimate.log_z_low, estimate.log_z_high)
             }
         };

@@ -65,3 +65,34 @@ def test_a_sigma_rate_is_not_checked_when_sigma_is_fixed():
 def test_a_switch_that_is_not_a_bool_is_a_value_error_naming_it(field):
     with pytest.raises(ValueError, match=f"GaussianRBM: {field} must be True or False, got 'no'"):
         GaussianRBM(n_components=2, **{field: "no"}).fit(_data(rows=20, width=3))
+
+
+def _independent_gaussian_log_density(X, mean, sd):
+    return float(np.mean(np.sum(
+        -0.5 * ((X - mean) / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi), axis=1)))
+
+
+def test_log_likelihood_is_a_normalised_density_of_the_rows():
+    # With no weights and zero hidden biases, the model is an independent
+    # Gaussian N(b, sigma^2) per column (the hidden units only add log 2
+    # each to both -F and log Z), so the exact log-likelihood is that
+    # Gaussian's log density of the rows, which numpy computes directly.
+    X = _data()
+    model = GaussianRBM(n_components=5, n_iter=1, sigma=0.7, random_state=0).fit(X)
+    model.components_[:] = 0.0
+    model.intercept_hidden_[:] = 0.0
+    expected = _independent_gaussian_log_density(X, model.intercept_visible_, model.sigma_)
+    assert abs(model.log_likelihood(X) - expected) < 1e-4 * abs(expected)
+
+
+def test_ais_agrees_with_the_exact_log_z_of_a_trained_model_with_learned_sigma():
+    X = _data()
+    model = GaussianRBM(n_components=8, n_iter=20, learn_sigma=True, sigma_learning_rate=0.01,
+                        random_state=0).fit(X)
+    exact, exact_log_z, _ = model.log_likelihood(X, return_log_z=True)
+    ais, log_z, (low, high) = model.log_likelihood(X, method="ais", ais_steps=2000,
+                                                   return_log_z=True)
+    # The band is log(mean weight -/+ 3 standard errors); f32 free
+    # energies of 10 columns add about 1e-5 of rounding.
+    assert low - 1e-4 <= exact_log_z <= high + 1e-4, (exact_log_z, low, high)
+    assert abs((ais - exact) + (log_z - exact_log_z)) < 1e-4

@@ -1,18 +1,21 @@
 //! Annealed importance sampling for log Z (Salakhutdinov & Murray 2008).
 //!
 //! The base model A has the data's visible marginals as its visible biases
-//! and hidden units with no weights or biases, so
+//! and hidden units with no weights or biases, so for binary units
 //! `log Z_A = sum_i log(1 + exp(b_A_i)) + n_hidden log 2` exactly.
-//! The intermediate distributions (hidden units summed out) are
+//! The intermediate distributions (hidden units summed out) are, for binary units,
 //! `log p*_beta(v) = (1 - beta) v.b_A + beta v.b_B + sum_j softplus(beta (v W + c)_j)`,
 //! and each transition is one Gibbs sweep that leaves `p_beta` invariant.
+//! Other units replace `softplus` by their log partition function and
+//! add their own energy of `v` (`v^2 / 2` for Gaussian units, in their
+//! normalised coordinates), the same at every `beta`.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 use crate::error::RbmError;
-use crate::math::{logistic, matmul, softplus, to_host_f64};
+use crate::math::{matmul, to_host_f64};
 use crate::model::Rbm;
 use crate::sampler::Sampler;
 use crate::units::UnitKind;
@@ -92,14 +95,20 @@ pub struct AisEstimate {
     pub log_z_low: f64,
     /// log(mean + 3 standard errors) of the weights, plus log Z_A.
     pub log_z_high: f64,
-    /// log Z of the base-rate model (including its uncoupled hidden units).
+    /// log Z of the base model (including its uncoupled hidden units).
     pub log_z_base: f64,
+    /// Kish's effective number of runs, `(sum w)^2 / sum w^2` over the
+    /// importance weights: near `runs` when they agree, near 1 when one run
+    /// dominates (the estimate is then unreliable, and usually low).
+    pub effective_runs: f64,
     /// Each run's log importance weight.
     pub log_weights: Vec<f64>,
 }
 
 /// Base-rate visible biases: `log(p / (1 - p))` of the data's per-unit
 /// means, smoothed as `p = (sum + 0.5) / (rows + 1)` so that no bias is infinite.
+/// For binary visible units; [`base_model_biases`] covers every unit kind
+/// AIS supports.
 ///
 /// # Shapes
 /// - data: `[n, n_visible]` -> `[n_visible]`
@@ -109,22 +118,98 @@ pub fn base_rate_biases(data: &Tensor<2>) -> Tensor<1> {
     p.clone().log() - p.neg().add_scalar(1.0).log()
 }
 
-/// Estimates `log Z` of `rbm` by AIS from the base-rate model with visible
-/// biases `base_visible_bias` (see [`base_rate_biases`]).
+/// The visible biases of the base model A that gives each visible unit of
+/// `rbm` the data's mean, in the units' own coordinates (what
+/// [`ais_log_partition`] takes): [`base_rate_biases`] for binary units;
+/// the mean of `v / sigma` for Gaussian units (A is then `N(mean, sigma^2)`
+/// in data coordinates); for a softmax group, the log of each category's
+/// smoothed frequency `(count + 0.5) / (rows + group / 2)`.
 ///
-/// Only binary visible units are supported for now: the base model and the
-/// transitions are those of Salakhutdinov & Murray for binary RBMs.
+/// # Errors
+/// Data of another width, no rows, or units AIS does not support
+/// (see [`ais_log_partition`]).
+///
+/// # Shapes
+/// - data: `[n, n_visible]` -> `[n_visible]`
+pub fn base_model_biases(rbm: &Rbm, data: &Tensor<2>) -> Result<Tensor<1>, RbmError> {
+    check_ais_units(rbm)?;
+    let [rows, width] = data.dims();
+    if width != rbm.n_visible() {
+        return Err(RbmError::DataWidth {
+            what: "AIS base-model data",
+            expected: rbm.n_visible(),
+            found: width,
+        });
+    }
+    if rows == 0 {
+        return Err(RbmError::EmptyData {
+            what: "AIS base-model data",
+        });
+    }
+    Ok(match rbm.visible_units {
+        UnitKind::Gaussian => rbm
+            .normalize_visible(data.clone())
+            .mean_dim(0)
+            .squeeze_dim::<1>(0),
+        UnitKind::BinaryWithSoftmax { group } => {
+            let binary = base_rate_biases(&data.clone().slice([0..rows, 0..width - group]));
+            let counts = data
+                .clone()
+                .slice([0..rows, width - group..width])
+                .sum_dim(0)
+                .squeeze_dim::<1>(0);
+            let frequencies = (counts + 0.5) / (rows as f64 + group as f64 / 2.0);
+            Tensor::cat(vec![binary, frequencies.log()], 0)
+        }
+        _ => base_rate_biases(data),
+    })
+}
+
+/// Refuses the units whose Gibbs sampler and free energy describe
+/// different models, so that AIS's transitions would not leave its
+/// intermediate distributions invariant.
+fn check_ais_units(rbm: &Rbm) -> Result<(), RbmError> {
+    if rbm.visible_units == UnitKind::NoisyRectified || rbm.hidden_units == UnitKind::NoisyRectified
+    {
+        return Err(RbmError::Unsupported {
+            what: "AIS for NReLU units (their sampler only approximates the model of their free energy)",
+        });
+    }
+    if let UnitKind::SteppedSigmoid { .. } = rbm.visible_units {
+        return Err(RbmError::Unsupported {
+            what: "AIS for stepped-sigmoid visible units (their free energy as a visible layer is approximate)",
+        });
+    }
+    Ok(())
+}
+
+/// Estimates `log Z` of `rbm` by AIS from the base model with visible
+/// biases `base_visible_bias` in the units' own coordinates (see
+/// [`base_model_biases`]; any finite biases give an unbiased estimate of
+/// Z, the data's means a precise one).
+///
+/// The family of distributions, for every unit kind on either side: at
+/// inverse temperature `beta` the visible biases are `(1 - beta) b_A + beta
+/// b_B` and the weights and hidden biases are scaled by `beta`; hidden
+/// units are summed out with their own log partition function, and each
+/// transition is one Gibbs sweep at `beta` with the units' own samplers.
+/// Supported: binary, Gaussian and binary-with-softmax visible units;
+/// binary, Gaussian, stepped-sigmoid and binary-with-softmax hidden units.
+///
+/// # Errors
+/// An invalid schedule, NReLU units on either side or stepped-sigmoid
+/// visible units ([`RbmError::Unsupported`]), biases of another width, an
+/// estimate that is not finite.
+///
+/// # Shapes
+/// - base_visible_bias: `[n_visible]`
 pub fn ais_log_partition(
     rbm: &Rbm,
     base_visible_bias: Tensor<1>,
     config: &AisConfig,
 ) -> Result<AisEstimate, RbmError> {
     config.validate()?;
-    if rbm.visible_units != UnitKind::Bernoulli || rbm.hidden_units != UnitKind::Bernoulli {
-        return Err(RbmError::Unsupported {
-            what: "AIS for RBMs whose units are not all binary",
-        });
-    }
+    check_ais_units(rbm)?;
     let n_visible = rbm.n_visible();
     if base_visible_bias.dims()[0] != n_visible {
         return Err(RbmError::DataWidth {
@@ -133,22 +218,24 @@ pub fn ais_log_partition(
             found: base_visible_bias.dims()[0],
         });
     }
+    let (visible_units, hidden_units) = (rbm.visible_units, rbm.hidden_units);
     let mut sampler = Sampler::new(config.seed);
     let device = rbm.weight.device();
     let weight = rbm.weight.val();
     let weight_t = weight.clone().transpose();
     let hidden_bias = rbm.hidden_bias.val().unsqueeze::<2>();
-    let bias_a = base_visible_bias.clone().unsqueeze::<2>(); // [1, n_visible]
-    let bias_b = rbm.visible_bias.val().unsqueeze::<2>();
+    let bias_a = base_visible_bias.unsqueeze::<2>(); // [1, n_visible]
+    let bias_b = rbm.normalized_visible_bias().unsqueeze::<2>();
     let bias_diff = (bias_b.clone() - bias_a.clone()).transpose(); // [n_visible, 1]
-    // At beta = 0 the hidden units are still there, uncoupled: each
-    // contributes softplus(0) = ln 2 to log p*_0, so Z_0 = Z_A * 2^n_hidden.
-    let log_z_base = to_host_f64(softplus(base_visible_bias).sum())[0]
-        + rbm.n_hidden() as f64 * std::f64::consts::LN_2;
+    // At beta = 0 the hidden units are still there, uncoupled and without
+    // biases: Z_0 = Z_A times each hidden unit's partition function at input 0.
+    let log_z_base = host_sum(visible_units.log_partition_terms(bias_a.clone()))
+        + host_sum(hidden_units.log_partition_terms(Tensor::zeros([1, rbm.n_hidden()], &device)));
 
-    // v ~ p_A: independent Bernoulli(sigmoid(b_A)).
-    let base_mean = logistic(bias_a.clone()).repeat_dim(0, config.runs);
-    let mut visible = sampler.bernoulli(base_mean);
+    // v ~ p_A: the visible units' own distribution with input b_A.
+    let base_input = bias_a.clone().repeat_dim(0, config.runs); // [runs, n_visible]
+    let base_mean = visible_units.mean(base_input.clone());
+    let mut visible = visible_units.sample(base_input, base_mean, &mut sampler);
     // Increments are summed on the device in blocks, and the blocks on the
     // host in f64, so that f32 rounding does not build up over 10^4 steps.
     let mut log_weights = vec![0.0f64; config.runs];
@@ -156,12 +243,14 @@ pub fn ais_log_partition(
     for (step, pair) in config.betas.windows(2).enumerate() {
         let (previous, beta) = (pair[0], pair[1]);
         let input = matmul(visible.clone(), weight.clone()) + hidden_bias.clone(); // [runs, n_hidden]
-        // log p*_beta(v) - log p*_previous(v), with v the state before the transition.
+        // log p*_beta(v) - log p*_previous(v), with v the state before the
+        // transition; the visible units' quadratic energies cancel.
         let visible_term =
             matmul(visible.clone(), bias_diff.clone()).squeeze_dim::<1>(1) * (beta - previous);
-        let hidden_term = (softplus(input.clone() * beta) - softplus(input.clone() * previous))
-            .sum_dim(1)
-            .squeeze_dim::<1>(1);
+        let hidden_term = (hidden_units.log_partition_terms(input.clone() * beta)
+            - hidden_units.log_partition_terms(input.clone() * previous))
+        .sum_dim(1)
+        .squeeze_dim::<1>(1);
         block = block + visible_term + hidden_term;
         if step % 256 == 255 || beta >= 1.0 {
             for (total, part) in log_weights.iter_mut().zip(to_host_f64(block)) {
@@ -171,10 +260,13 @@ pub fn ais_log_partition(
         }
         if beta < 1.0 {
             // One Gibbs sweep that leaves p_beta invariant.
-            let hidden = sampler.bernoulli(logistic(input * beta));
+            let hidden_input = input * beta;
+            let hidden_mean = hidden_units.mean(hidden_input.clone());
+            let hidden = hidden_units.sample(hidden_input, hidden_mean, &mut sampler);
             let visible_input = bias_a.clone() * (1.0 - beta)
                 + (matmul(hidden, weight_t.clone()) + bias_b.clone()) * beta;
-            visible = sampler.bernoulli(logistic(visible_input));
+            let visible_mean = visible_units.mean(visible_input.clone());
+            visible = visible_units.sample(visible_input, visible_mean, &mut sampler);
         }
     }
     let estimate = summarise(log_weights, log_z_base);
@@ -185,6 +277,11 @@ pub fn ais_log_partition(
         });
     }
     Ok(estimate)
+}
+
+/// The sum of every element, on the host in f64.
+fn host_sum(values: Tensor<2>) -> f64 {
+    to_host_f64(values.flatten::<1>(0, 1)).iter().sum()
 }
 
 fn summarise(log_weights: Vec<f64>, log_z_base: f64) -> AisEstimate {
@@ -201,6 +298,8 @@ fn summarise(log_weights: Vec<f64>, log_z_base: f64) -> AisEstimate {
         0.0
     };
     let standard_error = (variance / n).sqrt();
+    let effective_runs =
+        ratios.iter().sum::<f64>().powi(2) / ratios.iter().map(|r| r * r).sum::<f64>();
     let shift = max + log_z_base;
     let low = mean - 3.0 * standard_error;
     AisEstimate {
@@ -212,6 +311,7 @@ fn summarise(log_weights: Vec<f64>, log_z_base: f64) -> AisEstimate {
         },
         log_z_high: (mean + 3.0 * standard_error).ln() + shift,
         log_z_base,
+        effective_runs,
         log_weights,
     }
 }

@@ -300,7 +300,7 @@ impl Rbm {
     }
 
     /// The visible biases in the units' own coordinates (`b / sigma`).
-    fn normalized_visible_bias(&self) -> Tensor<1> {
+    pub(crate) fn normalized_visible_bias(&self) -> Tensor<1> {
         match self.visible_sigma() {
             Some(sigma) => self.visible_bias.val() / sigma,
             None => self.visible_bias.val(),

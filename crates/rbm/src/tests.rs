@@ -1184,3 +1184,91 @@ fn a_gaussian_cd_step_with_learned_sigma_matches_a_hand_computation_and_clamps_s
         }
     }
 }
+
+#[test]
+fn ais_refuses_nrelu_units_on_either_side_and_stepped_sigmoid_visible_units() {
+    let base = Tensor::<1>::zeros([6], &device());
+    let config = AisConfig::linear(4, 10, 0);
+    for (visible, hidden) in [
+        (UnitKind::NoisyRectified, UnitKind::Bernoulli),
+        (UnitKind::Bernoulli, UnitKind::NoisyRectified),
+        (UnitKind::SteppedSigmoid { copies: 3 }, UnitKind::Bernoulli),
+    ] {
+        let rbm = RbmConfig::new(6, 4)
+            .with_visible_units(visible)
+            .with_hidden_units(hidden)
+            .init(&device(), 1);
+        let err = ais_log_partition(&rbm, base.clone(), &config).unwrap_err();
+        let RbmError::Unsupported { what } = err else {
+            panic!("{visible:?} x {hidden:?}: {err:?}");
+        };
+        let named = match visible {
+            UnitKind::SteppedSigmoid { .. } => "stepped-sigmoid",
+            _ => "NReLU",
+        };
+        assert!(what.contains(named), "{what}");
+        assert!(matches!(
+            base_model_biases(&rbm, &two_patterns()),
+            Err(RbmError::Unsupported { .. })
+        ));
+    }
+}
+
+#[test]
+fn base_model_biases_give_each_kind_of_visible_unit_the_datas_mean() {
+    // Binary: the smoothed logit, as base_rate_biases.
+    let data = two_patterns(); // [40, 6]
+    let binary = RbmConfig::new(6, 3).init(&device(), 1);
+    assert_eq!(
+        host1(base_model_biases(&binary, &data).unwrap()),
+        host1(base_rate_biases(&data))
+    );
+    // Gaussian with sigma 2: the mean of v / sigma, so A is N(mean, sigma^2).
+    let gaussian = RbmConfig::new(2, 3)
+        .with_visible_units(UnitKind::Gaussian)
+        .with_visible_sigma(Some(SigmaConfig::fixed(2.0)))
+        .init(&device(), 1);
+    let rows = tensor_from_rows(&[1.0, -4.0, 3.0, 0.0], 2, &device());
+    let biases = host1(base_model_biases(&gaussian, &rows).unwrap());
+    assert_eq!(biases, vec![1.0, -1.0]);
+    // A softmax group of 3: log((count + 0.5) / (rows + 1.5)), which sum to 1.
+    let softmax = RbmConfig::new(4, 3)
+        .with_visible_units(UnitKind::BinaryWithSoftmax { group: 3 })
+        .init(&device(), 1);
+    #[rustfmt::skip]
+    let rows = tensor_from_rows(
+        &[
+            1.0, 1.0, 0.0, 0.0,
+            0.0, 1.0, 0.0, 0.0,
+            1.0, 0.0, 0.0, 1.0,
+        ],
+        4,
+        &device(),
+    );
+    let biases = host1(base_model_biases(&softmax, &rows).unwrap());
+    let expected_binary = ((2.5f64 / 4.0) / (1.0 - 2.5 / 4.0)).ln();
+    assert!(
+        (biases[0] as f64 - expected_binary).abs() < 1e-6,
+        "{biases:?}"
+    );
+    for (bias, count) in biases[1..].iter().zip([2.0, 0.0, 1.0]) {
+        let expected = ((count + 0.5f64) / 4.5).ln();
+        assert!((*bias as f64 - expected).abs() < 1e-6, "{biases:?}");
+    }
+    let total: f64 = biases[1..].iter().map(|b| (*b as f64).exp()).sum();
+    assert!((total - 1.0).abs() < 1e-6);
+    // Data of another width, and no rows, are named.
+    assert!(matches!(
+        base_model_biases(&binary, &rows),
+        Err(RbmError::DataWidth {
+            expected: 6,
+            found: 4,
+            ..
+        })
+    ));
+    let empty = Tensor::<2>::zeros([0, 6], &device());
+    assert!(matches!(
+        base_model_biases(&binary, &empty),
+        Err(RbmError::EmptyData { .. })
+    ));
+}

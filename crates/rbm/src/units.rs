@@ -179,7 +179,25 @@ impl UnitKind {
     /// # Shapes
     /// - total_input: `[batch, units]` -> `[batch]`
     pub fn log_partition(&self, total_input: Tensor<2>) -> Tensor<1> {
-        let per_unit = match self {
+        if let UnitKind::BinaryWithSoftmax { group } = self {
+            let (binary, softmax) = split_group(total_input, *group);
+            return softplus(binary).sum_dim(1).squeeze_dim(1) + log_sum_exp_rows(softmax);
+        }
+        self.log_partition_terms(total_input)
+            .sum_dim(1)
+            .squeeze_dim(1)
+    }
+
+    /// The terms whose sum over columns is [`UnitKind::log_partition`]: one
+    /// per unit, and one for a softmax group as a whole (for
+    /// [`UnitKind::BinaryWithSoftmax`], the binary units' columns and then
+    /// the group's). AIS takes differences of these term by term before
+    /// summing, so that f32 does not subtract two large sums.
+    ///
+    /// # Shapes
+    /// - total_input: `[batch, units]` -> `[batch, terms]`
+    pub fn log_partition_terms(&self, total_input: Tensor<2>) -> Tensor<2> {
+        match self {
             UnitKind::Bernoulli => softplus(total_input),
             UnitKind::Gaussian => {
                 total_input.square() * 0.5 + 0.5 * (2.0 * std::f64::consts::PI).ln()
@@ -191,10 +209,12 @@ impl UnitKind {
             UnitKind::NoisyRectified => infinite_stepped_log_partition(total_input),
             UnitKind::BinaryWithSoftmax { group } => {
                 let (binary, softmax) = split_group(total_input, *group);
-                return softplus(binary).sum_dim(1).squeeze_dim(1) + log_sum_exp_rows(softmax);
+                Tensor::cat(
+                    vec![softplus(binary), log_sum_exp_rows(softmax).unsqueeze_dim(1)],
+                    1,
+                )
             }
-        };
-        per_unit.sum_dim(1).squeeze_dim(1)
+        }
     }
 
     /// `log p(states | total_input)` under the factorial conditional, summed

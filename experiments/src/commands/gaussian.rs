@@ -66,6 +66,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]
+    loglik: crate::cli::LoglikArgs,
+    #[command(flatten)]
     run: crate::cli::RunArgs,
     #[command(flatten)]
     device: crate::device::DeviceArgs,
@@ -116,6 +118,7 @@ fn config_from_args(args: &Args) -> Result<GaussianRunConfig, Box<dyn std::error
             .with_sigma_learning_rate(Some(args.sigma_lr))
             .with_monitor_rows(held_out)
             .with_seed(args.seed),
+        loglik: args.loglik.settings(),
     };
     config.validate()?;
     Ok(config)

@@ -4,7 +4,6 @@
 //! cargo run --release -- train-rbm --cd-epochs 20 --hidden 500 --out runs/rbm
 
 use crate::data::BinarizeMode;
-use crate::runs::loglik::AisSettings;
 use crate::runs::rbm::{RbmRunConfig, train_rbm};
 use rbm::RbmConfig;
 
@@ -36,21 +35,8 @@ pub struct Args {
     /// from before the default became 1 pass --seed 42).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// After training, estimate log Z by AIS and the mean train and test
-    /// log-likelihoods into result.json (as `deepbelief loglik RUN` with
-    /// the same AIS flags would).
-    #[arg(long)]
-    loglik: bool,
-    /// Parallel AIS runs of --loglik.
-    #[arg(long, default_value_t = 100, requires = "loglik", value_parser = crate::cli::numbers::count)]
-    ais_runs: usize,
-    /// Intermediate temperatures of --loglik, linearly spaced; default: the
-    /// 14,500-step schedule of Salakhutdinov & Murray (2008).
-    #[arg(long, requires = "loglik", value_parser = crate::cli::numbers::count)]
-    ais_steps: Option<usize>,
-    /// Seed of the AIS runs of --loglik (`loglik`'s default).
-    #[arg(long, default_value_t = 1, requires = "loglik")]
-    ais_seed: u64,
+    #[command(flatten)]
+    loglik: crate::cli::LoglikArgs,
     #[command(flatten)]
     run: crate::cli::RunArgs,
     #[command(flatten)]
@@ -92,11 +78,7 @@ fn run_config_from_args(
         held_out,
         train_rows: crate::data::train_rows_flag(args.train_rows, available)?,
         device: args.common.device.device.clone(),
-        loglik: args.loglik.then_some(AisSettings {
-            runs: args.ais_runs,
-            steps: args.ais_steps,
-            seed: args.ais_seed,
-        }),
+        loglik: args.loglik.settings(),
     };
     config.validate()?;
     Ok(config)

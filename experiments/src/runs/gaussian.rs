@@ -1,6 +1,7 @@
 //! A Gaussian-Bernoulli RBM on natural-image patches or real-valued rows:
 //! the run's configuration and the run (checkpointed training on the
-//! dashboard, then filters and the held-out reconstruction error).
+//! dashboard, then filters, the held-out reconstruction error and, with
+//! `--loglik`, the log-likelihoods by AIS).
 
 use burn::prelude::*;
 use rbm::{RbmConfig, TrainConfig};
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::Outcome;
 use crate::patches::{LoadedRows, PatchSpec, RowsSpec, load_patches, load_rows};
 use crate::run_dir::RunDir;
+use crate::runs::loglik::{AisSettings, LoglikEstimate, ais_line, estimate_loglik, loglik_lines};
 use crate::runs::rbm::{train_on_dashboard, write_filters};
 
 /// Named recipes.
@@ -61,6 +63,12 @@ pub struct GaussianRunConfig {
     pub rows: Option<RowsSpec>,
     pub rbm: RbmConfig,
     pub train: TrainConfig,
+    /// AIS after training (`--loglik`): log Z and the training and
+    /// held-out rows' mean log-likelihoods into `result.json`. Absent from
+    /// the file when off, so that runs from before the option keep their
+    /// identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loglik: Option<AisSettings>,
 }
 
 impl GaussianRunConfig {
@@ -77,11 +85,32 @@ impl GaussianRunConfig {
         }
         self.rbm.validate()?;
         self.train.validate()?;
+        if let Some(ais) = &self.loglik {
+            ais.config().validate()?;
+        }
         Ok(())
     }
 }
 
 crate::run_config!(GaussianRunConfig);
+
+/// What a finished `gaussian` run writes as `result.json`.
+#[derive(Debug, Serialize)]
+struct GaussianResult {
+    epochs_done: usize,
+    /// Over every process that worked on the run (see `RunClock`).
+    wall_minutes: f64,
+    processes: usize,
+    /// Mean squared error of the held-out rows' mean-field
+    /// reconstructions, in the (whitened) data's units.
+    held_out_recon_mse: f64,
+    mean_sigma: f64,
+    /// With `--loglik`: `train_loglik` over the training rows and
+    /// `test_loglik` over the held-out rows, in nats per row (a density,
+    /// in the whitened data's coordinates).
+    #[serde(flatten)]
+    loglik: Option<LoglikEstimate>,
+}
 
 /// Runs (or resumes) the run of `config` in `run` on `device`.
 pub fn train_gaussian(
@@ -91,6 +120,7 @@ pub fn train_gaussian(
     device_name: &str,
     say: &mut dyn FnMut(&str),
 ) -> Result<Outcome<()>, Box<dyn std::error::Error>> {
+    let clock = run.clock()?;
     let (train, held_out, image, what) = match (&config.patches, &config.rows) {
         (Some(spec), _) => {
             let (train, held_out) = load_patches(spec, device)?;
@@ -149,10 +179,22 @@ pub fn train_gaussian(
         .mean()
         .into_scalar::<f32>();
     // The last epoch's held-out metric (the monitor uses every held-out row).
-    let held_out_recon = (held_out.clone() - rbm.reconstruct(held_out))
+    let held_out_recon = (held_out.clone() - rbm.reconstruct(held_out.clone()))
         .square()
         .mean()
         .into_scalar::<f32>();
+    let loglik = match &config.loglik {
+        Some(ais) => {
+            let ais = ais.config();
+            say(&ais_line(&ais, train.dims()[0]));
+            let estimate = estimate_loglik(rbm, &train, &held_out, &ais)?;
+            for line in loglik_lines(&estimate) {
+                say(&line);
+            }
+            Some(estimate)
+        }
+        None => None,
+    };
     write_filters(rbm, 100, image, &run.file("filters.png"))?;
     if let Err(e) = crate::output::plots::write_learning_curves(
         run,
@@ -160,8 +202,21 @@ pub fn train_gaussian(
     ) {
         say(&format!("warning: learning curves not drawn: {e}"));
     }
+    let wall = clock.total();
+    run.write_json(
+        "result.json",
+        &GaussianResult {
+            epochs_done: trainer.epochs_done(),
+            wall_minutes: wall.wall_seconds / 60.0,
+            processes: wall.processes,
+            held_out_recon_mse: held_out_recon as f64,
+            mean_sigma: mean_sigma as f64,
+            loglik,
+        },
+    )?;
     say(&format!(
-        "mean sigma {mean_sigma:.3}; wrote {}",
+        "mean sigma {mean_sigma:.3}; {:.1} min; wrote {}",
+        wall.wall_seconds / 60.0,
         run.path.display()
     ));
     say(&format!("recon_mse={held_out_recon:.4}"));

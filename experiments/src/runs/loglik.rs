@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use rbm::{
-    AisConfig, Rbm, RbmError, ais_log_partition, base_rate_biases, load_rbm, mean_log_likelihood,
+    AisConfig, Rbm, RbmError, ais_log_partition, base_model_biases, load_rbm, mean_log_likelihood,
 };
 use serde::{Deserialize, Serialize};
 
@@ -42,8 +42,10 @@ pub struct LoglikEstimate {
     /// log(mean -+ 3 standard errors) of the importance weights.
     pub log_z_low: f64,
     pub log_z_high: f64,
-    /// log Z of the base-rate model AIS starts from.
+    /// log Z of the base model AIS starts from.
     pub log_z_base: f64,
+    /// Kish's effective number of AIS runs (see `rbm::AisEstimate`).
+    pub effective_runs: f64,
     pub train_loglik: f64,
     pub test_loglik: f64,
     /// Time of the AIS runs alone.
@@ -89,12 +91,13 @@ pub fn loglik_test_images(
     images_tensor(&set.test, mode.with_seed(seed.wrapping_add(1)), device)
 }
 
-/// AIS on `rbm` from the base rates of `train`, then the mean
-/// log-likelihood of `train` and of `test` under that log Z.
+/// AIS on `rbm` from the base model of `train`'s means
+/// ([`rbm::base_model_biases`]), then the mean log-likelihood of `train`
+/// and of `test` under that log Z.
 ///
 /// # Errors
-/// Invalid AIS settings, an RBM AIS does not support (units that are not
-/// binary), data of the wrong width.
+/// Invalid AIS settings, an RBM AIS does not support (NReLU units,
+/// stepped-sigmoid visible units), data of the wrong width.
 pub fn estimate_loglik(
     rbm: &Rbm,
     train: &Tensor<2>,
@@ -102,7 +105,7 @@ pub fn estimate_loglik(
     ais: &AisConfig,
 ) -> Result<LoglikEstimate, RbmError> {
     let started = Instant::now();
-    let estimate = ais_log_partition(rbm, base_rate_biases(train), ais)?;
+    let estimate = ais_log_partition(rbm, base_model_biases(rbm, train)?, ais)?;
     let ais_seconds = started.elapsed().as_secs_f64();
     let exact_log_z = match rbm::enumerated_units(rbm) {
         Ok(units) if units <= EXACT_UNITS_AT_MOST => Some(rbm::exact_log_partition(rbm)?),
@@ -113,6 +116,7 @@ pub fn estimate_loglik(
         log_z_low: estimate.log_z_low,
         log_z_high: estimate.log_z_high,
         log_z_base: estimate.log_z_base,
+        effective_runs: estimate.effective_runs,
         train_loglik: mean_log_likelihood(rbm, train, estimate.log_z)?,
         test_loglik: mean_log_likelihood(rbm, test, estimate.log_z)?,
         ais_seconds,
@@ -123,7 +127,7 @@ pub fn estimate_loglik(
 /// The line that announces the AIS of an estimate.
 pub fn ais_line(ais: &AisConfig, train_rows: usize) -> String {
     format!(
-        "AIS: {} runs, {} temperatures, base rate from the {train_rows} training images",
+        "AIS: {} runs, {} temperatures, base model from the {train_rows} training rows",
         ais.runs,
         ais.betas.len(),
     )
@@ -135,10 +139,11 @@ pub fn ais_line(ais: &AisConfig, train_rows: usize) -> String {
 pub fn loglik_lines(estimate: &LoglikEstimate) -> Vec<String> {
     let mut lines = vec![
         format!(
-            "log Z = {:.3}, 3-sigma band [{:.3}, {:.3}], base-rate log Z_A = {:.3}, {:.1} s",
+            "log Z = {:.3}, 3-sigma band [{:.3}, {:.3}], effective runs {:.1}, base model log Z_A = {:.3}, {:.1} s",
             estimate.log_z,
             estimate.log_z_low,
             estimate.log_z_high,
+            estimate.effective_runs,
             estimate.log_z_base,
             estimate.ais_seconds
         ),
@@ -146,6 +151,14 @@ pub fn loglik_lines(estimate: &LoglikEstimate) -> Vec<String> {
         format!("log_z={:.4}", estimate.log_z),
         format!("test_loglik={:.3}", estimate.test_loglik),
     ];
+    if estimate.log_z_low == f64::NEG_INFINITY {
+        lines.insert(
+            1,
+            "warning: the band reaches zero weight: a few runs carry the estimate, which is then \
+             usually too low (the log-likelihoods too high); more --ais-steps or --ais-runs"
+                .to_string(),
+        );
+    }
     if let Some(exact) = estimate.exact_log_z {
         // Both log-likelihoods are mean(-F) - log Z: only log Z changes.
         let shift = estimate.log_z - exact;

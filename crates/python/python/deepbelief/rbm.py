@@ -65,6 +65,38 @@ class _Rbm(SavedAsRustFile, TransformerMixin, BaseEstimator):
                 print(f"[{type(self).__name__}] Iteration {epoch}, reconstruction error = {error:.6f}")
         return self
 
+    def log_likelihood(self, X, method="exact", *, ais_runs=100, ais_steps=None,
+                       return_log_z=False):
+        """Mean log-likelihood per row of ``X`` in nats, ``mean(-F(v)) - log Z``
+        (for Gaussian visible units a log density of ``v`` itself).
+
+        ``method="exact"`` sums over every state of the smaller binary layer
+        (up to about 25 units); ``"ais"`` estimates log Z by annealed
+        importance sampling (Salakhutdinov & Murray 2008: ``ais_runs`` runs
+        from the base model that gives each visible unit the mean of ``X``,
+        on their 14,501 temperatures, or ``ais_steps + 1`` equally spaced
+        ones). With ``return_log_z``, returns ``(log_likelihood, log_z,
+        (log_z_low, log_z_high))``, the band being log of the mean
+        importance weight -/+ 3 standard errors; a band that reaches zero
+        weight (``log_z_low`` of ``-inf``) says a few runs carry the
+        estimate, which is then usually too low: raise ``ais_steps``.
+        """
+        check_is_fitted(self)
+        X = float32(self._checked_rows(X))
+        if method not in ("exact", "ais"):
+            raise ValueError(f"log_likelihood: method must be 'exact' or 'ais', got {method!r}")
+        ais_runs = check_positive_int("log_likelihood", "ais_runs", ais_runs)
+        if ais_steps is not None:
+            ais_steps = check_positive_int("log_likelihood", "ais_steps", ais_steps)
+        ll, log_z, low, high = _native.log_likelihood(
+            self._parts(), X, method, ais_runs, ais_steps, native_seed(self.random_state),
+            str(self.device))
+        return (ll, log_z, (low, high)) if return_log_z else ll
+
+    def _checked_rows(self, X):
+        """``X`` checked against the fitted model, as float32 rows."""
+        return validate_data(self, X, reset=False, dtype=np.float32, order="C")
+
     def save(self, path):
         """Write the fitted model as the Rust side's safetensors file (what
         ``deepbelief train-rbm`` writes and ``rbm::load_rbm`` reads)."""
@@ -158,6 +190,9 @@ class BernoulliRBM(BinaryInput, _Rbm):
         self.weight_decay = weight_decay
         self.device = device
 
+    def _checked_rows(self, X):
+        return self._check_input(X, reset=False, dtype=np.float32)
+
     def _check_input(self, X, reset, dtype):
         return self._unit_interval(validate_data(self, X, reset=reset, dtype=dtype, order="C"))
 
@@ -230,30 +265,6 @@ class BernoulliRBM(BinaryInput, _Rbm):
         flipped[rows, flipped_feature] = 1 - flipped[rows, flipped_feature]
         gap = self._free_energy(flipped) - self._free_energy(v)
         return -v.shape[1] * np.logaddexp(0, -gap)
-
-    def log_likelihood(self, X, method="exact", *, ais_runs=100, ais_steps=None,
-                       return_log_z=False):
-        """Mean log-likelihood per row of ``X`` in nats, ``mean(-F(v)) - log Z``.
-
-        ``method="exact"`` sums over every state of the smaller layer (up to
-        about 25 units); ``"ais"`` estimates log Z by annealed importance
-        sampling (Salakhutdinov & Murray 2008: ``ais_runs`` runs from the
-        base-rate model of ``X``, on their 14,501 temperatures, or
-        ``ais_steps + 1`` equally spaced ones). With ``return_log_z``,
-        returns ``(log_likelihood, log_z, (log_z_low, log_z_high))``, the
-        band being log of the mean importance weight -/+ 3 standard errors.
-        """
-        check_is_fitted(self)
-        X = float32(self._check_input(X, reset=False, dtype=np.float32))
-        if method not in ("exact", "ais"):
-            raise ValueError(f"log_likelihood: method must be 'exact' or 'ais', got {method!r}")
-        ais_runs = check_positive_int("log_likelihood", "ais_runs", ais_runs)
-        if ais_steps is not None:
-            ais_steps = check_positive_int("log_likelihood", "ais_steps", ais_steps)
-        ll, log_z, low, high = _native.log_likelihood(
-            self._parts(), X, method, ais_runs, ais_steps, native_seed(self.random_state),
-            str(self.device))
-        return (ll, log_z, (low, high)) if return_log_z else ll
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
