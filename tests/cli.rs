@@ -65,6 +65,22 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
         ("bound", &["--side", "0"], &["--side"]),
         ("bound", &["--side", "17"], &["--side"]),
         ("bound", &["--hidden", "0"], &["--hidden"]),
+        ("bound", &["--hidden", "21"], &["--hidden", "at most 20"]),
+        (
+            "bound",
+            &["--preset", "mnist", "--side", "3"],
+            &["--side", "--preset mnist"],
+        ),
+        (
+            "bound",
+            &["--samples", "5"],
+            &["--samples", "--preset bars"],
+        ),
+        (
+            "bound",
+            &["--preset", "mnist", "--ais-runs", "0"],
+            &["--ais-runs"],
+        ),
         (
             "train-rbm",
             &["--hidden", "1000000000000"],
@@ -1591,5 +1607,51 @@ fn gaussian_sweeps_estimate_the_log_likelihood_by_ais_beyond_20_hidden_units() {
         String::from_utf8_lossy(&output.stdout).contains("(AIS: log Z"),
         "{}",
         String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+#[test]
+fn bound_on_mnist_starts_at_log_p_v_and_reports_both_log_z_estimates() {
+    // A 784-16 first layer: with the second layer its transpose, the
+    // sampled bound is log p(v) itself (the same log Z), so the table's
+    // two columns must print the same number.
+    let output = run(
+        "bound",
+        &[
+            "--preset",
+            "mnist",
+            "--hidden",
+            "16",
+            "--first-epochs",
+            "1",
+            "--second-epochs",
+            "1",
+            "--seeds",
+            "1",
+            "--samples",
+            "3",
+            "--test-rows",
+            "300",
+            "--ais-runs",
+            "20",
+            "--ais-steps",
+            "300",
+        ],
+    );
+    succeeds(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let row = stdout
+        .lines()
+        .find(|line| line.starts_with("| 1 |"))
+        .unwrap_or_else(|| panic!("no row for seed 1:\n{stdout}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let log_p: f64 = cells[2].parse().unwrap();
+    let before: f64 = cells[3].split(' ').next().unwrap().parse().unwrap();
+    let after: f64 = cells[4].split(' ').next().unwrap().parse().unwrap();
+    assert_eq!(log_p, before, "{row}");
+    assert!(log_p < 0.0 && after.is_finite(), "{row}");
+    assert!(
+        cells[6].contains("eff.") && cells[7].contains("eff."),
+        "{row}"
     );
 }

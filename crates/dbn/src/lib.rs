@@ -71,7 +71,7 @@ pub use store::{
     CLASSIFIER_METADATA_KEY, GENERATIVE_METADATA_KEY, STACK_METADATA_KEY, load_classifier,
     load_generative, load_stack, save_classifier, save_generative, save_stack,
 };
-pub use theory::bound::{transposed, variational_bound};
+pub use theory::bound::{SampledBound, sampled_variational_bound, transposed, variational_bound};
 
 #[cfg(test)]
 mod tests;

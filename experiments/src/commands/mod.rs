@@ -52,8 +52,8 @@ pub enum Command {
     /// The generative DBN's up-down rates chosen on validation: learning
     /// rate x momentum x weight decay from one greedy DBN.
     UpdownSweep(updown_sweep::Args),
-    /// The exact variational bound of a two-layer DBN before and after
-    /// stacking.
+    /// The variational bound of a two-layer DBN before and after stacking:
+    /// exact on bars-and-stripes, by AIS and sampling on MNIST.
     Bound(bound::Args),
     /// An RBM as an infinite sigmoid belief net with tied weights, exactly.
     InfiniteSbn(infinite_sbn::Args),
@@ -83,7 +83,7 @@ impl Command {
             Command::GaussianSweeps(args) => gaussian_sweeps::run(args, matches),
             Command::TopRbmSweep(args) => top_rbm_sweep::run(args),
             Command::UpdownSweep(args) => updown_sweep::run(args, matches),
-            Command::Bound(args) => bound::run(args),
+            Command::Bound(args) => bound::run(args, matches),
             Command::InfiniteSbn(args) => infinite_sbn::run(args),
             Command::Study(args) => study::run(args, matches),
             Command::FewLabels(args) => few_labels::run(args, matches),

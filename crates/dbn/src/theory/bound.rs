@@ -1,9 +1,11 @@
-//! The variational lower bound on `log p(v)` of a two-layer DBN, exactly,
-//! for models small enough to enumerate the first hidden layer: the
-//! quantity that greedy training improves (HOT 2006, section 4).
+//! The variational lower bound on `log p(v)` of a two-layer DBN: the
+//! quantity that greedy training improves (HOT 2006, section 4). Exactly,
+//! for models small enough to enumerate the first hidden layer; by
+//! sampling the first hidden layer from its posterior, with the upper
+//! RBM's log Z given (AIS), for models of any size.
 
 use burn::prelude::*;
-use rbm::{MAX_ENUMERATED_UNITS, Rbm, RbmError, exact_log_partition, math::to_host_f64};
+use rbm::{MAX_ENUMERATED_UNITS, Rbm, RbmError, Sampler, exact_log_partition, math::to_host_f64};
 
 use crate::error::DbnError;
 
@@ -79,4 +81,102 @@ pub fn transposed(lower: &Rbm) -> Rbm {
     upper.visible_bias = upper.visible_bias.map(|_| lower.hidden_bias.val());
     upper.hidden_bias = upper.hidden_bias.map(|_| lower.visible_bias.val());
     upper
+}
+
+/// A Monte Carlo estimate of the mean variational bound over a set of rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampledBound {
+    /// Mean over the rows of each row's mean over its samples, in nats.
+    pub mean: f64,
+    /// The standard error of `mean` from the sampling of the hidden states
+    /// alone (the rows are fixed): `sqrt(sum_i s_i^2 / K) / n`, with `s_i`
+    /// the spread of row `i`'s `K` terms. Zero when `Q` is the exact
+    /// posterior of the DBN (each term is then `log p(v)` itself).
+    pub standard_error: f64,
+}
+
+/// Rows per chunk of [`sampled_variational_bound`] (times the samples per
+/// row: the chunk's tensors are `[rows x samples, units]`).
+const BOUND_CHUNK_ROWS: usize = 200;
+
+/// The bound of [`variational_bound`], estimated by drawing `samples`
+/// states `h ~ Q(h | v)` per row of `data` and averaging
+/// `log p(v | h) + log p(h) - log Q(h | v)`, where `log p(h) = -F_upper(h)
+/// - upper_log_z` (`upper_log_z` exact or by AIS: an error in it shifts
+///   the bound by the same amount). Unbiased for the bound given
+///   `upper_log_z`; no limit on the layers' sizes.
+///
+/// # Errors
+/// Layers that do not fit, `samples` of 0, no rows, a result that is not
+/// finite.
+///
+/// # Shapes
+/// - data: `[n, lower.n_visible]`
+pub fn sampled_variational_bound(
+    lower: &Rbm,
+    upper: &Rbm,
+    upper_log_z: f64,
+    data: &Tensor<2>,
+    samples: usize,
+    sampler: &mut Sampler,
+) -> Result<SampledBound, DbnError> {
+    if upper.n_visible() != lower.n_hidden() {
+        return Err(DbnError::DataWidth {
+            what: "upper RBM's visible layer",
+            expected: lower.n_hidden(),
+            found: upper.n_visible(),
+        });
+    }
+    let [rows, width] = data.dims();
+    if width != lower.n_visible() {
+        return Err(DbnError::DataWidth {
+            what: "bound data",
+            expected: lower.n_visible(),
+            found: width,
+        });
+    }
+    if rows == 0 || samples == 0 {
+        return Err(DbnError::EmptyData {
+            what: "bound data (rows and samples per row)",
+        });
+    }
+    let (mut total, mut variance_sum) = (0.0, 0.0);
+    for start in (0..rows).step_by(BOUND_CHUNK_ROWS) {
+        let end = (start + BOUND_CHUNK_ROWS).min(rows);
+        // Each row `samples` times in a row: [(end - start) * samples, V].
+        let visible = data
+            .clone()
+            .slice(start..end)
+            .unsqueeze_dim::<3>(1)
+            .repeat_dim(1, samples)
+            .reshape([(end - start) * samples, width]);
+        let hidden = lower.sample_hidden(visible.clone(), sampler);
+        let log_q = lower.log_posterior(visible.clone(), hidden.clone())?;
+        let log_likelihood = lower
+            .visible_units
+            .log_probability(visible, lower.visible_input(hidden.clone()))?;
+        let log_prior = upper.free_energy(hidden).neg();
+        let terms = to_host_f64(log_likelihood + log_prior - log_q);
+        for row in terms.chunks(samples) {
+            let mean = row.iter().sum::<f64>() / samples as f64;
+            total += mean - upper_log_z;
+            if samples > 1 {
+                variance_sum += row.iter().map(|t| (t - mean).powi(2)).sum::<f64>()
+                    / (samples - 1) as f64
+                    / samples as f64;
+            }
+        }
+    }
+    let mean = total / rows as f64;
+    if !mean.is_finite() {
+        return Err(RbmError::NotFinite {
+            quantity: "sampled variational bound",
+            value: mean,
+        }
+        .into());
+    }
+    Ok(SampledBound {
+        mean,
+        standard_error: variance_sum.sqrt() / rows as f64,
+    })
 }
