@@ -1650,8 +1650,6 @@ fn bound_on_mnist_starts_at_log_p_v_and_reports_both_log_z_estimates() {
     let after: f64 = cells[4].split(' ').next().unwrap().parse().unwrap();
     assert_eq!(log_p, before, "{row}");
     assert!(log_p < 0.0 && after.is_finite(), "{row}");
-    assert!(
-        cells[6].contains("eff.") && cells[7].contains("eff."),
-        "{row}"
-    );
+    // log Z of layer 1 (hidden side), of layer 2, of layer 1 (pixel side).
+    assert!(cells[6..9].iter().all(|c| c.contains("eff.")), "{row}");
 }

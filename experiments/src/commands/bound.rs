@@ -20,8 +20,9 @@ pub enum Preset {
     Bars,
     /// MNIST: a 784-500 RBM by 20 PCD-1 epochs (rate 0.01 falling to
     /// 0.0001), then the second layer, from its transpose, 20 epochs (from
-    /// 0.001); log Z of each layer by AIS, the bound sampled from the first
-    /// layer's posterior (minutes a seed).
+    /// 0.001); log Z of each layer by AIS (layer 1's also over its pixels,
+    /// as a check), the bound sampled from the first layer's posterior
+    /// (minutes a seed).
     Mnist,
 }
 
