@@ -1133,6 +1133,42 @@ fn train_rbm_loglik_is_the_loglik_subcommands_estimate() {
             "{printed}"
         );
         assert!(printed.contains("AIS is "), "{printed}");
+        // Annealed over the 8 hidden units instead: the same exact log Z,
+        // and an estimate inside its own band of it (with f32's 1e-4).
+        let output = run(
+            "loglik",
+            &[
+                &text(out),
+                ais[0],
+                ais[1],
+                ais[2],
+                ais[3],
+                "--ais-side",
+                "hidden",
+            ],
+        );
+        succeeds(&output);
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(printed.contains("over the hidden units"), "{printed}");
+        let value = |key: &str| -> f64 {
+            printed
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("{key} in {printed}"))
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(value("exact_log_z"), (exact * 1e4).round() / 1e4);
+        let band: Vec<f64> = printed
+            .lines()
+            .find_map(|l| l.split_once("3-sigma band [").map(|(_, rest)| rest))
+            .and_then(|rest| rest.split_once(']'))
+            .map(|(band, _)| band.split(", ").map(|x| x.parse().unwrap()).collect())
+            .unwrap_or_else(|| panic!("band in {printed}"));
+        assert!(
+            band[0] - 1e-3 <= exact && exact <= band[1] + 1e-3,
+            "{band:?} vs {exact}"
+        );
     }
     // The AIS flags mean nothing without --loglik.
     let output = tiny_rbm(&dir.path().join("plain"), &["--ais-runs", "5"]);

@@ -283,6 +283,27 @@ pub struct LoglikArgs {
     /// Seed of the AIS runs of --loglik (`loglik`'s default).
     #[arg(long, default_value_t = 1, requires = "loglik")]
     pub ais_seed: u64,
+    /// The layer AIS anneals over: `visible` (Salakhutdinov & Murray's, from
+    /// the data's base rates) or `hidden` (the transposed RBM, from the
+    /// base rates of E[h | v]); both estimate the same log Z.
+    #[arg(long, value_enum, default_value_t = AisSideArg::Visible, requires = "loglik")]
+    pub ais_side: AisSideArg,
+}
+
+/// `--ais-side`: which layer AIS anneals over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AisSideArg {
+    Visible,
+    Hidden,
+}
+
+impl From<AisSideArg> for rbm::AisSide {
+    fn from(side: AisSideArg) -> Self {
+        match side {
+            AisSideArg::Visible => rbm::AisSide::Visible,
+            AisSideArg::Hidden => rbm::AisSide::Hidden,
+        }
+    }
 }
 
 impl LoglikArgs {
@@ -292,6 +313,7 @@ impl LoglikArgs {
             runs: self.ais_runs,
             steps: self.ais_steps,
             seed: self.ais_seed,
+            side: self.ais_side.into(),
         })
     }
 }

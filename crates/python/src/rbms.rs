@@ -237,13 +237,14 @@ pub fn partial_fit_rbm<'py>(
 
 /// The mean log-likelihood per row of `x` under the RBM of `parts`, in
 /// nats, with log Z exact (`method = "exact"`: enumerates the smaller
-/// layer) or estimated by AIS (`"ais"`: `ais_runs` runs from the base-rate
-/// model of `x`, on Salakhutdinov & Murray's 14,501 temperatures or
+/// layer) or estimated by AIS (`"ais"`: `ais_runs` runs from the base
+/// model of `x`'s means over the layer `ais_side` names, `"visible"` or
+/// `"hidden"`, on Salakhutdinov & Murray's 14,501 temperatures or
 /// `ais_steps` + 1 equally spaced ones). Returns the log-likelihood, log Z
 /// and log Z's band (log of the mean importance weight -/+ 3 standard
 /// errors; both equal log Z when exact).
 #[pyfunction]
-#[pyo3(signature = (parts, x, method, ais_runs, ais_steps, seed, device_name))]
+#[pyo3(signature = (parts, x, method, ais_runs, ais_steps, ais_side, seed, device_name))]
 #[allow(clippy::too_many_arguments)]
 pub fn log_likelihood(
     py: Python<'_>,
@@ -252,12 +253,22 @@ pub fn log_likelihood(
     method: &str,
     ais_runs: usize,
     ais_steps: Option<usize>,
+    ais_side: &str,
     seed: u64,
     device_name: &str,
 ) -> PyResult<(f64, f64, f64, f64)> {
     let device = device(device_name)?;
     let model = rbm_of(&parts, &device)?;
     let (values, rows, width) = rows_of(&x);
+    let side = match ais_side {
+        "visible" => rbm::AisSide::Visible,
+        "hidden" => rbm::AisSide::Hidden,
+        other => {
+            return Err(value_error(format!(
+                "ais_side: expected \"visible\" or \"hidden\", found {other:?}"
+            )));
+        }
+    };
     let ais = match method {
         "exact" => None,
         "ais" => {
@@ -283,8 +294,7 @@ pub fn log_likelihood(
                 (log_z, log_z, log_z)
             }
             Some(config) => {
-                let base = rbm::base_model_biases(&model, &data)?;
-                let estimate = rbm::ais_log_partition(&model, base, &config)?;
+                let estimate = rbm::ais_log_partition_from_data(&model, &data, side, &config)?;
                 (estimate.log_z, estimate.log_z_low, estimate.log_z_high)
             }
         };

@@ -96,3 +96,10 @@ def test_ais_agrees_with_the_exact_log_z_of_a_trained_model_with_learned_sigma()
     # energies of 10 columns add about 1e-5 of rounding.
     assert low - 1e-4 <= exact_log_z <= high + 1e-4, (exact_log_z, low, high)
     assert abs((ais - exact) + (log_z - exact_log_z)) < 1e-4
+    # Over the hidden units (the transpose, whose hidden units are the
+    # Gaussian ones, integrated out): the same log Z.
+    _, log_z, (low, high) = model.log_likelihood(X, method="ais", ais_steps=2000,
+                                                 ais_side="hidden", return_log_z=True)
+    assert low - 1e-4 <= exact_log_z <= high + 1e-4, (exact_log_z, low, high)
+    with pytest.raises(ValueError, match="ais_side must be 'visible' or 'hidden', got 'top'"):
+        model.log_likelihood(X, method="ais", ais_side="top")

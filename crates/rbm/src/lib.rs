@@ -60,8 +60,8 @@ pub mod train;
 mod units;
 
 pub use ais::{
-    AisConfig, AisEstimate, ais_log_partition, base_model_biases, base_rate_biases,
-    mean_log_likelihood,
+    AisConfig, AisEstimate, AisSide, ais_log_partition, ais_log_partition_from_data,
+    base_model_biases, base_rate_biases, mean_log_likelihood,
 };
 pub use checkpoint::{load_trainer_state, save_trainer_state};
 pub use data::{check_data, tensor_from_rows};

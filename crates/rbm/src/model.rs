@@ -444,6 +444,29 @@ impl Rbm {
             - self.visible_units.log_partition(input)
     }
 
+    /// The same model upside down: visible and hidden swapped, `W^T`, the
+    /// biases swapped, with the same partition function. Gaussian visible
+    /// units become Gaussian hidden units in their own coordinates (bias
+    /// `b / sigma`); Gaussian hidden units become Gaussian visible units of
+    /// sigma 1. As the second layer of a DBN it makes the prior over the
+    /// first hidden layer exactly this RBM's marginal (a complementary
+    /// prior); AIS over this RBM's hidden units anneals over the visible
+    /// units of its transpose.
+    pub fn transposed(&self) -> Rbm {
+        let hidden_gaussian = self.hidden_units == UnitKind::Gaussian;
+        Rbm {
+            weight: Param::from_tensor(self.weight.val().transpose()),
+            visible_bias: Param::from_tensor(self.hidden_bias.val()),
+            hidden_bias: Param::from_tensor(self.normalized_visible_bias()),
+            visible_log_sigma: hidden_gaussian.then(|| {
+                Param::from_tensor(Tensor::zeros([self.n_hidden()], &self.weight.device()))
+            }),
+            visible_units: self.hidden_units,
+            hidden_units: self.visible_units,
+            visible_sigma: SigmaConfig::fixed(1.0),
+        }
+    }
+
     /// Mean-field reconstruction: `E[v | h = E[h | v]]`.
     ///
     /// # Shapes

@@ -138,6 +138,7 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::er
                 runs: args.ais_runs.unwrap_or(100),
                 steps: args.ais_steps,
                 seed: 1,
+                side: rbm::AisSide::Visible,
             };
             let ais_config: AisConfig = ais.config();
             ais_config.validate()?;

@@ -27,6 +27,11 @@ pub struct Args {
     /// Seed of the AIS runs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The layer AIS anneals over: `visible` (Salakhutdinov & Murray's, from
+    /// the images' base rates) or `hidden` (the transposed RBM, from the
+    /// base rates of E[h | v]); both estimate the same log Z.
+    #[arg(long, value_enum, default_value_t = crate::cli::AisSideArg::Visible)]
+    ais_side: crate::cli::AisSideArg,
     #[command(flatten)]
     common: crate::cli::CommonArgs,
 }
@@ -37,6 +42,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         runs: args.ais_runs,
         steps: args.ais_steps,
         seed: args.seed,
+        side: args.ais_side.into(),
     };
     ais.config().validate()?;
     let device = args.common.device.select()?;

@@ -8,8 +8,8 @@
 use burn::prelude::*;
 use dbn::{sampled_variational_bound, transposed, variational_bound};
 use rbm::{
-    AisEstimate, CdTrainer, Rbm, RbmConfig, Sampler, TrainConfig, ais_log_partition,
-    base_model_biases, exact_log_likelihood, mean_log_likelihood, tensor_from_rows,
+    AisEstimate, AisSide, CdTrainer, Rbm, RbmConfig, Sampler, TrainConfig,
+    ais_log_partition_from_data, exact_log_likelihood, mean_log_likelihood, tensor_from_rows,
 };
 
 use crate::data::BinarizeMode;
@@ -92,7 +92,8 @@ pub struct MnistBoundConfig {
     pub seeds: u64,
     /// States drawn from the first layer's posterior per test image.
     pub samples: usize,
-    /// The AIS of both layers' log Z (its seed plus the measurement's).
+    /// The AIS of both layers' log Z (its seed plus the measurement's;
+    /// its side is ignored: the measurement chooses each layer's).
     pub ais: AisSettings,
     /// Test images the bound is measured on (the first ones).
     pub test_rows: usize,
@@ -180,24 +181,16 @@ pub fn measure_mnist_bound(
             ais.seed = ais.seed.wrapping_add(offset);
             ais
         };
-        // log Z of layer 1 twice: over its 784 visible units from the
-        // pixels' base rates, and over its hidden units, as the transposed
-        // RBM, from the posterior samples' base rates (the same Z: the
-        // transpose has the same partition function). The second anneals
-        // on the side and from the base model that layer 2's estimate
-        // uses, and the bounds use it; the first is the check.
-        let lower_z = ais_log_partition(
-            &first,
-            base_model_biases(&first, &train)?,
-            &ais_seeded(2 * seed),
-        )?;
+        // log Z of layer 1 twice: over its hidden units (AIS on the
+        // transpose, from the base rates of E[h | v]), the side and kind of
+        // base model of layer 2's estimate, which the bounds use; and over
+        // its pixels from theirs, the check.
+        let lower_z =
+            ais_log_partition_from_data(&first, &train, AisSide::Visible, &ais_seeded(2 * seed))?;
+        let transposed_z =
+            ais_log_partition_from_data(&first, &train, AisSide::Hidden, &ais_seeded(1000 + seed))?;
         let posterior = first.sample_hidden(train, &mut Sampler::new(seed.wrapping_add(100)));
         let upper = transposed(&first);
-        let transposed_z = ais_log_partition(
-            &upper,
-            base_model_biases(&upper, &posterior)?,
-            &ais_seeded(1000 + seed),
-        )?;
         let log_p = mean_log_likelihood(&first, &test, transposed_z.log_z)?;
         let mut sampler = Sampler::new(seed.wrapping_add(200));
         let before = sampled_variational_bound(
@@ -216,9 +209,10 @@ pub fn measure_mnist_bound(
         )?;
         second.fit(&posterior, None, |_| {})?;
         let second: Rbm = second.into_rbm();
-        let upper_z = ais_log_partition(
+        let upper_z = ais_log_partition_from_data(
             &second,
-            base_model_biases(&second, &posterior)?,
+            &posterior,
+            AisSide::Visible,
             &ais_seeded(2 * seed + 1),
         )?;
         let after = sampled_variational_bound(

@@ -184,10 +184,10 @@ pub fn train_gaussian(
         .mean()
         .into_scalar::<f32>();
     let loglik = match &config.loglik {
-        Some(ais) => {
-            let ais = ais.config();
-            say(&ais_line(&ais, train.dims()[0]));
-            let estimate = estimate_loglik(rbm, &train, &held_out, &ais)?;
+        Some(settings) => {
+            let ais = settings.config();
+            say(&ais_line(&ais, settings.side, train.dims()[0]));
+            let estimate = estimate_loglik(rbm, &train, &held_out, &ais, settings.side)?;
             for line in loglik_lines(&estimate) {
                 say(&line);
             }

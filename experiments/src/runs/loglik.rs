@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use rbm::{
-    AisConfig, Rbm, RbmError, ais_log_partition, base_model_biases, load_rbm, mean_log_likelihood,
+    AisConfig, AisSide, Rbm, RbmError, ais_log_partition_from_data, load_rbm, mean_log_likelihood,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,14 @@ pub struct AisSettings {
     pub runs: usize,
     pub steps: Option<usize>,
     pub seed: u64,
+    /// The layer annealed over; absent from a file when visible (the
+    /// default), so that runs from before the option keep their identity.
+    #[serde(default, skip_serializing_if = "is_visible")]
+    pub side: AisSide,
+}
+
+fn is_visible(side: &AisSide) -> bool {
+    *side == AisSide::Visible
 }
 
 impl AisSettings {
@@ -91,9 +99,9 @@ pub fn loglik_test_images(
     images_tensor(&set.test, mode.with_seed(seed.wrapping_add(1)), device)
 }
 
-/// AIS on `rbm` from the base model of `train`'s means
-/// ([`rbm::base_model_biases`]), then the mean log-likelihood of `train`
-/// and of `test` under that log Z.
+/// AIS on `rbm` over the layer `side` names, from the base model of
+/// `train`'s means ([`rbm::ais_log_partition_from_data`]), then the mean
+/// log-likelihood of `train` and of `test` under that log Z.
 ///
 /// # Errors
 /// Invalid AIS settings, an RBM AIS does not support (NReLU units,
@@ -103,9 +111,10 @@ pub fn estimate_loglik(
     train: &Tensor<2>,
     test: &Tensor<2>,
     ais: &AisConfig,
+    side: AisSide,
 ) -> Result<LoglikEstimate, RbmError> {
     let started = Instant::now();
-    let estimate = ais_log_partition(rbm, base_model_biases(rbm, train)?, ais)?;
+    let estimate = ais_log_partition_from_data(rbm, train, side, ais)?;
     let ais_seconds = started.elapsed().as_secs_f64();
     let exact_log_z = match rbm::enumerated_units(rbm) {
         Ok(units) if units <= EXACT_UNITS_AT_MOST => Some(rbm::exact_log_partition(rbm)?),
@@ -125,11 +134,15 @@ pub fn estimate_loglik(
 }
 
 /// The line that announces the AIS of an estimate.
-pub fn ais_line(ais: &AisConfig, train_rows: usize) -> String {
+pub fn ais_line(ais: &AisConfig, side: AisSide, train_rows: usize) -> String {
     format!(
-        "AIS: {} runs, {} temperatures, base model from the {train_rows} training rows",
+        "AIS: {} runs, {} temperatures, over the {} units, base model from the {train_rows} training rows",
         ais.runs,
         ais.betas.len(),
+        match side {
+            AisSide::Visible => "visible",
+            AisSide::Hidden => "hidden",
+        }
     )
 }
 
@@ -238,8 +251,8 @@ pub fn measure_loglik(
     ));
     let (train, test) = loglik_images(&mnist, mode, seed, device);
     let ais = config.ais.config();
-    say(&ais_line(&ais, mnist.train.len()));
-    let estimate = estimate_loglik(&rbm, &train, &test, &ais)?;
+    say(&ais_line(&ais, config.ais.side, mnist.train.len()));
+    let estimate = estimate_loglik(&rbm, &train, &test, &ais, config.ais.side)?;
     for line in loglik_lines(&estimate) {
         say(&line);
     }

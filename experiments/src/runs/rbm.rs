@@ -421,9 +421,9 @@ pub fn train_rbm(
     // measures it (all training images, the run's binarisation), so that
     // either reproduces the other.
     let loglik = match &config.loglik {
-        Some(ais) => {
-            let ais = ais.config();
-            say(&ais_line(&ais, total));
+        Some(settings) => {
+            let ais = settings.config();
+            say(&ais_line(&ais, settings.side, total));
             // A run on every training image already holds them binarised
             // with this seed: the same tensor, not a second copy.
             let (all_train, test) = if rows == total {
@@ -432,7 +432,7 @@ pub fn train_rbm(
             } else {
                 loglik_images(set, config.binarize, config.binarize_seed, device)
             };
-            let estimate = estimate_loglik(rbm, &all_train, &test, &ais)?;
+            let estimate = estimate_loglik(rbm, &all_train, &test, &ais, settings.side)?;
             for line in loglik_lines(&estimate) {
                 say(&line);
             }

@@ -68,19 +68,12 @@ pub fn variational_bound(lower: &Rbm, upper: &Rbm, data: &Tensor<2>) -> Result<f
     Ok(total / rows as f64)
 }
 
-/// `lower` turned upside down: visible and hidden swapped, `W^T`, biases
-/// swapped. As the second layer of a DBN it makes the DBN's prior over the
-/// first hidden layer exactly `lower`'s marginal (a complementary prior),
-/// which is where greedy training of the second layer starts from.
+/// `lower` turned upside down ([`Rbm::transposed`]): as the second layer
+/// of a DBN it makes the DBN's prior over the first hidden layer exactly
+/// `lower`'s marginal (a complementary prior), which is where greedy
+/// training of the second layer starts from.
 pub fn transposed(lower: &Rbm) -> Rbm {
-    let mut upper = rbm::RbmConfig::new(lower.n_hidden(), lower.n_visible())
-        .with_visible_units(lower.hidden_units)
-        .with_hidden_units(lower.visible_units)
-        .init(&lower.weight.device(), 0);
-    upper.weight = upper.weight.map(|_| lower.weight.val().transpose());
-    upper.visible_bias = upper.visible_bias.map(|_| lower.hidden_bias.val());
-    upper.hidden_bias = upper.hidden_bias.map(|_| lower.visible_bias.val());
-    upper
+    lower.transposed()
 }
 
 /// A Monte Carlo estimate of the mean variational bound over a set of rows.

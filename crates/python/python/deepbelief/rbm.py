@@ -66,7 +66,7 @@ class _Rbm(SavedAsRustFile, TransformerMixin, BaseEstimator):
         return self
 
     def log_likelihood(self, X, method="exact", *, ais_runs=100, ais_steps=None,
-                       return_log_z=False):
+                       ais_side="visible", return_log_z=False):
         """Mean log-likelihood per row of ``X`` in nats, ``mean(-F(v)) - log Z``
         (for Gaussian visible units a log density of ``v`` itself).
 
@@ -75,7 +75,10 @@ class _Rbm(SavedAsRustFile, TransformerMixin, BaseEstimator):
         importance sampling (Salakhutdinov & Murray 2008: ``ais_runs`` runs
         from the base model that gives each visible unit the mean of ``X``,
         on their 14,501 temperatures, or ``ais_steps + 1`` equally spaced
-        ones). With ``return_log_z``, returns ``(log_likelihood, log_z,
+        ones), over the visible units (``ais_side="visible"``, theirs) or
+        over the hidden units (``"hidden"``: the transposed RBM from the
+        base rates of ``E[h | v]``; which side serves better depends on the
+        model). With ``return_log_z``, returns ``(log_likelihood, log_z,
         (log_z_low, log_z_high))``, the band being log of the mean
         importance weight -/+ 3 standard errors; a band that reaches zero
         weight (``log_z_low`` of ``-inf``) says a few runs carry the
@@ -88,9 +91,12 @@ class _Rbm(SavedAsRustFile, TransformerMixin, BaseEstimator):
         ais_runs = check_positive_int("log_likelihood", "ais_runs", ais_runs)
         if ais_steps is not None:
             ais_steps = check_positive_int("log_likelihood", "ais_steps", ais_steps)
+        if ais_side not in ("visible", "hidden"):
+            raise ValueError(
+                f"log_likelihood: ais_side must be 'visible' or 'hidden', got {ais_side!r}")
         ll, log_z, low, high = _native.log_likelihood(
-            self._parts(), X, method, ais_runs, ais_steps, native_seed(self.random_state),
-            str(self.device))
+            self._parts(), X, method, ais_runs, ais_steps, ais_side,
+            native_seed(self.random_state), str(self.device))
         return (ll, log_z, (low, high)) if return_log_z else ll
 
     def _checked_rows(self, X):
