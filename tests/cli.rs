@@ -703,9 +703,7 @@ fn run_directories_belong_to_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rbm");
     succeeds(&tiny_rbm(&out, &["--cd-epochs", "1"]));
-    let commit: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.commit.json")).unwrap())
-            .unwrap();
+    let commit = json_of(&out.join("checkpoint.commit.json"));
     assert_eq!(commit["step"]["epochs_done"], 1);
 
     // A fresh run into it is refused; --overwrite starts over.
@@ -1095,9 +1093,7 @@ fn train_rbm_loglik_is_the_loglik_subcommands_estimate() {
     args.extend(ais);
     succeeds(&run("train-rbm", &args));
     for (out, epochs) in [(&subset, 2), (&whole, 1)] {
-        let result: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap())
-                .unwrap();
+        let result = json_of(&out.join("result.json"));
         let number = |name: &str| {
             result[name]
                 .as_f64()
@@ -1355,26 +1351,32 @@ fn resuming_a_finished_classifier_reports_the_same_model() {
     assert_eq!(test_error_line(&first), test_error_line(&again));
 }
 
+/// `gaussian-sweeps` into `out` with these rate and hidden-unit grids,
+/// sigma 1 and one epoch a row.
+fn small_gaussian_sweep(out: &Path, rates: &str, hidden: &str) -> Output {
+    run(
+        "gaussian-sweeps",
+        &[
+            "--cd-lr-grid",
+            rates,
+            "--hidden-grid",
+            hidden,
+            "--sigma-grid",
+            "1.0",
+            "--cd-epochs",
+            "1",
+            "--out",
+            &text(out),
+        ],
+    )
+}
+
 #[test]
 fn gaussian_sweeps_resume_measures_only_the_missing_rows() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
-    let args = [
-        "--cd-lr-grid",
-        "0.1,0.01",
-        "--hidden-grid",
-        "4",
-        "--sigma-grid",
-        "1.0",
-        "--cd-epochs",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    succeeds(&run("gaussian-sweeps", &args));
-    let read = |path: &Path| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
+    succeeds(&small_gaussian_sweep(&out, "0.1,0.01", "4"));
+    let read = json_of;
     let full = read(&out.join("sweeps.json"));
     assert_eq!(full["rates"].as_array().unwrap().len(), 4);
     // As if killed after the first row: only its unit stays committed.
@@ -1581,8 +1583,7 @@ fn gaussian_loglik_writes_ais_and_exact_log_z_that_agree() {
         .concat(),
     );
     succeeds(&output);
-    let result: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    let result = json_of(&out.join("result.json"));
     let number = |key: &str| {
         result[key]
             .as_f64()
@@ -1605,22 +1606,9 @@ fn gaussian_loglik_writes_ais_and_exact_log_z_that_agree() {
 fn gaussian_sweeps_estimate_the_log_likelihood_by_ais_beyond_20_hidden_units() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
-    let args = [
-        "--cd-lr-grid",
-        "0.01",
-        "--hidden-grid",
-        "20,21",
-        "--sigma-grid",
-        "1.0",
-        "--cd-epochs",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let output = run("gaussian-sweeps", &args);
+    let output = small_gaussian_sweep(&out, "0.01", "20,21");
     succeeds(&output);
-    let sweeps: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("sweeps.json")).unwrap()).unwrap();
+    let sweeps = json_of(&out.join("sweeps.json"));
     let rows = sweeps["sigma_hidden"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     // 20 hidden units: exact; 21: AIS, with its band.

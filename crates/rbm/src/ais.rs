@@ -13,6 +13,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::data::check_shape;
 use crate::error::ConfigError;
 use crate::error::RbmError;
 use crate::math::{matmul, to_host_f64};
@@ -133,19 +134,8 @@ pub fn base_rate_biases(data: &Tensor<2>) -> Tensor<1> {
 /// - data: `[n, n_visible]` -> `[n_visible]`
 pub fn base_model_biases(rbm: &Rbm, data: &Tensor<2>) -> Result<Tensor<1>, RbmError> {
     check_ais_units(rbm)?;
+    check_shape(data, rbm.n_visible(), "AIS base-model data")?;
     let [rows, width] = data.dims();
-    if width != rbm.n_visible() {
-        return Err(RbmError::DataWidth {
-            what: "AIS base-model data",
-            expected: rbm.n_visible(),
-            found: width,
-        });
-    }
-    if rows == 0 {
-        return Err(RbmError::EmptyData {
-            what: "AIS base-model data",
-        });
-    }
     Ok(match rbm.visible_units {
         UnitKind::Gaussian => rbm
             .normalize_visible(data.clone())
@@ -203,13 +193,7 @@ pub fn ais_log_partition_from_data(
     match side {
         AisSide::Visible => ais_log_partition(rbm, base_model_biases(rbm, data)?, config),
         AisSide::Hidden => {
-            if data.dims()[1] != rbm.n_visible() {
-                return Err(RbmError::DataWidth {
-                    what: "AIS base-model data",
-                    expected: rbm.n_visible(),
-                    found: data.dims()[1],
-                });
-            }
+            check_shape(data, rbm.n_visible(), "AIS base-model data")?;
             let upside_down = rbm.transposed();
             let means = rbm.hidden_given_visible(data.clone());
             let base = base_model_biases(&upside_down, &means)?;
@@ -377,19 +361,8 @@ fn summarise(log_weights: Vec<f64>, log_z_base: f64) -> AisEstimate {
 /// # Shapes
 /// - data: `[n, n_visible]`
 pub fn mean_log_likelihood(rbm: &Rbm, data: &Tensor<2>, log_z: f64) -> Result<f64, RbmError> {
-    let [rows, width] = data.dims();
-    if width != rbm.n_visible() {
-        return Err(RbmError::DataWidth {
-            what: "log-likelihood data",
-            expected: rbm.n_visible(),
-            found: width,
-        });
-    }
-    if rows == 0 {
-        return Err(RbmError::EmptyData {
-            what: "log-likelihood data",
-        });
-    }
+    check_shape(data, rbm.n_visible(), "log-likelihood data")?;
+    let rows = data.dims()[0];
     let mut total = 0.0;
     let mut start = 0;
     while start < rows {

@@ -19,14 +19,8 @@ pub fn tensor_from_rows(values: &[f32], width: usize, device: &Device) -> Tensor
     Tensor::from_data(TensorData::new(values.to_vec(), [rows, width]), device)
 }
 
-/// Checks that `data` can feed visible units of kind `units`: the right
-/// width, at least one row, finite values within the units' range.
-pub fn check_data(
-    units: UnitKind,
-    data: &Tensor<2>,
-    n_visible: usize,
-    what: &'static str,
-) -> Result<(), RbmError> {
+/// Checks that `data` has `n_visible` columns and at least one row.
+pub fn check_shape(data: &Tensor<2>, n_visible: usize, what: &'static str) -> Result<(), RbmError> {
     let [rows, width] = data.dims();
     if width != n_visible {
         return Err(RbmError::DataWidth {
@@ -38,6 +32,19 @@ pub fn check_data(
     if rows == 0 {
         return Err(RbmError::EmptyData { what });
     }
+    Ok(())
+}
+
+/// Checks that `data` can feed visible units of kind `units`: the right
+/// width, at least one row ([`check_shape`]), finite values within the
+/// units' range.
+pub fn check_data(
+    units: UnitKind,
+    data: &Tensor<2>,
+    n_visible: usize,
+    what: &'static str,
+) -> Result<(), RbmError> {
+    check_shape(data, n_visible, what)?;
     let non_finite = data
         .clone()
         .is_finite()

@@ -64,7 +64,7 @@ pub use ais::{
     base_model_biases, base_rate_biases, mean_log_likelihood,
 };
 pub use checkpoint::{load_trainer_state, save_trainer_state};
-pub use data::{check_data, tensor_from_rows};
+pub use data::{check_data, check_shape, tensor_from_rows};
 pub use error::{ConfigError, RbmError};
 pub use exact::{
     MAX_ENUMERATED_UNITS, data_statistics, enumerated_units, exact_log_likelihood,

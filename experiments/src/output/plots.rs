@@ -356,6 +356,18 @@ pub fn write_learning_curves(run: &crate::run_dir::RunDir, title: &str) -> PlotR
     plot_learning_curves(&run.file("learning-curves.png"), title, &points)
 }
 
+/// [`write_learning_curves`] at the end of a run, where a figure that
+/// cannot be drawn is a warning through `say`, not the run's failure.
+pub fn learning_curves_or_warning(
+    run: &crate::run_dir::RunDir,
+    title: &str,
+    say: &mut dyn FnMut(&str),
+) {
+    if let Err(e) = write_learning_curves(run, title) {
+        say(&format!("warning: learning curves not drawn: {e}"));
+    }
+}
+
 const GROUP_COLOURS: [RGBColor; 3] = [
     RGBColor(30, 90, 200),
     RGBColor(210, 80, 30),

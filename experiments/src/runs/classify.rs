@@ -640,12 +640,11 @@ fn finish(
         "interrupted": chosen.interrupted, "final_pass": chosen.final_pass,
     });
     run.write_json("result.json", &result)?;
-    if let Err(e) = crate::output::plots::write_learning_curves(
+    crate::output::plots::learning_curves_or_warning(
         run,
         "mnist-classify: pretraining and fine-tuning",
-    ) {
-        log(&format!("warning: learning curves not drawn: {e}"));
-    }
+        log,
+    );
     log(&format!(
         "{} epoch {} of {} (validation error {:.2}%){}; {:.1} min; wrote {}",
         match config.keep {

@@ -11,7 +11,7 @@ use super::Outcome;
 use crate::patches::{LoadedRows, PatchSpec, RowsSpec, load_patches, load_rows};
 use crate::run_dir::RunDir;
 use crate::runs::loglik::{AisSettings, LoglikEstimate, ais_line, estimate_loglik, loglik_lines};
-use crate::runs::rbm::{train_on_dashboard, write_filters};
+use crate::runs::rbm::{RbmRunTotals, train_on_dashboard, write_filters};
 
 /// Named recipes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -97,10 +97,8 @@ crate::run_config!(GaussianRunConfig);
 /// What a finished `gaussian` run writes as `result.json`.
 #[derive(Debug, Serialize)]
 struct GaussianResult {
-    epochs_done: usize,
-    /// Over every process that worked on the run (see `RunClock`).
-    wall_minutes: f64,
-    processes: usize,
+    #[serde(flatten)]
+    totals: RbmRunTotals,
     /// Mean squared error of the held-out rows' mean-field
     /// reconstructions, in the (whitened) data's units.
     held_out_recon_mse: f64,
@@ -196,27 +194,22 @@ pub fn train_gaussian(
         None => None,
     };
     write_filters(rbm, 100, image, &run.file("filters.png"))?;
-    if let Err(e) = crate::output::plots::write_learning_curves(
+    crate::output::plots::learning_curves_or_warning(
         run,
         "gaussian-rbm: reconstruction errors per epoch",
-    ) {
-        say(&format!("warning: learning curves not drawn: {e}"));
-    }
-    let wall = clock.total();
-    run.write_json(
-        "result.json",
-        &GaussianResult {
-            epochs_done: trainer.epochs_done(),
-            wall_minutes: wall.wall_seconds / 60.0,
-            processes: wall.processes,
-            held_out_recon_mse: held_out_recon as f64,
-            mean_sigma: mean_sigma as f64,
-            loglik,
-        },
-    )?;
+        say,
+    );
+    let totals = RbmRunTotals::new(trainer.epochs_done(), clock.total());
+    let minutes = totals.wall_minutes;
+    let result = GaussianResult {
+        totals,
+        held_out_recon_mse: held_out_recon as f64,
+        mean_sigma: mean_sigma as f64,
+        loglik,
+    };
+    run.write_json("result.json", &result)?;
     say(&format!(
-        "mean sigma {mean_sigma:.3}; {:.1} min; wrote {}",
-        wall.wall_seconds / 60.0,
+        "mean sigma {mean_sigma:.3}; {minutes:.1} min; wrote {}",
         run.path.display()
     ));
     say(&format!("recon_mse={held_out_recon:.4}"));

@@ -770,12 +770,11 @@ pub fn train_generative(
         // Over every process that worked on the run (see `RunClock`).
         "wall_minutes": minutes, "processes": wall.processes,
     }))?;
-    if let Err(e) = crate::output::plots::write_learning_curves(
+    crate::output::plots::learning_curves_or_warning(
         run,
         "mnist-generative: pretraining and up-down",
-    ) {
-        log(&format!("warning: learning curves not drawn: {e}"));
-    }
+        log,
+    );
     if let (Some(a), Some(source)) = (classifier_accuracy, &config.classifier) {
         log(&format!(
             "clamped samples labelled as their class by {}: {a:.1}%",

@@ -359,13 +359,31 @@ pub fn train_on_dashboard(
 
 crate::run_config!(RbmRunConfig, data);
 
+/// The first fields of a one-RBM run's `result.json` (`train-rbm`,
+/// `gaussian`): its epochs and its wall time over every process that
+/// worked on it (see `RunClock`).
+#[derive(Debug, Serialize)]
+pub(crate) struct RbmRunTotals {
+    epochs_done: usize,
+    pub(crate) wall_minutes: f64,
+    processes: usize,
+}
+
+impl RbmRunTotals {
+    pub(crate) fn new(epochs_done: usize, wall: crate::run_dir::clock::WallTime) -> Self {
+        Self {
+            epochs_done,
+            wall_minutes: wall.wall_seconds / 60.0,
+            processes: wall.processes,
+        }
+    }
+}
+
 /// What a finished `train-rbm` run writes as `result.json`.
 #[derive(Debug, Serialize)]
 struct RbmResult {
-    epochs_done: usize,
-    /// Over every process that worked on the run (see `RunClock`).
-    wall_minutes: f64,
-    processes: usize,
+    #[serde(flatten)]
+    totals: RbmRunTotals,
     /// Top-level numbers (which `deepbelief seeds` summarises); absent
     /// without `--loglik`.
     #[serde(flatten)]
@@ -451,26 +469,14 @@ pub fn train_rbm(
         image,
         &run.file("samples.png"),
     )?;
-    if let Err(e) = crate::output::plots::write_learning_curves(
+    crate::output::plots::learning_curves_or_warning(
         run,
         "train-rbm: reconstruction errors per epoch",
-    ) {
-        say(&format!("warning: learning curves not drawn: {e}"));
-    }
-    let wall = clock.total();
-    run.write_json(
-        "result.json",
-        &RbmResult {
-            epochs_done: trainer.epochs_done(),
-            wall_minutes: wall.wall_seconds / 60.0,
-            processes: wall.processes,
-            loglik,
-        },
-    )?;
-    say(&format!(
-        "{:.1} min; wrote {}",
-        wall.wall_seconds / 60.0,
-        run.path.display()
-    ));
+        say,
+    );
+    let totals = RbmRunTotals::new(trainer.epochs_done(), clock.total());
+    let minutes = totals.wall_minutes;
+    run.write_json("result.json", &RbmResult { totals, loglik })?;
+    say(&format!("{minutes:.1} min; wrote {}", run.path.display()));
     Ok(super::Outcome::Finished(()))
 }

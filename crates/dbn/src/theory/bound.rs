@@ -100,8 +100,8 @@ const BOUND_CHUNK_ROWS: usize = 200;
 ///   `upper_log_z`; no limit on the layers' sizes.
 ///
 /// # Errors
-/// Layers that do not fit, `samples` of 0, no rows, a result that is not
-/// finite.
+/// Layers or data that do not fit, `samples` of 0, no rows, a result that
+/// is not finite.
 ///
 /// # Shapes
 /// - data: `[n, lower.n_visible]`
@@ -120,19 +120,13 @@ pub fn sampled_variational_bound(
             found: upper.n_visible(),
         });
     }
-    let [rows, width] = data.dims();
-    if width != lower.n_visible() {
-        return Err(DbnError::DataWidth {
-            what: "bound data",
-            expected: lower.n_visible(),
-            found: width,
-        });
-    }
-    if rows == 0 || samples == 0 {
+    rbm::check_shape(data, lower.n_visible(), "bound data")?;
+    if samples == 0 {
         return Err(DbnError::EmptyData {
-            what: "bound data (rows and samples per row)",
+            what: "posterior samples per row of the bound",
         });
     }
+    let [rows, width] = data.dims();
     let (mut total, mut variance_sum) = (0.0, 0.0);
     for start in (0..rows).step_by(BOUND_CHUNK_ROWS) {
         let end = (start + BOUND_CHUNK_ROWS).min(rows);
