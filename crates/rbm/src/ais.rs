@@ -167,7 +167,7 @@ pub enum AisSide {
     /// Over the hidden units (AIS on the transposed RBM), from the base
     /// rates of the hidden units' conditional means given the data. Which
     /// side serves better depends on the model: on `bound --preset mnist`'s
-    /// 784-500 RBMs this one (32-38 effective runs of 100 against 4-14
+    /// 784-500 RBMs this one (26-45 effective runs of 100 against 4-14
     /// over the pixels), on a 784-15 RBM the pixels (a band of 0.07 nats
     /// against 0.18).
     Hidden,
