@@ -10,7 +10,6 @@
 use rbm::{AisConfig, TrainConfig};
 
 use crate::runs::bound::{BoundConfig, MnistBoundConfig, measure_bound, measure_mnist_bound};
-use crate::runs::loglik::AisSettings;
 
 /// Where the bound is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -134,14 +133,12 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::er
             measure_bound(&config, &device, &mut |line| println!("{line}"))
         }
         Preset::Mnist => {
-            let ais = AisSettings {
-                runs: args.ais_runs.unwrap_or(100),
-                steps: args.ais_steps,
-                seed: 1,
-                side: rbm::AisSide::Visible,
+            let runs = args.ais_runs.unwrap_or(100);
+            let ais = match args.ais_steps {
+                Some(steps) => AisConfig::linear(runs, steps, 1),
+                None => AisConfig::paper(runs, 1),
             };
-            let ais_config: AisConfig = ais.config();
-            ais_config.validate()?;
+            ais.validate()?;
             let device = args.common.device.select()?;
             let (set, line) = args.common.data.load()?;
             let tests = set.test.len();

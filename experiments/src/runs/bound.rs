@@ -8,12 +8,12 @@
 use burn::prelude::*;
 use dbn::{sampled_variational_bound, transposed, variational_bound};
 use rbm::{
-    AisEstimate, AisSide, CdTrainer, Rbm, RbmConfig, Sampler, TrainConfig,
+    AisConfig, AisEstimate, AisSide, CdTrainer, Rbm, RbmConfig, Sampler, TrainConfig,
     ais_log_partition_from_data, exact_log_likelihood, mean_log_likelihood, tensor_from_rows,
 };
 
 use crate::data::BinarizeMode;
-use crate::runs::loglik::{AisSettings, loglik_images};
+use crate::runs::loglik::loglik_images;
 
 /// What the measurement takes (the subcommand's flags, checked there).
 #[derive(Debug, Clone)]
@@ -93,8 +93,8 @@ pub struct MnistBoundConfig {
     /// States drawn from the first layer's posterior per test image.
     pub samples: usize,
     /// The AIS of both layers' log Z (its seed plus the measurement's;
-    /// its side is ignored: the measurement chooses each layer's).
-    pub ais: AisSettings,
+    /// the measurement chooses each layer's side).
+    pub ais: AisConfig,
     /// Test images the bound is measured on (the first ones).
     pub test_rows: usize,
 }
@@ -151,7 +151,7 @@ pub fn measure_mnist_bound(
     say: &mut dyn FnMut(&str),
 ) -> Result<(), Box<dyn std::error::Error>> {
     let pixels = set.dim();
-    let ais = config.ais.config();
+    let ais = &config.ais;
     say(&format!(
         "layers {pixels}-{0}-{pixels} ({1} + {2} PCD-1 epochs); the bound on the first {3} test images, \
          {4} posterior samples each; AIS: {5} runs, {6} temperatures; nats per image",
