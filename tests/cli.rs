@@ -76,6 +76,7 @@ fn bad_flags_fail_before_any_work_and_name_the_flag() {
             &["--samples", "5"],
             &["--samples", "--preset bars"],
         ),
+        ("bound", &["--data", "idx:x"], &["--data", "--preset bars"]),
         (
             "bound",
             &["--preset", "mnist", "--ais-runs", "0"],

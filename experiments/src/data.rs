@@ -366,11 +366,7 @@ pub fn training_class_counts(
         return vec![per_class; set.classes];
     }
     let (training, _) = training_and_validation_rows(set, train_rows, valid_rows);
-    let mut counts = vec![0; set.classes];
-    for &label in &training.labels {
-        counts[usize::from(label)] += 1;
-    }
-    counts
+    dbn::class_counts(&training.labels, set.classes)
 }
 
 /// The images greedy pretraining learns from (`classify --pretrain-images`).

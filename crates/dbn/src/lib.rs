@@ -62,6 +62,7 @@ pub use generative::model::{
 };
 pub use generative::updown::{
     BatchComposition, NegativeLabels, TopStatistics, UpDownConfig, UpDownMetrics, UpDownStep,
+    class_counts,
 };
 pub use recipe::{ClassifierRecipe, GenerativeRecipe, TrainedClassifier};
 pub use stack::config::{LayerConfig, Propagation, StackConfig};

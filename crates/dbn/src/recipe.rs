@@ -296,14 +296,8 @@ impl GenerativeRecipe {
         top_config.validate()?;
         if let Some(updown) = &self.updown {
             updown.validate()?;
-            let mut counts = vec![0; self.classes];
             // A label beyond the classes is one_hot_rows' error, below.
-            for &label in images.labels() {
-                if let Some(count) = counts.get_mut(usize::from(label)) {
-                    *count += 1;
-                }
-            }
-            updown.check_class_counts(&counts)?;
+            updown.check_class_counts(&crate::class_counts(images.labels(), self.classes))?;
         }
         if let Some(training) = &self.top_pcd {
             training.validate()?;

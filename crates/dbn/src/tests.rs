@@ -1074,6 +1074,12 @@ fn up_down_validates_its_config_and_data() {
 /// before anything trains: HOT's 10 of each digit in 100 need 10 images of
 /// every digit; shuffled batches need nothing.
 #[test]
+fn class_counts_count_each_class_and_leave_out_labels_beyond_them() {
+    assert_eq!(crate::class_counts(&[0, 2, 2, 5, 1, 2], 3), vec![1, 1, 3]);
+    assert_eq!(crate::class_counts(&[], 2), vec![0, 0]);
+}
+
+#[test]
 fn class_counts_are_checked_against_balanced_batches() {
     let balanced = UpDownConfig {
         batch_size: 100,

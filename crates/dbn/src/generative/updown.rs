@@ -141,6 +141,18 @@ pub struct UpDownStep {
     pub top_statistics: TopStatistics,
 }
 
+/// How many of `labels` fall in each of `classes` classes; labels beyond
+/// them are left out (the caller's other checks name them).
+pub fn class_counts(labels: &[u8], classes: usize) -> Vec<usize> {
+    let mut counts = vec![0; classes];
+    for &label in labels {
+        if let Some(count) = counts.get_mut(usize::from(label)) {
+            *count += 1;
+        }
+    }
+    counts
+}
+
 impl UpDownConfig {
     /// Checks that training images with `class_counts` images of each
     /// class can be composed into the configured batches: for
