@@ -89,6 +89,14 @@ pub enum DbnConfigError {
     InvalidGibbsSchedule,
     #[error("up-down momentum must be in [0, 1), found {0}")]
     UpDownMomentumOutOfRange(f64),
+    #[error(
+        "choosing an up-down epoch on validation needs up-down epochs (GenerativeRecipe::with_updown)"
+    )]
+    ValidationWithoutUpDown,
+    #[error(
+        "HOT's final phase trains until the training error of the up-down epoch chosen on validation is reached: it needs GenerativeRecipe::fit_with_validation, not fit"
+    )]
+    FinalPhaseWithoutValidation,
 }
 
 /// Errors from the DBN crate's operations.

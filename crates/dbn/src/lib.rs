@@ -64,7 +64,7 @@ pub use generative::updown::{
     BatchComposition, NegativeLabels, TopStatistics, UpDownConfig, UpDownMetrics, UpDownStep,
     class_counts,
 };
-pub use recipe::{ClassifierRecipe, GenerativeRecipe, TrainedClassifier};
+pub use recipe::{ClassifierRecipe, GenerativeRecipe, TrainedClassifier, TrainedGenerative};
 pub use stack::config::{LayerConfig, Propagation, StackConfig};
 pub use stack::model::{RbmStack, propagate};
 pub use stack::pretrain::{PretrainCheckpoint, PretrainEvent, PretrainOutcome, pretrain};

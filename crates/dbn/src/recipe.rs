@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+use std::convert::Infallible;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -34,10 +35,15 @@ use burn::train::Interrupter;
 use burn::train::renderer::{MetricsRenderer, default_renderer};
 use rbm::TrainConfig;
 
+use crate::error::{DbnConfigError, DbnError};
 use crate::finetune::batch::LabelledImages;
 use crate::finetune::classifier::DbnClassifier;
 use crate::finetune::config::FinetuneConfig;
 use crate::finetune::learner::{FINETUNE_PHASE, Selection, finetune};
+use crate::generative::model::GenerativeDbn;
+use crate::generative::schedule::{
+    OneHotSet, ScheduleError, UpDownState, final_phase, up_down_with_validation,
+};
 use crate::monitor::{Silent, recorder};
 use crate::stack::config::StackConfig;
 use crate::stack::model::RbmStack;
@@ -200,6 +206,9 @@ impl ClassifierRecipe {
 /// RBM over [features, one softmax label group], then (optionally) up-down
 /// epochs; the model samples images of a chosen label
 /// ([`GenerativeDbn::sample`]) and classifies by free energy.
+/// [`GenerativeRecipe::fit_with_validation`] is HOT 2006's whole schedule:
+/// the up-down epoch chosen on validation images, then their final phase
+/// on the training and validation images together.
 ///
 /// ```
 /// use burn::prelude::*;
@@ -238,6 +247,9 @@ pub struct GenerativeRecipe {
     /// Persistent CD of the top RBM last, before sampling (default: none;
     /// [`crate::generative::greedy::top_pcd`] is this crate's recipe).
     pub top_pcd: Option<TrainConfig>,
+    /// At most this many epochs of HOT's final phase after
+    /// [`GenerativeRecipe::fit_with_validation`]'s choice (default 0: none).
+    pub final_phase_epochs: usize,
 }
 
 impl GenerativeRecipe {
@@ -250,6 +262,7 @@ impl GenerativeRecipe {
             top_training: TrainConfig::new(),
             updown: None,
             top_pcd: None,
+            final_phase_epochs: 0,
         }
     }
 
@@ -275,15 +288,155 @@ impl GenerativeRecipe {
         self
     }
 
+    /// HOT 2006's final phase, for [`GenerativeRecipe::fit_with_validation`]:
+    /// up-down on the training and validation images together, from the
+    /// chosen epoch's model, until their training error is as low as the
+    /// chosen epoch's on the training images, at most `max_epochs` epochs
+    /// (HOT needed 59; 0: no final phase).
+    pub fn with_final_phase(mut self, max_epochs: usize) -> Self {
+        self.final_phase_epochs = max_epochs;
+        self
+    }
+
     /// Trains the model on `images` and their labels: the lower layers
     /// greedily without labels, the top RBM on [features, one-hot labels],
     /// then the up-down epochs and the top RBM's persistent CD. Every
-    /// setting is validated before any work.
+    /// setting is validated before any work; a final phase is refused
+    /// ([`DbnConfigError::FinalPhaseWithoutValidation`]): its goal comes
+    /// from a choice on validation.
     pub fn fit(
         &self,
         images: &LabelledImages,
         device: &Device,
-    ) -> Result<crate::GenerativeDbn, Box<dyn std::error::Error>> {
+    ) -> Result<GenerativeDbn, Box<dyn std::error::Error>> {
+        if self.final_phase_epochs > 0 {
+            return Err(DbnConfigError::FinalPhaseWithoutValidation.into());
+        }
+        let configs = self.checked_configs(images)?;
+        let train = one_hot_set(images, self.classes, "training images", device)?;
+        let mut model = self.greedy(&configs, &train)?;
+        if let Some(updown) = &self.updown {
+            let mut velocity = model.zero_velocity();
+            for epoch in 0..updown.epochs {
+                model.up_down_epoch(
+                    &mut velocity,
+                    &train.images,
+                    &train.labels,
+                    updown,
+                    epoch,
+                    |_, _| {},
+                )?;
+            }
+        }
+        self.top_pcd_phase(&mut model, &train)?;
+        Ok(model)
+    }
+
+    /// HOT 2006's schedule: the greedy layers and the up-down epochs on
+    /// `train`, the error on `valid` measured for the greedy model and
+    /// after every epoch, the model of the lowest kept (ties to the later
+    /// epoch, [`up_down_with_validation`]); then, with
+    /// [`GenerativeRecipe::with_final_phase`], HOT's final phase on `train`
+    /// and `valid` together ([`final_phase`]), and last the top RBM's
+    /// persistent CD on `train` if configured. Every setting and both sets
+    /// are checked before any work; without up-down epochs there is
+    /// nothing to choose ([`DbnConfigError::ValidationWithoutUpDown`]).
+    pub fn fit_with_validation(
+        &self,
+        train: &LabelledImages,
+        valid: &LabelledImages,
+        device: &Device,
+    ) -> Result<TrainedGenerative, Box<dyn std::error::Error>> {
+        let Some(updown) = &self.updown else {
+            return Err(DbnConfigError::ValidationWithoutUpDown.into());
+        };
+        let configs = self.checked_configs(train)?;
+        if valid.is_empty() {
+            return Err(DbnError::EmptyData {
+                what: "validation images",
+            }
+            .into());
+        }
+        if valid.width() != train.width() {
+            return Err(DbnError::DataWidth {
+                what: "validation images",
+                expected: train.width(),
+                found: valid.width(),
+            }
+            .into());
+        }
+        let valid_set = one_hot_set(valid, self.classes, "validation images", device)?;
+        let train_set = one_hot_set(train, self.classes, "training images", device)?;
+        let (valid_images, valid_labels) = valid.tensors(device);
+
+        let mut model = self.greedy(&configs, &train_set)?;
+        let greedy_error = 100.0 * model.error_rate(&valid_images, &valid_labels, 1000);
+        let mut state = UpDownState::start(greedy_error);
+        let mut velocity = model.zero_velocity();
+        let mut valid_errors = vec![greedy_error];
+        let mut best = model.clone();
+        up_down_with_validation(
+            &mut model,
+            &mut velocity,
+            &mut state,
+            updown,
+            &train_set,
+            (&valid_images, &valid_labels),
+            |epoch| -> Result<(), Infallible> {
+                valid_errors.push(epoch.valid_error.unwrap_or(f64::NAN));
+                if epoch.is_best {
+                    best = epoch.model.clone();
+                }
+                Ok(())
+            },
+        )
+        .map_err(training_error)?;
+        state.measure_best_train_error(&best, &train_set);
+        let chosen = state.best.expect("set at the start");
+        let mut model = best;
+
+        let mut final_train_errors = Vec::new();
+        if self.final_phase_epochs > 0 {
+            let all = OneHotSet {
+                images: Tensor::cat(vec![train_set.images.clone(), valid_set.images], 0),
+                labels: Tensor::cat(vec![train_set.labels.clone(), valid_set.labels], 0),
+            };
+            // A fresh velocity, as the run's final phase starts from the
+            // chosen epoch's parameters alone.
+            let mut velocity = model.zero_velocity();
+            final_phase(
+                &mut model,
+                &mut velocity,
+                &mut state,
+                updown,
+                &all,
+                self.final_phase_epochs,
+                |epoch| -> Result<(), Infallible> {
+                    let error = epoch.state.final_train_error_percent;
+                    final_train_errors.push(error.unwrap_or(f64::NAN));
+                    Ok(())
+                },
+            )
+            .map_err(training_error)?;
+        }
+        self.top_pcd_phase(&mut model, &train_set)?;
+        Ok(TrainedGenerative {
+            model,
+            valid_errors,
+            best_epoch: chosen.epoch,
+            best_train_error: chosen.train_error_percent.unwrap_or(f64::NAN),
+            final_train_errors,
+            final_goal_met: state.final_reached(),
+        })
+    }
+
+    /// The lower stack's and the top RBM's configurations, every setting
+    /// checked (up-down's batches against `train`'s classes) before any
+    /// work.
+    fn checked_configs(
+        &self,
+        train: &LabelledImages,
+    ) -> Result<(StackConfig, StackConfig), Box<dyn std::error::Error>> {
         let lower_config = StackConfig::uniform(&self.lower_sizes, &self.lower_training);
         lower_config.validate()?;
         let features = *self.lower_sizes.last().expect("validated: layers");
@@ -296,38 +449,128 @@ impl GenerativeRecipe {
         top_config.validate()?;
         if let Some(updown) = &self.updown {
             updown.validate()?;
-            // A label beyond the classes is one_hot_rows' error, below.
-            updown.check_class_counts(&crate::class_counts(images.labels(), self.classes))?;
+            // A label beyond the classes is one_hot_rows' error, later.
+            updown.check_class_counts(&crate::class_counts(train.labels(), self.classes))?;
         }
         if let Some(training) = &self.top_pcd {
             training.validate()?;
         }
-        let (pixels, _) = images.tensors(device); // [rows, pixels]
-        let classes: Vec<usize> = images.labels().iter().map(|&l| l as usize).collect();
-        let one_hot = crate::one_hot_rows(&classes, self.classes, device)?; // [rows, classes]
+        Ok((lower_config, top_config))
+    }
+
+    /// The greedy model: the lower layers on `train`'s images without
+    /// labels, the top RBM on [their features, one-hot labels].
+    fn greedy(
+        &self,
+        (lower_config, top_config): &(StackConfig, StackConfig),
+        train: &OneHotSet,
+    ) -> Result<GenerativeDbn, Box<dyn std::error::Error>> {
         let finished = |outcome| match outcome {
             PretrainOutcome::Finished(stack) => Ok(stack),
             PretrainOutcome::Stopped => Err("pretraining stopped before its last layer"),
         };
         let never_stop = |_: crate::PretrainEvent<'_>| ControlFlow::Continue(());
-        let lower = finished(pretrain(&lower_config, &pixels, None, None, never_stop)?)?;
-        let joint =
-            crate::generative::greedy::top_rbm_data(&lower, pixels.clone(), one_hot.clone());
-        let top = finished(pretrain(&top_config, &joint, None, None, never_stop)?)?;
-        let mut model = crate::GenerativeDbn::from_greedy(&lower, top.layers[0].clone())?;
-        if let Some(updown) = &self.updown {
-            let mut velocity = model.zero_velocity();
-            for epoch in 0..updown.epochs {
-                model.up_down_epoch(&mut velocity, &pixels, &one_hot, updown, epoch, |_, _| {})?;
-            }
-        }
+        let lower = finished(pretrain(
+            lower_config,
+            &train.images,
+            None,
+            None,
+            never_stop,
+        )?)?;
+        let joint = crate::generative::greedy::top_rbm_data(
+            &lower,
+            train.images.clone(),
+            train.labels.clone(),
+        );
+        let top = finished(pretrain(top_config, &joint, None, None, never_stop)?)?;
+        Ok(GenerativeDbn::from_greedy(&lower, top.layers[0].clone())?)
+    }
+
+    /// The top RBM's persistent CD on `train`, if configured.
+    fn top_pcd_phase(
+        &self,
+        model: &mut GenerativeDbn,
+        train: &OneHotSet,
+    ) -> Result<(), Box<dyn std::error::Error>> {
         if let Some(training) = &self.top_pcd {
             let mut trainer = rbm::CdTrainer::new(model.top.clone(), training.clone())?;
             while trainer.epochs_done() < training.epochs {
-                crate::generative::greedy::top_pcd_epoch(&model, &mut trainer, &pixels, &one_hot)?;
+                crate::generative::greedy::top_pcd_epoch(
+                    model,
+                    &mut trainer,
+                    &train.images,
+                    &train.labels,
+                )?;
             }
             model.top = trainer.into_rbm();
         }
-        Ok(model)
+        Ok(())
+    }
+}
+
+/// What [`GenerativeRecipe::fit_with_validation`] produced: the chosen
+/// model (after the final phase and the persistent CD, if configured) and
+/// the evidence of the choice.
+#[derive(Debug)]
+pub struct TrainedGenerative {
+    pub model: GenerativeDbn,
+    /// The error on the validation images (percent) of the greedy model,
+    /// then after each up-down epoch: `valid_errors[e]` is epoch `e`'s.
+    pub valid_errors: Vec<f64>,
+    /// The chosen epoch (0: the greedy model), the last of the lowest
+    /// validation errors.
+    pub best_epoch: usize,
+    /// The chosen epoch's error on the training images (percent): the
+    /// final phase's goal.
+    pub best_train_error: f64,
+    /// The error (percent) on the training and validation images together
+    /// after each epoch of the final phase (empty without one).
+    pub final_train_errors: Vec<f64>,
+    /// The final phase reached its goal (false where it ran to its bound,
+    /// or did not run).
+    pub final_goal_met: bool,
+}
+
+/// `images` and their one-hot labels on `device`.
+///
+/// # Shapes
+/// - images: `[rows, pixels]`, labels: `[rows, classes]`
+///
+/// # Errors
+/// [`DbnError::ClassOutOfRange`] naming `what` for a label not below
+/// `classes`.
+fn one_hot_set(
+    images: &LabelledImages,
+    classes: usize,
+    what: &'static str,
+    device: &Device,
+) -> Result<OneHotSet, DbnError> {
+    let indices: Vec<usize> = images.labels().iter().map(|&l| l as usize).collect();
+    let labels = crate::one_hot_rows(&indices, classes, device).map_err(|e| match e {
+        DbnError::ClassOutOfRange {
+            row,
+            label,
+            classes,
+            ..
+        } => DbnError::ClassOutOfRange {
+            what,
+            row,
+            label,
+            classes,
+        },
+        other => other,
+    })?;
+    let (pixels, _) = images.tensors(device);
+    Ok(OneHotSet {
+        images: pixels,
+        labels,
+    })
+}
+
+/// The model's own error from a schedule whose callback cannot fail.
+fn training_error(error: ScheduleError<Infallible>) -> DbnError {
+    match error {
+        ScheduleError::Training { source, .. } => source,
+        ScheduleError::Callback(never) => match never {},
     }
 }

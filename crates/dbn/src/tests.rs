@@ -1635,6 +1635,195 @@ fn the_generative_recipe_ends_with_the_phase_of_persistent_cd_as_run_epoch_by_ep
     assert!(error.to_string().contains("epochs"), "{error}");
 }
 
+/// Noisy two-class images for the validated recipe: each row is its
+/// class's half of 12 pixels on, every pixel flipped with probability 0.3,
+/// so that small models disagree on a few rows and the validation error
+/// moves from epoch to epoch.
+fn noisy_halves(rows: usize, seed: u64, what: &'static str) -> LabelledImages {
+    let mut sampler = Sampler::new(seed);
+    let flips = sampler.uniform_vec(rows * 12);
+    let labels: Vec<u8> = (0..rows).map(|i| (i % 2) as u8).collect();
+    let pixels = labels
+        .iter()
+        .enumerate()
+        .flat_map(|(row, &l)| {
+            let flips = &flips;
+            (0..12).map(move |p| {
+                let on = (p < 6) == (l == 0);
+                f32::from(u8::from(on != (flips[row * 12 + p] < 0.35)))
+            })
+        })
+        .collect();
+    LabelledImages::new(pixels, labels, 12, 2, what).unwrap()
+}
+
+fn validated_recipe(updown_epochs: usize) -> GenerativeRecipe {
+    let cd = TrainConfig::new().with_epochs(20).with_batch_size(10);
+    let rates = crate::generative::greedy::UpDownRates {
+        learning_rate: 0.1,
+        momentum: 0.5,
+        weight_decay: 0.0,
+    };
+    let mut updown = crate::generative::greedy::hot_updown(updown_epochs, 2, rates, 3);
+    // One Gibbs step throughout, so that a shorter run is a prefix of a
+    // longer one.
+    updown.gibbs_schedule = vec![(0, 1)];
+    GenerativeRecipe::new(&[12, 6], 10, 2)
+        .with_lower_training(cd.clone())
+        .with_top_training(cd)
+        .with_updown(updown)
+}
+
+/// `fit_with_validation` keeps the last epoch of the lowest validation
+/// error, and that epoch's model is the one a run of that many epochs ends
+/// with, bit for bit.
+#[test]
+fn the_validated_generative_recipe_keeps_the_last_best_validation_epoch() {
+    let device = device();
+    let train = noisy_halves(60, 1, "training images");
+    let valid = noisy_halves(100, 2, "validation images");
+    let epochs = 12;
+    let trained = validated_recipe(epochs)
+        .fit_with_validation(&train, &valid, &device)
+        .unwrap();
+    let errors = &trained.valid_errors;
+    assert_eq!(
+        errors.len(),
+        epochs + 1,
+        "the greedy model, then each epoch"
+    );
+    let lowest = errors.iter().copied().fold(f64::INFINITY, f64::min);
+    let last_lowest = errors.iter().rposition(|&e| e == lowest).unwrap();
+    assert_eq!(trained.best_epoch, last_lowest, "{errors:?}");
+    let distinct: std::collections::BTreeSet<u64> = errors.iter().map(|e| e.to_bits()).collect();
+    assert!(distinct.len() > 1, "the choice is not trivial: {errors:?}");
+
+    let (images, labels) = valid.tensors(&device);
+    let kept = 100.0 * trained.model.error_rate(&images, &labels, 1000);
+    assert_eq!(kept, errors[trained.best_epoch]);
+    let mut prefix = validated_recipe(trained.best_epoch.max(1));
+    if trained.best_epoch == 0 {
+        prefix.updown = None;
+    }
+    let again = prefix.fit(&train, &device).unwrap();
+    assert_eq!(
+        host(again.top.weight.val()),
+        host(trained.model.top.weight.val())
+    );
+    assert_eq!(
+        host(again.down[0].weight.val()),
+        host(trained.model.down[0].weight.val())
+    );
+    let (train_images, train_labels) = train.tensors(&device);
+    let goal = 100.0 * trained.model.error_rate(&train_images, &train_labels, 1000);
+    assert_eq!(trained.best_train_error, goal, "the final phase's goal");
+    assert!(trained.final_train_errors.is_empty() && !trained.final_goal_met);
+}
+
+/// HOT's final phase runs on the training and validation images together
+/// until their error is at most the chosen epoch's training error, and
+/// stops at the first such epoch; without reaching it, at its bound.
+#[test]
+fn the_validated_generative_recipe_runs_hots_final_phase_to_its_rule() {
+    let device = device();
+    let train = noisy_halves(60, 1, "training images");
+    let valid = noisy_halves(100, 2, "validation images");
+    let all = LabelledImages::new(
+        [train.pixels(), valid.pixels()].concat(),
+        [train.labels(), valid.labels()].concat(),
+        12,
+        2,
+        "all images",
+    )
+    .unwrap();
+    let (all_images, all_labels) = all.tensors(&device);
+    let mut met = 0;
+    for bound in [1, 6] {
+        let trained = validated_recipe(6)
+            .with_final_phase(bound)
+            .fit_with_validation(&train, &valid, &device)
+            .unwrap();
+        let goal = trained.best_train_error;
+        let errors = &trained.final_train_errors;
+        assert!(!errors.is_empty() && errors.len() <= bound, "{errors:?}");
+        let (last, before) = errors.split_last().unwrap();
+        assert!(before.iter().all(|&e| e > goal), "{errors:?} goal {goal}");
+        assert_eq!(
+            trained.final_goal_met,
+            *last <= goal,
+            "{errors:?} goal {goal}"
+        );
+        if !trained.final_goal_met {
+            assert_eq!(
+                errors.len(),
+                bound,
+                "only the bound stops it short of its goal"
+            );
+        }
+        met += usize::from(trained.final_goal_met);
+        let error = 100.0 * trained.model.error_rate(&all_images, &all_labels, 1000);
+        assert_eq!(error, *last, "the model returned is the last final epoch's");
+    }
+    assert!(met > 0, "the goal is reachable on this data");
+}
+
+#[test]
+fn choosing_on_validation_needs_up_down_epochs() {
+    let train = noisy_halves(20, 1, "training images");
+    let mut recipe = validated_recipe(2);
+    recipe.updown = None;
+    let error = recipe
+        .fit_with_validation(&train, &train, &device())
+        .unwrap_err();
+    assert!(
+        matches!(
+            error.downcast_ref::<DbnConfigError>(),
+            Some(DbnConfigError::ValidationWithoutUpDown)
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_final_phase_needs_a_choice_on_validation() {
+    let train = noisy_halves(20, 1, "training images");
+    let error = validated_recipe(2)
+        .with_final_phase(3)
+        .fit(&train, &device())
+        .unwrap_err();
+    assert!(
+        matches!(
+            error.downcast_ref::<DbnConfigError>(),
+            Some(DbnConfigError::FinalPhaseWithoutValidation)
+        ),
+        "{error}"
+    );
+}
+
+/// The validation images are checked before any training: their width,
+/// that there are some, and that their labels are among the classes.
+#[test]
+fn the_validated_generative_recipe_checks_its_validation_images_first() {
+    let device = device();
+    let train = noisy_halves(20, 1, "training images");
+    let mut endless = validated_recipe(2);
+    endless.lower_training = endless.lower_training.clone().with_epochs(100_000);
+    let narrow = LabelledImages::new(vec![0.0; 10], vec![0, 1], 5, 2, "narrow").unwrap();
+    let empty = LabelledImages::new(Vec::new(), Vec::new(), 12, 2, "empty").unwrap();
+    let three = LabelledImages::new(vec![0.0; 24], vec![0, 2], 12, 3, "three classes").unwrap();
+    for (valid, expected) in [
+        (&narrow, "validation images: expected 12 columns, found 5"),
+        (&empty, "validation images: the data set is empty"),
+        (&three, "validation images: class 2 at row 1"),
+    ] {
+        let error = endless
+            .fit_with_validation(&train, valid, &device)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+}
+
 /// Up-down's class-balanced batches are checked against the labels before
 /// the greedy layers train (here, a hundred thousand epochs of them that a
 /// late check would wait for): HOT's 10 of each class need 10 of class 1,

@@ -119,6 +119,39 @@ fn class_indices(
         .collect()
 }
 
+/// Validation rows from Python (`None`: none): their values, how many,
+/// and their class indices; at least one row, of the training rows' width.
+type ValidationRows = (Vec<f32>, usize, Vec<usize>);
+
+fn validation_rows(
+    valid: Option<&(PyReadonlyArray2<'_, f32>, PyReadonlyArray1<'_, i64>)>,
+    width: usize,
+    classes: usize,
+) -> PyResult<Option<ValidationRows>> {
+    let Some((x_valid, y_valid)) = valid else {
+        return Ok(None);
+    };
+    let (values, rows, valid_width) = rows_of(x_valid);
+    if valid_width != width || rows == 0 {
+        return Err(value_error(format!(
+            "validation rows: {rows} of width {valid_width}, expected at least 1 of width {width}"
+        )));
+    }
+    let labels = class_indices(y_valid, rows, classes)?;
+    Ok(Some((values, rows, labels)))
+}
+
+/// Class indices as the bytes of [`dbn::LabelledImages`] (at most 256
+/// classes).
+fn byte_labels(labels: Vec<usize>, classes: usize) -> PyResult<Vec<u8>> {
+    labels
+        .into_iter()
+        .map(|l| {
+            u8::try_from(l).map_err(|_| value_error(format!("{classes} classes: at most 256")))
+        })
+        .collect()
+}
+
 /// Fine-tuning as the Python side passes it: `method` `"sgd"` (momentum
 /// SGD, mini-batches in a fresh order each epoch) or
 /// `"conjugate_gradient"` (Hinton & Salakhutdinov's `backpropclassify.m`:
@@ -194,19 +227,7 @@ pub fn fit_dbn_classifier<'py>(
     let device = device(device_name)?;
     let (values, rows, width) = rows_of(&x);
     let labels = class_indices(&y, rows, classes)?;
-    let valid = match &valid {
-        Some((x_valid, y_valid)) => {
-            let (values, rows, valid_width) = rows_of(x_valid);
-            if valid_width != width || rows == 0 {
-                return Err(value_error(format!(
-                    "validation rows: {rows} of width {valid_width}, expected at least 1 of width {width}"
-                )));
-            }
-            let labels = class_indices(y_valid, rows, classes)?;
-            Some((values, rows, labels))
-        }
-        None => None,
-    };
+    let valid = validation_rows(valid.as_ref(), width, classes)?;
     if patience.is_some() && valid.is_none() {
         return Err(value_error("a patience needs validation rows"));
     }
@@ -525,7 +546,11 @@ fn top_pcd_error(error: rbm::ConfigError, top_pcd: &TopPcd) -> PyErr {
 /// (class-balanced batches of 10 per class, mean-field labels, 3/6/10
 /// Gibbs steps over the thirds) at its rates, then `top_pcd.epochs` of
 /// the top RBM's persistent CD (`dbn::generative::greedy::top_pcd`, in
-/// batches of the lower recipe's size). Returns the model's parts.
+/// batches of the lower recipe's size). With `valid` rows, HOT's schedule
+/// ([`dbn::GenerativeRecipe::fit_with_validation`]): the up-down epoch of
+/// the lowest validation error is kept, then at most `final_phase_epochs`
+/// of HOT's final phase on both sets. Returns the model's parts and, with
+/// `valid`, the choice's [`ChoiceReport`].
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_generative_dbn<'py>(
@@ -541,16 +566,19 @@ pub fn fit_generative_dbn<'py>(
     updown: UpDown,
     top_pcd: TopPcd,
     device_name: &str,
-) -> PyResult<GenerativeParts<'py>> {
+    valid: Option<(PyReadonlyArray2<'py, f32>, PyReadonlyArray1<'py, i64>)>,
+    final_phase_epochs: usize,
+) -> PyResult<(GenerativeParts<'py>, Option<ChoiceReport>)> {
     let device = device(device_name)?;
     let (values, rows, width) = rows_of(&x);
-    let labels = class_indices(&y, rows, classes)?;
-    let labels: Vec<u8> = labels
-        .into_iter()
-        .map(|l| {
-            u8::try_from(l).map_err(|_| value_error(format!("{classes} classes: at most 256")))
+    let labels = byte_labels(class_indices(&y, rows, classes)?, classes)?;
+    let valid = validation_rows(valid.as_ref(), width, classes)?
+        .map(|(values, _, labels)| {
+            let labels = byte_labels(labels, classes)?;
+            dbn::LabelledImages::new(values, labels, width, classes, "validation rows")
+                .map_err(value_error)
         })
-        .collect::<PyResult<_>>()?;
+        .transpose()?;
     let seed = lower.seed;
     let lower = lower.train_config(rows)?;
     let top = top
@@ -562,7 +590,8 @@ pub fn fit_generative_dbn<'py>(
         .collect();
     let mut recipe = dbn::GenerativeRecipe::new(&sizes, top_hidden, classes)
         .with_lower_training(lower)
-        .with_top_training(top);
+        .with_top_training(top)
+        .with_final_phase(final_phase_epochs);
     // Checked even when up-down is off (0 epochs), as every other parameter is.
     let top_statistics = updown.top_statistics()?;
     if updown.epochs > 0 {
@@ -594,11 +623,34 @@ pub fn fit_generative_dbn<'py>(
     }
     let images =
         dbn::LabelledImages::new(values, labels, width, classes, "X").map_err(value_error)?;
-    let model = py
-        .detach(move || recipe.fit(&images, &device).map_err(|e| e.to_string()))
+    let (model, report) = py
+        .detach(move || {
+            match &valid {
+                None => recipe.fit(&images, &device).map(|model| (model, None)),
+                Some(valid) => recipe
+                    .fit_with_validation(&images, valid, &device)
+                    .map(|trained| {
+                        let report = (
+                            trained.valid_errors,
+                            trained.best_epoch,
+                            trained.best_train_error,
+                            trained.final_train_errors,
+                            trained.final_goal_met,
+                        );
+                        (trained.model, Some(report))
+                    }),
+            }
+            .map_err(|e| e.to_string())
+        })
         .map_err(value_error)?;
-    generative_parts(py, &model)
+    Ok((generative_parts(py, &model)?, report))
 }
+
+/// What HOT's choice on validation showed, in percent: the validation
+/// errors (the greedy model's, then each up-down epoch's), the chosen
+/// epoch, its training error (the final phase's goal), the error on all
+/// rows after each final-phase epoch, and whether the goal was met.
+type ChoiceReport = (Vec<f64>, usize, f64, Vec<f64>, bool);
 
 /// The label of each row of `x` under the generative DBN of `parts`: the
 /// one whose top-level free energy with the row's features is lowest.

@@ -4,6 +4,7 @@ bad requests are ValueErrors."""
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 
 from deepbelief import GenerativeDBN
 
@@ -127,3 +128,72 @@ def test_the_top_rbms_rate_and_reconstruction_reach_it_alone():
         for a, b in zip(default.up_layers_, other.up_layers_):
             assert np.array_equal(a[0], b[0]), change
         assert not np.array_equal(default.top_layer_[0], other.top_layer_[0]), change
+
+
+def _noisy_prototypes(rows=400, width=24, flip=0.2, seed=2):
+    # The prototypes with 20% of pixels flipped: a few rows are ambiguous,
+    # so the held-out accuracy moves from epoch to epoch (with these
+    # settings its best is reached twice, before the last epoch).
+    rng = np.random.default_rng(seed)
+    prototypes = rng.random((3, width)) < 0.5
+    y = rng.integers(0, 3, rows)
+    return (prototypes[y] ^ (rng.random((rows, width)) < flip)).astype(np.float32), y
+
+
+HOT_SMALL = dict(hidden_layer_sizes=(16,), top_units=32, n_iter=20, batch_size=10,
+                 updown_epochs=8, updown_learning_rate=0.1, random_state=0)
+
+
+def test_early_stopping_keeps_the_last_epoch_of_the_best_held_out_accuracy():
+    X, y = _noisy_prototypes()
+    model = GenerativeDBN(**HOT_SMALL, early_stopping=True, validation_fraction=0.25).fit(X, y)
+    scores = model.validation_scores_
+    assert len(scores) == 8 + 1, "the greedy model, then each up-down epoch"
+    best = max(scores)
+    assert model.best_epoch_ == len(scores) - 1 - scores[::-1].index(best), scores
+    assert len(set(scores)) > 1 and model.best_epoch_ < 8, "a choice to make"
+    assert model.best_validation_score_ == best
+    # The held-out rows are train_test_split's, stratified, from random_state.
+    _, X_valid, _, y_valid = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+    assert model.score(X_valid, y_valid) == pytest.approx(best, abs=1e-12)
+    assert 0.0 < model.final_goal_ <= 1.0
+    assert model.final_training_scores_ == [] and model.final_goal_met_ is False
+
+
+def test_the_final_phase_trains_on_all_rows_until_the_chosen_epochs_training_accuracy():
+    X, y = _noisy_prototypes()
+    model = GenerativeDBN(**HOT_SMALL, early_stopping=True, validation_fraction=0.25,
+                          final_phase_max_epochs=5).fit(X, y)
+    scores, goal = model.final_training_scores_, model.final_goal_
+    assert 1 <= len(scores) <= 5
+    assert all(s < goal for s in scores[:-1]), (scores, goal)
+    assert model.final_goal_met_ == (scores[-1] >= goal - 1e-12), (scores, goal)
+    if not model.final_goal_met_:
+        assert len(scores) == 5, "only its bound stops it short of the goal"
+    # The model is the last final epoch's, scored on every row it trained on.
+    assert model.score(X, y) == pytest.approx(scores[-1], abs=1e-12)
+
+
+def test_without_early_stopping_nothing_is_chosen():
+    X, y = _prototypes(rows=200)
+    model = GenerativeDBN(**{**HOT_SMALL, "updown_epochs": 2}).fit(X, y)
+    assert model.best_epoch_ == 2
+    assert model.validation_scores_ is None and model.best_validation_score_ is None
+    assert model.final_goal_ is None and model.final_goal_met_ is None
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [({"early_stopping": True, "updown_epochs": 0}, "needs updown_epochs >= 1"),
+     ({"final_phase_max_epochs": 3}, "final_phase_max_epochs needs early_stopping=True"),
+     ({"final_phase_max_epochs": -1}, "GenerativeDBN: final_phase_max_epochs"),
+     ({"early_stopping": True, "validation_fraction": 1.0},
+      r"GenerativeDBN: validation_fraction must be a number in \(0, 1\)"),
+     ({"early_stopping": True, "validation_fraction": 0.01},
+      "GenerativeDBN: early_stopping cannot hold out"),
+     ({"early_stopping": "yes"}, "early_stopping must be True or False")],
+)
+def test_bad_choice_settings_are_value_errors_naming_them(params, words):
+    X, y = _prototypes(rows=60)
+    with pytest.raises(ValueError, match=words):
+        GenerativeDBN(**{**HOT_SMALL, "updown_epochs": 1, **params}).fit(X, y)

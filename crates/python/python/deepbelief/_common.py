@@ -5,6 +5,7 @@ import os
 import tempfile
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 
@@ -184,6 +185,26 @@ def encode_classes(estimator, y):
             f"{type(estimator).__name__} needs samples of at least 2 classes in the data, "
             f"got {len(estimator.classes_)} class")
     return encoded.astype(np.int64)
+
+
+def held_out(owner, X, encoded, fraction, random_state):
+    """``X`` and its class indices without the validation rows, and the
+    validation rows and indices: ``fraction`` of them (``validation_fraction``,
+    in (0, 1)), stratified by class, drawn from ``random_state``; one of each
+    class on both sides, or a ValueError saying why."""
+    number = None if isinstance(fraction, bool) else fraction
+    if not isinstance(number, (int, float, np.number)) or not 0.0 < float(number) < 1.0:
+        raise ValueError(
+            f"{owner}: validation_fraction must be a number in (0, 1), got {fraction!r}")
+    try:
+        X_train, X_valid, y_train, y_valid = train_test_split(
+            X, encoded, test_size=float(number), stratify=encoded, random_state=random_state)
+    except ValueError as error:
+        raise ValueError(
+            f"{owner}: early_stopping cannot hold out validation_fraction={fraction!r} "
+            f"of {len(encoded)} rows with one of each class on both sides: {error}") from error
+    return (np.ascontiguousarray(X_train), np.ascontiguousarray(y_train),
+            (np.ascontiguousarray(X_valid), np.ascontiguousarray(y_valid)))
 
 
 def native_seed(random_state):

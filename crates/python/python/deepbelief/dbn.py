@@ -3,7 +3,6 @@ transformer, and the stack with a softmax head fine-tuned as a classifier."""
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -21,6 +20,7 @@ from deepbelief._common import (
     check_positive_number,
     encode_classes,
     float32,
+    held_out,
     logistic,
     native_seed,
 )
@@ -281,7 +281,8 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         if check_bool("DBNClassifier", "early_stopping", self.early_stopping):
             patience = check_positive_int(
                 "DBNClassifier", "n_iter_no_change", self.n_iter_no_change)
-            X, encoded, valid = self._held_out(X, encoded)
+            X, encoded, valid = held_out("DBNClassifier", X, encoded, self.validation_fraction,
+                                         self.random_state)
         layers, losses, scores, best = _native.fit_dbn_classifier(
             X, encoded, len(self.classes_), sizes, recipe, finetune, str(self.device),
             valid, patience)
@@ -293,26 +294,6 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         self.best_validation_score_ = (
             scores[best - 1] if valid is not None and best > 0 else None)
         return self
-
-    def _held_out(self, X, encoded):
-        """``X`` and its labels without the validation rows, and the
-        validation rows and labels: ``validation_fraction`` of them,
-        stratified by class, drawn from ``random_state``."""
-        fraction = self.validation_fraction
-        number = None if isinstance(fraction, bool) else fraction
-        if not isinstance(number, (int, float, np.number)) or not 0.0 < float(number) < 1.0:
-            raise ValueError(
-                f"DBNClassifier: validation_fraction must be a number in (0, 1), got {fraction!r}")
-        try:
-            X_train, X_valid, y_train, y_valid = train_test_split(
-                X, encoded, test_size=float(number), stratify=encoded,
-                random_state=self.random_state)
-        except ValueError as error:
-            raise ValueError(
-                f"DBNClassifier: early_stopping cannot hold out validation_fraction={fraction!r} "
-                f"of {len(encoded)} rows with one of each class on both sides: {error}") from error
-        return (np.ascontiguousarray(X_train), np.ascontiguousarray(y_train),
-                (np.ascontiguousarray(X_valid), np.ascontiguousarray(y_valid)))
 
     def _finetune_method(self):
         """The method, its batch (None: the native side's default), line

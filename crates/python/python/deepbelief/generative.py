@@ -20,6 +20,7 @@ from deepbelief._common import (
     check_positive_number,
     encode_classes,
     float32,
+    held_out,
     native_seed,
 )
 
@@ -91,6 +92,21 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         The rate of its last epoch, reached linearly by epoch (at most
         ``top_pcd_learning_rate``; the ``quick`` preset's: 0.00005); None
         keeps the rate constant.
+    early_stopping : bool, default=False
+        HOT's choice on validation: hold out ``validation_fraction`` of the
+        rows (stratified, drawn from ``random_state``), train the greedy
+        layers and up-down on the rest, measure the accuracy on the held-out
+        rows for the greedy model and after every up-down epoch, and keep
+        the epoch with the highest (the later of equals; every epoch runs,
+        as HOT's). Needs ``updown_epochs`` >= 1.
+    validation_fraction : float, default=0.1
+        In (0, 1); used with ``early_stopping`` (HOT: 10,000 of 54,000).
+    final_phase_max_epochs : int, default=0
+        HOT's final phase after the choice (needs ``early_stopping``):
+        up-down on all the rows, the held-out ones included, from the chosen
+        epoch's model, until their accuracy is at least the chosen epoch's
+        on the rows it trained on, at most this many epochs (HOT needed 59;
+        ``deepbelief generative --preset paper`` allows 100). 0: none.
     random_state : int, RandomState instance or None, default=None
     device : {"flex", "wgpu"}, default="flex"
         The Burn backend that trains and samples.
@@ -98,6 +114,23 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     Attributes
     ----------
     classes_ : ndarray
+    validation_scores_ : list of float or None
+        With ``early_stopping``, the held-out accuracy of the greedy model
+        (entry 0), then after each up-down epoch.
+    best_epoch_ : int
+        The up-down epoch kept (0: the greedy model; ``updown_epochs``
+        without ``early_stopping``).
+    best_validation_score_ : float or None
+        With ``early_stopping``, the kept epoch's held-out accuracy.
+    final_goal_ : float or None
+        With ``early_stopping``, the kept epoch's accuracy on the rows it
+        trained on: the final phase's goal.
+    final_training_scores_ : list of float or None
+        With ``early_stopping``, the accuracy on all rows after each epoch
+        of the final phase (empty without one).
+    final_goal_met_ : bool or None
+        With ``early_stopping``, whether the final phase reached its goal
+        (False where it ran to ``final_phase_max_epochs`` or did not run).
     up_layers_, down_layers_ : list of tuples
         The lower layers' recognition and generative RBMs, bottom first,
         each ``(weights (n_visible, n_hidden), hidden biases, visible biases,
@@ -115,7 +148,9 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
                  updown_epochs=0, updown_learning_rate=0.03, updown_momentum=0.9,
                  updown_weight_decay=2e-4, updown_top_statistics="probabilities",
                  top_pcd_epochs=0, top_pcd_learning_rate=0.001,
-                 top_pcd_final_learning_rate=None, random_state=None, device="flex"):
+                 top_pcd_final_learning_rate=None, early_stopping=False,
+                 validation_fraction=0.1, final_phase_max_epochs=0, random_state=None,
+                 device="flex"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.top_units = top_units
         self.learning_rate = learning_rate
@@ -135,6 +170,9 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         self.top_pcd_epochs = top_pcd_epochs
         self.top_pcd_learning_rate = top_pcd_learning_rate
         self.top_pcd_final_learning_rate = top_pcd_final_learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.final_phase_max_epochs = final_phase_max_epochs
         self.random_state = random_state
         self.device = device
 
@@ -162,12 +200,43 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
                 "GenerativeDBN", "updown_weight_decay", self.updown_weight_decay),
             top_statistics=str(self.updown_top_statistics))
         top_pcd = self._top_pcd()
+        final_epochs = check_non_negative_int(
+            "GenerativeDBN", "final_phase_max_epochs", self.final_phase_max_epochs)
         encoded = encode_classes(self, y)
-        up, down, top = _native.fit_generative_dbn(
+        valid = None
+        if check_bool("GenerativeDBN", "early_stopping", self.early_stopping):
+            if updown["epochs"] == 0:
+                raise ValueError(
+                    "GenerativeDBN: early_stopping chooses an up-down epoch on the held-out "
+                    "rows and needs updown_epochs >= 1, got 0")
+            X, encoded, valid = held_out(
+                "GenerativeDBN", X, encoded, self.validation_fraction, self.random_state)
+        elif final_epochs > 0:
+            raise ValueError(
+                "GenerativeDBN: final_phase_max_epochs needs early_stopping=True: HOT's final "
+                "phase trains towards the accuracy of the epoch chosen on the held-out rows")
+        (up, down, top), report = _native.fit_generative_dbn(
             X, encoded, len(self.classes_), sizes, top_units, lower, top, top_sampled, updown,
-            top_pcd, str(self.device))
+            top_pcd, str(self.device), valid, final_epochs)
         self._set_layers(up, down, top)
+        self._set_choice(report, updown["epochs"])
         return self
+
+    def _set_choice(self, report, updown_epochs):
+        """The attributes of HOT's choice on validation from the native
+        side's report (errors in percent), or their values without one."""
+        if report is None:
+            self.validation_scores_ = self.best_validation_score_ = None
+            self.final_goal_ = self.final_training_scores_ = self.final_goal_met_ = None
+            self.best_epoch_ = updown_epochs
+            return
+        valid_errors, best, goal, final_errors, met = report
+        self.validation_scores_ = [1.0 - e / 100.0 for e in valid_errors]
+        self.best_epoch_ = int(best)
+        self.best_validation_score_ = self.validation_scores_[self.best_epoch_]
+        self.final_goal_ = 1.0 - goal / 100.0
+        self.final_training_scores_ = [1.0 - e / 100.0 for e in final_errors]
+        self.final_goal_met_ = bool(met)
 
     def _top_pcd(self):
         owner = "GenerativeDBN"
