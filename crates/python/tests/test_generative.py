@@ -197,3 +197,29 @@ def test_bad_choice_settings_are_value_errors_naming_them(params, words):
     X, y = _prototypes(rows=60)
     with pytest.raises(ValueError, match=words):
         GenerativeDBN(**{**HOT_SMALL, "updown_epochs": 1, **params}).fit(X, y)
+
+
+def test_the_momentum_schedule_reaches_the_lower_layers_and_the_top_rbm():
+    # Hinton's 0.5 then 0.9, as the Rust presets: a switch inside the
+    # epochs changes every layer, one at the last epoch (0-based) none.
+    X, y = _prototypes(rows=200)
+    common = dict(hidden_layer_sizes=(16,), top_units=32, n_iter=3, batch_size=10,
+                  momentum=0.5, random_state=0)
+    constant = GenerativeDBN(**common).fit(X, y)
+    unreached = GenerativeDBN(**common, final_momentum=0.9, momentum_switch_epoch=3).fit(X, y)
+    switched = GenerativeDBN(**common, final_momentum=0.9, momentum_switch_epoch=2).fit(X, y)
+    assert np.array_equal(constant.up_layers_[0][0], unreached.up_layers_[0][0])
+    assert np.array_equal(constant.top_layer_[0], unreached.top_layer_[0])
+    assert not np.array_equal(constant.up_layers_[0][0], switched.up_layers_[0][0])
+    assert not np.array_equal(constant.top_layer_[0], switched.top_layer_[0])
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [(dict(final_momentum=1.0), "final_momentum"), (dict(final_momentum="high"), "final_momentum"),
+     (dict(momentum_switch_epoch=-1), "momentum_switch_epoch")],
+)
+def test_bad_momentum_schedules_are_value_errors_naming_them(params, field):
+    X, y = _prototypes(rows=30)
+    with pytest.raises(ValueError, match=f"GenerativeDBN: {field}"):
+        GenerativeDBN((4,), n_iter=1, **params).fit(X, y)

@@ -51,9 +51,14 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         Hidden units of the top RBM (HOT: 2000).
     learning_rate, batch_size, n_iter, k, momentum, weight_decay
         The lower layers' CD-k recipe (HOT: rate 0.1, weight cost 2e-4,
-        30 epochs, CD-1; batches of 100). The momentum is constant here;
-        the Rust `generative` presets use Hinton's 0.5, then 0.9 from the
-        sixth epoch.
+        30 epochs, CD-1; batches of 100).
+    final_momentum : float or None, default=None
+        The momentum from epoch ``momentum_switch_epoch`` on (0-based), for
+        the lower layers and the top RBM; None keeps ``momentum``
+        throughout. The Rust ``generative`` presets use Hinton's 0.5, then
+        0.9 from the sixth epoch (``momentum=0.5, final_momentum=0.9,
+        momentum_switch_epoch=5``).
+    momentum_switch_epoch : int, default=5
     top_k : int, default=1
         Gibbs steps of the top RBM's CD (HOT: CD-1).
     top_learning_rate : float, default=0.03
@@ -145,6 +150,7 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     def __init__(self, hidden_layer_sizes=(500, 500), *, top_units=2000, learning_rate=0.1,
                  batch_size=100, n_iter=30, k=1, top_k=1, top_learning_rate=0.03,
                  top_sampled_reconstruction=True, momentum=0.5, weight_decay=0.0002,
+                 final_momentum=None, momentum_switch_epoch=5,
                  updown_epochs=0, updown_learning_rate=0.03, updown_momentum=0.9,
                  updown_weight_decay=2e-4, updown_top_statistics="probabilities",
                  top_pcd_epochs=0, top_pcd_learning_rate=0.001,
@@ -162,6 +168,8 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         self.top_sampled_reconstruction = top_sampled_reconstruction
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.final_momentum = final_momentum
+        self.momentum_switch_epoch = momentum_switch_epoch
         self.updown_epochs = updown_epochs
         self.updown_learning_rate = updown_learning_rate
         self.updown_momentum = updown_momentum
