@@ -51,10 +51,26 @@ def test_sampling_is_seeded(trained):
     assert model.sample(None, 20, n_samples=2, random_state=7).shape == (2, 24)
 
 
+def test_hots_sampled_down_pass_reads_the_same_chains_with_its_own_noise(trained):
+    model, X, names = trained
+    judge = LogisticRegression(max_iter=1000).fit(X, names)
+    common = dict(n_samples=30, random_state=3)
+    smooth = model.sample("cat", 200, **common)
+    sampled = model.sample("cat", 200, down_pass="sampled", **common)
+    assert sampled.shape == smooth.shape and np.all((sampled >= 0) & (sampled <= 1))
+    assert not np.array_equal(smooth, sampled)
+    assert np.array_equal(sampled, model.sample("cat", 200, down_pass="sampled", **common))
+    for images in (sampled, model.sample("cat", 200, start="noise_image", **common)):
+        agreed = np.mean(judge.predict((images > 0.5).astype(np.float32)) == "cat")
+        assert agreed >= 0.9, agreed
+
+
 @pytest.mark.parametrize(
     "kwargs, words",
     [({"label": "dog"}, "dog"), ({"label": "ant", "n_steps": 0}, "n_steps"),
-     ({"label": "ant", "n_samples": 0}, "n_samples")],
+     ({"label": "ant", "n_samples": 0}, "n_samples"),
+     ({"label": "ant", "start": "zeros"}, "sample: start"),
+     ({"label": "ant", "down_pass": "sample"}, "sample: down_pass")],
 )
 def test_bad_sample_requests_are_value_errors_naming_them(trained, kwargs, words):
     model, _, _ = trained

@@ -272,12 +272,21 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         best = _native.generative_predict(self._parts(), X, str(self.device))
         return self.classes_[best]
 
-    def sample(self, label, n_steps=1000, *, n_samples=1, random_state=None):
+    def sample(self, label, n_steps=1000, *, n_samples=1, start="random_features",
+               down_pass="mean_field", random_state=None):
         """``n_samples`` images of class ``label`` (``None``: the label is
-        sampled too): Gibbs sampling for ``n_steps`` steps in the top RBM
-        from random features, the label clamped, then one top-down pass of
-        probabilities. Returns pixel probabilities of shape
-        ``(n_samples, n_features)``."""
+        sampled too): Gibbs sampling for ``n_steps`` steps in the top RBM,
+        the label clamped, then one top-down pass. Returns pixel
+        probabilities of shape ``(n_samples, n_features)``.
+
+        ``start``: ``"random_features"`` (the penultimate units on with
+        probability 1/2) or ``"noise_image"`` (a stochastic up-pass from a
+        random binary image, HOT's figure 9). ``down_pass``:
+        ``"mean_field"`` (probabilities through every lower layer, a smooth
+        image) or ``"sampled"`` (HOT's section 7: the penultimate units'
+        sampled states, each lower layer sampled on the way down, the
+        pixels' probabilities; ``deepbelief generative --preset paper``'s).
+        With the same ``random_state`` both passes read the same chains."""
         check_is_fitted(self)
         n_steps = check_positive_int("sample", "n_steps", n_steps)
         n_samples = check_positive_int("sample", "n_samples", n_samples)
@@ -291,7 +300,8 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
             index = int(found[0])
         seed = native_seed(self.random_state if random_state is None else random_state)
         return _native.generative_sample(
-            self._parts(), [index] * n_samples, n_steps, seed, str(self.device))
+            self._parts(), [index] * n_samples, n_steps, seed, str(self.device), str(start),
+            str(down_pass))
 
     def save(self, path):
         """Write the model as the Rust side's generative DBN file
