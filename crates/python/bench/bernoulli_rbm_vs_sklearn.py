@@ -7,7 +7,6 @@ MNIST_DIR defaults to $DEEPBELIEF_MNIST_DIR, else ~/.cache/deepbelief/mnist
 (raw or .gz IDX files). Prints samples/s of each and the ratio.
 """
 
-import gzip
 import os
 import sys
 import time
@@ -18,25 +17,19 @@ import time
 for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
     os.environ.pop(name, None)
 
-import numpy as np  # noqa: E402
 from sklearn.neural_network import BernoulliRBM as SklearnRBM  # noqa: E402
+
+from mnist_files import images_and_labels, mnist_dir  # noqa: E402
 
 from deepbelief import BernoulliRBM  # noqa: E402
 
 
-def images(directory):
-    path = os.path.join(directory, "train-images-idx3-ubyte")
-    data = open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
-    return np.frombuffer(data, np.uint8, offset=16).reshape(-1, 784).astype(np.float32) / 255.0
-
-
 def main():
-    directory = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
-        "DEEPBELIEF_MNIST_DIR", os.path.expanduser("~/.cache/deepbelief/mnist"))
+    directory = mnist_dir(sys.argv)
     n_iter = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     n_components = int(sys.argv[3]) if len(sys.argv) > 3 else 256
     batch_size = int(sys.argv[4]) if len(sys.argv) > 4 else 10
-    X = images(directory)
+    X, _ = images_and_labels(directory, "train")
     params = dict(n_components=n_components, learning_rate=0.1, batch_size=batch_size,
                   n_iter=n_iter, random_state=0)
     rates = {}

@@ -14,31 +14,24 @@ standard error over them; ARMS (`plain`, `dropout`, comma-separated,
 default both) chooses the arms.
 """
 
-import gzip
 import os
 import sys
 import time
 
 import numpy as np
 
+from mnist_files import images_and_labels, mnist_dir
+
 from deepbelief import DBNClassifier
 
 
-def idx(directory, name, offset, width):
-    path = os.path.join(directory, name)
-    data = open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
-    return np.frombuffer(data, np.uint8, offset=offset).reshape(-1, width)
-
-
 def main():
-    directory = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
-        "DEEPBELIEF_MNIST_DIR", os.path.expanduser("~/.cache/deepbelief/mnist"))
+    directory = mnist_dir(sys.argv)
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     hidden = tuple(int(h) for h in sys.argv[3:]) or (500, 500)
-    X = idx(directory, "train-images-idx3-ubyte", 16, 784)[:50000].astype(np.float32) / 255.0
-    y = idx(directory, "train-labels-idx1-ubyte", 8, 1)[:50000].ravel()
-    X_test = idx(directory, "t10k-images-idx3-ubyte", 16, 784).astype(np.float32) / 255.0
-    y_test = idx(directory, "t10k-labels-idx1-ubyte", 8, 1).ravel()
+    X, y = images_and_labels(directory, "train")
+    X, y = X[:50000], y[:50000]
+    X_test, y_test = images_and_labels(directory, "t10k")
     # The pretraining of `deepbelief classify --preset quick` (5 CD-1 epochs
     # a layer, rate 0.1, momentum 0.5, batches of 100) and its fine-tuning
     # rate, momentum, batch and L2; the head alone for 5 epochs first.

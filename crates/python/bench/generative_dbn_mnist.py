@@ -13,32 +13,24 @@ error on the 10,000 test images with its time. SEED (environment, default
 1) is the ``random_state``.
 """
 
-import gzip
 import os
 import sys
 import time
 
 import numpy as np
 
+from mnist_files import images_and_labels, mnist_dir
+
 from deepbelief import GenerativeDBN
 
 
-def idx(directory, name, offset, width):
-    path = os.path.join(directory, name)
-    data = open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
-    return np.frombuffer(data, np.uint8, offset=offset).reshape(-1, width)
-
-
 def main():
-    directory = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
-        "DEEPBELIEF_MNIST_DIR", os.path.expanduser("~/.cache/deepbelief/mnist"))
+    directory = mnist_dir(sys.argv)
     updown_epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     final_epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 10
     seed = int(os.environ.get("SEED", "1"))
-    X = idx(directory, "train-images-idx3-ubyte", 16, 784).astype(np.float32) / 255.0
-    y = idx(directory, "train-labels-idx1-ubyte", 8, 1).ravel()
-    X_test = idx(directory, "t10k-images-idx3-ubyte", 16, 784).astype(np.float32) / 255.0
-    y_test = idx(directory, "t10k-labels-idx1-ubyte", 8, 1).ravel()
+    X, y = images_and_labels(directory, "train")
+    X_test, y_test = images_and_labels(directory, "t10k")
     # HOT's net and CD recipe (momentum 0.5, then 0.9 from the sixth epoch,
     # as the Rust presets) at the `quick` preset's 10 epochs a layer; the
     # top RBM and up-down rates are the `paper` preset's (GenerativeDBN's

@@ -38,6 +38,22 @@ pub fn value_error(error: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(error.to_string())
 }
 
+/// The value that the Python string `given` of parameter `name` spells
+/// among `options` (spelling, value), or a `ValueError` listing them.
+pub fn one_of<T: Copy>(name: &str, given: &str, options: &[(&str, T)]) -> PyResult<T> {
+    options
+        .iter()
+        .find(|(spelling, _)| *spelling == given)
+        .map(|&(_, value)| value)
+        .ok_or_else(|| {
+            let spellings: Vec<String> = options.iter().map(|(s, _)| format!("{s:?}")).collect();
+            value_error(format!(
+                "{name} must be {}, got {given:?}",
+                spellings.join(" or ")
+            ))
+        })
+}
+
 /// The device named `name` (`"flex"` or `"wgpu"`, as the `deepbelief`
 /// command's `--device`); a backend that is missing or does not start is
 /// a `ValueError` saying why.

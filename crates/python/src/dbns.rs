@@ -9,7 +9,7 @@ use rbm::{Rbm, Sampler, TrainConfig, UnitKind};
 
 use crate::convert::{
     Layer, LayerIn, PartsIn, RbmParts, all_parts, device, file_error, host2, layer_of, linear_of,
-    matrix, parts_of, rbm_of, rows_of, value_error,
+    matrix, one_of, parts_of, rbm_of, rows_of, value_error,
 };
 use crate::rbms::CdRecipe;
 
@@ -232,15 +232,11 @@ pub fn fit_dbn_classifier<'py>(
         return Err(value_error("a patience needs validation rows"));
     }
     let (seed, recipe_batch) = (recipe.seed, recipe.batch_size);
-    let conjugate = match finetune.method.as_str() {
-        "sgd" => false,
-        "conjugate_gradient" => true,
-        other => {
-            return Err(value_error(format!(
-                "finetune_method must be \"sgd\" or \"conjugate_gradient\", got {other:?}"
-            )));
-        }
-    };
+    let conjugate = one_of(
+        "finetune_method",
+        &finetune.method,
+        &[("sgd", false), ("conjugate_gradient", true)],
+    )?;
     if finetune.head_epochs > finetune.epochs {
         return Err(value_error(format!(
             "head_epochs ({}) must be at most finetune_epochs ({})",
@@ -500,13 +496,12 @@ pub struct UpDown {
 
 impl UpDown {
     fn top_statistics(&self) -> PyResult<dbn::TopStatistics> {
-        match self.top_statistics.as_str() {
-            "probabilities" => Ok(dbn::TopStatistics::Probabilities),
-            "sampled_states" => Ok(dbn::TopStatistics::SampledStates),
-            other => Err(value_error(format!(
-                "updown_top_statistics must be \"probabilities\" or \"sampled_states\", got {other:?}"
-            ))),
-        }
+        use dbn::TopStatistics as S;
+        let options = [
+            ("probabilities", S::Probabilities),
+            ("sampled_states", S::SampledStates),
+        ];
+        one_of("updown_top_statistics", &self.top_statistics, &options)
     }
 }
 
@@ -697,24 +692,17 @@ pub fn generative_sample<'py>(
     start: &str,
     down_pass: &str,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let start = match start {
-        "random_features" => dbn::SampleStart::RandomFeatures,
-        "noise_image" => dbn::SampleStart::NoiseImage,
-        other => {
-            return Err(value_error(format!(
-                "sample: start must be \"random_features\" or \"noise_image\", got {other:?}"
-            )));
-        }
-    };
-    let down_pass = match down_pass {
-        "mean_field" => dbn::DownPass::MeanField,
-        "sampled" => dbn::DownPass::Sampled,
-        other => {
-            return Err(value_error(format!(
-                "sample: down_pass must be \"mean_field\" or \"sampled\", got {other:?}"
-            )));
-        }
-    };
+    use dbn::{DownPass, SampleStart};
+    let starts = [
+        ("random_features", SampleStart::RandomFeatures),
+        ("noise_image", SampleStart::NoiseImage),
+    ];
+    let start = one_of("sample: start", start, &starts)?;
+    let passes = [
+        ("mean_field", DownPass::MeanField),
+        ("sampled", DownPass::Sampled),
+    ];
+    let down_pass = one_of("sample: down_pass", down_pass, &passes)?;
     let plan = dbn::SamplePlan::new(n_steps)
         .with_start(start)
         .with_down_pass(down_pass);

@@ -8,7 +8,7 @@ use rbm::{AisConfig, CdTrainer, RbmConfig, SigmaConfig, TrainConfig, TrainerStat
 
 use crate::convert::{
     PartsIn, RbmParts, checked_matrix, checked_vector, device, file_error, host1, host2, matrix,
-    parts_of, rbm_config, rbm_of, rows_of, value_error,
+    one_of, parts_of, rbm_config, rbm_of, rows_of, value_error,
 };
 
 /// The CD recipe as the Python side passes it (one tuple, built from an
@@ -260,30 +260,20 @@ pub fn log_likelihood(
     let device = device(device_name)?;
     let model = rbm_of(&parts, &device)?;
     let (values, rows, width) = rows_of(&x);
-    let side = match ais_side {
-        "visible" => rbm::AisSide::Visible,
-        "hidden" => rbm::AisSide::Hidden,
-        other => {
-            return Err(value_error(format!(
-                "ais_side: expected \"visible\" or \"hidden\", found {other:?}"
-            )));
-        }
-    };
-    let ais = match method {
-        "exact" => None,
-        "ais" => {
-            let config = match ais_steps {
-                Some(steps) => AisConfig::linear(ais_runs, steps, seed),
-                None => AisConfig::paper(ais_runs, seed),
-            };
-            config.validate().map_err(value_error)?;
-            Some(config)
-        }
-        other => {
-            return Err(value_error(format!(
-                "method: expected \"exact\" or \"ais\", found {other:?}"
-            )));
-        }
+    let sides = [
+        ("visible", rbm::AisSide::Visible),
+        ("hidden", rbm::AisSide::Hidden),
+    ];
+    let side = one_of("ais_side", ais_side, &sides)?;
+    let ais = if one_of("method", method, &[("exact", false), ("ais", true)])? {
+        let config = match ais_steps {
+            Some(steps) => AisConfig::linear(ais_runs, steps, seed),
+            None => AisConfig::paper(ais_runs, seed),
+        };
+        config.validate().map_err(value_error)?;
+        Some(config)
+    } else {
+        None
     };
     py.detach(move || -> Result<_, rbm::RbmError> {
         let data = matrix(values, rows, width, &device);
