@@ -196,9 +196,84 @@ const DROPOUT_STREAM: u64 = 0x6472_6f70_6f75_7421;
 /// A fine-tuned classifier as the Python side takes it: every layer's
 /// weights and biases (bottom first, the head last), each epoch's mean
 /// training loss, each epoch's accuracy on the validation rows (empty
-/// without them) and the epoch whose net is returned (1-based; 0: the
-/// pretrained net, when no epoch ran).
-type Fitted<'py> = (Vec<Layer<'py>>, Vec<f64>, Vec<f64>, usize);
+/// without them), the epoch whose net is returned (1-based; 0: the
+/// pretrained net, when no epoch ran) and each final-pass epoch's mean
+/// training loss (empty without one).
+type Fitted<'py> = (Vec<Layer<'py>>, Vec<f64>, Vec<f64>, usize, Vec<f64>);
+
+/// What one fine-tuning epoch needs besides the net and its rows: the
+/// method and its settings, the batch, the dropout and the seed of the
+/// orders and masks.
+struct EpochPlan {
+    conjugate: bool,
+    finetune: Finetune,
+    batch: usize,
+    dropout: DropoutRates,
+    seed: u64,
+}
+
+impl EpochPlan {
+    /// Epoch `epoch` (1-based, it draws the order and the masks) on `data`
+    /// and its `one_hot` labels: conjugate gradients on the batches of
+    /// `fixed_order`, or SGD at the first rate decayed `decays` times, on a
+    /// fresh order. Returns the mean training loss and whether a
+    /// conjugate-gradient epoch returned its net bit for bit.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        net: &mut dbn::SgdNet,
+        epoch: usize,
+        data: &Tensor<2>,
+        one_hot: &Tensor<2>,
+        fixed_order: &[usize],
+        head_only: bool,
+        decays: usize,
+    ) -> Result<(f64, bool), BoxError> {
+        let finetune = &self.finetune;
+        let (loss, unchanged) = if self.conjugate {
+            let stats = dbn::conjugate_gradient_epoch(
+                net,
+                epoch,
+                data,
+                one_hot,
+                fixed_order,
+                self.batch,
+                finetune.line_searches,
+                head_only,
+            )?;
+            (stats.loss_after, stats.unchanged)
+        } else {
+            let step = dbn::SgdStep {
+                rate: finetune.learning_rate * finetune.lr_decay.powi(decays as i32),
+                momentum: finetune.momentum,
+                weight_decay: finetune.weight_decay,
+            };
+            let training = dbn::SgdTraining {
+                head_only,
+                dropout: self.dropout,
+            };
+            let mut masks = Sampler::for_epoch(self.seed ^ DROPOUT_STREAM, epoch);
+            let rows = data.dims()[0];
+            let order = dbn::epoch_order(self.seed, epoch, rows);
+            let loss = net.epoch_with(
+                data, one_hot, &order, self.batch, step, training, &mut masks,
+            );
+            (loss, false)
+        };
+        if !loss.is_finite() {
+            let advice = if self.conjugate {
+                ""
+            } else {
+                ": lower finetune_learning_rate"
+            };
+            return Err(format!(
+                "fine-tuning diverged in epoch {epoch} (training loss {loss}){advice}"
+            )
+            .into());
+        }
+        Ok((loss, unchanged))
+    }
+}
 
 /// A DBN classifier: the greedy stack of `hidden` sizes by `recipe` (see
 /// `greedy_stack`), a softmax head over `classes`, then `finetune.epochs`
@@ -208,10 +283,14 @@ type Fitted<'py> = (Vec<Layer<'py>>, Vec<f64>, Vec<f64>, usize);
 /// highest validation accuracy is returned (the earliest of equals), and
 /// with `patience` training stops after that many whole-net epochs
 /// without a higher one (as `deepbelief classify --patience`); without,
-/// the last epoch's.
+/// the last epoch's. With `valid`, `final_epochs` more epochs of the
+/// chosen net follow on the training and validation rows together, with
+/// a fresh velocity and SGD's rate going on from the chosen epoch's (as
+/// `deepbelief classify --final-epochs`); a conjugate-gradient pass ends
+/// early at a fixed point.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (x, y, classes, hidden, recipe, finetune, device_name, valid=None, patience=None))]
+#[pyo3(signature = (x, y, classes, hidden, recipe, finetune, device_name, valid=None, patience=None, final_epochs=0))]
 pub fn fit_dbn_classifier<'py>(
     py: Python<'py>,
     x: PyReadonlyArray2<'py, f32>,
@@ -223,6 +302,7 @@ pub fn fit_dbn_classifier<'py>(
     device_name: &str,
     valid: Option<(PyReadonlyArray2<'py, f32>, PyReadonlyArray1<'py, i64>)>,
     patience: Option<usize>,
+    final_epochs: usize,
 ) -> PyResult<Fitted<'py>> {
     let device = device(device_name)?;
     let (values, rows, width) = rows_of(&x);
@@ -230,6 +310,11 @@ pub fn fit_dbn_classifier<'py>(
     let valid = validation_rows(valid.as_ref(), width, classes)?;
     if patience.is_some() && valid.is_none() {
         return Err(value_error("a patience needs validation rows"));
+    }
+    if final_epochs > 0 && valid.is_none() {
+        return Err(value_error(
+            "a final pass on the training and validation rows needs validation rows",
+        ));
     }
     let (seed, recipe_batch) = (recipe.seed, recipe.batch_size);
     let conjugate = one_of(
@@ -251,22 +336,29 @@ pub fn fit_dbn_classifier<'py>(
             let classifier = DbnClassifier::from_stack(&stack, classes, seed)?;
             let mut net = dbn::SgdNet::from_classifier(&classifier)?;
             let one_hot = dbn::one_hot_rows(&labels, classes, &device)?;
-            let dropout = DropoutRates {
-                input: finetune.input_dropout,
-                hidden: finetune.hidden_dropout,
+            let plan = EpochPlan {
+                conjugate,
+                batch: finetune
+                    .batch_size
+                    .unwrap_or(if conjugate { 1000 } else { recipe_batch })
+                    .min(rows),
+                dropout: DropoutRates {
+                    input: finetune.input_dropout,
+                    hidden: finetune.hidden_dropout,
+                },
+                seed,
+                finetune,
             };
-            let batch = finetune
-                .batch_size
-                .unwrap_or(if conjugate { 1000 } else { recipe_batch })
-                .min(rows);
+            let finetune = &plan.finetune;
             // Conjugate gradients' batches are fixed (one shuffle, as
             // `makebatches.m`).
             let fixed_order = dbn::epoch_order(seed, 0, rows);
-            let valid = valid.map(|(values, rows, labels)| {
-                let labels: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+            let valid = valid.map(|(values, valid_rows, valid_labels)| {
+                let indices: Vec<i64> = valid_labels.iter().map(|&l| l as i64).collect();
                 (
-                    matrix(values, rows, width, &device),
-                    Tensor::<1, Int>::from_data(TensorData::new(labels, [rows]), &device),
+                    matrix(values, valid_rows, width, &device),
+                    Tensor::<1, Int>::from_data(TensorData::new(indices, [valid_rows]), &device),
+                    valid_labels,
                 )
             });
             let (mut losses, mut scores) = (Vec::new(), Vec::new());
@@ -274,57 +366,26 @@ pub fn fit_dbn_classifier<'py>(
             let mut best: Option<(dbn::SgdNet, usize, f64)> = None;
             for epoch in 1..=finetune.epochs {
                 let head_only = epoch <= finetune.head_epochs;
-                let loss = if conjugate {
-                    let epoch_stats = dbn::conjugate_gradient_epoch(
-                        &mut net,
-                        epoch,
-                        &data,
-                        &one_hot,
-                        &fixed_order,
-                        batch,
-                        finetune.line_searches,
-                        head_only,
-                    )?;
-                    // A whole-net epoch that returns its net bit for bit
-                    // returns it at every later epoch: the model is this one.
-                    if !head_only && epoch_stats.unchanged {
-                        break;
-                    }
-                    epoch_stats.loss_after
-                } else {
-                    let decays = epoch.saturating_sub(finetune.head_epochs + 1);
-                    let step = dbn::SgdStep {
-                        rate: finetune.learning_rate * finetune.lr_decay.powi(decays as i32),
-                        momentum: finetune.momentum,
-                        weight_decay: finetune.weight_decay,
-                    };
-                    let training = dbn::SgdTraining { head_only, dropout };
-                    let mut masks = Sampler::for_epoch(seed ^ DROPOUT_STREAM, epoch);
-                    net.epoch_with(
-                        &data,
-                        &one_hot,
-                        &dbn::epoch_order(seed, epoch, rows),
-                        batch,
-                        step,
-                        training,
-                        &mut masks,
-                    )
-                };
-                if !loss.is_finite() {
-                    let advice = if conjugate {
-                        ""
-                    } else {
-                        ": lower finetune_learning_rate"
-                    };
-                    return Err(format!(
-                        "fine-tuning diverged in epoch {epoch} (training loss {loss}){advice}"
-                    )
-                    .into());
+                let decays = epoch.saturating_sub(finetune.head_epochs + 1);
+                let (loss, unchanged) = plan.run(
+                    &mut net,
+                    epoch,
+                    &data,
+                    &one_hot,
+                    &fixed_order,
+                    head_only,
+                    decays,
+                )?;
+                // A whole-net epoch that returns its net bit for bit
+                // returns it at every later epoch: the model is this one.
+                if !head_only && unchanged {
+                    break;
                 }
                 losses.push(loss);
-                if let Some((x_valid, y_valid)) = &valid {
-                    let rows = y_valid.dims()[0];
-                    let score = 1.0 - net.errors(x_valid, y_valid, 1000) as f64 / rows as f64;
+                if let Some((x_valid, y_valid, _)) = &valid {
+                    let valid_rows = y_valid.dims()[0];
+                    let errors = net.errors(x_valid, y_valid, 1000);
+                    let score = 1.0 - errors as f64 / valid_rows as f64;
                     scores.push(score);
                     // The head's epochs train towards the whole net's; the
                     // choice is among the whole net's (and the head's when
@@ -340,25 +401,51 @@ pub fn fit_dbn_classifier<'py>(
                 }
             }
             let epochs_run = losses.len();
-            let (net, chosen) = match best {
+            let (mut net, chosen) = match best {
                 Some((net, epoch, _)) => (net, epoch),
                 None => (net, epochs_run),
             };
+            let mut final_losses = Vec::new();
+            if let Some((x_valid, _, valid_labels)) = valid.filter(|_| final_epochs > 0) {
+                let all = Tensor::cat(vec![data, x_valid], 0); // [rows + valid rows, width]
+                let all_labels: Vec<usize> = labels.iter().chain(&valid_labels).copied().collect();
+                let all_one_hot = dbn::one_hot_rows(&all_labels, classes, &device)?;
+                let all_order = dbn::epoch_order(seed, 0, all_labels.len());
+                net.velocity = None;
+                let chosen_decays = chosen.saturating_sub(finetune.head_epochs + 1);
+                for pass in 1..=final_epochs {
+                    // New epoch numbers: orders and masks of their own.
+                    let epoch = finetune.epochs + pass;
+                    let (loss, unchanged) = plan.run(
+                        &mut net,
+                        epoch,
+                        &all,
+                        &all_one_hot,
+                        &all_order,
+                        false,
+                        chosen_decays + pass,
+                    )?;
+                    if unchanged {
+                        break;
+                    }
+                    final_losses.push(loss);
+                }
+            }
             let layers: Vec<_> = net
                 .weights
                 .iter()
                 .zip(&net.biases)
                 .map(|(w, b)| (w.clone(), b.clone().flatten::<1>(0, 1)))
                 .collect();
-            Ok::<_, BoxError>((layers, losses, scores, chosen))
+            Ok::<_, BoxError>((layers, losses, scores, chosen, final_losses))
         })
         .map_err(value_error)?;
-    let (layers, losses, scores, chosen) = fitted;
+    let (layers, losses, scores, chosen, final_losses) = fitted;
     let layers = layers
         .into_iter()
         .map(|(w, b)| layer_of(py, w, b))
         .collect::<PyResult<_>>()?;
-    Ok((layers, losses, scores, chosen))
+    Ok((layers, losses, scores, chosen, final_losses))
 }
 
 /// Writes a classifier of logistic hidden layers (weights `[inputs,

@@ -223,6 +223,45 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_pati
         1.0 / len(y_valid) + 1e-12)
 
 
+@pytest.mark.parametrize("method", [dict(), dict(finetune_method="conjugate_gradient",
+                                                 finetune_batch_size=100)])
+def test_the_final_pass_trains_the_chosen_net_on_the_held_out_rows_too(method):
+    X, y = _binary_problem(rows=400, seed=1, noise=0.35)
+    params = dict(n_iter=3, finetune_epochs=12, head_epochs=2, early_stopping=True,
+                  validation_fraction=0.25, n_iter_no_change=3, random_state=0, **method)
+    chosen = DBNClassifier((16,), **params).fit(X, y)
+    final = DBNClassifier((16,), **params, final_epochs=4).fit(X, y)
+    # The choice is the same; the final pass goes on from it.
+    assert final.best_epoch_ == chosen.best_epoch_
+    assert final.validation_scores_ == chosen.validation_scores_
+    assert chosen.final_loss_curve_ == []
+    assert 1 <= len(final.final_loss_curve_) <= 4
+    if "finetune_method" not in method:
+        assert len(final.final_loss_curve_) == 4, "SGD has no fixed point to stop at"
+    assert not np.array_equal(chosen.coefs_[0], final.coefs_[0])
+    # The held-out rows are training rows of the final pass: their
+    # cross-entropy falls.
+    encoded = np.searchsorted(chosen.classes_, y)
+    _, X_valid, _, y_valid = train_test_split(X, encoded, test_size=0.25, stratify=encoded,
+                                              random_state=0)
+
+    def held_out_loss(model):
+        p = model.predict_proba(X_valid)[np.arange(len(y_valid)), y_valid]
+        return -np.mean(np.log(p))
+
+    assert held_out_loss(final) < held_out_loss(chosen)
+
+
+@pytest.mark.parametrize("params, words", [
+    (dict(final_epochs=2), "final_epochs needs early_stopping=True"),
+    (dict(early_stopping=True, final_epochs=-1), "DBNClassifier: final_epochs"),
+])
+def test_bad_final_passes_are_value_errors_naming_them(params, words):
+    X, y = _binary_problem(rows=60)
+    with pytest.raises(ValueError, match=words):
+        DBNClassifier((4,), n_iter=1, finetune_epochs=1, **params).fit(X, y)
+
+
 @pytest.mark.parametrize("estimator", [DBN, DBNClassifier])
 @pytest.mark.parametrize(
     "params, field",

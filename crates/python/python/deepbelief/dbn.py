@@ -188,6 +188,12 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         In (0, 1); used with ``early_stopping``.
     n_iter_no_change : int, default=10
         Used with ``early_stopping``.
+    final_epochs : int, default=0
+        With ``early_stopping``: epochs of the kept net on all the rows
+        after the choice, the held-out ones included, with a fresh velocity
+        and SGD's rate going on from the kept epoch's (``deepbelief classify
+        --final-epochs``; the ``paper`` preset's 10). Conjugate gradients
+        stop early at a fixed point.
     finetune_method : {"sgd", "conjugate_gradient"}, default="sgd"
         ``"conjugate_gradient"`` is ``backpropclassify.m``'s: on each fixed
         batch (one shuffle), ``line_searches`` line searches of Rasmussen's
@@ -223,6 +229,10 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     best_epoch_ : int
         The epoch whose net is kept (1-based; the last one run without
         ``early_stopping``, 0 when none ran).
+    final_loss_curve_ : list of float
+        The mean training cross-entropy of each final-pass epoch run
+        (empty without ``final_epochs``); the coefficients are the last
+        one's.
     n_features_in_ : int
     """
 
@@ -235,7 +245,7 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
                  finetune_method="sgd", finetune_batch_size=None, line_searches=3,
                  head_epochs=0, finetune_weight_decay=0.0, finetune_lr_decay=1.0,
                  input_dropout=0.0, hidden_dropout=0.0, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, device="flex"):
+                 validation_fraction=0.1, n_iter_no_change=10, final_epochs=0, device="flex"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -263,6 +273,7 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.final_epochs = final_epochs
         self.device = device
 
     def fit(self, X, y):
@@ -278,15 +289,21 @@ class DBNClassifier(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
             **self._sgd_settings())
         encoded = encode_classes(self, y)
         valid, patience = None, None
+        final_epochs = check_non_negative_int("DBNClassifier", "final_epochs", self.final_epochs)
         if check_bool("DBNClassifier", "early_stopping", self.early_stopping):
             patience = check_positive_int(
                 "DBNClassifier", "n_iter_no_change", self.n_iter_no_change)
             X, encoded, valid = held_out("DBNClassifier", X, encoded, self.validation_fraction,
                                          self.random_state)
-        layers, losses, scores, best = _native.fit_dbn_classifier(
+        elif final_epochs > 0:
+            raise ValueError(
+                "DBNClassifier: final_epochs needs early_stopping=True: the final pass trains "
+                "the epoch chosen on the held-out rows on all of them")
+        layers, losses, scores, best, final_losses = _native.fit_dbn_classifier(
             X, encoded, len(self.classes_), sizes, recipe, finetune, str(self.device),
-            valid, patience)
+            valid, patience, final_epochs)
         self._set_layers(layers)
+        self.final_loss_curve_ = list(final_losses)
         self.loss_curve_ = list(losses)
         self.finetune_epochs_ = len(losses)
         self.best_epoch_ = int(best)
