@@ -341,6 +341,34 @@ impl GenerativeRecipe {
     /// persistent CD on `train` if configured. Every setting and both sets
     /// are checked before any work; without up-down epochs there is
     /// nothing to choose ([`DbnConfigError::ValidationWithoutUpDown`]).
+    ///
+    /// ```
+    /// use burn::prelude::*;
+    /// use dbn::generative::greedy::{UpDownRates, hot_updown};
+    /// use dbn::{GenerativeRecipe, LabelledImages};
+    /// use rbm::TrainConfig;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Which half of 6 pixels is on: 40 training and 20 validation rows.
+    /// let halves = |rows: usize, what| {
+    ///     let labels: Vec<u8> = (0..rows).map(|i| (i % 2) as u8).collect();
+    ///     let pixels = labels.iter().flat_map(|&l| [l, l, l, 1 - l, 1 - l, 1 - l].map(f32::from)).collect();
+    ///     LabelledImages::new(pixels, labels, 6, 2, what)
+    /// };
+    /// let (train, valid) = (halves(40, "training images")?, halves(20, "validation images")?);
+    /// let cd = TrainConfig::new().with_epochs(20).with_batch_size(10);
+    /// let rates = UpDownRates { learning_rate: 0.03, momentum: 0.9, weight_decay: 2e-4 };
+    /// let trained = GenerativeRecipe::new(&[6, 4], 8, 2)
+    ///     .with_lower_training(cd.clone())
+    ///     .with_top_training(cd)
+    ///     .with_updown(hot_updown(6, 2, rates, 1)) // HOT's batches: 10 of each class
+    ///     .with_final_phase(10)
+    ///     .fit_with_validation(&train, &valid, &Device::flex())?;
+    /// assert_eq!(trained.valid_errors.len(), 6 + 1); // the greedy model, then each epoch
+    /// assert!(trained.final_train_errors.len() <= 10);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn fit_with_validation(
         &self,
         train: &LabelledImages,

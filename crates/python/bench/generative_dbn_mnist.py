@@ -10,9 +10,11 @@ MNIST_DIR defaults to $DEEPBELIEF_MNIST_DIR, else ~/.cache/deepbelief/mnist
 held out for the choice (stratified, from the seed), and prints the held-out
 accuracy of each epoch, the choice, the final phase and each arm's test
 error on the 10,000 test images with its time. SEED (environment, default
-1) is the ``random_state``.
+1) is the ``random_state``; OUT (environment), a JSON file for the
+figures.
 """
 
+import json
 import os
 import sys
 import time
@@ -42,6 +44,7 @@ def main():
                   validation_fraction=10000 / 60000, random_state=seed)
     print(f"784-500-500-2000 (+10 labels), seed {seed}: {updown_epochs} up-down epochs, "
           f"the best of them on 10,000 held-out images", flush=True)
+    summary = dict(seed=seed, updown_epochs=updown_epochs, final_phase_max_epochs=final_epochs)
     for final in (0, final_epochs):
         start = time.perf_counter()
         model = GenerativeDBN(**common, final_phase_max_epochs=final).fit(X, y)
@@ -54,12 +57,23 @@ def main():
                   f" held out; {100 * (1 - model.final_goal_):.2f}% on its 50,000 training images,"
                   f" the final phase's goal)")
             print(f"the chosen epoch: test error {error:.2f}% in {minutes:.1f} min", flush=True)
+            summary.update(
+                held_out_error_percent=[100 * (1 - s) for s in model.validation_scores_],
+                chosen_epoch=model.best_epoch_, goal_training_error_percent=100 * (1 - model.final_goal_),
+                chosen_test_error_percent=error, chosen_minutes=minutes)
         else:
             errors = " ".join(f"{100 * (1 - s):.2f}" for s in model.final_training_scores_)
             met = "met" if model.final_goal_met_ else f"not met within {final} epochs"
             print(f"final phase on all 60,000: training error (%) {errors}; goal {met}")
             print(f"after the final phase: test error {error:.2f}% in {minutes:.1f} min",
                   flush=True)
+            summary.update(
+                final_training_error_percent=[100 * (1 - s) for s in model.final_training_scores_],
+                final_goal_met=model.final_goal_met_, final_test_error_percent=error,
+                final_minutes=minutes)
+    if os.environ.get("OUT"):
+        with open(os.environ["OUT"], "w") as file:
+            json.dump(summary, file, indent=1)
 
 
 if __name__ == "__main__":
