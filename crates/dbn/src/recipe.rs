@@ -395,7 +395,8 @@ impl GenerativeRecipe {
         }
         let valid_set = one_hot_set(valid, self.classes, "validation images", device)?;
         let train_set = one_hot_set(train, self.classes, "training images", device)?;
-        let (valid_images, valid_labels) = valid.tensors(device);
+        let valid_images = valid_set.images.clone(); // [rows, pixels]
+        let valid_labels = valid_set.labels.clone().argmax(1).squeeze_dim::<1>(1); // [rows]
 
         let mut model = self.greedy(&configs, &train_set)?;
         let greedy_error = 100.0 * model.error_rate(&valid_images, &valid_labels, 1000);
