@@ -95,24 +95,24 @@ pub struct TopRbmArgs {
     /// CD epochs of the top RBM (510-2000) [quick: 20, paper: 30].
     #[arg(long, value_parser = crate::cli::numbers::count)]
     top_epochs: Option<usize>,
-    /// Gibbs steps of the top RBM's CD-k (lower layers use CD-1) [quick:
-    /// 5; paper: 1, as HOT]. At rate 0.1 with a mean-field reconstruction
-    /// CD-1 is far behind CD-5 (greedy validation error 4.23% against
-    /// 2.38%); at rate 0.03 with a sampled reconstruction it is about
-    /// HOT's 2.49% (docs/RESULTS.md).
+    /// Gibbs steps of the top RBM's CD-k (lower layers use CD-1) [1, as
+    /// HOT]. At rate 0.1 with a mean-field reconstruction CD-1 is far
+    /// behind CD-5 (greedy validation error 4.23% against 2.38%); at rate
+    /// 0.03 with a sampled reconstruction it is about HOT's 2.49%
+    /// (docs/RESULTS.md).
     #[arg(long, value_parser = crate::cli::numbers::count)]
     top_cd_k: Option<usize>,
-    /// The top RBM's CD learning rate [quick: 0.1; paper: 0.03, chosen on
-    /// validation for CD-1].
+    /// The top RBM's CD learning rate [0.03, chosen on validation for
+    /// CD-1].
     #[arg(long, value_parser = crate::cli::numbers::rate)]
     top_cd_lr: Option<f64>,
     /// The top RBM's negative-phase visible units sampled, the label group
     /// one-hot (HOT 2006: "exactly one unit was allowed to be active"),
-    /// rather than their conditional means [paper].
+    /// rather than their conditional means [both presets].
     #[arg(long, conflicts_with = "top_mean_field_reconstruction")]
     top_sampled_reconstruction: bool,
     /// The top RBM's negative-phase visible units as their conditional
-    /// means [quick].
+    /// means [the `quick` preset until 2026-12-05].
     #[arg(long)]
     top_mean_field_reconstruction: bool,
 }
@@ -385,7 +385,7 @@ mod tests {
     #[test]
     fn top_rbm_flags_override_either_preset_in_both_directions() {
         assert_eq!(top_cd(&["--preset", "paper"]), (1, 0.03, false));
-        assert_eq!(top_cd(&["--preset", "quick"]), (5, 0.1, true));
+        assert_eq!(top_cd(&["--preset", "quick"]), (1, 0.03, false));
         let paper_before = [
             "--preset",
             "paper",
@@ -396,9 +396,20 @@ mod tests {
             "--top-mean-field-reconstruction",
         ];
         assert_eq!(top_cd(&paper_before), (5, 0.1, true));
+        // The `quick` preset's top RBM until 2026-12-05, and one flag alone.
+        let quick_before = [
+            "--preset",
+            "quick",
+            "--top-cd-k",
+            "5",
+            "--top-cd-lr",
+            "0.1",
+            "--top-mean-field-reconstruction",
+        ];
+        assert_eq!(top_cd(&quick_before), (5, 0.1, true));
         assert_eq!(
-            top_cd(&["--preset", "quick", "--top-sampled-reconstruction"]),
-            (5, 0.1, false)
+            top_cd(&["--preset", "quick", "--top-mean-field-reconstruction"]),
+            (1, 0.03, true)
         );
     }
 

@@ -64,9 +64,10 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
     top_learning_rate : float, default=0.03
         The top RBM's CD learning rate (its momentum, weight decay, epochs
         and batches are the lower layers'). HOT do not publish theirs; 0.03
-        is the Rust ``paper`` preset's, chosen on validation, where 0.1 left
-        CD-1's greedy DBN at about twice HOT's 2.49% test error on MNIST
-        (docs/RESULTS.md, "The greedy gap with a CD-1 top RBM").
+        is the Rust presets' (``paper``, and ``quick`` since 2026-12-05),
+        chosen on validation, where 0.1 left CD-1's greedy DBN at about
+        twice HOT's 2.49% test error on MNIST (docs/RESULTS.md, "The greedy
+        gap with a CD-1 top RBM").
     top_sampled_reconstruction : bool, default=True
         The top RBM's negative phase from sampled visible units, the label
         group one-hot (HOT: "exactly one unit was allowed to be active"), as
