@@ -106,7 +106,8 @@ class GenerativeDBN(BinaryInput, SavedAsRustFile, ClassifierMixin, BaseEstimator
         the epoch with the highest (the later of equals; every epoch runs,
         as HOT's). Needs ``updown_epochs`` >= 1.
     validation_fraction : float, default=0.1
-        In (0, 1); used with ``early_stopping`` (HOT: 10,000 of 54,000).
+        In (0, 1); used with ``early_stopping`` (HOT: 10,000 of the 60,000
+        MNIST training images, about 0.167).
     final_phase_max_epochs : int, default=0
         HOT's final phase after the choice (needs ``early_stopping``):
         up-down on all the rows, the held-out ones included, from the chosen
