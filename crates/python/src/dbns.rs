@@ -412,10 +412,12 @@ pub fn fit_dbn_classifier<'py>(
                 let all_one_hot = dbn::one_hot_rows(&all_labels, classes, &device)?;
                 let all_order = dbn::epoch_order(seed, 0, all_labels.len());
                 net.velocity = None;
-                let chosen_decays = chosen.saturating_sub(finetune.head_epochs + 1);
                 for pass in 1..=final_epochs {
-                    // New epoch numbers: orders and masks of their own.
+                    // New epoch numbers: orders and masks of their own. The
+                    // rate is the schedule's for the epochs after the chosen
+                    // one (a chosen head epoch: the whole net's first rate).
                     let epoch = finetune.epochs + pass;
+                    let decays = (chosen + pass).saturating_sub(finetune.head_epochs + 1);
                     let (loss, unchanged) = plan.run(
                         &mut net,
                         epoch,
@@ -423,7 +425,7 @@ pub fn fit_dbn_classifier<'py>(
                         &all_one_hot,
                         &all_order,
                         false,
-                        chosen_decays + pass,
+                        decays,
                     )?;
                     if unchanged {
                         break;
