@@ -65,6 +65,16 @@ pub enum DbnConfigError {
     MomentumOutOfRange(f64),
     #[error("fine-tuning weight_decay must be non-negative and finite, found {0}")]
     InvalidWeightDecay(f64),
+    #[error("SgdNet fine-tuning learning_rate must be positive and finite, found {0}")]
+    NetLearningRate(f64),
+    #[error("head_epochs ({head_epochs}) must be at most the fine-tuning epochs ({epochs})")]
+    HeadEpochsAboveEpochs { head_epochs: usize, epochs: usize },
+    #[error("a fine-tuning patience needs validation rows to count epochs without improvement")]
+    PatienceWithoutValidation,
+    #[error(
+        "a final pass trains the epoch chosen on validation rows on all rows: it needs validation rows"
+    )]
+    FinalPassWithoutValidation,
     #[error("conjugate gradients need at least one line search per batch")]
     ZeroLineSearches,
     #[error(

@@ -56,6 +56,7 @@ pub use finetune::batch::{
 pub use finetune::classifier::{ClassifierConfig, DbnClassifier, Initialisation};
 pub use finetune::config::{DecayScope, DropoutRates, FinetuneConfig, FinetuneMethod};
 pub use finetune::conjugate::{ConjugateEpoch, Minimized, conjugate_gradient_epoch, minimize};
+pub use finetune::net_recipe::{FinetunedNet, NetFinetuneConfig, NetMethod};
 pub use finetune::sgd_net::{SgdNet, SgdStep, SgdTraining, epoch_order, for_each_net};
 pub use generative::model::{
     DownPass, GenerativeDbn, SamplePlan, SampleStart, one_hot_rows, top_visible,

@@ -189,10 +189,6 @@ pub struct Finetune {
     pub hidden_dropout: f64,
 }
 
-/// The stream of the dropout masks of SGD's `epoch`: apart from the
-/// data order's (`dbn::epoch_order`), which is drawn from the seed itself.
-const DROPOUT_STREAM: u64 = 0x6472_6f70_6f75_7421;
-
 /// A fine-tuned classifier as the Python side takes it: every layer's
 /// weights and biases (bottom first, the head last), each epoch's mean
 /// training loss, each epoch's accuracy on the validation rows (empty
@@ -201,77 +197,49 @@ const DROPOUT_STREAM: u64 = 0x6472_6f70_6f75_7421;
 /// training loss (empty without one).
 type Fitted<'py> = (Vec<Layer<'py>>, Vec<f64>, Vec<f64>, usize, Vec<f64>);
 
-/// What one fine-tuning epoch needs besides the net and its rows: the
-/// method and its settings, the batch, the dropout and the seed of the
-/// orders and masks.
-struct EpochPlan {
-    conjugate: bool,
-    finetune: Finetune,
-    batch: usize,
-    dropout: DropoutRates,
-    seed: u64,
-}
-
-impl EpochPlan {
-    /// Epoch `epoch` (1-based, it draws the order and the masks) on `data`
-    /// and its `one_hot` labels: conjugate gradients on the batches of
-    /// `fixed_order`, or SGD at the first rate decayed `decays` times, on a
-    /// fresh order. Returns the mean training loss and whether a
-    /// conjugate-gradient epoch returned its net bit for bit.
-    #[allow(clippy::too_many_arguments)]
-    fn run(
+impl Finetune {
+    /// The library's schedule of these settings: `batch_size` `None` is
+    /// `sgd_batch` for SGD and H&S's 1,000 for conjugate gradients.
+    fn config(
         &self,
-        net: &mut dbn::SgdNet,
-        epoch: usize,
-        data: &Tensor<2>,
-        one_hot: &Tensor<2>,
-        fixed_order: &[usize],
-        head_only: bool,
-        decays: usize,
-    ) -> Result<(f64, bool), BoxError> {
-        let finetune = &self.finetune;
-        let (loss, unchanged) = if self.conjugate {
-            let stats = dbn::conjugate_gradient_epoch(
-                net,
-                epoch,
-                data,
-                one_hot,
-                fixed_order,
-                self.batch,
-                finetune.line_searches,
-                head_only,
-            )?;
-            (stats.loss_after, stats.unchanged)
+        sgd_batch: usize,
+        patience: Option<usize>,
+        final_epochs: usize,
+        seed: u64,
+    ) -> PyResult<dbn::NetFinetuneConfig> {
+        let conjugate = one_of(
+            "finetune_method",
+            &self.method,
+            &[("sgd", false), ("conjugate_gradient", true)],
+        )?;
+        let method = if conjugate {
+            dbn::NetMethod::ConjugateGradient {
+                line_searches: self.line_searches,
+            }
         } else {
-            let step = dbn::SgdStep {
-                rate: finetune.learning_rate * finetune.lr_decay.powi(decays as i32),
-                momentum: finetune.momentum,
-                weight_decay: finetune.weight_decay,
-            };
-            let training = dbn::SgdTraining {
-                head_only,
-                dropout: self.dropout,
-            };
-            let mut masks = Sampler::for_epoch(self.seed ^ DROPOUT_STREAM, epoch);
-            let rows = data.dims()[0];
-            let order = dbn::epoch_order(self.seed, epoch, rows);
-            let loss = net.epoch_with(
-                data, one_hot, &order, self.batch, step, training, &mut masks,
-            );
-            (loss, false)
+            dbn::NetMethod::Sgd {
+                learning_rate: self.learning_rate,
+                momentum: self.momentum,
+                weight_decay: self.weight_decay,
+                lr_decay: self.lr_decay,
+                dropout: DropoutRates {
+                    input: self.input_dropout,
+                    hidden: self.hidden_dropout,
+                },
+            }
         };
-        if !loss.is_finite() {
-            let advice = if self.conjugate {
-                ""
-            } else {
-                ": lower finetune_learning_rate"
-            };
-            return Err(format!(
-                "fine-tuning diverged in epoch {epoch} (training loss {loss}){advice}"
-            )
-            .into());
-        }
-        Ok((loss, unchanged))
+        let config = dbn::NetFinetuneConfig {
+            epochs: self.epochs,
+            head_epochs: self.head_epochs,
+            batch_size: self
+                .batch_size
+                .unwrap_or(if conjugate { 1000 } else { sgd_batch }),
+            method,
+            patience,
+            final_epochs,
+            seed,
+        };
+        Ok(config)
     }
 }
 
@@ -308,138 +276,40 @@ pub fn fit_dbn_classifier<'py>(
     let (values, rows, width) = rows_of(&x);
     let labels = class_indices(&y, rows, classes)?;
     let valid = validation_rows(valid.as_ref(), width, classes)?;
-    if patience.is_some() && valid.is_none() {
-        return Err(value_error("a patience needs validation rows"));
-    }
-    if final_epochs > 0 && valid.is_none() {
-        return Err(value_error(
-            "a final pass on the training and validation rows needs validation rows",
-        ));
-    }
-    let (seed, recipe_batch) = (recipe.seed, recipe.batch_size);
-    let conjugate = one_of(
-        "finetune_method",
-        &finetune.method,
-        &[("sgd", false), ("conjugate_gradient", true)],
-    )?;
-    if finetune.head_epochs > finetune.epochs {
-        return Err(value_error(format!(
-            "head_epochs ({}) must be at most finetune_epochs ({})",
-            finetune.head_epochs, finetune.epochs
-        )));
-    }
+    let seed = recipe.seed;
+    let schedule = finetune.config(recipe.batch_size, patience, final_epochs, seed)?;
+    // Every rule before the pretraining.
+    schedule
+        .validate_for(valid.is_some())
+        .map_err(value_error)?;
     let train = recipe.train_config(rows)?;
     let fitted = py
         .detach(move || {
             let data = matrix(values, rows, width, &device);
             let stack = greedy_stack(&data, &hidden, &train)?;
             let classifier = DbnClassifier::from_stack(&stack, classes, seed)?;
-            let mut net = dbn::SgdNet::from_classifier(&classifier)?;
-            let one_hot = dbn::one_hot_rows(&labels, classes, &device)?;
-            let plan = EpochPlan {
-                conjugate,
-                batch: finetune
-                    .batch_size
-                    .unwrap_or(if conjugate { 1000 } else { recipe_batch })
-                    .min(rows),
-                dropout: DropoutRates {
-                    input: finetune.input_dropout,
-                    hidden: finetune.hidden_dropout,
-                },
-                seed,
-                finetune,
-            };
-            let finetune = &plan.finetune;
-            // Conjugate gradients' batches are fixed (one shuffle, as
-            // `makebatches.m`).
-            let fixed_order = dbn::epoch_order(seed, 0, rows);
-            let valid = valid.map(|(values, valid_rows, valid_labels)| {
-                let indices: Vec<i64> = valid_labels.iter().map(|&l| l as i64).collect();
-                (
-                    matrix(values, valid_rows, width, &device),
-                    Tensor::<1, Int>::from_data(TensorData::new(indices, [valid_rows]), &device),
-                    valid_labels,
-                )
+            let net = dbn::SgdNet::from_classifier(&classifier)?;
+            let valid = valid.map(|(values, valid_rows, labels)| {
+                (matrix(values, valid_rows, width, &device), labels)
             });
-            let (mut losses, mut scores) = (Vec::new(), Vec::new());
-            // The net to return, its epoch and its validation accuracy.
-            let mut best: Option<(dbn::SgdNet, usize, f64)> = None;
-            for epoch in 1..=finetune.epochs {
-                let head_only = epoch <= finetune.head_epochs;
-                let decays = epoch.saturating_sub(finetune.head_epochs + 1);
-                let (loss, unchanged) = plan.run(
-                    &mut net,
-                    epoch,
-                    &data,
-                    &one_hot,
-                    &fixed_order,
-                    head_only,
-                    decays,
-                )?;
-                // A whole-net epoch that returns its net bit for bit
-                // returns it at every later epoch: the model is this one.
-                if !head_only && unchanged {
-                    break;
-                }
-                losses.push(loss);
-                if let Some((x_valid, y_valid, _)) = &valid {
-                    let valid_rows = y_valid.dims()[0];
-                    let errors = net.errors(x_valid, y_valid, 1000);
-                    let score = 1.0 - errors as f64 / valid_rows as f64;
-                    scores.push(score);
-                    // The head's epochs train towards the whole net's; the
-                    // choice is among the whole net's (and the head's when
-                    // no whole-net epoch follows).
-                    let candidate = !head_only || epoch == finetune.epochs;
-                    if candidate && best.as_ref().is_none_or(|(_, _, top)| score > *top) {
-                        best = Some((net.clone(), epoch, score));
-                    }
-                    let since = best.as_ref().map_or(0, |(_, chosen, _)| epoch - chosen);
-                    if patience.is_some_and(|p| !head_only && since >= p) {
-                        break;
-                    }
-                }
-            }
-            let epochs_run = losses.len();
-            let (mut net, chosen) = match best {
-                Some((net, epoch, _)) => (net, epoch),
-                None => (net, epochs_run),
-            };
-            let mut final_losses = Vec::new();
-            if let Some((x_valid, _, valid_labels)) = valid.filter(|_| final_epochs > 0) {
-                let all = Tensor::cat(vec![data, x_valid], 0); // [rows + valid rows, width]
-                let all_labels: Vec<usize> = labels.iter().chain(&valid_labels).copied().collect();
-                let all_one_hot = dbn::one_hot_rows(&all_labels, classes, &device)?;
-                let all_order = dbn::epoch_order(seed, 0, all_labels.len());
-                net.velocity = None;
-                for pass in 1..=final_epochs {
-                    // New epoch numbers: orders and masks of their own. The
-                    // rate is the schedule's for the epochs after the chosen
-                    // one (a chosen head epoch: the whole net's first rate).
-                    let epoch = finetune.epochs + pass;
-                    let decays = (chosen + pass).saturating_sub(finetune.head_epochs + 1);
-                    let (loss, unchanged) = plan.run(
-                        &mut net,
-                        epoch,
-                        &all,
-                        &all_one_hot,
-                        &all_order,
-                        false,
-                        decays,
-                    )?;
-                    if unchanged {
-                        break;
-                    }
-                    final_losses.push(loss);
-                }
-            }
-            let layers: Vec<_> = net
+            let valid = valid
+                .as_ref()
+                .map(|(images, labels)| (images, labels.as_slice()));
+            let tuned = schedule.fit(net, &data, &labels, valid)?;
+            let layers: Vec<_> = tuned
+                .net
                 .weights
                 .iter()
-                .zip(&net.biases)
+                .zip(&tuned.net.biases)
                 .map(|(w, b)| (w.clone(), b.clone().flatten::<1>(0, 1)))
                 .collect();
-            Ok::<_, BoxError>((layers, losses, scores, chosen, final_losses))
+            Ok::<_, BoxError>((
+                layers,
+                tuned.losses,
+                tuned.valid_accuracies,
+                tuned.chosen_epoch,
+                tuned.final_losses,
+            ))
         })
         .map_err(value_error)?;
     let (layers, losses, scores, chosen, final_losses) = fitted;
