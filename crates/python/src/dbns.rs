@@ -228,7 +228,7 @@ impl Finetune {
                 },
             }
         };
-        let config = dbn::NetFinetuneConfig {
+        Ok(dbn::NetFinetuneConfig {
             epochs: self.epochs,
             head_epochs: self.head_epochs,
             batch_size: self
@@ -238,8 +238,7 @@ impl Finetune {
             patience,
             final_epochs,
             seed,
-        };
-        Ok(config)
+        })
     }
 }
 
