@@ -1640,9 +1640,13 @@ fn bound_on_mnist_starts_at_log_p_v_and_reports_both_log_z_estimates() {
     // A 784-16 first layer: with the second layer its transpose, the
     // sampled bound is log p(v) itself (the same log Z), so the table's
     // two columns must print the same number.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
     let output = run(
         "bound",
         &[
+            "--out",
+            out.to_str().unwrap(),
             "--preset",
             "mnist",
             "--hidden",
@@ -1677,4 +1681,34 @@ fn bound_on_mnist_starts_at_log_p_v_and_reports_both_log_z_estimates() {
     assert!(log_p < 0.0 && after.is_finite(), "{row}");
     // log Z of layer 1 (hidden side), of layer 2, of layer 1 (pixel side).
     assert!(cells[6..9].iter().all(|c| c.contains("eff.")), "{row}");
+    // The run's summary holds the row and the gain over the one seed.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bound.json")).unwrap()).unwrap();
+    let rows = summary["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{summary}");
+    let (kept_before, kept_after) = (
+        rows[0]["before"].as_f64().unwrap(),
+        rows[0]["after"].as_f64().unwrap(),
+    );
+    assert!((kept_before - before).abs() < 0.005, "{summary}");
+    assert!((kept_after - after).abs() < 0.005, "{summary}");
+    assert_eq!(
+        summary["gain_mean"].as_f64().unwrap(),
+        kept_after - kept_before
+    );
+    assert!(summary["gain_standard_error"].is_null(), "{summary}");
+}
+
+#[test]
+fn bound_on_bars_refuses_a_run_directory() {
+    // The bars preset prints its exact figures and writes no run: a run
+    // flag is refused, not ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let output = run(
+        "bound",
+        &["--preset", "bars", "--out", out.to_str().unwrap()],
+    );
+    fails_naming(&output, &["--out", "--preset bars"]);
+    assert!(!out.exists());
 }

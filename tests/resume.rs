@@ -577,6 +577,36 @@ fn few_labels_resumes_to_the_same_results_after_a_kill_mid_sweep() {
 }
 
 #[test]
+fn bound_on_images_resumes_at_its_next_seed_after_a_kill() {
+    // Killed once seed 1 is committed: the resumed run reads it back and
+    // measures seeds 2 and 3, to the same rows and gain as a run that was
+    // never stopped.
+    check_resume(
+        "bound",
+        &[
+            "--preset",
+            "mnist",
+            "--hidden",
+            "6",
+            "--first-epochs",
+            "40",
+            "--second-epochs",
+            "40",
+            "--seeds",
+            "3",
+            "--samples",
+            "3",
+            "--ais-runs",
+            "10",
+            "--ais-steps",
+            "400",
+        ],
+        |out| commit(out, "seeds/seed-1.commit.json").is_some(),
+        "bound.json",
+    );
+}
+
+#[test]
 fn gaussian_resumes_to_the_same_model_after_a_kill() {
     // Learned sigmas: their state is part of the checkpoint.
     check_resume_on(

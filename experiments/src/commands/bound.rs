@@ -6,7 +6,8 @@
 //! (`--preset mnist`).
 //!
 //! cargo run --release -- bound
-//! cargo run --release -- bound --preset mnist
+//! cargo run --release -- bound --preset mnist --out runs/bound-mnist
+//! cargo run --release -- bound --out runs/bound-mnist --resume
 use rbm::{AisConfig, TrainConfig};
 
 use crate::runs::bound::{BoundConfig, MnistBoundConfig, measure_bound, measure_mnist_bound};
@@ -28,9 +29,11 @@ pub enum Preset {
 /// The variational bound of a two-layer DBN before and after stacking.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Where: `bars` (exact) or `mnist` (AIS and sampling).
-    #[arg(long, value_enum, default_value_t = Preset::Bars)]
-    preset: Preset,
+    /// Where: `bars` (exact, printed) or `mnist` (AIS and sampling, a run
+    /// directory with a unit per seed) [default: bars; with --resume:
+    /// mnist, the preset that writes runs].
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
     /// Side of the bars-and-stripes images (3: 14 patterns of 9 pixels; 4:
     /// 30 of 16) [bars: 4].
     #[arg(long)]
@@ -65,6 +68,8 @@ pub struct Args {
     #[arg(long, value_parser = crate::cli::numbers::count)]
     ais_steps: Option<usize>,
     #[command(flatten)]
+    run: crate::cli::RunArgs,
+    #[command(flatten)]
     common: crate::cli::CommonArgs,
 }
 
@@ -76,7 +81,12 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::er
     // Every flag is checked before any work; a flag of the other preset is
     // refused rather than ignored.
     let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
-    let others: &[&str] = match args.preset {
+    let preset = args.preset.unwrap_or(if args.run.resume {
+        Preset::Mnist
+    } else {
+        Preset::Bars
+    });
+    let others: &[&str] = match preset {
         Preset::Bars => &[
             "samples",
             "test_rows",
@@ -85,6 +95,9 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::er
             "data",
             "mnist_dir",
             "no_fetch",
+            "out",
+            "resume",
+            "overwrite",
         ],
         Preset::Mnist => &["side"],
     };
@@ -92,7 +105,7 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::er
         return Err(format!(
             "--{} does not apply to --preset {}",
             flag.replace('_', "-"),
-            match args.preset {
+            match preset {
                 Preset::Bars => "bars",
                 Preset::Mnist => "mnist",
             }
@@ -100,7 +113,7 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::er
         .into());
     }
     let seeds = args.seeds as u64;
-    match args.preset {
+    match preset {
         Preset::Bars => {
             let side = args.side.unwrap_or(4);
             if !SIDES.contains(&side) {
@@ -133,32 +146,29 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::er
             measure_bound(&config, &device, &mut |line| println!("{line}"))
         }
         Preset::Mnist => {
-            let runs = args.ais_runs.unwrap_or(100);
-            let ais = match args.ais_steps {
-                Some(steps) => AisConfig::linear(runs, steps, 1),
-                None => AisConfig::paper(runs, 1),
-            };
-            ais.validate()?;
             let device = args.common.device.select()?;
-            let (set, line) = args.common.data.load()?;
-            let tests = set.test.len();
-            let test_rows = args.test_rows.unwrap_or(tests);
-            if test_rows > tests {
-                return Err(
-                    format!("--test-rows {test_rows}: the data have {tests} test images").into(),
-                );
-            }
+            let (run, config, set, line) = crate::cli::Invocation::new::<Args>("bound", matches)
+                .resumable_with(&["preset"])
+                .open_with_data(&args.run, &args.common.data, |data| {
+                    let runs = args.ais_runs.unwrap_or(100);
+                    let config = MnistBoundConfig {
+                        data: data.clone(),
+                        hidden: args.hidden.unwrap_or(500),
+                        first_epochs: args.first_epochs.unwrap_or(20),
+                        second_epochs: args.second_epochs.unwrap_or(20),
+                        seeds,
+                        samples: args.samples.unwrap_or(10),
+                        ais: match args.ais_steps {
+                            Some(steps) => AisConfig::linear(runs, steps, 1),
+                            None => AisConfig::paper(runs, 1),
+                        },
+                        test_rows: args.test_rows.unwrap_or(data.test_images),
+                    };
+                    config.validate()?;
+                    Ok(config)
+                })?;
             println!("{line}");
-            let config = MnistBoundConfig {
-                hidden: args.hidden.unwrap_or(500),
-                first_epochs: args.first_epochs.unwrap_or(20),
-                second_epochs: args.second_epochs.unwrap_or(20),
-                seeds,
-                samples: args.samples.unwrap_or(10),
-                ais,
-                test_rows,
-            };
-            measure_mnist_bound(&config, &set, &device, &mut |line| println!("{line}"))
+            measure_mnist_bound(&run, &config, &set, &device, &mut |line| println!("{line}"))
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod clock;
 mod commit;
 mod error;
 mod identity;
+pub mod json_float;
 pub mod shard;
 
 pub use clock::{CLOCK_FILE, RunClock, WallTime};

@@ -47,7 +47,9 @@ impl AisSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LoglikEstimate {
     pub log_z: f64,
-    /// log(mean -+ 3 standard errors) of the importance weights.
+    /// log(mean -+ 3 standard errors) of the importance weights (the lower
+    /// end minus infinity when the band reaches zero: `"-inf"` in JSON).
+    #[serde(serialize_with = "crate::run_dir::json_float::serialize")]
     pub log_z_low: f64,
     pub log_z_high: f64,
     /// log Z of the base model AIS starts from.
