@@ -8,9 +8,10 @@
 //! cargo run --release -- bound
 //! cargo run --release -- bound --preset mnist --out runs/bound-mnist
 //! cargo run --release -- bound --out runs/bound-mnist --resume
-use rbm::{AisConfig, TrainConfig};
+use rbm::{AisSide, TrainConfig};
 
 use crate::runs::bound::{BoundConfig, MnistBoundConfig, measure_bound, measure_mnist_bound};
+use crate::runs::loglik::AisSettings;
 
 /// Where the bound is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -158,9 +159,11 @@ pub fn run(args: Args, matches: &clap::ArgMatches) -> Result<(), Box<dyn std::er
                         second_epochs: args.second_epochs.unwrap_or(20),
                         seeds,
                         samples: args.samples.unwrap_or(10),
-                        ais: match args.ais_steps {
-                            Some(steps) => AisConfig::linear(runs, steps, 1),
-                            None => AisConfig::paper(runs, 1),
+                        ais: AisSettings {
+                            runs,
+                            steps: args.ais_steps,
+                            seed: 1,
+                            side: AisSide::Visible,
                         },
                         test_rows: args.test_rows.unwrap_or(data.test_images),
                     };

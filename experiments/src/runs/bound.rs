@@ -8,7 +8,7 @@
 use burn::prelude::*;
 use dbn::{sampled_variational_bound, transposed, variational_bound};
 use rbm::{
-    AisConfig, AisEstimate, AisSide, CdTrainer, Rbm, RbmConfig, Sampler, TrainConfig,
+    AisEstimate, AisSide, CdTrainer, Rbm, RbmConfig, Sampler, TrainConfig,
     ais_log_partition_from_data, exact_log_likelihood, mean_log_likelihood, tensor_from_rows,
 };
 
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{BinarizeMode, DataSpec};
 use crate::run_dir::RunDir;
-use crate::runs::loglik::loglik_images;
+use crate::runs::loglik::{AisSettings, loglik_images};
 
 /// What the measurement takes (the subcommand's flags, checked there).
 #[derive(Debug, Clone)]
@@ -97,9 +97,11 @@ pub struct MnistBoundConfig {
     pub seeds: u64,
     /// States drawn from the first layer's posterior per test image.
     pub samples: usize,
-    /// The AIS of both layers' log Z (its seed plus the measurement's;
-    /// the measurement chooses each layer's side).
-    pub ais: AisConfig,
+    /// The AIS of both layers' log Z: runs, temperatures and seed (plus
+    /// the measurement's offsets; the measurement chooses each layer's
+    /// side, `side` is not used). Settings, not the 14,501 temperatures
+    /// themselves, so that `config.json` stays short.
+    pub ais: AisSettings,
     /// Test images the bound is measured on (the first ones).
     pub test_rows: usize,
 }
@@ -122,7 +124,7 @@ impl MnistBoundConfig {
                 return Err(format!("{flag} must be at least 1").into());
             }
         }
-        self.ais.validate()?;
+        self.ais.config().validate()?;
         if self.test_rows > self.data.test_images {
             return Err(format!(
                 "--test-rows {}: the data have {} test images",
@@ -267,7 +269,7 @@ pub fn measure_mnist_bound(
     device: &Device,
     say: &mut dyn FnMut(&str),
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let ais = &config.ais;
+    let ais = config.ais.config();
     say(&format!(
         "layers {0}-{1}-{0} ({2} + {3} PCD-1 epochs); the bound on the first {4} test images, \
          {5} posterior samples each; AIS: {6} runs, {7} temperatures; nats per image",
@@ -342,7 +344,7 @@ fn measure_mnist_seed(
     seed: u64,
     device: &Device,
 ) -> Result<MnistBoundRow, Box<dyn std::error::Error>> {
-    let ais = &config.ais;
+    let ais = config.ais.config();
     let (train, test) = loglik_images(set, BinarizeMode::Stochastic, seed, device);
     let test = test.slice(0..config.test_rows);
     let mut first = CdTrainer::new(
