@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{BinarizeMode, DataSpec};
 use crate::run_dir::RunDir;
+use crate::runs::function_space::{mean_std, standard_error};
 use crate::runs::loglik::{AisSettings, loglik_images};
 
 /// What the measurement takes (the subcommand's flags, checked there).
@@ -311,12 +312,8 @@ pub fn measure_mnist_bound(
         rows.push(row);
     }
     let gains: Vec<f64> = rows.iter().map(MnistBoundRow::gain).collect();
-    let n = gains.len() as f64;
-    let gain_mean = gains.iter().sum::<f64>() / n;
-    let gain_standard_error = (gains.len() > 1).then(|| {
-        let variance = gains.iter().map(|g| (g - gain_mean).powi(2)).sum::<f64>() / (n - 1.0);
-        (variance / n).sqrt()
-    });
+    let (gain_mean, _) = mean_std(&gains);
+    let gain_standard_error = (gains.len() > 1).then(|| standard_error(&gains));
     run.write_json(
         "bound.json",
         &MnistBoundSummary {
