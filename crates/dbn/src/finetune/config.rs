@@ -122,6 +122,33 @@ impl DropoutRates {
     }
 }
 
+/// The rules on SGD's settings that both fine-tuning engines share
+/// ([`FinetuneConfig`] through the Learner, [`crate::NetFinetuneConfig`]
+/// on an `SgdNet`): a rate decay in (0, 1], a momentum in [0, 1), a
+/// non-negative finite weight decay, dropout probabilities in [0, 1).
+pub(crate) fn check_sgd_settings(
+    lr_decay: f64,
+    momentum: f64,
+    weight_decay: f64,
+    dropout: DropoutRates,
+) -> Result<(), DbnConfigError> {
+    if !(lr_decay > 0.0 && lr_decay <= 1.0) {
+        return Err(DbnConfigError::InvalidLrDecay(lr_decay));
+    }
+    if !(0.0..1.0).contains(&momentum) {
+        return Err(DbnConfigError::MomentumOutOfRange(momentum));
+    }
+    if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+        return Err(DbnConfigError::InvalidWeightDecay(weight_decay));
+    }
+    for (layer, probability) in [("input", dropout.input), ("hidden", dropout.hidden)] {
+        if !(0.0..1.0).contains(&probability) {
+            return Err(DbnConfigError::InvalidDropout { layer, probability });
+        }
+    }
+    Ok(())
+}
+
 impl Default for FinetuneConfig {
     fn default() -> Self {
         Self {
@@ -154,25 +181,14 @@ impl FinetuneConfig {
         if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
             return Err(DbnConfigError::InvalidLearningRate(self.learning_rate));
         }
-        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
-            return Err(DbnConfigError::InvalidLrDecay(self.lr_decay));
-        }
-        if !(0.0..1.0).contains(&self.momentum) {
-            return Err(DbnConfigError::MomentumOutOfRange(self.momentum));
-        }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(DbnConfigError::InvalidWeightDecay(self.weight_decay));
-        }
+        check_sgd_settings(
+            self.lr_decay,
+            self.momentum,
+            self.weight_decay,
+            self.dropout,
+        )?;
         if self.patience == Some(0) {
             return Err(DbnConfigError::ZeroPatience);
-        }
-        for (layer, probability) in [
-            ("input", self.dropout.input),
-            ("hidden", self.dropout.hidden),
-        ] {
-            if !(0.0..1.0).contains(&probability) {
-                return Err(DbnConfigError::InvalidDropout { layer, probability });
-            }
         }
         if let FinetuneMethod::ConjugateGradient { line_searches } = self.method {
             if line_searches == 0 {

@@ -54,7 +54,7 @@ use rbm::Sampler;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DbnConfigError, DbnError};
-use crate::finetune::config::DropoutRates;
+use crate::finetune::config::{DropoutRates, check_sgd_settings};
 use crate::finetune::conjugate::conjugate_gradient_epoch;
 use crate::finetune::sgd_net::{SgdNet, SgdStep, SgdTraining, epoch_order};
 use crate::generative::model::one_hot_rows;
@@ -150,20 +150,7 @@ impl NetFinetuneConfig {
                 if !(learning_rate.is_finite() && learning_rate > 0.0) {
                     return Err(DbnConfigError::NetLearningRate(learning_rate));
                 }
-                if !(0.0..1.0).contains(&momentum) {
-                    return Err(DbnConfigError::MomentumOutOfRange(momentum));
-                }
-                if !(weight_decay.is_finite() && weight_decay >= 0.0) {
-                    return Err(DbnConfigError::InvalidWeightDecay(weight_decay));
-                }
-                if !(lr_decay > 0.0 && lr_decay <= 1.0) {
-                    return Err(DbnConfigError::InvalidLrDecay(lr_decay));
-                }
-                for (layer, probability) in [("input", dropout.input), ("hidden", dropout.hidden)] {
-                    if !(0.0..1.0).contains(&probability) {
-                        return Err(DbnConfigError::InvalidDropout { layer, probability });
-                    }
-                }
+                check_sgd_settings(lr_decay, momentum, weight_decay, dropout)?;
             }
             NetMethod::ConjugateGradient { line_searches } => {
                 if line_searches == 0 {
